@@ -1,0 +1,41 @@
+"""The central patron store service: a JSON API over the store, versioned under /api/v1/."""
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import Flask, jsonify
+
+import settings
+from store import schema
+from store.db import database
+
+
+def create_app(config: dict | None = None, today=None) -> Flask:
+    """Build the central store app. ``config`` is a loaded settings dict (defaults if None);
+    ``today`` is a callable returning the current date (tests pin it)."""
+    config = config or settings.load()
+    app = Flask(__name__)
+    app.config["KIOSK"] = config
+    app.config["TODAY"] = today or dt.date.today
+    app.json.sort_keys = False
+    schema.init(config["central"]["database_url"])
+
+    @app.before_request
+    def _connect():
+        database.connect(reuse_if_open=True)
+
+    @app.teardown_request
+    def _close(_exc):
+        if not database.is_closed():
+            database.close()
+
+    from central import api, errors
+
+    errors.init_app(app)
+    app.register_blueprint(api.bp)
+
+    @app.get("/health")
+    def health():
+        return jsonify(status="ok")
+
+    return app

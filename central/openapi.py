@@ -1,0 +1,126 @@
+"""The OpenAPI 3.1 description of the central store's API, served at /api/openapi.json."""
+from __future__ import annotations
+
+_ERROR = {"$ref": "#/components/responses/Error"}
+_PRIMARY_ID = {"name": "primary_id", "in": "path", "required": True, "schema": {"type": "string"}}
+
+
+def _ok(schema_ref: str, description: str = "OK") -> dict:
+    return {"description": description,
+            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema_ref}"}}}}
+
+
+_DATE = {"type": ["string", "null"], "format": "date"}
+_MONEY = {"type": "string", "pattern": r"^-?\d+(\.\d+)?$"}
+
+OPENAPI = {
+    "openapi": "3.1.0",
+    "info": {"title": "Central patron store", "version": "1.0.0",
+             "description": "Patron lookup, accounts, renewals and the change feed kiosks sync by."},
+    "paths": {
+        "/api/v1/patrons/lookup": {"get": {
+            "summary": "Find a patron by any active identifier (barcode, card serial number, other ID) or primary id",
+            "parameters": [{"name": "identifier", "in": "query", "required": True, "schema": {"type": "string"}}],
+            "responses": {"200": _ok("PatronRef"), "400": _ERROR, "404": _ERROR}}},
+        "/api/v1/patrons/{primary_id}": {"get": {
+            "summary": "The patron's full account", "parameters": [_PRIMARY_ID],
+            "responses": {"200": _ok("Account"), "404": _ERROR}}},
+        "/api/v1/patrons/{primary_id}/loans": {"get": {
+            "summary": "Open loans", "parameters": [_PRIMARY_ID],
+            "responses": {"200": {"description": "OK", "content": {"application/json": {"schema": {
+                "type": "object", "properties": {"loans": {"type": "array", "items": {
+                    "$ref": "#/components/schemas/Loan"}}}}}}}, "404": _ERROR}}},
+        "/api/v1/patrons/{primary_id}/requests": {"get": {
+            "summary": "Requests (holds, digitisation, bookings)", "parameters": [_PRIMARY_ID],
+            "responses": {"200": {"description": "OK", "content": {"application/json": {"schema": {
+                "type": "object", "properties": {"requests": {"type": "array", "items": {
+                    "$ref": "#/components/schemas/Request"}}}}}}}, "404": _ERROR}}},
+        "/api/v1/patrons/{primary_id}/fees": {"get": {
+            "summary": "Active fines and fees with the total owed", "parameters": [_PRIMARY_ID],
+            "responses": {"200": {"description": "OK", "content": {"application/json": {"schema": {
+                "type": "object", "properties": {
+                    "fees": {"type": "array", "items": {"$ref": "#/components/schemas/Fee"}},
+                    "total_owed": _MONEY}}}}}, "404": _ERROR}}},
+        "/api/v1/patrons/{primary_id}/loans/{loan_id}/renew": {"post": {
+            "summary": "Renew one loan",
+            "parameters": [_PRIMARY_ID, {"name": "loan_id", "in": "path", "required": True,
+                                         "schema": {"type": "integer"}}],
+            "responses": {"200": _ok("RenewalResult"), "404": _ERROR}}},
+        "/api/v1/patrons/{primary_id}/renew": {"post": {
+            "summary": "Renew the listed loans, or every open loan when loan_ids is absent",
+            "parameters": [_PRIMARY_ID],
+            "requestBody": {"required": False, "content": {"application/json": {"schema": {
+                "type": "object", "properties": {"loan_ids": {"type": "array", "items": {"type": "integer"}}}}}}},
+            "responses": {"200": {"description": "One result per loan", "content": {"application/json": {
+                "schema": {"type": "object", "properties": {"results": {"type": "array", "items": {
+                    "$ref": "#/components/schemas/RenewalResult"}}}}}}}, "400": _ERROR, "404": _ERROR}}},
+        "/api/v1/sync/changes": {"get": {
+            "summary": "Patrons changed after a cursor (the change sequence), oldest first",
+            "parameters": [
+                {"name": "after", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+                {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 5000}}],
+            "responses": {"200": _ok("ChangePage"), "400": _ERROR}}},
+    },
+    "components": {
+        "responses": {"Error": {"description": "An error with a stable code and a human message",
+                                "content": {"application/json": {"schema": {
+                                    "$ref": "#/components/schemas/Error"}}}}},
+        "schemas": {
+            "Error": {"type": "object", "required": ["error"], "properties": {"error": {
+                "type": "object", "required": ["code", "message"],
+                "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}}},
+            "PatronRef": {"type": "object", "required": ["primary_id"], "properties": {
+                "primary_id": {"type": "string"}, "first_name": {"type": "string"},
+                "last_name": {"type": "string"}}},
+            "Policy": {"type": "object", "properties": {
+                "code": {"type": "string"}, "description": {"type": "string"}, "pin_required": {"type": "boolean"},
+                "loan_limit": {"type": "integer"}, "loan_period_days": {"type": "integer"},
+                "max_renewals": {"type": "integer"}, "fine_limit": _MONEY, "overdue_limit": {"type": "integer"}}},
+            "Loan": {"type": "object", "properties": {
+                "loan_id": {"type": "integer"}, "item_barcode": {"type": "string"}, "title": {"type": "string"},
+                "author": {"type": "string"}, "call_number": {"type": "string"}, "loan_date": _DATE,
+                "due_date": _DATE, "renewals": {"type": "integer"},
+                "status": {"enum": ["ON_LOAN", "LOST", "CLAIMED_RETURNED", "RETURNED"]},
+                "requested_by_other": {"type": "boolean"}}},
+            "Request": {"type": "object", "properties": {
+                "request_id": {"type": "integer"}, "request_type": {"enum": ["HOLD", "DIGITIZATION", "BOOKING"]},
+                "title": {"type": "string"}, "author": {"type": "string"},
+                "status": {"enum": ["ON_HOLD_SHELF", "IN_PROCESS", "NOT_STARTED"]},
+                "pickup_location": {"type": "string"}, "place_in_queue": {"type": ["integer", "null"]},
+                "request_date": _DATE, "expiry_date": _DATE}},
+            "Fee": {"type": "object", "properties": {
+                "fee_id": {"type": "integer"}, "fee_type": {"type": "string"}, "original_amount": _MONEY,
+                "balance": _MONEY, "status": {"enum": ["ACTIVE", "INDISPUTE", "EXPORTED", "CLOSED"]},
+                "created": _DATE, "title": {"type": "string"}, "comment": {"type": "string"}}},
+            "Block": {"type": "object", "properties": {
+                "block_type": {"type": "string"}, "description": {"type": "string"},
+                "status": {"type": "string"}, "expiry_date": _DATE}},
+            "Account": {"type": "object", "required": ["primary_id", "policy", "loans", "requests", "fees"],
+                        "properties": {
+                "primary_id": {"type": "string"}, "first_name": {"type": "string"}, "last_name": {"type": "string"},
+                "policy": {"$ref": "#/components/schemas/Policy"}, "expiry_date": _DATE, "purge_date": _DATE,
+                "account_type": {"enum": ["INTERNAL", "EXTERNAL"]},
+                "record_type": {"enum": ["STAFF", "PUBLIC", "CONTACT"]},
+                "status": {"enum": ["ACTIVE", "INACTIVE"]}, "source_system": {"type": "string"},
+                "preferred_language": {"type": "string"}, "preferred_email": {"type": "string"},
+                "blocks": {"type": "array", "items": {"$ref": "#/components/schemas/Block"}},
+                "loans": {"type": "array", "items": {"$ref": "#/components/schemas/Loan"}},
+                "requests": {"type": "array", "items": {"$ref": "#/components/schemas/Request"}},
+                "fees": {"type": "array", "items": {"$ref": "#/components/schemas/Fee"}},
+                "active_blocks": {"type": "array", "items": {"type": "object", "properties": {
+                    "code": {"type": "string"}, "message": {"type": "string"}}}},
+                "total_owed": _MONEY}},
+            "RenewalResult": {"type": "object", "required": ["loan_id", "renewed"], "properties": {
+                "loan_id": {"type": "integer"}, "renewed": {"type": "boolean"}, "new_due_date": _DATE,
+                "reason": {"type": "string"}, "message": {"type": "string"}}},
+            "ChangePage": {"type": "object", "required": ["cursor", "more", "records"], "properties": {
+                "cursor": {"type": "integer"}, "more": {"type": "boolean"},
+                "records": {"type": "array", "items": {"type": "object", "required": ["seq", "primary_id", "kind"],
+                                                       "properties": {
+                    "seq": {"type": "integer"}, "primary_id": {"type": "string"},
+                    "kind": {"enum": ["upsert", "delete"]},
+                    "account": {"type": "object"},
+                    "identifiers": {"type": "array", "items": {"type": "object"}}}}}}},
+        },
+    },
+}

@@ -1,0 +1,159 @@
+"""A patron's account as the screens and the rules see it.
+
+This is the document the central store serves and the kiosk caches: the user's
+general information, group policy, loans, requests, fees and manual blocks. It
+converts to and from plain JSON-ready dictionaries (dates as ISO strings, money
+as decimal strings) so it travels unchanged over HTTP and into a cache.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+
+@dataclass(frozen=True)
+class GroupPolicy:
+    """A user group and the policy the kiosk applies to its members."""
+
+    code: str
+    description: str
+    pin_required: bool = True
+    loan_limit: int = 20
+    loan_period_days: int = 21
+    max_renewals: int = 3
+    fine_limit: Decimal = Decimal("10.00")
+    overdue_limit: int = 5
+
+
+@dataclass(frozen=True)
+class Block:
+    block_type: str
+    description: str
+    status: str = "ACTIVE"
+    expiry_date: dt.date | None = None
+
+
+@dataclass(frozen=True)
+class Loan:
+    loan_id: int
+    item_barcode: str
+    title: str
+    author: str
+    call_number: str
+    loan_date: dt.date
+    due_date: dt.date
+    renewals: int = 0
+    status: str = "ON_LOAN"
+    requested_by_other: bool = False
+
+    def is_overdue(self, today: dt.date) -> bool:
+        return self.status == "ON_LOAN" and self.due_date < today
+
+
+@dataclass(frozen=True)
+class Request:
+    request_id: int
+    request_type: str
+    title: str
+    author: str
+    status: str
+    pickup_location: str
+    place_in_queue: int | None
+    request_date: dt.date
+    expiry_date: dt.date | None = None
+
+    @property
+    def ready_for_pickup(self) -> bool:
+        return self.status == "ON_HOLD_SHELF"
+
+
+@dataclass(frozen=True)
+class Fee:
+    fee_id: int
+    fee_type: str
+    original_amount: Decimal
+    balance: Decimal
+    status: str = "ACTIVE"
+    created: dt.date | None = None
+    title: str = ""
+    comment: str = ""
+
+
+@dataclass(frozen=True)
+class Account:
+    primary_id: str
+    first_name: str
+    last_name: str
+    policy: GroupPolicy
+    expiry_date: dt.date | None
+    account_type: str = "INTERNAL"
+    record_type: str = "PUBLIC"
+    status: str = "ACTIVE"
+    source_system: str = ""
+    preferred_language: str = "en"
+    preferred_email: str = ""
+    pin_hash: str = ""
+    purge_date: dt.date | None = None
+    blocks: tuple[Block, ...] = ()
+    loans: tuple[Loan, ...] = ()
+    requests: tuple[Request, ...] = ()
+    fees: tuple[Fee, ...] = field(default_factory=tuple)
+
+    @property
+    def display_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+    def active_fees(self) -> tuple[Fee, ...]:
+        return tuple(fee for fee in self.fees if fee.status != "CLOSED" and fee.balance > 0)
+
+    def total_owed(self) -> Decimal:
+        return sum((fee.balance for fee in self.active_fees()), Decimal("0.00"))
+
+    def overdue_loans(self, today: dt.date) -> tuple[Loan, ...]:
+        return tuple(loan for loan in self.loans if loan.is_overdue(today))
+
+    def loan(self, loan_id: int) -> Loan | None:
+        return next((loan for loan in self.loans if loan.loan_id == loan_id), None)
+
+    def to_dict(self) -> dict:
+        return _plain(dataclasses.asdict(self))
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Account":
+        return _build(cls, data)
+
+
+def _plain(value):
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    return value
+
+
+_NESTED = {"policy": GroupPolicy, "blocks": Block, "loans": Loan, "requests": Request, "fees": Fee}
+_DATES = {"expiry_date", "purge_date", "loan_date", "due_date", "request_date", "created"}
+_MONEY = {"fine_limit", "original_amount", "balance"}
+
+
+def _build(cls, data: dict):
+    values = {}
+    for spec in dataclasses.fields(cls):
+        if spec.name not in data:
+            continue
+        raw = data[spec.name]
+        if spec.name in _NESTED and cls is Account:
+            nested = _NESTED[spec.name]
+            raw = _build(nested, raw) if spec.name == "policy" else tuple(_build(nested, item) for item in raw)
+        elif spec.name in _DATES and raw is not None:
+            raw = dt.date.fromisoformat(raw)
+        elif spec.name in _MONEY and raw is not None:
+            raw = Decimal(raw)
+        values[spec.name] = raw
+    return cls(**values)

@@ -1,0 +1,86 @@
+"""Coded values, following Alma's ``{value, desc}`` code tables."""
+from __future__ import annotations
+
+ACCOUNT_TYPES = {"INTERNAL": "Internal", "EXTERNAL": "External"}
+RECORD_TYPES = {"STAFF": "Staff", "PUBLIC": "Public", "CONTACT": "Contact"}
+USER_STATUSES = {"ACTIVE": "Active", "INACTIVE": "Inactive"}
+SEGMENT_TYPES = {"Internal": "Internal", "External": "External"}
+
+# Systems that own external records (UCL: SITS, MyHR, the Services System).
+SOURCE_SYSTEMS = {
+    "STUDENT": "Student records (SITS)",
+    "HR": "Human resources (MyHR)",
+    "VISITORS": "Departmental visitors (Services System)",
+}
+
+IDENTIFIER_TYPES = {
+    "BARCODE": "Barcode",
+    "CARD_SERIAL_NUMBER": "Card Serial Number",
+    "UNIV_ID": "University ID",
+    "OTHER_ID": "Other ID",
+}
+IDENTIFIER_STATUSES = {"ACTIVE": "Active", "INACTIVE": "Inactive"}
+
+EMAIL_TYPES = {"personal": "Personal", "work": "Work", "school": "School", "alternative": "Alternative"}
+ADDRESS_TYPES = {"home": "Home", "work": "Work", "school": "School", "alternative": "Alternative"}
+PHONE_TYPES = {"home": "Home", "mobile": "Mobile", "office": "Office"}
+
+LOAN_STATUSES = {
+    "ON_LOAN": "On loan",
+    "LOST": "Lost",
+    "CLAIMED_RETURNED": "Claimed returned",
+    "RETURNED": "Returned",
+}
+REQUEST_TYPES = {"HOLD": "Hold", "DIGITIZATION": "Digitisation", "BOOKING": "Booking"}
+REQUEST_STATUSES = {
+    "ON_HOLD_SHELF": "Ready for pickup",
+    "IN_PROCESS": "In process",
+    "NOT_STARTED": "Not yet active",
+}
+FEE_TYPES = {
+    "OVERDUEFINE": "Overdue fine",
+    "LOSTITEMREPLACEMENTFEE": "Lost item replacement fee",
+    "LOSTITEMPROCESSFEE": "Lost item processing fee",
+    "CARD_RENEWAL": "Library card renewal",
+    "CARD_REPLACEMENT": "Library card replacement",
+    "MEMBERSHIP": "Membership fee",
+    "OTHER": "Other",
+}
+FEE_STATUSES = {"ACTIVE": "Active", "INDISPUTE": "In dispute", "EXPORTED": "Exported", "CLOSED": "Closed"}
+FEE_TRANSACTION_TYPES = {"PAYMENT": "Payment", "WAIVE": "Waive"}
+PAYMENT_METHODS = {"CASH": "Cash", "CREDIT_CARD": "Credit card", "ONLINE": "Online"}
+BLOCK_TYPES = {
+    "GENERAL": "General",
+    "LOST_CARD": "Card reported lost",
+    "DISCIPLINARY": "Disciplinary",
+}
+NOTE_TYPES = {"POPUP": "Pop-up", "CIRCULATION": "Circulation", "LIBRARY": "Library", "OTHER": "Other"}
+STATISTIC_CATEGORIES = {
+    "UOL": "University of London staff/student",
+    "LEARNED_SOCIETY": "Learned society member",
+    "NHS": "NHS",
+}
+
+# The Harvard list of user groups from the staff guide, used as demo configuration.
+HARVARD_USER_GROUPS = {
+    "21": "Faculty (Proxy)",
+    "22": "Officer (Proxy)",
+    "23": "Staff (Proxy)",
+    "25": "Special Borrower",
+    "27": "Consortial Borrower",
+    "30": "Domestic partner",
+    "41": "SAO Affiliate",
+    "42": "Continuing Ed. - PCI",
+    "45": "Special Permission Borrowers",
+    "57": "Leganto Self-Registered Patron",
+    "58": "Library Guest",
+    "59": "Visiting Researcher",
+    "84": "Borrow Direct to other institution (RS Billing only)",
+}
+
+
+def describe(table: dict, value: str | None) -> str:
+    """The description of a coded value, or the value itself when unknown."""
+    if value is None:
+        return ""
+    return table.get(value, value)

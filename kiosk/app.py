@@ -1,0 +1,55 @@
+"""The kiosk app factory: configuration, cache, central client, routes."""
+from __future__ import annotations
+
+import datetime as dt
+import os
+
+from flask import Flask
+from htmx_flask import Htmx
+
+import settings
+from kiosk.cache import PatronCache, cache_db, load_device_key, open_cache
+from kiosk.central_client import CentralClient
+
+
+def create_app(config: dict | None = None, today=None) -> Flask:
+    """Build the kiosk app from a loaded settings dict (defaults if None).
+
+    ``today`` is a callable returning the current date; tests pin it.
+    """
+    config = config or settings.load()
+    kiosk_config = config["kiosk"]
+    app = Flask(__name__)
+    app.config["KIOSK"] = config
+    app.config["TODAY"] = today or dt.date.today
+    app.secret_key = kiosk_config["secret_key"] or load_device_key("", os.path.join(config["data_dir"], "session"))
+    app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Strict")
+    Htmx(app)
+
+    open_cache(kiosk_config["cache_url"])
+    app.extensions["patron_cache"] = PatronCache(load_device_key(kiosk_config["identifier_key"], config["data_dir"]))
+    app.extensions["central"] = CentralClient(kiosk_config["central_url"], kiosk_config["central_timeout_seconds"])
+
+    @app.before_request
+    def _connect():
+        cache_db.connect(reuse_if_open=True)
+
+    @app.teardown_request
+    def _close(_exc):
+        if not cache_db.is_closed():
+            cache_db.close()
+
+    @app.after_request
+    def _no_store(response):
+        # Nothing personal may come back from the browser's cache or history.
+        response.headers["Cache-Control"] = "no-store, max-age=0"
+        response.headers["Pragma"] = "no-cache"
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        return response
+
+    from kiosk import events, filters, routes
+
+    filters.init_app(app)
+    app.register_blueprint(routes.bp)
+    app.register_blueprint(events.bp)
+    return app

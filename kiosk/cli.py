@@ -1,0 +1,175 @@
+"""The ``kiosk`` command: every role of the product behind one console script.
+
+    kiosk demo                      start everything with demo data and the simulated reader
+    kiosk db init                   create the central store's tables
+    kiosk demo load --patrons N     add generated demo patrons to the central store
+    kiosk central serve             the central patron store API
+    kiosk serve                     the kiosk web app
+    kiosk provisioning serve        the staff provisioning station
+    kiosk sync once | run           pull changes from the central store into the kiosk cache
+    kiosk reader tap UID | scan CODE | service, kiosk readers   card and barcode readers
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+import settings
+
+
+def _config(args) -> dict:
+    return settings.load()
+
+
+def cmd_db_init(args) -> int:
+    from store import schema
+
+    config = _config(args)
+    schema.init(config["central"]["database_url"])
+    print(f"central store ready at {config['central']['database_url']}")
+    return 0
+
+
+def cmd_demo_load(args) -> int:
+    from store import demo, schema
+    from store.models import User
+
+    config = _config(args)
+    db = schema.init(config["central"]["database_url"])
+    with db.connection_context():
+        if args.if_empty and User.select().exists():
+            print("central store already holds patrons; demo data not loaded again")
+            return 0
+        started = time.monotonic()
+        counts = demo.generate(args.patrons, seed=args.seed, progress=_progress("patrons"))
+    print(f"\nloaded {counts} in {time.monotonic() - started:.1f} s")
+    return 0
+
+
+def _progress(unit: str):
+    def report(done: int, total: int) -> None:
+        print(f"\r  {done:,} / {total:,} {unit}", end="", file=sys.stderr, flush=True)
+    return report
+
+
+def cmd_central_serve(args) -> int:
+    import central
+    from kiosk.serving import serve
+
+    config = _config(args)
+    serve(central.create_app(config), config["central"]["host"], config["central"]["port"], workers=args.workers)
+    return 0
+
+
+def cmd_kiosk_serve(args) -> int:
+    import kiosk
+    from kiosk.serving import serve
+
+    config = _config(args)
+    serve(kiosk.create_app(config), config["kiosk"]["host"], config["kiosk"]["port"])
+    return 0
+
+
+def cmd_provisioning_serve(args) -> int:
+    import provisioning
+    from kiosk.serving import serve
+
+    config = _config(args)
+    serve(provisioning.create_app(config), config["provisioning"]["host"], config["provisioning"]["port"])
+    return 0
+
+
+def _sync_parts(config):
+    import os
+
+    from kiosk.cache import PatronCache, load_device_key, open_cache
+    from kiosk.central_client import CentralClient
+
+    db = open_cache(config["kiosk"]["cache_url"])
+    key = load_device_key(config["kiosk"]["identifier_key"], os.path.join(config["data_dir"]))
+    client = CentralClient(config["kiosk"]["central_url"], config["kiosk"]["central_timeout_seconds"])
+    return db, PatronCache(key), client
+
+
+def cmd_sync(args) -> int:
+    from kiosk import sync
+    from kiosk.central_client import CentralUnavailable
+
+    config = _config(args)
+    db, cache, client = _sync_parts(config)
+    while True:
+        try:
+            with db.connection_context():
+                applied = sync.pull(client, cache, progress=_progress("records") if args.mode == "once" else None)
+            if args.mode == "once" or applied:
+                print(f"sync: {applied} records applied, cursor {cache.cursor()}", flush=True)
+        except CentralUnavailable as exc:
+            print(f"sync: central store not reachable ({exc}); will retry", file=sys.stderr, flush=True)
+            if args.mode == "once":
+                return 1
+        if args.mode == "once":
+            return 0
+        time.sleep(args.interval)
+
+
+def cmd_demo(args) -> int:
+    from kiosk.demo_run import run
+
+    return run(None, patrons=args.patrons)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kiosk", description="Library self-service kiosk and patron store")
+    parser.add_argument("--config", help="TOML configuration file (default: $KIOSK_CONFIG, then built-in defaults)")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    demo = commands.add_parser("demo", help="start everything with demo data and the simulated reader")
+    demo_commands = demo.add_subparsers(dest="demo_command")
+    demo.add_argument("--patrons", type=int, default=500)
+    demo.set_defaults(func=cmd_demo)
+    load = demo_commands.add_parser("load", help="add generated demo patrons to the central store")
+    load.add_argument("--patrons", type=int, default=500)
+    load.add_argument("--seed", type=int, default=1)
+    load.add_argument("--if-empty", action="store_true", help="do nothing if the store already holds patrons")
+    load.set_defaults(func=cmd_demo_load)
+
+    db = commands.add_parser("db", help="database tasks")
+    db_commands = db.add_subparsers(dest="db_command", required=True)
+    db_commands.add_parser("init", help="create the central store's tables").set_defaults(func=cmd_db_init)
+
+    central_parser = commands.add_parser("central", help="the central patron store")
+    central_commands = central_parser.add_subparsers(dest="central_command", required=True)
+    central_serve = central_commands.add_parser("serve", help="serve the central store API")
+    central_serve.add_argument("--workers", type=int, default=2)
+    central_serve.set_defaults(func=cmd_central_serve)
+
+    commands.add_parser("serve", help="serve the kiosk web app").set_defaults(func=cmd_kiosk_serve)
+
+    provisioning = commands.add_parser("provisioning", help="the staff provisioning station")
+    provisioning_commands = provisioning.add_subparsers(dest="provisioning_command", required=True)
+    provisioning_commands.add_parser("serve", help="serve the station").set_defaults(func=cmd_provisioning_serve)
+
+    sync_parser = commands.add_parser("sync", help="pull changes from the central store into the kiosk cache")
+    sync_parser.add_argument("mode", choices=["once", "run"])
+    sync_parser.add_argument("--interval", type=float, default=5.0, help="seconds between pulls (run)")
+    sync_parser.set_defaults(func=cmd_sync)
+
+    from hardware import cli as hardware_cli
+    from hardware.config import ReaderSettings
+
+    hardware_cli.add_subcommands(commands, lambda: ReaderSettings.from_mapping(settings.load()["readers"]))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.config:  # every part, and every process started from here, reads the same file
+        import os
+
+        os.environ["KIOSK_CONFIG"] = os.path.abspath(args.config)
+    return args.func(args) or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

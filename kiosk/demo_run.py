@@ -1,0 +1,98 @@
+"""``kiosk demo``: the whole system on its embedded defaults, with demo data and the
+simulated reader, in the foreground. Ctrl-C stops every process it started."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import requests
+
+import settings
+
+
+def _wait_for(url: str, seconds: float = 30) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(url, timeout=1).status_code < 500:
+                return True
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)
+    return False
+
+
+def run(config_path: str | None, patrons: int = 500) -> int:
+    if config_path:
+        os.environ["KIOSK_CONFIG"] = config_path
+    config = settings.load()
+    cli = [sys.executable, "-m", "kiosk.cli"]
+    subprocess.run(cli + ["demo", "load", "--patrons", str(patrons), "--if-empty"], check=True)
+
+    roles = {
+        "central store": ["central", "serve"],
+        "reader service": ["reader", "service"],
+        "kiosk": ["serve"],
+        "provisioning station": ["provisioning", "serve"],
+    }
+    children: list[subprocess.Popen] = []
+
+    def stop(*_args):
+        for child in children:
+            if child.poll() is None:
+                child.terminate()
+        for child in children:
+            try:
+                child.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                child.kill()
+
+    signal.signal(signal.SIGTERM, lambda *a: (stop(), sys.exit(0)))
+    try:
+        for name, command in roles.items():
+            children.append(subprocess.Popen(cli + command))
+        central_url = config["kiosk"]["central_url"]
+        if not _wait_for(central_url + "/health"):
+            print("the central store did not start; see the messages above", file=sys.stderr)
+            stop()
+            return 1
+        subprocess.run(cli + ["sync", "once"], check=True)
+        children.append(subprocess.Popen(cli + ["sync", "run"]))
+        _welcome(config)
+        while all(child.poll() is None for child in children):
+            time.sleep(0.5)
+        print("a process stopped unexpectedly; stopping the rest", file=sys.stderr)
+        stop()
+        return 1
+    except KeyboardInterrupt:
+        print("\nstopping…")
+        stop()
+        return 0
+
+
+def _welcome(config: dict) -> None:
+    from store import demo
+    from store.db import bind
+    from store.models import Identifier, User
+
+    db = bind(config["central"]["database_url"])
+    with db.connection_context():
+        examples = demo.showcase()
+        card = (Identifier.select(Identifier.value).join(User)
+                .where(Identifier.id_type == "CARD_SERIAL_NUMBER", User.primary_id == "P0000002").scalar())
+    k, p, c = config["kiosk"], config["provisioning"], config["central"]
+    print(f"""
+  Kiosk                 http://{k['host']}:{k['port']}
+  Provisioning station  http://{p['host']}:{p['port']}
+  Central store API     http://{c['host']}:{c['port']}/api/openapi.json
+
+  Demo barcodes to type or scan at the kiosk (every demo PIN is {demo.DEMO_PIN}):""")
+    for situation, barcodes in examples.items():
+        for barcode in barcodes:
+            print(f"    {barcode}   {situation}")
+    if card:
+        print(f"\n  Simulate a card tap:   .venv/bin/kiosk reader tap {card}")
+    print("\n  Ctrl-C stops everything.\n", flush=True)

@@ -1,0 +1,52 @@
+"""One database URL for SQLite and PostgreSQL.
+
+``sqlite:///var/central.db`` or ``postgresql://user@127.0.0.1:5432/name``.
+Models bind to ``database`` (a proxy) so the same code runs on either.
+"""
+from __future__ import annotations
+
+import os
+from urllib.parse import urlparse
+
+import peewee
+from playhouse.db_url import connect
+
+database = peewee.DatabaseProxy()
+
+SQLITE_PRAGMAS = {
+    "journal_mode": "wal",
+    "foreign_keys": 1,
+    "synchronous": "normal",
+    "busy_timeout": 5000,
+    "cache_size": -16000,
+}
+
+
+def make_database(url: str) -> peewee.Database:
+    """A peewee database for ``url``; SQLite files get WAL and foreign keys."""
+    parsed = urlparse(url)
+    if parsed.scheme == "sqlite":
+        path = url[len("sqlite:///"):]
+        if path and path != ":memory:":
+            directory = os.path.dirname(os.path.abspath(path))
+            os.makedirs(directory, exist_ok=True)
+        return peewee.SqliteDatabase(path or ":memory:", pragmas=SQLITE_PRAGMAS, check_same_thread=False)
+    if parsed.scheme in ("postgres", "postgresql"):
+        return connect(url.replace("postgres://", "postgresql://", 1))
+    raise ValueError(f"unsupported database URL {url!r}: use sqlite:///PATH or postgresql://HOST/NAME")
+
+
+def bind(url: str) -> peewee.Database:
+    """Point the models at ``url`` and return the database (reused if already bound there)."""
+    current = database.obj
+    if current is not None and getattr(current, "kiosk_url", None) == url:
+        return current
+    db = make_database(url)
+    db.kiosk_url = url
+    database.initialize(db)
+    return db
+
+
+def is_postgres(db: peewee.Database | None = None) -> bool:
+    db = db or database.obj
+    return isinstance(db, peewee.PostgresqlDatabase)

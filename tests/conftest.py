@@ -1,0 +1,147 @@
+"""Shared fixtures: a fresh central database (SQLite or PostgreSQL), apps, clients,
+live servers and a pinned day.
+
+``KIOSK_TEST_DB=postgres`` runs the database tests against the PostgreSQL server
+at ``KIOSK_TEST_PG`` (default ``postgresql://127.0.0.1:5432/test``): the session
+creates its own database and drops it at the end. If the server is missing, the
+tests fail; they never skip.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import threading
+import uuid
+
+import pytest
+from werkzeug.serving import make_server
+
+import settings
+from store import schema
+from store.db import database
+from store.models import ALL_MODELS
+
+TODAY = dt.date(2026, 11, 25)
+BACKEND = os.environ.get("KIOSK_TEST_DB", "sqlite")
+PG_ADMIN_URL = os.environ.get("KIOSK_TEST_PG", "postgresql://127.0.0.1:5432/test")
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if "central_db" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.db)
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "db: uses the central database (run on SQLite and PostgreSQL)")
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A fresh PostgreSQL database for this test session, dropped afterwards."""
+    import psycopg2
+
+    name = f"kiosk_test_{uuid.uuid4().hex[:10]}"
+    admin = psycopg2.connect(PG_ADMIN_URL, connect_timeout=5)
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        cursor.execute(f'CREATE DATABASE "{name}"')
+    base = PG_ADMIN_URL.rsplit("/", 1)[0]
+    yield f"{base}/{name}"
+    with admin.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+            (name,),
+        )
+        cursor.execute(f'DROP DATABASE IF EXISTS "{name}"')
+    admin.close()
+
+
+@pytest.fixture
+def central_url(tmp_path, request):
+    if BACKEND == "postgres":
+        return request.getfixturevalue("postgres_url")
+    if BACKEND != "sqlite":
+        raise RuntimeError(f"KIOSK_TEST_DB must be sqlite or postgres, not {BACKEND!r}")
+    return f"sqlite:///{tmp_path}/central.db"
+
+
+@pytest.fixture
+def central_db(central_url):
+    """The store's models bound to an empty central database."""
+    db = schema.init(central_url)
+    if BACKEND == "postgres":
+        tables = ", ".join(f'"{m._meta.table_name}"' for m in ALL_MODELS)
+        db.execute_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+    db.connect(reuse_if_open=True)
+    yield db
+    if not db.is_closed():
+        db.close()
+
+
+@pytest.fixture
+def config(tmp_path, central_url):
+    return settings.load(environ={}, overrides={
+        "data_dir": str(tmp_path / "data"),
+        "central": {"database_url": central_url},
+        "kiosk": {"cache_url": f"sqlite:///{tmp_path}/kiosk-cache.db", "identifier_key": "test-key",
+                  "secret_key": "test-secret"},
+        "readers": {"service_url": "http://127.0.0.1:9"},
+    })
+
+
+@pytest.fixture
+def today():
+    return TODAY
+
+
+@pytest.fixture
+def central_app(central_db, config):
+    import central
+
+    return central.create_app(config, today=lambda: TODAY)
+
+
+@pytest.fixture
+def api(central_app):
+    return central_app.test_client()
+
+
+class LiveServer:
+    """A real HTTP server on a free loopback port, serving a WSGI app in a thread."""
+
+    def __init__(self, app):
+        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.thread.join(5)
+
+
+@pytest.fixture
+def live_central(central_app):
+    server = LiveServer(central_app)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def kiosk_app(config, live_central):
+    import kiosk
+
+    config["kiosk"]["central_url"] = live_central.url
+    return kiosk.create_app(config, today=lambda: TODAY)
+
+
+@pytest.fixture
+def synced_kiosk(kiosk_app):
+    """The kiosk app with its cache filled from the central store."""
+    from kiosk import sync
+    from kiosk.cache import cache_db
+
+    with cache_db.connection_context():
+        sync.pull(kiosk_app.extensions["central"], kiosk_app.extensions["patron_cache"])
+    return kiosk_app

@@ -1,0 +1,49 @@
+import datetime as dt
+
+from store import circulation
+from store.changes import latest_seq
+from store.models import Loan
+from tests.store.factories import TODAY, fine, hold, loan, patron
+
+
+def test_renew_all_gives_each_loan_its_own_outcome(central_db):
+    user = patron()
+    ok = loan(user, "Middlemarch")
+    at_limit = loan(user, "Ulysses", renewals=2)
+    lost = loan(user, "Beloved", status="LOST")
+    wanted = loan(user, "Dubliners", barcode="399")
+    hold(patron("P2", barcode="B2", card="C2"), item_barcode="399")
+    before = latest_seq()
+    results = {d.loan_id: d for d in circulation.renew(user, None, TODAY)}
+    assert results[ok.id].renewed and results[ok.id].new_due_date == TODAY + dt.timedelta(days=21)
+    assert results[at_limit.id].reason == "limit"
+    assert results[lost.id].reason == "lost"
+    assert results[wanted.id].reason == "requested"
+    assert Loan.get_by_id(ok.id).renewals == 1
+    assert Loan.get_by_id(at_limit.id).renewals == 2
+    assert latest_seq() > before  # kiosks will learn of the new due date
+
+
+def test_refused_renewals_write_nothing(central_db):
+    user = patron()
+    item = loan(user, renewals=2)
+    before = latest_seq()
+    [decision] = circulation.renew(user, [item.id], TODAY)
+    assert not decision.renewed
+    assert Loan.get_by_id(item.id).due_date == item.due_date
+    assert latest_seq() == before
+
+
+def test_blocked_patron_cannot_renew(central_db):
+    user = patron()
+    item = loan(user)
+    fine(user, "10.01")
+    assert circulation.renew(user, [item.id], TODAY)[0].reason == "blocked"
+
+
+def test_unknown_or_other_patrons_loan_is_refused(central_db):
+    user = patron()
+    other = patron("P2", barcode="B2", card="C2")
+    theirs = loan(other)
+    assert circulation.renew(user, [theirs.id], TODAY)[0].reason == "unknown_loan"
+    assert Loan.get_by_id(theirs.id).renewals == 0

@@ -1,0 +1,45 @@
+from domain.blocks import active_blocks
+from store import demo
+from store.accounts import build_accounts
+from store.models import Fee, Identifier, Loan, Request, User, UserGroup
+from tests.store.factories import TODAY
+
+
+def _snapshot():
+    return [(u.primary_id, u.first_name, u.last_name, u.user_group_id, u.expiry_date) for u in
+            User.select().order_by(User.id)]
+
+
+def test_demo_library_is_realistic(central_db):
+    counts = demo.generate(300, seed=7, today=TODAY)
+    assert counts["users"] == User.select().count() == 300
+    assert UserGroup.select().count() == 13
+    assert {u.account_type for u in User.select()} == {"INTERNAL", "EXTERNAL"}
+    assert User.select().where(User.first_name.contains("ë") | User.last_name.contains("ó")).exists()
+    assert Identifier.select().count() >= 600
+    statuses = {r.status for r in Request.select()}
+    assert statuses == {"ON_HOLD_SHELF", "IN_PROCESS", "NOT_STARTED"}
+    assert {l.status for l in Loan.select()} >= {"ON_LOAN", "LOST"}
+    assert len({f.fee_type for f in Fee.select()}) >= 3
+    accounts = build_accounts(list(User.select()))
+    assert any(l.requested_by_other for a in accounts for l in a.loans)
+    assert any(l.renewals >= a.policy.max_renewals for a in accounts for l in a.loans)
+    assert any(l.is_overdue(TODAY) for a in accounts for l in a.loans)
+    codes = [b.code for a in accounts for b in active_blocks(a, TODAY)]
+    assert "expired" in codes and "inactive" in codes and any(c.startswith("manual:") for c in codes)
+
+
+def test_demo_is_deterministic_for_a_seed(central_db):
+    demo.generate(50, seed=3, today=TODAY)
+    first = _snapshot()
+    for model in (Fee, Request, Loan, Identifier, User):
+        model.delete().execute()
+    demo.generate(50, seed=3, today=TODAY)
+    second = _snapshot()
+    assert second == first
+
+
+def test_showcase_names_barcodes_for_each_situation(central_db):
+    demo.generate(200, seed=1, today=TODAY)
+    found = demo.showcase(TODAY)
+    assert all(found[key] for key in ("ok, PIN asked", "ok, no PIN", "expired", "blocked"))
