@@ -118,23 +118,37 @@ class Account:
         return next((loan for loan in self.loans if loan.loan_id == loan_id), None)
 
     def to_dict(self) -> dict:
-        return _plain(dataclasses.asdict(self))
+        return _plain(self)
 
     @classmethod
     def from_dict(cls, data: dict) -> "Account":
         return _build(cls, data)
 
 
+_SCALARS = {str, int, float, bool, type(None)}
+
+
 def _plain(value):
-    if isinstance(value, dict):
-        return {key: _plain(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(item) for item in value]
-    if isinstance(value, (dt.date, dt.datetime)):
-        return value.isoformat()
-    if isinstance(value, Decimal):
+    """JSON-ready form of a dataclass tree (faster than ``dataclasses.asdict``: no deep copies)."""
+    kind = type(value)
+    if kind in _SCALARS:
+        return value
+    if kind is Decimal:
         return str(value)
-    return value
+    if kind is dt.date or kind is dt.datetime:
+        return value.isoformat()
+    if kind is list or kind is tuple:
+        return [_plain(item) for item in value]
+    return {name: _plain(getattr(value, name)) for name in _field_names(kind)}
+
+
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _field_names(cls) -> tuple[str, ...]:
+    if cls not in _FIELD_NAMES:
+        _FIELD_NAMES[cls] = tuple(f.name for f in dataclasses.fields(cls))
+    return _FIELD_NAMES[cls]
 
 
 _NESTED = {"policy": GroupPolicy, "blocks": Block, "loans": Loan, "requests": Request, "fees": Fee}

@@ -91,23 +91,30 @@ class PatronCache:
         return Account.from_dict(json.loads(row.document)) if row else None
 
     def apply_page(self, page: dict) -> int:
-        """Apply one page of changes atomically and advance the cursor; return records applied."""
+        """Apply one page of changes atomically and advance the cursor; return records applied.
+
+        A page is applied in one transaction with bulk statements, so the screens
+        never see half a page and a crash leaves the cache at a page boundary.
+        """
         records = page["records"]
+        primary_ids = [record["primary_id"] for record in records]
+        patrons, identifiers = [], []
+        for record in records:
+            if record["kind"] == "delete":
+                continue
+            patrons.append((record["primary_id"], json.dumps(record["account"], separators=(",", ":")),
+                            record["seq"]))
+            keys = {self.identifier_key(i["value"]) for i in record["identifiers"] if i["status"] == "ACTIVE"}
+            identifiers.extend((key, record["primary_id"]) for key in keys)
         with cache_db.atomic():
-            for record in records:
-                primary_id = record["primary_id"]
-                CachedIdentifier.delete().where(CachedIdentifier.primary_id == primary_id).execute()
-                if record["kind"] == "delete":
-                    CachedPatron.delete().where(CachedPatron.primary_id == primary_id).execute()
-                    continue
-                account = dict(record["account"])
-                CachedPatron.replace(primary_id=primary_id, document=json.dumps(account),
-                                     seq=record["seq"]).execute()
-                keys = {self.identifier_key(i["value"]) for i in record["identifiers"] if i["status"] == "ACTIVE"}
-                if keys:
-                    CachedIdentifier.insert_many(
-                        [{"key": key, "primary_id": primary_id} for key in keys]
-                    ).on_conflict_replace().execute()
+            cursor = cache_db.cursor()
+            for start in range(0, len(primary_ids), 500):
+                chunk = primary_ids[start:start + 500]
+                marks = ",".join("?" * len(chunk))
+                cursor.execute(f"DELETE FROM cached_identifier WHERE primary_id IN ({marks})", chunk)
+                cursor.execute(f"DELETE FROM cached_patron WHERE primary_id IN ({marks})", chunk)
+            cursor.executemany("INSERT INTO cached_patron (primary_id, document, seq) VALUES (?, ?, ?)", patrons)
+            cursor.executemany("INSERT OR REPLACE INTO cached_identifier (key, primary_id) VALUES (?, ?)", identifiers)
             SyncState.replace(name="cursor", value=str(page["cursor"])).execute()
         return len(records)
 

@@ -48,9 +48,10 @@ def policy_of(group: UserGroup) -> domain.GroupPolicy:
     )
 
 
-def _grouped(query, key="user_id"):
+def _grouped(query, key="user"):
+    """Rows of ``query`` (as light named tuples) grouped by the user they belong to."""
     groups = defaultdict(list)
-    for row in query:
+    for row in query.namedtuples():
         groups[getattr(row, key)].append(row)
     return groups
 
@@ -69,9 +70,9 @@ def build_accounts(users: list[User]) -> list[domain.Account]:
     barcodes = [loan.item_barcode for rows in loans.values() for loan in rows]
     requested = defaultdict(set)  # item barcode -> users who requested it
     if barcodes:
-        for row in Request.select(Request.item_barcode, Request.user).where(
-                Request.item_barcode.in_(barcodes) & Request.status.in_(OPEN_REQUEST_STATUSES)):
-            requested[row.item_barcode].add(row.user_id)
+        for item_barcode, user_id in Request.select(Request.item_barcode, Request.user).where(
+                Request.item_barcode.in_(barcodes) & Request.status.in_(OPEN_REQUEST_STATUSES)).tuples():
+            requested[item_barcode].add(user_id)
     requests = _grouped(Request.select().where(Request.user.in_(ids)).order_by(Request.request_date, Request.id))
     fees = _grouped(Fee.select().where(Fee.user.in_(ids) & (Fee.status != "CLOSED")).order_by(Fee.created, Fee.id))
     blocks = _grouped(Block.select().where(Block.user.in_(ids)).order_by(Block.id))

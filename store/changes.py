@@ -2,6 +2,7 @@
 same transaction, so kiosks can pull what changed after a cursor."""
 from __future__ import annotations
 
+from store.bulk import insert_rows
 from store.models import Change
 
 
@@ -10,9 +11,7 @@ def record(primary_id: str, kind: str = "upsert") -> None:
 
 
 def record_many(primary_ids, kind: str = "upsert") -> None:
-    rows = [{"primary_id": pid, "kind": kind} for pid in primary_ids]
-    for start in range(0, len(rows), 500):
-        Change.insert_many(rows[start:start + 500]).execute()
+    insert_rows(Change, [{"primary_id": pid, "kind": kind} for pid in primary_ids])
 
 
 def latest_seq() -> int:

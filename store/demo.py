@@ -19,6 +19,7 @@ from decimal import Decimal
 from domain.codes import HARVARD_USER_GROUPS
 from domain.hashing import hash_secret
 from store import changes
+from store.bulk import insert_rows
 from store.db import database, is_postgres
 from store.models import (Address, Block, Email, Fee, Identifier, Loan, Phone, Request, Statistic, User,
                           UserGroup)
@@ -76,8 +77,7 @@ def ensure_groups() -> None:
 
 
 def _insert(model, rows: list[dict]) -> None:
-    for start in range(0, len(rows), BATCH):
-        model.insert_many(rows[start:start + BATCH]).execute()
+    insert_rows(model, rows, BATCH)
 
 
 def _reset_sequences() -> None:

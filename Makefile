@@ -1,0 +1,54 @@
+# Quick start:  make run   (the whole system with demo data and the simulated reader)
+#               make test  (the whole test suite, on SQLite and on PostgreSQL)
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+# Debian packages: to build pyscard, and for the tests' real components.
+BUILD_PACKAGES := python3-venv python3-dev gcc swig libpcsclite-dev
+TEST_PACKAGES  := chromium pcscd vsmartcard-vpcd
+
+.PHONY: install run test test-sqlite test-postgres system-packages test-packages bench vendor clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	@$(MAKE) --no-print-directory system-packages PACKAGES="$(BUILD_PACKAGES)"
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[postgres,readers,test]'
+	touch $@
+
+# Install the named Debian packages that are missing (asks for sudo when not root).
+system-packages:
+	@missing=$$(for p in $(PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages: $$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+run: install
+	$(BIN)/kiosk demo
+
+test: install
+	@$(MAKE) --no-print-directory system-packages PACKAGES="$(TEST_PACKAGES)"
+	$(BIN)/python -m pytest -q
+	KIOSK_TEST_DB=postgres $(BIN)/python -m pytest -q -m db
+
+test-sqlite: install
+	$(BIN)/python -m pytest -q
+
+test-postgres: install
+	KIOSK_TEST_DB=postgres $(BIN)/python -m pytest -q -m db
+
+bench: install
+	$(BIN)/python -m bench lookup --patrons 100000
+
+# Refresh the vendored front-end assets from the npm registry.
+vendor:
+	cd /tmp && npm pack htmx.org@2.0.11 htmx-ext-sse@2.2.4 axe-core@4 >/dev/null
+	@echo "unpack and copy dist/htmx.min.js, sse.js, axe.min.js into kiosk/static/vendor (see its README)"
+
+clean:
+	rm -rf $(VENV) var .pytest_cache

@@ -1,0 +1,92 @@
+"""Reader settings: the ``[readers]`` table of the product's TOML configuration.
+
+Example::
+
+    [readers]
+    service_url = "http://127.0.0.1:8083"
+    debounce_seconds = 2.0
+    uid_format = "hex"          # hex, hex_reversed, decimal, decimal_reversed
+    uid_width = 0               # zero-pad to this many characters (0: no padding)
+    uid_byte_length = 0         # UID length for decimal input (0: smallest of 4/7/10)
+    devices = [{type = "simulator", name = "Simulated reader"},
+               {type = "pcsc", name = "Desk reader", match = "ACR122"},
+               {type = "nfcpy", path = "usb"},
+               {type = "serial", path = "/dev/ttyACM0"},
+               {type = "evdev", path = "/dev/input/by-id/usb-Scanner-event-kbd"}]
+    [readers.barcode]
+    min_length = 5
+    max_length = 14
+    prefix = ""
+    pattern = ""
+    check_digit = "none"        # none, luhn, codabar_mod10
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+from urllib.parse import urlsplit
+
+from hardware.barcode import BarcodeRules
+from hardware.uid import UidFormat
+
+DEFAULT_SERVICE_URL = "http://127.0.0.1:8083"
+DEFAULT_DEVICES = ({"type": "simulator", "name": "Simulated reader"},)
+
+
+class ConfigError(ValueError):
+    """The reader configuration is wrong; the message says where."""
+
+
+@dataclass(frozen=True)
+class ReaderSettings:
+    service_url: str = DEFAULT_SERVICE_URL
+    debounce_seconds: float = 2.0
+    uid_format: str = "hex"
+    uid_width: int = 0
+    uid_byte_length: int = 0
+    devices: tuple[dict, ...] = DEFAULT_DEVICES
+    barcode: BarcodeRules = field(default_factory=BarcodeRules)
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any] | None = None) -> "ReaderSettings":
+        """Build settings from the ``[readers]`` table; missing keys take the defaults."""
+        data = dict(data or {})
+        unknown = set(data) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise ConfigError(f"unknown [readers] settings: {', '.join(sorted(unknown))}")
+        try:
+            if "barcode" in data:
+                data["barcode"] = BarcodeRules.from_mapping(data["barcode"])
+            if "devices" in data:
+                data["devices"] = tuple(_device(d) for d in data["devices"])
+            for name, kind in (("debounce_seconds", float), ("uid_width", int),
+                               ("uid_byte_length", int)):
+                if name in data:
+                    data[name] = kind(data[name])
+            settings = cls(**data)
+            settings.uid()                          # validates the UID presentation
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"[readers]: {exc}") from None
+        if settings.debounce_seconds < 0:
+            raise ConfigError("[readers] debounce_seconds must not be negative")
+        settings.address                            # validates the URL
+        return settings
+
+    def uid(self) -> UidFormat:
+        """The library's card number presentation."""
+        return UidFormat(self.uid_format, self.uid_width, self.uid_byte_length)
+
+    @property
+    def address(self) -> tuple[str, int]:
+        """(host, port) the reader service listens on, taken from ``service_url``."""
+        parts = urlsplit(self.service_url)
+        if parts.scheme != "http" or not parts.hostname:
+            raise ConfigError(f"[readers] service_url must look like http://127.0.0.1:8083, "
+                              f"got {self.service_url!r}")
+        return parts.hostname, 80 if parts.port is None else parts.port
+
+
+def _device(spec: Any) -> dict:
+    if not isinstance(spec, Mapping) or "type" not in spec:
+        raise ConfigError(f"each entry of [readers] devices needs a type, got {spec!r}")
+    return dict(spec)

@@ -1,0 +1,46 @@
+import pytest
+
+from hardware.barcode import BarcodeRules
+from hardware.config import ConfigError, ReaderSettings
+from hardware.events import ReaderEvent, ReaderStatus, StatusEvent
+
+
+def test_defaults_run_only_the_simulator():
+    settings = ReaderSettings.from_mapping({})
+    assert settings.devices == ({"type": "simulator", "name": "Simulated reader"},)
+    assert settings.address == ("127.0.0.1", 8083)
+    assert settings.debounce_seconds == 2.0
+    assert settings.barcode == BarcodeRules(min_length=5, max_length=14)
+
+
+def test_a_full_readers_table():
+    settings = ReaderSettings.from_mapping({
+        "service_url": "http://127.0.0.1:9000", "debounce_seconds": 1, "uid_format": "decimal",
+        "uid_width": 10, "devices": [{"type": "pcsc", "name": "Desk"}],
+        "barcode": {"min_length": 14, "max_length": 14, "check_digit": "codabar_mod10"}})
+    assert settings.address == ("127.0.0.1", 9000)
+    assert settings.uid().format("000000FF") == "0000000255"
+    assert settings.barcode.check_digit == "codabar_mod10"
+
+
+@pytest.mark.parametrize("table, message", [
+    ({"debounce": 2}, "unknown \\[readers\\] settings: debounce"),
+    ({"uid_format": "octal"}, "unknown UID format"),
+    ({"devices": [{"path": "usb"}]}, "needs a type"),
+    ({"service_url": "127.0.0.1:8083"}, "service_url must look like"),
+    ({"barcode": {"check_digit": "x"}}, "unknown check digit"),
+    ({"debounce_seconds": -1}, "must not be negative"),
+])
+def test_mistakes_are_reported(table, message):
+    with pytest.raises(ConfigError, match=message):
+        ReaderSettings.from_mapping(table)
+
+
+def test_events_round_trip_through_json():
+    event = ReaderEvent("card", "Desk", "04A1B2C3", "iso14443a", 1700000000.5, "04A1B2C3")
+    assert ReaderEvent.from_json(event.to_json()) == event
+    status = StatusEvent((ReaderStatus("Desk", True, "iso14443a"),))
+    assert StatusEvent.from_json(status.to_json()) == status
+    assert status.to_json() == '{"readers":[{"name":"Desk","online":true,"technology":"iso14443a"}]}'
+    with pytest.raises(ValueError, match="unknown reader event kind"):
+        ReaderEvent("tap", "Desk")
