@@ -145,3 +145,39 @@ def synced_kiosk(kiosk_app):
     with cache_db.connection_context():
         sync.pull(kiosk_app.extensions["central"], kiosk_app.extensions["patron_cache"])
     return kiosk_app
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--no-first-run", "--disable-sync", "--disable-quic"]
+ARTIFACTS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "test-artifacts")
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Real Chromium (Debian's /usr/bin/chromium) driven by Playwright, one per test session."""
+    from playwright.sync_api import sync_playwright
+
+    if not os.path.exists(CHROMIUM):
+        raise RuntimeError(f"{CHROMIUM} is missing: install Debian's chromium package (make test does)")
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    tab = context.new_page()
+    yield tab
+    context.close()
+
+
+def screenshot(page, area: str, name: str) -> str:
+    """Save a screenshot under test-artifacts/AREA/ for people to review."""
+    folder = os.path.join(ARTIFACTS, area)
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, f"{name}.png")
+    page.screenshot(path=path, full_page=True)
+    return path
