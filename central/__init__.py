@@ -19,6 +19,9 @@ def create_app(config: dict | None = None, today=None) -> Flask:
     app.config["TODAY"] = today or dt.date.today
     app.json.sort_keys = False
     schema.init(config["central"]["database_url"])
+    import upstream  # the library system behind the store: [upstream] kind (docs/upstream.md)
+
+    upstream.init_app(app, config)
 
     @app.before_request
     def _connect():
@@ -29,10 +32,11 @@ def create_app(config: dict | None = None, today=None) -> Flask:
         if not database.is_closed():
             database.close()
 
-    from central import api, errors
+    from central import api, errors, sync_api
 
     errors.init_app(app)
     app.register_blueprint(api.bp)
+    app.register_blueprint(sync_api.bp)
 
     @app.get("/health")
     def health():

@@ -6,7 +6,8 @@ from flask import Blueprint, current_app, jsonify, request
 from central.errors import ApiError
 from central.openapi import OPENAPI
 from domain.blocks import active_blocks
-from store import circulation, sync
+from store import circulation
+from store import kiosk_calls, letters, staff
 from store.accounts import build_account, find_user, get_user
 
 bp = Blueprint("api", __name__)
@@ -105,9 +106,88 @@ def renew_many(primary_id):
     decisions = circulation.renew(user, loan_ids, _today())
     return jsonify(results=[d.to_dict() for d in decisions])
 
+# /api/v1/sync/* (changes, ops, heartbeat, enrol, devices) live in central/sync_api.py.
 
-@bp.get("/api/v1/sync/changes")
-def changes():
-    cursor = _int_arg("after", 0, 0, 2**62)
-    limit = _int_arg("limit", 500, 1, 5000)
-    return jsonify(sync.changes_after(cursor, limit))
+
+# --- kiosk requests: letters, PIN lockouts, calls for staff (issue 3) ---
+
+KIOSK_LETTERS = ("FulRequestsReportLetter", "FulUserBorrowingActivityLetter")
+
+
+def _json_body() -> dict:
+    body = request.get_json(silent=True) if request.get_data() else {}
+    if not isinstance(body, dict):
+        raise ApiError(400, "invalid_body", "The body must be a JSON object.")
+    return body
+
+
+def _device(body: dict) -> str:
+    device = body.get("device", "kiosk")
+    if not isinstance(device, str) or not device.strip():
+        raise ApiError(400, "invalid_body", "device must be a non-empty string.")
+    return device.strip()[:60]
+
+
+@bp.post("/api/v1/patrons/<primary_id>/letters")
+def send_letter(primary_id):
+    """Send a patron a letter by email: the requests report or the borrowing activity (loans receipt)."""
+    user = _user_or_404(primary_id)
+    body = _json_body()
+    letter_type = body.get("letter_type")
+    if letter_type not in KIOSK_LETTERS:
+        raise ApiError(400, "invalid_letter_type", f"letter_type must be one of {', '.join(KIOSK_LETTERS)}.")
+    if body.get("channel", "email") != "email":
+        raise ApiError(400, "invalid_channel", "Letters from a kiosk go by email only.")
+    context = body.get("context") or {}
+    if not isinstance(context, dict):
+        raise ApiError(400, "invalid_body", "context must be a JSON object.")
+    allowed = {key: context[key] for key in ("renewals",) if key in context}
+    letter = letters.send_letter(user, letter_type, current_app.config["KIOSK"], f"kiosk:{_device(body)}",
+                                 channel="email", today=_today(), **allowed)
+    if letter.status != "sent":
+        raise ApiError(422, "letter_not_sent", letter.error or "The letter was not sent.")
+    return jsonify(letter_id=letter.id, status=letter.status), 201
+
+
+@bp.post("/api/v1/patrons/<primary_id>/pin-lockouts")
+def pin_lockout(primary_id):
+    """Record that a card was locked at a kiosk after too many wrong PINs (the staff audit log shows it)."""
+    _user_or_404(primary_id)
+    body = _json_body()
+    device = _device(body)
+    until = str(body.get("locked_until", ""))[:40]
+    entry = staff.audit(f"kiosk:{device}", "kiosk.pin_lockout", primary_id,
+                        f"Card locked at {device} after too many wrong PINs" + (f", until {until}" if until else ""))
+    return jsonify(id=entry.id), 201
+
+
+def _call_json(call) -> dict:
+    return {"id": call.id, "created": call.created.isoformat(), "device": call.device, "reason": call.reason,
+            "primary_id": call.primary_id, "status": call.status}
+
+
+@bp.post("/api/v1/staff-calls")
+def create_staff_call():
+    """A patron at a kiosk asks for staff."""
+    body = _json_body()
+    reason = body.get("reason", "help")
+    if reason not in kiosk_calls.REASONS:
+        raise ApiError(400, "invalid_reason", f"reason must be one of {', '.join(kiosk_calls.REASONS)}.")
+    primary_id = body.get("primary_id") or ""
+    if not isinstance(primary_id, str):
+        raise ApiError(400, "invalid_body", "primary_id must be a string.")
+    call = kiosk_calls.create_call(_device(body), reason, primary_id)
+    return jsonify(_call_json(call)), 201
+
+
+@bp.get("/api/v1/staff-calls")
+def list_staff_calls():
+    """Open calls for staff, oldest first."""
+    return jsonify(calls=[_call_json(c) for c in kiosk_calls.open_calls(_int_arg("limit", 100, 1, 1000))])
+
+
+@bp.post("/api/v1/staff-calls/<int:call_id>/close")
+def close_staff_call(call_id):
+    if not kiosk_calls.close_call(call_id):
+        raise ApiError(404, "call_not_found", "No open call has this id.")
+    return jsonify(id=call_id, status="closed")

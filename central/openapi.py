@@ -54,6 +54,64 @@ OPENAPI = {
             "responses": {"200": {"description": "One result per loan", "content": {"application/json": {
                 "schema": {"type": "object", "properties": {"results": {"type": "array", "items": {
                     "$ref": "#/components/schemas/RenewalResult"}}}}}}}, "400": _ERROR, "404": _ERROR}}},
+        "/api/v1/patrons/{primary_id}/letters": {"post": {
+            "summary": "Email the patron a letter: the requests report or the borrowing activity (loans receipt)",
+            "parameters": [_PRIMARY_ID],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "required": ["letter_type"], "properties": {
+                    "letter_type": {"enum": ["FulRequestsReportLetter", "FulUserBorrowingActivityLetter"]},
+                    "channel": {"enum": ["email"]}, "device": {"type": "string"},
+                    "context": {"type": "object"}}}}}},
+            "responses": {"201": {"description": "Sent", "content": {"application/json": {"schema": {
+                "$ref": "#/components/schemas/LetterResult"}}}},
+                "422": _ERROR, "400": _ERROR, "404": _ERROR}}},
+        "/api/v1/patrons/{primary_id}/pin-lockouts": {"post": {
+            "summary": "Record that a kiosk locked the patron's card after too many wrong PINs (staff audit log)",
+            "parameters": [_PRIMARY_ID],
+            "requestBody": {"required": False, "content": {"application/json": {"schema": {
+                "type": "object", "properties": {"device": {"type": "string"},
+                                                 "locked_until": {"type": "string", "format": "date-time"}}}}}},
+            "responses": {"201": {"description": "Recorded"}, "400": _ERROR, "404": _ERROR}}},
+        "/api/v1/staff-calls": {
+            "post": {"summary": "A patron at a kiosk asks for staff",
+                     "requestBody": {"required": False, "content": {"application/json": {"schema": {
+                         "type": "object", "properties": {
+                             "device": {"type": "string"}, "primary_id": {"type": "string"},
+                             "reason": {"enum": ["help", "card", "pin", "renewal", "other"]}}}}}},
+                     "responses": {"201": _ok("StaffCall", "Recorded"), "400": _ERROR}},
+            "get": {"summary": "Open calls for staff, oldest first",
+                    "parameters": [{"name": "limit", "in": "query", "schema": {"type": "integer"}}],
+                    "responses": {"200": {"description": "OK", "content": {"application/json": {"schema": {
+                        "type": "object", "properties": {"calls": {"type": "array", "items": {
+                            "$ref": "#/components/schemas/StaffCall"}}}}}}}}}},
+        "/api/v1/staff-calls/{call_id}/close": {"post": {
+            "summary": "Close a call for staff",
+            "parameters": [{"name": "call_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+            "responses": {"200": {"description": "Closed"}, "404": _ERROR}}},
+        "/api/v1/capabilities": {"get": {
+            "summary": "What the upstream library system supports (kiosks hide what is false, e.g. renew_all)",
+            "responses": {"200": {"description": "OK", "content": {"application/json": {"schema": {
+                "type": "object", "required": ["kind"], "properties": {
+                    "kind": {"enum": ["local", "alma", "sip2"]}, "renew": {"type": "boolean"},
+                    "renew_all": {"type": "boolean"}, "requests": {"type": "boolean"},
+                    "fees": {"type": "boolean"}, "pin_check": {"type": "boolean"}, "item_info": {"type": "boolean"},
+                    "fee_paid": {"type": "boolean"}, "write_users": {"type": "boolean"}}}}}}}}},
+        "/api/v1/patrons/refresh": {"post": {
+            "summary": "On a tap: read the patron's account from the upstream into the central store "
+                       "(kiosks then sync it); served from the store when read recently or the upstream is down",
+            "parameters": [{"name": "identifier", "in": "query", "required": True, "schema": {"type": "string"}},
+                           {"name": "force", "in": "query", "schema": {"enum": ["0", "1"]}}],
+            "responses": {"200": {"description": "OK", "content": {"application/json": {"schema": {
+                "type": "object", "properties": {
+                    "primary_id": {"type": "string"},
+                    "source": {"enum": ["upstream", "cache", "offline", "local"]},
+                    "account": {"$ref": "#/components/schemas/Account"}}}}}},
+                "400": _ERROR, "404": _ERROR, "503": _ERROR}}},
+        "/api/v1/upstream/replay": {"post": {
+            "summary": "Send renewals queued while the upstream was down, each exactly once",
+            "responses": {"200": {"description": "OK", "content": {"application/json": {"schema": {
+                "type": "object", "properties": {k: {"type": "integer"} for k in
+                                                 ("sent", "renewed", "refused", "pending")}}}}}}}},
         "/api/v1/sync/changes": {"get": {
             "summary": "Patrons changed after a cursor (the change sequence), oldest first",
             "parameters": [
@@ -113,6 +171,12 @@ OPENAPI = {
             "RenewalResult": {"type": "object", "required": ["loan_id", "renewed"], "properties": {
                 "loan_id": {"type": "integer"}, "renewed": {"type": "boolean"}, "new_due_date": _DATE,
                 "reason": {"type": "string"}, "message": {"type": "string"}}},
+            "LetterResult": {"type": "object", "properties": {
+                "letter_id": {"type": "integer"}, "status": {"enum": ["sent"]}}},
+            "StaffCall": {"type": "object", "properties": {
+                "id": {"type": "integer"}, "created": {"type": "string", "format": "date-time"},
+                "device": {"type": "string"}, "reason": {"type": "string"}, "primary_id": {"type": "string"},
+                "status": {"enum": ["open", "closed"]}}},
             "ChangePage": {"type": "object", "required": ["cursor", "more", "records"], "properties": {
                 "cursor": {"type": "integer"}, "more": {"type": "boolean"},
                 "records": {"type": "array", "items": {"type": "object", "required": ["seq", "primary_id", "kind"],

@@ -47,8 +47,14 @@ def create_app(config: dict | None = None, today=None) -> Flask:
         response.headers["X-Content-Type-Options"] = "nosniff"
         return response
 
-    from kiosk import events, filters, routes
+    from kiosk import events, filters, i18n, routes
 
+    if kiosk_config.get("templates_dir"):  # the library's own versions of templates (help text, ...) first
+        import jinja2
+
+        app.jinja_loader = jinja2.ChoiceLoader([jinja2.FileSystemLoader(kiosk_config["templates_dir"]),
+                                                app.jinja_loader])
+    i18n.init_app(app)
     filters.init_app(app)
     app.register_blueprint(routes.bp)
     app.register_blueprint(events.bp)

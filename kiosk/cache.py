@@ -16,7 +16,7 @@ import secrets
 import peewee as pw
 
 from domain.account import Account
-from store.db import make_database
+from store.db import SQLITE_PRAGMAS, make_database
 
 cache_db = pw.DatabaseProxy()
 
@@ -47,11 +47,47 @@ CACHE_MODELS = [CachedPatron, CachedIdentifier, SyncState]
 
 
 def open_cache(url: str) -> pw.Database:
-    db = make_database(url)
+    """Open (and create) the cache. SQLite runs in WAL with ``synchronous=FULL``: a committed
+    outbox operation or page survives a power cut, not only a crash of the process."""
+    if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+        make_database(url)  # creates the folder
+        db = pw.SqliteDatabase(url[len("sqlite:///"):], pragmas={**SQLITE_PRAGMAS, "synchronous": "full"},
+                               check_same_thread=False)
+    else:
+        db = make_database(url)
     cache_db.initialize(db)
+    from kiosk.lockout import LOCKOUT_MODELS  # the PIN lock counters (kiosk/lockout.py)
+    from kiosk.outbox import OUTBOX_MODELS  # the durable outbox (kiosk/outbox.py)
+
     with db.connection_context():
-        db.create_tables(CACHE_MODELS, safe=True)
+        db.create_tables(CACHE_MODELS + LOCKOUT_MODELS + OUTBOX_MODELS, safe=True)
     return db
+
+
+class PageError(ValueError):
+    """A page from the central store is malformed (corrupt or truncated): nothing is applied."""
+
+
+def _check_page(page, current_cursor: int) -> None:
+    if not isinstance(page, dict) or not isinstance(page.get("records"), list) \
+            or not isinstance(page.get("cursor"), int) or not isinstance(page.get("more"), bool):
+        raise PageError("the page lacks its cursor, more flag or records")
+    if page["cursor"] < current_cursor:
+        raise PageError(f"the page's cursor {page['cursor']} is behind the cache's {current_cursor}")
+    for record in page["records"]:
+        _check_record(record)
+
+
+def _check_record(record) -> None:
+    if not isinstance(record, dict) or not isinstance(record.get("primary_id"), str) \
+            or not isinstance(record.get("seq"), int) or record.get("kind") not in ("upsert", "delete"):
+        raise PageError("a record lacks its primary id, seq or kind")
+    if record["kind"] == "upsert":
+        account, identifiers = record.get("account"), record.get("identifiers")
+        if not isinstance(account, dict) or account.get("primary_id") != record["primary_id"] \
+                or not isinstance(identifiers, list) \
+                or not all(isinstance(i, dict) and isinstance(i.get("value"), str) for i in identifiers):
+            raise PageError(f"the record of {record['primary_id']!r} is incomplete")
 
 
 def load_device_key(configured: str, data_dir: str) -> bytes:
@@ -93,10 +129,32 @@ class PatronCache:
     def apply_page(self, page: dict) -> int:
         """Apply one page of changes atomically and advance the cursor; return records applied.
 
-        A page is applied in one transaction with bulk statements, so the screens
-        never see half a page and a crash leaves the cache at a page boundary.
+        A page is checked first (a corrupt or truncated page raises ``PageError`` and
+        changes nothing), then applied in one transaction with bulk statements, so the
+        screens never see half a page and a crash leaves the cache at a page boundary.
         """
-        records = page["records"]
+        _check_page(page, self.cursor())
+        with cache_db.atomic():
+            self._write(page["records"])
+            SyncState.replace(name="cursor", value=str(page["cursor"])).execute()
+            if "horizon" in page:
+                SyncState.replace(name="horizon", value=str(page["horizon"])).execute()
+        return len(page["records"])
+
+    def apply_records(self, records: list[dict]) -> int:
+        """Apply single patrons' records (from a push answer), skipping any older than the cached one."""
+        for record in records:
+            _check_record(record)
+        ids = [r["primary_id"] for r in records]
+        cached = dict(CachedPatron.select(CachedPatron.primary_id, CachedPatron.seq)
+                      .where(CachedPatron.primary_id.in_(ids)).tuples()) if ids else {}
+        fresh = [r for r in records if r["seq"] >= cached.get(r["primary_id"], 0)
+                 and (r["kind"] == "upsert" or r["primary_id"] in cached)]
+        with cache_db.atomic():
+            self._write(fresh)
+        return len(fresh)
+
+    def _write(self, records: list[dict]) -> None:
         primary_ids = [record["primary_id"] for record in records]
         patrons, identifiers = [], []
         for record in records:
@@ -104,19 +162,27 @@ class PatronCache:
                 continue
             patrons.append((record["primary_id"], json.dumps(record["account"], separators=(",", ":")),
                             record["seq"]))
-            keys = {self.identifier_key(i["value"]) for i in record["identifiers"] if i["status"] == "ACTIVE"}
+            keys = {self.identifier_key(i["value"]) for i in record["identifiers"] if i.get("status") == "ACTIVE"}
             identifiers.extend((key, record["primary_id"]) for key in keys)
+        cursor = cache_db.cursor()
+        for start in range(0, len(primary_ids), 500):
+            chunk = primary_ids[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            cursor.execute(f"DELETE FROM cached_identifier WHERE primary_id IN ({marks})", chunk)
+            cursor.execute(f"DELETE FROM cached_patron WHERE primary_id IN ({marks})", chunk)
+        cursor.executemany("INSERT INTO cached_patron (primary_id, document, seq) VALUES (?, ?, ?)", patrons)
+        cursor.executemany("INSERT OR REPLACE INTO cached_identifier (key, primary_id) VALUES (?, ?)", identifiers)
+
+    @staticmethod
+    def state(name: str, default: str = "") -> str:
+        row = SyncState.get_or_none(SyncState.name == name)
+        return row.value if row else default
+
+    @staticmethod
+    def set_state(**values) -> None:
         with cache_db.atomic():
-            cursor = cache_db.cursor()
-            for start in range(0, len(primary_ids), 500):
-                chunk = primary_ids[start:start + 500]
-                marks = ",".join("?" * len(chunk))
-                cursor.execute(f"DELETE FROM cached_identifier WHERE primary_id IN ({marks})", chunk)
-                cursor.execute(f"DELETE FROM cached_patron WHERE primary_id IN ({marks})", chunk)
-            cursor.executemany("INSERT INTO cached_patron (primary_id, document, seq) VALUES (?, ?, ?)", patrons)
-            cursor.executemany("INSERT OR REPLACE INTO cached_identifier (key, primary_id) VALUES (?, ?)", identifiers)
-            SyncState.replace(name="cursor", value=str(page["cursor"])).execute()
-        return len(records)
+            for name, value in values.items():
+                SyncState.replace(name=name, value=str(value)).execute()
 
     def replace_account(self, account: Account) -> None:
         CachedPatron.update(document=json.dumps(account.to_dict())).where(

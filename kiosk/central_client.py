@@ -1,28 +1,41 @@
-"""The kiosk's HTTP client for the central store."""
+"""The kiosk's HTTP client for the central store.
+
+Sync routes carry the device token from enrolment (``Authorization: Bearer``);
+the token is read from the kiosk's credential file (kiosk/devices.py), never
+from the code or the repository.
+"""
 from __future__ import annotations
 
 import requests
 
+from store.idempotency import batch_checksum
+
 
 class CentralUnavailable(Exception):
-    """The central store did not answer (network down, server stopped, timeout)."""
+    """The central store did not answer (network down, server stopped, timeout, cut-off answer)."""
 
 
 class CentralError(Exception):
-    def __init__(self, status: int, code: str, message: str):
+    def __init__(self, status: int, code: str, message: str, body: dict | None = None):
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
+        self.body = body or {}
 
 
 class CentralClient:
-    def __init__(self, base_url: str, timeout: float = 3.0):
+    def __init__(self, base_url: str, timeout: float = 3.0, token: str = ""):
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
+        self.token = token
         self.session = requests.Session()
 
     def _call(self, method: str, path: str, **kwargs) -> dict:
+        headers = kwargs.pop("headers", {})
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
         try:
-            response = self.session.request(method, self.base_url + path, timeout=self.timeout, **kwargs)
+            response = self.session.request(method, self.base_url + path, timeout=self.timeout, headers=headers,
+                                            **kwargs)
         except requests.RequestException as exc:
             raise CentralUnavailable(str(exc)) from exc
         if response.status_code >= 500:
@@ -30,14 +43,33 @@ class CentralClient:
         try:
             body = response.json()
         except ValueError as exc:
-            raise CentralUnavailable("central store sent a response that is not JSON") from exc
+            raise CentralUnavailable("central store sent a response that is not JSON (cut off?)") from exc
         if response.status_code >= 400:
             error = body.get("error", {}) if isinstance(body, dict) else {}
-            raise CentralError(response.status_code, error.get("code", "error"), error.get("message", ""))
+            raise CentralError(response.status_code, error.get("code", "error"), error.get("message", ""),
+                               body if isinstance(body, dict) else {})
+        if not isinstance(body, dict):
+            raise CentralUnavailable("central store sent an unexpected response")
         return body
 
     def changes(self, after: int, limit: int = 1000) -> dict:
         return self._call("GET", "/api/v1/sync/changes", params={"after": after, "limit": limit})
+
+    def push_ops(self, ops: list[dict]) -> dict:
+        """Send queued operations; a refusal (gap, reused key, in progress) raises CentralError with the body."""
+        return self._call("POST", "/api/v1/sync/ops", json={"ops": ops, "checksum": batch_checksum(ops)})
+
+    def heartbeat(self, data: dict) -> dict:
+        return self._call("POST", "/api/v1/sync/heartbeat", json=data)
+
+    def enrol(self, code: str) -> dict:
+        return self._call("POST", "/api/v1/sync/enrol", json={"code": code})
+
+    def health(self) -> bool:
+        try:
+            return self.session.get(self.base_url + "/health", timeout=self.timeout).status_code == 200
+        except requests.RequestException:
+            return False
 
     def renew(self, primary_id: str, loan_ids: list[int] | None) -> list[dict]:
         body = {} if loan_ids is None else {"loan_ids": loan_ids}

@@ -6,6 +6,7 @@
     kiosk central serve             the central patron store API
     kiosk serve                     the kiosk web app
     kiosk provisioning serve        the staff provisioning station
+    kiosk staff add NAME --role R   create a staff user of the station (password prompted or --password-stdin)
     kiosk sync once | run           pull changes from the central store into the kiosk cache
     kiosk reader tap UID | scan CODE | service, kiosk readers   card and barcode readers
 """
@@ -150,6 +151,10 @@ def build_parser() -> argparse.ArgumentParser:
     provisioning_commands = provisioning.add_subparsers(dest="provisioning_command", required=True)
     provisioning_commands.add_parser("serve", help="serve the station").set_defaults(func=cmd_provisioning_serve)
 
+    from provisioning import cli as provisioning_cli
+
+    provisioning_cli.add_subcommands(commands)  # kiosk staff add USERNAME --role ROLE
+
     sync_parser = commands.add_parser("sync", help="pull changes from the central store into the kiosk cache")
     sync_parser.add_argument("mode", choices=["once", "run"])
     sync_parser.add_argument("--interval", type=float, default=5.0, help="seconds between pulls (run)")
@@ -159,6 +164,8 @@ def build_parser() -> argparse.ArgumentParser:
     from hardware.config import ReaderSettings
 
     hardware_cli.add_subcommands(commands, lambda: ReaderSettings.from_mapping(settings.load()["readers"]))
+    __import__("store.jobs.cli", fromlist=["add_subcommands"]).add_subcommands(commands)  # kiosk admin ...
+    __import__("appliance.cli", fromlist=["add_subcommands"]).add_subcommands(commands)  # install, upgrade, doctor, enrol ...
     return parser
 
 

@@ -1,72 +1,297 @@
-"""Kiosk routes: one view, two outputs (the full page, or the partial for htmx)."""
+"""Kiosk routes: one view, two outputs (the full page, or the partial for htmx).
+
+A patron's session moves identified -> pin_ok (``session["stage"]``); nothing of the
+account is shown before the PIN is right when the patron's group requires one. The
+PIN travels in POST bodies only. Every session ends at "Done", at the idle timeout
+(the page's countdown, and here too for a page that stopped counting), or when a
+new card is tapped.
+"""
 from __future__ import annotations
 
+import time
+
 from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
 from htmx_flask import request as htmx_request
 
+from kiosk import services
+from kiosk.central_client import CentralUnavailable
 from kiosk.events import read_tap_token
-from kiosk.screens import account_screen
+from kiosk.screens import account_screen, renewal_message
 
 bp = Blueprint("kiosk", __name__)
+IDENTIFIED, PIN_OK = "identified", "pin_ok"
+CALL_REASONS = ("help", "card", "pin", "renewal", "other")
 
 
-def _cache():
-    return current_app.extensions["patron_cache"]
+def _config() -> dict:
+    return current_app.config["KIOSK"]["kiosk"]
+
+
+def _today():
+    return current_app.config["TODAY"]()
+
+
+@bp.before_app_request
+def _expire_idle_session():
+    """End a session the page stopped counting for (a closed tab, a crashed browser)."""
+    if request.endpoint in ("static", "events.events") or "patron" not in session:
+        return
+    now = time.time()
+    limit = _config()["idle_timeout_seconds"] + 15
+    if now - session.get("seen", now) > limit:
+        lang = session.get("lang")
+        session.clear()
+        if lang:
+            session["lang"] = lang
+    else:
+        session["seen"] = now
 
 
 def _render(partial: str, **context):
     """The partial alone for an htmx swap, or the whole page around it."""
+    context.setdefault("personal", "patron" in session)
+    context.setdefault("timeout", _config()["idle_timeout_seconds"])
+    context.setdefault("warning", _config()["idle_warning_seconds"])
     if htmx_request.htmx:
-        return render_template(partial, **context)
+        return render_template("_frame.html", partial=partial, **context)
     return render_template("page.html", partial=partial, **context)
 
 
-def _message(title: str, text: str, status: int = 200, kind: str = "info"):
-    return _render("_message.html", title=title, text=text, kind=kind), status
+def _message(title: str, text: str, status: int = 200, kind: str = "info", **context):
+    return _render("_message.html", title=title, text=text, kind=kind, **context), status
+
+
+def _end_session(keep_language: bool = False) -> None:
+    lang = session.get("lang")
+    session.clear()
+    if keep_language and lang:
+        session["lang"] = lang
+
+
+def _patron(stage: str = PIN_OK):
+    """The patron of this session at ``stage`` or beyond, or None."""
+    primary_id = session.get("patron")
+    if not primary_id or (stage == PIN_OK and session.get("stage") != PIN_OK):
+        return None
+    return services.get_patron(primary_id)
+
+
+def _start(account) -> None:
+    session.clear()
+    session["patron"] = account.primary_id
+    session["seen"] = time.time()
+    if account.preferred_language in _config()["languages"]:
+        session["lang"] = account.preferred_language
+    session["stage"] = IDENTIFIED
+
+
+def _locked_message(until):
+    import datetime as dt
+
+    remaining = until - dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    minutes = max(1, int(remaining.total_seconds() // 60) + 1)
+    return _message(_("This card is locked"),
+                    _("The PIN was wrong too many times. Try again in %(minutes)s minutes, or ask at the desk.",
+                      minutes=minutes), 423, "warning")
 
 
 @bp.get("/")
 def attract():
-    session.clear()
-    return _render("_attract.html")
+    _end_session()
+    return _render("_attract.html", personal=False)
 
 
 @bp.post("/identify")
 def identify():
-    session.clear()  # a new identification always ends the previous patron's session
+    _end_session()  # a new identification always ends the previous patron's session
     identifier = request.form.get("identifier", "").strip()
     if "tap" in request.form:
         identifier = read_tap_token(current_app, request.form["tap"]) or ""
     if not identifier:
-        return _message("Nothing was scanned", "Tap your card on the reader or scan your barcode.", 400, "warning")
-    account = _cache().find(identifier)
+        return _message(_("Nothing was scanned"), _("Tap your card on the reader or scan your barcode."), 400,
+                        "warning")
+    account = services.find_patron(identifier)
     if account is None:
-        return _message(
-            "This card is not registered",
-            "We could not find this card or barcode. Please ask at the desk.",
-            404,
-            "warning",
-        )
-    session["patron"] = account.primary_id
+        return _message(_("This card is not registered"),
+                        _("We could not find this card or barcode. Please ask at the desk."), 404, "warning")
+    until = services.pin_locked_until(account.primary_id)
+    if until:
+        return _locked_message(until)
+    _start(account)
+    if account.policy.pin_required:
+        return _render("_pin.html", account=account, error="", attempts_left=None)
+    session["stage"] = PIN_OK
     return _show_account(account)
+
+
+@bp.post("/pin")
+def pin():
+    account = _patron(IDENTIFIED)
+    if account is None:
+        return _render("_attract.html", personal=False)
+    if session.get("stage") == PIN_OK:
+        return _show_account(account)
+    result = services.check_pin(account, request.form.get("pin", ""))
+    if result.ok:
+        session["stage"] = PIN_OK
+        return _show_account(account)
+    if result.locked_until:
+        _end_session()
+        return _locked_message(result.locked_until)
+    return _render("_pin.html", account=account, error=_("That PIN is not right."),
+                   attempts_left=result.attempts_left), 401
 
 
 @bp.get("/account")
 def account():
-    primary_id = session.get("patron")
-    account = _cache().get(primary_id) if primary_id else None
+    account = _patron()
     if account is None:
         return redirect(url_for("kiosk.attract"))
     return _show_account(account)
 
 
+@bp.post("/account/loans")
+def show_loans():
+    account = _patron()
+    if account is None:
+        return _render("_attract.html", personal=False)
+    session["show_loans"] = True
+    return _show_account(account)
+
+
+@bp.post("/renew")
+def renew():
+    account = _patron()
+    if account is None:
+        return _render("_attract.html", personal=False)
+    loan_id = request.form.get("loan_id", "")
+    if loan_id and not loan_id.isdigit():
+        return _message(_("Nothing to renew"), _("Choose a loan to renew."), 400, "warning", back="account")
+    if not loan_id and not services.capabilities().get("renew_all", True):
+        return _message(_("Nothing to renew"), _("Renew your loans one at a time."), 400, "warning", back="account")
+    try:
+        outcomes = services.renew(account, [int(loan_id)] if loan_id else None)
+    except CentralUnavailable:
+        return _message(_("Renewals are not available just now"),
+                        _("Nothing has changed on your account. Please try again in a few minutes, "
+                          "or ask at the desk."), 503, "info", back="account")
+    session["show_loans"] = True
+    session["renewed"] = [[o.loan_id, o.renewed, o.new_due_date.isoformat() if o.new_due_date else "", o.reason,
+                           o.pending] for o in outcomes]
+    rows = [{"outcome": o, "message": renewal_message(o.reason, o.message)} for o in outcomes]
+    return _render("_renewals.html", rows=rows, receipts=_receipt_choices(account), account=account)
+
+
+def _receipt_choices(account) -> list[str]:
+    mode = _config()["receipts"]
+    email = bool(account.preferred_email)
+    printer = services.printer_available()
+    if mode == "none":
+        return []
+    if mode == "email":
+        return ["email"] if email else []
+    if mode == "print":
+        return ["print"] if printer else []
+    return [c for c, ok in (("email", email), ("print", printer)) if ok]
+
+
+@bp.post("/receipt")
+def receipt():
+    account = _patron()
+    if account is None:
+        return _render("_attract.html", personal=False)
+    how = request.form.get("how", "")
+    if how not in _receipt_choices(account):
+        return _message(_("No receipt"), _("This receipt cannot be given here."), 400, "warning", back="account")
+    lines = _receipt_lines(account)
+    if how == "print":
+        ok = services.print_receipt(_("Your loans"), account, lines)
+        return _result(ok, _("Your receipt is printing."), _("The receipt printer is not working. Please ask at "
+                                                             "the desk."))
+    return _email("FulUserBorrowingActivityLetter", account, {"renewals": session.get("renewed", [])})
+
+
+def _receipt_lines(account) -> list[str]:
+    from kiosk.filters import long_date
+
+    renewed = {row[0]: row for row in session.get("renewed", [])}
+    lines = []
+    for loan in account.loans:
+        line = f"{loan.title}: " + _("due %(date)s", date=long_date(loan.due_date))
+        if loan.loan_id in renewed:
+            row = renewed[loan.loan_id]
+            line += " - " + (_("renewed") if row[1] else _("not renewed"))
+        lines.append(line)
+    return lines or [_("You have no loans.")]
+
+
+def _result(ok: bool, done: str, failed: str):
+    return render_template("_notice.html", ok=ok, text=done if ok else failed)
+
+
+def _email(letter_type: str, account, context=None):
+    if not account.preferred_email:
+        return _result(False, "", _("We have no email address for you. Please ask at the desk."))
+    try:
+        outcome = services.email_letter(account.primary_id, letter_type, context)
+    except CentralUnavailable:
+        return _result(False, "", _("Email is not available just now. Please try again later."))
+    return _result(outcome.sent, _("Sent to your email address."),
+                   _("The email could not be sent. Please ask at the desk."))
+
+
+@bp.post("/requests-report")
+def requests_report():
+    account = _patron()
+    if account is None:
+        return _render("_attract.html", personal=False)
+    return _email("FulRequestsReportLetter", account)
+
+
+@bp.post("/still-here")
+def still_here():
+    return ("", 204)
+
+
 @bp.post("/done")
 def done():
-    session.clear()
-    return _render("_attract.html", goodbye=True)
+    _end_session()
+    return _render("_attract.html", goodbye=True, personal=False)
+
+
+@bp.get("/help")
+def help_screen():
+    return _render("_help.html", help=_config()["help"], called=False)
+
+
+@bp.post("/call-staff")
+def call_staff():
+    reason = request.form.get("reason", "help")
+    reason = reason if reason in CALL_REASONS else "help"
+    ok = services.call_staff(reason, session.get("patron", "") if session.get("stage") == PIN_OK else "")
+    return _render("_help.html", help=_config()["help"], called=True, call_ok=ok)
+
+
+@bp.post("/language")
+def language():
+    lang = request.form.get("lang", "")
+    if lang in _config()["languages"]:
+        session["lang"] = lang
+    if "patron" in session and session.get("stage") == PIN_OK:
+        account = _patron()
+        if account is not None:
+            return _show_account(account)
+    if "patron" in session:  # at the PIN screen: stay there, in the new language
+        account = _patron(IDENTIFIED)
+        if account is not None:
+            return _render("_pin.html", account=account, error="", attempts_left=None)
+    return _render("_attract.html", personal=False, keep_language=True)
 
 
 def _show_account(account):
-    config = current_app.config["KIOSK"]["kiosk"]
-    screen = account_screen(account, current_app.config["TODAY"](), config["expiry_warning_days"])
-    return _render("_account.html", screen=screen, today=current_app.config["TODAY"]())
+    config = _config()
+    screen = account_screen(account, _today(), config["expiry_warning_days"], config["referrals"])
+    show_loans = config["show_loans_on_open"] or session.get("show_loans", False)
+    return _render("_account.html", screen=screen, today=_today(), show_loans=show_loans,
+                   renew_all=services.capabilities().get("renew_all", True))

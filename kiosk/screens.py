@@ -1,12 +1,15 @@
 """What each kiosk screen shows, computed from an account and the day.
 
 Plain functions the routes call, so templates stay simple and the rules stay in
-the domain core.
+the domain core. Messages shown to patrons are translated here (Flask-Babel);
+the domain's reason codes pick the message.
 """
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+
+from flask_babel import gettext as _
 
 from domain.account import Account, Loan
 from domain.blocks import BlockReason, active_blocks
@@ -19,6 +22,7 @@ class LoanRow:
     loan: Loan
     overdue: bool
     renewals_left: int
+    renewable_now: bool = True
 
 
 @dataclass(frozen=True)
@@ -28,6 +32,7 @@ class AccountScreen:
     loans: list[LoanRow]
     expiry_days: int | None
     expiry_warning: bool
+    referral: str = ""
 
     @property
     def last_valid_day(self) -> dt.date | None:
@@ -41,13 +46,73 @@ class AccountScreen:
     def other_requests(self):
         return [r for r in self.account.requests if not r.ready_for_pickup]
 
+    @property
+    def expired(self) -> bool:
+        return any(b.code in ("expired", "inactive") for b in self.blocks)
 
-def account_screen(account: Account, today: dt.date, warning_days: int) -> AccountScreen:
+
+def block_message(block: BlockReason, account: Account, today: dt.date) -> str:
+    """The block's reason in the patron's language."""
+    from kiosk.filters import long_date, money
+
+    if block.code == "inactive":
+        return _("Your library account is not active.")
+    if block.code == "expired":
+        return _("Your membership expired on %(date)s.", date=long_date(account.expiry_date))
+    if block.code == "fines":
+        return _("You owe %(owed)s, more than the limit of %(limit)s.", owed=money(account.total_owed()),
+                 limit=money(account.policy.fine_limit))
+    if block.code == "overdue":
+        return _("You have %(count)s overdue items; please return some first.",
+                 count=len(account.overdue_loans(today)))
+    return block.message  # a manual block: the description staff wrote
+
+
+RENEWAL_REASONS = {
+    "lost": lambda: _("This item is recorded as lost. Please ask at the desk."),
+    "claimed_returned": lambda: _("This item is recorded as claimed returned. Please ask at the desk."),
+    "returned": lambda: _("This item has already been returned."),
+    "expired": lambda: _("Your membership has expired, so loans cannot be renewed."),
+    "blocked": lambda: _("Your account is blocked, so loans cannot be renewed."),
+    "limit": lambda: _("This item has been renewed the maximum number of times."),
+    "requested": lambda: _("Another patron has requested this item, so it cannot be renewed."),
+    "no_extension": lambda: _("Your membership ends too soon for this item to be renewed."),
+    "unknown_loan": lambda: _("This loan was not found on your account."),
+}
+
+
+def renewal_message(reason: str, fallback: str = "") -> str:
+    found = RENEWAL_REASONS.get(reason)
+    return found() if found else (fallback or _("This item cannot be renewed here. Please ask at the desk."))
+
+
+def referral(account: Account, referrals: dict) -> str:
+    """What an expired, inactive or blocked patron should do, from ``[kiosk.referrals]``.
+
+    The first key found wins: ``group:<user group code>``, the user group code, the
+    source system (STUDENT, HR, VISITORS), the account type (INTERNAL, EXTERNAL), ``default``.
+    """
+    for key in (f"group:{account.policy.code}", account.policy.code, account.source_system, account.account_type,
+                "default"):
+        if key and referrals.get(key):
+            return _(referrals[key])  # the shipped texts are in the catalogue; a library's own stay as written
+    return _("Please ask at the library desk.")
+
+
+def account_screen(account: Account, today: dt.date, warning_days: int, referrals: dict | None = None
+                   ) -> AccountScreen:
     days = days_until_expiry(account.expiry_date, today)
+    blocks = active_blocks(account, today)
+    blocks = [BlockReason(b.code, block_message(b, account, today)) for b in blocks]
+    renewable = not blocks
     return AccountScreen(
         account=account,
-        blocks=active_blocks(account, today),
-        loans=[LoanRow(loan, loan.is_overdue(today), renewals_left(account, loan)) for loan in account.loans],
+        blocks=blocks,
+        loans=[LoanRow(loan, loan.is_overdue(today), renewals_left(account, loan),
+                       renewable and loan.status == "ON_LOAN" and renewals_left(account, loan) > 0)
+               for loan in account.loans],
         expiry_days=days,
         expiry_warning=days is not None and 0 < days <= warning_days,
+        referral=(referral(account, referrals or {}) if any(b.code in ("expired", "inactive") for b in blocks)
+                  else _("Please ask at the library desk.") if blocks else ""),
     )

@@ -1,25 +1,70 @@
-"""The staff provisioning station (registration of patrons and cards).
+"""The staff provisioning station: register patrons and cards, update records, fees,
+loans and letters, talking directly to the central store (``store``).
 
-Placeholder until its issue lands: the app serves a page saying what is coming.
+``create_app(config, today=None)`` builds it. Staff log in (roles in ``store.staff``);
+every form carries a CSRF token (Flask-WTF), htmx requests send it as a header.
 """
 from __future__ import annotations
 
+import datetime as dt
+import os
+import secrets
+
 from flask import Flask
+from flask_wtf.csrf import CSRFProtect
+from htmx_flask import Htmx
 
 import settings
+from store import schema
+from store.db import database
 
 
-def create_app(config: dict | None = None) -> Flask:
+def _secret_key(config: dict) -> str:
+    configured = config["provisioning"].get("secret_key")
+    if configured:
+        return configured
+    path = os.path.join(config["data_dir"], "station-secret.key")
+    if not os.path.exists(path):
+        os.makedirs(config["data_dir"], exist_ok=True)
+        with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as handle:
+            handle.write(secrets.token_hex(32))
+    with open(path) as handle:
+        return handle.read().strip()
+
+
+def create_app(config: dict | None = None, today=None) -> Flask:
     config = config or settings.load()
     app = Flask(__name__)
     app.config["KIOSK"] = config
+    app.config["TODAY"] = today or dt.date.today
+    app.secret_key = _secret_key(config)
+    minutes = int(config["provisioning"].get("session_timeout_minutes", 15))
+    app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Strict", WTF_CSRF_TIME_LIMIT=None,
+                      PERMANENT_SESSION_LIFETIME=dt.timedelta(minutes=minutes), SESSION_TIMEOUT_MINUTES=minutes)
+    Htmx(app)
+    CSRFProtect(app)
+    schema.init(config["central"]["database_url"])
 
-    @app.get("/")
-    def index():
-        return (
-            "<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Provisioning station</title></head>"
-            "<body><main><h1>Provisioning station</h1><p>Staff registration of patrons and cards is not built yet. "
-            "See the README, 'What is not done yet'.</p></main></body></html>"
-        )
+    @app.before_request
+    def _connect():
+        database.connect(reuse_if_open=True)
 
+    @app.teardown_request
+    def _close(_exc):
+        if not database.is_closed():
+            database.close()
+
+    @app.after_request
+    def _no_store(response):
+        response.headers["Cache-Control"] = "no-store, max-age=0"
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["X-Frame-Options"] = "DENY"
+        return response
+
+    from provisioning import auth, cards, desk, events, patrons, records, views
+
+    views.init_app(app)
+    auth.init_app(app)
+    for module in (auth, patrons, records, cards, desk, events):
+        app.register_blueprint(module.bp)
     return app

@@ -31,11 +31,63 @@ DEFAULTS: dict = {
         "secret_key": "",
         "library_name": "Main Library",
         "expiry_warning_days": 14,
+        # Offline-tolerant sync (issue 5); see docs/sync.md.
+        "credential_file": "{data_dir}/device.json",  # the device token from `kiosk enrol CODE` (mode 0600)
+        "offline_renewals": "refuse",  # central store down: "refuse", or "local" (decided here, marked pending)
+        "sync_interval_seconds": 5.0,  # between cycles of `kiosk sync run`
+        "offline_after_seconds": 20.0,  # no answer from the central store for this long: the kiosk is offline
+        # Patron kiosk screens (issue 3); see docs/kiosk.md for each key.
+        "pin_max_attempts": 5,  # wrong PINs in a row before the card is locked at this kiosk
+        "pin_lockout_minutes": 15,  # how long a locked card stays locked at this kiosk
+        "idle_timeout_seconds": 60,  # a session with no touch ends after this long
+        "idle_warning_seconds": 20,  # the "are you still there?" countdown shown before the end
+        "show_loans_on_open": True,  # false: loans stay hidden until the patron asks (shared screens)
+        "receipts": "ask",  # after renewals: "ask" | "email" | "print" | "none"
+        "languages": ["en", "fr"],  # offered on screen; the first is the default
+        "templates_dir": "",  # a folder of template overrides, e.g. _help_text.html (library-editable)
+        "referrals": {  # what to do when expired/inactive/blocked; first match: user group, source, type
+            "default": "Please ask at the library desk.",
+            "INTERNAL": "Please ask at the library desk to renew your membership.",
+            "STUDENT": "Please contact your department or askUCL.",
+            "HR": "Please contact your department or Human Resources (HR).",
+            "VISITORS": "Please contact the department that registered you.",
+        },
+        "help": {  # the help screen's library-editable text
+            "desk": "The library desk is on the ground floor, next to the entrance.",
+            "hours": "Monday to Friday 9:00-21:00, Saturday and Sunday 11:00-18:00.",
+            "text": "",
+        },
+        "printer": {  # the receipt printer (python-escpos)
+            "kind": "none",  # "none" | "usb" | "network" | "file"
+            "usb_vendor_id": 0,
+            "usb_product_id": 0,
+            "host": "",
+            "port": 9100,
+            "path": "",  # the device or file for kind = "file", e.g. /dev/usb/lp0
+            "profile": "default",
+            "width": 42,  # characters per line
+        },
     },
     "provisioning": {
         "host": "127.0.0.1",
         "port": 8081,
         "secret_key": "",
+        "session_timeout_minutes": 15,
+        "card_replacement_fee": "5.00",
+        "lost_item_fee": "45.00",
+    },
+    "mail": {
+        "host": "localhost",
+        "port": 25,
+        "from_address": "library@localhost",
+        "starttls": False,
+        "username": "",
+        "password": "",
+        "timeout_seconds": 10.0,
+    },
+    "letters": {
+        "templates_dir": "",
+        "library_name": "Main Library",
     },
     "readers": {
         "service_url": "http://127.0.0.1:8083",
@@ -43,6 +95,51 @@ DEFAULTS: dict = {
         "uid_format": "hex",
         "uid_width": 0,
         "devices": [{"type": "simulator", "name": "Simulated reader"}],
+    },
+    "feed": {  # the patron feed and the administration jobs (docs/feed.md)
+        "user_groups": {},  # user group codes in feed files -> our user groups, e.g. {"UGRAD": "21"}
+        "missing_purge_days": 90,  # a full feed: records missing from it get purge date = today + this
+        "max_deactivate_share": 0.10,  # a full feed that would deactivate more of a source's records stops
+        "anonymise_after_days": 60,  # returned loans lose their patron link this many days after return
+    },
+    "screen": {  # the kiosk's browser (appliance/screen.py, deploy/kiosk.example.toml)
+        "url": "",  # the page Chromium shows; empty: http://<kiosk.host>:<kiosk.port>/
+        "compositor": "cage",  # cage (locked-down, tty1) or labwc (desktop autostart)
+        "rotation": 0,  # 0, 90, 180 or 270 degrees
+        "output": "",  # the output to rotate (wlr-randr name, e.g. HDMI-A-1); empty: every output
+        "touch_calibration": "",  # libinput calibration matrix, six numbers, e.g. "0 1 0 -1 0 1"
+        "extra_flags": [],  # more Chromium flags
+    },
+    "upstream": {  # the library system in front of which the central store sits (docs/upstream.md)
+        "kind": "local",  # "local" (the central store itself) | "alma" | "sip2"
+        "secrets_file": "",  # TOML with alma_api_key / sip2_login_password; must not be readable by others
+        "fresh_seconds": 30.0,  # an account read this recently is served from the central store
+        "test_patron": "",  # identifier used by `kiosk upstream check`
+        "test_pin": "",
+        "alma_base_url": "https://api-eu.hosted.exlibrisgroup.com",
+        "alma_api_key": "",  # better: KIOSK_UPSTREAM_ALMA_API_KEY or secrets_file
+        "alma_timeout_seconds": 10.0,
+        "alma_max_per_second": 20.0,  # stay under Alma's per-second limit (about 25 per institution)
+        "alma_max_retries": 3,  # on 429 PER_SECOND_THRESHOLD and connection errors
+        "alma_quota_reserve": 500,  # below this X-Exl-Api-Remaining, serve from cache instead
+        "alma_page_size": 100,  # limit= for lists (Alma's maximum is 100)
+        "sip2_host": "127.0.0.1",
+        "sip2_port": 6001,
+        "sip2_tls": False,
+        "sip2_tls_verify": True,
+        "sip2_ca_file": "",
+        "sip2_login_user": "",  # empty: no login (93) message
+        "sip2_login_password": "",  # better: KIOSK_UPSTREAM_SIP2_LOGIN_PASSWORD or secrets_file
+        "sip2_location_code": "",
+        "sip2_institution_id": "",
+        "sip2_terminal_password": "",
+        "sip2_error_detection": True,  # AY sequence numbers and AZ checksums
+        "sip2_line_ending": "CR",  # "CR" | "CRLF"
+        "sip2_encoding": "utf-8",  # or the ILS's code page, e.g. "cp1252", "cp850"
+        "sip2_timeout_seconds": 10.0,
+        "sip2_pool_size": 2,  # connections per central process
+        "sip2_idle_seconds": 120.0,  # reconnect before using a connection idle this long
+        "sip2_renew_all": "auto",  # "auto" (65 if the status message says so) | "yes" | "no" (one by one)
     },
 }
 

@@ -1,19 +1,59 @@
 """The change sequence: every write to a patron's account appends a row, in the
-same transaction, so kiosks can pull what changed after a cursor."""
+same transaction, so kiosks can pull what changed after a cursor.
+
+On PostgreSQL, sequence values are handed out when a row is inserted but become
+visible when its transaction commits, so a reader can see seq 11 before seq 10.
+Writers therefore hold a *shared* transaction-level advisory lock from just
+before they take a sequence value until they commit; ``safe_horizon`` briefly
+takes the same lock *exclusively* (without waiting) and reads the highest
+committed seq: every seq at or below it belongs to a finished transaction, so a
+reader that serves only changes up to the horizon never skips one. SQLite has
+one writer at a time, so commit order is seq order there (docs/sync.md).
+"""
 from __future__ import annotations
 
 from store.bulk import insert_rows
+from store.db import database, is_postgres
 from store.models import Change
+
+SEQ_LOCK = 0x6B696F736B  # the advisory lock key of the change sequence ("kiosk")
+_last_horizon = {"value": 0}
+
+
+def _writer_lock() -> None:
+    if is_postgres():
+        database.execute_sql("SELECT pg_advisory_xact_lock_shared(%s)", (SEQ_LOCK,))
 
 
 def record(primary_id: str, kind: str = "upsert") -> None:
-    Change.create(primary_id=primary_id, kind=kind)
+    with database.atomic():
+        _writer_lock()
+        Change.create(primary_id=primary_id, kind=kind)
 
 
 def record_many(primary_ids, kind: str = "upsert") -> None:
-    insert_rows(Change, [{"primary_id": pid, "kind": kind} for pid in primary_ids])
+    rows = [{"primary_id": pid, "kind": kind} for pid in primary_ids]
+    if not rows:
+        return
+    with database.atomic():
+        _writer_lock()
+        insert_rows(Change, rows)
 
 
 def latest_seq() -> int:
     last = Change.select(Change.seq).order_by(Change.seq.desc()).first()
     return last.seq if last else 0
+
+
+def safe_horizon() -> int:
+    """The highest seq below which every change is committed (or rolled back for good)."""
+    if not is_postgres():
+        return latest_seq()
+    with database.atomic():
+        got = database.execute_sql("SELECT pg_try_advisory_xact_lock(%s)", (SEQ_LOCK,)).fetchone()[0]
+        if got:
+            horizon = latest_seq()
+            _last_horizon["value"] = max(_last_horizon["value"], horizon)
+            return horizon
+    # A writer is between taking a seq and committing: serve up to the last horizon known safe.
+    return _last_horizon["value"]

@@ -10,12 +10,25 @@ from store.db import database
 from store.models import Loan, User
 
 
+# Set by the upstream connector (upstream/cache.py) when the central store sits in front of
+# another library system; None keeps renewals local, exactly as below.
+forwarder = None
+
+
 def renew(user: User, loan_ids: list[int] | None, today: dt.date) -> list[RenewalDecision]:
     """Renew the given loans of ``user`` (all open loans when ``loan_ids`` is None).
 
     Each loan gets its own decision; renewed loans are written in one transaction
-    with a change record so kiosks learn the new due dates.
+    with a change record so kiosks learn the new due dates. With an upstream
+    library system configured, the upstream decides (see upstream/cache.py).
     """
+    if forwarder is not None:
+        return forwarder(user, loan_ids, today)
+    return renew_locally(user, loan_ids, today)
+
+
+def renew_locally(user: User, loan_ids: list[int] | None, today: dt.date) -> list[RenewalDecision]:
+    """The central store's own renewal rules (``domain.renewal.decide``)."""
     with database.atomic():
         account = build_account(user)
         wanted = [loan.loan_id for loan in account.loans] if loan_ids is None else loan_ids

@@ -212,6 +212,14 @@ class Change(BaseModel):
 ALL_MODELS = [UserGroup, User, Identifier, Email, Address, Phone, Statistic, Note, Block, Loan, Request, Fee,
               FeeTransaction, Change]
 
+# Staff accounts, the audit log and letters live with their operations (store/staff.py,
+# store/letters.py); importing them here adds their models to ALL_MODELS (each module
+# appends its own, so either import order works).
+from store import letters as _letters, staff as _staff  # noqa: E402,F401
+from store.jobs import models as _job_models  # noqa: E402,F401  (JobRun, the administration jobs' reports)
+from store import devices as _devices, idempotency as _idempotency  # noqa: E402,F401  (kiosk sync: docs/sync.md)
+from store import kiosk_calls as _kiosk_calls  # noqa: E402,F401  (StaffCall, "call staff" at a kiosk)
+
 
 def create_tables(db=None) -> None:
     (db or database).create_tables(ALL_MODELS, safe=True)

@@ -1,0 +1,220 @@
+"""feed: the patron feed loader, a first load and a reload with 1% of the records changed.
+
+A CSV feed of N student records (two identifiers, an email, a phone, an address
+and a statistic each) is loaded into an empty central store through
+``store.jobs.feed.load_feed`` (the real job: parsing, validation, bulk selects,
+batched writes, Change rows, the JobRun report), then a second file with 1% of the
+records changed is loaded. Floor: the raw driver (sqlite3 ``executemany`` or
+psycopg2 ``execute_values``) inserting the same rows (users, segments, changes)
+into the same schema, in the same batches, with the ids chosen client-side.
+
+    python -m bench feed --patrons 100000 [--db sqlite:///var/bench-feed.db | postgresql://127.0.0.1:5432/test]
+
+For PostgreSQL the URL names a server database used only to create (and drop) two
+fresh databases; for SQLite the path's directory gets two fresh files.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import os
+import random
+import sys
+import tempfile
+import time
+import uuid
+
+from bench.common import log
+
+HEADER = ["primary_id", "first_name", "last_name", "user_group", "expiry_date", "purge_date", "barcode", "univ_id",
+          "email", "phone", "address_line1", "city", "postal_code", "country", "statistic_category"]
+FIRST = ["Zoë", "José", "Åsa", "Siobhán", "Łukasz", "Chloé", "Ngozi", "Mei", "Yusuf", "Olivia", "Priya", "Tomás"]
+LAST = ["Ólafsdóttir", "García", "Müller", "O'Brien", "Nowak", "Dubois", "Smith", "Yılmaz", "Tanaka", "Okafor"]
+TODAY = dt.date(2026, 11, 25)
+
+
+def rows(n: int, seed: int = 1):
+    rng = random.Random(seed)
+    for i in range(n):
+        yield [f"S{i:08d}", rng.choice(FIRST), rng.choice(LAST), rng.choice(["21", "22", "23"]), "2027-09-30", "",
+               f"21{i:012d}", f"U{i:09d}", f"s{i}@student.example.ac.uk", f"+44 7700 {i % 1000000:06d}",
+               f"{rng.randrange(1, 200)} Gower Street", "London", "WC1E 6BT", "GB", rng.choice(["UG", "PG", "PGR"])]
+
+
+def write_csv(path: str, data) -> None:
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(HEADER)
+        writer.writerows(data)
+
+
+def databases(url: str | None, workdir: str):
+    """Two fresh database URLs (the loader's, the floor's) and a clean-up."""
+    if not url or url.startswith("sqlite"):
+        base = url[len("sqlite:///"):] if url else os.path.join(workdir, "bench-feed.db")
+        names = [f"{base}.load.db", f"{base}.floor.db"]
+        for name in names:
+            for suffix in ("", "-wal", "-shm"):
+                if os.path.exists(name + suffix):
+                    os.remove(name + suffix)
+
+        def cleanup():
+            for name in names:
+                for suffix in ("", "-wal", "-shm"):
+                    if os.path.exists(name + suffix):
+                        os.remove(name + suffix)
+        return [f"sqlite:///{n}" for n in names], cleanup
+    import psycopg2
+
+    admin = psycopg2.connect(url)
+    admin.autocommit = True
+    names = [f"bench_feed_{uuid.uuid4().hex[:8]}_{part}" for part in ("load", "floor")]
+    with admin.cursor() as cursor:
+        for name in names:
+            cursor.execute(f'CREATE DATABASE "{name}"')
+    base = url.rsplit("/", 1)[0]
+
+    def cleanup():
+        from store.db import database
+
+        if database.obj is not None and not database.obj.is_closed():
+            database.obj.close()
+        with admin.cursor() as cursor:
+            for name in names:
+                cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s "
+                               "AND pid <> pg_backend_pid()", (name,))
+                cursor.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        admin.close()
+    return [f"{base}/{n}" for n in names], cleanup
+
+
+def prepare(url: str) -> None:
+    from store import schema
+    from tests.store import factories
+
+    db = schema.init(url)
+    db.connect(reuse_if_open=True)
+    for code in ("21", "22", "23"):
+        factories.group(code)
+
+
+def floor(url: str, data: list[list[str]], batch: int) -> float:
+    """Seconds for the raw driver to insert the rows the loader writes, in the same batches."""
+    from store.db import database, is_postgres
+    from store.jobs import bulk
+    from store.models import Address, Change, Email, Identifier, Phone, Statistic, User
+
+    now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    models = [User, Identifier, Email, Phone, Address, Statistic, Change]
+    layouts = {}
+    for model in models:
+        given = {User: ["id", "primary_id", "first_name", "last_name", "user_group", "expiry_date", "account_type",
+                        "external_id", "created", "updated"],
+                 Identifier: ["user", "id_type", "value", "segment_type"],
+                 Email: ["user", "email_address", "preferred", "segment_type"],
+                 Phone: ["user", "phone_number", "preferred", "segment_type"],
+                 Address: ["user", "line1", "city", "postal_code", "country", "preferred", "segment_type"],
+                 Statistic: ["user", "statistic_category", "segment_type"],
+                 Change: ["primary_id"]}[model]
+        extra = bulk.defaults(model, given)
+        layouts[model] = (given + list(extra), tuple(extra.values()))
+    tables = {m: [] for m in models}
+    for n, r in enumerate(data, start=1):
+        tables[User].append((n, r[0], r[1], r[2], r[3], dt.date(2027, 9, 30), "EXTERNAL", "STUDENT", now, now))
+        tables[Identifier] += [(n, "BARCODE", r[6], "External"), (n, "UNIV_ID", r[7], "External")]
+        tables[Email].append((n, r[8], True, "External"))
+        tables[Phone].append((n, r[9], True, "External"))
+        tables[Address].append((n, r[10], r[11], r[12], r[13], True, "External"))
+        tables[Statistic].append((n, r[14], "External"))
+        tables[Change].append((r[0],))
+    postgres = is_postgres()
+    conn = database.connection()
+    sqls, full = {}, {}
+    for model in models:
+        names, tail = layouts[model]
+        cols = ", ".join(f'"{c}"' for c in bulk.columns(model, names))
+        marks = "%s" if postgres else "(" + ", ".join("?" * len(names)) + ")"
+        sqls[model] = f'INSERT INTO "{model._meta.table_name}" ({cols}) VALUES {marks}'
+        full[model] = [row + tail for row in tables[model]]
+        if not postgres:
+            full[model] = [tuple(bulk._sqlite_value(v) for v in row) for row in full[model]]
+    per_user = {m: len(tables[m]) // len(data) for m in models}
+    started = time.monotonic()
+    cursor = conn.cursor()
+    if postgres:
+        from psycopg2.extras import execute_values
+    for start in range(0, len(data), batch):
+        cursor.execute("BEGIN")  # peewee leaves both drivers in autocommit mode: one transaction per batch
+        for model in models:
+            chunk = full[model][start * per_user[model]:(start + batch) * per_user[model]]
+            if postgres:
+                execute_values(cursor, sqls[model], chunk, page_size=len(chunk))
+            else:
+                cursor.executemany(sqls[model], chunk)
+        cursor.execute("COMMIT")
+    return time.monotonic() - started
+
+
+def main(argv: list[str]) -> dict:
+    parser = argparse.ArgumentParser(prog="python -m bench feed")
+    parser.add_argument("--patrons", type=int, default=100_000)
+    parser.add_argument("--db", default=None, help="sqlite:///PATH or postgresql://HOST:PORT/DB (default: a temp "
+                                                   "SQLite file)")
+    parser.add_argument("--batch", type=int, default=1000)
+    args = parser.parse_args(argv)
+    n = args.patrons
+    with tempfile.TemporaryDirectory(prefix="bench-feed-") as workdir:
+        (load_url, floor_url), cleanup = databases(args.db, workdir)
+        try:
+            data = list(rows(n))
+            first, second = os.path.join(workdir, "feed.csv"), os.path.join(workdir, "feed-1pct.csv")
+            write_csv(first, data)
+            changed = [list(r) for r in data]
+            for r in random.Random(2).sample(changed, max(1, n // 100)):
+                r[2] += "-Smith"
+                r[8] = "new." + r[8]
+            write_csv(second, changed)
+            log(f"feed files of {n:,} records written")
+
+            from store.db import database
+            from store.jobs.feed import load_feed
+
+            prepare(load_url)
+            tick = max(args.batch, n // 10)
+
+            def progress(done, total):
+                if done % tick == 0 or done == total:
+                    log(f"  {done:,}/{total:,}")
+
+            started = time.monotonic()
+            report = load_feed(first, fmt="csv", source="STUDENT", operator="bench", today=TODAY,
+                               batch_size=args.batch, progress=progress)
+            load_s = time.monotonic() - started
+            assert report.ok and report.counts["created"] == n, report.summary()
+            log(f"load: {load_s:.1f} s ({report.counts})")
+            started = time.monotonic()
+            report = load_feed(second, fmt="csv", source="STUDENT", operator="bench", today=TODAY,
+                               batch_size=args.batch, progress=progress)
+            reload_s = time.monotonic() - started
+            assert report.ok and report.counts["updated"] == max(1, n // 100), report.summary()
+            log(f"reload: {reload_s:.1f} s ({report.counts})")
+            database.obj.close()
+
+            prepare(floor_url)
+            floor_s = floor(floor_url, data, args.batch)
+            log(f"floor: {floor_s:.1f} s")
+            database.obj.close()
+        finally:
+            cleanup()
+    backend = "postgresql" if args.db and args.db.startswith("postgres") else "sqlite"
+    return {"bench": "feed", "backend": backend, "patrons": n, "load_s": round(load_s, 2),
+            "reload_s": round(reload_s, 2), "floor_s": round(floor_s, 2), "load_per_s": round(n / load_s),
+            "reload_per_s": round(n / reload_s), "floor_per_s": round(n / floor_s),
+            "load_vs_floor": round(floor_s / load_s, 3)}
+
+
+if __name__ == "__main__":
+    import json
+
+    print(json.dumps(main(sys.argv[1:])))

@@ -1,0 +1,157 @@
+"""The sync routes kiosks use: enrol, pull changes, push operations, heartbeat; and the
+staff views of devices and conflicts. Every kiosk route needs the device token
+(``Authorization: Bearer ...``) issued at enrolment; a revoked device is refused
+at its next request."""
+from __future__ import annotations
+
+import json
+
+from flask import Blueprint, current_app, g, jsonify, request
+
+from central.errors import ApiError
+from store import devices, sync
+from store.idempotency import MAX_OPS, OpRefused, apply_ops, batch_checksum
+from store.sync_ops import HANDLERS, PAYLOADS, REQUIRED
+
+bp = Blueprint("sync_api", __name__)
+MAX_HEARTBEAT_BYTES = 16_384
+
+
+def _device():
+    header = request.headers.get("Authorization", "")
+    token = header[7:].strip() if header[:7].lower() == "bearer " else ""
+    if not token:
+        raise ApiError(401, "device_token_required", "This route needs the kiosk's device token.")
+    device = devices.authenticate(token)
+    if device is None:
+        raise ApiError(401, "device_unknown", "This device token is not known; enrol the kiosk again.")
+    if device.status != "active":
+        raise ApiError(403, "device_revoked", "This device has been revoked; ask an administrator.")
+    g.device = device
+    return device
+
+
+def _int_arg(name: str, default: int, low: int, high: int) -> int:
+    raw = request.args.get(name, default)
+    try:
+        value = int(raw)
+    except (TypeError, ValueError):
+        raise ApiError(400, "invalid_parameter", f"{name} must be a whole number.") from None
+    if not low <= value <= high:
+        raise ApiError(400, "invalid_parameter", f"{name} must be between {low} and {high}.")
+    return value
+
+
+def _json_object(max_bytes: int) -> dict:
+    raw = request.get_data(cache=False)
+    if len(raw) > max_bytes:
+        raise ApiError(413, "too_large", f"The body is larger than {max_bytes} bytes.")
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise ApiError(400, "invalid_body", "The body is not valid JSON (corrupt or truncated).") from None
+    if not isinstance(body, dict):
+        raise ApiError(400, "invalid_body", "The body must be a JSON object.")
+    return body
+
+
+@bp.post("/api/v1/sync/enrol")
+def enrol():
+    body = _json_object(4096)
+    code = body.get("code")
+    if not isinstance(code, str) or not code.strip():
+        raise ApiError(400, "invalid_body", "Give the enrolment code as {\"code\": \"...\"}.")
+    try:
+        name, token = devices.enrol(code)
+    except devices.DeviceError as exc:
+        raise ApiError(403, "enrolment_refused", str(exc)) from None
+    return jsonify(device=name, token=token), 201
+
+
+@bp.get("/api/v1/sync/changes")
+def changes():
+    device = _device()
+    cursor = _int_arg("after", 0, 0, 2**62)
+    limit = _int_arg("limit", 500, 1, 5000)
+    page = sync.changes_after(cursor, limit)
+    devices.note_pull(device, cursor)
+    return jsonify(page)
+
+
+def _valid_int(value, low=1) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= 2**62
+
+
+def _validate_ops(body: dict) -> list[dict]:
+    ops, checksum = body.get("ops"), body.get("checksum")
+    if not isinstance(ops, list) or not 1 <= len(ops) <= MAX_OPS:
+        raise ApiError(400, "invalid_body", f"ops must be a list of 1 to {MAX_OPS} operations.")
+    if not isinstance(checksum, str) or checksum != batch_checksum(ops):
+        raise ApiError(400, "checksum_mismatch", "The operations do not match their checksum (corrupt payload).")
+    previous = None
+    for index, op in enumerate(ops):
+        where = f"ops[{index}]"
+        if not isinstance(op, dict):
+            raise ApiError(400, "invalid_body", f"{where} must be an object.")
+        key, seq, kind, payload = op.get("key"), op.get("seq"), op.get("type"), op.get("payload")
+        if not _valid_int(seq):
+            raise ApiError(400, "invalid_body", f"{where}.seq must be a whole number of at least 1.")
+        if previous is not None and seq != previous + 1:
+            raise ApiError(400, "invalid_body", "ops must be in sequence order without gaps.")
+        previous = seq
+        if not isinstance(key, str) or not 8 <= len(key) <= 80 or not key.replace("-", "").isalnum() \
+                or not key.isascii():
+            raise ApiError(400, "invalid_body", f"{where}.key must be 8 to 80 letters, digits or dashes.")
+        if kind not in HANDLERS:
+            raise ApiError(400, "invalid_body", f"{where}.type must be one of {', '.join(sorted(HANDLERS))}.")
+        if not isinstance(payload, dict):
+            raise ApiError(400, "invalid_body", f"{where}.payload must be an object.")
+        for field, types in PAYLOADS[kind].items():
+            if field in payload and (not isinstance(payload[field], types) or isinstance(payload[field], bool)):
+                raise ApiError(400, "invalid_body", f"{where}.payload.{field} has the wrong type.")
+        for field in REQUIRED[kind]:
+            if not payload.get(field):
+                raise ApiError(400, "invalid_body", f"{where}.payload.{field} is required.")
+        if kind == "renew" and payload.get("loan_ids") is not None and not all(
+                _valid_int(i, 0) for i in payload["loan_ids"]):
+            raise ApiError(400, "invalid_body", f"{where}.payload.loan_ids must be whole numbers.")
+        if kind == "renew" and payload.get("local") is not None and not all(
+                isinstance(d, dict) and _valid_int(d.get("loan_id"), 0) for d in payload["local"]):
+            raise ApiError(400, "invalid_body", f"{where}.payload.local must list decisions with loan ids.")
+    return ops
+
+
+def _records(primary_ids) -> list[dict]:
+    return [sync.account_record(pid) for pid in dict.fromkeys(p for p in primary_ids if p)]
+
+
+@bp.post("/api/v1/sync/ops")
+def push_ops():
+    device = _device()
+    ops = _validate_ops(_json_object(4_000_000))
+    context = {"today": current_app.config["TODAY"], "config": current_app.config["KIOSK"]}
+    try:
+        done = apply_ops(device, ops, HANDLERS, context)
+    except OpRefused as refused:
+        extra = dict(refused.extra)
+        touched = extra.pop("touched", [])
+        return jsonify(error={"code": refused.code, "message": refused.message}, **extra,
+                       records=_records(touched)), refused.status
+    return jsonify(results=done["results"], last_seq=done["last_seq"], records=_records(done["touched"]))
+
+
+@bp.post("/api/v1/sync/heartbeat")
+def heartbeat():
+    device = _device()
+    devices.note_heartbeat(device, _json_object(MAX_HEARTBEAT_BYTES))
+    return jsonify(status="ok", device=device.name)
+
+
+@bp.get("/api/v1/sync/devices")
+def device_list():
+    return jsonify(devices=devices.listing())
+
+
+@bp.get("/api/v1/sync/conflicts")
+def conflict_list():
+    return jsonify(conflicts=devices.conflicts())

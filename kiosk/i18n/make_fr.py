@@ -1,0 +1,197 @@
+"""Regenerate kiosk/i18n/fr/LC_MESSAGES/messages.po from messages.pot and the table below.
+
+    .venv/bin/pybabel extract -F kiosk/i18n/babel.cfg -k _ -k gettext -k ngettext \
+        -o kiosk/i18n/messages.pot . --no-location --omit-header
+    .venv/bin/python kiosk/i18n/make_fr.py
+A translator may instead edit the .po file directly (the kiosk compiles it at startup).
+"""
+import os
+
+from babel.messages.catalog import Catalog
+from babel.messages.pofile import read_po, write_po
+
+FR = {
+    "This card is locked": "Cette carte est bloquée",
+    "The PIN was wrong too many times. Try again in %(minutes)s minutes, or ask at the desk.":
+        "Le code a été mal saisi trop de fois. Réessayez dans %(minutes)s minutes, ou adressez-vous à l'accueil.",
+    "Nothing was scanned": "Rien n'a été lu",
+    "Tap your card on the reader or scan your barcode.": "Posez votre carte sur le lecteur ou scannez votre code-barres.",
+    "This card is not registered": "Cette carte n'est pas enregistrée",
+    "We could not find this card or barcode. Please ask at the desk.":
+        "Nous ne trouvons pas cette carte ou ce code-barres. Adressez-vous à l'accueil.",
+    "That PIN is not right.": "Ce code n'est pas correct.",
+    "Nothing to renew": "Rien à prolonger",
+    "Choose a loan to renew.": "Choisissez un prêt à prolonger.",
+    "Renew your loans one at a time.": "Prolongez vos prêts un par un.",
+    "Renewals are not available just now": "Les prolongations ne sont pas disponibles pour le moment",
+    "Nothing has changed on your account. Please try again in a few minutes, or ask at the desk.":
+        "Rien n'a changé sur votre compte. Réessayez dans quelques minutes, ou adressez-vous à l'accueil.",
+    "No receipt": "Pas de reçu",
+    "This receipt cannot be given here.": "Ce reçu ne peut pas être délivré ici.",
+    "Your loans": "Vos prêts",
+    "Your receipt is printing.": "Votre reçu est en cours d'impression.",
+    "The receipt printer is not working. Please ask at the desk.":
+        "L'imprimante de reçus ne fonctionne pas. Adressez-vous à l'accueil.",
+    "due %(date)s": "à rendre le %(date)s",
+    "renewed": "prolongé",
+    "not renewed": "non prolongé",
+    "You have no loans.": "Vous n'avez aucun prêt.",
+    "We have no email address for you. Please ask at the desk.":
+        "Nous n'avons pas votre adresse e-mail. Adressez-vous à l'accueil.",
+    "Email is not available just now. Please try again later.":
+        "L'envoi d'e-mails n'est pas disponible pour le moment. Réessayez plus tard.",
+    "Sent to your email address.": "Envoyé à votre adresse e-mail.",
+    "The email could not be sent. Please ask at the desk.": "L'e-mail n'a pas pu être envoyé. Adressez-vous à l'accueil.",
+    "Your library account is not active.": "Votre compte de bibliothèque n'est pas actif.",
+    "Your membership expired on %(date)s.": "Votre inscription a expiré le %(date)s.",
+    "You owe %(owed)s, more than the limit of %(limit)s.": "Vous devez %(owed)s, plus que la limite de %(limit)s.",
+    "You have %(count)s overdue items; please return some first.":
+        "Vous avez %(count)s documents en retard ; rendez-en d'abord quelques-uns.",
+    "This item is recorded as lost. Please ask at the desk.":
+        "Ce document est enregistré comme perdu. Adressez-vous à l'accueil.",
+    "This item is recorded as claimed returned. Please ask at the desk.":
+        "Ce document est signalé comme rendu. Adressez-vous à l'accueil.",
+    "This item has already been returned.": "Ce document a déjà été rendu.",
+    "Your membership has expired, so loans cannot be renewed.":
+        "Votre inscription a expiré : les prêts ne peuvent pas être prolongés.",
+    "Your account is blocked, so loans cannot be renewed.":
+        "Votre compte est bloqué : les prêts ne peuvent pas être prolongés.",
+    "This item has been renewed the maximum number of times.":
+        "Ce document a déjà été prolongé le nombre maximal de fois.",
+    "Another patron has requested this item, so it cannot be renewed.":
+        "Un autre lecteur a réservé ce document : il ne peut pas être prolongé.",
+    "Your membership ends too soon for this item to be renewed.":
+        "Votre inscription se termine trop tôt pour prolonger ce document.",
+    "This loan was not found on your account.": "Ce prêt n'a pas été trouvé sur votre compte.",
+    "This item cannot be renewed here. Please ask at the desk.":
+        "Ce document ne peut pas être prolongé ici. Adressez-vous à l'accueil.",
+    "Please ask at the library desk.": "Adressez-vous à l'accueil de la bibliothèque.",
+    "Please ask at the library desk to renew your membership.":
+        "Adressez-vous à l'accueil de la bibliothèque pour renouveler votre inscription.",
+    "Please contact your department or askUCL.": "Contactez votre département ou askUCL.",
+    "Please contact your department or Human Resources (HR).":
+        "Contactez votre département ou les ressources humaines (RH).",
+    "Please contact the department that registered you.": "Contactez le département qui vous a inscrit.",
+    "The library desk is on the ground floor, next to the entrance.":
+        "L'accueil de la bibliothèque se trouve au rez-de-chaussée, à côté de l'entrée.",
+    "Monday to Friday 9:00-21:00, Saturday and Sunday 11:00-18:00.":
+        "Du lundi au vendredi de 9 h à 21 h, samedi et dimanche de 11 h à 18 h.",
+    "Membership valid until %(date)s": "Inscription valable jusqu'au %(date)s",
+    "Your account is blocked": "Votre compte est bloqué",
+    "Your membership has ended": "Votre inscription a pris fin",
+    "What to do:": "Que faire :",
+    "Loans": "Prêts",
+    "Renew all": "Tout prolonger",
+    "Show my loans": "Afficher mes prêts",
+    "Item": "Document",
+    "Due": "À rendre le",
+    "Renewals left": "Prolongations restantes",
+    "Action": "Action",
+    "Overdue": "En retard",
+    "Renew %(title)s": "Prolonger %(title)s",
+    "Renew": "Prolonger",
+    "Requests": "Réservations",
+    "Email me my requests": "M'envoyer mes réservations par e-mail",
+    "at %(place)s": "à %(place)s",
+    "until %(date)s": "jusqu'au %(date)s",
+    "pickup at %(place)s": "retrait à %(place)s",
+    "place in queue: %(n)s": "rang dans la file : %(n)s",
+    "You have no requests.": "Vous n'avez aucune réservation.",
+    "Fines and fees": "Amendes et frais",
+    "Type": "Type",
+    "For": "Pour",
+    "Balance": "Solde",
+    "Total": "Total",
+    "You owe nothing.": "Vous ne devez rien.",
+    "Thank you. Your session has ended.": "Merci. Votre session est terminée.",
+    "Tap your card or scan your barcode": "Posez votre carte ou scannez votre code-barres",
+    "Hold your library card flat on the reader below the screen.":
+        "Posez votre carte de bibliothèque à plat sur le lecteur sous l'écran.",
+    "Card number or barcode": "Numéro de carte ou code-barres",
+    "Continue": "Continuer",
+    "Kiosk": "Borne",
+    "Help": "Aide",
+    "Language": "Langue",
+    "Done": "Terminé",
+    "Are you still there?": "Êtes-vous toujours là ?",
+    "For your privacy this session ends in": "Pour protéger vos données, cette session se termine dans",
+    "seconds": "secondes",
+    "I'm still here": "Je suis toujours là",
+    "End now": "Terminer maintenant",
+    "A member of staff has been called and will come to you soon.":
+        "Un membre du personnel a été appelé et va venir vous aider.",
+    "We could not call staff from here. Please go to the desk.":
+        "Nous n'avons pas pu appeler le personnel d'ici. Rendez-vous à l'accueil.",
+    "Call a member of staff": "Appeler un membre du personnel",
+    "Back to my account": "Retour à mon compte",
+    "Back": "Retour",
+    "Where to find us": "Où nous trouver",
+    "Opening hours": "Horaires d'ouverture",
+    "Using this kiosk": "Utiliser cette borne",
+    "Tap your library card on the reader, or scan the barcode on your card.":
+        "Posez votre carte de bibliothèque sur le lecteur, ou scannez le code-barres de votre carte.",
+    "Type your PIN on the keypad on the screen.": "Saisissez votre code sur le clavier affiché à l'écran.",
+    "Press Done when you have finished. The kiosk also ends your session after a minute without a touch.":
+        "Appuyez sur Terminé quand vous avez fini. La borne termine aussi votre session après une minute sans contact.",
+    "Hello %(name)s": "Bonjour %(name)s",
+    "Enter your PIN": "Saisissez votre code",
+    "Keypad": "Clavier",
+    "Delete last digit": "Effacer le dernier chiffre",
+    "Clear": "Effacer",
+    "OK": "Valider",
+    "Renewals": "Prolongations",
+    "%(done)s of %(total)s renewed.": "%(done)s sur %(total)s prolongé(s).",
+    "Pending": "En attente",
+    "Recorded here; it will be confirmed when the library system is back.":
+        "Enregistré ici ; ce sera confirmé au retour du système de la bibliothèque.",
+    "Expected due date: %(date)s.": "Date de retour prévue : %(date)s.",
+    "Renewed": "Prolongé",
+    "New due date: %(date)s": "Nouvelle date de retour : %(date)s",
+    "Not renewed": "Non prolongé",
+    "Would you like a receipt?": "Souhaitez-vous un reçu ?",
+    "Email me a receipt": "M'envoyer un reçu par e-mail",
+    "Print a receipt": "Imprimer un reçu",
+    "self-service": "libre-service",
+    # coded values (domain/codes.py), translated through the describe() template global
+    "On loan": "En prêt", "Lost": "Perdu", "Claimed returned": "Signalé rendu", "Returned": "Rendu",
+    "Ready for pickup": "Prêt à retirer", "In process": "En cours de traitement", "Not yet active": "Pas encore actif",
+    "Overdue fine": "Amende de retard", "Lost item replacement fee": "Frais de remplacement de document perdu",
+    "Lost item processing fee": "Frais de traitement de document perdu", "Library card renewal": "Renouvellement de carte",
+    "Library card replacement": "Remplacement de carte", "Membership fee": "Droits d'inscription", "Other": "Autre",
+}
+PLURALS = {
+    "expires in %(num)d day.": ("expire dans %(num)d jour.", "expire dans %(num)d jours."),
+    "%(num)d request is ready for pickup": ("%(num)d réservation est prête à retirer",
+                                            "%(num)d réservations sont prêtes à retirer"),
+    "%(num)d attempt left.": ("%(num)d essai restant.", "%(num)d essais restants."),
+}
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def main() -> None:
+    with open(os.path.join(HERE, "messages.pot"), "rb") as handle:
+        template = read_po(handle)
+    catalog = Catalog(locale="fr", project="library-kiosk", charset="utf-8")
+    seen = set()
+    for message in template:
+        if not message.id:
+            continue
+        key = message.id[0] if isinstance(message.id, tuple) else message.id
+        seen.add(key)
+        if isinstance(message.id, tuple):
+            catalog.add(message.id, PLURALS.get(key, ("", "")))
+        else:
+            catalog.add(message.id, FR.get(key, ""))
+    for key, value in FR.items():
+        if key not in seen:
+            catalog.add(key, value)
+    missing = [m.id for m in catalog if m.id and not m.string]
+    if missing:
+        raise SystemExit(f"untranslated: {missing}")
+    with open(os.path.join(HERE, "fr", "LC_MESSAGES", "messages.po"), "wb") as handle:
+        write_po(handle, catalog, width=0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,205 @@
+"""The kiosk's durable outbox: every change made at this kiosk, queued for the central store.
+
+``enqueue`` writes the operation in the same SQLite transaction as its local
+effect (the cache runs with ``synchronous=FULL``, so a committed operation
+survives a power cut), with the next per-device sequence number and a random
+idempotency key. ``push`` sends pending operations in sequence order and
+removes each one only when the central store has answered for its key; a
+replay after a crash or a lost answer gets the first answer back, so nothing is
+lost or applied twice. Operations the central store rejects on business rules
+(and pending offline renewals it refused at replay) are kept in ``OpResult``
+for staff, and never block the ones behind them.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+
+import peewee as pw
+
+from kiosk.cache import CacheModel, SyncState, cache_db
+from kiosk.central_client import CentralError, CentralUnavailable
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+class OutboxItem(CacheModel):
+    seq = pw.BigIntegerField(primary_key=True)  # this device's operation sequence number
+    key = pw.CharField(unique=True)  # the idempotency key (the central store namespaces it by device)
+    op_type = pw.CharField()
+    payload = pw.TextField()
+    primary_id = pw.CharField(default="")
+    created = pw.DateTimeField(default=_now)
+    attempts = pw.IntegerField(default=0)
+    last_error = pw.TextField(default="")
+
+
+class OpResult(CacheModel):
+    """An operation the central store rejected, or a pending renewal it refused at replay: shown to staff."""
+
+    key = pw.CharField(primary_key=True)
+    seq = pw.BigIntegerField()
+    op_type = pw.CharField()
+    primary_id = pw.CharField(default="")
+    status = pw.CharField()  # rejected / conflict
+    reason = pw.CharField(default="")
+    detail = pw.TextField(default="")
+    created = pw.DateTimeField(default=_now)
+
+
+OUTBOX_MODELS = [OutboxItem, OpResult]
+
+
+def _state(name: str, default: str = "") -> str:
+    row = SyncState.get_or_none(SyncState.name == name)
+    return row.value if row else default
+
+
+def _set_state(**values) -> None:
+    for name, value in values.items():
+        SyncState.replace(name=name, value=str(value)).execute()
+
+
+def enqueue(op_type: str, payload: dict, effect=None) -> OutboxItem:
+    """Queue one operation; ``effect()`` (the local change) runs in the same transaction."""
+    with cache_db.atomic("IMMEDIATE") if _is_sqlite() else cache_db.atomic():
+        seq = int(_state("op_seq", "0")) + 1
+        _set_state(op_seq=seq)
+        item = OutboxItem.create(seq=seq, key=uuid.uuid4().hex, op_type=op_type,
+                                 payload=json.dumps(payload, separators=(",", ":"), sort_keys=True),
+                                 primary_id=payload.get("primary_id", ""))
+        if effect is not None:
+            effect()
+    return item
+
+
+def enqueue_many(ops: list[tuple[str, dict]]) -> int:
+    """Queue many operations in one transaction (tests and benchmarks)."""
+    with cache_db.atomic():
+        seq = int(_state("op_seq", "0"))
+        rows = []
+        for op_type, payload in ops:
+            seq += 1
+            rows.append({"seq": seq, "key": uuid.uuid4().hex, "op_type": op_type,
+                         "payload": json.dumps(payload, separators=(",", ":"), sort_keys=True),
+                         "primary_id": payload.get("primary_id", ""), "created": _now()})
+        for start in range(0, len(rows), 500):
+            OutboxItem.insert_many(rows[start:start + 500]).execute()
+        _set_state(op_seq=seq)
+    return len(rows)
+
+
+def _is_sqlite() -> bool:
+    return isinstance(cache_db.obj, pw.SqliteDatabase)
+
+
+def pending(limit: int | None = None) -> list[OutboxItem]:
+    query = OutboxItem.select().order_by(OutboxItem.seq)
+    return list(query.limit(limit) if limit else query)
+
+
+def length() -> int:
+    return OutboxItem.select().count()
+
+
+def _as_op(item: OutboxItem) -> dict:
+    return {"seq": item.seq, "key": item.key, "type": item.op_type, "payload": json.loads(item.payload)}
+
+
+def push(client, cache, batch: int = 100, until_seq: int | None = None, max_batches: int | None = None) -> dict:
+    """Send pending operations in order until the outbox is empty (or ``until_seq`` is answered).
+
+    Returns {"sent", "applied", "rejected", "answers": {key: answer}}. Raises
+    ``CentralUnavailable`` when the central store does not answer (everything
+    stays queued) and ``CentralError`` for a refusal the kiosk cannot fix itself.
+    """
+    summary = {"sent": 0, "applied": 0, "rejected": 0, "answers": {}}
+    batches = 0
+    while True:
+        items = pending(batch)
+        if until_seq is not None:
+            items = [item for item in items if item.seq <= until_seq]
+        if not items:
+            return summary
+        ops = [_as_op(item) for item in items]
+        summary["sent"] += len(ops)
+        try:
+            answer = client.push_ops(ops)
+        except CentralUnavailable as exc:
+            _note_attempt(items, str(exc))
+            raise
+        except CentralError as refusal:
+            _settle(cache, refusal.body.get("results") or [], refusal.body.get("records") or [], summary)
+            if refusal.code == "sequence_gap" and _renumber(refusal.body.get("expected_seq")):
+                continue
+            _note_attempt(items[:1], f"{refusal.code}: {refusal.message}")
+            raise
+        _settle(cache, answer.get("results") or [], answer.get("records") or [], summary)
+        batches += 1
+        if max_batches and batches >= max_batches:
+            return summary
+
+
+def _note_attempt(items, error: str) -> None:
+    keys = [item.key for item in items]
+    with cache_db.atomic():
+        OutboxItem.update(attempts=OutboxItem.attempts + 1, last_error=error[:500]).where(
+            OutboxItem.key.in_(keys)).execute()
+
+
+def _settle(cache, results: list[dict], records: list[dict], summary: dict) -> None:
+    """Remove answered operations, keep rejections and conflicts, refresh touched patrons: one transaction."""
+    if not results and not records:
+        return
+    with cache_db.atomic():
+        keys = []
+        for result in results:
+            key = result.get("key")
+            if not key:
+                continue
+            keys.append(key)
+            summary["answers"][key] = result
+            item_seq = result.get("seq", 0)
+            if result.get("status") == "rejected":
+                summary["rejected"] += 1
+                OpResult.insert(key=key, seq=item_seq, op_type=result.get("type", ""),
+                                primary_id=result.get("primary_id", ""), status="rejected",
+                                reason=result.get("reason", ""), detail=result.get("message", "")
+                                ).on_conflict_ignore().execute()
+            else:
+                summary["applied"] += 1
+                refused = (result.get("result") or {}).get("pending_refused") or []
+                if refused:
+                    OpResult.insert(key=key, seq=item_seq, op_type=result.get("type", ""),
+                                    primary_id=result.get("primary_id", ""), status="conflict",
+                                    reason="renewal_refused_at_replay",
+                                    detail=f"loans {refused} were renewed offline but refused by the central store;"
+                                           f" letter: {(result.get('result') or {}).get('letter', '')}"
+                                    ).on_conflict_ignore().execute()
+        for start in range(0, len(keys), 500):
+            OutboxItem.delete().where(OutboxItem.key.in_(keys[start:start + 500])).execute()
+        if records:
+            cache.apply_records(records)
+        _set_state(last_push_ok=_now().isoformat() + "Z")
+
+
+def _renumber(expected) -> bool:
+    """The central store expects an earlier number (this kiosk was enrolled again): renumber what is pending."""
+    first = OutboxItem.select(pw.fn.MIN(OutboxItem.seq)).scalar()
+    if not isinstance(expected, int) or first is None or expected >= first:
+        return False
+    shift = first - expected
+    with cache_db.atomic():
+        for item in pending():
+            OutboxItem.update(seq=item.seq - shift).where(OutboxItem.key == item.key).execute()
+        _set_state(op_seq=int(_state("op_seq", "0")) - shift)
+    return True
+
+
+def rejected(limit: int = 50) -> list[dict]:
+    return [{"key": r.key, "seq": r.seq, "type": r.op_type, "primary_id": r.primary_id, "status": r.status,
+             "reason": r.reason, "detail": r.detail, "created": r.created.isoformat() + "Z"}
+            for r in OpResult.select().order_by(OpResult.created.desc()).limit(limit)]

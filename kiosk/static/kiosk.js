@@ -1,0 +1,75 @@
+/* The kiosk page: the PIN keypad, the idle countdown, and no personal page in history. */
+(function () {
+  "use strict";
+  htmx.config.historyCacheSize = 0;        // no snapshots of personal screens in localStorage
+  htmx.config.refreshOnHistoryMiss = false;
+  try { localStorage.removeItem("htmx-history-cache"); } catch (e) { /* private mode */ }
+
+  var lastTouch = Date.now();
+  var ending = false;
+
+  function frame() { return document.querySelector("#screen .frame"); }
+  function touch() {
+    lastTouch = Date.now();
+    var idle = document.getElementById("idle");
+    if (idle && !idle.hidden) { idle.hidden = true; }
+  }
+  ["pointerdown", "keydown", "touchstart"].forEach(function (name) {
+    document.addEventListener(name, touch, true);
+  });
+
+  function endSession() {
+    if (ending) { return; }
+    ending = true;
+    var screen = document.getElementById("screen");
+    screen.innerHTML = "";                  // nothing personal stays on screen, even if the request fails
+    htmx.ajax("POST", "/done", {target: "#screen", swap: "innerHTML"}).then(function () {
+      ending = false;
+    }, function () { window.location.replace("/"); });
+  }
+
+  // Runs on a timer, whatever is open on the screen (our dialogs never block the page).
+  setInterval(function () {
+    var f = frame();
+    if (!f || f.dataset.personal !== "true") { return; }
+    var timeout = Number(f.dataset.timeout) || 60, warning = Number(f.dataset.warning) || 20;
+    var left = Math.ceil(timeout - (Date.now() - lastTouch) / 1000);
+    var idle = document.getElementById("idle");
+    if (left <= 0) { endSession(); return; }
+    if (idle && left <= warning) {
+      if (idle.hidden) {
+        idle.hidden = false;
+        var button = document.getElementById("still-here");
+        if (button) { button.focus(); }
+      }
+      document.getElementById("idle-seconds").textContent = String(left);
+    }
+  }, 250);
+
+  document.addEventListener("htmx:afterSwap", function () {
+    lastTouch = Date.now();
+    var f = frame();
+    if (f && f.dataset.lang) { document.documentElement.lang = f.dataset.lang; }
+    var focus = document.querySelector("#screen [autofocus]");
+    if (focus) { focus.focus(); }
+  });
+
+  // The on-screen PIN keypad: no system keyboard (the field has inputmode="none").
+  document.addEventListener("click", function (event) {
+    var key = event.target.closest("[data-key]");
+    if (!key) { return; }
+    var field = document.getElementById("pin");
+    if (!field) { return; }
+    var value = key.dataset.key;
+    if (value === "clear") { field.value = ""; }
+    else if (value === "back") { field.value = field.value.slice(0, -1); }
+    else if (field.value.length < 8) { field.value += value; }
+    field.focus();
+  });
+
+  // Back/forward must never bring a personal screen back: always start again at the attract screen.
+  window.addEventListener("pageshow", function (event) {
+    if (event.persisted) { window.location.replace("/"); }
+  });
+  window.addEventListener("popstate", function () { window.location.replace("/"); });
+})();

@@ -1,0 +1,95 @@
+"""Cards: whose card is this, replace a lost card, unlink, start-of-term batch, CSV import."""
+from __future__ import annotations
+
+from flask import Blueprint, request, session
+
+from store import accounts, cards
+from store.models import Identifier
+from store.registration import Invalid
+from provisioning.patrons import patron_page
+from provisioning.views import operator, or_404, render, requires, setting_amount
+
+bp = Blueprint("cards", __name__)
+
+
+@bp.get("/cards/whose")
+def whose():
+    value = request.args.get("card", "").strip()
+    user, ident = cards.card_owner(value) if value else (None, None)
+    return render("whose.html", value=value, user=user, ident=ident)
+
+
+@bp.post("/patrons/<primary_id>/replace-card")
+@requires("user_manager")
+def replace(primary_id):
+    user = or_404(accounts.get_user(primary_id))
+    try:
+        fee = cards.replace_card(user, request.form, operator(), setting_amount("card_replacement_fee"))
+    except Invalid as exc:
+        return patron_page(primary_id, 422, tab="identifiers", form=request.form, errors=exc.errors,
+                           error="The card was not replaced: correct the fields marked below.")
+    charged = f" A replacement fee of {fee.original_amount:.2f} was added." if fee else ""
+    return patron_page(primary_id, tab="identifiers", notice="The old card is deactivated and the new card "
+                                                              "is on the record." + charged)
+
+
+@bp.post("/patrons/<primary_id>/cards/<int:identifier_id>/unlink")
+@requires("user_manager")
+def unlink(primary_id, identifier_id):
+    user = or_404(accounts.get_user(primary_id))
+    try:
+        cards.unlink_card(user, identifier_id, operator())
+    except Invalid as exc:
+        return patron_page(primary_id, 422, tab="identifiers", error=exc.errors["card"])
+    return patron_page(primary_id, tab="identifiers", notice="The card is unlinked from this record.")
+
+
+def _batch() -> list[dict]:
+    return session.setdefault("batch", [])
+
+
+@bp.route("/cards/batch", methods=["GET", "POST"])
+@requires("user_manager")
+def batch():
+    errors, notice = {}, ""
+    if request.method == "POST":
+        try:
+            ident = cards.add_card_to_barcode(request.form.get("barcode", ""), request.form.get("card_serial", ""),
+                                              operator())
+            done = _batch() + [{"id": ident.id, "barcode": request.form["barcode"].strip(), "card": ident.value,
+                                "primary_id": ident.user.primary_id, "name": f"{ident.user.first_name} "
+                                                                             f"{ident.user.last_name}"}]
+            session["batch"] = done
+            notice = f"Card {ident.value} added to {ident.user.primary_id}. Next card."
+        except Invalid as exc:
+            errors = exc.errors
+    return render("batch.html", 422 if errors else 200, rows=list(reversed(_batch())), errors=errors,
+                  notice=notice, form=request.form if errors else {})
+
+
+@bp.post("/cards/batch/undo")
+@requires("user_manager")
+def batch_undo():
+    done = _batch()
+    notice = "Nothing to undo."
+    if done:
+        last = done.pop()
+        cards.undo_batch_card(last["id"], operator())
+        session["batch"] = done
+        notice = f"Card {last['card']} removed from {last['primary_id']}."
+    return render("batch.html", rows=list(reversed(done)), errors={}, notice=notice, form={})
+
+
+@bp.route("/cards/import", methods=["GET", "POST"])
+@requires("user_manager")
+def card_import():
+    if request.method == "GET":
+        return render("import.html", rows=None)
+    upload = request.files.get("file")
+    data = upload.read().decode("utf-8-sig", errors="replace") if upload else request.form.get("data", "")
+    rows, done = cards.import_cards(data, operator())
+    return render("import.html", 200 if done else 422, rows=rows, done=done)
+
+
+def card_rows(user) -> list[Identifier]:
+    return list(Identifier.select().where(Identifier.user == user).order_by(Identifier.id))

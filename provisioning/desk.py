@@ -1,0 +1,64 @@
+"""The desk: fines and fees (add, pay, waive), loans (claimed returned, lost, found),
+requests and the requests report, and every letter the patron was sent."""
+from __future__ import annotations
+
+from flask import Blueprint, current_app, request
+
+from store import accounts, desk, fees, letters
+from store.models import Fee, Loan
+from store.registration import Invalid
+from provisioning.patrons import patron_page
+from provisioning.views import operator, or_404, render, setting_amount
+
+bp = Blueprint("desk", __name__, url_prefix="/patrons/<primary_id>")
+
+
+def _attempt(primary_id, tab, work, done):
+    try:
+        result = work()
+    except Invalid as exc:
+        return patron_page(primary_id, 422, tab=tab, form=request.form, errors=exc.errors,
+                           error=" ".join(exc.errors.values()))
+    return patron_page(primary_id, tab=tab, notice=done(result) if callable(done) else done)
+
+
+@bp.post("/fees")
+def add_fee(primary_id):
+    user = or_404(accounts.get_user(primary_id))
+    return _attempt(primary_id, "fees", lambda: fees.add_fee(user, request.form, operator()), "Fee added.")
+
+
+@bp.post("/fees/<int:fee_id>/<any(pay, waive):kind>")
+def settle(primary_id, fee_id, kind):
+    user = or_404(accounts.get_user(primary_id))
+    fee = or_404(Fee.get_or_none((Fee.id == fee_id) & (Fee.user == user)))
+    kind = "PAYMENT" if kind == "pay" else "WAIVE"
+    return _attempt(primary_id, "fees", lambda: fees.settle(fee, kind, request.form, operator()),
+                    lambda t: f"{'Paid' if kind == 'PAYMENT' else 'Waived'} {t.amount:.2f}.")
+
+
+@bp.post("/loans/<int:loan_id>/<action>")
+def mark_loan(primary_id, loan_id, action):
+    user = or_404(accounts.get_user(primary_id))
+    loan = or_404(Loan.get_or_none((Loan.id == loan_id) & (Loan.user == user)))
+    return _attempt(primary_id, "loans",
+                    lambda: desk.mark(loan, action.upper(), operator(), setting_amount("lost_item_fee")),
+                    lambda l: f"{l.title} is now {l.status.replace('_', ' ').lower()}.")
+
+
+@bp.post("/letters/requests-report")
+def requests_report(primary_id):
+    user = or_404(accounts.get_user(primary_id))
+    letter = letters.send_letter(user, "FulRequestsReportLetter", current_app.config["KIOSK"], operator(),
+                                 channel=request.form.get("channel", "email"),
+                                 today=current_app.config["TODAY"]())
+    if letter.status == "failed":
+        return patron_page(primary_id, 502, tab="requests", error=letter.error)
+    return patron_page(primary_id, tab="requests", notice=f"Requests report sent to {letter.recipient}.")
+
+
+@bp.get("/letters/<int:letter_id>")
+def letter(primary_id, letter_id):
+    user = or_404(accounts.get_user(primary_id))
+    found = or_404(letters.Letter.get_or_none((letters.Letter.id == letter_id) & (letters.Letter.user == user)))
+    return render("letter.html", user=user, letter=found)

@@ -1,0 +1,62 @@
+"""Helpers every station view shares: the page-or-partial render, role marks, money."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+from flask import abort, current_app, g, render_template
+from flask_wtf.csrf import CSRFError
+from htmx_flask import request as htmx_request
+
+from domain import codes
+
+
+def requires(role: str):
+    """Mark a view with the least role that may use it (checked in ``auth``)."""
+    def mark(view):
+        view.required_role = role
+        return view
+    return mark
+
+
+def render(partial: str, status: int = 200, **context):
+    """The partial alone for an htmx swap, or the whole page around it."""
+    if htmx_request.htmx:
+        return render_template(partial, **context), status
+    return render_template("page.html", partial=partial, **context), status
+
+
+def today():
+    return current_app.config["TODAY"]()
+
+
+def operator() -> str:
+    return g.staff.username
+
+
+def setting_amount(name: str) -> Decimal:
+    return Decimal(str(current_app.config["KIOSK"]["provisioning"][name]))
+
+
+def or_404(value):
+    if value is None:
+        abort(404)
+    return value
+
+
+def init_app(app) -> None:
+    app.jinja_env.globals.update(codes=codes, describe=codes.describe)
+
+    @app.errorhandler(CSRFError)
+    def _csrf(error):
+        return render("_message.html", 400, title="The form has expired",
+                      text="This form was not accepted (its security token is missing or out of date). "
+                           "Reload the page and try again; nothing was changed.")
+
+    @app.errorhandler(403)
+    def _forbidden(error):
+        return render("_message.html", 403, title="Not allowed",
+                      text="Your staff role does not allow this. Ask an administrator.")
+
+    @app.errorhandler(404)
+    def _missing(error):
+        return render("_message.html", 404, title="Not found", text="There is no such record or page.")

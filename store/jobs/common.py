@@ -1,0 +1,70 @@
+"""Queries the user-management jobs share."""
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from peewee import fn
+
+from store.models import Fee, FeeTransaction, Loan, _now
+
+OPEN_FEE = Fee.status != "CLOSED"
+
+
+def owed_by(user_ids, fee_type: str | None = None) -> dict[int, Decimal]:
+    """Each user's open balance (fees not CLOSED), optionally of one fee type."""
+    found = {}
+    for part in _chunks(user_ids):
+        query = (Fee.select(Fee.user, fn.SUM(Fee.balance)).where(Fee.user.in_(part) & OPEN_FEE)
+                 .group_by(Fee.user))
+        if fee_type:
+            query = query.where(Fee.fee_type == fee_type)
+        for uid, total in query.tuples():
+            found[uid] = Decimal(total or 0).quantize(Decimal("0.01"))
+    return found
+
+
+def with_open_loans(user_ids) -> set[int]:
+    found = set()
+    for part in _chunks(user_ids):
+        found.update(uid for (uid,) in Loan.select(Loan.user).where(Loan.user.in_(part) & (Loan.status != "RETURNED"))
+                     .distinct().tuples())
+    return found
+
+
+def with_overdue_loans(user_ids, today: dt.date) -> set[int]:
+    found = set()
+    for part in _chunks(user_ids):
+        found.update(uid for (uid,) in Loan.select(Loan.user).where(
+            Loan.user.in_(part) & (Loan.status != "RETURNED") & (Loan.due_date < today)).distinct().tuples())
+    return found
+
+
+def waive_fees(fees: list[Fee], reason: str, operator: str) -> list[dict]:
+    """Waive each fee's balance: a WAIVE transaction, balance 0, status CLOSED. Returns what was waived."""
+    waived = []
+    now = _now()
+    rows = []
+    for fee in fees:
+        rows.append({"fee": fee.id, "transaction_type": "WAIVE", "amount": fee.balance, "reason": reason[:200],
+                     "operator": operator[:100], "created": now})
+        waived.append(fee_item(fee))
+    for start in range(0, len(rows), 500):
+        FeeTransaction.insert_many(rows[start:start + 500]).execute()
+    for part in _chunks([fee.id for fee in fees]):
+        Fee.update(balance=Decimal("0.00"), status="CLOSED").where(Fee.id.in_(part)).execute()
+    return waived
+
+
+def fee_item(fee: Fee) -> dict:
+    return {"fee_id": fee.id, "fee_type": fee.fee_type, "amount": str(money(fee.balance))}
+
+
+def _chunks(items, size: int = 1000):
+    items = list(items)
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def money(value) -> Decimal:
+    return Decimal(str(value)).quantize(Decimal("0.01"))

@@ -1,0 +1,612 @@
+"""The patron feed: load external records from the systems that own them.
+
+Formats: CSV with the column mapping documented in ``docs/feed.md``, and Alma's
+user XML (``<users><user>...</user></users>``, the SIS synchronisation shape).
+
+Rules (see docs/feed.md):
+- a record not in the store is created EXTERNAL with ``external_id`` = the source;
+- an existing EXTERNAL record of the same source is updated: the core fields the
+  feed owns are replaced, its External segments (identifiers, emails, addresses,
+  phones, statistics) are replaced by the file's, its Internal segments are kept;
+- a record owned by another source, or an INTERNAL record, is not touched (rejected);
+- a full feed (``full=True``) deactivates the source's ACTIVE records missing from
+  the file: status INACTIVE, purge date today + ``missing_purge_days``; if that
+  would deactivate more than ``max_deactivate_share`` of the source's active
+  records, the job is refused before anything changes;
+- a bad row is rejected with its line and reason, the rest load;
+- loading the same file twice changes nothing the second time (no Change rows).
+
+The loader works in batches: one bulk select of the batch's existing records,
+one of their External segments, one of the identifiers claimed, then bulk
+inserts/updates and the batch's Change rows in one transaction.
+"""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import re
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from xml.parsers import expat
+
+import peewee as pw
+
+from domain.codes import SOURCE_SYSTEMS
+from store import changes
+from store.db import database
+from store.jobs import bulk
+from store.jobs.report import JobRefused, JobReport, Progress, run_job
+from store.models import Address, Change, Email, Identifier, Phone, Statistic, User, UserGroup, _now
+
+FORMATS = ("csv", "alma-xml")
+REQUIRED_COLUMNS = ("primary_id", "last_name", "user_group", "expiry_date")
+OPTIONAL_COLUMNS = (
+    "first_name", "middle_name", "purge_date", "status", "record_type", "preferred_language",
+    "barcode", "univ_id", "other_ids", "email", "email_type", "phone", "phone_type",
+    "address_line1", "address_line2", "address_line3", "city", "state_province", "postal_code", "country",
+    "address_type", "statistic_category", "statistic_category_type",
+)
+CORE_FIELDS = ("first_name", "middle_name", "last_name", "user_group", "expiry_date", "purge_date", "status",
+               "record_type")
+# Segments the feed owns, with the columns compared and written (all but user and segment_type).
+SEGMENTS = {
+    "identifiers": (Identifier, ("id_type", "value", "status", "note")),
+    "emails": (Email, ("email_address", "email_types", "preferred")),
+    "addresses": (Address, ("line1", "line2", "line3", "line4", "line5", "city", "state_province", "postal_code",
+                            "country", "address_types", "preferred", "start_date", "end_date")),
+    "phones": (Phone, ("phone_number", "phone_types", "preferred", "preferred_sms")),
+    "statistics": (Statistic, ("statistic_category", "category_type")),
+}
+STATUSES = ("ACTIVE", "INACTIVE")
+RECORD_TYPES = ("PUBLIC", "STAFF", "CONTACT")
+_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})Z?$")
+_BAD_BYTES = re.compile("[\udc80-\udcff]")
+
+
+class BadRow(Exception):
+    def __init__(self, line: int, reason: str, primary_id: str = ""):
+        super().__init__(reason)
+        self.line, self.reason, self.primary_id = line, reason, primary_id
+
+
+class FeedFileError(Exception):
+    """The file as a whole cannot be read (missing columns, not well-formed XML)."""
+
+
+@dataclass(slots=True)
+class FeedRecord:
+    line: int
+    primary_id: str
+    core: dict
+    identifiers: list = field(default_factory=list)  # (id_type, value, status, note)
+    emails: list = field(default_factory=list)
+    addresses: list = field(default_factory=list)
+    phones: list = field(default_factory=list)
+    statistics: list = field(default_factory=list)
+    preferred_language: str = ""
+
+
+def parse_date(text: str, name: str, line: int, pid: str = "") -> dt.date | None:
+    text = (text or "").strip()
+    if not text:
+        return None
+    match = _DATE.match(text)
+    try:
+        if not match:
+            raise ValueError
+        return dt.date(int(match[1]), int(match[2]), int(match[3]))
+    except ValueError:
+        raise BadRow(line, f"bad {name} {text!r} (expected YYYY-MM-DD)", pid) from None
+
+
+def _coded(text: str, allowed, name: str, line: int, pid: str, default: str) -> str:
+    value = (text or "").strip().upper() or default
+    if value not in allowed:
+        raise BadRow(line, f"bad {name} {text!r} (one of {', '.join(allowed)})", pid)
+    return value
+
+
+_RECORD_NAMES = ("first_name", "middle_name", "last_name", "user_group", "expiry_date", "purge_date", "status",
+                 "record_type", "preferred_language")
+
+
+def _record(line: int, values: dict, pid: str) -> FeedRecord:
+    """A record from the named values (the same names for CSV and XML; missing means empty)."""
+    get = values.get
+    last_name, group, expiry = (get("last_name") or "").strip(), (get("user_group") or "").strip(), get("expiry_date")
+    for name, value in (("last_name", last_name), ("user_group", group), ("expiry_date", (expiry or "").strip())):
+        if not value:
+            raise BadRow(line, f"{name} is empty", pid)
+    core = {
+        "first_name": (get("first_name") or "").strip(),
+        "middle_name": (get("middle_name") or "").strip(),
+        "last_name": last_name,
+        "user_group": group,
+        "expiry_date": parse_date(expiry, "expiry_date", line, pid),
+        "purge_date": parse_date(get("purge_date"), "purge_date", line, pid),
+        "status": _coded(get("status"), STATUSES, "status", line, pid, "ACTIVE"),
+        "record_type": _coded(get("record_type"), RECORD_TYPES, "record_type", line, pid, "PUBLIC"),
+    }
+    for name in ("first_name", "middle_name", "last_name"):
+        if len(core[name]) > 100:
+            raise BadRow(line, f"{name} is longer than 100 characters", pid)
+    return FeedRecord(line=line, primary_id=pid, core=core, preferred_language=(get("preferred_language") or "").strip())
+
+
+# --- CSV -------------------------------------------------------------------------------------------------
+
+
+def _csv_rows(path, encoding: str):
+    with open(path, "rb") as raw:
+        text = io.TextIOWrapper(raw, encoding="utf-8-sig" if encoding.lower() in ("utf-8", "utf8") else encoding,
+                                errors="surrogateescape", newline="")
+        reader = csv.reader(text)
+        try:
+            header = next(reader)
+        except StopIteration:
+            raise FeedFileError("the file is empty") from None
+        yield reader, [h.strip().lower() for h in header]
+
+
+def read_csv(path, encoding: str = "utf-8"):
+    """Yield a ``FeedRecord`` or a ``BadRow`` per data row; raise ``FeedFileError`` for a bad header."""
+    for reader, header in _csv_rows(path, encoding):
+        if any(_BAD_BYTES.search(h) for h in header):
+            raise FeedFileError(f"line 1: the header is not valid {encoding} (wrong encoding?)")
+        missing = [c for c in REQUIRED_COLUMNS if c not in header]
+        if missing:
+            raise FeedFileError(f"missing columns: {', '.join(missing)} (required: {', '.join(REQUIRED_COLUMNS)})")
+        index = {name: i for i, name in enumerate(header)}
+        width = len(header)
+        pid_at = index["primary_id"]
+        for row in reader:
+            line = reader.line_num
+            if not row or (len(row) == 1 and not row[0].strip()):
+                continue
+            pid = row[pid_at].strip() if len(row) > pid_at else ""
+            if _BAD_BYTES.search("".join(row)):
+                yield BadRow(line, f"not valid {encoding} (wrong encoding?)", _BAD_BYTES.sub("?", pid))
+                continue
+            if len(row) != width:
+                yield BadRow(line, f"{len(row)} fields where the header has {width}", pid)
+                continue
+            if not pid:
+                yield BadRow(line, "primary_id is empty")
+                continue
+            try:
+                yield _csv_record(line, row, header, pid)
+            except BadRow as bad:
+                yield bad
+
+
+def _csv_record(line, row, header, pid) -> FeedRecord:
+    values = dict(zip(header, row))
+
+    def get(name):
+        return values.get(name, "")
+
+    rec = _record(line, values, pid)
+    for id_type, column in (("BARCODE", "barcode"), ("UNIV_ID", "univ_id")):
+        value = get(column).strip()
+        if value:
+            rec.identifiers.append((id_type, value, "ACTIVE", ""))
+    for part in get("other_ids").split(";"):
+        if part.strip():
+            id_type, sep, value = part.partition("=")
+            if not sep or not id_type.strip() or not value.strip():
+                raise BadRow(line, f"bad other_ids entry {part.strip()!r} (expected TYPE=value)", pid)
+            rec.identifiers.append((id_type.strip().upper(), value.strip(), "ACTIVE", ""))
+    for n, address in enumerate(a.strip() for a in get("email").split(";")):
+        if address:
+            if "@" not in address:
+                raise BadRow(line, f"bad email {address!r}", pid)
+            rec.emails.append((address, get("email_type").strip() or "personal", n == 0))
+    phone = get("phone").strip()
+    if phone:
+        rec.phones.append((phone, get("phone_type").strip() or "mobile", True, False))
+    lines = [get(f"address_line{i}").strip() for i in (1, 2, 3)]
+    place = [get(c).strip() for c in ("city", "state_province", "postal_code", "country")]
+    if any(lines) or any(place):
+        rec.addresses.append((*lines, "", "", *place, get("address_type").strip() or "home", True, None, None))
+    category = get("statistic_category").strip()
+    if category:
+        rec.statistics.append((category, get("statistic_category_type").strip() or "Patron Type"))
+    return rec
+
+
+# --- Alma user XML -----------------------------------------------------------------------------------------
+
+
+def _xml_users(path):
+    """Yield ``(line, element)`` for each ``users/user``; refuse DTDs and entities (no XML bombs)."""
+    parser = expat.ParserCreate()
+    parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
+    state = {"depth": 0, "builder": None, "line": 0}
+    done = []
+
+    def refuse(*_args):
+        raise FeedFileError(f"line {parser.CurrentLineNumber}: DTDs and entities are not accepted in a feed")
+
+    def start(tag, attrs):
+        state["depth"] += 1
+        if state["depth"] == 1 and tag != "users":
+            raise FeedFileError(f"line {parser.CurrentLineNumber}: the root element is <{tag}>, not <users>")
+        if state["depth"] == 2 and tag == "user":
+            state["builder"], state["line"] = ET.TreeBuilder(), parser.CurrentLineNumber
+        if state["builder"] is not None:
+            state["builder"].start(tag, attrs)
+
+    def end(tag):
+        builder = state["builder"]
+        if builder is not None:
+            builder.end(tag)
+            if state["depth"] == 2:
+                done.append((state["line"], builder.close()))
+                state["builder"] = None
+        state["depth"] -= 1
+
+    def data(text):
+        if state["builder"] is not None:
+            state["builder"].data(text)
+
+    parser.StartElementHandler, parser.EndElementHandler, parser.CharacterDataHandler = start, end, data
+    parser.StartDoctypeDeclHandler = refuse
+    parser.EntityDeclHandler = refuse
+    with open(path, "rb") as handle:
+        while True:
+            chunk = handle.read(1 << 16)
+            try:
+                parser.Parse(chunk, not chunk)
+            except expat.ExpatError as exc:
+                raise FeedFileError(f"line {exc.lineno} column {exc.offset}: not well-formed XML "
+                                    f"({expat.errors.messages[exc.code]}; wrong encoding?)") from None
+            yield from done
+            done.clear()
+            if not chunk:
+                break
+
+
+def _text(element, path: str) -> str:
+    found = element.find(path)
+    return (found.text or "").strip() if found is not None else ""
+
+
+def _flag(element, path: str) -> bool:
+    return _text(element, path).lower() == "true"
+
+
+def read_alma_xml(path):
+    for line, user in _xml_users(path):
+        pid = _text(user, "primary_id")
+        if not pid:
+            yield BadRow(line, "primary_id is empty")
+            continue
+        try:
+            yield _xml_record(line, user, pid)
+        except BadRow as bad:
+            yield bad
+
+
+def _xml_record(line, user, pid) -> FeedRecord:
+    rec = _record(line, {name: _text(user, name) for name in _RECORD_NAMES}, pid)
+    for ident in user.iterfind("user_identifiers/user_identifier"):
+        id_type, value = _text(ident, "id_type"), _text(ident, "value")
+        if not id_type or not value:
+            raise BadRow(line, "a user_identifier needs id_type and value", pid)
+        status = _coded(_text(ident, "status"), STATUSES, "identifier status", line, pid, "ACTIVE")
+        rec.identifiers.append((id_type.upper(), value, status, _text(ident, "note")))
+    contact = user.find("contact_info")
+    if contact is not None:
+        for email in contact.iterfind("emails/email"):
+            address = _text(email, "email_address")
+            if "@" not in address:
+                raise BadRow(line, f"bad email {address!r}", pid)
+            types = ",".join(t.text.strip() for t in email.iterfind("email_types/email_type") if t.text) or "personal"
+            rec.emails.append((address, types, email.get("preferred") == "true" or _flag(email, "preferred")))
+        for address in contact.iterfind("addresses/address"):
+            types = ",".join(t.text.strip() for t in address.iterfind("address_types/address_type") if t.text)
+            rec.addresses.append((*(_text(address, f"line{i}") for i in range(1, 6)), _text(address, "city"),
+                                  _text(address, "state_province"), _text(address, "postal_code"),
+                                  _text(address, "country"), types or "home",
+                                  address.get("preferred") == "true" or _flag(address, "preferred"),
+                                  parse_date(_text(address, "start_date"), "address start_date", line, pid),
+                                  parse_date(_text(address, "end_date"), "address end_date", line, pid)))
+        for phone in contact.iterfind("phones/phone"):
+            number = _text(phone, "phone_number")
+            if number:
+                types = ",".join(t.text.strip() for t in phone.iterfind("phone_types/phone_type") if t.text)
+                rec.phones.append((number, types or "mobile",
+                                   phone.get("preferred") == "true" or _flag(phone, "preferred"),
+                                   phone.get("preferred_sms") == "true" or _flag(phone, "preferred_sms")))
+    for stat in user.iterfind("user_statistics/user_statistic"):
+        category = _text(stat, "statistic_category")
+        if category:
+            rec.statistics.append((category, _text(stat, "category_type") or "Patron Type"))
+    return rec
+
+
+def primary_ids(fmt: str, path, encoding: str = "utf-8"):
+    """The primary id of each record in the file, cheaply (CSV: one column; XML: a full parse)."""
+    if fmt != "csv":
+        for item in reader_for(fmt, path, encoding)():
+            yield item.primary_id
+        return
+    for reader, header in _csv_rows(path, encoding):
+        if "primary_id" not in header:
+            raise FeedFileError(f"missing columns: primary_id (required: {', '.join(REQUIRED_COLUMNS)})")
+        at = header.index("primary_id")
+        for row in reader:
+            if row and not (len(row) == 1 and not row[0].strip()):
+                yield row[at].strip() if len(row) > at else ""
+
+
+def reader_for(fmt: str, path, encoding: str = "utf-8"):
+    if fmt == "csv":
+        return lambda: read_csv(path, encoding)
+    if fmt == "alma-xml":
+        return lambda: read_alma_xml(path)
+    raise JobRefused(f"unknown format {fmt!r} (csv or alma-xml)")
+
+
+# --- loading -----------------------------------------------------------------------------------------------
+
+
+def _norm(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()[:10]
+    return str(value)
+
+
+def _canon(rows) -> list:
+    return sorted(tuple(_norm(v) for v in row) for row in rows)
+
+
+def _key(id_type: str, value: str) -> str:
+    return f"{id_type}\x00{value}"
+
+
+def resolve_group(code: str, mapping: dict, groups: set) -> str | None:
+    """The user group for a code in the file: through the ``[feed] user_groups`` mapping, else as is."""
+    target = mapping.get(code, code)
+    return target if target in groups else None
+
+
+def load_feed(path, *, fmt: str, source: str, operator: str, today: dt.date, full: bool = False,
+              dry_run: bool = False, group_mapping: dict | None = None, missing_purge_days: int = 90,
+              max_deactivate_share: float = 0.10, encoding: str = "utf-8", batch_size: int = 1000,
+              progress: Progress | None = None) -> JobReport:
+    """Load a feed file; returns the job report (counts: created, updated, unchanged, rejected, deactivated)."""
+    parameters = {"file": str(path), "format": fmt, "source": source, "full": full, "encoding": encoding,
+                  "missing_purge_days": missing_purge_days, "max_deactivate_share": max_deactivate_share}
+
+    def body(report: JobReport) -> None:
+        loader = _Loader(report, source, today, dict(group_mapping or {}), dry_run, batch_size)
+        if source not in SOURCE_SYSTEMS:
+            raise JobRefused(f"unknown source {source!r} (one of {', '.join(SOURCE_SYSTEMS)})")
+        read = reader_for(fmt, path, encoding)
+        for key in ("created", "updated", "unchanged", "rejected", "deactivated"):
+            report.counts[key] = 0
+        try:
+            seen, total = set(), 0
+            for pid in primary_ids(fmt, path, encoding):  # first pass: what the file holds, before any change
+                total += 1
+                if pid:
+                    seen.add(pid)
+            missing = loader.missing_records(seen) if full else []
+            if full and missing:
+                active = User.select().where((User.account_type == "EXTERNAL") & (User.external_id == source)
+                                             & (User.status == "ACTIVE")).count()
+                share = len(missing) / active
+                if share > max_deactivate_share:
+                    raise JobRefused(
+                        f"the feed would deactivate {len(missing):,} of {active:,} active {source} records "
+                        f"({share:.1%}, more than the {max_deactivate_share:.0%} allowed); nothing was changed")
+            done = 0
+            batch = []
+            for item in read():
+                loader.take(item, batch)
+                if len(batch) >= batch_size:
+                    loader.flush(batch)
+                    batch = []
+                done += 1
+                if progress and done % batch_size == 0:
+                    progress(done, total)
+            loader.flush(batch)
+            if progress:
+                progress(total, total)
+        except FeedFileError as exc:
+            raise JobRefused(f"{path}: {exc}") from None
+        if full:
+            loader.deactivate(missing, missing_purge_days)
+
+    return run_job("feed", parameters, operator, dry_run, body)
+
+
+class _Loader:
+    def __init__(self, report: JobReport, source: str, today: dt.date, mapping: dict, dry_run: bool,
+                 batch_size: int):
+        self.report, self.source, self.today, self.mapping, self.dry_run = report, source, today, mapping, dry_run
+        self.batch_size = batch_size
+        self.groups = {g for (g,) in UserGroup.select(UserGroup.code).tuples()}
+        self.lines = {}  # primary id -> line, for duplicates in the file
+        self.claimed = {}  # identifier key -> (line, primary id), for identifiers shared across records
+
+    def reject(self, line: int, pid: str, reason: str) -> None:
+        self.report.add("rejected", {"line": line, "primary_id": pid, "reason": reason})
+
+    def take(self, item, batch: list) -> None:
+        if isinstance(item, BadRow):
+            self.reject(item.line, item.primary_id, item.reason)
+            return
+        rec: FeedRecord = item
+        if rec.primary_id in self.lines:
+            self.reject(rec.line, rec.primary_id, f"primary_id also on line {self.lines[rec.primary_id]}")
+            return
+        self.lines[rec.primary_id] = rec.line
+        code = rec.core["user_group"]
+        group = resolve_group(code, self.mapping, self.groups)
+        if group is None:
+            self.reject(rec.line, rec.primary_id, f"unknown user group {code!r}")
+            return
+        rec.core["user_group"] = group
+        keys = [_key(t, v) for t, v, _s, _n in rec.identifiers]
+        if len(set(keys)) != len(keys):
+            self.reject(rec.line, rec.primary_id, "the same identifier twice in one record")
+            return
+        for (id_type, value, _s, _n), key in zip(rec.identifiers, keys):
+            if key in self.claimed:
+                line, other = self.claimed[key]
+                self.reject(rec.line, rec.primary_id,
+                            f"identifier {id_type} {value} is also on line {line} (primary_id {other})")
+                return
+        for key in keys:
+            self.claimed[key] = (rec.line, rec.primary_id)
+        batch.append(rec)
+
+    def missing_records(self, seen: set) -> list[tuple[int, str]]:
+        rows = (User.select(User.id, User.primary_id)
+                .where((User.account_type == "EXTERNAL") & (User.external_id == self.source)
+                       & (User.status == "ACTIVE")).tuples())
+        return [(uid, pid) for uid, pid in rows if pid not in seen]
+
+    # one batch: classify with three bulk selects, then write in one transaction
+    def flush(self, batch: list[FeedRecord]) -> None:
+        if not batch:
+            return
+        existing = {}
+        for row in bulk.select_in(User, ["id", "primary_id", "account_type", "external_id", "preferred_language",
+                                         *CORE_FIELDS], "primary_id", [r.primary_id for r in batch]):
+            existing[row[1]] = row
+        held = {}
+        values = [v for r in batch for _t, v, _s, _n in r.identifiers]
+        for id_type, value, uid, segment in bulk.select_in(Identifier, ["id_type", "value", "user", "segment_type"],
+                                                           "value", values):
+            held[_key(id_type, value)] = (uid, segment)
+        current = self._external_segments([row[0] for row in existing.values()])
+        new, changed = [], []
+        for rec in batch:
+            row = existing.get(rec.primary_id)
+            uid = row[0] if row else None
+            if row and row[2] != "EXTERNAL":
+                self.reject(rec.line, rec.primary_id, "an INTERNAL record with this primary_id exists (not fed)")
+                continue
+            if row and row[3] != self.source:
+                self.reject(rec.line, rec.primary_id, f"the record belongs to source {row[3] or '(none)'}")
+                continue
+            kept, conflict = [], None
+            for ident in rec.identifiers:
+                owner = held.get(_key(ident[0], ident[1]))
+                if owner is None or (owner[0] == uid and owner[1] == "External"):
+                    kept.append(ident)
+                elif owner[0] == uid:  # the record holds it as an Internal segment: staff's copy stays
+                    continue
+                else:
+                    conflict = ident
+                    break
+            if conflict:
+                self.reject(rec.line, rec.primary_id,
+                            f"identifier {conflict[0]} {conflict[1]} belongs to another record")
+                continue
+            rec.identifiers = kept
+            if row is None:
+                new.append(rec)
+                continue
+            core = dict(zip(CORE_FIELDS, row[5:]))
+            core_diff = any(_norm(core[f]) != _norm(rec.core[f]) for f in CORE_FIELDS)
+            if rec.preferred_language and rec.preferred_language != row[4]:
+                core_diff = True  # the file names a language: it replaces ours
+            rec.preferred_language = rec.preferred_language or row[4]  # none named: staff's choice stays
+            mine = current.get(uid, {})
+            seg_diff = [name for name in SEGMENTS if _canon(getattr(rec, name)) != mine.get(name, [])]
+            if core_diff or seg_diff:
+                changed.append((uid, rec, core_diff, seg_diff))
+            else:
+                self.report.count("unchanged")
+        if self.dry_run:
+            for rec in new:
+                self.report.add("created", rec.primary_id)
+            for _uid, rec, _c, _s in changed:
+                self.report.add("updated", rec.primary_id)
+            return
+        try:
+            with database.atomic():
+                self._write(new, changed)
+        except pw.IntegrityError:
+            # Something the checks did not foresee (a concurrent writer, a constraint): find the row record by record.
+            for rec in new:
+                self._write_alone([rec], [])
+            for item in changed:
+                self._write_alone([], [item])
+            return
+        for rec in new:
+            self.report.add("created", rec.primary_id)
+        for _uid, rec, _c, _s in changed:
+            self.report.add("updated", rec.primary_id)
+
+    def _write_alone(self, new, changed) -> None:
+        rec = new[0] if new else changed[0][1]
+        try:
+            with database.atomic():
+                self._write(new, changed)
+        except pw.IntegrityError as exc:
+            self.reject(rec.line, rec.primary_id, f"the database refused the record: {str(exc).splitlines()[0]}")
+            return
+        self.report.add("created" if new else "updated", rec.primary_id)
+
+    def _external_segments(self, user_ids: list[int]) -> dict:
+        found = {}
+        if not user_ids:
+            return found
+        for name, (model, cols) in SEGMENTS.items():
+            rows = {}
+            for row in bulk.select_in(model, ["user", "segment_type", *cols], "user", user_ids):
+                if row[1] == "External":
+                    rows.setdefault(row[0], []).append(row[2:])
+            for uid, items in rows.items():
+                found.setdefault(uid, {})[name] = _canon(items)
+        return found
+
+    def _write(self, new: list[FeedRecord], changed: list) -> None:
+        now = _now()
+        ids = {}
+        if new:
+            names = ["primary_id", *CORE_FIELDS, "account_type", "external_id", "preferred_language", "created",
+                     "updated"]
+            rows = [(r.primary_id, *(r.core[f] for f in CORE_FIELDS), "EXTERNAL", self.source,
+                     r.preferred_language or "en", now, now) for r in new]
+            ids = {pid: uid for uid, pid in bulk.insert(User, names, rows, returning=("id", "primary_id"))}
+        if changed:
+            bulk.update_by_id(User, [*CORE_FIELDS, "preferred_language", "updated"],
+                              [(*(rec.core[f] for f in CORE_FIELDS), rec.preferred_language, now, uid)
+                               for uid, rec, core_diff, _s in changed if core_diff])
+            touched = [uid for uid, _rec, core_diff, _s in changed if not core_diff]
+            for part in bulk.chunks(touched, 1000):
+                User.update(updated=now).where(User.id.in_(part)).execute()
+        for name, (model, cols) in SEGMENTS.items():
+            stale = [uid for uid, _rec, _c, seg_diff in changed if name in seg_diff]
+            for part in bulk.chunks(stale, 1000):
+                model.delete().where(model.user.in_(part) & (model.segment_type == "External")).execute()
+            rows = [(ids[r.primary_id], *row, "External") for r in new for row in getattr(r, name)]
+            rows += [(uid, *row, "External") for uid, rec, _c, seg_diff in changed if name in seg_diff
+                     for row in getattr(rec, name)]
+            bulk.insert(model, ["user", *cols, "segment_type"], rows)
+        # the batch's Change rows (what changes.record_many writes, in one statement per batch)
+        bulk.insert(Change, ["primary_id", "kind"], [(r.primary_id, "upsert") for r in new]
+                    + [(rec.primary_id, "upsert") for _u, rec, _c, _s in changed])
+
+    def deactivate(self, missing: list[tuple[int, str]], purge_days: int) -> None:
+        purge = self.today + dt.timedelta(days=purge_days)
+        for pid in (pid for _uid, pid in missing):
+            self.report.add("deactivated", pid)
+        if self.dry_run:
+            return
+        for part in bulk.chunks(missing, self.batch_size):
+            with database.atomic():
+                User.update(status="INACTIVE", purge_date=purge, updated=_now()).where(
+                    User.id.in_([uid for uid, _pid in part])).execute()
+                changes.record_many([pid for _uid, pid in part])

@@ -1,0 +1,108 @@
+"""Staff accounts of the provisioning station, and the audit log of who changed what.
+
+Roles, from least to most: circulation desk (find patrons, fees, loans, letters),
+user manager (also registers and edits patrons and cards), administrator (also
+manages staff and reads the audit log). Passwords are kept as slow hashes
+(``domain.hashing``) and follow the guide's password rules.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+import peewee as pw
+
+from domain.hashing import hash_secret, verify_secret
+from domain.membership import password_problems
+from store.models import ALL_MODELS, BaseModel, _now
+
+ROLES = {"circulation": "Circulation desk", "user_manager": "User manager", "administrator": "Administrator"}
+RANK = {"circulation": 1, "user_manager": 2, "administrator": 3}
+DEMO_STAFF_USER = "admin"
+DEMO_STAFF_PASSWORD = "demo-station-2026"
+# Verified when the user name is unknown, so a wrong name takes as long as a wrong password.
+_DUMMY_HASH = hash_secret("no such staff user")
+
+
+class StaffUser(BaseModel):
+    username = pw.CharField(max_length=60, unique=True)
+    full_name = pw.CharField(max_length=200, default="")
+    password_hash = pw.CharField(max_length=200)
+    role = pw.CharField(max_length=20, default="circulation")
+    active = pw.BooleanField(default=True)
+    created = pw.DateTimeField(default=_now)
+    last_login = pw.DateTimeField(null=True)
+
+    def has_role(self, role: str) -> bool:
+        return self.active and RANK.get(self.role, 0) >= RANK[role]
+
+
+class AuditEntry(BaseModel):
+    """One change made at the station: who, when, what, to which patron."""
+
+    created = pw.DateTimeField(default=_now, index=True)
+    operator = pw.CharField(max_length=60, index=True)
+    action = pw.CharField(max_length=60)
+    primary_id = pw.CharField(max_length=100, default="", index=True)
+    detail = pw.TextField(default="")
+
+
+for _model in (StaffUser, AuditEntry):
+    if _model not in ALL_MODELS:
+        ALL_MODELS.append(_model)
+
+
+class StaffError(ValueError):
+    """A staff account could not be made; the message says why."""
+
+
+def create_staff(username: str, password: str, role: str, full_name: str = "") -> StaffUser:
+    username = (username or "").strip()
+    if not username:
+        raise StaffError("A user name is required.")
+    if role not in ROLES:
+        raise StaffError(f"Unknown role {role!r}; choose one of {', '.join(ROLES)}.")
+    problems = password_problems(password or "", [username, full_name])
+    if problems:
+        raise StaffError(" ".join(problems))
+    try:
+        with StaffUser._meta.database.atomic():
+            user = StaffUser.create(username=username, full_name=full_name, role=role,
+                                    password_hash=hash_secret(password))
+            audit("system", "staff.create", detail=f"{username} ({role})")
+    except pw.IntegrityError:
+        raise StaffError(f"There is already a staff user called {username}.") from None
+    return user
+
+
+def authenticate(username: str, password: str) -> StaffUser | None:
+    """The active staff user with these credentials, or None (same slow work either way)."""
+    user = StaffUser.get_or_none(StaffUser.username == (username or "").strip())
+    if user is None or not user.active:
+        verify_secret(_DUMMY_HASH, password or "x")
+        return None
+    if not verify_secret(user.password_hash, password or ""):
+        return None
+    StaffUser.update(last_login=_now()).where(StaffUser.id == user.id).execute()
+    return user
+
+
+def audit(operator: str, action: str, primary_id: str = "", detail: str = "") -> AuditEntry:
+    """Record a change; call inside the same transaction as the change itself."""
+    return AuditEntry.create(operator=operator, action=action, primary_id=primary_id or "", detail=detail[:4000])
+
+
+def audit_log(primary_id: str | None = None, limit: int = 200) -> list[AuditEntry]:
+    query = AuditEntry.select().order_by(AuditEntry.created.desc(), AuditEntry.id.desc()).limit(limit)
+    if primary_id:
+        query = query.where(AuditEntry.primary_id == primary_id)
+    return list(query)
+
+
+def ensure_demo_staff() -> StaffUser:
+    """The demo administrator ``admin`` / ``DEMO_STAFF_PASSWORD``, created if missing."""
+    found = StaffUser.get_or_none(StaffUser.username == DEMO_STAFF_USER)
+    return found or create_staff(DEMO_STAFF_USER, DEMO_STAFF_PASSWORD, "administrator", "Demo administrator")
+
+
+def session_expired(last_seen: float, now: float, minutes: int) -> bool:
+    return now - last_seen > dt.timedelta(minutes=minutes).total_seconds()

@@ -1,0 +1,264 @@
+import datetime as dt
+
+from store.jobs.feed import load_feed
+from store.jobs.models import JobRun
+from store.models import Change, Email, Identifier, Note, User
+from tests.store import factories
+
+TODAY = factories.TODAY
+HEADER = "primary_id,first_name,last_name,user_group,expiry_date,purge_date,barcode,email,statistic_category\n"
+ROWS = [
+    "S1,Zoë,Ólafsdóttir,21,2027-09-30,2028-03-31,21000000000001,zoe@example.ac.uk,UG\n",
+    "S2,José,García,21,2027-09-30Z,,21000000000002,jose@example.ac.uk,PG\n",
+    "S3,Åsa,Lindqvist,25,2027-06-30,,21000000000003,,\n",
+]
+
+
+def load(path, **kw):
+    kw.setdefault("fmt", "csv")
+    kw.setdefault("source", "STUDENT")
+    return load_feed(path, operator="tester", today=TODAY, **kw)
+
+
+def test_first_load_creates_external_records(groups, write):
+    report = load(write("f.csv", HEADER + "".join(ROWS)))
+    assert report.ok, report.message
+    assert report.counts == {"created": 3, "updated": 0, "unchanged": 0, "rejected": 0, "deactivated": 0}
+    zoe = User.get(User.primary_id == "S1")
+    assert (zoe.account_type, zoe.external_id, zoe.first_name, zoe.expiry_date) == (
+        "EXTERNAL", "STUDENT", "Zoë", dt.date(2027, 9, 30))
+    assert zoe.purge_date == dt.date(2028, 3, 31)
+    assert [(i.id_type, i.value, i.segment_type) for i in zoe.identifiers] == [
+        ("BARCODE", "21000000000001", "External")]
+    assert [e.email_address for e in zoe.emails] == ["zoe@example.ac.uk"]
+    assert [s.statistic_category for s in zoe.statistics] == ["UG"]
+    assert sorted(c.primary_id for c in Change.select()) == ["S1", "S2", "S3"]
+    run = JobRun.get_by_id(report.run_id)
+    assert run.status == "done" and run.operator == "tester" and not run.dry_run
+
+
+def test_same_file_twice_changes_nothing(groups, write):
+    path = write("f.csv", HEADER + "".join(ROWS))
+    load(path)
+    before = Change.select().count()
+    report = load(path)
+    assert report.counts["unchanged"] == 3 and report.counts["created"] == report.counts["updated"] == 0
+    assert Change.select().count() == before
+
+
+def test_update_replaces_external_segments_and_keeps_internal(groups, write):
+    load(write("f.csv", HEADER + "".join(ROWS)))
+    zoe = User.get(User.primary_id == "S1")
+    Identifier.create(user=zoe, id_type="CARD_SERIAL_NUMBER", value="04A1B2C3D4E5F6", segment_type="Internal")
+    Note.create(user=zoe, note_text="Prefers the science library", segment_type="Internal")
+    Email.create(user=zoe, email_address="zoe@home.example", segment_type="Internal")
+    seq = Change.select().count()
+    changed = ROWS[0].replace("zoe@example.ac.uk", "zoe.o@example.ac.uk").replace("Zoë", "Zoe")
+    report = load(write("g.csv", HEADER + changed + ROWS[1] + ROWS[2]))
+    assert report.counts["updated"] == 1 and report.counts["unchanged"] == 2
+    zoe = User.get(User.primary_id == "S1")
+    assert zoe.first_name == "Zoe"
+    assert sorted((e.email_address, e.segment_type) for e in zoe.emails) == [
+        ("zoe.o@example.ac.uk", "External"), ("zoe@home.example", "Internal")]
+    assert sorted((i.id_type, i.segment_type) for i in zoe.identifiers) == [
+        ("BARCODE", "External"), ("CARD_SERIAL_NUMBER", "Internal")]
+    assert [n.note_text for n in zoe.notes] == ["Prefers the science library"]
+    assert [c.primary_id for c in Change.select().where(Change.seq > seq)] == ["S1"]
+    assert load(write("g2.csv", HEADER + changed + ROWS[1] + ROWS[2])).counts["unchanged"] == 3
+
+
+def test_feed_identifier_already_held_internally_is_not_duplicated(groups, write):
+    load(write("f.csv", HEADER + ROWS[0]))
+    zoe = User.get(User.primary_id == "S1")
+    Identifier.create(user=zoe, id_type="UNIV_ID", value="U1", segment_type="Internal")
+    text = "primary_id,last_name,user_group,expiry_date,univ_id\nS1,Ólafsdóttir,21,2027-09-30,U1\n"
+    report = load(write("g.csv", text))
+    assert report.ok and report.counts["rejected"] == 0
+    assert [(i.id_type, i.segment_type) for i in zoe.identifiers] == [("UNIV_ID", "Internal")]
+    assert load(write("g.csv", text)).counts["unchanged"] == 1
+
+
+def test_bad_rows_are_reported_and_the_rest_load(groups, write):
+    text = (HEADER + ROWS[0]
+            + "S4,Ana,Santos,25,30/09/2027,,21000000000004,,\n"  # bad date
+            + "S5,Mei,Chen,99,2027-09-30,,21000000000005,,\n"  # unknown group
+            + "S6,Noah,Kim,25,2027-09-30,,21000000000001,,\n"  # barcode of S1
+            + "S7,Olivia,Ng,25,2027-09-30\n"  # too few fields
+            + "S8,,,25,2027-09-30,,,,\n"  # no last name
+            + "S1,Zoë,Again,21,2027-09-30,,,,\n"  # duplicate primary id
+            + ROWS[2])
+    report = load(write("bad.csv", text))
+    assert report.ok
+    assert report.counts["created"] == 2 and report.counts["rejected"] == 6
+    reasons = {r["line"]: r["reason"] for r in report.listed("rejected")}
+    assert "bad expiry_date '30/09/2027'" in reasons[3]
+    assert "unknown user group '99'" in reasons[4]
+    assert "also on line 2" in reasons[5] and "S1" in reasons[5]
+    assert "fields where the header has" in reasons[6]
+    assert "last_name is empty" in reasons[7]
+    assert "primary_id also on line 2" in reasons[8]
+    assert not User.select().where(User.primary_id.in_(["S4", "S5", "S6", "S7", "S8"])).exists()
+
+
+def test_identifier_held_by_another_record_in_the_store_is_rejected(groups, write):
+    factories.patron("LOCAL1", barcode="21000000000002")
+    report = load(write("f.csv", HEADER + "".join(ROWS)))
+    assert report.counts["created"] == 2 and report.counts["rejected"] == 1
+    assert "belongs to another record" in report.listed("rejected")[0]["reason"]
+
+
+def test_internal_record_and_other_source_are_not_touched(groups, write):
+    factories.patron("S1")  # an INTERNAL record made by staff
+    load(write("hr.csv", HEADER + ROWS[1]), source="HR")
+    report = load(write("f.csv", HEADER + "".join(ROWS)))
+    reasons = sorted(r["reason"] for r in report.listed("rejected"))
+    assert reasons == ["an INTERNAL record with this primary_id exists (not fed)", "the record belongs to source HR"]
+    assert User.get(User.primary_id == "S1").account_type == "INTERNAL"
+
+
+def test_missing_columns_refuse_the_file(groups, write):
+    report = load(write("f.csv", "primary_id,first_name,last_name\nS1,Zoë,Ó\n"))
+    assert report.status == "refused"
+    assert "missing columns: user_group, expiry_date" in report.message
+    assert User.select().count() == 0
+
+
+def test_wrong_encoding_rejects_the_row(groups, write):
+    latin1 = "S9,José,Martínez,25,2027-09-30,,,,\n".encode("latin-1")
+    text = (HEADER + ROWS[0]).encode() + latin1 + ROWS[2].encode()
+    report = load(write("enc.csv", text))
+    assert report.counts["created"] == 2 and report.counts["rejected"] == 1
+    bad = report.listed("rejected")[0]
+    assert bad["line"] == 3 and "not valid utf-8" in bad["reason"]
+    assert load(write("enc2.csv", (HEADER + ROWS[0]).encode() + latin1), encoding="latin-1").counts["created"] == 1
+
+
+def test_full_feed_deactivates_missing_records(groups, write):
+    rows = [f"S{n},First,Last{n},25,2027-09-30,,,,\n" for n in range(1, 21)]
+    load(write("f.csv", HEADER + "".join(rows)))
+    seq = Change.select().count()
+    report = load(write("g.csv", HEADER + "".join(rows[:-2])), full=True, missing_purge_days=30)
+    assert report.counts["deactivated"] == 2 and report.counts["unchanged"] == 18
+    gone = User.get(User.primary_id == "S20")
+    assert (gone.status, gone.purge_date) == ("INACTIVE", TODAY + dt.timedelta(days=30))
+    assert sorted(c.primary_id for c in Change.select().where(Change.seq > seq)) == ["S19", "S20"]
+    again = load(write("g.csv", HEADER + "".join(rows[:-2])), full=True, missing_purge_days=30)
+    assert again.counts["deactivated"] == 0 and Change.select().count() == seq + 2
+
+
+def test_full_feed_over_the_share_stops_before_changing_anything(groups, write):
+    rows = [f"S{n},First,Last{n},25,2027-09-30,,,,\n" for n in range(1, 21)]
+    load(write("f.csv", HEADER + "".join(rows)))
+    seq = Change.select().count()
+    changed = rows[0].replace("First", "Changed")
+    report = load(write("g.csv", HEADER + changed + "".join(rows[1:17])), full=True)  # 3 of 20 missing: 15%
+    assert report.status == "refused" and "3 of 20" in report.message
+    assert Change.select().count() == seq
+    assert User.get(User.primary_id == "S1").first_name == "First"
+    assert load(write("g.csv", HEADER + "".join(rows[:18])), full=True).counts["deactivated"] == 2  # 10%: allowed
+
+
+def test_dry_run_changes_nothing(groups, write):
+    report = load(write("f.csv", HEADER + "".join(ROWS)), dry_run=True)
+    assert report.counts["created"] == 3 and report.listed("created") == ["S1", "S2", "S3"]
+    assert User.select().count() == 0 and Change.select().count() == 0
+
+
+def test_group_mapping_maps_source_codes(groups, write):
+    text = "primary_id,last_name,user_group,expiry_date\nS1,Ó,UGRAD,2027-09-30\n"
+    report = load(write("f.csv", text), group_mapping={"UGRAD": "21"})
+    assert report.counts["created"] == 1 and User.get(User.primary_id == "S1").user_group_id == "21"
+
+
+def test_progress_is_reported(groups, write):
+    seen = []
+    rows = [f"S{n},First,Last{n},25,2027-09-30,,,,\n" for n in range(1, 26)]
+    load(write("f.csv", HEADER + "".join(rows)), batch_size=10, progress=lambda d, t: seen.append((d, t)))
+    assert seen == [(10, 25), (20, 25), (25, 25)]
+    assert User.select().count() == 25
+
+
+ALMA = """<?xml version="1.0" encoding="UTF-8"?>
+<users>
+  <user>
+    <record_type desc="Public">PUBLIC</record_type>
+    <primary_id>H1</primary_id>
+    <first_name>Siobhán</first_name>
+    <last_name>O'Brien</last_name>
+    <user_group desc="Visiting Researcher">59</user_group>
+    <expiry_date>2030-01-16Z</expiry_date>
+    <purge_date>2030-07-16Z</purge_date>
+    <account_type desc="External">EXTERNAL</account_type>
+    <external_id>HR</external_id>
+    <status desc="Active">ACTIVE</status>
+    <contact_info>
+      <addresses>
+        <address preferred="true" segment_type="External">
+          <line1>Gower Street</line1>
+          <city>London</city>
+          <postal_code>WC1E 6BT</postal_code>
+          <address_types><address_type desc="Work">work</address_type></address_types>
+        </address>
+      </addresses>
+      <emails>
+        <email preferred="true" segment_type="External">
+          <email_address>s.obrien@example.ac.uk</email_address>
+          <email_types><email_type desc="Work">work</email_type></email_types>
+        </email>
+      </emails>
+      <phones>
+        <phone preferred="true" preferred_sms="false" segment_type="External">
+          <phone_number>+44 20 7679 2000</phone_number>
+          <phone_types><phone_type>office</phone_type></phone_types>
+        </phone>
+      </phones>
+    </contact_info>
+    <user_identifiers>
+      <user_identifier segment_type="External">
+        <id_type desc="Barcode">BARCODE</id_type>
+        <value>23000000000001</value>
+        <status>ACTIVE</status>
+      </user_identifier>
+    </user_identifiers>
+    <user_statistics>
+      <user_statistic segment_type="External">
+        <statistic_category desc="Staff">STAFF</statistic_category>
+        <category_type desc="Patron Type">Patron Type</category_type>
+      </user_statistic>
+    </user_statistics>
+  </user>
+  <user>
+    <primary_id>H2</primary_id>
+    <last_name>Okafor</last_name>
+    <user_group>59</user_group>
+    <expiry_date>2030-13-16Z</expiry_date>
+  </user>
+</users>
+"""
+
+
+def test_alma_xml_feed(groups, write):
+    path = write("users.xml", ALMA)
+    report = load(path, fmt="alma-xml", source="HR")
+    assert report.counts["created"] == 1 and report.counts["rejected"] == 1
+    assert report.listed("rejected") == [{"line": 50, "primary_id": "H2",
+                                          "reason": "bad expiry_date '2030-13-16Z' (expected YYYY-MM-DD)"}]
+    user = User.get(User.primary_id == "H1")
+    assert (user.expiry_date, user.purge_date, user.external_id) == (dt.date(2030, 1, 16), dt.date(2030, 7, 16), "HR")
+    assert [(a.line1, a.city, a.address_types, a.preferred) for a in user.addresses] == [
+        ("Gower Street", "London", "work", True)]
+    assert [(e.email_address, e.email_types) for e in user.emails] == [("s.obrien@example.ac.uk", "work")]
+    assert [p.phone_number for p in user.phones] == ["+44 20 7679 2000"]
+    assert [(i.id_type, i.value) for i in user.identifiers] == [("BARCODE", "23000000000001")]
+    assert [s.statistic_category for s in user.statistics] == ["STAFF"]
+    assert load(path, fmt="alma-xml", source="HR").counts["unchanged"] == 1
+
+
+def test_alma_xml_not_well_formed_or_with_entities_is_refused(groups, write):
+    bad = load(write("bad.xml", ALMA.replace("</users>", "")), fmt="alma-xml", source="HR")
+    assert bad.status == "refused" and "not well-formed" in bad.message
+    bomb = '<?xml version="1.0"?><!DOCTYPE users [<!ENTITY a "aaaa">]><users></users>'
+    assert "DTDs and entities" in load(write("bomb.xml", bomb), fmt="alma-xml", source="HR").message
+    latin1 = ALMA.replace("Siobhán", "Siobh\xe1n").encode("latin-1")
+    assert "wrong encoding" in load(write("l1.xml", latin1), fmt="alma-xml", source="HR").message
+    assert User.select().count() == 0

@@ -1,0 +1,98 @@
+"""Fixtures for the upstream connectors: Prism in front of the vendor's Alma document,
+recorded Alma examples behind it, and SIP2 servers from PyPI (pysip2, invenio-sip2).
+
+Prism is installed from tests/upstream/package.json (``npm ci --prefix tests/upstream``);
+the vendor's document is found in the project's shared folder (``KIOSK_SHARED_DIR``,
+else ``../shared`` beside the repository, else /work/shared). A missing part fails.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent.parent
+
+
+def shared_dir() -> Path:
+    candidates = [os.environ.get("KIOSK_SHARED_DIR", ""), str(REPO.parent / "shared"), "/work/shared"]
+    for candidate in candidates:
+        if candidate and (Path(candidate) / "vendor/alma/specs/local/users.json").is_file():
+            return Path(candidate)
+    raise RuntimeError("the vendor's Alma OpenAPI document was not found: set KIOSK_SHARED_DIR to the shared folder")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port: int, process: subprocess.Popen, seconds: float = 60.0) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the process exited early with {process.returncode}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"nothing listened on port {port} within {seconds} s")
+
+
+@pytest.fixture(scope="session")
+def prism_url(tmp_path_factory):
+    prism = HERE / "node_modules/.bin/prism"
+    if not prism.exists():
+        raise RuntimeError("Stoplight Prism is not installed: run `npm ci --prefix tests/upstream`")
+    spec = shared_dir() / "vendor/alma/specs/local/users.json"
+    port = free_port()
+    log = open(tmp_path_factory.mktemp("prism") / "prism.log", "w")
+    process = subprocess.Popen(["npx", "--no-install", "prism", "mock", "-p", str(port), "-h", "127.0.0.1",
+                                str(spec)], cwd=HERE, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        wait_for_port(port, process)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+@pytest.fixture
+def alma(prism_url):
+    """(fake, url): the recorded-example layer behind Prism's validation, on a live port."""
+    from tests.upstream.alma_fake import serve
+
+    fake, server = serve(prism_url)
+    yield fake, server.url
+    server.stop()
+
+
+@pytest.fixture
+def alma_upstream(alma):
+    from upstream.alma.backend import AlmaUpstream
+
+    fake, url = alma
+    upstream = AlmaUpstream({"alma_base_url": url, "alma_api_key": "l7xx-test-key-0123456789",
+                             "alma_max_per_second": 200, "alma_timeout_seconds": 5, "alma_quota_reserve": 50})
+    yield upstream
+    upstream.close()
+
+
+@pytest.fixture
+def no_forwarder():
+    """Leave store.circulation renewing locally after a test that installed an upstream."""
+    yield
+    from upstream.cache import uninstall
+
+    uninstall()

@@ -1,0 +1,43 @@
+"""``local``: the central store is the library system (today's default).
+
+Reads and renewals go straight to the store; nothing is cached or forwarded,
+so with ``kind = "local"`` the central store behaves exactly as without upstreams.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+from domain.hashing import verify_secret
+from domain.renewal import RenewalDecision
+from upstream.base import Capabilities, Fetched, LoanRef, PatronNotFound, Upstream
+
+
+class LocalUpstream(Upstream):
+    kind = "local"
+
+    def capabilities(self) -> Capabilities:
+        return Capabilities(kind="local", item_info=True, fee_paid=True, write_users=True)
+
+    def fetch(self, identifier: str, today: dt.date) -> Fetched | None:
+        from store.accounts import build_account, find_user, identifiers_of
+
+        user = find_user(identifier)
+        if user is None:
+            return None
+        ids = tuple((i["id_type"], i["value"]) for i in identifiers_of([user.id])[user.id])
+        return Fetched(build_account(user), ids)
+
+    def verify_pin(self, primary_id: str, pin: str) -> bool:
+        from store.accounts import get_user
+
+        user = get_user(primary_id)
+        return bool(user and user.pin_hash and pin and verify_secret(user.pin_hash, pin))
+
+    def renew(self, primary_id: str, loans: list[LoanRef], today: dt.date) -> list[RenewalDecision]:
+        from store.accounts import get_user
+        from store.circulation import renew_locally
+
+        user = get_user(primary_id)
+        if user is None:
+            raise PatronNotFound(f"No patron has the primary id {primary_id!r}.")
+        return renew_locally(user, [loan.loan_id for loan in loans], today)
