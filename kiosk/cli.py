@@ -39,6 +39,9 @@ def cmd_demo_load(args) -> int:
     config = _config(args)
     db = schema.init(config["central"]["database_url"])
     with db.connection_context():
+        from store.staff import ensure_demo_staff
+
+        ensure_demo_staff()  # the station's demo administrator (see README)
         if args.if_empty and User.select().exists():
             print("central store already holds patrons; demo data not loaded again")
             return 0

@@ -84,9 +84,11 @@ def _welcome(config: dict) -> None:
         card = (Identifier.select(Identifier.value).join(User)
                 .where(Identifier.id_type == "CARD_SERIAL_NUMBER", User.primary_id == "P0000002").scalar())
     k, p, c = config["kiosk"], config["provisioning"], config["central"]
+    from store.staff import DEMO_STAFF_PASSWORD, DEMO_STAFF_USER
+
     print(f"""
   Kiosk                 http://{k['host']}:{k['port']}
-  Provisioning station  http://{p['host']}:{p['port']}
+  Provisioning station  http://{p['host']}:{p['port']}   (log in as {DEMO_STAFF_USER} / {DEMO_STAFF_PASSWORD})
   Central store API     http://{c['host']}:{c['port']}/api/openapi.json
 
   Demo barcodes to type or scan at the kiosk (every demo PIN is {demo.DEMO_PIN}):""")
