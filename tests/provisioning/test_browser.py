@@ -5,7 +5,7 @@ test-artifacts/provisioning/."""
 import os
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from hardware.client import simulate
 from store.models import Fee, User
@@ -14,27 +14,25 @@ from tests.provisioning.conftest import ARTIFACTS, PASSWORDS
 from tests.store import factories
 
 pytestmark = pytest.mark.browser
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--no-first-run", "--disable-sync"]
 
 
 @pytest.fixture
-def page(station, reader_service):
+def page(browser, station, reader_service):
+    """A logged-in station tab in the session's shared Chromium (see tests/conftest.py)."""
     station.config["KIOSK"]["readers"]["service_url"] = reader_service
     server = LiveServer(station)
     os.makedirs(ARTIFACTS, exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
-        tab = browser.new_page(viewport={"width": 1280, "height": 1000})
-        tab.set_default_timeout(10000)
-        tab.base = server.url
-        tab.goto(server.url + "/login")
-        tab.fill("#username", "manager")
-        tab.fill("#password", PASSWORDS["manager"])
-        tab.click("text=Log in")
-        expect(tab.locator("h1")).to_have_text("Scan patron ID or search for patron")
-        yield tab
-        browser.close()
+    context = browser.new_context(viewport={"width": 1280, "height": 1000})
+    tab = context.new_page()
+    tab.set_default_timeout(10000)
+    tab.base = server.url
+    tab.goto(server.url + "/login")
+    tab.fill("#username", "manager")
+    tab.fill("#password", PASSWORDS["manager"])
+    tab.click("text=Log in")
+    expect(tab.locator("h1")).to_have_text("Scan patron ID or search for patron")
+    yield tab
+    context.close()
     server.stop()
 
 
