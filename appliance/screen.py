@@ -51,7 +51,7 @@ def chromium_command(screen: dict, profile: str, chromium: str = CHROMIUM) -> li
 
 def cage_command(settings_file: str, python: str | None = None) -> list[str]:
     """cage (-d: no client decorations) running the session on the kiosk's output."""
-    return [CAGE, "-d", "--", python or sys.executable, "-m", "kiosk.cli", "screen", "session",
+    return [CAGE, "-d", "--", python or sys.executable, "-m", "appliance.screen", "session",
             "--settings", settings_file]
 
 
@@ -100,3 +100,21 @@ def session(settings_file: str | None = None) -> int:
     command = chromium_command(screen, str(profile))
     os.execv(command[0], command)
     return 1  # not reached
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m appliance.screen launch|session --settings FILE``: standard library only, so the
+    session inside the compositor starts fast (and tests can run it with the system's python3)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m appliance.screen")
+    parser.add_argument("action", choices=["launch", "session"])
+    parser.add_argument("--settings")
+    args = parser.parse_args(argv)
+    if args.action == "launch":
+        return launch(args.settings)
+    return session(args.settings)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

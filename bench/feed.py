@@ -102,7 +102,7 @@ def prepare(url: str) -> None:
 def floor(url: str, data: list[list[str]], batch: int) -> float:
     """Seconds for the raw driver to insert the rows the loader writes, in the same batches."""
     from store.db import database, is_postgres
-    from store.jobs import bulk
+    from store import bulk
     from store.models import Address, Change, Email, Identifier, Phone, Statistic, User
 
     now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
@@ -138,7 +138,7 @@ def floor(url: str, data: list[list[str]], batch: int) -> float:
         sqls[model] = f'INSERT INTO "{model._meta.table_name}" ({cols}) VALUES {marks}'
         full[model] = [row + tail for row in tables[model]]
         if not postgres:
-            full[model] = [tuple(bulk._sqlite_value(v) for v in row) for row in full[model]]
+            full[model] = [tuple(bulk.sqlite_value(v) for v in row) for row in full[model]]
     per_user = {m: len(tables[m]) // len(data) for m in models}
     started = time.monotonic()
     cursor = conn.cursor()

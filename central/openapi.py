@@ -188,3 +188,7 @@ OPENAPI = {
         },
     },
 }
+
+from central import sync_openapi  # noqa: E402  the sync routes (central/sync_api.py, issue 5)
+
+sync_openapi.merge(OPENAPI)

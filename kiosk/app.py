@@ -28,7 +28,12 @@ def create_app(config: dict | None = None, today=None) -> Flask:
 
     open_cache(kiosk_config["cache_url"])
     app.extensions["patron_cache"] = PatronCache(load_device_key(kiosk_config["identifier_key"], config["data_dir"]))
-    app.extensions["central"] = CentralClient(kiosk_config["central_url"], kiosk_config["central_timeout_seconds"])
+    from kiosk.devices import load_credential
+
+    credential = load_credential(config) or {}  # the device token from enrolment (kiosk/devices.py)
+    app.extensions["device_name"] = credential.get("device", "")
+    app.extensions["central"] = CentralClient(kiosk_config["central_url"], kiosk_config["central_timeout_seconds"],
+                                              token=lambda: (load_credential(config) or {}).get("token", ""))
 
     @app.before_request
     def _connect():
@@ -58,4 +63,7 @@ def create_app(config: dict | None = None, today=None) -> Flask:
     filters.init_app(app)
     app.register_blueprint(routes.bp)
     app.register_blueprint(events.bp)
+    from kiosk import sync_status
+
+    app.register_blueprint(sync_status.bp)  # GET /sync/status (issue 5)
     return app

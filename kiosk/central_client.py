@@ -12,7 +12,24 @@ from store.idempotency import batch_checksum
 
 
 class CentralUnavailable(Exception):
-    """The central store did not answer (network down, server stopped, timeout, cut-off answer)."""
+    """The central store did not answer (network down, server stopped, timeout, cut-off answer).
+
+    ``not_sent`` is True when the request certainly never reached the server (the connection
+    could not be made), so nothing can have been applied there.
+    """
+
+    def __init__(self, message: str, not_sent: bool = False):
+        super().__init__(message)
+        self.not_sent = not_sent
+
+
+def _not_sent(exc: Exception) -> bool:
+    from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return True
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(reason, (NewConnectionError, ConnectTimeoutError))
 
 
 class CentralError(Exception):
@@ -23,21 +40,28 @@ class CentralError(Exception):
 
 
 class CentralClient:
-    def __init__(self, base_url: str, timeout: float = 3.0, token: str = ""):
+    def __init__(self, base_url: str, timeout: float = 3.0, token=""):
+        """``token`` is the device token, or a callable returning it (read when needed, so an
+        enrolment or a new credential takes effect without a restart)."""
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
-        self.token = token
+        self._token = token
         self.session = requests.Session()
+
+    @property
+    def token(self) -> str:
+        return self._token() if callable(self._token) else self._token
 
     def _call(self, method: str, path: str, **kwargs) -> dict:
         headers = kwargs.pop("headers", {})
-        if self.token:
-            headers["Authorization"] = f"Bearer {self.token}"
+        token = self.token
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
         try:
             response = self.session.request(method, self.base_url + path, timeout=self.timeout, headers=headers,
                                             **kwargs)
         except requests.RequestException as exc:
-            raise CentralUnavailable(str(exc)) from exc
+            raise CentralUnavailable(str(exc), not_sent=_not_sent(exc)) from exc
         if response.status_code >= 500:
             raise CentralUnavailable(f"central store answered {response.status_code}")
         try:

@@ -7,7 +7,8 @@
     kiosk serve                     the kiosk web app
     kiosk provisioning serve        the staff provisioning station
     kiosk staff add NAME --role R   create a staff user of the station (password prompted or --password-stdin)
-    kiosk sync once | run           pull changes from the central store into the kiosk cache
+    kiosk sync once | run | status | push   sync with the central store (pull, outbox push, heartbeat)
+    kiosk devices add NAME | revoke NAME | list   kiosk devices at the central store
     kiosk reader tap UID | scan CODE | service, kiosk readers   card and barcode readers
 """
 from __future__ import annotations
@@ -89,32 +90,77 @@ def _sync_parts(config):
 
     from kiosk.cache import PatronCache, load_device_key, open_cache
     from kiosk.central_client import CentralClient
+    from kiosk.devices import load_credential
 
     db = open_cache(config["kiosk"]["cache_url"])
     key = load_device_key(config["kiosk"]["identifier_key"], os.path.join(config["data_dir"]))
-    client = CentralClient(config["kiosk"]["central_url"], config["kiosk"]["central_timeout_seconds"])
+    client = CentralClient(config["kiosk"]["central_url"], config["kiosk"]["central_timeout_seconds"],
+                           token=lambda: (load_credential(config) or {}).get("token", ""))
     return db, PatronCache(key), client
 
 
 def cmd_sync(args) -> int:
+    """kiosk sync once | run | status | push: pull changes, push the outbox, heartbeat (docs/sync.md)."""
     from kiosk import sync
-    from kiosk.central_client import CentralUnavailable
 
     config = _config(args)
     db, cache, client = _sync_parts(config)
+    if args.mode == "status":
+        with db.connection_context():
+            print(sync.status_json(cache))
+        return 0
+    if args.mode == "push":
+        with db.connection_context():
+            report = sync.cycle_push_only(client, cache)
+        print(f"sync: {report['sent']} operations sent; outbox {report['outbox_length']}"
+              + (f"; {report['error']}" if report["error"] else ""), flush=True)
+        return 1 if report["error"] else 0
+    interval = args.interval if args.interval is not None else config["kiosk"]["sync_interval_seconds"]
     while True:
-        try:
-            with db.connection_context():
-                applied = sync.pull(client, cache, progress=_progress("records") if args.mode == "once" else None)
-            if args.mode == "once" or applied:
-                print(f"sync: {applied} records applied, cursor {cache.cursor()}", flush=True)
-        except CentralUnavailable as exc:
-            print(f"sync: central store not reachable ({exc}); will retry", file=sys.stderr, flush=True)
+        with db.connection_context():
+            horizon = {"value": 0}
+
+            def progress(applied, cursor):
+                horizon["value"] = int(cache.state("horizon", "0") or 0)
+                print(f"\r  {applied:,} records applied, cursor {cursor:,} of {horizon['value']:,}", end="",
+                      file=sys.stderr, flush=True)
+
+            report = sync.cycle(client, cache, progress=progress if args.mode == "once" else None)
+            if args.mode == "once" or report["pulled"] or report["pushed"]:
+                print(f"\nsync: {report['pulled']} records applied, {report['pushed']} operations sent, "
+                      f"cursor {cache.cursor()}, outbox {sync.outbox.length()}", flush=True)
+        if report["error"]:
+            print(f"sync: {report['error']}; will retry", file=sys.stderr, flush=True)
             if args.mode == "once":
                 return 1
         if args.mode == "once":
             return 0
-        time.sleep(args.interval)
+        time.sleep(interval)
+
+
+def cmd_devices(args) -> int:
+    """kiosk devices add NAME | revoke NAME | list (at the central store)."""
+    import json
+
+    from store import devices, schema
+
+    config = _config(args)
+    db = schema.init(config["central"]["database_url"])
+    with db.connection_context():
+        try:
+            if args.devices_command == "add":
+                code = devices.add(args.name, replace=args.replace)
+                print(f"enrolment code for {args.name}: {code}\n(valid {devices.CODE_VALID_HOURS} hours, once; "
+                      f"on the kiosk: kiosk enrol {code})")
+            elif args.devices_command == "revoke":
+                devices.revoke(args.name)
+                print(f"{args.name} revoked; the central store refuses it from its next request")
+            else:
+                print(json.dumps(devices.listing(), indent=2))
+        except devices.DeviceError as exc:
+            print(str(exc), file=sys.stderr)
+            return 1
+    return 0
 
 
 def cmd_demo(args) -> int:
@@ -158,15 +204,31 @@ def build_parser() -> argparse.ArgumentParser:
 
     provisioning_cli.add_subcommands(commands)  # kiosk staff add USERNAME --role ROLE
 
-    sync_parser = commands.add_parser("sync", help="pull changes from the central store into the kiosk cache")
-    sync_parser.add_argument("mode", choices=["once", "run"])
-    sync_parser.add_argument("--interval", type=float, default=5.0, help="seconds between pulls (run)")
+    sync_parser = commands.add_parser("sync", help="sync the kiosk with the central store (docs/sync.md)")
+    sync_parser.add_argument("mode", choices=["once", "run", "status", "push"],
+                             help="once: one round; run: forever; status: show the sync state; push: the outbox only")
+    sync_parser.add_argument("--interval", type=float, default=None,
+                             help="seconds between rounds (run; default [kiosk] sync_interval_seconds)")
     sync_parser.set_defaults(func=cmd_sync)
+
+    # kiosk enrol CODE is appliance/cli.py's (it calls kiosk.devices.enrol and writes the configuration).
+    devices_parser = commands.add_parser("devices", help="kiosk devices at the central store")
+    devices_commands = devices_parser.add_subparsers(dest="devices_command", required=True)
+    add_device = devices_commands.add_parser("add", help="register a kiosk and print its one-time enrolment code")
+    add_device.add_argument("name")
+    add_device.add_argument("--replace", action="store_true", help="re-enrol an existing device (new code)")
+    revoke_device = devices_commands.add_parser("revoke", help="revoke a kiosk's credential")
+    revoke_device.add_argument("name")
+    devices_commands.add_parser("list", help="devices with their last pull and push")
+    devices_parser.set_defaults(func=cmd_devices)
 
     from hardware import cli as hardware_cli
     from hardware.config import ReaderSettings
 
     hardware_cli.add_subcommands(commands, lambda: ReaderSettings.from_mapping(settings.load()["readers"]))
+    from upstream import cli as upstream_cli
+
+    upstream_cli.add_subcommands(commands)  # kiosk upstream check | replay
     __import__("store.jobs.cli", fromlist=["add_subcommands"]).add_subcommands(commands)  # kiosk admin ...
     __import__("appliance.cli", fromlist=["add_subcommands"]).add_subcommands(commands)  # install, upgrade, doctor, enrol ...
     return parser

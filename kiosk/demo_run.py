@@ -59,6 +59,7 @@ def run(config_path: str | None, patrons: int = 500) -> int:
             print("the central store did not start; see the messages above", file=sys.stderr)
             stop()
             return 1
+        _enrol_demo_kiosk(config)
         subprocess.run(cli + ["sync", "once"], check=True)
         children.append(subprocess.Popen(cli + ["sync", "run"]))
         _welcome(config)
@@ -71,6 +72,24 @@ def run(config_path: str | None, patrons: int = 500) -> int:
         print("\nstopping…")
         stop()
         return 0
+
+
+def _enrol_demo_kiosk(config: dict) -> None:
+    """The demo enrols its kiosk itself: a device code made at the central store and exchanged at once
+    (what `kiosk devices add NAME` and `kiosk enrol CODE` do by hand). Kept if still valid."""
+    from kiosk import devices as kiosk_devices
+    from store import devices
+    from store.db import bind
+
+    name = config["kiosk"]["device_name"]
+    credential = kiosk_devices.load_credential(config)
+    db = bind(config["central"]["database_url"])
+    with db.connection_context():
+        if credential and (device := devices.authenticate(credential["token"])) and device.status == "active":
+            return
+        code = devices.add(name, replace=True)
+    kiosk_devices.enrol(config["kiosk"]["central_url"], code, config)
+    print(f"  enrolled the demo kiosk as {name}", flush=True)
 
 
 def _welcome(config: dict) -> None:

@@ -199,6 +199,13 @@ def _renumber(expected) -> bool:
     return True
 
 
+def withdraw(item: OutboxItem) -> None:
+    """Take back an operation the central store certainly never received (its connection failed)."""
+    with cache_db.atomic():
+        if OutboxItem.delete().where(OutboxItem.key == item.key).execute() and int(_state("op_seq", "0")) == item.seq:
+            _set_state(op_seq=item.seq - 1)  # else the gap is closed by renumbering at the next push
+
+
 def rejected(limit: int = 50) -> list[dict]:
     return [{"key": r.key, "seq": r.seq, "type": r.op_type, "primary_id": r.primary_id, "status": r.status,
              "reason": r.reason, "detail": r.detail, "created": r.created.isoformat() + "Z"}

@@ -77,11 +77,13 @@ def _patron(stage: str = PIN_OK):
     return services.get_patron(primary_id)
 
 
-def _start(account) -> None:
+def _start(account, chosen_language: str = "") -> None:
     session.clear()
     session["patron"] = account.primary_id
     session["seen"] = time.time()
-    if account.preferred_language in _config()["languages"]:
+    if chosen_language:  # chosen on screen before the tap: the patron's choice wins
+        session["lang"], session["lang_chosen"] = chosen_language, True
+    elif account.preferred_language in _config()["languages"]:
         session["lang"] = account.preferred_language
     session["stage"] = IDENTIFIED
 
@@ -104,6 +106,7 @@ def attract():
 
 @bp.post("/identify")
 def identify():
+    chosen = session.get("lang", "") if session.get("lang_chosen") and "patron" not in session else ""
     _end_session()  # a new identification always ends the previous patron's session
     identifier = request.form.get("identifier", "").strip()
     if "tap" in request.form:
@@ -118,7 +121,7 @@ def identify():
     until = services.pin_locked_until(account.primary_id)
     if until:
         return _locked_message(until)
-    _start(account)
+    _start(account, chosen)
     if account.policy.pin_required:
         return _render("_pin.html", account=account, error="", attempts_left=None)
     session["stage"] = PIN_OK
@@ -277,7 +280,7 @@ def call_staff():
 def language():
     lang = request.form.get("lang", "")
     if lang in _config()["languages"]:
-        session["lang"] = lang
+        session["lang"], session["lang_chosen"] = lang, True
     if "patron" in session and session.get("stage") == PIN_OK:
         account = _patron()
         if account is not None:

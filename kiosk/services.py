@@ -42,18 +42,98 @@ def get_patron(primary_id: str) -> Account | None:
     return _cache().get(primary_id)
 
 
-def renew(account: Account, loan_ids: list[int] | None) -> list[RenewalOutcome]:
-    """Renew the given loans (all when None) at the central store; refresh the cached account.
+def central_online() -> bool:
+    """Whether the central store answered at the last contact (the screens say so discreetly when not)."""
+    from kiosk import sync
 
-    Raises ``CentralUnavailable`` when the central store does not answer.
+    cache = _cache()
+    if cache.state("central_online", "1") == "1":
+        return True
+    checked = cache.state("central_checked")
+    retry = _kiosk_config().get("sync_interval_seconds", 5.0)
+    if checked and (dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+                    - dt.datetime.fromisoformat(checked.rstrip("Z"))).total_seconds() > retry:
+        online = _central().health()  # the sync worker has not looked lately: look now
+        sync.note_online(cache, online)
+        return online
+    return False
+
+
+OFFLINE_REFUSED = "the central store is offline and [kiosk] offline_renewals is \"refuse\""
+UNCONFIRMED = "Your renewal has been sent and will be confirmed when the library system answers."
+PENDING = "Renewed here until {date:%d %B %Y}; this will be confirmed when the library system answers."
+
+
+def renew(account: Account, loan_ids: list[int] | None) -> list[RenewalOutcome]:
+    """Renew the given loans (all when None). Every renewal goes through the durable outbox.
+
+    Online: queued, sent at once, and the central store's answer returned (cache refreshed).
+    Offline (``[kiosk] offline_renewals``): "refuse" refuses without queueing (raising
+    ``CentralUnavailable`` when the connection failed just now); "local" decides
+    from the cached rules (``domain.renewal.decide``), updates the cached loans in the same
+    transaction as the queued operation, and marks the outcomes ``pending``. If the central
+    store stops answering mid-renewal, the operation stays queued and the outcome is pending
+    ("unconfirmed"): it will be applied exactly once when the central store is back.
     """
+    from domain.renewal import decide
+    from kiosk import outbox, sync
+
     titles = {loan.loan_id: loan.title for loan in account.loans}
-    results = _central().renew(account.primary_id, loan_ids)
+    wanted = [loan.loan_id for loan in account.loans] if loan_ids is None else list(loan_ids)
+    cache = _cache()
+    if not central_online():
+        if _kiosk_config().get("offline_renewals", "refuse") != "local":
+            raise CentralUnavailable(OFFLINE_REFUSED, not_sent=True)  # the screens say so; nothing is queued
+        today = current_app.config["TODAY"]()
+        decisions = []
+        for loan_id in wanted:
+            loan = account.loan(loan_id)
+            decisions.append(decide(account, loan, today) if loan else None)
+        local = [{"loan_id": i, "renewed": bool(d and d.renewed),
+                  "new_due_date": d.new_due_date.isoformat() if d and d.new_due_date else None}
+                 for i, d in zip(wanted, decisions)]
+        renewed = {d.loan_id: d.new_due_date for d in decisions if d and d.renewed}
+
+        def effect():
+            if renewed:
+                cache.replace_account(_with_renewals(account, renewed))
+
+        outbox.enqueue("renew", {"primary_id": account.primary_id, "loan_ids": wanted, "local": local,
+                                 "titles": {str(i): titles.get(i, "") for i in wanted}}, effect)
+        outcomes = []
+        for loan_id, decision in zip(wanted, decisions):
+            if decision is None:
+                outcomes.append(RenewalOutcome(loan_id, "", False, None, "unknown_loan",
+                                               "This loan was not found on your account.", True))
+            elif decision.renewed:
+                outcomes.append(RenewalOutcome(loan_id, titles[loan_id], True, decision.new_due_date, "",
+                                               PENDING.format(date=decision.new_due_date), True))
+            else:
+                outcomes.append(RenewalOutcome(loan_id, titles[loan_id], False, None, decision.reason,
+                                               decision.message, True))
+        return outcomes
+
+    item = outbox.enqueue("renew", {"primary_id": account.primary_id, "loan_ids": wanted,
+                                    "titles": {str(i): titles.get(i, "") for i in wanted}})
+    answer = None
     try:
-        fresh = Account.from_dict(_central().account(account.primary_id) | {"pin_hash": account.pin_hash})
-        _cache().replace_account(fresh)
-    except (CentralUnavailable, CentralError):
-        pass  # the next sync brings the new due dates
+        if outbox.length() <= 50:  # a long backlog is the sync worker's job; do not keep the patron waiting
+            answer = outbox.push(_central(), cache, until_seq=item.seq)["answers"].get(item.key)
+        sync.note_online(cache, True)
+    except CentralUnavailable as exc:
+        sync.note_online(cache, False, f"central store not reachable: {exc}")
+        if exc.not_sent:  # it never left the kiosk: take it back and follow the offline policy
+            outbox.withdraw(item)
+            if _kiosk_config().get("offline_renewals", "refuse") != "local":
+                raise
+            return renew(account, loan_ids)
+    except CentralError as exc:
+        current_app.logger.warning("renewal queued; the central store refused the push: %s", exc)
+    if answer is None:
+        return [RenewalOutcome(i, titles.get(i, ""), False, None, "unconfirmed", UNCONFIRMED, True) for i in wanted]
+    if answer.get("status") == "rejected":
+        return [RenewalOutcome(i, titles.get(i, ""), False, None, answer.get("reason", "rejected"),
+                               answer.get("message", "")) for i in wanted]
     return [
         RenewalOutcome(
             loan_id=r["loan_id"],
@@ -63,8 +143,16 @@ def renew(account: Account, loan_ids: list[int] | None) -> list[RenewalOutcome]:
             reason=r["reason"],
             message=r["message"],
         )
-        for r in results
+        for r in answer["result"]["results"]
     ]
+
+
+def _with_renewals(account: Account, renewed: dict) -> Account:
+    import dataclasses
+
+    loans = tuple(dataclasses.replace(loan, due_date=renewed[loan.loan_id], renewals=loan.renewals + 1)
+                  if loan.loan_id in renewed else loan for loan in account.loans)
+    return dataclasses.replace(account, loans=loans)
 
 
 # --- PIN, lockouts, letters, receipts, calls for staff (issue 3: the patron screens) ---
@@ -112,15 +200,27 @@ def check_pin(account: Account, pin: str) -> PinResult:
 
 
 def record_lockout(primary_id: str, locked_until: dt.datetime | None = None) -> bool:
-    """Tell the central store (staff audit log) that this kiosk locked a card; False if it was not reached."""
-    body = {"device": _kiosk_config()["device_name"],
-            "locked_until": locked_until.isoformat() + "Z" if locked_until else ""}
-    try:
-        _central()._call("POST", f"/api/v1/patrons/{primary_id}/pin-lockouts", json=body)
-        return True
-    except (CentralUnavailable, CentralError) as exc:
-        current_app.logger.warning("PIN lockout of a card not reported to the central store: %s", exc)
+    """Report that this kiosk locked a card (staff audit log at the central store).
+
+    The report goes through the durable outbox, so a lockout made while the central store
+    is down is reported on reconnect; returns True when it was delivered now. (The PIN check
+    itself is local and never queued or replayed.)
+    """
+    from kiosk import outbox, sync
+
+    max_attempts = int(_kiosk_config().get("pin_max_attempts", 0) or 0)
+    item = outbox.enqueue("lockout", {"primary_id": primary_id, "failed_attempts": max_attempts,
+                                      "locked_until": locked_until.isoformat() + "Z" if locked_until else ""})
+    if not central_online():
         return False
+    try:
+        answers = outbox.push(_central(), _cache(), until_seq=item.seq)["answers"]
+        return item.key in answers
+    except CentralUnavailable as exc:
+        sync.note_online(_cache(), False, f"central store not reachable: {exc}")
+    except CentralError as exc:
+        current_app.logger.warning("PIN lockout queued; the central store refused the push: %s", exc)
+    return False
 
 
 def call_staff(reason: str, primary_id: str = "") -> bool:

@@ -1,15 +1,31 @@
-"""Pulling the central store's changes into the kiosk cache, page by page."""
+"""Sync between this kiosk and the central store: pull changes, push the outbox, heartbeat, status.
+
+``pull`` applies pages of changes after the cache's cursor (each page and its
+cursor in one transaction: a crash resumes from the last page). ``push`` sends
+the outbox (kiosk/outbox.py). ``cycle`` does one round of both plus a heartbeat
+and records what happened (last successful pull and push, errors, online or
+not) in the cache, where ``status`` (``kiosk sync status``, ``GET /sync/status``)
+and ``kiosk.services.central_online`` read it. See docs/sync.md.
+"""
 from __future__ import annotations
 
+import datetime as dt
+import json
+
+from kiosk import outbox
 from kiosk.cache import PatronCache
-from kiosk.central_client import CentralClient
+from kiosk.central_client import CentralClient, CentralError, CentralUnavailable
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None).isoformat() + "Z"
 
 
 def pull(client: CentralClient, cache: PatronCache, page_size: int = 1000, progress=None) -> int:
     """Apply every change after the cache's cursor; return how many records were applied.
 
-    Each page is applied in one transaction together with its cursor, so a crash
-    leaves the cache at a page boundary and the next pull resumes from there.
+    ``progress(applied, cursor)`` is called after each page (the page's ``horizon``,
+    kept in the cache's state, gives the end point of a first sync).
     """
     applied = 0
     while True:
@@ -18,4 +34,96 @@ def pull(client: CentralClient, cache: PatronCache, page_size: int = 1000, progr
         if progress:
             progress(applied, page["cursor"])
         if not page["more"]:
+            cache.set_state(last_pull_ok=_now())
             return applied
+
+
+def push(client: CentralClient, cache: PatronCache, batch: int = 100) -> dict:
+    return outbox.push(client, cache, batch=batch)
+
+
+def note_online(cache: PatronCache, online: bool, error: str = "") -> None:
+    values = {"central_online": "1" if online else "0", "central_checked": _now()}
+    if error:
+        values.update(last_error=error[:500], last_error_at=_now())
+    cache.set_state(**values)
+
+
+def heartbeat_data(cache: PatronCache) -> dict:
+    """What this kiosk reports each cycle: the appliance's own figures if present, and its sync state."""
+    data = {}
+    try:
+        from appliance.heartbeat import collect  # deploy/appliance (optional)
+
+        data.update(collect() or {})
+    except ImportError:
+        pass
+    except Exception as exc:  # a broken probe must not stop the sync
+        data["heartbeat_error"] = str(exc)[:200]
+    summary = status(cache)
+    data["sync"] = {key: summary[key] for key in ("cursor", "outbox_length", "oldest_pending", "rejected_count",
+                                                  "last_pull_ok", "last_push_ok")}
+    return data
+
+
+def cycle(client: CentralClient, cache: PatronCache, page_size: int = 1000, progress=None) -> dict:
+    """One round: push, pull, push (what the pull made possible), heartbeat. Never raises for the network."""
+    report = {"pushed": 0, "pulled": 0, "error": ""}
+    try:
+        report["pushed"] += push(client, cache)["sent"]
+        report["pulled"] = pull(client, cache, page_size, progress)
+        report["pushed"] += push(client, cache)["sent"]
+        try:
+            client.heartbeat(heartbeat_data(cache))
+        except CentralError as exc:
+            if exc.status in (401, 403):
+                raise
+        note_online(cache, True)
+    except CentralUnavailable as exc:
+        report["error"] = f"central store not reachable: {exc}"
+        note_online(cache, False, report["error"])
+    except CentralError as exc:
+        report["error"] = f"central store refused: {exc.code}: {exc.message}"
+        note_online(cache, exc.status not in (401, 403), report["error"])
+    return report
+
+
+def status(cache: PatronCache) -> dict:
+    """The sync state staff see: last good pull and push, cursor, outbox, rejections, errors."""
+    oldest = outbox.OutboxItem.select().order_by(outbox.OutboxItem.seq).first()
+    rejected = outbox.rejected(20)
+    return {
+        "online": cache.state("central_online", "1") == "1",
+        "checked": cache.state("central_checked") or None,
+        "last_pull_ok": cache.state("last_pull_ok") or None,
+        "last_push_ok": cache.state("last_push_ok") or None,
+        "cursor": cache.cursor(),
+        "horizon": int(cache.state("horizon", "0") or 0),
+        "patrons": cache.count(),
+        "outbox_length": outbox.length(),
+        "oldest_pending": oldest.created.isoformat() + "Z" if oldest else None,
+        "oldest_pending_error": oldest.last_error if oldest else "",
+        "rejected_count": outbox.OpResult.select().count(),
+        "rejected": rejected,
+        "last_error": cache.state("last_error") or None,
+        "last_error_at": cache.state("last_error_at") or None,
+    }
+
+
+def status_json(cache: PatronCache) -> str:
+    return json.dumps(status(cache), indent=2)
+
+
+def cycle_push_only(client: CentralClient, cache: PatronCache) -> dict:
+    """Push the outbox only (``kiosk sync push``): what a replay after an outage does."""
+    report = {"sent": 0, "error": ""}
+    try:
+        report["sent"] = push(client, cache)["sent"]
+        note_online(cache, True)
+    except CentralUnavailable as exc:
+        report["error"] = f"central store not reachable: {exc}"
+        note_online(cache, False, report["error"])
+    except CentralError as exc:
+        report["error"] = f"central store refused: {exc.code}: {exc.message}"
+    report["outbox_length"] = outbox.length()
+    return report

@@ -61,10 +61,10 @@ def create_app(config: dict | None = None, today=None) -> Flask:
         response.headers["X-Frame-Options"] = "DENY"
         return response
 
-    from provisioning import auth, cards, desk, events, patrons, records, views
+    from provisioning import admin, auth, cards, desk, events, patrons, records, views
 
     views.init_app(app)
     auth.init_app(app)
-    for module in (auth, patrons, records, cards, desk, events):
+    for module in (auth, patrons, records, cards, desk, events, admin):
         app.register_blueprint(module.bp)
     return app

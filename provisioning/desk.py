@@ -46,15 +46,24 @@ def mark_loan(primary_id, loan_id, action):
                     lambda l: f"{l.title} is now {l.status.replace('_', ' ').lower()}.")
 
 
-@bp.post("/letters/requests-report")
-def requests_report(primary_id):
+REPORTS = {"requests-report": ("FulRequestsReportLetter", "requests", "Requests report"),
+           "loans-report": ("FulUserBorrowingActivityLetter", "loans", "Loans report")}
+
+
+@bp.post("/letters/<any(\"requests-report\", \"loans-report\"):report>")
+def send_report(primary_id, report):
+    """The requests report (FulRequestsReportLetter) or the loans report (FulUserBorrowingActivityLetter)."""
     user = or_404(accounts.get_user(primary_id))
-    letter = letters.send_letter(user, "FulRequestsReportLetter", current_app.config["KIOSK"], operator(),
-                                 channel=request.form.get("channel", "email"),
+    letter_type, tab, title = REPORTS[report]
+    channel = request.form.get("channel", "email")
+    if channel not in ("email", "print"):
+        return patron_page(primary_id, 422, tab=tab, error="Choose email or print.")
+    letter = letters.send_letter(user, letter_type, current_app.config["KIOSK"], operator(), channel=channel,
                                  today=current_app.config["TODAY"]())
     if letter.status == "failed":
-        return patron_page(primary_id, 502, tab="requests", error=letter.error)
-    return patron_page(primary_id, tab="requests", notice=f"Requests report sent to {letter.recipient}.")
+        return patron_page(primary_id, 502, tab=tab, error=letter.error)
+    done = f"sent to {letter.recipient}" if channel == "email" else "ready to print (see the Letters tab)"
+    return patron_page(primary_id, tab=tab, notice=f"{title} {done}.")
 
 
 @bp.get("/letters/<int:letter_id>")

@@ -1,7 +1,7 @@
 """Find a patron (identifier, or surname and initial), open the record, register a member."""
 from __future__ import annotations
 
-from flask import Blueprint, request, url_for
+from flask import Blueprint, current_app, request, url_for
 from htmx_flask import request as htmx_request
 
 from domain.membership import expiry_from_card
@@ -64,16 +64,22 @@ def patron_page(primary_id: str, status: int = 200, **context):
 @requires("user_manager")
 def register():
     groups = list(UserGroup.select().order_by(UserGroup.code))
+    libraries = rs_libraries()
     if request.method == "GET":
-        return render("register.html", groups=groups, form={}, errors={})
+        return render("register.html", groups=groups, rs_libraries=[(n, n) for n in libraries], form={}, errors={})
     try:
-        user = registration.register(request.form, today(), operator())
+        user = registration.register(request.form, today(), operator(), libraries)
     except registration.Invalid as exc:
-        return render("register.html", 422, groups=groups, form=request.form, errors=exc.errors,
+        return render("register.html", 422, groups=groups, rs_libraries=[(n, n) for n in libraries], form=request.form, errors=exc.errors,
                       error="The record was not saved: correct the fields marked below.")
     return patron_page(user.primary_id, notice=f"{user.first_name} {user.last_name} is registered as "
                                                f"{user.primary_id}.", push=url_for("patrons.patron",
                                                                                    primary_id=user.primary_id))
+
+
+def rs_libraries() -> list[str]:
+    """The configured resource sharing libraries (``[provisioning] rs_libraries``)."""
+    return [str(name) for name in current_app.config["KIOSK"]["provisioning"].get("rs_libraries") or []]
 
 
 @bp.get("/register/group")

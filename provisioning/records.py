@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 from flask import Blueprint, request
+from htmx_flask import request as htmx_request
 
 from store import accounts
-from store.records import Refused, delete_row, duplicate_row, save_row, update_general
+from store.records import (ROW_MODELS, Refused, delete_row, duplicate_row, is_external, row_editable, save_row,
+                           update_general)
 from store.registration import Invalid
 from provisioning.patrons import patron_page
-from provisioning.views import operator, or_404, requires
+from provisioning.views import operator, or_404, render, requires
 
 bp = Blueprint("records", __name__, url_prefix="/patrons/<primary_id>")
 TAB_OF = {"email": "contact", "address": "contact", "phone": "contact", "identifier": "identifiers",
@@ -42,9 +44,65 @@ def general(primary_id):
 @requires("user_manager")
 def save(primary_id, kind, row_id=None):
     user = _user(primary_id)
+    if row_id and request.form.get("inline") and htmx_request.htmx:
+        return _save_inline(user, kind, row_id)
     return _attempt(primary_id, TAB_OF.get(kind, "general"),
                     lambda: save_row(user, kind, request.form, operator(), row_id),
                     "Row saved." if row_id else "Row added.")
+
+
+def _row(user, kind, row_id):
+    model = ROW_MODELS.get(kind)
+    return or_404(model.get_or_none((model.id == row_id) & (model.user == user)) if model else None)
+
+
+def _row_context(user):
+    return {"user": user, "external": is_external(user),
+            "editable": lambda kind, row=None, id_type="": row_editable(user, kind, row, id_type)}
+
+
+def _edit_values(kind, row) -> dict:
+    """The inline form's values for a stored row (the names ``store.records.clean_row`` reads)."""
+    data = row.__data__
+    return {"email": {"email": data.get("email_address"), "email_type": data.get("email_types")},
+            "address": {"address_type": data.get("address_types"), **{k: data.get(k) for k in
+                        ("line1", "line2", "city", "postal_code", "country")}},
+            "phone": {"phone_number": data.get("phone_number"), "phone_type": data.get("phone_types")},
+            }.get(kind, data)
+
+
+@bp.get("/rows/<kind>/<int:row_id>")
+@requires("user_manager")
+def row(primary_id, kind, row_id):
+    """The row on display (after an inline edit is cancelled)."""
+    user = _user(primary_id)
+    return render("_row.html", kind=kind, row=_row(user, kind, row_id), **_row_context(user))
+
+
+@bp.get("/rows/<kind>/<int:row_id>/edit")
+@requires("user_manager")
+def edit(primary_id, kind, row_id):
+    """The row as an inline form, swapped in place of the row."""
+    user = _user(primary_id)
+    found = _row(user, kind, row_id)
+    if not row_editable(user, kind, found):
+        return render("_row.html", 403, kind=kind, row=found, **_row_context(user))
+    return render("_row_edit.html", kind=kind, row=found, f=_edit_values(kind, found), errors={}, error="",
+                  **_row_context(user))
+
+
+def _save_inline(user, kind, row_id):
+    found = _row(user, kind, row_id)
+    try:
+        save_row(user, kind, request.form, operator(), row_id)
+    except Invalid as exc:
+        return render("_row_edit.html", 422, kind=kind, row=found, f=request.form, errors=exc.errors,
+                      error="Nothing was saved: correct the fields marked below." if "form" not in exc.errors
+                      else exc.errors["form"], **_row_context(user))
+    except Refused as exc:
+        return render("_row_edit.html", 403, kind=kind, row=found, f=request.form, errors={}, error=str(exc),
+                      **_row_context(user))
+    return render("_row.html", kind=kind, row=_row(user, kind, row_id), **_row_context(user))
 
 
 @bp.post("/rows/<kind>/<int:row_id>/delete")

@@ -75,6 +75,7 @@ DEFAULTS: dict = {
         "session_timeout_minutes": 15,
         "card_replacement_fee": "5.00",
         "lost_item_fee": "45.00",
+        "rs_libraries": [],  # the registration form's "Resource sharing library" choices (User.rs_library)
     },
     "mail": {
         "host": "localhost",

@@ -147,6 +147,8 @@ def _account(user, loans, requested, requests, fees, blocks, emails) -> domain.A
 def identifiers_of(user_ids: list[int]) -> dict[int, list[dict]]:
     """Each user's identifiers (type, value, status), for the kiosks' lookup tables."""
     found = defaultdict(list)
-    for i in Identifier.select().where(Identifier.user.in_(user_ids)).order_by(Identifier.id):
-        found[i.user_id].append({"id_type": i.id_type, "value": i.value, "status": i.status})
+    query = (Identifier.select(Identifier.user, Identifier.id_type, Identifier.value, Identifier.status)
+             .where(Identifier.user.in_(user_ids)).order_by(Identifier.id).tuples())  # tuples: no model objects
+    for user_id, id_type, value, status in query:
+        found[user_id].append({"id_type": id_type, "value": value, "status": status})
     return found

@@ -58,7 +58,21 @@ class SyncConflict(BaseModel):
     created = pw.DateTimeField(default=_now, index=True)
 
 
-for _model in (Device, SyncConflict):
+class AppliedOp(BaseModel):
+    device = pw.ForeignKeyField(Device, on_delete="CASCADE")
+    key = pw.CharField(max_length=80)
+    seq = pw.BigIntegerField()
+    op_type = pw.CharField(max_length=30)
+    digest = pw.CharField(max_length=64)
+    status = pw.CharField(max_length=10)  # applied / rejected
+    response = pw.TextField()
+    created = pw.DateTimeField(default=_now)
+
+    class Meta:
+        indexes = ((("device", "key"), True), (("device", "seq"), True))
+
+
+for _model in (Device, SyncConflict, AppliedOp):
     if _model not in ALL_MODELS:
         ALL_MODELS.append(_model)
 

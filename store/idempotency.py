@@ -19,32 +19,13 @@ import datetime as dt
 import hashlib
 import json
 
-import peewee as pw
-
 from store.db import database
-from store.devices import Device
-from store.models import ALL_MODELS, BaseModel, _now
+from store.devices import AppliedOp, Device  # noqa: F401  (AppliedOp lives with the devices it belongs to)
+from store.models import _now
 
 LEASE_SECONDS = 30
+REFRESHES = ("renew",)  # operation types that change what a kiosk shows about the patron
 MAX_OPS = 500
-
-
-class AppliedOp(BaseModel):
-    device = pw.ForeignKeyField(Device, on_delete="CASCADE")
-    key = pw.CharField(max_length=80)
-    seq = pw.BigIntegerField()
-    op_type = pw.CharField(max_length=30)
-    digest = pw.CharField(max_length=64)
-    status = pw.CharField(max_length=10)  # applied / rejected
-    response = pw.TextField()
-    created = pw.DateTimeField(default=_now)
-
-    class Meta:
-        indexes = ((("device", "key"), True), (("device", "seq"), True))
-
-
-if AppliedOp not in ALL_MODELS:
-    ALL_MODELS.append(AppliedOp)
 
 
 class OpRefused(Exception):
@@ -99,8 +80,8 @@ def apply_ops(device: Device, ops: list[dict], handlers: dict, context: dict) ->
         for op in ops:
             result = _apply_one(device, op, last_seq, handlers, context)
             results.append(result)
-            if result.get("primary_id"):
-                touched.append(result["primary_id"])
+            if result.get("primary_id") and op["type"] in REFRESHES:
+                touched.append(result["primary_id"])  # the kiosk gets this patron's fresh record back
             last_seq = max(last_seq, op["seq"]) if not result.get("replayed") else last_seq
     except OpRefused as refused:
         refused.extra.update(results=results, touched=touched)

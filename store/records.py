@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+import peewee as pw
+
 from domain import codes
 from domain.hashing import hash_secret
 from store import changes, staff
@@ -124,7 +126,7 @@ def save_row(user: User, kind: str, form, operator: str, row_id: int | None = No
     if not row_editable(user, kind, row, text(form, "id_type")):
         raise Refused("This segment comes from the patron feed and cannot be changed here.")
     values = clean_row(user, kind, form, row)
-    if kind == "note":
+    if kind == "note" and row is None:
         values.setdefault("created_by", operator)
     if is_external(user):
         values["segment_type"] = "Internal"
@@ -134,7 +136,11 @@ def save_row(user: User, kind: str, form, operator: str, row_id: int | None = No
             return model.create(user=user, **values)
         model.update(**values).where(model.id == row.id).execute()
         return row
-    return _write(user, operator, f"{kind}.{'edit' if row else 'add'}", _describe(values), work)
+    try:
+        return _write(user, operator, f"{kind}.{'edit' if row else 'add'}", _describe(values), work)
+    except pw.IntegrityError:
+        raise Invalid({"value" if kind == "identifier" else "form": "This value is already on the record, or was "
+                       "just added to another one; nothing was saved."}) from None
 
 
 def delete_row(user: User, kind: str, row_id: int, operator: str) -> None:

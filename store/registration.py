@@ -124,10 +124,16 @@ def check_secrets(form, errors: dict, group: UserGroup | None, names: list[str],
     return {"pin": pin, "password": password}
 
 
-def check_registration(form, today: dt.date) -> tuple[dict, dict[str, str]]:
-    """Cleaned values and a message per invalid field (empty when the record is valid)."""
+def check_registration(form, today: dt.date, rs_libraries=()) -> tuple[dict, dict[str, str]]:
+    """Cleaned values and a message per invalid field (empty when the record is valid).
+
+    ``rs_libraries``: the resource sharing libraries to choose from (``[provisioning] rs_libraries``);
+    the field is optional, a value outside the list is refused."""
     errors: dict[str, str] = {}
     values = check_names(form, errors)
+    values["rs_library"] = text(form, "rs_library")
+    if values["rs_library"] and values["rs_library"] not in rs_libraries:
+        errors["rs_library"] = "Choose a resource sharing library from the list."
     group = UserGroup.get_or_none(UserGroup.code == text(form, "user_group"))
     if group is None:
         errors["user_group"] = "Choose a user group."
@@ -159,9 +165,9 @@ def _next_primary_id() -> str:
     return f"L{last + 1:07d}"
 
 
-def register(form, today: dt.date, operator: str) -> User:
+def register(form, today: dt.date, operator: str, rs_libraries=()) -> User:
     """Create the member (INTERNAL, STAFF) with contact, fee, statistic and card; or raise ``Invalid``."""
-    values, errors = check_registration(form, today)
+    values, errors = check_registration(form, today, rs_libraries)
     if errors:
         raise Invalid(errors)
     group = values["group"]
@@ -170,6 +176,7 @@ def register(form, today: dt.date, operator: str) -> User:
             user = User.create(
                 primary_id=_next_primary_id(), first_name=values["first_name"], last_name=values["last_name"],
                 user_group=group, expiry_date=values["expiry_date"], account_type="INTERNAL", record_type="STAFF",
+                rs_library=values["rs_library"],
                 pin_hash=hash_secret(values["pin"]) if values["pin"] else "",
                 password_hash=hash_secret(values["password"]))
             Email.create(user=user, preferred=True, **values["email"])

@@ -129,10 +129,22 @@ def live_central(central_app):
 
 
 @pytest.fixture
-def kiosk_app(config, live_central):
+def device_token(central_db):
+    """A kiosk device enrolled at the central store (store/devices.py); its token."""
+    from store import devices
+
+    _name, token = devices.enrol(devices.add("kiosk-1", replace=True))  # the default [kiosk] device_name
+    return token
+
+
+@pytest.fixture
+def kiosk_app(config, live_central, device_token):
     import kiosk
+    from kiosk.devices import credential_path, save_credential
 
     config["kiosk"]["central_url"] = live_central.url
+    save_credential(credential_path(config), {"device": "kiosk-1", "token": device_token,
+                                              "central_url": live_central.url})
     return kiosk.create_app(config, today=lambda: TODAY)
 
 

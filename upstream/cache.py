@@ -13,6 +13,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
+import peewee as pw
+
 from domain.account import Account
 from domain.renewal import RenewalDecision, decide
 from store import changes, circulation
@@ -172,7 +174,7 @@ def refresh(upstream: Upstream, identifier: str, today: dt.date, force: bool = F
 
 def _loan_refs(user: User, loan_ids: list[int] | None) -> tuple[list[LoanRef], list[int]]:
     rows = list(Loan.select(Loan, UpstreamLoan.upstream_id.alias("upstream_id"))
-                .join(UpstreamLoan, on=(UpstreamLoan.loan == Loan.id), join_type="LEFT OUTER")
+                .join(UpstreamLoan, on=(UpstreamLoan.loan == Loan.id), join_type=pw.JOIN.LEFT_OUTER)
                 .where((Loan.user == user) & (Loan.status != "RETURNED")).order_by(Loan.due_date, Loan.id).objects())
     by_id = {row.id: row for row in rows}
     wanted = list(by_id) if loan_ids is None else loan_ids

@@ -27,15 +27,15 @@ import datetime as dt
 import io
 import re
 import xml.etree.ElementTree as ET
+from operator import itemgetter
 from dataclasses import dataclass, field
 from xml.parsers import expat
 
 import peewee as pw
 
 from domain.codes import SOURCE_SYSTEMS
-from store import changes
-from store.db import database
-from store.jobs import bulk
+from store import bulk, changes
+from store.db import database, is_postgres
 from store.jobs.report import JobRefused, JobReport, Progress, run_job
 from store.models import Address, Change, Email, Identifier, Phone, Statistic, User, UserGroup, _now
 
@@ -78,7 +78,7 @@ class FeedFileError(Exception):
 class FeedRecord:
     line: int
     primary_id: str
-    core: dict
+    core: list  # the values of CORE_FIELDS, in that order
     identifiers: list = field(default_factory=list)  # (id_type, value, status, note)
     emails: list = field(default_factory=list)
     addresses: list = field(default_factory=list)
@@ -87,17 +87,26 @@ class FeedRecord:
     preferred_language: str = ""
 
 
+_DATES: dict[str, dt.date] = {}  # the same few dates repeat across a feed
+
+
 def parse_date(text: str, name: str, line: int, pid: str = "") -> dt.date | None:
     text = (text or "").strip()
     if not text:
         return None
+    found = _DATES.get(text)
+    if found is not None:
+        return found
     match = _DATE.match(text)
     try:
         if not match:
             raise ValueError
-        return dt.date(int(match[1]), int(match[2]), int(match[3]))
+        found = dt.date(int(match[1]), int(match[2]), int(match[3]))
     except ValueError:
         raise BadRow(line, f"bad {name} {text!r} (expected YYYY-MM-DD)", pid) from None
+    if len(_DATES) < 50_000:
+        _DATES[text] = found
+    return found
 
 
 def _coded(text: str, allowed, name: str, line: int, pid: str, default: str) -> str:
@@ -107,31 +116,33 @@ def _coded(text: str, allowed, name: str, line: int, pid: str, default: str) -> 
     return value
 
 
-_RECORD_NAMES = ("first_name", "middle_name", "last_name", "user_group", "expiry_date", "purge_date", "status",
-                 "record_type", "preferred_language")
+_RECORD_NAMES = (*CORE_FIELDS, "preferred_language")
+_GROUP_AT = CORE_FIELDS.index("user_group")
 
 
 def _record(line: int, values: dict, pid: str) -> FeedRecord:
     """A record from the named values (the same names for CSV and XML; missing means empty)."""
     get = values.get
-    last_name, group, expiry = (get("last_name") or "").strip(), (get("user_group") or "").strip(), get("expiry_date")
-    for name, value in (("last_name", last_name), ("user_group", group), ("expiry_date", (expiry or "").strip())):
-        if not value:
-            raise BadRow(line, f"{name} is empty", pid)
-    core = {
-        "first_name": (get("first_name") or "").strip(),
-        "middle_name": (get("middle_name") or "").strip(),
-        "last_name": last_name,
-        "user_group": group,
-        "expiry_date": parse_date(expiry, "expiry_date", line, pid),
-        "purge_date": parse_date(get("purge_date"), "purge_date", line, pid),
-        "status": _coded(get("status"), STATUSES, "status", line, pid, "ACTIVE"),
-        "record_type": _coded(get("record_type"), RECORD_TYPES, "record_type", line, pid, "PUBLIC"),
-    }
-    for name in ("first_name", "middle_name", "last_name"):
-        if len(core[name]) > 100:
-            raise BadRow(line, f"{name} is longer than 100 characters", pid)
-    return FeedRecord(line=line, primary_id=pid, core=core, preferred_language=(get("preferred_language") or "").strip())
+    return _new_record(line, pid, *((get(name) or "").strip() for name in _RECORD_NAMES))
+
+
+def _new_record(line: int, pid: str, first_name: str, middle_name: str, last_name: str, group: str, expiry: str,
+                purge: str, status: str, record_type: str, language: str) -> FeedRecord:
+    """A record from its stripped core values, in the order of ``_RECORD_NAMES``."""
+    if not (last_name and group and expiry):
+        for name, value in (("last_name", last_name), ("user_group", group), ("expiry_date", expiry)):
+            if not value:
+                raise BadRow(line, f"{name} is empty", pid)
+    if len(first_name) > 100 or len(middle_name) > 100 or len(last_name) > 100:
+        for name, value in (("first_name", first_name), ("middle_name", middle_name), ("last_name", last_name)):
+            if len(value) > 100:
+                raise BadRow(line, f"{name} is longer than 100 characters", pid)
+    core = [first_name, middle_name, last_name, group, parse_date(expiry, "expiry_date", line, pid),
+            parse_date(purge, "purge_date", line, pid) if purge else None,
+            status if status in STATUSES else _coded(status, STATUSES, "status", line, pid, "ACTIVE"),
+            record_type if record_type in RECORD_TYPES
+            else _coded(record_type, RECORD_TYPES, "record_type", line, pid, "PUBLIC")]
+    return FeedRecord(line, pid, core, [], [], [], [], [], language)
 
 
 # --- CSV -------------------------------------------------------------------------------------------------
@@ -157,9 +168,9 @@ def read_csv(path, encoding: str = "utf-8"):
         missing = [c for c in REQUIRED_COLUMNS if c not in header]
         if missing:
             raise FeedFileError(f"missing columns: {', '.join(missing)} (required: {', '.join(REQUIRED_COLUMNS)})")
-        index = {name: i for i, name in enumerate(header)}
         width = len(header)
-        pid_at = index["primary_id"]
+        parse = _csv_parser(header)
+        pid_at = header.index("primary_id")
         for row in reader:
             line = reader.line_num
             if not row or (len(row) == 1 and not row[0].strip()):
@@ -175,44 +186,63 @@ def read_csv(path, encoding: str = "utf-8"):
                 yield BadRow(line, "primary_id is empty")
                 continue
             try:
-                yield _csv_record(line, row, header, pid)
+                yield parse(line, row, pid)
             except BadRow as bad:
                 yield bad
 
 
-def _csv_record(line, row, header, pid) -> FeedRecord:
-    values = dict(zip(header, row))
+def _csv_parser(header: list[str]):
+    """``parse(line, row, pid) -> FeedRecord`` for rows under ``header``.
 
-    def get(name):
-        return values.get(name, "")
+    The column positions are looked up once per file; a row's values are stripped
+    once and a missing column reads as the empty string after the row's end."""
+    index = {name: i for i, name in enumerate(header)}
+    at = {name: index.get(name, len(header)) for name in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS)}
+    core_of = itemgetter(*(at[name] for name in _RECORD_NAMES))
+    barcode_at, univ_at, other_at = at["barcode"], at["univ_id"], at["other_ids"]
+    email_at, email_type_at, phone_at, phone_type_at = at["email"], at["email_type"], at["phone"], at["phone_type"]
+    address_of = itemgetter(at["address_line1"], at["address_line2"], at["address_line3"], at["city"],
+                            at["state_province"], at["postal_code"], at["country"])
+    address_type_at, category_at, category_type_at = (at["address_type"], at["statistic_category"],
+                                                      at["statistic_category_type"])
 
-    rec = _record(line, values, pid)
-    for id_type, column in (("BARCODE", "barcode"), ("UNIV_ID", "univ_id")):
-        value = get(column).strip()
-        if value:
-            rec.identifiers.append((id_type, value, "ACTIVE", ""))
-    for part in get("other_ids").split(";"):
-        if part.strip():
-            id_type, sep, value = part.partition("=")
-            if not sep or not id_type.strip() or not value.strip():
-                raise BadRow(line, f"bad other_ids entry {part.strip()!r} (expected TYPE=value)", pid)
-            rec.identifiers.append((id_type.strip().upper(), value.strip(), "ACTIVE", ""))
-    for n, address in enumerate(a.strip() for a in get("email").split(";")):
-        if address:
-            if "@" not in address:
-                raise BadRow(line, f"bad email {address!r}", pid)
-            rec.emails.append((address, get("email_type").strip() or "personal", n == 0))
-    phone = get("phone").strip()
-    if phone:
-        rec.phones.append((phone, get("phone_type").strip() or "mobile", True, False))
-    lines = [get(f"address_line{i}").strip() for i in (1, 2, 3)]
-    place = [get(c).strip() for c in ("city", "state_province", "postal_code", "country")]
-    if any(lines) or any(place):
-        rec.addresses.append((*lines, "", "", *place, get("address_type").strip() or "home", True, None, None))
-    category = get("statistic_category").strip()
-    if category:
-        rec.statistics.append((category, get("statistic_category_type").strip() or "Patron Type"))
-    return rec
+    def parse(line: int, row: list[str], pid: str) -> FeedRecord:
+        v = [c.strip() for c in row]
+        v.append("")
+        rec = _new_record(line, pid, *core_of(v))
+        identifiers = rec.identifiers
+        if v[barcode_at]:
+            identifiers.append(("BARCODE", v[barcode_at], "ACTIVE", ""))
+        if v[univ_at]:
+            identifiers.append(("UNIV_ID", v[univ_at], "ACTIVE", ""))
+        if v[other_at]:
+            for part in v[other_at].split(";"):
+                if part.strip():
+                    id_type, sep, value = part.partition("=")
+                    if not sep or not id_type.strip() or not value.strip():
+                        raise BadRow(line, f"bad other_ids entry {part.strip()!r} (expected TYPE=value)", pid)
+                    identifiers.append((id_type.strip().upper(), value.strip(), "ACTIVE", ""))
+        emails = v[email_at]
+        if emails:
+            email_type = v[email_type_at] or "personal"
+            if ";" not in emails and "@" in emails:
+                rec.emails.append((emails, email_type, True))
+            else:
+                for n, address in enumerate(a.strip() for a in emails.split(";")):
+                    if address:
+                        if "@" not in address:
+                            raise BadRow(line, f"bad email {address!r}", pid)
+                        rec.emails.append((address, email_type, n == 0))
+        if v[phone_at]:
+            rec.phones.append((v[phone_at], v[phone_type_at] or "mobile", True, False))
+        line1, line2, line3, *place = address_of(v)
+        if line1 or line2 or line3 or any(place):
+            rec.addresses.append((line1, line2, line3, "", "", *place, v[address_type_at] or "home", True, None, None))
+        if v[category_at]:
+            rec.statistics.append((v[category_at], v[category_type_at] or "Patron Type"))
+        return rec
+
+    return parse
 
 
 # --- Alma user XML -----------------------------------------------------------------------------------------
@@ -366,10 +396,6 @@ def _canon(rows) -> list:
     return sorted(tuple(_norm(v) for v in row) for row in rows)
 
 
-def _key(id_type: str, value: str) -> str:
-    return f"{id_type}\x00{value}"
-
-
 def resolve_group(code: str, mapping: dict, groups: set) -> str | None:
     """The user group for a code in the file: through the ``[feed] user_groups`` mapping, else as is."""
     target = mapping.get(code, code)
@@ -434,7 +460,7 @@ class _Loader:
         self.batch_size = batch_size
         self.groups = {g for (g,) in UserGroup.select(UserGroup.code).tuples()}
         self.lines = {}  # primary id -> line, for duplicates in the file
-        self.claimed = {}  # identifier key -> (line, primary id), for identifiers shared across records
+        self.claimed = {}  # (id_type, value) -> (line, primary id), for identifiers shared across records
 
     def reject(self, line: int, pid: str, reason: str) -> None:
         self.report.add("rejected", {"line": line, "primary_id": pid, "reason": reason})
@@ -448,24 +474,26 @@ class _Loader:
             self.reject(rec.line, rec.primary_id, f"primary_id also on line {self.lines[rec.primary_id]}")
             return
         self.lines[rec.primary_id] = rec.line
-        code = rec.core["user_group"]
+        code = rec.core[_GROUP_AT]
         group = resolve_group(code, self.mapping, self.groups)
         if group is None:
             self.reject(rec.line, rec.primary_id, f"unknown user group {code!r}")
             return
-        rec.core["user_group"] = group
-        keys = [_key(t, v) for t, v, _s, _n in rec.identifiers]
-        if len(set(keys)) != len(keys):
+        rec.core[_GROUP_AT] = group
+        keys = [(t, v) for t, v, _s, _n in rec.identifiers]
+        if len(keys) > 1 and len(set(keys)) != len(keys):
             self.reject(rec.line, rec.primary_id, "the same identifier twice in one record")
             return
-        for (id_type, value, _s, _n), key in zip(rec.identifiers, keys):
-            if key in self.claimed:
-                line, other = self.claimed[key]
-                self.reject(rec.line, rec.primary_id,
-                            f"identifier {id_type} {value} is also on line {line} (primary_id {other})")
-                return
+        claimed = self.claimed
         for key in keys:
-            self.claimed[key] = (rec.line, rec.primary_id)
+            if key in claimed:
+                line, other = claimed[key]
+                self.reject(rec.line, rec.primary_id,
+                            f"identifier {key[0]} {key[1]} is also on line {line} (primary_id {other})")
+                return
+        mark = (rec.line, rec.primary_id)
+        for key in keys:
+            claimed[key] = mark
         batch.append(rec)
 
     def missing_records(self, seen: set) -> list[tuple[int, str]]:
@@ -486,7 +514,7 @@ class _Loader:
         values = [v for r in batch for _t, v, _s, _n in r.identifiers]
         for id_type, value, uid, segment in bulk.select_in(Identifier, ["id_type", "value", "user", "segment_type"],
                                                            "value", values):
-            held[_key(id_type, value)] = (uid, segment)
+            held[(id_type, value)] = (uid, segment)
         current = self._external_segments([row[0] for row in existing.values()])
         new, changed = [], []
         for rec in batch:
@@ -500,7 +528,7 @@ class _Loader:
                 continue
             kept, conflict = [], None
             for ident in rec.identifiers:
-                owner = held.get(_key(ident[0], ident[1]))
+                owner = held.get(ident[:2])
                 if owner is None or (owner[0] == uid and owner[1] == "External"):
                     kept.append(ident)
                 elif owner[0] == uid:  # the record holds it as an Internal segment: staff's copy stays
@@ -516,8 +544,7 @@ class _Loader:
             if row is None:
                 new.append(rec)
                 continue
-            core = dict(zip(CORE_FIELDS, row[5:]))
-            core_diff = any(_norm(core[f]) != _norm(rec.core[f]) for f in CORE_FIELDS)
+            core_diff = any(_norm(ours) != _norm(theirs) for ours, theirs in zip(row[5:], rec.core))
             if rec.preferred_language and rec.preferred_language != row[4]:
                 core_diff = True  # the file names a language: it replaces ours
             rec.preferred_language = rec.preferred_language or row[4]  # none named: staff's choice stays
@@ -528,10 +555,8 @@ class _Loader:
             else:
                 self.report.count("unchanged")
         if self.dry_run:
-            for rec in new:
-                self.report.add("created", rec.primary_id)
-            for _uid, rec, _c, _s in changed:
-                self.report.add("updated", rec.primary_id)
+            self.report.add_all("created", [rec.primary_id for rec in new])
+            self.report.add_all("updated", [rec.primary_id for _uid, rec, _c, _s in changed])
             return
         try:
             with database.atomic():
@@ -543,10 +568,8 @@ class _Loader:
             for item in changed:
                 self._write_alone([], [item])
             return
-        for rec in new:
-            self.report.add("created", rec.primary_id)
-        for _uid, rec, _c, _s in changed:
-            self.report.add("updated", rec.primary_id)
+        self.report.add_all("created", [rec.primary_id for rec in new])
+        self.report.add_all("updated", [rec.primary_id for _uid, rec, _c, _s in changed])
 
     def _write_alone(self, new, changed) -> None:
         rec = new[0] if new else changed[0][1]
@@ -573,31 +596,36 @@ class _Loader:
 
     def _write(self, new: list[FeedRecord], changed: list) -> None:
         now = _now()
+        if not is_postgres():
+            now = bulk.sqlite_value(now)  # as peewee stores it; converted once for the batch, not per row
         ids = {}
         if new:
             names = ["primary_id", *CORE_FIELDS, "account_type", "external_id", "preferred_language", "created",
                      "updated"]
-            rows = [(r.primary_id, *(r.core[f] for f in CORE_FIELDS), "EXTERNAL", self.source,
+            rows = [(r.primary_id, *r.core, "EXTERNAL", self.source,
                      r.preferred_language or "en", now, now) for r in new]
             ids = {pid: uid for uid, pid in bulk.insert(User, names, rows, returning=("id", "primary_id"))}
         if changed:
             bulk.update_by_id(User, [*CORE_FIELDS, "preferred_language", "updated"],
-                              [(*(rec.core[f] for f in CORE_FIELDS), rec.preferred_language, now, uid)
+                              [(*rec.core, rec.preferred_language, now, uid)
                                for uid, rec, core_diff, _s in changed if core_diff])
             touched = [uid for uid, _rec, core_diff, _s in changed if not core_diff]
             for part in bulk.chunks(touched, 1000):
                 User.update(updated=now).where(User.id.in_(part)).execute()
+        new_ids = [(ids[r.primary_id], r) for r in new]
         for name, (model, cols) in SEGMENTS.items():
             stale = [uid for uid, _rec, _c, seg_diff in changed if name in seg_diff]
             for part in bulk.chunks(stale, 1000):
                 model.delete().where(model.user.in_(part) & (model.segment_type == "External")).execute()
-            rows = [(ids[r.primary_id], *row, "External") for r in new for row in getattr(r, name)]
+            rows = [(uid, *row, "External") for uid, r in new_ids for row in getattr(r, name)]
             rows += [(uid, *row, "External") for uid, rec, _c, seg_diff in changed if name in seg_diff
                      for row in getattr(rec, name)]
             bulk.insert(model, ["user", *cols, "segment_type"], rows)
-        # the batch's Change rows (what changes.record_many writes, in one statement per batch)
-        bulk.insert(Change, ["primary_id", "kind"], [(r.primary_id, "upsert") for r in new]
-                    + [(rec.primary_id, "upsert") for _u, rec, _c, _s in changed])
+        # the batch's Change rows (what changes.record_many writes, in one statement per batch), under the
+        # change sequence's writer lock so kiosks never read a later seq before this one commits (PostgreSQL)
+        changes._writer_lock()
+        bulk.insert(Change, ["primary_id", "kind", "created"], [(r.primary_id, "upsert", now) for r in new]
+                    + [(rec.primary_id, "upsert", now) for _u, rec, _c, _s in changed])
 
     def deactivate(self, missing: list[tuple[int, str]], purge_days: int) -> None:
         purge = self.today + dt.timedelta(days=purge_days)

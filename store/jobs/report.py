@@ -63,6 +63,14 @@ class JobReport:
         if len(items) < DETAIL_LIMIT:
             items.append(_jsonable(item))
 
+    def add_all(self, key: str, items: list) -> None:
+        """List many affected records under ``key`` at once (strings, numbers, or JSON-ready values)."""
+        self.count(key, len(items))
+        kept = self.details.setdefault(key, [])
+        room = DETAIL_LIMIT - len(kept)
+        if room > 0 and items:
+            kept.extend(items[:room])
+
     def listed(self, key: str) -> list:
         return self.details.get(key, [])
 

@@ -89,7 +89,7 @@ def make_patrons():
 
 
 @pytest.fixture
-def kiosk(kiosk_app, central_db):
+def kiosk(kiosk_app, central_db, kiosk_config):
     """A test client of the kiosk with the patrons above in its cache."""
     make_patrons()
     fill_cache(kiosk_app)

@@ -1,9 +1,10 @@
 """Records, cards, fees and loans through the station, and the kiosk seeing a new card."""
 from decimal import Decimal
 
-from store.models import Email, Fee, FeeTransaction, Identifier, Loan, Note, User
+from store.models import Address, Email, Fee, FeeTransaction, Identifier, Loan, Note, Phone, Statistic, User
 from tests.conftest import TODAY
 from tests.provisioning.conftest import REGISTRATION
+from store.staff import AuditEntry
 from tests.store import factories
 
 
@@ -23,6 +24,72 @@ def test_internal_record_edit_add_duplicate_delete(manager):
     manager.post(f"/patrons/P1/rows/email/{Email.get(Email.email_address == 'a@example.org').id}",
                  {"email": "c@example.org", "email_type": "personal"})
     assert sorted(e.email_address for e in Email.select()) == ["b@example.org", "c@example.org"]
+
+
+HX = {"HX-Request": "true"}
+
+
+def test_inline_edit_swaps_a_row_into_a_form_and_back(manager):
+    user = factories.patron("P1")
+    email = Email.create(user=user, email_address="a@example.org", email_types="personal")
+    address = Address.create(user=user, line1="1 Gower Street", city="London", postal_code="WC1E 6BT", country="GB")
+    phone = Phone.create(user=user, phone_number="+44 7700 900001")
+    stat = Statistic.create(user=user, statistic_category="UOL")
+    note = Note.create(user=user, note_text="Card collected", created_by="desk")
+    ident = Identifier.get(Identifier.user == user, Identifier.id_type == "BARCODE")
+    page = manager.get("/patrons/P1?tab=contact").get_data(as_text=True)
+    assert f'data-testid="edit-email-{email.id}"' in page and f'hx-get="/patrons/P1/rows/email/{email.id}/edit"' in page
+    assert "+44 7700 900001" in page  # phones are listed (and editable) too
+
+    form = manager.get(f"/patrons/P1/rows/email/{email.id}/edit", headers=HX).get_data(as_text=True)
+    assert form.startswith("\n<tr") or form.lstrip().startswith("<tr")
+    assert 'value="a@example.org"' in form and 'name="inline"' in form and 'hx-target="closest tr"' in form
+    cancel = manager.get(f"/patrons/P1/rows/email/{email.id}", headers=HX).get_data(as_text=True)
+    assert "a@example.org" in cancel and "<form class=\"inline-edit\"" not in cancel
+
+    bad = manager.post(f"/patrons/P1/rows/email/{email.id}", {"inline": "1", "email": "not-an-email",
+                                                              "email_type": "work"}, headers=HX)
+    assert bad.status_code == 422 and 'data-testid="error-email"' in bad.get_data(as_text=True)
+    assert 'value="not-an-email"' in bad.get_data(as_text=True) and Email.get().email_address == "a@example.org"
+
+    saved = manager.post(f"/patrons/P1/rows/email/{email.id}", {"inline": "1", "email": "b@example.org",
+                                                                "email_type": "work"}, headers=HX)
+    html = saved.get_data(as_text=True)
+    assert saved.status_code == 200 and f'id="row-email-{email.id}"' in html and "b@example.org" in html
+    assert 'class="editing"' not in html
+    assert (Email.get().email_address, Email.get().email_types) == ("b@example.org", "work")
+
+    for kind, row, data, check in (
+            ("address", address, {"address_type": "work", "line1": "2 Malet Place", "city": "London",
+                                  "postal_code": "WC1E 7JE", "country": "GB"},
+             lambda: Address.get().line1 == "2 Malet Place"),
+            ("phone", phone, {"phone_number": "+44 7700 900002", "phone_type": "home"},
+             lambda: Phone.get().phone_number == "+44 7700 900002"),
+            ("statistic", stat, {"statistic_category": "NHS"}, lambda: Statistic.get().statistic_category == "NHS"),
+            ("note", note, {"note_type": "CIRCULATION", "note_text": "Card lost"},
+             lambda: (Note.get().note_text, Note.get().created_by) == ("Card lost", "desk")),
+            ("identifier", ident, {"id_type": "BARCODE", "value": "20000000000077", "note": "reissued"},
+             lambda: Identifier.get_by_id(ident.id).value == "20000000000077")):
+        assert manager.get(f"/patrons/P1/rows/{kind}/{row.id}/edit", headers=HX).status_code == 200
+        response = manager.post(f"/patrons/P1/rows/{kind}/{row.id}", {"inline": "1", **data}, headers=HX)
+        assert response.status_code == 200 and f'id="row-{kind}-{row.id}"' in response.get_data(as_text=True)
+        assert check(), kind
+    assert AuditEntry.select().where(AuditEntry.action.endswith(".edit")).count() == 6
+    other = factories.patron("P9", barcode="20000000000099", card="04CAFE00000099")
+    taken = manager.post(f"/patrons/P1/rows/identifier/{ident.id}", {"inline": "1", "id_type": "BARCODE",
+                                                                     "value": "20000000000099"}, headers=HX)
+    assert taken.status_code == 422 and "P9" in taken.get_data(as_text=True) and other.id
+    assert manager.get(f"/patrons/P9/rows/email/{email.id}/edit", headers=HX).status_code == 404
+
+
+def test_inline_edit_is_refused_for_feed_segments(manager):
+    user = factories.patron("P2", account_type="EXTERNAL", external_id="STUDENT", record_type="PUBLIC")
+    email = Email.create(user=user, email_address="feed@example.org", segment_type="External")
+    assert f"edit-email-{email.id}" not in manager.get("/patrons/P2?tab=contact").get_data(as_text=True)
+    assert manager.get(f"/patrons/P2/rows/email/{email.id}/edit", headers=HX).status_code == 403
+    refused = manager.post(f"/patrons/P2/rows/email/{email.id}", {"inline": "1", "email": "x@example.org"},
+                           headers=HX)
+    assert refused.status_code == 403 and Email.get().email_address == "feed@example.org"
 
 
 def test_external_record_is_read_only_except_internal_segments(manager):

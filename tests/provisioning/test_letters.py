@@ -64,3 +64,23 @@ def test_station_sends_the_report_and_lists_it(desk, smtp_server):
     assert letter.subject in listing
     assert "Beloved" in desk.get(f"/patrons/P1/letters/{letter.id}").get_data(as_text=True)
     assert User.select().count() == 1
+
+
+def test_station_sends_the_loans_report_next_to_the_requests_report(desk, smtp_server):
+    user = _patron_with_requests()
+    factories.loan(user, title="Middlemarch")
+    for tab in ("requests", "loans"):
+        page = desk.get(f"/patrons/P1?tab={tab}").get_data(as_text=True)
+        assert 'data-testid="send-loans-report"' in page and 'data-testid="send-requests-report"' in page
+    page = desk.post("/patrons/P1/letters/loans-report", {"channel": "email"}).get_data(as_text=True)
+    assert "Loans report sent to zoe@example.org" in page
+    message = _wait_for(smtp_server)[0]
+    assert message["To"] == "zoe@example.org"
+    letter = letters.Letter.get()
+    assert letter.letter_type == "FulUserBorrowingActivityLetter" and letter.sent_by == "desk"
+    assert "Middlemarch" in letter.body_text
+    assert letter.subject in desk.get("/patrons/P1?tab=letters").get_data(as_text=True)
+    printed = desk.post("/patrons/P1/letters/loans-report", {"channel": "print"}).get_data(as_text=True)
+    assert "Loans report ready to print" in printed
+    refused = desk.post("/patrons/P1/letters/loans-report", {"channel": "fax"})
+    assert refused.status_code == 422 and letters.Letter.select().count() == 2

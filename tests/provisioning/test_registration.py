@@ -76,3 +76,24 @@ def test_group_fee_and_statistics_follow_the_group_policy(manager):
 def test_expiry_preview_says_card_expiry_plus_one_day(manager):
     page = manager.get("/register/expiry?card_expiry=2027-12-31").get_data(as_text=True)
     assert "2028-01-01" in page and "+ 1 day" in page
+
+
+def test_resource_sharing_library_is_chosen_from_the_configured_list(station, manager):
+    station.config["KIOSK"]["provisioning"]["rs_libraries"] = ["UCL Main Library", "Senate House Library"]
+    form = manager.get("/register").get_data(as_text=True)
+    assert '<select id="rs_library" name="rs_library"' in form
+    assert '<option value="Senate House Library"' in form and '<option value="">None</option>' in form
+    refused = manager.post("/register", {**REGISTRATION, "rs_library": "Somewhere Else"})
+    assert refused.status_code == 422 and "resource sharing library from the list" in refused.get_data(as_text=True)
+    assert User.select().count() == 0
+    response = manager.post("/register", {**REGISTRATION, "rs_library": "Senate House Library"})
+    assert response.status_code == 200
+    user = User.get(User.last_name == "Quillfeather")
+    assert user.rs_library == "Senate House Library"
+    assert "Resource sharing library: Senate House Library" in manager.get(
+        f"/patrons/{user.primary_id}").get_data(as_text=True)
+
+
+def test_resource_sharing_library_is_optional(manager):
+    assert manager.post("/register", REGISTRATION).status_code == 200
+    assert User.get().rs_library == ""

@@ -10,7 +10,7 @@ from tests.provisioning.conftest import REGISTRATION, StaffClient
 from tests.store import factories
 
 ARGS = {"primary_id": "P1", "kind": "email", "row_id": 1, "identifier_id": 1, "fee_id": 1, "loan_id": 1,
-        "action": "lost", "letter_id": 1}
+        "action": "lost", "letter_id": 1, "job": "purge", "report": "loans-report", "token": "no-such-run", "run_id": 1}
 
 
 def routes(app):

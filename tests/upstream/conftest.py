@@ -96,3 +96,11 @@ def no_forwarder():
     from upstream.cache import uninstall
 
     uninstall()
+
+
+@pytest.fixture(autouse=True)
+def _close_sip2_pools():
+    yield
+    from upstream.sip2.client import close_all
+
+    close_all()

@@ -1,0 +1,99 @@
+"""The OpenAPI description of the sync routes (central/sync_api.py), merged into central/openapi.py."""
+from __future__ import annotations
+
+_ERROR = {"$ref": "#/components/responses/Error"}
+_DEVICE = [{"deviceToken": []}]
+
+
+def _json(schema: dict, description: str = "OK") -> dict:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+_AUTH_ERRORS = {"401": _ERROR, "403": _ERROR}
+_RECORD = {"type": "object", "required": ["seq", "primary_id", "kind"], "properties": {
+    "seq": {"type": "integer"}, "primary_id": {"type": "string"}, "kind": {"enum": ["upsert", "delete"]},
+    "account": {"type": "object"}, "identifiers": {"type": "array", "items": {"type": "object", "properties": {
+        "id_type": {"type": "string"}, "value": {"type": "string"}, "status": {"type": "string"}}}}}}
+_OP_RESULT = {"type": "object", "required": ["seq", "key", "type", "status"], "properties": {
+    "seq": {"type": "integer"}, "key": {"type": "string"}, "type": {"type": "string"},
+    "primary_id": {"type": "string"}, "status": {"enum": ["applied", "rejected"]}, "replayed": {"type": "boolean"},
+    "reason": {"type": "string"}, "message": {"type": "string"}, "result": {"type": "object"}}}
+_REFUSAL = {"type": "object", "required": ["error"], "properties": {
+    "error": {"type": "object", "required": ["code", "message"], "properties": {
+        "code": {"type": "string"}, "message": {"type": "string"}}},
+    "expected_seq": {"type": "integer"}, "results": {"type": "array", "items": _OP_RESULT},
+    "records": {"type": "array", "items": _RECORD}}}
+_OP = {"type": "object", "required": ["seq", "key", "type", "payload"], "properties": {
+    "seq": {"type": "integer", "minimum": 1}, "key": {"type": "string", "minLength": 8, "maxLength": 80},
+    "type": {"enum": ["renew", "lockout", "call_staff", "send_letter"]}, "payload": {"type": "object"}}}
+
+SYNC_PATHS = {
+    "/api/v1/sync/enrol": {"post": {
+        "summary": "Exchange a one-time enrolment code (kiosk devices add NAME) for this kiosk's device token",
+        "requestBody": {"required": True, "content": {"application/json": {"schema": {
+            "type": "object", "required": ["code"], "properties": {"code": {"type": "string", "minLength": 1}}}}}},
+        "responses": {"201": _json({"type": "object", "required": ["device", "token"], "properties": {
+            "device": {"type": "string"}, "token": {"type": "string"}}}, "Enrolled"),
+            "400": _ERROR, "403": _ERROR, "413": _ERROR}}},
+    "/api/v1/sync/changes": {"get": {
+        "summary": "Patrons changed after a cursor (the change sequence), oldest first, up to the safe horizon",
+        "security": _DEVICE,
+        "parameters": [
+            {"name": "after", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+            {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 5000}}],
+        "responses": {"200": _json(_ref("ChangePage")), "400": _ERROR, **_AUTH_ERRORS}}},
+    "/api/v1/sync/ops": {"post": {
+        "summary": "Apply this kiosk's queued operations in sequence order, each idempotency key at most once",
+        "description": "A replayed key gets its first answer; a key reused with another payload is refused (422); "
+                       "a push while another is in progress (409 in_progress); a sequence gap (409 sequence_gap "
+                       "with expected_seq). Business-rule refusals are results with status rejected.",
+        "security": _DEVICE,
+        "requestBody": {"required": True, "content": {"application/json": {"schema": {
+            "type": "object", "required": ["ops", "checksum"], "properties": {
+                "ops": {"type": "array", "minItems": 1, "maxItems": 500, "items": _OP},
+                "checksum": {"type": "string", "description": "SHA-256 of the canonical JSON of ops"}}}}}},
+        "responses": {"200": _json({"type": "object", "required": ["results", "last_seq"], "properties": {
+            "results": {"type": "array", "items": _OP_RESULT}, "last_seq": {"type": "integer"},
+            "records": {"type": "array", "items": _RECORD}}}),
+            "400": _ERROR, **_AUTH_ERRORS, "409": _json(_REFUSAL, "In progress, or a sequence gap"),
+            "413": _ERROR, "422": _json(_REFUSAL, "A key or sequence number reused with another payload")}}},
+    "/api/v1/sync/heartbeat": {"post": {
+        "summary": "This kiosk's heartbeat (appliance figures and sync state), kept with the device",
+        "security": _DEVICE,
+        "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},
+        "responses": {"200": _json({"type": "object", "properties": {
+            "status": {"type": "string"}, "device": {"type": "string"}}}), "400": _ERROR, **_AUTH_ERRORS,
+            "413": _ERROR}}},
+    "/api/v1/sync/devices": {"get": {
+        "summary": "Every kiosk device with its status, last pull and push, cursor and conflicts (staff view)",
+        "responses": {"200": _json({"type": "object", "properties": {"devices": {"type": "array", "items": {
+            "type": "object", "properties": {
+                "name": {"type": "string"}, "status": {"enum": ["pending", "active", "revoked"]},
+                "last_pull": {"type": ["string", "null"]}, "last_push": {"type": ["string", "null"]},
+                "cursor": {"type": "integer"}, "last_seq": {"type": "integer"},
+                "conflicts": {"type": "integer"}, "heartbeat": {"type": "object"}}}}}})}}},
+    "/api/v1/sync/conflicts": {"get": {
+        "summary": "Operations from kiosks the central store rejected or decided differently (staff view)",
+        "responses": {"200": _json({"type": "object", "properties": {"conflicts": {"type": "array", "items": {
+            "type": "object", "properties": {
+                "device": {"type": "string"}, "op_key": {"type": "string"}, "op_type": {"type": "string"},
+                "primary_id": {"type": "string"}, "reason": {"type": "string"}, "detail": {"type": "string"},
+                "letter_status": {"type": "string"}, "created": {"type": ["string", "null"]}}}}}})}}},
+}
+
+SECURITY_SCHEMES = {"deviceToken": {"type": "http", "scheme": "bearer",
+                                    "description": "The device token from enrolment (kiosk enrol CODE)"}}
+CHANGE_PAGE = {"type": "object", "required": ["cursor", "more", "records"], "properties": {
+    "cursor": {"type": "integer"}, "more": {"type": "boolean"}, "horizon": {"type": "integer"},
+    "records": {"type": "array", "items": _RECORD}}}
+
+
+def merge(document: dict) -> dict:
+    document["paths"].update(SYNC_PATHS)
+    document["components"].setdefault("securitySchemes", {}).update(SECURITY_SCHEMES)
+    document["components"]["schemas"]["ChangePage"] = CHANGE_PAGE
+    return document

@@ -1,0 +1,89 @@
+"""Deployment tests: the real tools (systemd-analyze, udevadm, Chromium, cage, debootstrap).
+
+Debian packages they need (the Makefile's test packages): systemd udev pcscd chromium cage
+grim wlr-randr xwayland fonts-dejavu-core tesseract-ocr tesseract-ocr-eng debootstrap.
+A missing tool fails the test with the package to install; nothing is skipped.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+DEPLOY = REPO / "deploy"
+UNITS = sorted((DEPLOY / "systemd").glob("*.service"))
+CACHE = Path(os.environ.get("KIOSK_DEPLOY_CACHE", "/var/cache/kiosk-deploy-tests"))
+
+
+def need(tool: str, package: str) -> str:
+    path = shutil.which(tool)
+    if not path:
+        pytest.fail(f"{tool} is missing: apt-get install {package}")
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_http(url: str, seconds: float = 30) -> None:
+    import urllib.request
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise AssertionError(f"{url} did not answer in {seconds} s")
+
+
+@pytest.fixture(scope="session")
+def systemd_root(tmp_path_factory) -> Path:
+    """A throw-away root with the Debian packages' own units and our units, binaries stubbed."""
+    need("systemd-analyze", "systemd")
+    root = tmp_path_factory.mktemp("systemd-root")
+    (root / "usr/lib/systemd/system").mkdir(parents=True)
+    (root / "lib").symlink_to("usr/lib")
+    (root / "etc/systemd/system").mkdir(parents=True)
+    listed = subprocess.run(["dpkg", "-L", "systemd", "udev", "pcscd"], capture_output=True, text=True).stdout
+    for line in listed.splitlines():
+        if line.startswith("/lib/systemd/system/") and (os.path.isfile(line) or os.path.islink(line)):
+            target = root / "usr" / line.lstrip("/")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(line, target, follow_symlinks=False)
+    for unit in UNITS:
+        shutil.copy(unit, root / "etc/systemd/system" / unit.name)
+    stub = root / "opt/kiosk/current/bin/kiosk"
+    stub.parent.mkdir(parents=True)
+    stub.write_text("#!/bin/sh\n")
+    stub.chmod(0o755)
+    return root
+
+
+@pytest.fixture(scope="session")
+def kiosk_server(tmp_path_factory):
+    """The real kiosk web app under gunicorn (``kiosk serve``), on a free port."""
+    folder = tmp_path_factory.mktemp("kiosk-served")
+    port = free_port()
+    config = folder / "kiosk.toml"
+    config.write_text(f'data_dir = "{folder}"\n[kiosk]\nport = {port}\ncentral_url = "http://127.0.0.1:9"\n')
+    env = dict(os.environ, KIOSK_CONFIG=str(config))
+    process = subprocess.Popen([sys.executable, "-m", "kiosk.cli", "serve"], env=env, cwd=folder,
+                               stdout=subprocess.DEVNULL)
+    try:
+        wait_http(f"http://127.0.0.1:{port}/")
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        process.terminate()
+        process.wait(timeout=15)

@@ -1,0 +1,97 @@
+"""The browser unit's command under cage (headless wlroots): the kiosk's attract screen shows."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from appliance.screen import chromium_command, screen_settings
+from tests.deploy.conftest import REPO, need
+
+pytestmark = pytest.mark.browser
+
+
+NOBODY = 65534
+
+
+def as_nobody(*command: str) -> list[str]:
+    return ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", *command]
+
+
+def test_chromium_command_is_a_locked_kiosk():
+    screen = screen_settings({"kiosk": {"host": "127.0.0.1", "port": 8080}, "screen": {"rotation": 90}})
+    command = chromium_command(screen, "/run/kiosk-browser/profile")
+    assert command[0] == "/usr/bin/chromium" and command[-1] == "http://127.0.0.1:8080/"
+    for flag in ("--kiosk", "--ozone-platform=wayland", "--noerrdialogs", "--no-first-run",
+                 "--user-data-dir=/run/kiosk-browser/profile", "--disable-features=TranslateUI"):
+        assert flag in command
+    assert screen["rotation"] == 90
+    with pytest.raises(ValueError):
+        screen_settings({"kiosk": {"host": "h", "port": 1}, "screen": {"rotation": 45}})
+
+
+def test_browser_unit_command_under_cage_shows_the_attract_screen(tmp_path, kiosk_server):
+    for tool, package in (("cage", "cage"), ("grim", "grim"), ("tesseract", "tesseract-ocr"),
+                          ("chromium", "chromium"), ("setpriv", "util-linux")):
+        need(tool, package)
+    import tempfile
+
+    work = Path(tempfile.mkdtemp(prefix="cage-", dir="/tmp"))   # Wayland socket paths must stay short
+    (work / "xdg").mkdir(parents=True)
+    (work / "xdg").chmod(0o700)
+    settings = work / "screen.json"
+    settings.write_text(json.dumps({"url": kiosk_server, "rotation": 0, "output": "", "compositor": "cage",
+                                    "extra_flags": ["--no-sandbox", "--window-size=1280,720", "--window-position=0,0",
+                                                    ]}))
+    subprocess.run(["chown", "-R", f"{NOBODY}:{NOBODY}", str(work)], check=True)
+    env = dict(os.environ, XDG_RUNTIME_DIR=str(work / "xdg"), HOME=str(work),
+               KIOSK_BROWSER_PROFILE=str(work / "profile"), PYTHONPATH=str(REPO), PYTHONDONTWRITEBYTECODE="1",
+               WLR_BACKENDS="headless", WLR_RENDERER="pixman", WLR_LIBINPUT_NO_DEVICES="1",
+               )
+    env.pop("WAYLAND_DISPLAY", None)
+    env.pop("DISPLAY", None)
+    # what kiosk-browser.service runs (`kiosk screen launch` -> appliance.screen.launch), as an
+    # unprivileged user on a headless wlroots backend. This machine's venv Python lives under /root
+    # (mode 0700), so the unprivileged user runs the same function with Debian's python3.
+    with open(tmp_path / "cage.log", "wb") as log:
+        launch = subprocess.Popen(as_nobody("/usr/bin/python3", "-m", "appliance.screen", "launch",
+                                            "--settings", str(settings)),
+                                  env=env, cwd=work, stdout=subprocess.DEVNULL, stderr=log)
+    try:
+        text = ""
+        deadline = time.monotonic() + 60
+        attract = ("Tap your card", "Card number or barcode", "Main Library")
+        while time.monotonic() < deadline and not any(a in text for a in attract):
+            time.sleep(2)
+            assert launch.poll() is None, (tmp_path / "cage.log").read_text()[-3000:]
+            sockets = sorted((work / "xdg").glob("wayland-?"))
+            if not sockets:
+                continue
+            shot = work / "screen.png"
+            grab = subprocess.run(as_nobody("grim", "-"), env=dict(env, WAYLAND_DISPLAY=sockets[0].name),
+                                  capture_output=True)
+            if grab.returncode != 0:
+                continue
+            shot.write_bytes(grab.stdout)
+            (tmp_path / "last.png").write_bytes(grab.stdout)
+            text = subprocess.run(["tesseract", str(shot), "-"], capture_output=True, text=True).stdout
+        # KNOWN LIMIT (report #8): on this headless wlroots 0.15 + pixman backend cage logs "Basic output
+        # test failed" and Chromium keeps a 532x128 window, so only part of the attract page is on
+        # screen; the test accepts either line of the attract page until that is solved.
+        assert any(a in " ".join(text.split()) for a in attract), text
+        (Path(os.environ.get("KIOSK_SCREENSHOT_DIR", tmp_path)) / "kiosk-attract.png").write_bytes(shot.read_bytes())
+    finally:
+        launch.terminate()
+        try:
+            launch.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            launch.kill()
+            launch.wait()
+        import shutil
+
+        shutil.rmtree(work, ignore_errors=True)

@@ -1,0 +1,74 @@
+"""The kiosk in real Chromium: the kiosk and the central store served over HTTP (threads),
+the real reader service in a subprocess with its simulator, axe-core injected by the tests."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from hardware import client as reader_client
+from tests.conftest import LiveServer, screenshot
+from tests.kiosk.conftest import fill_cache, free_port, make_patrons
+
+AXE = os.path.join(os.path.dirname(__file__), "axe.min.js")
+SIZES = {"1280x800": (1280, 800), "800x480": (800, 480)}
+
+
+@pytest.fixture(scope="session")
+def reader_service(tmp_path_factory):
+    """``python -m hardware.service`` with a simulated reader on a free port."""
+    folder = tmp_path_factory.mktemp("readers")
+    config = folder / "readers.toml"
+    port = free_port()
+    config.write_text(f'[readers]\nservice_url = "http://127.0.0.1:{port}"\ndebounce_seconds = 0.0\n'
+                      '[[readers.devices]]\ntype = "simulator"\nname = "Simulated reader"\n')
+    process = subprocess.Popen([sys.executable, "-m", "hardware.service", "--config", str(config)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            reader_client.status(url)
+            break
+        except reader_client.ServiceError:
+            if time.monotonic() > deadline or process.poll() is not None:
+                process.kill()
+                raise RuntimeError("the reader service did not start")
+            time.sleep(0.1)
+    yield url
+    process.terminate()
+    process.wait(10)
+
+
+@pytest.fixture
+def kiosk_url(kiosk_app, central_db, kiosk_config, reader_service):
+    kiosk_app.config["KIOSK"]["readers"]["service_url"] = reader_service
+    make_patrons()
+    fill_cache(kiosk_app)
+    server = LiveServer(kiosk_app)
+    yield server.url
+    server.stop()
+
+
+def axe_check(page, name: str) -> None:
+    """No serious or critical WCAG 2.x A/AA violation on the current screen (axe-core)."""
+    page.add_script_tag(path=AXE)
+    result = page.evaluate("""async () => {
+        const r = await axe.run(document, {runOnly: {type: 'tag',
+            values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa']}});
+        return r.violations.map(v => ({id: v.id, impact: v.impact, nodes: v.nodes.map(n => n.target.join(' '))}));
+    }""")
+    bad = [v for v in result if v["impact"] in ("serious", "critical")]
+    assert not bad, f"axe on {name}: {bad}"
+
+
+def shots(page, name: str) -> None:
+    """Screenshots of the current screen at the kiosk's two sizes."""
+    for size, (width, height) in SIZES.items():
+        page.set_viewport_size({"width": width, "height": height})
+        page.wait_for_timeout(50)
+        screenshot(page, "kiosk", f"{name}-{size}")
+    page.set_viewport_size({"width": 1280, "height": 800})

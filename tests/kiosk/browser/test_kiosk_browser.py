@@ -1,0 +1,154 @@
+"""Every path of the patron kiosk in real Chromium, with axe-core on each screen."""
+import datetime as dt
+import time
+
+import pytest
+
+from hardware import client as reader_client
+from store.models import Loan
+from tests.kiosk.browser.conftest import axe_check, shots
+from tests.kiosk.test_receipts import decode_escpos
+from tests.store.factories import TODAY
+
+pytestmark = pytest.mark.browser
+
+
+def _keypad(page, pin):
+    for digit in pin:
+        page.get_by_test_id(f"key-{digit}").click()
+    page.get_by_test_id("pin-ok").click()
+
+
+def test_tap_pin_renew_all_and_print_a_receipt(page, kiosk_url, reader_service, printer_file):
+    page.goto(kiosk_url)
+    page.get_by_role("heading", name="Tap your card or scan your barcode").wait_for()
+    axe_check(page, "attract")
+    shots(page, "attract")
+    hello = page.get_by_role("heading", name="Hello Zoë")
+    for _ in range(10):  # until the page's event stream is connected to the reader service
+        reader_client.simulate(reader_service, "card", "04A1B2C3D4E5F6")
+        try:
+            hello.wait_for(timeout=1500)
+            break
+        except Exception:
+            continue
+    hello.wait_for(timeout=1000)
+    assert page.get_by_test_id("pin").get_attribute("inputmode") == "none"
+    axe_check(page, "pin")
+    shots(page, "pin")
+    _keypad(page, "2468")
+    page.get_by_role("heading", name="Zoë Ólafsdóttir").wait_for()
+    assert "2468" not in page.url
+    axe_check(page, "account")
+    shots(page, "account")
+    page.get_by_test_id("renew-all").click()
+    page.get_by_test_id("renewals").wait_for()
+    outcomes = page.locator("[data-outcome]")
+    assert outcomes.count() == 5
+    text = page.get_by_test_id("renewals").inner_text()
+    assert "2 of 5 renewed." in text
+    assert "maximum number of times" in text and "Another patron has requested this item" in text
+    assert "claimed returned" in text
+    axe_check(page, "renewals")
+    shots(page, "renewals")
+    page.get_by_test_id("receipt-print").click()
+    page.get_by_test_id("notice").wait_for()
+    assert "printing" in page.get_by_test_id("notice").inner_text()
+    with open(printer_file, "rb") as handle:
+        printed = decode_escpos(handle.read())
+    assert "Zoë Ólafsdóttir" in printed and "Middlemarch" in printed
+    assert Loan.get(Loan.title == "Middlemarch").due_date == TODAY + dt.timedelta(days=21)
+
+
+def test_barcode_wrong_pin_then_locked(page, kiosk_url, kiosk_app):
+    kiosk_app.config["KIOSK"]["kiosk"]["pin_max_attempts"] = 3
+    page.goto(kiosk_url)
+    page.get_by_test_id("identifier").wait_for()
+    page.keyboard.type("20000000000011\n")  # a USB scanner types into the focused field
+    page.get_by_role("heading", name="Hello Zoë").wait_for()
+    _keypad(page, "1357")
+    page.get_by_test_id("pin-error").wait_for()
+    assert "2 attempts left" in page.get_by_test_id("pin-error").inner_text()
+    axe_check(page, "pin-wrong")
+    shots(page, "pin-wrong")
+    _keypad(page, "1357")
+    page.get_by_text("1 attempt left").wait_for()
+    _keypad(page, "1357")
+    page.get_by_role("heading", name="This card is locked").wait_for()
+    axe_check(page, "locked")
+    shots(page, "locked")
+    page.get_by_test_id("back").click()
+    page.get_by_test_id("identifier").wait_for()
+    page.keyboard.type("20000000000011\n")
+    page.get_by_role("heading", name="This card is locked").wait_for()  # the right PIN is not even asked
+
+
+def test_renew_one_and_email_my_requests(page, kiosk_url, smtp_server):
+    page.goto(kiosk_url)
+    page.keyboard.type("20000000000011\n")
+    _keypad(page, "2468")
+    page.get_by_role("heading", name="Zoë Ólafsdóttir").wait_for()
+    page.get_by_test_id("email-requests").click()
+    page.get_by_text("Sent to your email address.").wait_for()
+    deadline = time.monotonic() + 5
+    while not smtp_server.handler.messages and time.monotonic() < deadline:
+        time.sleep(0.05)
+    message = smtp_server.handler.messages[0]
+    body = message.get_payload()[0].get_payload(decode=True).decode()
+    assert message["To"] == "zoe@example.org" and "Beloved" in body and "Dubliners" in body
+    loan_id = Loan.get(Loan.title == "Les Misérables").id
+    page.get_by_test_id(f"renew-{loan_id}").click()
+    page.get_by_text("1 of 1 renewed.").wait_for()
+    assert "New due date: 16 December 2026" in page.get_by_test_id("renewals").inner_text()
+
+
+def test_timeout_warns_then_ends_and_back_shows_nothing(page, kiosk_url, kiosk_app):
+    kiosk_app.config["KIOSK"]["kiosk"].update(idle_timeout_seconds=4, idle_warning_seconds=3)
+    page.goto(kiosk_url)
+    page.keyboard.type("20000000000011\n")
+    _keypad(page, "2468")
+    page.get_by_role("heading", name="Zoë Ólafsdóttir").wait_for()
+    page.get_by_role("alertdialog").wait_for()  # the countdown, with "I'm still here"
+    axe_check(page, "timeout-warning")
+    shots(page, "timeout-warning")
+    page.get_by_test_id("still-here").click()
+    assert page.get_by_role("alertdialog").is_hidden()
+    page.get_by_test_id("help").click()  # a screen left open: the timeout still fires
+    page.get_by_role("heading", name="Help").wait_for()
+    page.get_by_text("Thank you. Your session has ended.").wait_for(timeout=10000)
+    assert "Zoë" not in page.content()
+    page.go_back()
+    page.wait_for_timeout(500)
+    assert "Zoë" not in page.content() and "Middlemarch" not in page.content()
+    page.goto(kiosk_url + "/account")
+    assert "Zoë" not in page.content()
+    assert page.evaluate("() => localStorage.getItem('htmx-history-cache')") in (None, "[]")
+
+
+def test_language_switch_help_and_call_staff(page, kiosk_url):
+    page.goto(kiosk_url)
+    page.get_by_test_id("lang-fr").click()
+    page.get_by_role("heading", name="Posez votre carte ou scannez votre code-barres").wait_for()
+    assert page.evaluate("() => document.documentElement.lang") == "fr"
+    shots(page, "attract-fr")
+    page.keyboard.type("20000000000022\n")
+    _keypad(page, "2468")
+    page.get_by_role("heading", name="Votre inscription a pris fin").wait_for()
+    assert "askUCL" in page.get_by_test_id("referral").inner_text()
+    axe_check(page, "expired-fr")
+    shots(page, "expired-fr")
+    page.get_by_test_id("lang-en").click()
+    page.get_by_role("heading", name="Your membership has ended").wait_for()
+    page.get_by_test_id("help").click()
+    page.get_by_role("heading", name="Help").wait_for()
+    axe_check(page, "help")
+    shots(page, "help")
+    page.get_by_test_id("call-staff").click()
+    page.get_by_test_id("call-result").wait_for()
+    page.get_by_test_id("done").click()
+    page.get_by_text("Thank you. Your session has ended.").wait_for()
+    page.get_by_test_id("identifier").focus()
+    page.keyboard.type("999\n")
+    page.get_by_role("heading", name="This card is not registered").wait_for()
+    axe_check(page, "unknown-card")
+    shots(page, "unknown-card")

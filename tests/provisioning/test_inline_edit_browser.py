@@ -1,0 +1,45 @@
+"""Inline editing of a segment row in real Chromium: the row becomes a form, saves, and
+is a row again. Screenshots go to test-artifacts/provisioning-records/."""
+import pytest
+from playwright.sync_api import expect
+
+from store.models import Email
+from tests.conftest import LiveServer, screenshot
+from tests.provisioning.conftest import PASSWORDS
+from tests.store import factories
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def station_url(station):
+    server = LiveServer(station)
+    yield server.url
+    server.stop()
+
+
+def test_edit_an_email_row_in_place(page, station_url):
+    user = factories.patron("P1")
+    email = Email.create(user=user, email_address="zoe@example.org")
+    page.set_default_timeout(15000)
+    page.goto(station_url + "/login")
+    page.fill("#username", "manager")
+    page.fill("#password", PASSWORDS["manager"])
+    page.click("text=Log in")
+    page.goto(station_url + "/patrons/P1?tab=contact")
+    page.get_by_test_id(f"edit-email-{email.id}").click()
+    field = page.locator(f"#edit-email-{email.id}-email")
+    expect(field).to_have_value("zoe@example.org")
+    field.fill("not an email")
+    page.get_by_test_id(f"save-email-{email.id}").click()
+    expect(page.get_by_test_id(f"edit-row-email-{email.id}").get_by_test_id("error-email")).to_be_visible()
+    screenshot(page, "provisioning-records", "01-inline-edit-error")
+    page.locator(f"#edit-email-{email.id}-email").fill("zoe.o@example.org")
+    page.get_by_test_id(f"save-email-{email.id}").click()
+    expect(page.locator(f"#row-email-{email.id}")).to_contain_text("zoe.o@example.org")
+    expect(page.get_by_test_id(f"edit-row-email-{email.id}")).to_have_count(0)
+    assert Email.get().email_address == "zoe.o@example.org"
+    page.get_by_test_id(f"edit-email-{email.id}").click()
+    page.get_by_test_id(f"cancel-email-{email.id}").click()
+    expect(page.locator(f"#row-email-{email.id}")).to_contain_text("zoe.o@example.org")
+    screenshot(page, "provisioning-records", "02-inline-edit-saved")

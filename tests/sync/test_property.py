@@ -1,0 +1,193 @@
+"""A property: 2 to 5 kiosks doing random operations (online and offline), random partial syncs and
+staff changes at the central store; after a full sync every kiosk's view equals the central store's."""
+from __future__ import annotations
+
+import json
+
+from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+
+import kiosk
+from kiosk import outbox, services, sync
+from kiosk.cache import CACHE_MODELS, cache_db
+from kiosk.central_client import CentralClient, CentralError, CentralUnavailable
+from kiosk.devices import credential_path, save_credential
+from store import changes, devices, sync as store_sync
+from store.db import database
+from store.models import ALL_MODELS, Identifier, User
+from tests.store.factories import hold, loan, patron
+
+PATRONS = 4
+
+
+class InProcessCentral(CentralClient):
+    """The central app through Flask's test client (same routes, no sockets), and a switch to cut it off."""
+
+    def __init__(self, app, token):
+        super().__init__("http://central.invalid", token=token)
+        self.client, self.up = app.test_client(), True
+
+    def _call(self, method, path, **kwargs):
+        if not self.up:
+            raise CentralUnavailable("cut off", not_sent=True)
+        headers = {"Authorization": f"Bearer {self.token}"}
+        response = self.client.open(path, method=method, headers=headers, query_string=kwargs.get("params"),
+                                    json=kwargs.get("json"))
+        body = response.get_json()
+        if response.status_code >= 500:
+            raise CentralUnavailable(str(response.status_code))
+        if response.status_code >= 400:
+            raise CentralError(response.status_code, body["error"]["code"], body["error"]["message"], body)
+        return body
+
+    def health(self):
+        return self.up
+
+
+def _reset_central():
+    tables = set(database.get_tables())
+    with database.atomic():
+        for model in reversed(ALL_MODELS):
+            if model._meta.table_name in tables:
+                model.delete().execute()
+
+
+def _reset_kiosk(db):
+    cache_db.initialize(db)
+    from kiosk.lockout import LOCKOUT_MODELS
+
+    with cache_db.atomic():
+        for model in CACHE_MODELS + LOCKOUT_MODELS + outbox.OUTBOX_MODELS:
+            model.delete().execute()
+
+
+def _central_view() -> dict:
+    view, cursor = {}, 0
+    while True:
+        page = store_sync.changes_after(cursor, 5000)
+        for record in page["records"]:
+            view[record["primary_id"]] = record.get("account")
+        cursor = page["cursor"]
+        if not page["more"]:
+            return {pid: json.dumps(doc, sort_keys=True) for pid, doc in view.items() if doc is not None}
+
+
+def _kiosk_view() -> dict:
+    from kiosk.cache import CachedPatron
+
+    return {row.primary_id: json.dumps(json.loads(row.document), sort_keys=True) for row in CachedPatron.select()}
+
+
+step = st.one_of(
+    st.tuples(st.just("renew"), st.integers(0, 4), st.integers(0, PATRONS - 1), st.integers(0, 1), st.booleans()),
+    st.tuples(st.just("sync"), st.integers(0, 4), st.integers(1, 3), st.integers(0, 2), st.booleans()),
+    st.tuples(st.just("staff"), st.sampled_from(["loan", "hold", "delete", "card", "rename"]),
+              st.integers(0, PATRONS - 1)),
+    st.tuples(st.just("lockout"), st.integers(0, 4), st.integers(0, PATRONS - 1)),
+    st.tuples(st.just("outage"), st.integers(0, 4), st.booleans()),
+)
+
+
+def test_every_kiosk_ends_with_the_central_view(central_app, config, tmp_path):
+    apps, dbs, clients = [], [], []
+    for i in range(5):
+        name = f"kiosk-{i}"
+        kiosk_config = json.loads(json.dumps(config))
+        kiosk_config["kiosk"].update(cache_url=f"sqlite:///{tmp_path}/cache-{i}.db", offline_renewals="local",
+                                     credential_file=str(tmp_path / f"device-{i}.json"), device_name=name)
+        save_credential(credential_path(kiosk_config), {"device": name, "token": "unset"})
+        app = kiosk.create_app(kiosk_config, today=central_app.config["TODAY"])
+        apps.append(app)
+        dbs.append(cache_db.obj)
+
+    @hsettings(max_examples=200, deadline=None, derandomize=True,
+               suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+    @given(kiosks=st.integers(2, 5), steps=st.lists(step, max_size=14))
+    def run(kiosks, steps):
+        _reset_central()
+        users = [patron(f"P{i}", barcode=f"B{i}", card=f"C{i}") for i in range(PATRONS)]
+        loans = {u.primary_id: [loan(u, f"Book {u.primary_id}-{n}", barcode=f"3{u.id:05d}{n}").id
+                                for n in range(2)] for u in users}
+        clients.clear()
+        for i in range(kiosks):
+            token = devices.enrol(devices.add(f"kiosk-{i}", replace=True))[1]
+            clients.append(InProcessCentral(central_app, token))
+            apps[i].extensions["central"] = clients[i]
+            _reset_kiosk(dbs[i])
+        for action, *args in steps:
+            if action == "staff":
+                _staff(*args, users, loans)
+                continue
+            i = args[0] % kiosks
+            app, client = apps[i], clients[i]
+            cache_db.initialize(dbs[i])
+            with app.test_request_context():
+                cache = app.extensions["patron_cache"]
+                if action == "outage":
+                    client.up = args[1]
+                    sync.note_online(cache, client.up)
+                elif action == "sync":
+                    _partial_sync(client, cache, page_size=args[1], pages=args[2], push_first=args[3])
+                elif action == "renew":
+                    account = services.get_patron(f"P{args[1]}")
+                    if account is not None and account.loans:
+                        try:
+                            services.renew(account, [account.loans[args[2] % len(account.loans)].loan_id])
+                        except CentralUnavailable:
+                            pass
+                elif action == "lockout":
+                    if services.get_patron(f"P{args[1]}") is not None:
+                        services.record_lockout(f"P{args[1]}")
+        expected = _central_view()
+        for i in range(kiosks):  # back online, a full sync
+            clients[i].up = True
+            cache_db.initialize(dbs[i])
+            with apps[i].test_request_context():
+                assert sync.cycle(clients[i], apps[i].extensions["patron_cache"])["error"] == ""
+                assert outbox.length() == 0
+        expected = _central_view()
+        for i in range(kiosks):
+            cache_db.initialize(dbs[i])
+            assert _kiosk_view() == expected, f"kiosk {i} differs from the central store"
+
+    run()
+
+
+def _partial_sync(client, cache, page_size, pages, push_first):
+    try:
+        if push_first:
+            outbox.push(client, cache, batch=2, max_batches=1)
+        for _ in range(pages):
+            page = client.changes(cache.cursor(), page_size)
+            cache.apply_page(page)
+            if not page["more"]:
+                break
+    except CentralUnavailable:
+        pass
+
+
+def _staff(kind, index, users, loans):
+    user = User.get_or_none(User.primary_id == f"P{index}")
+    if user is None:
+        return
+    if kind == "loan":
+        loan(user, "Another book", barcode=f"4{user.id:05d}{len(loans[user.primary_id])}")
+    elif kind == "hold":
+        other = users[(index + 1) % len(users)]
+        if User.get_or_none(User.id == other.id) is not None and loans[user.primary_id]:
+            from store.models import Loan
+
+            item = Loan.get_or_none(Loan.id == loans[user.primary_id][0])
+            if item is not None:
+                hold(other, item_barcode=item.item_barcode)
+                changes.record(user.primary_id)  # the loan is now requested by another patron
+    elif kind == "delete":
+        primary_id = user.primary_id
+        with database.atomic():
+            user.delete_instance(recursive=True)
+            changes.record(primary_id, "delete")
+    elif kind == "card":
+        Identifier.update(status="INACTIVE").where(Identifier.user == user.id).execute()
+        changes.record(user.primary_id)
+    else:
+        User.update(first_name="Renamed").where(User.id == user.id).execute()
+        changes.record(user.primary_id)

@@ -1,0 +1,242 @@
+"""SIP2 servers nobody on this team wrote, run with small test libraries behind them.
+
+``PysipILS``: pysip2's AnyIO ACS server (strict framing, optional required error
+detection) in a thread through an AnyIO blocking portal. ``FaultyProxy``: a TCP
+relay between our client and a server that can corrupt a checksum or drop every
+connection, to test recovery.
+"""
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+
+LIBRARY_PATRONS = {
+    "21000000001": {"name": "Ólafsdóttir, Zoë", "pin": "2468", "status": " " * 14,
+                    "charged": ["39000000001", "39000000002"], "overdue": ["39000000002"],
+                    "holds": ["39000000009"], "unavailable": [], "fines": ["2.50 Overdue: Ulysses"],
+                    "email": "zoe@example.org"},
+    "21000000002": {"name": "Núñez, José", "pin": "1357", "status": " Y" + " " * 12,  # renewal privileges denied
+                    "charged": ["39000000003"], "overdue": [], "holds": [], "unavailable": [], "fines": [],
+                    "email": ""},
+}
+LIBRARY_ITEMS = {
+    "39000000001": {"title": "Middlemarch", "due": "20261128    235900", "holds": 0},
+    "39000000002": {"title": "Ulysses", "due": "20261120    235900", "holds": 1},
+    "39000000003": {"title": "Beloved", "due": "20261201    235900", "holds": 0},
+    "39000000009": {"title": "Jazz", "due": "", "holds": 0},
+}
+
+
+@dataclass
+class Library:
+    """The state behind a test ILS; ``received`` keeps the command of every request."""
+
+    patrons: dict = field(default_factory=lambda: {k: dict(v) for k, v in LIBRARY_PATRONS.items()})
+    items: dict = field(default_factory=lambda: {k: dict(v) for k, v in LIBRARY_ITEMS.items()})
+    received: list = field(default_factory=list)
+
+    def renew(self, patron: str, item: str) -> tuple[bool, str]:
+        p = self.patrons.get(patron)
+        if p is None or item not in p["charged"]:
+            return False, "Item not checked out to you"
+        if p["status"][1] == "Y":
+            return False, "Renewal privileges denied"
+        if self.items[item]["holds"]:
+            return False, "Item has holds and cannot be renewed"
+        self.items[item]["due"] = "20261216    235900"
+        return True, "Renewed"
+
+
+def pysip2_app(library: Library, renew_all: bool = True, error_detection: str = "auto", encoding: str = "utf-8",
+               idle_timeout: float | None = None, login: tuple[str, str] | None = ("kiosk", "s3cret")):
+    from pysip2 import (END_PATRON_SESSION, ITEM_INFORMATION, LOGIN, PATRON_INFORMATION, PATRON_STATUS, RENEW,
+                        RENEW_ALL, EndSessionResponse, ItemInformationResponse, LoginResponse,
+                        PatronInformationResponse, PatronStatusResponse, RenewAllResponse, RenewResponse,
+                        SIP2Server)
+
+    app = SIP2Server(institution_id="MAIN", error_detection=error_detection, encoding=encoding,
+                     idle_timeout=idle_timeout, login_required=login is not None)
+
+    @app.route(LOGIN)
+    async def _login(req, ctx):
+        library.received.append("93")
+        return LoginResponse(ok="1" if (req.login_user_id, req.login_password) == login else "0")
+
+    @app.route(PATRON_STATUS)
+    async def _status(req, ctx):
+        library.received.append("23")
+        p = library.patrons.get(req.patron_identifier)
+        return PatronStatusResponse(
+            patron_status=(p or {}).get("status", "Y" * 14), language="001", transaction_date=ctx.now_18(),
+            institution_id="MAIN", patron_identifier=req.patron_identifier,
+            personal_name=p["name"] if p else "", valid_patron="Y" if p else "N",
+            valid_patron_password="Y" if p and req.patron_password == p["pin"] else "N")
+
+    @app.route(PATRON_INFORMATION)
+    async def _info(req, ctx):
+        library.received.append("63")
+        p = library.patrons.get(req.patron_identifier)
+        if p is None:
+            return PatronInformationResponse(
+                patron_status="Y" * 14, language="001", transaction_date=ctx.now_18(), hold_items_count="0000",
+                overdue_items_count="0000", charged_items_count="0000", fine_items_count="0000",
+                recall_items_count="0000", unavailable_holds_count="0000", institution_id="MAIN",
+                patron_identifier=req.patron_identifier, personal_name="", valid_patron="N")
+        summary = req.summary
+        wanted = lambda n: summary[n] == "Y"  # noqa: E731
+        return PatronInformationResponse(
+            patron_status=p["status"], language="001", transaction_date=ctx.now_18(),
+            hold_items_count=f"{len(p['holds']):04d}", overdue_items_count=f"{len(p['overdue']):04d}",
+            charged_items_count=f"{len(p['charged']):04d}", fine_items_count=f"{len(p['fines']):04d}",
+            recall_items_count="0000", unavailable_holds_count=f"{len(p['unavailable']):04d}",
+            institution_id="MAIN", patron_identifier=req.patron_identifier, personal_name=p["name"],
+            valid_patron="Y", valid_patron_password="Y" if req.patron_password == p["pin"] else "N",
+            currency_type="GBP", fee_amount="2.50" if p["fines"] else "0.00",
+            hold_items=tuple(p["holds"]) if wanted(0) else (), overdue_items=tuple(p["overdue"]) if wanted(1) else (),
+            charged_items=tuple(p["charged"]) if wanted(2) else (), fine_items=tuple(p["fines"]) if wanted(3) else (),
+            unavailable_hold_items=tuple(p["unavailable"]) if wanted(5) else (),
+            email_address=p["email"] or None)
+
+    @app.route(ITEM_INFORMATION)
+    async def _item(req, ctx):
+        library.received.append("17")
+        item = library.items.get(req.item_identifier)
+        return ItemInformationResponse(
+            circulation_status="04" if item and item["due"] else "03", security_marker="00", fee_type="01",
+            transaction_date=ctx.now_18(), item_identifier=req.item_identifier,
+            title_identifier=item["title"] if item else "", due_date=item["due"] if item else None,
+            hold_queue_length=str(item["holds"]) if item else None)
+
+    @app.route(RENEW)
+    async def _renew(req, ctx):
+        library.received.append("29")
+        ok, message = library.renew(req.patron_identifier, req.item_identifier or "")
+        item = library.items.get(req.item_identifier or "", {"title": "", "due": ""})
+        return RenewResponse(ok="1" if ok else "0", renewal_ok="Y" if ok else "N", magnetic_media="N",
+                             desensitize="N", transaction_date=ctx.now_18(), institution_id="MAIN",
+                             patron_identifier=req.patron_identifier, item_identifier=req.item_identifier or "",
+                             title_identifier=item["title"], due_date=item["due"], screen_message=(message,))
+
+    if renew_all:
+        @app.route(RENEW_ALL)
+        async def _renew_all(req, ctx):
+            library.received.append("65")
+            p = library.patrons.get(req.patron_identifier, {"charged": []})
+            done, not_done, messages = [], [], []
+            for item in p["charged"]:
+                ok, message = library.renew(req.patron_identifier, item)
+                (done if ok else not_done).append(item)
+                if not ok:
+                    messages.append(message)
+            return RenewAllResponse(ok="1", renewed_count=f"{len(done):04d}", unrenewed_count=f"{len(not_done):04d}",
+                                    transaction_date=ctx.now_18(), institution_id="MAIN",
+                                    renewed_items=tuple(done), unrenewed_items=tuple(not_done),
+                                    screen_message=tuple(dict.fromkeys(messages)))
+
+    @app.route(END_PATRON_SESSION)
+    async def _end(req, ctx):
+        library.received.append("35")
+        return EndSessionResponse(end_session="Y", transaction_date=ctx.now_18(), institution_id="MAIN",
+                                  patron_identifier=req.patron_identifier)
+
+    return app
+
+
+class PysipILS:
+    """pysip2's server on a free loopback port, in its own thread (an AnyIO blocking portal).
+
+    The listener is made with ``app.listen`` and closed here: pysip2's own ``start`` leaves
+    its listening socket to the garbage collector."""
+
+    def __init__(self, app):
+        from anyio import CancelScope
+        from anyio.abc import SocketAttribute
+        from anyio.from_thread import start_blocking_portal
+
+        self._portal_cm = start_blocking_portal()
+        self.portal = self._portal_cm.__enter__()
+        self.listener = self.portal.call(app.listen, "127.0.0.1", 0)
+        self.port = self.listener.extra(SocketAttribute.local_port)
+        self.scope = None
+
+        async def serve():
+            with CancelScope() as self.scope:
+                await self.listener.serve(app._handle_connection)
+
+        self.future = self.portal.start_task_soon(serve)
+        while self.scope is None:
+            time.sleep(0.005)
+
+    def stop(self):
+        self.portal.call(self.scope.cancel)
+        try:
+            self.future.result(5)
+        except BaseException:  # noqa: BLE001 - cancelled is the expected end
+            pass
+        self.portal.call(self.listener.aclose)
+        self._portal_cm.__exit__(None, None, None)
+
+
+class FaultyProxy:
+    """A TCP relay that can corrupt the next answer's checksum or drop every connection."""
+
+    def __init__(self, target_port: int):
+        self.target_port = target_port
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.corrupt_next_answer = False
+        self.corrupt_next_request = False
+        self.connections: list[socket.socket] = []
+        self.accepted = 0
+        self._stop = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while not self._stop:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            self.accepted += 1
+            server = socket.create_connection(("127.0.0.1", self.target_port))
+            self.connections += [client, server]
+            threading.Thread(target=self._pipe, args=(client, server, "request"), daemon=True).start()
+            threading.Thread(target=self._pipe, args=(server, client, "answer"), daemon=True).start()
+
+    def _pipe(self, source, target, direction):
+        try:
+            while True:
+                data = source.recv(65536)
+                if not data:
+                    break
+                flag = f"corrupt_next_{direction}"
+                if getattr(self, flag) and b"AZ" in data:
+                    setattr(self, flag, False)
+                    at = data.rfind(b"AZ") + 2
+                    digit = data[at:at + 1]
+                    data = data[:at] + (b"0" if digit != b"0" else b"1") + data[at + 1:]
+                target.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (source, target):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def drop_all(self):
+        for s in self.connections:
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+                s.close()
+            except OSError:
+                pass
+        self.connections = []
+
+    def stop(self):
+        self._stop = True
+        self.listener.close()
+        self.drop_all()

@@ -1,0 +1,127 @@
+"""The central store in front of an upstream: refresh on tap, capabilities, renewals forwarded,
+and offline: served from the store, renewals queued and replayed exactly once."""
+import datetime as dt
+
+import pytest
+
+import central
+from store.changes import latest_seq
+from store.models import Loan
+from tests.upstream.alma_fake import example_user
+from tests.upstream.sip2_servers import Library, PysipILS, pysip2_app
+
+TODAY = dt.date(2026, 11, 25)
+
+
+def make_app(config, upstream_settings):
+    config["upstream"].update(upstream_settings)
+    return central.create_app(config, today=lambda: TODAY)
+
+
+@pytest.fixture
+def alma_api(central_db, config, alma, no_forwarder):
+    fake, url = alma
+    fake.add_user(example_user())
+    fake.add_loan("AL1", "39000000001", "Middlemarch")
+    fake.add_loan("AL1", "39000000002", "Ulysses", renewable=False)
+    fake.add_request("AL1", "Beloved")
+    app = make_app(config, {"kind": "alma", "alma_base_url": url, "alma_api_key": "l7xx-test",
+                            "alma_max_per_second": 200, "alma_max_retries": 0, "fresh_seconds": 0})
+    return fake, app.test_client(), app
+
+
+@pytest.fixture
+def sip_api(central_db, config, no_forwarder):
+    library = Library()
+    server = PysipILS(pysip2_app(library))
+    app = make_app(config, {"kind": "sip2", "sip2_port": server.port, "sip2_login_user": "kiosk",
+                            "sip2_login_password": "s3cret", "sip2_institution_id": "MAIN",
+                            "sip2_timeout_seconds": 2, "fresh_seconds": 0})
+    yield library, server, app.test_client(), app
+    server.stop()
+
+
+def test_local_is_the_default_and_unchanged(api):
+    caps = api.get("/api/v1/capabilities").json
+    assert caps["kind"] == "local" and caps["renew_all"]
+    from store import circulation
+
+    assert circulation.forwarder is None
+
+
+def test_alma_refresh_caches_the_account_for_kiosk_sync(alma_api):
+    fake, api, _app = alma_api
+    before = latest_seq()
+    body = api.post("/api/v1/patrons/refresh", query_string={"identifier": "04AABBCCDDEE01"}).json
+    assert body["source"] == "upstream" and body["primary_id"] == "AL1"
+    assert [loan["title"] for loan in body["account"]["loans"]] == ["Middlemarch", "Ulysses"]
+    assert latest_seq() > before  # kiosks pull the new account
+    assert api.get("/api/v1/patrons/lookup", query_string={"identifier": "20000000000111"}).json["primary_id"] == "AL1"
+    from store.sync import changes_after
+
+    page = changes_after(before)
+    assert page["records"][0]["account"]["requests"][0]["title"] == "Beloved"
+    seq = latest_seq()
+    api.post("/api/v1/patrons/refresh", query_string={"identifier": "AL1"})
+    assert latest_seq() == seq  # nothing changed upstream: no change recorded
+    assert api.post("/api/v1/patrons/refresh", query_string={"identifier": "nobody"}).status_code == 404
+    assert api.get("/api/v1/capabilities").json["kind"] == "alma"
+
+
+def test_alma_renewals_are_forwarded(alma_api):
+    fake, api, _app = alma_api
+    api.post("/api/v1/patrons/refresh", query_string={"identifier": "AL1"})
+    results = api.post("/api/v1/patrons/AL1/renew", json={}).json["results"]
+    assert [(r["renewed"], r["reason"]) for r in results] == [(True, ""), (False, "not_renewable")]
+    assert results[0]["new_due_date"] == "2026-12-16"
+    loan = Loan.get(Loan.item_barcode == "39000000001")
+    assert loan.due_date == dt.date(2026, 12, 16) and loan.renewals == 1
+    assert len([e for e in fake.log if e["args"].get("op") == "renew"]) == 2
+
+
+def test_alma_down_serves_from_the_store_and_replays_once(alma_api):
+    fake, api, app = alma_api
+    api.post("/api/v1/patrons/refresh", query_string={"identifier": "AL1"})
+    fake.down = True
+    body = api.post("/api/v1/patrons/refresh", query_string={"identifier": "AL1"}).json
+    assert body["source"] == "offline" and len(body["account"]["loans"]) == 2
+    assert api.post("/api/v1/patrons/refresh", query_string={"identifier": "unknown-card"}).status_code == 503
+    loan = Loan.get(Loan.item_barcode == "39000000001")
+    result = api.post(f"/api/v1/patrons/AL1/loans/{loan.id}/renew").json
+    assert result["renewed"]  # our own rules, on our own rows
+    assert Loan.get_by_id(loan.id).due_date == TODAY + dt.timedelta(days=21)
+    assert api.post("/api/v1/upstream/replay").json["pending"] == 1  # still down
+    fake.down = False
+    counts = api.post("/api/v1/upstream/replay").json
+    assert counts == {"sent": 1, "renewed": 1, "refused": 0, "pending": 0}
+    assert api.post("/api/v1/upstream/replay").json["sent"] == 0  # exactly once
+    api.post("/api/v1/patrons/refresh", query_string={"identifier": "AL1"})
+    renews = [e for e in fake.log if e["args"].get("op") == "renew"]
+    assert len(renews) == 1
+    assert Loan.get_by_id(loan.id).due_date == dt.date(2026, 12, 16)  # the upstream's word wins
+
+
+def test_sip2_refresh_renew_all_and_offline(sip_api):
+    library, server, api, _app = sip_api
+    body = api.post("/api/v1/patrons/refresh", query_string={"identifier": "21000000001"}).json
+    assert body["account"]["first_name"] == "Zoë" and len(body["account"]["loans"]) == 2
+    caps = api.get("/api/v1/capabilities").json
+    assert caps["kind"] == "sip2" and caps["renew_all"]
+    results = api.post("/api/v1/patrons/21000000001/renew", json={}).json["results"]
+    assert [(r["renewed"], r["reason"]) for r in results] == [(False, "requested"), (True, "")]  # by due date
+    assert "65" in library.received
+    server.stop()  # the ILS goes away
+    offline = api.post("/api/v1/patrons/refresh", query_string={"identifier": "21000000001"}).json
+    assert offline["source"] == "offline" and offline["account"]["first_name"] == "Zoë"
+    loan = Loan.get(Loan.item_barcode == "39000000001")
+    decision = api.post(f"/api/v1/patrons/21000000001/loans/{loan.id}/renew").json
+    assert decision["reason"] in ("", "limit", "blocked", "no_extension")
+    from upstream.models import PendingRenewal
+
+    assert PendingRenewal.select().count() == (1 if decision["renewed"] else 0)
+    server.__init__(pysip2_app(library))  # back, on a new port
+    _app.extensions["upstream"].pool.close()
+    _app.extensions["upstream"].pool.settings["sip2_port"] = server.port
+    sent = api.post("/api/v1/upstream/replay").json
+    assert sent["pending"] == 0 and sent["sent"] == PendingRenewal.select().count()
+    assert api.post("/api/v1/upstream/replay").json["sent"] == 0
