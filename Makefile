@@ -9,7 +9,7 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 BUILD_PACKAGES := python3-venv python3-dev gcc swig libpcsclite-dev
 TEST_PACKAGES  := chromium pcscd vsmartcard-vpcd
 
-.PHONY: install run test test-sqlite test-postgres system-packages test-packages bench vendor clean
+.PHONY: install run test test-tools test-sqlite test-postgres system-packages bench vendor clean
 
 install: $(VENV)/.installed
 
@@ -31,15 +31,25 @@ system-packages:
 run: install
 	$(BIN)/kiosk demo
 
-test: install
-	@$(MAKE) --no-print-directory system-packages PACKAGES="$(TEST_PACKAGES)"
+test: install test-tools
 	$(BIN)/python -m pytest -q
 	KIOSK_TEST_DB=postgres $(BIN)/python -m pytest -q -m db
 
-test-sqlite: install
+# What the tests need beyond the virtual environment: Debian packages, and Stoplight
+# Prism (npm) serving Alma's published API description for the Alma connector's tests.
+test-tools:
+	@$(MAKE) --no-print-directory system-packages PACKAGES="$(TEST_PACKAGES)"
+	@command -v npm >/dev/null || $(MAKE) --no-print-directory system-packages PACKAGES="nodejs npm"
+	@$(MAKE) --no-print-directory tests/upstream/node_modules/.installed
+
+tests/upstream/node_modules/.installed: tests/upstream/package-lock.json
+	npm ci --prefix tests/upstream --no-audit --no-fund --loglevel=error
+	touch $@
+
+test-sqlite: install test-tools
 	$(BIN)/python -m pytest -q
 
-test-postgres: install
+test-postgres: install test-tools
 	KIOSK_TEST_DB=postgres $(BIN)/python -m pytest -q -m db
 
 bench: install
