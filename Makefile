@@ -7,7 +7,7 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Debian packages: to build pyscard, and for the tests' real components.
 BUILD_PACKAGES := python3-venv python3-dev gcc swig libpcsclite-dev
-TEST_PACKAGES  := chromium pcscd vsmartcard-vpcd
+TEST_PACKAGES  := chromium pcscd vsmartcard-vpcd systemd udev cage grim wlr-randr xwayland fonts-dejavu-core tesseract-ocr tesseract-ocr-eng debootstrap
 
 .PHONY: install run test test-tools test-sqlite test-postgres system-packages bench vendor clean
 

@@ -120,4 +120,6 @@ def main(argv: list[str]) -> dict:
             "sip2_calls_per_visit": s["with_fees"]["calls_per_visit"],
             "calls_per_visit": {"alma": a["typical"]["calls_per_visit"], "sip2": s["with_fees"]["calls_per_visit"]},
             "alma_target_max": 4,
-            "alma_formula": "2 (user with counts + loans) + 1 if requests + 1 if fees + 1 per loan renewed", "detail": {"alma": a, "sip2": s}}
+            "alma_formula": "1 (user with counts) + 1 if loans + 1 if requests + 1 if fees + 1 per loan sent for "
+                            "renewal (loans our cached rules refuse: lost, claimed returned, at the limit, "
+                            "requested by another patron, are not sent)", "detail": {"alma": a, "sip2": s}}

@@ -107,6 +107,15 @@ OPENAPI = {
                     "source": {"enum": ["upstream", "cache", "offline", "local"]},
                     "account": {"$ref": "#/components/schemas/Account"}}}}}},
                 "400": _ERROR, "404": _ERROR, "503": _ERROR}}},
+        "/api/v1/patrons/{primary_id}/verify-pin": {"post": {
+            "summary": "Check a PIN with the upstream library system (for patrons whose account has no PIN hash); "
+                       "the PIN is sent in the body, never in the URL",
+            "parameters": [{"name": "primary_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "required": ["pin"], "properties": {"pin": {"type": "string", "minLength": 1}}}}}},
+            "responses": {"200": {"description": "Checked", "content": {"application/json": {"schema": {
+                "type": "object", "properties": {"ok": {"type": "boolean"}}}}}},
+                "400": _ERROR, "404": _ERROR, "502": _ERROR, "503": _ERROR}}},
         "/api/v1/upstream/replay": {"post": {
             "summary": "Send renewals queued while the upstream was down, each exactly once",
             "responses": {"200": {"description": "OK", "content": {"application/json": {"schema": {

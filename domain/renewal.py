@@ -26,6 +26,10 @@ REASONS = {
     "requested": "Another patron has requested this item, so it cannot be renewed.",
     "no_extension": "Your membership ends too soon for this item to be renewed.",
     "unknown_loan": "This loan was not found on your account.",
+    # given when a library system behind the central store decides (upstream/)
+    "not_renewable": "This item cannot be renewed. Please ask at the desk.",
+    "renewals_denied": "Renewals are not allowed on your account. Please ask at the desk.",
+    "upstream_unavailable": "The library system cannot be reached just now. Please try again later.",
 }
 
 

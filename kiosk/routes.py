@@ -142,6 +142,8 @@ def pin():
     if result.locked_until:
         _end_session()
         return _locked_message(result.locked_until)
+    if result.message:  # the PIN could not be checked (library system unreachable): nothing counted
+        return _render("_pin.html", account=account, error=_(result.message), attempts_left=None), 503
     return _render("_pin.html", account=account, error=_("That PIN is not right."),
                    attempts_left=result.attempts_left), 401
 

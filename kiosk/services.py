@@ -160,8 +160,13 @@ def _with_renewals(account: Account, renewed: dict) -> Account:
 @dataclass(frozen=True)
 class PinResult:
     ok: bool
-    attempts_left: int = 0
+    attempts_left: int | None = 0
     locked_until: dt.datetime | None = None  # UTC, naive
+    message: str = ""  # set when the PIN could not be checked at all (nothing was counted)
+
+
+PIN_UNCHECKED = ("Your PIN cannot be checked just now because the library system cannot be reached. "
+                 "Please try again later or ask at the desk.")
 
 
 def _kiosk_config() -> dict:
@@ -178,6 +183,10 @@ def pin_locked_until(primary_id: str) -> dt.datetime | None:
 def check_pin(account: Account, pin: str) -> PinResult:
     """Verify ``pin`` against the account's slow hash, counting failures at this kiosk.
 
+    An account without a PIN hash (a patron of the library system behind the central store)
+    is checked by the central store, which asks that system (``verify_pin_upstream``); when it
+    cannot be asked (central store offline, library system down) the PIN is refused with
+    ``PIN_UNCHECKED`` and no failure is counted: an unchecked PIN is never accepted.
     The last allowed failure locks the card here for ``pin_lockout_minutes`` and
     reports the lockout to the central store (``record_lockout``).
     """
@@ -188,7 +197,15 @@ def check_pin(account: Account, pin: str) -> PinResult:
     until = lockout.locked_until(account.primary_id)
     if until:
         return PinResult(False, 0, until)
-    if verify_secret(account.pin_hash, pin):
+    if account.pin_hash:
+        ok = verify_secret(account.pin_hash, pin)
+    elif not pin:
+        ok = False
+    else:
+        ok = verify_pin_upstream(account.primary_id, pin)
+        if ok is None:
+            return PinResult(False, None, None, PIN_UNCHECKED)
+    if ok:
         lockout.clear(account.primary_id)
         return PinResult(True, config["pin_max_attempts"])
     left, locked = lockout.failure(account.primary_id, config["pin_max_attempts"], config["pin_lockout_minutes"])
@@ -197,6 +214,27 @@ def check_pin(account: Account, pin: str) -> PinResult:
         record_lockout(account.primary_id, until)
         return PinResult(False, 0, until)
     return PinResult(False, left)
+
+
+def verify_pin_upstream(primary_id: str, pin: str) -> bool | None:
+    """Ask the central store to check ``pin`` with the library system (``POST .../verify-pin``, the PIN in
+    the body). True or False when it was checked; None when it could not be (offline, upstream down)."""
+    from urllib.parse import quote
+
+    if not central_online():
+        return None
+    try:
+        answer = _central()._call("POST", f"/api/v1/patrons/{quote(primary_id, safe='')}/verify-pin",
+                                  json={"pin": pin})
+    except CentralUnavailable as exc:  # includes 503: the library system behind it is down
+        current_app.logger.warning("PIN not checked: %s", exc)
+        return None
+    except CentralError as exc:
+        if exc.status == 404:  # not a patron there: no PIN can be right
+            return False
+        current_app.logger.warning("PIN not checked: the central store refused (%s)", exc.code)
+        return None
+    return answer.get("ok") is True
 
 
 def record_lockout(primary_id: str, locked_until: dt.datetime | None = None) -> bool:

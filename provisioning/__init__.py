@@ -44,6 +44,9 @@ def create_app(config: dict | None = None, today=None) -> Flask:
     Htmx(app)
     CSRFProtect(app)
     schema.init(config["central"]["database_url"])
+    import upstream.writes  # staff writes go to the library system too with [upstream] kind = "alma"
+
+    upstream.writes.install(config)
 
     @app.before_request
     def _connect():

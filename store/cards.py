@@ -12,7 +12,7 @@ import peewee as pw
 from store import changes, staff
 from store.db import database
 from store.models import Block, Fee, Identifier, User
-from store.registration import Invalid, check_identifier, holder_of, normalise_card
+from store.registration import Invalid, check_identifier, holder_of, normalise_card, write_upstream
 
 CSV_COLUMNS = ("primary_id", "barcode", "card_serial_number")
 
@@ -76,6 +76,8 @@ def add_card_to_barcode(barcode: str, card: str, operator: str) -> Identifier:
     with database.atomic():
         ident = Identifier.create(user=user, id_type="CARD_SERIAL_NUMBER", value=card, segment_type="Internal",
                                   note=f"Batch, barcode {barcode.strip()}")
+        write_upstream("card_serial", lambda writer: writer.add_identifier(user.primary_id, "CARD_SERIAL_NUMBER",
+                                                                           card, ident.note))
         changes.record(user.primary_id)
         staff.audit(operator, "card.batch", user.primary_id, f"barcode {barcode.strip()}, card {card}")
     return ident

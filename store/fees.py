@@ -7,7 +7,7 @@ from domain import codes
 from store import changes, staff
 from store.db import database
 from store.models import Fee, FeeTransaction, User
-from store.registration import Invalid
+from store.registration import Invalid, write_upstream
 
 CENT = Decimal("0.01")
 
@@ -41,6 +41,7 @@ def add_fee(user: User, form, operator: str) -> Fee:
     with database.atomic():
         fee = Fee.create(user=user, fee_type=fee_type, original_amount=amount, balance=amount,
                          comment=(form.get("comment") or "").strip()[:300])
+        write_upstream("amount", lambda writer: writer.add_fee(user.primary_id, fee_type, amount, fee.comment))
         changes.record(user.primary_id)
         staff.audit(operator, "fee.add", user.primary_id, f"{fee_type} {amount}")
     return fee

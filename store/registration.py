@@ -25,6 +25,25 @@ BARCODE_PATTERN = re.compile(r"^[A-Za-z0-9-]{4,40}$")
 HEX_PATTERN = re.compile(r"^[0-9A-F]{8,20}$")
 
 
+# Staff writes that also go to the library system behind the central store ([upstream] kind = "alma"):
+# set by upstream.writes.install; None keeps the central store the only place written.
+upstream_writer = None
+
+
+def write_upstream(field: str, call) -> None:
+    """Call ``call(upstream_writer)`` inside the caller's transaction; a refusal raises ``Invalid`` on
+    ``field`` so the transaction rolls back and nothing changes locally."""
+    if upstream_writer is None:
+        return
+    try:
+        call(upstream_writer)
+    except Exception as exc:  # upstream.UpstreamError (not imported: store depends on domain only)
+        message = getattr(exc, "message", None)
+        if message is None:
+            raise
+        raise Invalid({field: f"The library system refused this, so nothing was saved: {message}"}) from None
+
+
 class Invalid(ValueError):
     """A record is not valid; ``errors`` maps each field to its message."""
 
@@ -191,6 +210,7 @@ def register(form, today: dt.date, operator: str, rs_libraries=()) -> User:
                            balance=amount, comment="Registration", created=dt.datetime.combine(today, dt.time()))
             Identifier.create(user=user, id_type="BARCODE", value=values["barcode"])
             Identifier.create(user=user, id_type="CARD_SERIAL_NUMBER", value=values["card_serial"])
+            write_upstream("barcode", lambda writer: writer.register(user, values))
             changes.record(user.primary_id)
             staff.audit(operator, "patron.register", user.primary_id,
                         f"{user.first_name} {user.last_name}, group {group.code}, barcode {values['barcode']}, "

@@ -21,14 +21,8 @@ from dataclasses import asdict, dataclass, field
 from domain.account import Account
 from domain.renewal import REASONS, RenewalDecision
 
-# Refusal reasons only an upstream gives, added to the domain's plain-language table.
-UPSTREAM_REASONS = {
-    "not_renewable": "This item cannot be renewed. Please ask at the desk.",
-    "renewals_denied": "Renewals are not allowed on your account. Please ask at the desk.",
-    "upstream_unavailable": "The library system cannot be reached just now. Please try again later.",
-}
-for _code, _message in UPSTREAM_REASONS.items():
-    REASONS.setdefault(_code, _message)
+# Refusal reasons only an upstream gives; they live in the domain's plain-language table.
+UPSTREAM_REASONS = {code: REASONS[code] for code in ("not_renewable", "renewals_denied", "upstream_unavailable")}
 
 
 class UpstreamError(Exception):

@@ -190,10 +190,34 @@ def _apply(user: User, decisions: list[RenewalDecision]) -> None:
         changes.record(user.primary_id)
 
 
+# refusals our cached rows settle without asking: the upstream would refuse these too
+KNOWN_REFUSALS = ("lost", "claimed_returned", "limit", "requested")
+
+
+def _known_refusals(user: User, refs: list[LoanRef], today: dt.date) -> dict[int, RenewalDecision]:
+    account = build_account(get_user(user.primary_id))
+    found = {}
+    for ref in refs:
+        loan = account.loan(ref.loan_id)
+        decision = decide(account, loan, today) if loan is not None else None
+        if decision is not None and not decision.renewed and decision.reason in KNOWN_REFUSALS:
+            found[ref.loan_id] = decision
+    return found
+
+
 def forward(upstream: Upstream, user: User, loan_ids: list[int] | None, today: dt.date) -> list[RenewalDecision]:
-    """Renew through the upstream; one decision per requested loan id, in order."""
+    """Renew through the upstream; one decision per requested loan id, in order.
+
+    A back end that renews loan by loan (``skip_known_refusals``: Alma) is not asked about loans our
+    cached rows already refuse (lost, claimed returned, at the renewal limit, requested by another
+    patron); those decisions are reported with their reasons all the same."""
     refs, unknown = _loan_refs(user, loan_ids)
     decisions: dict[int, RenewalDecision] = {i: RenewalDecision(i, False, None, "unknown_loan") for i in unknown}
+    all_refs = refs
+    if refs and getattr(upstream, "skip_known_refusals", False):
+        known = _known_refusals(user, refs, today)
+        decisions.update(known)
+        refs = [ref for ref in refs if ref.loan_id not in known]
     if refs:
         try:
             replay(upstream, today, user.primary_id)
@@ -207,7 +231,7 @@ def forward(upstream: Upstream, user: User, loan_ids: list[int] | None, today: d
             with database.atomic():
                 _apply(user, got)
         decisions.update({d.loan_id: d for d in got})
-    order = [ref.loan_id for ref in refs] + unknown if loan_ids is None else loan_ids
+    order = [ref.loan_id for ref in all_refs] + unknown if loan_ids is None else loan_ids
     return [decisions[i] for i in order]
 
 

@@ -5,8 +5,9 @@ from flask import Blueprint, current_app, jsonify, request
 
 from central.errors import ApiError
 from domain.blocks import active_blocks
-from store.accounts import build_account
+from store.accounts import build_account, get_user
 from upstream import cache
+from upstream.base import UpstreamError, UpstreamUnavailable
 
 bp = Blueprint("upstream", __name__)
 
@@ -44,3 +45,23 @@ def refresh():
 def replay():
     counts = cache.replay(_upstream(), current_app.config["TODAY"]())
     return jsonify(**counts, pending=cache.pending_count())
+
+
+@bp.post("/api/v1/patrons/<primary_id>/verify-pin")
+def verify_pin(primary_id):
+    """Ask the library system whether a PIN is the patron's (kiosks use it for patrons whose account
+    carries no PIN hash, i.e. upstream patrons). The PIN travels in the JSON body only and is never logged."""
+    body = request.get_json(silent=True) if request.get_data() else None
+    pin = body.get("pin") if isinstance(body, dict) else None
+    if not isinstance(pin, str) or not pin.strip():
+        raise ApiError(400, "pin_required", "Give the PIN in the JSON body: {\"pin\": \"...\"}.")
+    if get_user(primary_id) is None:
+        raise ApiError(404, "patron_not_found", f"No patron has the primary id {primary_id!r}.")
+    try:
+        ok = _upstream().verify_pin(primary_id, pin)
+    except UpstreamUnavailable:
+        raise ApiError(503, "upstream_unavailable",
+                       "The library system cannot be reached, so the PIN cannot be checked just now.") from None
+    except UpstreamError as exc:
+        raise ApiError(502, exc.code, exc.message) from None
+    return jsonify(ok=bool(ok))

@@ -1,7 +1,10 @@
 """Queries the user-management jobs share."""
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import gc
+import threading
 from decimal import Decimal
 
 from peewee import fn
@@ -9,6 +12,32 @@ from peewee import fn
 from store.models import Fee, FeeTransaction, Loan, _now
 
 OPEN_FEE = Fee.status != "CLOSED"
+_gc_lock = threading.Lock()
+_gc_pauses = {"count": 0, "was_enabled": False}
+
+
+@contextlib.contextmanager
+def paused_gc():
+    """Pause Python's cyclic garbage collector while a bulk job runs (nested and thread-safe).
+
+    A feed load allocates millions of short-lived containers (parsed rows, batches) and
+    keeps a growing working set (the primary ids and identifiers seen so far); the cyclic
+    collector's full passes over that working set took about 30% of a load's time. The
+    loader makes no reference cycles of its own, reference counting still frees everything
+    as usual, and the collector is switched back on (if it was on) when the last paused
+    job ends."""
+    with _gc_lock:
+        if _gc_pauses["count"] == 0:
+            _gc_pauses["was_enabled"] = gc.isenabled()
+            gc.disable()
+        _gc_pauses["count"] += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_pauses["count"] -= 1
+            if _gc_pauses["count"] == 0 and _gc_pauses["was_enabled"]:
+                gc.enable()
 
 
 def owed_by(user_ids, fee_type: str | None = None) -> dict[int, Decimal]:

@@ -36,6 +36,7 @@ import peewee as pw
 from domain.codes import SOURCE_SYSTEMS
 from store import bulk, changes
 from store.db import database, is_postgres
+from store.jobs.common import paused_gc
 from store.jobs.report import JobRefused, JobReport, Progress, run_job
 from store.models import Address, Change, Email, Identifier, Phone, Statistic, User, UserGroup, _now
 
@@ -434,15 +435,16 @@ def load_feed(path, *, fmt: str, source: str, operator: str, today: dt.date, ful
                         f"({share:.1%}, more than the {max_deactivate_share:.0%} allowed); nothing was changed")
             done = 0
             batch = []
-            for item in read():
-                loader.take(item, batch)
-                if len(batch) >= batch_size:
-                    loader.flush(batch)
-                    batch = []
-                done += 1
-                if progress and done % batch_size == 0:
-                    progress(done, total)
-            loader.flush(batch)
+            with paused_gc():
+                for item in read():
+                    loader.take(item, batch)
+                    if len(batch) >= batch_size:
+                        loader.flush(batch)
+                        batch = []
+                    done += 1
+                    if progress and done % batch_size == 0:
+                        progress(done, total)
+                loader.flush(batch)
             if progress:
                 progress(total, total)
         except FeedFileError as exc:

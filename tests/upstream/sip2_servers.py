@@ -190,6 +190,7 @@ class FaultyProxy:
         self.corrupt_next_request = False
         self.connections: list[socket.socket] = []
         self.accepted = 0
+        self._lock = threading.Lock()
         self._stop = False
         threading.Thread(target=self._accept, daemon=True).start()
 
@@ -201,7 +202,8 @@ class FaultyProxy:
                 return
             self.accepted += 1
             server = socket.create_connection(("127.0.0.1", self.target_port))
-            self.connections += [client, server]
+            with self._lock:
+                self.connections += [client, server]
             threading.Thread(target=self._pipe, args=(client, server, "request"), daemon=True).start()
             threading.Thread(target=self._pipe, args=(server, client, "answer"), daemon=True).start()
 
@@ -228,15 +230,54 @@ class FaultyProxy:
                     pass
 
     def drop_all(self):
-        for s in self.connections:
+        with self._lock:
+            dropped, self.connections = self.connections, []
+        for s in dropped:
             try:
                 s.shutdown(socket.SHUT_RDWR)
-                s.close()
             except OSError:
                 pass
-        self.connections = []
+            s.close()
 
     def stop(self):
         self._stop = True
         self.listener.close()
         self.drop_all()
+
+
+class PysipServer:
+    """pysip2's server behind the interface the shared scenarios use (see ``start_server``)."""
+
+    kind = "pysip2"
+    renews_all = True  # pysip2 lets the test library register a renew-all (65) route
+
+    def __init__(self, library: Library | None = None, **options):
+        self.library = library or Library()
+        options.setdefault("error_detection", "required")  # strict: every message must carry AY/AZ
+        self.renews_all = options.get("renew_all", True)
+        self.server = PysipILS(pysip2_app(self.library, **options))
+        self.port = self.server.port
+
+    @property
+    def received(self) -> list[str]:
+        return self.library.received
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.stop()
+            self.server = None
+
+
+SERVER_KINDS = ("pysip2", "invenio")
+
+
+def start_server(kind: str):
+    """A SIP2 server nobody on this team wrote, with the test library behind it: ``port``,
+    ``received`` (the commands it executed), ``renews_all`` (whether it offers 65), ``stop()``."""
+    if kind == "pysip2":
+        return PysipServer()
+    if kind == "invenio":
+        from tests.upstream.invenio_ils import InvenioILS
+
+        return InvenioILS()
+    raise ValueError(kind)

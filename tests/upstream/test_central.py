@@ -125,3 +125,19 @@ def test_sip2_refresh_renew_all_and_offline(sip_api):
     sent = api.post("/api/v1/upstream/replay").json
     assert sent["pending"] == 0 and sent["sent"] == PendingRenewal.select().count()
     assert api.post("/api/v1/upstream/replay").json["sent"] == 0
+
+
+def test_alma_is_not_asked_about_loans_our_rules_already_refuse(alma_api):
+    fake, api, _app = alma_api
+    lost = fake.add_loan("AL1", "39000000003", "Jazz")
+    lost["process_status"] = "LOST"
+    worn = fake.add_loan("AL1", "39000000004", "Sula")
+    worn["renewals"] = 3  # the group's maximum (our cached rule)
+    api.post("/api/v1/patrons/refresh", query_string={"identifier": "AL1"})
+    results = api.post("/api/v1/patrons/AL1/renew", json={}).json["results"]
+    by_title = {Loan.get_by_id(r["loan_id"]).title: (r["renewed"], r["reason"]) for r in results}
+    assert by_title == {"Middlemarch": (True, ""), "Ulysses": (False, "not_renewable"), "Jazz": (False, "lost"),
+                        "Sula": (False, "limit")}
+    renewed = [e["path"].rsplit("/", 1)[1] for e in fake.log if e["args"].get("op") == "renew"]
+    assert sorted(renewed) == sorted(loan["loan_id"] for loan in fake.loans["AL1"][:2])  # only the two it decides
+    assert all(r["message"] for r in results)

@@ -149,6 +149,7 @@ def _fee(f: dict) -> Fee:
 
 class AlmaUpstream(Upstream):
     kind = "alma"
+    skip_known_refusals = True  # each renewal is a call: loans our cached rules refuse are not sent
 
     def __init__(self, settings: dict | None = None, client: AlmaClient | None = None):
         super().__init__(settings)

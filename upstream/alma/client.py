@@ -24,11 +24,12 @@ import requests
 from upstream.base import UpstreamUnavailable
 
 log = logging.getLogger(__name__)
-_KEY_IN_URL = re.compile(r"(apikey=)[^&\s\"']+", re.IGNORECASE)
+# the API key, and the patron's PIN or password that op=auth sends as a query parameter
+_KEY_IN_URL = re.compile(r"((?:apikey|password)=)[^&\s\"']+", re.IGNORECASE)
 
 
 class RedactApiKey(logging.Filter):
-    """urllib3 logs request lines (with the query string) at DEBUG: keep the key out of them."""
+    """urllib3 logs request lines (with the query string) at DEBUG: keep the key and PINs out of them."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.args:

@@ -146,7 +146,10 @@ class Connection:
         self.sequence = (self.sequence + 1) % 10
         return body + checksum(body).encode("ascii") + self.terminator.encode("ascii")
 
-    def _read_message(self) -> bytes:
+    def _read_message(self, unterminated_ok: bool = False) -> bytes:
+        """The next message. With ``unterminated_ok`` (the answer to a 97), a message that ends with a
+        valid checksum is taken without waiting for its CR: some servers (invenio-sip2 1.0) resend the
+        last answer without the line terminator. A CR arriving later is an empty line, skipped."""
         while True:
             end = self.buffer.find(b"\r")
             if end >= 0:
@@ -157,6 +160,11 @@ class Connection:
                 if line:
                     return line
                 continue
+            if unterminated_ok and self.error_detection:
+                line = self.buffer.lstrip(b"\n")
+                if len(line) > 6 and line[-6:-4] == b"AZ" and self._valid(line):
+                    self.buffer = b""
+                    return line
             chunk = self.sock.recv(4096)
             if not chunk:
                 raise ConnectionResetError("the SIP2 server closed the connection")
@@ -173,8 +181,10 @@ class Connection:
         frame = self._frame(message)
         self.sock.sendall(frame)
         self.sent += 1
+        resend_asked = False
         for _attempt in range(3):
-            raw = self._read_message()
+            raw = self._read_message(unterminated_ok=resend_asked)
+            resend_asked = False
             if raw.startswith(b"96"):  # the ILS saw a bad checksum: send it again
                 self.sock.sendall(frame)
                 self.sent += 1
@@ -182,6 +192,7 @@ class Connection:
             if self.error_detection and not self._valid(raw):
                 self.sock.sendall(self._frame("97"))  # ask for the answer again
                 self.sent += 1
+                resend_asked = True
                 continue
             self.last_used = time.monotonic()
             text = raw.decode(self.encoding, errors="replace")

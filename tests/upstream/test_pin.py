@@ -1,0 +1,101 @@
+"""PINs of upstream patrons: their accounts carry no PIN hash, so the kiosk asks the central
+store (``POST /api/v1/patrons/{id}/verify-pin``, the PIN in the body), which asks the library
+system (Alma ``op=auth`` through Prism; SIP2 patron information with AD). Offline, the PIN
+is refused with a clear message and nothing is counted: an unchecked PIN is never accepted."""
+import datetime as dt
+import logging
+
+import pytest
+
+import central
+from tests.upstream.alma_fake import example_user
+from tests.upstream.sip2_servers import PysipServer
+
+TODAY = dt.date(2026, 11, 25)
+
+
+def alma_settings(url):
+    return {"kind": "alma", "alma_base_url": url, "alma_api_key": "l7xx-test", "alma_max_per_second": 200,
+            "alma_max_retries": 0, "fresh_seconds": 0}
+
+
+@pytest.fixture
+def central_app(central_db, config, alma, no_forwarder):
+    """The central store in front of Alma (Prism); the kiosk fixtures build on this one."""
+    fake, url = alma
+    fake.add_user(example_user(), pin="2468")
+    fake.add_loan("AL1", "39000000001", "Middlemarch")
+    config["upstream"].update(alma_settings(url))
+    return central.create_app(config, today=lambda: TODAY)
+
+
+def test_the_central_store_asks_alma(central_app, alma, caplog):
+    fake, _url = alma
+    api = central_app.test_client()
+    api.post("/api/v1/patrons/refresh", query_string={"identifier": "04AABBCCDDEE01"})
+    path = "/api/v1/patrons/AL1/verify-pin"
+    with caplog.at_level(logging.DEBUG):
+        assert api.post(path, json={"pin": "2468"}).json == {"ok": True}
+        assert api.post(path, json={"pin": "9999"}).json == {"ok": False}
+    assert [e["args"].get("op") for e in fake.log[-2:]] == ["auth", "auth"]
+    assert not any(e["violations"] for e in fake.log)
+    assert api.post(path, json={}).status_code == 400
+    assert api.post(path, json={"pin": "  "}).json["error"]["code"] == "pin_required"
+    assert api.post("/api/v1/patrons/nobody/verify-pin", json={"pin": "2468"}).status_code == 404
+    fake.down = True
+    down = api.post(path, json={"pin": "2468"})
+    assert down.status_code == 503 and down.json["error"]["code"] == "upstream_unavailable"
+    assert not any("2468" in r.getMessage() for r in caplog.records if r.name != "werkzeug")
+
+
+def test_the_central_store_asks_a_sip2_server(central_db, config, no_forwarder):
+    server = PysipServer()
+    try:
+        config["upstream"].update({"kind": "sip2", "sip2_port": server.port, "sip2_login_user": "kiosk",
+                                   "sip2_login_password": "s3cret", "sip2_institution_id": "MAIN",
+                                   "sip2_timeout_seconds": 2, "fresh_seconds": 0})
+        api = central.create_app(config, today=lambda: TODAY).test_client()
+        api.post("/api/v1/patrons/refresh", query_string={"identifier": "21000000001"})
+        path = "/api/v1/patrons/21000000001/verify-pin"
+        assert api.post(path, json={"pin": "2468"}).json == {"ok": True}
+        assert api.post(path, json={"pin": "0000"}).json == {"ok": False}
+    finally:
+        server.stop()
+
+
+def _kiosk_with_alma_patron(synced_kiosk, central_app):
+    from tests.kiosk.conftest import fill_cache
+
+    central_app.test_client().post("/api/v1/patrons/refresh", query_string={"identifier": "04AABBCCDDEE01"})
+    fill_cache(synced_kiosk)
+    kiosk = synced_kiosk.test_client()
+    html = kiosk.post("/identify", data={"identifier": "20000000000111"}).get_data(as_text=True)
+    assert "Enter your PIN" in html
+    return kiosk
+
+
+def test_the_kiosk_checks_an_upstream_patrons_pin_through_the_central_store(synced_kiosk, central_app, alma):
+    from kiosk.cache import cache_db
+
+    kiosk = _kiosk_with_alma_patron(synced_kiosk, central_app)
+    with cache_db.connection_context():
+        assert synced_kiosk.extensions["patron_cache"].get("AL1").pin_hash == ""  # nothing to check locally
+    wrong = kiosk.post("/pin", data={"pin": "1111"})
+    assert wrong.status_code == 401 and "4 attempts left" in wrong.get_data(as_text=True)  # counted as usual
+    right = kiosk.post("/pin", data={"pin": "2468"})
+    assert right.status_code == 200 and "Middlemarch" in right.get_data(as_text=True)
+
+
+def test_the_kiosk_refuses_a_pin_it_cannot_check(synced_kiosk, central_app, alma, live_central):
+    fake, _url = alma
+    kiosk = _kiosk_with_alma_patron(synced_kiosk, central_app)
+    fake.down = True  # the library system is down: the central store cannot ask it
+    refused = kiosk.post("/pin", data={"pin": "2468"})
+    html = refused.get_data(as_text=True)
+    assert refused.status_code == 503 and "cannot be checked just now" in html and "Middlemarch" not in html
+    assert "attempts left" not in html  # nothing was counted
+    fake.down = False
+    live_central.stop()  # and now the central store is offline too
+    refused = kiosk.post("/pin", data={"pin": "2468"})
+    assert refused.status_code == 503 and "Middlemarch" not in refused.get_data(as_text=True)
+    assert kiosk.get("/account").status_code == 302  # never let in on an unchecked PIN
