@@ -14,23 +14,23 @@ import tomllib
 from pathlib import Path
 
 DEFAULTS: dict = {
-    "data_dir": "var",
+    "data_dir": "var",  # databases, keys and credentials; {data_dir} below stands for it
     "central": {
-        "database_url": "sqlite:///{data_dir}/central.db",
-        "host": "127.0.0.1",
+        "database_url": "sqlite:///{data_dir}/central.db",  # or postgresql://USER@HOST:5432/NAME for a fleet
+        "host": "127.0.0.1",  # the central store API listens here
         "port": 8082,
     },
     "kiosk": {
-        "host": "127.0.0.1",
+        "host": "127.0.0.1",  # the kiosk web app listens here (the touch screen's browser opens it)
         "port": 8080,
-        "central_url": "http://127.0.0.1:8082",
-        "cache_url": "sqlite:///{data_dir}/kiosk-cache.db",
-        "central_timeout_seconds": 3.0,
-        "device_name": "kiosk-1",
-        "identifier_key": "",
-        "secret_key": "",
-        "library_name": "Main Library",
-        "expiry_warning_days": 14,
+        "central_url": "http://127.0.0.1:8082",  # where this kiosk finds the central store
+        "cache_url": "sqlite:///{data_dir}/kiosk-cache.db",  # the local cache and outbox (SQLite only)
+        "central_timeout_seconds": 3.0,  # how long to wait for the central store before working offline
+        "device_name": "kiosk-1",  # this kiosk's name at the central store (enrolment, fleet view)
+        "identifier_key": "",  # key of the cache's identifier hashes; empty: made once in {data_dir}/identifier.key
+        "secret_key": "",  # signs sessions and tap tokens; empty: made once under {data_dir}/session/
+        "library_name": "Main Library",  # shown at the top of every screen
+        "expiry_warning_days": 14,  # warn a patron whose membership ends within this many days
         # Offline-tolerant sync (issue 5); see docs/sync.md.
         "credential_file": "{data_dir}/device.json",  # the device token from `kiosk enrol CODE` (mode 0600)
         "offline_renewals": "refuse",  # central store down: "refuse", or "local" (decided here, marked pending)
@@ -69,33 +69,34 @@ DEFAULTS: dict = {
         },
     },
     "provisioning": {
-        "host": "127.0.0.1",
+        "host": "127.0.0.1",  # the staff station listens here
         "port": 8081,
-        "secret_key": "",
-        "session_timeout_minutes": 15,
+        "secret_key": "",  # signs staff sessions and CSRF tokens; empty: made once under {data_dir}
+        "session_timeout_minutes": 15,  # a staff session with no activity ends after this long
         "card_replacement_fee": "5.00",
         "lost_item_fee": "45.00",
         "rs_libraries": [],  # the registration form's "Resource sharing library" choices (User.rs_library)
+        "fleet_quiet_minutes": 10,  # the fleet page marks a kiosk "quiet" when its last heartbeat is older
     },
-    "mail": {
+    "mail": {  # the SMTP server letters (requests reports, receipts, refused renewals) go through
         "host": "localhost",
         "port": 25,
-        "from_address": "library@localhost",
-        "starttls": False,
-        "username": "",
-        "password": "",
+        "from_address": "library@localhost",  # the letters' From address
+        "starttls": False,  # upgrade the connection with STARTTLS
+        "username": "",  # SMTP login, if the server asks for one
+        "password": "",  # better from the environment: KIOSK_MAIL_PASSWORD
         "timeout_seconds": 10.0,
     },
     "letters": {
-        "templates_dir": "",
-        "library_name": "Main Library",
+        "templates_dir": "",  # a folder whose files replace the shipped letter templates (store/letter_templates/)
+        "library_name": "Main Library",  # signs the letters
     },
     "readers": {
-        "service_url": "http://127.0.0.1:8083",
-        "debounce_seconds": 2.0,
-        "uid_format": "hex",
-        "uid_width": 0,
-        "devices": [{"type": "simulator", "name": "Simulated reader"}],
+        "service_url": "http://127.0.0.1:8083",  # the reader service (its own process)
+        "debounce_seconds": 2.0,  # the same card again within this window is one tap
+        "uid_format": "hex",  # card serial numbers as the card office prints them: hex, hex_reversed, decimal, decimal_reversed
+        "uid_width": 0,  # zero-pad card serial numbers to this many characters (0: no padding)
+        "devices": [{"type": "simulator", "name": "Simulated reader"}],  # readers to open (see hardware/config.py)
     },
     "feed": {  # the patron feed and the administration jobs (docs/feed.md)
         "user_groups": {},  # user group codes in feed files -> our user groups, e.g. {"UGRAD": "21"}
