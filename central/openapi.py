@@ -125,8 +125,13 @@ OPENAPI = {
             "summary": "Patrons changed after a cursor (the change sequence), oldest first",
             "parameters": [
                 {"name": "after", "in": "query", "schema": {"type": "integer", "minimum": 0}},
-                {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 5000}}],
-            "responses": {"200": _ok("ChangePage"), "400": _ERROR}}},
+                {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 5000}},
+                {"name": "format", "in": "query", "schema": {"enum": ["json", "lines"]},
+                 "description": "lines: the same page as text, one record a line, documents as stored JSON "
+                                "text (docs/sync.md)"}],
+            "responses": {"200": {"description": "OK", "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/ChangePage"}},
+                "application/x-kiosk-changes": {"schema": {"type": "string"}}}}, "400": _ERROR}}},
     },
     "components": {
         "responses": {"Error": {"description": "An error with a stable code and a human message",

@@ -73,6 +73,13 @@ def changes():
     device = _device()
     cursor = _int_arg("after", 0, 0, 2**62)
     limit = _int_arg("limit", 500, 1, 5000)
+    shape = request.args.get("format", "json")
+    if shape not in ("json", "lines"):
+        raise ApiError(400, "invalid_parameter", "format must be json or lines.")
+    if shape == "lines":  # the stored documents as they are (store/sync.py changes_lines)
+        body = sync.changes_lines(cursor, limit)
+        devices.note_pull(device, cursor)
+        return current_app.response_class(body, mimetype=sync.LINES_MEDIA_TYPE)
     page = sync.changes_after(cursor, limit)
     devices.note_pull(device, cursor)
     return jsonify(page)

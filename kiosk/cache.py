@@ -7,7 +7,6 @@ so a stolen disk does not give away card numbers or barcodes.
 """
 from __future__ import annotations
 
-import hashlib
 import hmac
 import json
 import os
@@ -83,11 +82,65 @@ def _check_record(record) -> None:
             or not isinstance(record.get("seq"), int) or record.get("kind") not in ("upsert", "delete"):
         raise PageError("a record lacks its primary id, seq or kind")
     if record["kind"] == "upsert":
-        account, identifiers = record.get("account"), record.get("identifiers")
-        if not isinstance(account, dict) or account.get("primary_id") != record["primary_id"] \
-                or not isinstance(identifiers, list) \
+        identifiers = record.get("identifiers")
+        if "document" in record:  # the line format: the document's JSON text, stored as is
+            if not _document_of(record["document"], record["primary_id"]):
+                raise PageError(f"the document of {record['primary_id']!r} is incomplete")
+        else:
+            account = record.get("account")
+            if not isinstance(account, dict) or account.get("primary_id") != record["primary_id"]:
+                raise PageError(f"the record of {record['primary_id']!r} is incomplete")
+        if not isinstance(identifiers, list) \
                 or not all(isinstance(i, dict) and isinstance(i.get("value"), str) for i in identifiers):
             raise PageError(f"the record of {record['primary_id']!r} is incomplete")
+
+
+def _document_of(document, primary_id: str) -> bool:
+    """A document sent as JSON text: an object that starts with its own primary id (``Account.to_dict``
+    order, compact JSON as the central store writes it) and is closed."""
+    return isinstance(document, str) and document.endswith("}") \
+        and document.startswith('{"primary_id":' + json.dumps(primary_id) + ",")
+
+
+def parse_lines(text: str) -> dict:
+    """A page in the line format (``store.sync.changes_lines``) as a page dict whose upserts carry
+    ``document`` (the JSON text) instead of ``account``. Raises ``PageError`` if it is cut off or garbled."""
+    lines = text.split("\n")
+    if len(lines) < 3 or lines[-1] != "":
+        raise PageError("the page is cut off")
+    try:
+        head = json.loads(lines[0])
+        end = json.loads(lines[-2])
+    except ValueError:
+        raise PageError("the page's first or last line is not JSON") from None
+    body = lines[1:-2]
+    if not isinstance(head, dict) or not isinstance(end, dict) or head.get("count") != len(body) \
+            or end.get("end") != len(body):
+        raise PageError("the page is cut off (its record count does not match)")
+    prefixes, docs = [], []
+    for line in body:
+        prefix, _tab, document = line.partition("\t")
+        prefixes.append(prefix)
+        docs.append(document)
+    try:
+        heads = json.loads("[" + ",".join(prefixes) + "]") if prefixes else []
+    except ValueError:
+        raise PageError("a record line is garbled") from None
+    records = []
+    for fields, document in zip(heads, docs):
+        if not isinstance(fields, list) or len(fields) < 3:
+            raise PageError("a record line is garbled")
+        if fields[2] == "upsert" and len(fields) == 4:
+            records.append({"seq": fields[0], "primary_id": fields[1], "kind": "upsert", "document": document,
+                            "identifiers": fields[3]})
+        elif len(fields) == 3 and not document:
+            records.append({"seq": fields[0], "primary_id": fields[1], "kind": fields[2]})
+        else:
+            raise PageError("a record line is garbled")
+    page = {"cursor": head.get("cursor"), "more": head.get("more"), "records": records}
+    if "horizon" in head:
+        page["horizon"] = head["horizon"]
+    return page
 
 
 def load_device_key(configured: str, data_dir: str) -> bytes:
@@ -111,7 +164,7 @@ class PatronCache:
         self.key = key
 
     def identifier_key(self, value: str) -> str:
-        return hmac.new(self.key, value.strip().upper().encode(), hashlib.sha256).hexdigest()
+        return hmac.digest(self.key, value.strip().upper().encode(), "sha256").hex()  # HMAC-SHA256, one C call
 
     def find(self, identifier: str) -> Account | None:
         row = (
@@ -157,13 +210,18 @@ class PatronCache:
     def _write(self, records: list[dict]) -> None:
         primary_ids = [record["primary_id"] for record in records]
         patrons, identifiers = [], []
+        key, digest = self.key, hmac.digest
         for record in records:
             if record["kind"] == "delete":
                 continue
-            patrons.append((record["primary_id"], json.dumps(record["account"], separators=(",", ":")),
-                            record["seq"]))
-            keys = {self.identifier_key(i["value"]) for i in record["identifiers"] if i.get("status") == "ACTIVE"}
-            identifiers.extend((key, record["primary_id"]) for key in keys)
+            primary_id = record["primary_id"]
+            document = record.get("document")  # the line format: stored as the central store wrote it
+            if document is None:
+                document = json.dumps(record["account"], separators=(",", ":"))
+            patrons.append((primary_id, document, record["seq"]))
+            keys = {digest(key, i["value"].strip().upper().encode(), "sha256").hex()
+                    for i in record["identifiers"] if i.get("status") == "ACTIVE"}
+            identifiers.extend((k, primary_id) for k in keys)
         cursor = cache_db.cursor()
         for start in range(0, len(primary_ids), 500):
             chunk = primary_ids[start:start + 500]

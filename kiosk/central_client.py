@@ -52,7 +52,7 @@ class CentralClient:
     def token(self) -> str:
         return self._token() if callable(self._token) else self._token
 
-    def _call(self, method: str, path: str, **kwargs) -> dict:
+    def _send(self, method: str, path: str, **kwargs) -> requests.Response:
         headers = kwargs.pop("headers", {})
         token = self.token
         if token:
@@ -64,6 +64,23 @@ class CentralClient:
             raise CentralUnavailable(str(exc), not_sent=_not_sent(exc)) from exc
         if response.status_code >= 500:
             raise CentralUnavailable(f"central store answered {response.status_code}")
+        return response
+
+    def _get_text(self, path: str, params: dict) -> str:
+        """A GET whose good answer is text (the line format of pages); errors come as JSON as usual."""
+        response = self._send("GET", path, params=params)
+        if response.status_code >= 400:
+            return self._json(response)  # raises CentralError
+        try:
+            return response.content.decode("utf-8")
+        except (UnicodeDecodeError, requests.RequestException) as exc:
+            raise CentralUnavailable(f"central store sent an unreadable page: {exc}") from exc
+
+    def _call(self, method: str, path: str, **kwargs) -> dict:
+        return self._json(self._send(method, path, **kwargs))
+
+    @staticmethod
+    def _json(response: requests.Response) -> dict:
         try:
             body = response.json()
         except ValueError as exc:
@@ -77,7 +94,20 @@ class CentralClient:
         return body
 
     def changes(self, after: int, limit: int = 1000) -> dict:
+        """A page of changes as JSON (documents as objects)."""
         return self._call("GET", "/api/v1/sync/changes", params={"after": after, "limit": limit})
+
+    def changes_lines(self, after: int, limit: int = 1000) -> dict:
+        """A page of changes in the line format, parsed (``kiosk.cache.parse_lines``): its records carry each
+        document as the central store's JSON text, stored as is. A cut-off or garbled page raises
+        ``CentralUnavailable`` (nothing is applied; the next pull asks again)."""
+        from kiosk.cache import PageError, parse_lines
+
+        text = self._get_text("/api/v1/sync/changes", {"after": after, "limit": limit, "format": "lines"})
+        try:
+            return parse_lines(text)
+        except PageError as exc:
+            raise CentralUnavailable(f"central store sent a malformed page: {exc}") from exc
 
     def push_ops(self, ops: list[dict]) -> dict:
         """Send queued operations; a refusal (gap, reused key, in progress) raises CentralError with the body."""

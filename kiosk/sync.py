@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from concurrent.futures import ThreadPoolExecutor
 
 from kiosk import outbox
 from kiosk.cache import PatronCache
@@ -26,16 +27,29 @@ def pull(client: CentralClient, cache: PatronCache, page_size: int = 1000, progr
 
     ``progress(applied, cursor)`` is called after each page (the page's ``horizon``,
     kept in the cache's state, gives the end point of a first sync).
+
+    Pages come in the line format (documents stored as the central store wrote them),
+    and the next page is fetched while this one is applied (one page ahead, in a
+    thread): pages are still applied in order, each with its cursor in one
+    transaction, so a crash leaves the cache at a page boundary as before.
     """
     applied = 0
-    while True:
-        page = client.changes(cache.cursor(), page_size)
-        applied += cache.apply_page(page)
-        if progress:
-            progress(applied, page["cursor"])
-        if not page["more"]:
-            cache.set_state(last_pull_ok=_now())
-            return applied
+    page = client.changes_lines(cache.cursor(), page_size)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pull") as ahead:
+        while True:
+            following = ahead.submit(client.changes_lines, page["cursor"], page_size) if page["more"] else None
+            try:
+                applied += cache.apply_page(page)
+            except BaseException:
+                if following is not None:
+                    following.cancel()
+                raise
+            if progress:
+                progress(applied, page["cursor"])
+            if following is None:
+                cache.set_state(last_pull_ok=_now())
+                return applied
+            page = following.result()
 
 
 def push(client: CentralClient, cache: PatronCache, batch: int = 100) -> dict:

@@ -70,4 +70,8 @@ def create_app(config: dict | None = None, today=None) -> Flask:
     auth.init_app(app)
     for module in (auth, patrons, records, cards, desk, events, admin):
         app.register_blueprint(module.bp)
+    from provisioning import calls, conflicts, fleet  # staff calls and lockouts, sync conflicts, kiosk fleet
+
+    for module in (calls, conflicts, fleet):
+        app.register_blueprint(module.bp)
     return app

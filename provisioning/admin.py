@@ -62,17 +62,18 @@ def _flag(name: str) -> bool:
     return request.form.get(name) in ("1", "on", "true", "yes")
 
 
-def _save_upload() -> tuple[str, str]:
-    """The uploaded feed file saved under the data folder; (path, original name)."""
+def _save_upload() -> tuple[str, str, str]:
+    """The uploaded feed file saved under the data folder; (path, original name, format)."""
     upload = request.files.get("file")
     if upload is None or not upload.filename:
         raise FormError("choose a feed file to upload")
+    name = os.path.basename(upload.filename)
+    fmt = _feed_format(name)
     folder = os.path.join(current_app.config["KIOSK"]["data_dir"], "feed-uploads")
     os.makedirs(folder, exist_ok=True)
-    name = os.path.basename(upload.filename)
     path = os.path.join(folder, f"{secrets.token_hex(8)}-{''.join(c for c in name if c.isalnum() or c in '._-')}")
     upload.save(path)
-    return path, name
+    return path, name, fmt
 
 
 def _feed_format(name: str) -> str:
@@ -91,8 +92,7 @@ def build(job: str, who: str, day) -> tuple[object, dict, str]:
         source = request.form.get("source", "")
         if source not in codes.SOURCE_SYSTEMS:
             raise FormError("choose the source system")
-        path, name = _save_upload()
-        fmt = _feed_format(name)
+        path, name, fmt = _save_upload()
         full = request.form.get("mode") == "full"
         encoding = _text("encoding") or "utf-8"
         shown = {"file": name, "format": fmt, "source": source, "full feed": full, "encoding": encoding}

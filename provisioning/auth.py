@@ -43,8 +43,8 @@ def _current_user(app):
     if user is None or not user.active:
         session.clear()
         return None
-    if request.endpoint != "events.events":
-        session["last_seen"] = time.time()
+    if request.endpoint != "events.events" and not getattr(app.view_functions.get(request.endpoint), "passive", False):
+        session["last_seen"] = time.time()  # polling (views marked passive) is not activity
     return user
 
 

@@ -219,6 +219,7 @@ from store import letters as _letters, staff as _staff  # noqa: E402,F401
 from store.jobs import models as _job_models  # noqa: E402,F401  (JobRun, the administration jobs' reports)
 from store import devices as _devices  # noqa: E402,F401  (kiosk devices and applied operations: docs/sync.md)
 from store import kiosk_calls as _kiosk_calls  # noqa: E402,F401  (StaffCall, "call staff" at a kiosk)
+from store import documents as _documents  # noqa: E402,F401  (PatronDocument, the sync read model)
 
 
 def create_tables(db=None) -> None:

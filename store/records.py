@@ -15,9 +15,9 @@ from domain import codes
 from domain.hashing import hash_secret
 from store import changes, staff
 from store.db import database
-from store.models import Address, Email, Identifier, Note, Phone, Statistic, User, UserGroup, _now
-from store.registration import (Invalid, check_address, check_email, check_identifier, check_names, check_secrets,
-                                parse_date, text)
+from store.models import Address, Email, Identifier, Note, Phone, Statistic, User, _now
+from store.registration import (Invalid, check_address, check_email, check_group, check_identifier, check_names,
+                                check_secrets, parse_date, text)
 
 ROW_MODELS = {"email": Email, "address": Address, "identifier": Identifier, "statistic": Statistic,
               "note": Note, "phone": Phone}
@@ -60,9 +60,7 @@ def update_general(user: User, form, operator: str) -> None:
         raise Refused(EXTERNAL_NOTICE.format(source=codes.describe(codes.SOURCE_SYSTEMS, user.external_id)))
     errors: dict[str, str] = {}
     values = check_names(form, errors)
-    group = UserGroup.get_or_none(UserGroup.code == text(form, "user_group"))
-    if group is None:
-        errors["user_group"] = "Choose a user group."
+    group = check_group(form, errors)
     expiry = parse_date(text(form, "expiry_date"))
     if expiry is None:
         errors["expiry_date"] = "Enter the expiry date (card expiry + 1 day), YYYY-MM-DD."

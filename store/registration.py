@@ -104,6 +104,13 @@ def check_names(form, errors: dict) -> dict:
     return values
 
 
+def check_group(form, errors: dict) -> UserGroup | None:
+    group = UserGroup.get_or_none(UserGroup.code == text(form, "user_group"))
+    if group is None:
+        errors["user_group"] = "Choose a user group."
+    return group
+
+
 def check_email(form, errors: dict, prefix: str = "") -> dict:
     address, kind = text(form, prefix + "email"), text(form, prefix + "email_type") or "personal"
     if not EMAIL_PATTERN.match(address):
@@ -153,9 +160,7 @@ def check_registration(form, today: dt.date, rs_libraries=()) -> tuple[dict, dic
     values["rs_library"] = text(form, "rs_library")
     if values["rs_library"] and values["rs_library"] not in rs_libraries:
         errors["rs_library"] = "Choose a resource sharing library from the list."
-    group = UserGroup.get_or_none(UserGroup.code == text(form, "user_group"))
-    if group is None:
-        errors["user_group"] = "Choose a user group."
+    group = check_group(form, errors)
     card_expiry = parse_date(text(form, "card_expiry"))
     if card_expiry is None:
         errors["card_expiry"] = "Enter the expiry date printed on the card (YYYY-MM-DD)."

@@ -37,9 +37,16 @@ def renew(device: str, key: str, payload: dict, context: dict) -> dict:
         for r in refused:
             SyncConflict.create(device=device, op_key=key, op_type="renew", primary_id=user.primary_id,
                                 reason="renewal_refused_at_replay",
-                                detail=f"loan {r['loan_id']} ({titles.get(r['loan_id'], '')}): {r['message']}",
+                                detail=f"loan {r['loan_id']} ({titles.get(r['loan_id'], '')}): {r['message']}"
+                                       + _promised(told[r["loan_id"]]),
                                 letter_status=letter_status)
     return {"results": results, "pending_refused": [r["loan_id"] for r in refused], "letter": letter_status}
+
+
+def _promised(decision: dict) -> str:
+    """What the kiosk told the patron, kept with the conflict for staff (read by provisioning/conflicts.py)."""
+    due = decision.get("new_due_date")
+    return f" [the kiosk said: renewed until {due[:40]}]" if isinstance(due, str) and due else " [the kiosk said: renewed]"
 
 
 def _refusal_letter(user, refused: list[dict], titles: dict, device: str, context: dict) -> str:

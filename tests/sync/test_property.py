@@ -39,6 +39,15 @@ class InProcessCentral(CentralClient):
             raise CentralError(response.status_code, body["error"]["code"], body["error"]["message"], body)
         return body
 
+    def _get_text(self, path, params):
+        if not self.up:
+            raise CentralUnavailable("cut off", not_sent=True)
+        response = self.client.get(path, headers={"Authorization": f"Bearer {self.token}"}, query_string=params)
+        if response.status_code >= 400:
+            body = response.get_json()
+            raise CentralError(response.status_code, body["error"]["code"], body["error"]["message"], body)
+        return response.get_data(as_text=True)
+
     def health(self):
         return self.up
 

@@ -262,3 +262,26 @@ def test_alma_xml_not_well_formed_or_with_entities_is_refused(groups, write):
     latin1 = ALMA.replace("Siobhán", "Siobh\xe1n").encode("latin-1")
     assert "wrong encoding" in load(write("l1.xml", latin1), fmt="alma-xml", source="HR").message
     assert User.select().count() == 0
+
+
+def test_the_cyclic_collector_is_paused_during_a_load_and_back_on_after(groups, write):
+    import gc
+
+    from store.jobs import common
+
+    seen = []
+    path = write("f.csv", HEADER + "".join(ROWS))
+    report = load(path, batch_size=1, progress=lambda done, total: seen.append(gc.isenabled()))
+    assert report.counts["created"] == 3
+    assert seen == [False, False, False, True] and gc.isenabled()
+    with common.paused_gc():  # nested pauses: the collector comes back when the last one ends
+        with common.paused_gc():
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    try:
+        with common.paused_gc():
+            raise KeyError("boom")
+    except KeyError:
+        pass
+    assert gc.isenabled()

@@ -1,0 +1,155 @@
+"""The fleet of kiosks (issue 8), for administrators: every enrolled device with its last
+heartbeat (version, uptime, readers, outbox, last errors, reported through sync and kept on
+the device row by ``POST /api/v1/sync/heartbeat``) and the central store's own view of it
+(last pull and push). A device whose last heartbeat is older than
+``[provisioning] fleet_quiet_minutes`` — or that never sent one — is marked *quiet*.
+The table refreshes itself every 30 s; an administrator can revoke a device here (the same
+``store.devices.revoke`` as ``kiosk devices revoke NAME``, plus an audit entry).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+from flask import Blueprint, current_app, request
+from htmx_flask import request as htmx_request
+
+from store import devices, staff
+from store.db import database
+from store.models import _now
+from provisioning.views import operator, render, requires
+
+bp = Blueprint("fleet", __name__, url_prefix="/fleet")
+REFRESH_SECONDS = 30
+
+
+def passive(view):
+    """A polling request: it does not count as the staff user's activity (session timeout)."""
+    view.passive = True
+    return view
+
+
+def quiet_minutes() -> int:
+    return int(current_app.config["KIOSK"]["provisioning"].get("fleet_quiet_minutes", 10))
+
+
+def now() -> dt.datetime:
+    """UTC now, like the store's timestamps (``app.config["NOW"]`` pins it in tests)."""
+    return current_app.config.get("NOW", _now)()
+
+
+def is_quiet(last_heartbeat: dt.datetime | None, at: dt.datetime, minutes: int) -> bool:
+    """Quiet: never heard from, or heard from more than ``minutes`` ago (exactly ``minutes`` is not quiet)."""
+    return last_heartbeat is None or at - last_heartbeat > dt.timedelta(minutes=minutes)
+
+
+def age_text(delta: dt.timedelta | None) -> str:
+    if delta is None:
+        return "never"
+    seconds = max(0, int(delta.total_seconds()))
+    if seconds < 60:
+        return f"{seconds} s ago"
+    minutes, hours, days = seconds // 60, seconds // 3600, seconds // 86400
+    if days:
+        return f"{days} d {hours % 24} h ago"
+    if hours:
+        return f"{hours} h {minutes % 60} min ago"
+    return f"{minutes} min ago"
+
+
+def uptime_text(seconds) -> str:
+    if not isinstance(seconds, (int, float)) or isinstance(seconds, bool):
+        return "unknown"
+    seconds = int(seconds)
+    days, hours, minutes = seconds // 86400, seconds % 86400 // 3600, seconds % 3600 // 60
+    return f"{days} d {hours} h" if days else f"{hours} h {minutes} min"
+
+
+def _heartbeat(device) -> dict:
+    try:
+        data = json.loads(device.heartbeat or "{}")
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _readers(data: dict) -> dict:
+    readers = data.get("readers")
+    if not isinstance(readers, list):
+        return {"known": False, "online": [], "offline": []}
+    named = [r for r in readers if isinstance(r, dict)]
+    return {"known": True, "online": [str(r.get("name", "?")) for r in named if r.get("online")],
+            "offline": [str(r.get("name", "?")) for r in named if not r.get("online")]}
+
+
+def _errors(data: dict, limit: int = 3) -> list[str]:
+    found = []
+    for error in data.get("errors") or []:
+        if isinstance(error, dict):
+            found.append(f"{error.get('at', '')} {error.get('message', '')}".strip())
+        else:
+            found.append(str(error))
+    if data.get("heartbeat_error"):
+        found.append(f"heartbeat: {data['heartbeat_error']}")
+    return [e[:300] for e in found[-limit:]]
+
+
+def _outbox(data: dict):
+    value = data.get("outbox_length")
+    if value is None and isinstance(data.get("sync"), dict):
+        value = data["sync"].get("outbox_length")
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def fleet_rows(at: dt.datetime, minutes: int) -> list[dict]:
+    rows = []
+    for device in devices.Device.select().order_by(devices.Device.name):
+        data = _heartbeat(device)
+        revoked = device.status == "revoked"
+        age = at - device.last_heartbeat if device.last_heartbeat else None
+        rows.append({
+            "name": device.name, "status": device.status, "enrolled": device.enrolled, "revoked": device.revoked,
+            "last_heartbeat": device.last_heartbeat, "age": age_text(age),
+            "quiet": not revoked and is_quiet(device.last_heartbeat, at, minutes),
+            "version": data.get("version") or "", "uptime": uptime_text(data.get("uptime_seconds")),
+            "readers": _readers(data), "outbox": _outbox(data), "last_pull": device.last_pull,
+            "last_push": device.last_push, "errors": _errors(data),
+        })
+    return rows
+
+
+def _page(status: int = 200, notice: str = "", error: str = ""):
+    """The whole fleet page, or only its table for htmx (the 30 s refresh, a revoke)."""
+    minutes, at = quiet_minutes(), now()
+    rows = fleet_rows(at, minutes)
+    template = "_fleet_table.html" if htmx_request.htmx else "fleet.html"
+    return render(template, status, rows=rows, minutes=minutes, at=at, refresh=REFRESH_SECONDS,
+                  quiet_count=sum(1 for r in rows if r["quiet"]), notice=notice, error=error)
+
+
+@bp.get("")
+@requires("administrator")
+def index():
+    return _page()
+
+
+@bp.get("/table")
+@requires("administrator")
+@passive
+def table():
+    return _page()
+
+
+@bp.post("/revoke")
+@requires("administrator")
+def revoke():
+    name = request.form.get("name", "").strip()
+    device = devices.Device.get_or_none(devices.Device.name == name)
+    if device is None:
+        return _page(404, error=f"There is no device called {name!r}.")
+    if device.status == "revoked":
+        return _page(409, error=f"{name} is already revoked.")
+    with database.atomic():
+        devices.revoke(name)  # the same as `kiosk devices revoke NAME`
+        staff.audit(operator(), "device.revoke", detail=f"Revoked kiosk device {name} at the station")
+    return _page(notice=f"{name} is revoked: the central store refuses it from its next request.")
