@@ -37,7 +37,7 @@ def _enrol(central_url: str, work: str) -> str:
 def main(argv: list[str]) -> dict:
     parser = argparse.ArgumentParser(prog="python -m bench sync")
     parser.add_argument("--patrons", type=int, default=100_000)
-    parser.add_argument("--page", type=int, default=2000)
+    parser.add_argument("--page", type=int, default=5000)
     parser.add_argument("--dir", default=None, help="work folder (default var/bench/sync-N); the central is reused")
     parser.add_argument("--cold", action="store_true",
                         help="empty the central store's read model first: the first sync builds every document")
@@ -137,13 +137,17 @@ def _floor(work: str, rows, idents, page: int) -> float:
     connection.execute('CREATE TABLE "cached_identifier" ("key" VARCHAR(255) NOT NULL PRIMARY KEY, '
                        '"primary_id" VARCHAR(255) NOT NULL)')
     connection.execute('CREATE INDEX "cached_identifier_primary_id" ON "cached_identifier" ("primary_id")')
-    per_patron = max(1, len(idents) // max(1, len(rows)))
+    of_patron = {}  # every identifier row goes with its own patron's page (the pull's pages, exactly)
+    for row in idents:
+        of_patron.setdefault(row[1], []).append(row)
+    pages = [(rows[at:at + page], [i for r in rows[at:at + page] for i in of_patron.get(r[0], ())])
+             for at in range(0, len(rows), page)]
+    assert sum(len(p[1]) for p in pages) == len(idents)
     t0 = time.perf_counter()
-    for start_at in range(0, len(rows), page):
+    for patrons, identifiers in pages:
         connection.execute("BEGIN")
-        connection.executemany("INSERT INTO cached_patron VALUES (?, ?, ?)", rows[start_at:start_at + page])
-        connection.executemany("INSERT INTO cached_identifier VALUES (?, ?)",
-                               idents[start_at * per_patron:(start_at + page) * per_patron])
+        connection.executemany("INSERT INTO cached_patron VALUES (?, ?, ?)", patrons)
+        connection.executemany("INSERT INTO cached_identifier VALUES (?, ?)", identifiers)
         connection.execute("COMMIT")
     elapsed = time.perf_counter() - t0
     connection.close()

@@ -130,10 +130,10 @@ def parse_lines(text: str) -> dict:
     for fields, document in zip(heads, docs):
         if not isinstance(fields, list) or len(fields) < 3:
             raise PageError("a record line is garbled")
-        if fields[2] == "upsert" and len(fields) == 4:
+        if fields[2] == "upsert" and len(fields) == 4 and _document_of(document, fields[1]):
             records.append({"seq": fields[0], "primary_id": fields[1], "kind": "upsert", "document": document,
                             "identifiers": fields[3]})
-        elif len(fields) == 3 and not document:
+        elif fields[2] == "delete" and len(fields) == 3 and not document:
             records.append({"seq": fields[0], "primary_id": fields[1], "kind": fields[2]})
         else:
             raise PageError("a record line is garbled")

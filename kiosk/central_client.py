@@ -7,6 +7,7 @@ from the code or the repository.
 from __future__ import annotations
 
 import requests
+import urllib3
 
 from store.idempotency import batch_checksum
 
@@ -67,13 +68,19 @@ class CentralClient:
         return response
 
     def _get_text(self, path: str, params: dict) -> str:
-        """A GET whose good answer is text (the line format of pages); errors come as JSON as usual."""
-        response = self._send("GET", path, params=params)
+        """A GET whose good answer is text (the line format of pages); errors come as JSON as usual.
+
+        The body is read in one call (not in 10 KiB steps), so a fetch running in a thread beside the
+        cache's writes spends its time in the socket, without the interpreter lock."""
+        response = self._send("GET", path, params=params, stream=True)
         if response.status_code >= 400:
             return self._json(response)  # raises CentralError
         try:
-            return response.content.decode("utf-8")
-        except (UnicodeDecodeError, requests.RequestException) as exc:
+            body = response.raw.read(decode_content=True)  # urllib3 checks Content-Length: a cut-off body raises
+            response.raw.release_conn()
+            return body.decode("utf-8")
+        except (UnicodeDecodeError, requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+            response.close()
             raise CentralUnavailable(f"central store sent an unreadable page: {exc}") from exc
 
     def _call(self, method: str, path: str, **kwargs) -> dict:
@@ -101,9 +108,15 @@ class CentralClient:
         """A page of changes in the line format, parsed (``kiosk.cache.parse_lines``): its records carry each
         document as the central store's JSON text, stored as is. A cut-off or garbled page raises
         ``CentralUnavailable`` (nothing is applied; the next pull asks again)."""
+        return self.parse_changes(self.changes_text(after, limit))
+
+    def changes_text(self, after: int, limit: int = 1000) -> str:
+        return self._get_text("/api/v1/sync/changes", {"after": after, "limit": limit, "format": "lines"})
+
+    @staticmethod
+    def parse_changes(text: str) -> dict:
         from kiosk.cache import PageError, parse_lines
 
-        text = self._get_text("/api/v1/sync/changes", {"after": after, "limit": limit, "format": "lines"})
         try:
             return parse_lines(text)
         except PageError as exc:

@@ -37,7 +37,9 @@ def pull(client: CentralClient, cache: PatronCache, page_size: int = 1000, progr
     page = client.changes_lines(cache.cursor(), page_size)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pull") as ahead:
         while True:
-            following = ahead.submit(client.changes_lines, page["cursor"], page_size) if page["more"] else None
+            # the thread only waits on the socket; parsing stays here, so it does not hold the interpreter
+            # lock while the cache's writes (which release it in SQLite) want it back
+            following = ahead.submit(client.changes_text, page["cursor"], page_size) if page["more"] else None
             try:
                 applied += cache.apply_page(page)
             except BaseException:
@@ -49,7 +51,7 @@ def pull(client: CentralClient, cache: PatronCache, page_size: int = 1000, progr
             if following is None:
                 cache.set_state(last_pull_ok=_now())
                 return applied
-            page = following.result()
+            page = client.parse_changes(following.result())
 
 
 def push(client: CentralClient, cache: PatronCache, batch: int = 100) -> dict:

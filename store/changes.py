@@ -52,8 +52,15 @@ def safe_horizon() -> int:
     with database.atomic():
         got = database.execute_sql("SELECT pg_try_advisory_xact_lock(%s)", (SEQ_LOCK,)).fetchone()[0]
         if got:
-            horizon = latest_seq()
-            _last_horizon["value"] = max(_last_horizon["value"], horizon)
+            last = Change.select(Change.seq, Change.created).order_by(Change.seq.desc()).first()
+            horizon = last.seq if last else 0
+            if last is not None:
+                _last_horizon.update(value=horizon, created=last.created)
             return horizon
-    # A writer is between taking a seq and committing: serve up to the last horizon known safe.
-    return _last_horizon["value"]
+    # A writer is between taking a seq and committing: serve up to the last horizon known safe, if it is still
+    # the same change (the sequence may have been reset under this process: a restored or emptied database,
+    # the tests' TRUNCATE ... RESTART IDENTITY); otherwise nothing new (0 is always safe).
+    value, created = _last_horizon["value"], _last_horizon.get("created")
+    if value and Change.select(Change.created).where(Change.seq == value).scalar() == created:
+        return value
+    return 0

@@ -133,8 +133,16 @@ def revoke(name: str) -> None:
         raise DeviceError(f"No device is called {name!r}.")
 
 
+PULL_NOTE_SECONDS = 30
+
+
 def note_pull(device: Device, cursor: int) -> None:
-    Device.update(last_pull=_now(), cursor=cursor).where(Device.id == device.id).execute()
+    """Record a pull. A poll that finds the cursor where it was is written at most every
+    ``PULL_NOTE_SECONDS``: a fleet polls every few seconds, and the status needs no finer clock."""
+    now = _now()
+    if device.cursor == cursor and device.last_pull and (now - device.last_pull).total_seconds() < PULL_NOTE_SECONDS:
+        return
+    Device.update(last_pull=now, cursor=cursor).where(Device.id == device.id).execute()
 
 
 def note_heartbeat(device: Device, data: dict) -> None:

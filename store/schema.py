@@ -1,17 +1,17 @@
 """Creating, emptying and seeding the central store's tables."""
 from __future__ import annotations
 
-from store.db import bind, database
-from store.models import ALL_MODELS, create_tables
+from store.db import bind
+from store.models import create_tables
 
 
 def init(url: str):
     db = bind(url)
     with db.connection_context():
         create_tables(db)
+    if hasattr(db, "close_all"):
+        # A pooled connection must not outlive this call: gunicorn forks its workers after the
+        # app is built, and two processes on one PostgreSQL connection corrupt each other's results.
+        db.close_all()
     return db
 
-
-def drop_all() -> None:
-    database.drop_tables(ALL_MODELS, safe=True, cascade=True) if database.obj.__class__.__name__.startswith(
-        "Postgres") else database.drop_tables(ALL_MODELS, safe=True)

@@ -59,6 +59,7 @@ SEGMENTS = {
     "phones": (Phone, ("phone_number", "phone_types", "preferred", "preferred_sms")),
     "statistics": (Statistic, ("statistic_category", "category_type")),
 }
+assert tuple(SEGMENTS) == ("identifiers", "emails", "addresses", "phones", "statistics")  # _Loader._write's order
 STATUSES = ("ACTIVE", "INACTIVE")
 RECORD_TYPES = ("PUBLIC", "STAFF", "CONTACT")
 _DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})Z?$")
@@ -140,8 +141,9 @@ def _new_record(line: int, pid: str, first_name: str, middle_name: str, last_nam
                 raise BadRow(line, f"{name} is longer than 100 characters", pid)
     core = [first_name, middle_name, last_name, group, parse_date(expiry, "expiry_date", line, pid),
             parse_date(purge, "purge_date", line, pid) if purge else None,
-            status if status in STATUSES else _coded(status, STATUSES, "status", line, pid, "ACTIVE"),
-            record_type if record_type in RECORD_TYPES
+            "ACTIVE" if not status else status if status in STATUSES
+            else _coded(status, STATUSES, "status", line, pid, "ACTIVE"),
+            "PUBLIC" if not record_type else record_type if record_type in RECORD_TYPES
             else _coded(record_type, RECORD_TYPES, "record_type", line, pid, "PUBLIC")]
     return FeedRecord(line, pid, core, [], [], [], [], [], language)
 
@@ -528,21 +530,22 @@ class _Loader:
             if row and row[3] != self.source:
                 self.reject(rec.line, rec.primary_id, f"the record belongs to source {row[3] or '(none)'}")
                 continue
-            kept, conflict = [], None
-            for ident in rec.identifiers:
-                owner = held.get(ident[:2])
-                if owner is None or (owner[0] == uid and owner[1] == "External"):
-                    kept.append(ident)
-                elif owner[0] == uid:  # the record holds it as an Internal segment: staff's copy stays
+            if held:  # (none of the batch's identifiers in the store, as in a first load: nothing to check)
+                kept, conflict = [], None
+                for ident in rec.identifiers:
+                    owner = held.get(ident[:2])
+                    if owner is None or (owner[0] == uid and owner[1] == "External"):
+                        kept.append(ident)
+                    elif owner[0] == uid:  # the record holds it as an Internal segment: staff's copy stays
+                        continue
+                    else:
+                        conflict = ident
+                        break
+                if conflict:
+                    self.reject(rec.line, rec.primary_id,
+                                f"identifier {conflict[0]} {conflict[1]} belongs to another record")
                     continue
-                else:
-                    conflict = ident
-                    break
-            if conflict:
-                self.reject(rec.line, rec.primary_id,
-                            f"identifier {conflict[0]} {conflict[1]} belongs to another record")
-                continue
-            rec.identifiers = kept
+                rec.identifiers = kept
             if row is None:
                 new.append(rec)
                 continue
@@ -614,12 +617,24 @@ class _Loader:
             touched = [uid for uid, _rec, core_diff, _s in changed if not core_diff]
             for part in bulk.chunks(touched, 1000):
                 User.update(updated=now).where(User.id.in_(part)).execute()
-        new_ids = [(ids[r.primary_id], r) for r in new]
-        for name, (model, cols) in SEGMENTS.items():
+        # the new records' segment rows, all five kinds in one pass
+        identifiers, emails, addresses, phones, statistics = fresh = [[] for _name in SEGMENTS]
+        for r in new:
+            uid = ids[r.primary_id]
+            for row in r.identifiers:
+                identifiers.append((uid, *row, "External"))
+            for row in r.emails:
+                emails.append((uid, *row, "External"))
+            for row in r.addresses:
+                addresses.append((uid, *row, "External"))
+            for row in r.phones:
+                phones.append((uid, *row, "External"))
+            for row in r.statistics:
+                statistics.append((uid, *row, "External"))
+        for (name, (model, cols)), rows in zip(SEGMENTS.items(), fresh):
             stale = [uid for uid, _rec, _c, seg_diff in changed if name in seg_diff]
             for part in bulk.chunks(stale, 1000):
                 model.delete().where(model.user.in_(part) & (model.segment_type == "External")).execute()
-            rows = [(uid, *row, "External") for uid, r in new_ids for row in getattr(r, name)]
             rows += [(uid, *row, "External") for uid, rec, _c, seg_diff in changed if name in seg_diff
                      for row in getattr(rec, name)]
             bulk.insert(model, ["user", *cols, "segment_type"], rows)

@@ -14,14 +14,16 @@ def test_a_change_committing_late_is_not_skipped(central_db, central_url):
 
         assert is_postgres()
         other = psycopg2.connect(central_url)  # a second writer, in its own transaction
-        with other.cursor() as cur:
-            cur.execute("SELECT pg_advisory_xact_lock_shared(%s)", (changes.SEQ_LOCK,))
-            cur.execute("INSERT INTO change (primary_id, kind, created) VALUES ('P2', 'upsert', now())")
-        changes.record("P3")  # a higher seq, committed first
-        blocked = sync.changes_after(cursor)
-        assert blocked["records"] == [] and blocked["cursor"] == cursor  # nothing served past the in-flight seq
-        other.commit()
-        other.close()
+        try:
+            with other.cursor() as cur:
+                cur.execute("SELECT pg_advisory_xact_lock_shared(%s)", (changes.SEQ_LOCK,))
+                cur.execute("INSERT INTO change (primary_id, kind, created) VALUES ('P2', 'upsert', now())")
+            changes.record("P3")  # a higher seq, committed first
+            blocked = sync.changes_after(cursor)
+            assert blocked["records"] == [] and blocked["cursor"] == cursor  # nothing served past the in-flight seq
+            other.commit()
+        finally:
+            other.close()  # (a failure must not leave the transaction open: the next test's schema would wait)
     else:
         with database.atomic():  # SQLite: one writer at a time, commit order is seq order
             changes.record("P2")
