@@ -7,7 +7,7 @@ from flask import Flask, jsonify
 
 import settings
 from store import schema
-from store.db import database
+from store.db import connect_per_request, database
 
 
 def create_app(config: dict | None = None, today=None) -> Flask:
@@ -23,14 +23,7 @@ def create_app(config: dict | None = None, today=None) -> Flask:
 
     upstream.init_app(app, config)
 
-    @app.before_request
-    def _connect():
-        database.connect(reuse_if_open=True)
-
-    @app.teardown_request
-    def _close(_exc):
-        if not database.is_closed():
-            database.close()
+    connect_per_request(app, database)
 
     from central import api, errors, sync_api
 

@@ -9,6 +9,7 @@ from htmx_flask import Htmx
 
 import settings
 from kiosk.cache import PatronCache, cache_db, load_device_key, open_cache
+from store.db import connect_per_request
 from kiosk.central_client import CentralClient
 
 
@@ -35,14 +36,7 @@ def create_app(config: dict | None = None, today=None) -> Flask:
     app.extensions["central"] = CentralClient(kiosk_config["central_url"], kiosk_config["central_timeout_seconds"],
                                               token=lambda: (load_credential(config) or {}).get("token", ""))
 
-    @app.before_request
-    def _connect():
-        cache_db.connect(reuse_if_open=True)
-
-    @app.teardown_request
-    def _close(_exc):
-        if not cache_db.is_closed():
-            cache_db.close()
+    connect_per_request(app, cache_db)
 
     @app.after_request
     def _no_store(response):

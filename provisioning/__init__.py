@@ -16,7 +16,7 @@ from htmx_flask import Htmx
 
 import settings
 from store import schema
-from store.db import database
+from store.db import connect_per_request, database
 
 
 def _secret_key(config: dict) -> str:
@@ -48,14 +48,7 @@ def create_app(config: dict | None = None, today=None) -> Flask:
 
     upstream.writes.install(config)
 
-    @app.before_request
-    def _connect():
-        database.connect(reuse_if_open=True)
-
-    @app.teardown_request
-    def _close(_exc):
-        if not database.is_closed():
-            database.close()
+    connect_per_request(app, database)
 
     @app.after_request
     def _no_store(response):

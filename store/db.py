@@ -53,3 +53,17 @@ def bind(url: str) -> peewee.Database:
 def is_postgres(db: peewee.Database | None = None) -> bool:
     db = db or database.obj
     return isinstance(db, peewee.PostgresqlDatabase)
+
+
+def connect_per_request(app, db) -> None:
+    """Open ``db`` for each request of the Flask ``app`` and give it back at the end (peewee's
+    recommended pattern; with a pool, giving back returns the connection to the pool)."""
+
+    @app.before_request
+    def _connect():
+        db.connect(reuse_if_open=True)
+
+    @app.teardown_request
+    def _close(_exc):
+        if not db.is_closed():
+            db.close()
