@@ -75,7 +75,7 @@ def main(argv: list[str]) -> dict:
     parser.add_argument("--kiosks", type=int, default=1000)
     parser.add_argument("--patrons", type=int, default=2000)
     parser.add_argument("--seconds", type=int, default=20)
-    parser.add_argument("--connections", type=int, default=32, help="concurrent connections wrk keeps open")
+    parser.add_argument("--connections", type=int, default=16, help="concurrent connections wrk keeps open")
     parser.add_argument("--workers", type=int, default=3, help="gunicorn workers of the central store")
     parser.add_argument("--db", default="postgresql://127.0.0.1:5432/test", help="an existing database to "
                         "connect to; the run creates and drops its own beside it")
