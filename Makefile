@@ -52,8 +52,18 @@ test-sqlite: install test-tools
 test-postgres: install test-tools
 	KIOSK_TEST_DB=postgres $(BIN)/python -m pytest -q -m db
 
-bench: install
+# Every benchmark at the brief's sizes (about 15 minutes); each prints one JSON line.
+bench: install test-tools
+	@$(MAKE) --no-print-directory system-packages PACKAGES="wrk"
 	$(BIN)/python -m bench lookup --patrons 100000
+	$(BIN)/python -m bench tap
+	$(BIN)/python -m bench renew --patrons 100000
+	$(BIN)/python -m bench sync --patrons 100000
+	$(BIN)/python -m bench replay --ops 10000
+	$(BIN)/python -m bench feed --patrons 100000
+	$(BIN)/python -m bench feed --patrons 100000 --db postgresql://127.0.0.1:5432/test
+	$(BIN)/python -m bench fleet --kiosks 1000
+	$(BIN)/python -m bench upstream
 
 # Refresh the vendored front-end assets from the npm registry.
 vendor:
