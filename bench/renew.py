@@ -21,6 +21,7 @@ import time
 
 import requests
 
+from store import schema
 from bench.common import build_central, free_port, log, start, stop, summary_ms
 from bench.lookup import KEY, fill_cache
 
@@ -120,6 +121,7 @@ def main(argv: list[str]) -> dict:
     central_path = f"{work}/central.db"
     central_url, cache_url = f"sqlite:///{central_path}", f"sqlite:///{work}/kiosk-cache.db"
     started = time.monotonic()
+    schema.init(central_url)  # a data set kept from an older version gets the tables added since
     if demo_patrons(central_url) != args.patrons:
         build_central(central_url, args.patrons)
     barcodes = add_renewers(central_url, args.samples)
