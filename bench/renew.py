@@ -21,9 +21,9 @@ import time
 
 import requests
 
-from store import schema
 from bench.common import build_central, free_port, log, start, stop, summary_ms
 from bench.lookup import KEY, fill_cache
+from store import schema
 
 LOANS = 20
 PREFIX = "RENEWBENCH"
