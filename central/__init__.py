@@ -14,7 +14,7 @@ def create_app(config: dict | None = None, today=None) -> Flask:
     """Build the central store app. ``config`` is a loaded settings dict (defaults if None);
     ``today`` is a callable returning the current date (tests pin it)."""
     config = config or settings.load()
-    app = Flask(__name__)
+    app = Flask(__name__, static_folder=None)  # a JSON API: no static files (and no unprotected route)
     app.config["KIOSK"] = config
     app.config["TODAY"] = today or dt.date.today
     app.json.sort_keys = False
@@ -25,9 +25,10 @@ def create_app(config: dict | None = None, today=None) -> Flask:
 
     connect_per_request(app, database)
 
-    from central import api, errors, sync_api
+    from central import api, auth, errors, sync_api
 
     errors.init_app(app)
+    auth.init_app(app)  # a device token on every route but /health, the OpenAPI document and enrolment
     app.register_blueprint(api.bp)
     app.register_blueprint(sync_api.bp)
 

@@ -16,7 +16,8 @@ _MONEY = {"type": "string", "pattern": r"^-?\d+(\.\d+)?$"}
 OPENAPI = {
     "openapi": "3.1.0",
     "info": {"title": "Central patron store", "version": "1.0.0",
-             "description": "Patron lookup, accounts, renewals and the change feed kiosks sync by."},
+             "description": "Patron lookup, accounts, renewals and the change feed kiosks sync by. Every "
+                            "operation but enrolment needs the kiosk's device token (Authorization: Bearer)."},
     "paths": {
         "/api/v1/patrons/lookup": {"get": {
             "summary": "Find a patron by any active identifier (barcode, card serial number, other ID) or primary id",
@@ -206,3 +207,23 @@ OPENAPI = {
 from central import sync_openapi  # noqa: E402  the sync routes (central/sync_api.py, issue 5)
 
 sync_openapi.merge(OPENAPI)
+
+# Operations anyone may call (central/auth.py PUBLIC; /health and this document are not listed here).
+PUBLIC_OPERATIONS = frozenset({("/api/v1/sync/enrol", "post")})
+
+
+def _secure(document: dict) -> dict:
+    """Every operation but the public ones needs the device token (``deviceToken``, a bearer scheme,
+    checked by central/auth.py): 401 without it or with an unknown one, 403 for a revoked device."""
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            if (path, method) in PUBLIC_OPERATIONS:
+                operation["security"] = []
+                continue
+            operation["security"] = [{"deviceToken": []}]
+            operation["responses"].setdefault("401", _ERROR)
+            operation["responses"].setdefault("403", _ERROR)
+    return document
+
+
+_secure(OPENAPI)

@@ -1,13 +1,14 @@
 """The sync routes kiosks use: enrol, pull changes, push operations, heartbeat; and the
-staff views of devices and conflicts. Every kiosk route needs the device token
-(``Authorization: Bearer ...``) issued at enrolment; a revoked device is refused
-at its next request."""
+staff views of devices and conflicts. Every route but enrolment needs the device token
+(``Authorization: Bearer ...``) issued at enrolment, checked before the route runs
+(central/auth.py); a revoked device is refused at its next request."""
 from __future__ import annotations
 
 import json
 
-from flask import Blueprint, current_app, g, jsonify, request
+from flask import Blueprint, current_app, jsonify, request
 
+from central.auth import current_device
 from central.errors import ApiError
 from store import devices, sync
 from store.idempotency import MAX_OPS, OpRefused, apply_ops, batch_checksum
@@ -15,20 +16,6 @@ from store.sync_ops import HANDLERS, PAYLOADS, REQUIRED
 
 bp = Blueprint("sync_api", __name__)
 MAX_HEARTBEAT_BYTES = 16_384
-
-
-def _device():
-    header = request.headers.get("Authorization", "")
-    token = header[7:].strip() if header[:7].lower() == "bearer " else ""
-    if not token:
-        raise ApiError(401, "device_token_required", "This route needs the kiosk's device token.")
-    device = devices.authenticate(token)
-    if device is None:
-        raise ApiError(401, "device_unknown", "This device token is not known; enrol the kiosk again.")
-    if device.status != "active":
-        raise ApiError(403, "device_revoked", "This device has been revoked; ask an administrator.")
-    g.device = device
-    return device
 
 
 def _int_arg(name: str, default: int, low: int, high: int) -> int:
@@ -70,7 +57,7 @@ def enrol():
 
 @bp.get("/api/v1/sync/changes")
 def changes():
-    device = _device()
+    device = current_device()
     cursor = _int_arg("after", 0, 0, 2**62)
     limit = _int_arg("limit", 500, 1, 5000)
     shape = request.args.get("format", "json")
@@ -134,7 +121,7 @@ def _records(primary_ids) -> list[dict]:
 
 @bp.post("/api/v1/sync/ops")
 def push_ops():
-    device = _device()
+    device = current_device()
     ops = _validate_ops(_json_object(4_000_000))
     context = {"today": current_app.config["TODAY"], "config": current_app.config["KIOSK"]}
     try:
@@ -149,7 +136,7 @@ def push_ops():
 
 @bp.post("/api/v1/sync/heartbeat")
 def heartbeat():
-    device = _device()
+    device = current_device()
     devices.note_heartbeat(device, _json_object(MAX_HEARTBEAT_BYTES))
     return jsonify(status="ok", device=device.name)
 

@@ -102,9 +102,22 @@ def central_app(central_db, config):
     return central.create_app(config, today=lambda: TODAY)
 
 
+NO_TOKEN = {"Authorization": ""}  # a request header that takes the default device token away
+
+
+def device_client(app, token: str):
+    """A test client of the central ``app`` that sends ``token`` as its device token on every request
+    (every central route but /health, the OpenAPI document and enrolment needs one: central/auth.py).
+    A request's own ``Authorization`` header replaces it."""
+    client = app.test_client()
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+    return client
+
+
 @pytest.fixture
-def api(central_app):
-    return central_app.test_client()
+def api(central_app, device_token):
+    """The central API's test client, as the enrolled kiosk ``kiosk-1`` (``device_token``)."""
+    return device_client(central_app, device_token)
 
 
 class LiveServer:

@@ -2,6 +2,7 @@ import re
 import datetime as dt
 
 from store.models import Loan
+from tests.conftest import NO_TOKEN
 from tests.store.factories import TODAY, fine, hold, loan, patron
 
 
@@ -87,7 +88,7 @@ def test_invalid_renew_bodies_change_nothing(api):
 def test_sync_changes_validation(api, device_token):
     patron()
     auth = {"Authorization": f"Bearer {device_token}"}  # sync routes need an enrolled device (docs/sync.md)
-    assert api.get("/api/v1/sync/changes").status_code == 401
+    assert api.get("/api/v1/sync/changes", headers=NO_TOKEN).status_code == 401
     assert api.get("/api/v1/sync/changes", query_string={"after": -1}, headers=auth).status_code == 400
     assert api.get("/api/v1/sync/changes", query_string={"limit": 0}, headers=auth).status_code == 400
     assert api.get("/api/v1/sync/changes", query_string={"limit": "x"},

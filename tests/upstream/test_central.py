@@ -5,6 +5,7 @@ import datetime as dt
 import pytest
 
 import central
+from tests.conftest import device_client
 from store.changes import latest_seq
 from store.models import Loan
 from tests.upstream.alma_fake import example_user
@@ -19,7 +20,7 @@ def make_app(config, upstream_settings):
 
 
 @pytest.fixture
-def alma_api(central_db, config, alma, no_forwarder):
+def alma_api(central_db, config, alma, no_forwarder, device_token):
     fake, url = alma
     fake.add_user(example_user())
     fake.add_loan("AL1", "39000000001", "Middlemarch")
@@ -27,17 +28,17 @@ def alma_api(central_db, config, alma, no_forwarder):
     fake.add_request("AL1", "Beloved")
     app = make_app(config, {"kind": "alma", "alma_base_url": url, "alma_api_key": "l7xx-test",
                             "alma_max_per_second": 200, "alma_max_retries": 0, "fresh_seconds": 0})
-    return fake, app.test_client(), app
+    return fake, device_client(app, device_token), app
 
 
 @pytest.fixture
-def sip_api(central_db, config, no_forwarder):
+def sip_api(central_db, config, no_forwarder, device_token):
     library = Library()
     server = PysipILS(pysip2_app(library))
     app = make_app(config, {"kind": "sip2", "sip2_port": server.port, "sip2_login_user": "kiosk",
                             "sip2_login_password": "s3cret", "sip2_institution_id": "MAIN",
                             "sip2_timeout_seconds": 2, "fresh_seconds": 0})
-    yield library, server, app.test_client(), app
+    yield library, server, device_client(app, device_token), app
     server.stop()
 
 

@@ -8,6 +8,7 @@ import logging
 import pytest
 
 import central
+from tests.conftest import device_client
 from tests.upstream.alma_fake import example_user
 from tests.upstream.sip2_servers import PysipServer
 
@@ -29,9 +30,9 @@ def central_app(central_db, config, alma, no_forwarder):
     return central.create_app(config, today=lambda: TODAY)
 
 
-def test_the_central_store_asks_alma(central_app, alma, caplog):
+def test_the_central_store_asks_alma(central_app, alma, caplog, device_token):
     fake, _url = alma
-    api = central_app.test_client()
+    api = device_client(central_app, device_token)
     api.post("/api/v1/patrons/refresh", query_string={"identifier": "04AABBCCDDEE01"})
     path = "/api/v1/patrons/AL1/verify-pin"
     with caplog.at_level(logging.DEBUG):
@@ -48,13 +49,13 @@ def test_the_central_store_asks_alma(central_app, alma, caplog):
     assert not any("2468" in r.getMessage() for r in caplog.records if r.name != "werkzeug")
 
 
-def test_the_central_store_asks_a_sip2_server(central_db, config, no_forwarder):
+def test_the_central_store_asks_a_sip2_server(central_db, config, no_forwarder, device_token):
     server = PysipServer()
     try:
         config["upstream"].update({"kind": "sip2", "sip2_port": server.port, "sip2_login_user": "kiosk",
                                    "sip2_login_password": "s3cret", "sip2_institution_id": "MAIN",
                                    "sip2_timeout_seconds": 2, "fresh_seconds": 0})
-        api = central.create_app(config, today=lambda: TODAY).test_client()
+        api = device_client(central.create_app(config, today=lambda: TODAY), device_token)
         api.post("/api/v1/patrons/refresh", query_string={"identifier": "21000000001"})
         path = "/api/v1/patrons/21000000001/verify-pin"
         assert api.post(path, json={"pin": "2468"}).json == {"ok": True}
@@ -63,10 +64,11 @@ def test_the_central_store_asks_a_sip2_server(central_db, config, no_forwarder):
         server.stop()
 
 
-def _kiosk_with_alma_patron(synced_kiosk, central_app):
+def _kiosk_with_alma_patron(synced_kiosk, central_app, device_token):
     from tests.kiosk.conftest import fill_cache
 
-    central_app.test_client().post("/api/v1/patrons/refresh", query_string={"identifier": "04AABBCCDDEE01"})
+    device_client(central_app, device_token).post("/api/v1/patrons/refresh",
+                                                  query_string={"identifier": "04AABBCCDDEE01"})
     fill_cache(synced_kiosk)
     kiosk = synced_kiosk.test_client()
     html = kiosk.post("/identify", data={"identifier": "20000000000111"}).get_data(as_text=True)
@@ -74,10 +76,11 @@ def _kiosk_with_alma_patron(synced_kiosk, central_app):
     return kiosk
 
 
-def test_the_kiosk_checks_an_upstream_patrons_pin_through_the_central_store(synced_kiosk, central_app, alma):
+def test_the_kiosk_checks_an_upstream_patrons_pin_through_the_central_store(synced_kiosk, central_app, alma,
+                                                                            device_token):
     from kiosk.cache import cache_db
 
-    kiosk = _kiosk_with_alma_patron(synced_kiosk, central_app)
+    kiosk = _kiosk_with_alma_patron(synced_kiosk, central_app, device_token)
     with cache_db.connection_context():
         assert synced_kiosk.extensions["patron_cache"].get("AL1").pin_hash == ""  # nothing to check locally
     wrong = kiosk.post("/pin", data={"pin": "1111"})
@@ -86,9 +89,9 @@ def test_the_kiosk_checks_an_upstream_patrons_pin_through_the_central_store(sync
     assert right.status_code == 200 and "Middlemarch" in right.get_data(as_text=True)
 
 
-def test_the_kiosk_refuses_a_pin_it_cannot_check(synced_kiosk, central_app, alma, live_central):
+def test_the_kiosk_refuses_a_pin_it_cannot_check(synced_kiosk, central_app, alma, live_central, device_token):
     fake, _url = alma
-    kiosk = _kiosk_with_alma_patron(synced_kiosk, central_app)
+    kiosk = _kiosk_with_alma_patron(synced_kiosk, central_app, device_token)
     fake.down = True  # the library system is down: the central store cannot ask it
     refused = kiosk.post("/pin", data={"pin": "2468"})
     html = refused.get_data(as_text=True)
