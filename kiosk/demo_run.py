@@ -32,11 +32,13 @@ def run(config_path: str | None, patrons: int = 500) -> int:
     cli = [sys.executable, "-m", "kiosk.cli"]
     subprocess.run(cli + ["demo", "load", "--patrons", str(patrons), "--if-empty"], check=True)
 
+    # The central store first: the kiosk is enrolled and its cache filled before it starts,
+    # so it knows its device name and has patrons to show from the first tap.
     roles = {
-        "central store": ["central", "serve"],
         "reader service": ["reader", "service"],
         "kiosk": ["serve"],
         "provisioning station": ["provisioning", "serve"],
+        "sync worker": ["sync", "run"],
     }
     children: list[subprocess.Popen] = []
 
@@ -52,8 +54,7 @@ def run(config_path: str | None, patrons: int = 500) -> int:
 
     signal.signal(signal.SIGTERM, lambda *a: (stop(), sys.exit(0)))
     try:
-        for name, command in roles.items():
-            children.append(subprocess.Popen(cli + command))
+        children.append(subprocess.Popen(cli + ["central", "serve"]))
         central_url = config["kiosk"]["central_url"]
         if not _wait_for(central_url + "/health"):
             print("the central store did not start; see the messages above", file=sys.stderr)
@@ -61,7 +62,10 @@ def run(config_path: str | None, patrons: int = 500) -> int:
             return 1
         _enrol_demo_kiosk(config)
         subprocess.run(cli + ["sync", "once"], check=True)
-        children.append(subprocess.Popen(cli + ["sync", "run"]))
+        for command in roles.values():
+            children.append(subprocess.Popen(cli + command))
+        kiosk = config["kiosk"]
+        _wait_for(f"http://{kiosk['host']}:{kiosk['port']}/")
         _welcome(config)
         while all(child.poll() is None for child in children):
             time.sleep(0.5)
