@@ -7,10 +7,12 @@ so a stolen disk does not give away card numbers or barcodes.
 """
 from __future__ import annotations
 
+import hashlib
 import hmac
 import json
 import os
 import secrets
+from typing import NamedTuple
 
 import peewee as pw
 
@@ -67,14 +69,10 @@ class PageError(ValueError):
     """A page from the central store is malformed (corrupt or truncated): nothing is applied."""
 
 
-def _check_page(page, current_cursor: int) -> None:
+def _check_head(page) -> None:
     if not isinstance(page, dict) or not isinstance(page.get("records"), list) \
             or not isinstance(page.get("cursor"), int) or not isinstance(page.get("more"), bool):
         raise PageError("the page lacks its cursor, more flag or records")
-    if page["cursor"] < current_cursor:
-        raise PageError(f"the page's cursor {page['cursor']} is behind the cache's {current_cursor}")
-    for record in page["records"]:
-        _check_record(record)
 
 
 def _check_record(record) -> None:
@@ -157,14 +155,31 @@ def load_device_key(configured: str, data_dir: str) -> bytes:
         return handle.read().strip().encode()
 
 
+class PreparedPage(NamedTuple):
+    """A checked page and its rows, ready to write (``PatronCache.prepare_page``)."""
+    page: dict
+    ids: list
+    patrons: list
+    identifiers: list
+
+
 class PatronCache:
     """Lookups and page-wise updates of the cache, under one device key."""
 
     def __init__(self, key: bytes):
         self.key = key
+        keyed = hmac.new(key, digestmod=hashlib.sha256)  # the keyed state, copied for each identifier
+        self._keyed = getattr(keyed, "_hmac", None) or keyed  # OpenSSL's own object when there: no Python per copy
 
     def identifier_key(self, value: str) -> str:
-        return hmac.digest(self.key, value.strip().upper().encode(), "sha256").hex()  # HMAC-SHA256, one C call
+        return self._hashing(value)
+
+    def _hashing(self, value: str) -> str:
+        """HMAC-SHA256 of the normalised identifier, hex: a copy of the keyed state (OpenSSL, no Python HMAC
+        code per value), the same digest as ``hmac.digest(key, value, "sha256")``."""
+        state = self._keyed.copy()
+        state.update(value.strip().upper().encode())
+        return state.hexdigest()
 
     def find(self, identifier: str) -> Account | None:
         row = (
@@ -186,12 +201,29 @@ class PatronCache:
         changes nothing), then applied in one transaction with bulk statements, so the
         screens never see half a page and a crash leaves the cache at a page boundary.
         """
-        _check_page(page, self.cursor())
+        return self.apply_prepared(self.prepare_page(page))
+
+    def prepare_page(self, page: dict) -> PreparedPage:
+        """Check a page (``PageError`` if it is corrupt or truncated) and make its rows (documents, identifier
+        hashes), without touching the cache: the pull does this for the next page while the current one
+        commits. Every record is checked in the same pass that makes its rows."""
+        _check_head(page)
+        return PreparedPage(page, *self._rows(page["records"]))
+
+    def apply_prepared(self, prepared: PreparedPage, before_commit=None) -> int:
+        """Write a prepared page and its cursor in one transaction. ``before_commit()`` is called once the
+        rows are written, just before the commit (the pull lets the next page be prepared meanwhile)."""
+        page = prepared.page
+        current = self.cursor()
+        if page["cursor"] < current:
+            raise PageError(f"the page's cursor {page['cursor']} is behind the cache's {current}")
         with cache_db.atomic():
-            self._write(page["records"])
+            self._store(prepared.ids, prepared.patrons, prepared.identifiers)
             SyncState.replace(name="cursor", value=str(page["cursor"])).execute()
             if "horizon" in page:
                 SyncState.replace(name="horizon", value=str(page["horizon"])).execute()
+            if before_commit is not None:
+                before_commit()
         return len(page["records"])
 
     def apply_records(self, records: list[dict]) -> int:
@@ -208,23 +240,61 @@ class PatronCache:
         return len(fresh)
 
     def _write(self, records: list[dict]) -> None:
-        primary_ids = [record["primary_id"] for record in records]
-        patrons, identifiers = [], []
-        key, digest = self.key, hmac.digest
+        self._store(*self._rows(records))
+
+    def _rows(self, records: list) -> tuple[list, list, list]:
+        """Check each record (as ``_check_record``) and make its rows: the primary ids to replace, the
+        patron rows and the (identifier hash, primary id) rows of active identifiers. ``PageError`` if a
+        record is malformed; nothing is written here."""
+        ids, patrons, identifiers = [], [], []
+        copy = self._keyed.copy
+        dumps = json.dumps
         for record in records:
-            if record["kind"] == "delete":
+            if not isinstance(record, dict):
+                raise PageError("a record lacks its primary id, seq or kind")
+            primary_id, seq, kind = record.get("primary_id"), record.get("seq"), record.get("kind")
+            if not isinstance(primary_id, str) or not isinstance(seq, int) or kind not in ("upsert", "delete"):
+                raise PageError("a record lacks its primary id, seq or kind")
+            ids.append(primary_id)
+            if kind == "delete":
                 continue
-            primary_id = record["primary_id"]
-            document = record.get("document")  # the line format: stored as the central store wrote it
-            if document is None:
-                document = json.dumps(record["account"], separators=(",", ":"))
-            patrons.append((primary_id, document, record["seq"]))
-            keys = {digest(key, i["value"].strip().upper().encode(), "sha256").hex()
-                    for i in record["identifiers"] if i.get("status") == "ACTIVE"}
-            identifiers.extend((k, primary_id) for k in keys)
+            if "document" in record:  # the line format: the document's JSON text, stored as is
+                document = record["document"]
+                if not _document_of(document, primary_id):
+                    raise PageError(f"the document of {primary_id!r} is incomplete")
+            else:
+                account = record.get("account")
+                if not isinstance(account, dict) or account.get("primary_id") != primary_id:
+                    raise PageError(f"the record of {primary_id!r} is incomplete")
+                document = dumps(account, separators=(",", ":"))
+            values = record.get("identifiers")
+            if not isinstance(values, list):
+                raise PageError(f"the record of {primary_id!r} is incomplete")
+            keys = set()
+            for identifier in values:
+                if not isinstance(identifier, dict) or not isinstance(identifier.get("value"), str):
+                    raise PageError(f"the record of {primary_id!r} is incomplete")
+                if identifier.get("status") == "ACTIVE":  # as _hashing, inlined
+                    state = copy()
+                    state.update(identifier["value"].strip().upper().encode())
+                    keys.add(state.hexdigest())
+            patrons.append((primary_id, document, seq))
+            for k in keys:
+                identifiers.append((k, primary_id))
+        return ids, patrons, identifiers
+
+    def _store(self, ids: list, patrons: list, identifiers: list) -> None:
+        """Replace the patrons ``ids`` (deleted, or sent again) by ``patrons`` and their identifier hashes.
+        Only patrons the cache holds are deleted first (one probe per 500 ids): a first sync deletes nothing."""
         cursor = cache_db.cursor()
-        for start in range(0, len(primary_ids), 500):
-            chunk = primary_ids[start:start + 500]
+        held = []
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            held += [row[0] for row in cursor.execute(
+                f"SELECT primary_id FROM cached_patron WHERE primary_id IN ({marks})", chunk)]
+        for start in range(0, len(held), 500):
+            chunk = held[start:start + 500]
             marks = ",".join("?" * len(chunk))
             cursor.execute(f"DELETE FROM cached_identifier WHERE primary_id IN ({marks})", chunk)
             cursor.execute(f"DELETE FROM cached_patron WHERE primary_id IN ({marks})", chunk)

@@ -1,8 +1,9 @@
 """The kiosk's HTTP client for the central store.
 
-Sync routes carry the device token from enrolment (``Authorization: Bearer``);
-the token is read from the kiosk's credential file (kiosk/devices.py), never
-from the code or the repository.
+Every call carries the device token from enrolment (``Authorization: Bearer``):
+the central store asks for it on every route but /health, its OpenAPI document and
+enrolment (central/auth.py). The token is read from the kiosk's credential file
+(kiosk/devices.py), never from the code or the repository.
 """
 from __future__ import annotations
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from kiosk import outbox
@@ -30,28 +31,42 @@ def pull(client: CentralClient, cache: PatronCache, page_size: int = 1000, progr
 
     Pages come in the line format (documents stored as the central store wrote them),
     and the next page is fetched while this one is applied (one page ahead, in a
-    thread): pages are still applied in order, each with its cursor in one
-    transaction, so a crash leaves the cache at a page boundary as before.
+    thread), then checked and turned into rows (identifier hashes) in that thread
+    while this page commits: pages are still applied in order, each with its cursor
+    in one transaction, so a crash leaves the cache at a page boundary as before.
     """
     applied = 0
-    page = client.changes_lines(cache.cursor(), page_size)
+    prepared = cache.prepare_page(client.changes_lines(cache.cursor(), page_size))
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pull") as ahead:
         while True:
-            # the thread only waits on the socket; parsing stays here, so it does not hold the interpreter
-            # lock while the cache's writes (which release it in SQLite) want it back
-            following = ahead.submit(client.changes_text, page["cursor"], page_size) if page["more"] else None
+            page = prepared.page
+            committing = threading.Event()
+            following = ahead.submit(_fetch_ahead, client, cache, page["cursor"], page_size, committing) \
+                if page["more"] else None
             try:
-                applied += cache.apply_page(page)
+                applied += cache.apply_prepared(prepared, before_commit=committing.set)
             except BaseException:
                 if following is not None:
                     following.cancel()
                 raise
+            finally:
+                committing.set()  # never leave the thread waiting
             if progress:
                 progress(applied, page["cursor"])
             if following is None:
                 cache.set_state(last_pull_ok=_now())
                 return applied
-            page = client.parse_changes(following.result())
+            prepared = following.result()
+
+
+def _fetch_ahead(client: CentralClient, cache: PatronCache, cursor: int, page_size: int, committing):
+    """Fetch the page after ``cursor`` (waiting on the socket, without the interpreter lock), then, once the
+    page being applied is committing (SQLite waits on the disk without the lock), parse and check it and
+    make its rows. Never while the cache's statements run: a Python thread busy beside ``executemany``
+    would take the lock from it at every row."""
+    text = client.changes_text(cursor, page_size)
+    committing.wait()
+    return cache.prepare_page(client.parse_changes(text))
 
 
 def push(client: CentralClient, cache: PatronCache, batch: int = 100) -> dict:
