@@ -8,9 +8,14 @@ tests fail; they never skip.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
+import socket
+import subprocess
+import sys
 import threading
+import time
 import uuid
 
 import pytest
@@ -18,7 +23,6 @@ from werkzeug.serving import make_server
 
 import settings
 from store import schema
-from store.db import database
 from store.models import ALL_MODELS
 
 TODAY = dt.date(2026, 11, 25)
@@ -206,3 +210,59 @@ def screenshot(page, area: str, name: str) -> str:
     path = os.path.join(folder, f"{name}.png")
     page.screenshot(path=path, full_page=True)
     return path
+
+
+def free_port() -> int:
+    """A free TCP port on the loopback interface."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def smtp_server():
+    """A real SMTP server (aiosmtpd) on a free port; ``.handler.messages`` holds what it received."""
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.handlers import Message
+
+    class Keep(Message):
+        def __init__(self):
+            super().__init__()
+            self.messages = []
+
+        def handle_message(self, message):
+            self.messages.append(message)
+
+    controller = Controller(Keep(), hostname="127.0.0.1", port=free_port())
+    controller.start()
+    yield controller
+    controller.stop()
+
+
+@contextlib.contextmanager
+def reader_service_process(folder, reader_name: str):
+    """The real reader service (``python -m hardware.service``) with one simulated reader; its URL."""
+    from hardware import client as reader_client
+
+    port = free_port()
+    path = folder / "readers.toml"
+    path.write_text(f'[readers]\nservice_url = "http://127.0.0.1:{port}"\ndebounce_seconds = 0.0\n'
+                    f'devices = [{{type = "simulator", name = "{reader_name}"}}]\n')
+    process = subprocess.Popen([sys.executable, "-m", "hardware.service", "--config", str(path)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            reader_client.status(url)
+            break
+        except reader_client.ServiceError:
+            if time.monotonic() > deadline or process.poll() is not None:
+                process.kill()
+                raise RuntimeError("the reader service did not start") from None
+            time.sleep(0.1)
+    try:
+        yield url
+    finally:
+        process.terminate()
+        process.wait(10)

@@ -3,17 +3,10 @@ server (aiosmtpd), patrons for every path of the patron screens."""
 from __future__ import annotations
 
 import datetime as dt
-import socket
 
 import pytest
 
 from tests.store.factories import TODAY, fine, group, hold, loan, patron
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def fill_cache(kiosk_app) -> int:
@@ -29,26 +22,6 @@ def fill_cache(kiosk_app) -> int:
             applied += cache.apply_page(page)
             if not page["more"]:
                 return applied
-
-
-@pytest.fixture
-def smtp_server():
-    """A real SMTP server on a free port; ``.handler.messages`` holds what it received."""
-    from aiosmtpd.controller import Controller
-    from aiosmtpd.handlers import Message
-
-    class Keep(Message):
-        def __init__(self):
-            super().__init__()
-            self.messages = []
-
-        def handle_message(self, message):
-            self.messages.append(message)
-
-    controller = Controller(Keep(), hostname="127.0.0.1", port=free_port())
-    controller.start()
-    yield controller
-    controller.stop()
 
 
 @pytest.fixture

@@ -96,7 +96,7 @@ def test_receipts_setting_limits_the_choice(kiosk, kiosk_app):
 
 
 def test_mail_server_down_is_told_plainly(kiosk, kiosk_app):
-    from tests.kiosk.conftest import free_port
+    from tests.conftest import free_port
 
     kiosk_app.config["KIOSK"]["mail"]["port"] = free_port()  # nothing listens there
     _login(kiosk)

@@ -5,48 +5,16 @@ from __future__ import annotations
 
 import os
 import re
-import socket
-import subprocess
-import sys
-import time
 
 import pytest
 
-from hardware import client as reader_client
 from store import staff
-from tests.conftest import TODAY, LiveServer
+from tests.conftest import TODAY, reader_service_process
 from tests.store import factories
 
 PASSWORDS = {"admin": "Adm1n-station-pass", "manager": "Manag3r-station-pass", "desk": "Circulation-pass-9"}
 ROLES = {"admin": "administrator", "manager": "user_manager", "desk": "circulation"}
 ARTIFACTS = os.path.join(os.path.dirname(__file__), "..", "..", "test-artifacts", "provisioning")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture
-def smtp_server():
-    """A real SMTP server on a free port; ``.messages`` holds what it received."""
-    from aiosmtpd.controller import Controller
-    from aiosmtpd.handlers import Message
-
-    class Keep(Message):
-        def __init__(self):
-            super().__init__()
-            self.messages = []
-
-        def handle_message(self, message):
-            self.messages.append(message)
-
-    handler = Keep()
-    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    yield controller
-    controller.stop()
 
 
 @pytest.fixture
@@ -112,27 +80,9 @@ def desk(station):
 
 @pytest.fixture
 def reader_service(tmp_path):
-    """The real reader service (``python -m hardware.service``) with a simulated reader."""
-    port = free_port()
-    path = tmp_path / "readers.toml"
-    path.write_text(f'[readers]\nservice_url = "http://127.0.0.1:{port}"\ndebounce_seconds = 0.0\n'
-                    'devices = [{type = "simulator", name = "Desk reader"}]\n')
-    process = subprocess.Popen([sys.executable, "-m", "hardware.service", "--config", str(path)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 15
-    while True:
-        try:
-            reader_client.status(url)
-            break
-        except reader_client.ServiceError:
-            if time.monotonic() > deadline or process.poll() is not None:
-                process.kill()
-                raise RuntimeError("the reader service did not start") from None
-            time.sleep(0.1)
-    yield url
-    process.terminate()
-    process.wait(10)
+    """The real reader service with a simulated desk reader."""
+    with reader_service_process(tmp_path, "Desk reader") as url:
+        yield url
 
 
 REGISTRATION = {

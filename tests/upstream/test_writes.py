@@ -4,7 +4,7 @@ each request) inside the local transaction; when Alma refuses, nothing changes l
 import pytest
 
 from store.models import Fee, Identifier, User
-from tests.provisioning.conftest import REGISTRATION, StaffClient, smtp_server, station  # noqa: F401 - fixtures
+from tests.provisioning.conftest import REGISTRATION, StaffClient, station  # noqa: F401 - fixtures
 from tests.upstream.alma_fake import error, example_user
 
 

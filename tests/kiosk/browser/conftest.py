@@ -3,15 +3,11 @@ the real reader service in a subprocess with its simulator, axe-core injected by
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import time
 
 import pytest
 
-from hardware import client as reader_client
-from tests.conftest import LiveServer, screenshot
-from tests.kiosk.conftest import fill_cache, free_port, make_patrons
+from tests.conftest import LiveServer, reader_service_process, screenshot
+from tests.kiosk.conftest import fill_cache, make_patrons
 
 AXE = os.path.join(os.path.dirname(__file__), "axe.min.js")
 SIZES = {"1280x800": (1280, 800), "800x480": (800, 480)}
@@ -19,28 +15,9 @@ SIZES = {"1280x800": (1280, 800), "800x480": (800, 480)}
 
 @pytest.fixture(scope="session")
 def reader_service(tmp_path_factory):
-    """``python -m hardware.service`` with a simulated reader on a free port."""
-    folder = tmp_path_factory.mktemp("readers")
-    config = folder / "readers.toml"
-    port = free_port()
-    config.write_text(f'[readers]\nservice_url = "http://127.0.0.1:{port}"\ndebounce_seconds = 0.0\n'
-                      '[[readers.devices]]\ntype = "simulator"\nname = "Simulated reader"\n')
-    process = subprocess.Popen([sys.executable, "-m", "hardware.service", "--config", str(config)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            reader_client.status(url)
-            break
-        except reader_client.ServiceError:
-            if time.monotonic() > deadline or process.poll() is not None:
-                process.kill()
-                raise RuntimeError("the reader service did not start")
-            time.sleep(0.1)
-    yield url
-    process.terminate()
-    process.wait(10)
+    """The real reader service with a simulated reader, for the whole session."""
+    with reader_service_process(tmp_path_factory.mktemp("readers"), "Simulated reader") as url:
+        yield url
 
 
 @pytest.fixture
