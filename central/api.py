@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify, request
 
-from central.errors import ApiError
+from central.errors import ApiError, int_arg
 from central.openapi import OPENAPI
 from domain.blocks import active_blocks
 from store import circulation
@@ -31,17 +31,6 @@ def _account_json(user) -> dict:
     data["active_blocks"] = [{"code": b.code, "message": b.message} for b in active_blocks(account, _today())]
     data["total_owed"] = str(account.total_owed())
     return data
-
-
-def _int_arg(name: str, default: int, low: int, high: int) -> int:
-    raw = request.args.get(name, default)
-    try:
-        value = int(raw)
-    except (TypeError, ValueError):
-        raise ApiError(400, "invalid_parameter", f"{name} must be a whole number.") from None
-    if not low <= value <= high:
-        raise ApiError(400, "invalid_parameter", f"{name} must be between {low} and {high}.")
-    return value
 
 
 @bp.get("/api/openapi.json")
@@ -183,7 +172,7 @@ def create_staff_call():
 @bp.get("/api/v1/staff-calls")
 def list_staff_calls():
     """Open calls for staff, oldest first."""
-    return jsonify(calls=[_call_json(c) for c in kiosk_calls.open_calls(_int_arg("limit", 100, 1, 1000))])
+    return jsonify(calls=[_call_json(c) for c in kiosk_calls.open_calls(int_arg("limit", 100, 1, 1000))])
 
 
 @bp.post("/api/v1/staff-calls/<int:call_id>/close")

@@ -9,24 +9,13 @@ import json
 from flask import Blueprint, current_app, jsonify, request
 
 from central.auth import current_device
-from central.errors import ApiError
+from central.errors import ApiError, int_arg
 from store import devices, sync
 from store.idempotency import MAX_OPS, OpRefused, apply_ops, batch_checksum
 from store.sync_ops import HANDLERS, PAYLOADS, REQUIRED
 
 bp = Blueprint("sync_api", __name__)
 MAX_HEARTBEAT_BYTES = 16_384
-
-
-def _int_arg(name: str, default: int, low: int, high: int) -> int:
-    raw = request.args.get(name, default)
-    try:
-        value = int(raw)
-    except (TypeError, ValueError):
-        raise ApiError(400, "invalid_parameter", f"{name} must be a whole number.") from None
-    if not low <= value <= high:
-        raise ApiError(400, "invalid_parameter", f"{name} must be between {low} and {high}.")
-    return value
 
 
 def _json_object(max_bytes: int) -> dict:
@@ -58,8 +47,8 @@ def enrol():
 @bp.get("/api/v1/sync/changes")
 def changes():
     device = current_device()
-    cursor = _int_arg("after", 0, 0, 2**62)
-    limit = _int_arg("limit", 500, 1, 5000)
+    cursor = int_arg("after", 0, 0, 2**62)
+    limit = int_arg("limit", 500, 1, 5000)
     shape = request.args.get("format", "json")
     if shape not in ("json", "lines"):
         raise ApiError(400, "invalid_parameter", "format must be json or lines.")
