@@ -24,6 +24,9 @@ SQLITE_MAX_PARAMS = 30000  # SQLite allows 32766 bound values per statement
 
 def sqlite_value(value):
     """A value as peewee stores it in SQLite (what the registered adapters produce)."""
+    kind = type(value)
+    if kind is str or kind is int or value is None:  # most values: as they are
+        return value
     if isinstance(value, dt.datetime):
         return value.isoformat(sep=" ")
     if isinstance(value, dt.date):

@@ -386,6 +386,8 @@ def reader_for(fmt: str, path, encoding: str = "utf-8"):
 
 
 def _norm(value) -> str:
+    if type(value) is str:  # most values: as they are
+        return value
     if value is None:
         return ""
     if isinstance(value, bool):
