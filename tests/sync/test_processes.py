@@ -25,7 +25,7 @@ from store.models import Loan, User
 from tests.store.factories import loan, patron
 from tests.sync.procs import Central, LossyProxy, kiosk_env, pusher
 
-FIRST_SYNC_PATRONS = int(os.environ.get("KIOSK_TEST_SYNC_PATRONS", "20000"))  # the brief's figure: 100000
+FIRST_SYNC_PATRONS = int(os.environ.get("KIOSK_TEST_SYNC_PATRONS", "100000"))  # the brief's figure
 
 
 @pytest.fixture
