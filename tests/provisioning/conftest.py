@@ -85,6 +85,14 @@ def reader_service(tmp_path):
         yield url
 
 
+def log_in(page, base_url: str, username: str) -> None:
+    """Log a staff user of the station in, in a browser tab (Playwright)."""
+    page.goto(base_url + "/login")
+    page.fill("#username", username)
+    page.fill("#password", PASSWORDS[username])
+    page.click("text=Log in")
+
+
 REGISTRATION = {
     "first_name": "Ada", "last_name": "Quillfeather", "user_group": "25", "card_expiry": "2027-06-30",
     "pin": "4826", "password": "Orchid-lantern-73", "password_confirm": "Orchid-lantern-73",

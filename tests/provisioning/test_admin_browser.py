@@ -6,7 +6,7 @@ from playwright.sync_api import expect
 
 from store.models import User
 from tests.conftest import LiveServer, screenshot
-from tests.provisioning.conftest import PASSWORDS
+from tests.provisioning.conftest import log_in
 
 pytestmark = pytest.mark.browser
 FEED = ("primary_id,last_name,first_name,user_group,expiry_date,barcode\n"
@@ -27,10 +27,7 @@ def test_upload_a_feed_see_the_dry_run_confirm_and_see_the_counts(page, station_
     feed.write_text(FEED, encoding="utf-8")
     page.set_default_timeout(15000)
     page.on("dialog", lambda dialog: dialog.accept())
-    page.goto(station_url + "/login")
-    page.fill("#username", "admin")
-    page.fill("#password", PASSWORDS["admin"])
-    page.click("text=Log in")
+    log_in(page, station_url, "admin")
     page.click("a:text('Administration')")
     expect(page.locator("h1")).to_have_text("Administration jobs")
     page.set_input_files("#feed-file", str(feed))

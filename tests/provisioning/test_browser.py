@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 from hardware.client import simulate
 from store.models import Fee, User
 from tests.conftest import LiveServer
-from tests.provisioning.conftest import ARTIFACTS, PASSWORDS
+from tests.provisioning.conftest import ARTIFACTS, log_in
 from tests.store import factories
 
 pytestmark = pytest.mark.browser
@@ -26,10 +26,7 @@ def page(browser, station, reader_service):
     tab = context.new_page()
     tab.set_default_timeout(10000)
     tab.base = server.url
-    tab.goto(server.url + "/login")
-    tab.fill("#username", "manager")
-    tab.fill("#password", PASSWORDS["manager"])
-    tab.click("text=Log in")
+    log_in(tab, server.url, "manager")
     expect(tab.locator("h1")).to_have_text("Scan patron ID or search for patron")
     yield tab
     context.close()

@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 from store import devices
 from store.models import _now
 from tests.conftest import LiveServer, screenshot
-from tests.provisioning.conftest import PASSWORDS
+from tests.provisioning.conftest import log_in
 
 pytestmark = pytest.mark.browser
 BEAT = {"version": "1.4.2", "uptime_seconds": 273600, "outbox_length": 0,
@@ -34,10 +34,7 @@ def test_the_fleet_shows_a_quiet_kiosk_highlighted(page, station_url):
     _kiosk("basement-kiosk", 45, outbox_length=7, readers=[{"name": "Desk reader", "online": False}],
            errors=[{"at": "2026-11-25T09:12:00Z", "message": "central store not reachable: timed out"}])
     page.set_default_timeout(15000)
-    page.goto(station_url + "/login")
-    page.fill("#username", "admin")
-    page.fill("#password", PASSWORDS["admin"])
-    page.click("text=Log in")
+    log_in(page, station_url, "admin")
     page.click("a:text('Kiosk fleet')")
     expect(page.locator("h1")).to_have_text("Kiosk fleet")
     quiet, healthy = page.get_by_test_id("device-basement-kiosk"), page.get_by_test_id("device-lobby-kiosk")

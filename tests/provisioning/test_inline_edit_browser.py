@@ -5,7 +5,7 @@ from playwright.sync_api import expect
 
 from store.models import Email
 from tests.conftest import LiveServer, screenshot
-from tests.provisioning.conftest import PASSWORDS
+from tests.provisioning.conftest import log_in
 from tests.store import factories
 
 pytestmark = pytest.mark.browser
@@ -22,10 +22,7 @@ def test_edit_an_email_row_in_place(page, station_url):
     user = factories.patron("P1")
     email = Email.create(user=user, email_address="zoe@example.org")
     page.set_default_timeout(15000)
-    page.goto(station_url + "/login")
-    page.fill("#username", "manager")
-    page.fill("#password", PASSWORDS["manager"])
-    page.click("text=Log in")
+    log_in(page, station_url, "manager")
     page.goto(station_url + "/patrons/P1?tab=contact")
     page.get_by_test_id(f"edit-email-{email.id}").click()
     field = page.locator(f"#edit-email-{email.id}-email")
