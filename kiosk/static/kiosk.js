@@ -18,6 +18,16 @@
     document.addEventListener(name, touch, true);
   });
 
+  // A USB scanner types wherever the focus is: while the card field is on screen, send
+  // its keys there, so no digit is lost when focus sat on the page or on a button.
+  document.addEventListener("keydown", function (event) {
+    var field = document.getElementById("identifier");
+    var active = document.activeElement;
+    if (!field || active === field || event.key.length !== 1 || event.ctrlKey || event.altKey || event.metaKey) { return; }
+    if (active && (active.tagName === "INPUT" || active.tagName === "TEXTAREA")) { return; }
+    field.focus();
+  }, true);
+
   function endSession() {
     if (ending) { return; }
     ending = true;

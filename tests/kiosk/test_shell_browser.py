@@ -38,6 +38,13 @@ def test_identify_by_barcode_and_see_the_account(page, kiosk_url):
     screenshot(page, "kiosk-shell", "account")
 
 
+def test_a_scan_reaches_the_card_field_wherever_the_focus_is(page, kiosk_url):
+    page.goto(kiosk_url)
+    page.get_by_test_id("lang-fr").focus()  # a patron touched a button, then scans
+    page.keyboard.type("20000000000011\n")
+    page.get_by_role("heading", name="Zoë Ólafsdóttir").wait_for()
+
+
 def test_unknown_barcode_gets_a_clear_message(page, kiosk_url):
     page.goto(kiosk_url)
     page.keyboard.type("99999999\n")
