@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify, request
 
+from central.auth import current_device
 from central.errors import ApiError, int_arg
 from central.openapi import OPENAPI
 from domain.blocks import active_blocks
@@ -110,11 +111,9 @@ def _json_body() -> dict:
     return body
 
 
-def _device(body: dict) -> str:
-    device = body.get("device", "kiosk")
-    if not isinstance(device, str) or not device.strip():
-        raise ApiError(400, "invalid_body", "device must be a non-empty string.")
-    return device.strip()[:60]
+def _device() -> str:
+    """The name of the device whose token made this request: a kiosk cannot speak for another."""
+    return current_device().name
 
 
 @bp.post("/api/v1/patrons/<primary_id>/letters")
@@ -131,7 +130,7 @@ def send_letter(primary_id):
     if not isinstance(context, dict):
         raise ApiError(400, "invalid_body", "context must be a JSON object.")
     allowed = {key: context[key] for key in ("renewals",) if key in context}
-    letter = letters.send_letter(user, letter_type, current_app.config["KIOSK"], f"kiosk:{_device(body)}",
+    letter = letters.send_letter(user, letter_type, current_app.config["KIOSK"], f"kiosk:{_device()}",
                                  channel="email", today=_today(), **allowed)
     if letter.status != "sent":
         raise ApiError(422, "letter_not_sent", letter.error or "The letter was not sent.")
@@ -143,7 +142,7 @@ def pin_lockout(primary_id):
     """Record that a card was locked at a kiosk after too many wrong PINs (the staff audit log shows it)."""
     _user_or_404(primary_id)
     body = _json_body()
-    device = _device(body)
+    device = _device()
     until = str(body.get("locked_until", ""))[:40]
     entry = staff.audit(f"kiosk:{device}", "kiosk.pin_lockout", primary_id,
                         f"Card locked at {device} after too many wrong PINs" + (f", until {until}" if until else ""))
@@ -165,7 +164,7 @@ def create_staff_call():
     primary_id = body.get("primary_id") or ""
     if not isinstance(primary_id, str):
         raise ApiError(400, "invalid_body", "primary_id must be a string.")
-    call = kiosk_calls.create_call(_device(body), reason, primary_id)
+    call = kiosk_calls.create_call(_device(), reason, primary_id)
     return jsonify(_call_json(call)), 201
 
 

@@ -61,7 +61,7 @@ OPENAPI = {
             "requestBody": {"required": True, "content": {"application/json": {"schema": {
                 "type": "object", "required": ["letter_type"], "properties": {
                     "letter_type": {"enum": ["FulRequestsReportLetter", "FulUserBorrowingActivityLetter"]},
-                    "channel": {"enum": ["email"]}, "device": {"type": "string"},
+                    "channel": {"enum": ["email"]},
                     "context": {"type": "object"}}}}}},
             "responses": {"201": {"description": "Sent", "content": {"application/json": {"schema": {
                 "$ref": "#/components/schemas/LetterResult"}}}},
@@ -70,14 +70,13 @@ OPENAPI = {
             "summary": "Record that a kiosk locked the patron's card after too many wrong PINs (staff audit log)",
             "parameters": [_PRIMARY_ID],
             "requestBody": {"required": False, "content": {"application/json": {"schema": {
-                "type": "object", "properties": {"device": {"type": "string"},
-                                                 "locked_until": {"type": "string", "format": "date-time"}}}}}},
+                "type": "object", "properties": {"locked_until": {"type": "string", "format": "date-time"}}}}}},
             "responses": {"201": {"description": "Recorded"}, "400": _ERROR, "404": _ERROR}}},
         "/api/v1/staff-calls": {
             "post": {"summary": "A patron at a kiosk asks for staff",
                      "requestBody": {"required": False, "content": {"application/json": {"schema": {
                          "type": "object", "properties": {
-                             "device": {"type": "string"}, "primary_id": {"type": "string"},
+                             "primary_id": {"type": "string"},
                              "reason": {"enum": ["help", "card", "pin", "renewal", "other"]}}}}}},
                      "responses": {"201": _ok("StaffCall", "Recorded"), "400": _ERROR}},
             "get": {"summary": "Open calls for staff, oldest first",

@@ -263,7 +263,7 @@ def record_lockout(primary_id: str, locked_until: dt.datetime | None = None) -> 
 
 def call_staff(reason: str, primary_id: str = "") -> bool:
     """Ask for staff (the staff station lists open calls); False when the central store was not reached."""
-    body = {"device": _kiosk_config()["device_name"], "reason": reason, "primary_id": primary_id or ""}
+    body = {"reason": reason, "primary_id": primary_id or ""}
     try:
         _central()._call("POST", "/api/v1/staff-calls", json=body)
         return True
@@ -283,8 +283,7 @@ def email_letter(primary_id: str, letter_type: str, context: dict | None = None)
 
     Raises ``CentralUnavailable`` when the central store does not answer.
     """
-    body = {"letter_type": letter_type, "channel": "email", "device": _kiosk_config()["device_name"],
-            "context": context or {}}
+    body = {"letter_type": letter_type, "channel": "email", "context": context or {}}
     try:
         answer = _central()._call("POST", f"/api/v1/patrons/{primary_id}/letters", json=body)
     except CentralError as exc:  # 422: no usable address, or the mail server refused
