@@ -78,6 +78,9 @@ RENEWAL_REASONS = {
     "requested": lambda: _("Another patron has requested this item, so it cannot be renewed."),
     "no_extension": lambda: _("Your membership ends too soon for this item to be renewed."),
     "unknown_loan": lambda: _("This loan was not found on your account."),
+    "not_renewable": lambda: _("This item cannot be renewed. Please ask at the desk."),
+    "renewals_denied": lambda: _("Renewals are not allowed on your account. Please ask at the desk."),
+    "upstream_unavailable": lambda: _("The library system cannot be reached just now. Please try again later."),
 }
 
 

@@ -73,8 +73,13 @@ def batch_undo():
     done = _batch()
     notice = "Nothing to undo."
     if done:
-        last = done.pop()
-        cards.undo_batch_card(last["id"], operator())
+        last = done[-1]
+        try:
+            cards.undo_batch_card(last["id"], operator())
+        except Invalid as exc:
+            return render("batch.html", 422, rows=list(reversed(done)), errors={}, notice="", form={},
+                          error=next(iter(exc.errors.values())))
+        done.pop()
         session["batch"] = done
         notice = f"Card {last['card']} removed from {last['primary_id']}."
     return render("batch.html", rows=list(reversed(done)), errors={}, notice=notice, form={})

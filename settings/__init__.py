@@ -125,6 +125,7 @@ DEFAULTS: dict = {
         "alma_max_retries": 3,  # on 429 PER_SECOND_THRESHOLD and connection errors
         "alma_quota_reserve": 500,  # below this X-Exl-Api-Remaining, serve from cache instead
         "alma_page_size": 100,  # limit= for lists (Alma's maximum is 100)
+        "alma_fee_owner": "MAIN",  # the library code that owns fees the station adds in Alma
         "sip2_host": "127.0.0.1",
         "sip2_port": 6001,
         "sip2_tls": False,

@@ -46,6 +46,12 @@ def replace_card(user: User, form, operator: str, fee_amount: Decimal) -> Fee | 
             if fee_amount > 0 and not form.get("no_fee"):
                 fee = Fee.create(user=user, fee_type="CARD_REPLACEMENT", original_amount=fee_amount,
                                  balance=fee_amount, comment="Lost card replaced")
+            # Upstream the card goes first, then the fee: two calls cannot be one transaction, but
+            # a retry after a refused fee writes the same card again and changes nothing more.
+            write_upstream("barcode", lambda writer: writer.replace_card(user.primary_id, barcode, card))
+            if fee:
+                write_upstream("barcode", lambda writer: writer.add_fee(user.primary_id, fee.fee_type, fee_amount,
+                                                                        fee.comment))
             changes.record(user.primary_id)
             staff.audit(operator, "card.replace", user.primary_id,
                         f"new barcode {barcode}, card {card}, fee {fee.original_amount if fee else 0}")
@@ -60,6 +66,7 @@ def unlink_card(user: User, identifier_id: int, operator: str) -> None:
         raise Invalid({"card": "That card is not on this record."})
     with database.atomic():
         ident.delete_instance()
+        write_upstream("card", lambda writer: writer.remove_identifier(user.primary_id, ident.id_type, ident.value))
         changes.record(user.primary_id)
         staff.audit(operator, "card.unlink", user.primary_id, f"card {ident.value}")
 
@@ -89,6 +96,8 @@ def undo_batch_card(identifier_id: int, operator: str) -> None:
         return
     with database.atomic():
         ident.delete_instance()
+        write_upstream("card_serial", lambda writer: writer.remove_identifier(ident.user.primary_id, ident.id_type,
+                                                                              ident.value))
         changes.record(ident.user.primary_id)
         staff.audit(operator, "card.batch_undo", ident.user.primary_id, f"card {ident.value}")
 
@@ -124,14 +133,25 @@ def import_cards(data: str, operator: str) -> tuple[list[dict], bool]:
     rows, valid = check_import(data)
     if not valid:
         return rows, False
-    with database.atomic():
+    current = None
+    try:
+        with database.atomic():
+            for row in rows:
+                current, user = row, row["user"]
+                for id_type, value in (("BARCODE", row["barcode"]), ("CARD_SERIAL_NUMBER", row["card"])):
+                    if value and not Identifier.select().where(Identifier.value == value).exists():
+                        Identifier.create(user=user, id_type=id_type, value=value, segment_type="Internal",
+                                          note="Card office import")
+                        write_upstream("data", lambda writer: writer.add_identifier(
+                            user.primary_id, id_type, value, "Card office import"))
+                changes.record(user.primary_id)
+                staff.audit(operator, "card.import", user.primary_id,
+                            f"barcode {row['barcode']}, card {row['card']}")
+                row["message"] = "imported"
+    except Invalid as exc:  # the library system refused a row: nothing is saved here
         for row in rows:
-            user = row["user"]
-            for id_type, value in (("BARCODE", row["barcode"]), ("CARD_SERIAL_NUMBER", row["card"])):
-                if value and not Identifier.select().where(Identifier.value == value).exists():
-                    Identifier.create(user=user, id_type=id_type, value=value, segment_type="Internal",
-                                      note="Card office import")
-            changes.record(user.primary_id)
-            staff.audit(operator, "card.import", user.primary_id, f"barcode {row['barcode']}, card {row['card']}")
-            row["message"] = "imported"
+            row["message"] = "not imported"
+        current.update(ok=False, message=f"{exc.errors['data']} Rows before it may already be in the library "
+                                         "system; importing the corrected file again is safe.")
+        return rows, False
     return rows, True

@@ -1,6 +1,7 @@
 """Staff writes from the provisioning station that go to the library system too.
 
-With ``[upstream] kind = "alma"`` the station's registration, add-a-card and add-a-fee paths
+With ``[upstream] kind = "alma"`` the station's registration, card (batch, card-office import,
+replace a lost card, unlink) and add-a-fee paths
 (``store/registration.py``, ``store/cards.py``, ``store/fees.py``) call ``AlmaWriter`` inside
 their own transaction (``store.registration.write_upstream``): when Alma refuses, the
 transaction rolls back and the operator sees Alma's reason in plain language, nothing saved.
@@ -53,6 +54,12 @@ class AlmaWriter:
     def add_identifier(self, primary_id: str, id_type: str, value: str, note: str = "") -> dict:
         return self.backend.add_identifier(primary_id, id_type, value, note)
 
+    def replace_card(self, primary_id: str, barcode: str, card: str, note: str = "Card replaced") -> dict:
+        return self.backend.replace_card(primary_id, barcode, card, note)
+
+    def remove_identifier(self, primary_id: str, id_type: str, value: str) -> dict:
+        return self.backend.remove_identifier(primary_id, id_type, value)
+
     def add_fee(self, primary_id: str, fee_type: str, amount: Decimal, comment: str = "") -> dict:
         return self.backend.add_fee(primary_id, fee_type, amount, owner=self.fee_owner, comment=comment)
 
@@ -68,7 +75,7 @@ def install(config: dict, backend=None):
         registration.upstream_writer = None
         return None
     backend = backend or from_config(config)
-    registration.upstream_writer = AlmaWriter(backend, values.get("alma_fee_owner") or "MAIN")
+    registration.upstream_writer = AlmaWriter(backend, values.get("alma_fee_owner", "MAIN"))
     return registration.upstream_writer
 
 

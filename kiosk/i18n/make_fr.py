@@ -1,7 +1,7 @@
 """Regenerate kiosk/i18n/fr/LC_MESSAGES/messages.po from messages.pot and the table below.
 
-    .venv/bin/pybabel extract -F kiosk/i18n/babel.cfg -k _ -k gettext -k ngettext \
-        -o kiosk/i18n/messages.pot . --no-location --omit-header
+    .venv/bin/pybabel extract -F kiosk/i18n/babel.cfg -o kiosk/i18n/messages.pot . \
+        --no-location --omit-header
     .venv/bin/python kiosk/i18n/make_fr.py
 A translator may instead edit the .po file directly (the kiosk compiles it at startup).
 """
@@ -63,6 +63,12 @@ FR = {
     "Your membership ends too soon for this item to be renewed.":
         "Votre inscription se termine trop tôt pour prolonger ce document.",
     "This loan was not found on your account.": "Ce prêt n'a pas été trouvé sur votre compte.",
+    "This item cannot be renewed. Please ask at the desk.":
+        "Ce document ne peut pas être prolongé. Adressez-vous à l'accueil.",
+    "Renewals are not allowed on your account. Please ask at the desk.":
+        "Les prolongations ne sont pas autorisées sur votre compte. Adressez-vous à l'accueil.",
+    "The library system cannot be reached just now. Please try again later.":
+        "Le système de la bibliothèque est injoignable pour le moment. Réessayez plus tard.",
     "This item cannot be renewed here. Please ask at the desk.":
         "Ce document ne peut pas être prolongé ici. Adressez-vous à l'accueil.",
     "Please ask at the library desk.": "Adressez-vous à l'accueil de la bibliothèque.",

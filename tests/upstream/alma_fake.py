@@ -125,7 +125,8 @@ class FakeAlma:
         if identifier in self.users:
             return identifier
         for pid, user in self.users.items():
-            if any(i["value"] == identifier for i in user.get("user_identifier", [])):
+            if any(i["value"] == identifier and i.get("status", "ACTIVE") == "ACTIVE"
+                   for i in user.get("user_identifier", [])):
                 return pid
         return None
 

@@ -184,3 +184,22 @@ def test_staff_writes_go_upstream_and_keep_other_segments(alma, alma_upstream):
     fee = alma_upstream.add_fee("AL2", "CARD_REPLACEMENT", Decimal("5.00"), owner="MAIN", comment="lost card")
     assert fee["original_amount"] == 5.0
     assert_all_valid(fake)
+
+
+def test_a_replaced_card_and_an_unlinked_one_keep_the_rest_of_the_record(alma, alma_upstream):
+    fake, _ = alma
+    fake.add_user(example_user("AL3", barcode="20000000000444", card="04AABBCCDDEE44"))
+    alma_upstream.replace_card("AL3", "20000000000555", "04AABBCCDDEE55")
+    alma_upstream.replace_card("AL3", "20000000000555", "04AABBCCDDEE55")  # a retry changes nothing
+    stored = fake.users["AL3"]
+    states = [(i["id_type"]["value"], i["value"], i["status"]) for i in stored["user_identifier"]]
+    assert states == [("BARCODE", "20000000000444", "INACTIVE"), ("UNIV_ID", "U-AL3", "ACTIVE"),
+                      ("CARD_SERIAL_NUMBER", "04AABBCCDDEE44", "INACTIVE"),
+                      ("BARCODE", "20000000000555", "ACTIVE"), ("CARD_SERIAL_NUMBER", "04AABBCCDDEE55", "ACTIVE")]
+    assert stored["user_note"][0]["note_text"] == "Prefers large print"
+    assert alma_upstream.fetch("04AABBCCDDEE44", TODAY) is None  # the lost card no longer finds the patron
+    assert alma_upstream.fetch("04AABBCCDDEE55", TODAY).account.primary_id == "AL3"
+    alma_upstream.remove_identifier("AL3", "CARD_SERIAL_NUMBER", "04AABBCCDDEE55")
+    assert "04AABBCCDDEE55" not in [i["value"] for i in fake.users["AL3"]["user_identifier"]]
+    assert fake.users["AL3"]["contact_info"]["email"][0]["email_address"] == "zoe@example.org"
+    assert_all_valid(fake)

@@ -77,3 +77,57 @@ def test_a_fee_goes_to_alma_or_not_at_all(manager, alma):
     manager.post(f"/patrons/{user.primary_id}/fees", {"fee_type": "CARD_REPLACEMENT", "amount": "7.00"})
     assert Fee.select().where(Fee.user == user).count() == 1  # Alma unreachable: refused, nothing saved
     assert not any(e["violations"] for e in fake.log)
+
+
+def _alma_ids(fake, primary_id) -> dict:
+    return {i["value"]: i.get("status", "ACTIVE") for i in fake.users[primary_id]["user_identifier"]}
+
+
+def test_a_lost_card_replaced_at_the_desk_is_replaced_in_alma(manager, alma):
+    fake, _url = alma
+    manager.post("/register", REGISTRATION)
+    user = User.get(User.last_name == "Quillfeather")
+    page = manager.post(f"/patrons/{user.primary_id}/replace-card",
+                        {"barcode": "21234567890999", "card_serial": "04AABBCCDDEE99"})
+    assert page.status_code == 200, page.get_data(as_text=True)
+    assert _alma_ids(fake, user.primary_id) == {"21234567890123": "INACTIVE", "04AABBCCDDEE01": "INACTIVE",
+                                               "21234567890999": "ACTIVE", "04AABBCCDDEE99": "ACTIVE"}
+    assert [(f["type"]["value"], f["original_amount"]) for f in fake.fees[user.primary_id]] == [
+        ("CARD_REPLACEMENT", 5.0)]
+    fake.down = True  # Alma unreachable: the next replacement is refused and nothing changes here
+    page = manager.post(f"/patrons/{user.primary_id}/replace-card",
+                        {"barcode": "21234567890777", "card_serial": "04AABBCCDDEE77"})
+    assert page.status_code == 422 and "nothing was saved" in page.get_data(as_text=True)
+    assert not Identifier.select().where(Identifier.value == "21234567890777").exists()
+    assert Identifier.get(Identifier.value == "21234567890999").status == "ACTIVE"
+    fake.down = False
+    card = Identifier.get(Identifier.value == "04AABBCCDDEE99")
+    manager.post(f"/patrons/{user.primary_id}/cards/{card.id}/unlink")
+    assert "04AABBCCDDEE99" not in _alma_ids(fake, user.primary_id)
+    assert not Identifier.select().where(Identifier.value == "04AABBCCDDEE99").exists()
+    assert not any(e["violations"] for e in fake.log)
+
+
+def test_batch_undo_and_the_card_office_import_go_to_alma(manager, alma):
+    fake, _url = alma
+    manager.post("/register", REGISTRATION)
+    user = User.get(User.last_name == "Quillfeather")
+    manager.post("/cards/batch", {"barcode": "21234567890123", "card_serial": "04000000000001"})
+    fake.down = True
+    page = manager.post("/cards/batch/undo")  # Alma unreachable: the card stays on both sides
+    assert page.status_code == 422 and "nothing was saved" in page.get_data(as_text=True)
+    assert Identifier.select().where(Identifier.value == "04000000000001").exists()
+    fake.down = False
+    manager.post("/cards/batch/undo")
+    assert "04000000000001" not in _alma_ids(fake, user.primary_id)
+    assert not Identifier.select().where(Identifier.value == "04000000000001").exists()
+    data = f"primary_id,barcode,card_serial_number\n{user.primary_id},,04000000000002\n"
+    assert manager.post("/cards/import", {"data": data}).status_code == 200
+    assert _alma_ids(fake, user.primary_id)["04000000000002"] == "ACTIVE"
+    fake.down = True
+    data = f"primary_id,barcode,card_serial_number\n{user.primary_id},,04000000000003\n"
+    page = manager.post("/cards/import", {"data": data})
+    assert page.status_code == 422 and "nothing was saved" in page.get_data(as_text=True)
+    assert not Identifier.select().where(Identifier.value == "04000000000003").exists()
+    fake.down = False
+    assert not any(e["violations"] for e in fake.log)

@@ -248,16 +248,35 @@ class AlmaUpstream(Upstream):
     def create_user(self, user: dict) -> dict:
         return self._call("POST", USERS, json=user, write=True)
 
-    def add_identifier(self, primary_id: str, id_type: str, value: str, note: str = "") -> dict:
-        """Add a barcode or card serial number. Alma's update replaces every list it is sent, so the
-        whole record is read, the identifier merged in, and the record written back."""
+    def _swap_identifiers(self, primary_id: str, change) -> dict:
+        """Alma's update replaces every list it is sent: read the whole record, change its
+        identifiers with ``change(list) -> list``, write every segment back."""
         user = self._call("GET", f"{USERS}/{_quote(primary_id)}", {"view": "full"})
-        identifiers = [i for i in user.get("user_identifier") or []
-                       if not (_value(i.get("id_type")) == id_type and i.get("value") == value)]
-        identifiers.append({"id_type": {"value": id_type}, "value": value, "note": note,
-                            "status": "ACTIVE", "segment_type": "Internal"})
-        user["user_identifier"] = identifiers
+        user["user_identifier"] = change(list(user.get("user_identifier") or []))
         return self._call("PUT", f"{USERS}/{_quote(primary_id)}", json=user, write=True)
+
+    def add_identifier(self, primary_id: str, id_type: str, value: str, note: str = "") -> dict:
+        """Add a barcode or card serial number, keeping every other segment (idempotent)."""
+        def change(identifiers):
+            return _without(identifiers, id_type, value) + [_identifier(id_type, value, note)]
+        return self._swap_identifiers(primary_id, change)
+
+    def replace_card(self, primary_id: str, barcode: str, card: str, note: str = "Card replaced") -> dict:
+        """A lost card replaced: the active barcodes and card serial numbers become INACTIVE (kept,
+        as the desk does locally), the new card's two identifiers are added. A retry after a
+        partial failure gives the same record."""
+        def change(identifiers):
+            kept = _without(_without(identifiers, "BARCODE", barcode), "CARD_SERIAL_NUMBER", card)
+            for ident in kept:
+                if _value(ident.get("id_type")) in CARD_TYPES and _value(ident.get("status")) in ("", "ACTIVE"):
+                    ident["status"] = "INACTIVE"
+                    ident["note"] = note
+            return kept + [_identifier("BARCODE", barcode, note), _identifier("CARD_SERIAL_NUMBER", card, note)]
+        return self._swap_identifiers(primary_id, change)
+
+    def remove_identifier(self, primary_id: str, id_type: str, value: str) -> dict:
+        """Take a card serial number (or another identifier) off the record, keeping the rest."""
+        return self._swap_identifiers(primary_id, lambda identifiers: _without(identifiers, id_type, value))
 
     def add_fee(self, primary_id: str, fee_type: str, amount: Decimal, owner: str, comment: str = "") -> dict:
         body = {"type": {"value": fee_type}, "original_amount": float(amount), "balance": float(amount),
@@ -266,6 +285,18 @@ class AlmaUpstream(Upstream):
 
     def close(self) -> None:
         self.client.session.close()
+
+
+CARD_TYPES = ("BARCODE", "CARD_SERIAL_NUMBER")
+
+
+def _identifier(id_type: str, value: str, note: str = "") -> dict:
+    return {"id_type": {"value": id_type}, "value": value, "note": note, "status": "ACTIVE",
+            "segment_type": "Internal"}
+
+
+def _without(identifiers: list[dict], id_type: str, value: str) -> list[dict]:
+    return [i for i in identifiers if not (_value(i.get("id_type")) == id_type and i.get("value") == value)]
 
 
 def _quote(value: str) -> str:
