@@ -75,12 +75,22 @@ def alma(folder: str) -> dict:
         db = _fresh_db(folder, "alma")
         cache.install(upstream, 30)
         typical = _visit(upstream, "04AABBCCDDEE01")
+        typical["api_minimum"] = _alma_minimum(fake, "AL1", typical["renewed"])
         full = _visit(upstream, "20000000000222")
+        full["api_minimum"] = _alma_minimum(fake, "AL2", full["renewed"])
         db.close()
     finally:
         cache.uninstall()
         server.stop()
     return {"typical": typical, "with_fees": full}
+
+
+def _alma_minimum(fake, primary_id: str, renewed: int) -> int:
+    """The fewest calls Alma's Users API allows for this visit: the user (found by any identifier,
+    with counts), each non-empty list (loans, requests, fees: there is no combined read), and one
+    ``op=renew`` per loan renewed (there is no renew-all)."""
+    lists = (fake.loans[primary_id], fake.requests[primary_id], fake.fees[primary_id])
+    return 1 + sum(1 for items in lists if items) + renewed
 
 
 def sip2(folder: str) -> dict:
@@ -120,6 +130,8 @@ def main(argv: list[str]) -> dict:
             "sip2_calls_per_visit": s["with_fees"]["calls_per_visit"],
             "calls_per_visit": {"alma": a["typical"]["calls_per_visit"], "sip2": s["with_fees"]["calls_per_visit"]},
             "alma_target_max": 4,
+            "alma_api_minimum": a["typical"]["api_minimum"],
+            "alma_api_minimum_with_requests_and_fees": a["with_fees"]["api_minimum"],
             "alma_formula": "1 (user with counts) + 1 if loans + 1 if requests + 1 if fees + 1 per loan sent for "
                             "renewal (loans our cached rules refuse: lost, claimed returned, at the limit, "
                             "requested by another patron, are not sent)", "detail": {"alma": a, "sip2": s}}
