@@ -5,16 +5,18 @@ staff views of devices and conflicts. Every route but enrolment needs the device
 from __future__ import annotations
 
 import json
+import logging
 
 from flask import Blueprint, current_app, jsonify, request
 
 from central.auth import current_device
 from central.errors import ApiError, int_arg
-from store import devices, sync
+from store import devices, letters, sync
 from store.idempotency import MAX_OPS, OpRefused, apply_ops, batch_checksum
 from store.sync_ops import HANDLERS, PAYLOADS, REQUIRED
 
 bp = Blueprint("sync_api", __name__)
+log = logging.getLogger(__name__)
 MAX_HEARTBEAT_BYTES = 16_384
 
 
@@ -108,11 +110,21 @@ def _records(primary_ids) -> list[dict]:
     return [sync.account_record(pid) for pid in dict.fromkeys(p for p in primary_ids if p)]
 
 
+def _send_letters(letter_ids=None) -> None:
+    """Send queued letters now that their transactions have committed (store/letters.py ``send_queued``):
+    ``letter_ids`` — those the batch just queued — or, without them, the sweep of letters that are due.
+    A failure here never changes the answer: what is not sent stays queued for the sweeper."""
+    try:
+        letters.send_queued(current_app.config["KIOSK"], letter_ids)
+    except Exception:  # noqa: BLE001  (the operations are committed; the letters wait for the next sweep)
+        log.exception("queued letters not sent")
+
+
 @bp.post("/api/v1/sync/ops")
 def push_ops():
     device = current_device()
     ops = _validate_ops(_json_object(4_000_000))
-    context = {"today": current_app.config["TODAY"], "config": current_app.config["KIOSK"]}
+    context = {"today": current_app.config["TODAY"], "config": current_app.config["KIOSK"], "letters": []}
     try:
         done = apply_ops(device, ops, HANDLERS, context)
     except OpRefused as refused:
@@ -120,6 +132,8 @@ def push_ops():
         touched = extra.pop("touched", [])
         return jsonify(error={"code": refused.code, "message": refused.message}, **extra,
                        records=_records(touched)), refused.status
+    finally:  # after each operation's commit: a letter whose transaction rolled back is not there to send
+        _send_letters(context["letters"])
     return jsonify(results=done["results"], last_seq=done["last_seq"], records=_records(done["touched"]))
 
 
@@ -127,6 +141,7 @@ def push_ops():
 def heartbeat():
     device = current_device()
     devices.note_heartbeat(device, _json_object(MAX_HEARTBEAT_BYTES))
+    _send_letters()  # the sweeper: each kiosk's sync cycle sends letters a crash or a mail outage left queued
     return jsonify(status="ok", device=device.name)
 
 

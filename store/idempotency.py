@@ -12,6 +12,10 @@ once, in the same transaction as the change it makes, and stores the answer:
   409, with ``expected_seq``) and the kiosk resends in order;
 - an operation refused on business rules is recorded as ``rejected`` with its
   reason and the sequence moves on, so it never blocks the operations behind it.
+
+Nothing outside the database happens inside these transactions: a handler that decides
+a letter queues it (``store.letters.queue_letter``, its id in ``context["letters"]``)
+and the caller sends it after ``apply_ops`` returns (``store.letters.send_queued``).
 """
 from __future__ import annotations
 

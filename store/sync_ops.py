@@ -8,6 +8,14 @@ Conflict rules (docs/sync.md): the central store decides. A renewal the kiosk
 decided locally while offline ("pending") is decided again here with the
 central store's data; if it is refused now, the patron gets a
 RenewalRefusedLetter and staff see a ``SyncConflict``.
+
+Letters are never sent from a handler: the handler's transaction may still roll back
+(an error later in it, a crash, a serialization failure) and the retried operation
+would send the email again. A handler queues the letter in its own transaction
+(``store.letters.queue_letter``, status ``queued``) and adds its id to
+``context["letters"]``; the caller sends those after the commit
+(``store.letters.send_queued``), and the sweeper sends any a crash left behind. The
+answer (stored for replays) therefore says ``queued``, not whether the email has gone.
 """
 from __future__ import annotations
 
@@ -33,7 +41,7 @@ def renew(device: str, key: str, payload: dict, context: dict) -> dict:
     letter_status = ""
     if refused:
         titles = {int(k): v for k, v in (payload.get("titles") or {}).items()}
-        letter_status = _refusal_letter(user, refused, titles, device, context)
+        letter_status = _refusal_letter(user, refused, titles, device, key, context)
         for r in refused:
             SyncConflict.create(device=device, op_key=key, op_type="renew", primary_id=user.primary_id,
                                 reason="renewal_refused_at_replay",
@@ -49,15 +57,23 @@ def _promised(decision: dict) -> str:
     return f" [the kiosk said: renewed until {due[:40]}]" if isinstance(due, str) and due else " [the kiosk said: renewed]"
 
 
-def _refusal_letter(user, refused: list[dict], titles: dict, device: str, context: dict) -> str:
+def _refusal_letter(user, refused: list[dict], titles: dict, device: str, key: str, context: dict) -> str:
+    """Queue the RenewalRefusedLetter in this transaction (sent after commit); its status: queued, or failed."""
     try:
-        from store.letters import send_letter
+        from store.letters import queue_letter
     except ImportError:  # the letters module is missing: the SyncConflict rows are the record
         return "none"
     items = [{"title": titles.get(r["loan_id"], f"loan {r['loan_id']}"), "reason": r["message"]} for r in refused]
-    letter = send_letter(user, "RenewalRefusedLetter", context["config"], operator=f"kiosk:{device}",
-                         refused=items)
+    letter = queue_letter(user, "RenewalRefusedLetter", context["config"], operator=f"kiosk:{device}",
+                          device=device, op_key=key, refused=items)
+    _after_commit(context, letter)
     return letter.status
+
+
+def _after_commit(context: dict, letter) -> None:
+    """Hand a queued letter to the caller, which sends it once the operation's transaction has committed."""
+    if letter.status == "queued":
+        context.setdefault("letters", []).append(letter.id)
 
 
 def lockout(device: str, key: str, payload: dict, context: dict) -> dict:
@@ -83,13 +99,15 @@ def call_staff(device: str, key: str, payload: dict, context: dict) -> dict:
 
 
 def send_letter(device: str, key: str, payload: dict, context: dict) -> dict:
-    from store.letters import LETTER_TYPES, send_letter as send
+    """Queue the letter in this transaction; it is sent after commit (``status``: queued, or failed)."""
+    from store.letters import LETTER_TYPES, queue_letter
 
     user = _user(payload)
     letter_type = payload.get("letter_type", "")
     if letter_type not in LETTER_TYPES:
         raise OpRejected("unknown_letter_type", f"There is no letter type {letter_type!r}.")
-    letter = send(user, letter_type, context["config"], operator=f"kiosk:{device}")
+    letter = queue_letter(user, letter_type, context["config"], operator=f"kiosk:{device}")
+    _after_commit(context, letter)
     return {"letter_id": letter.id, "status": letter.status}
 
 
