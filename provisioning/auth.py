@@ -7,7 +7,7 @@ from flask import Blueprint, g, redirect, request, session, url_for
 from htmx_flask import request as htmx_request
 
 from store import staff
-from provisioning.views import render, requires
+from provisioning.views import operator, render, requires
 
 bp = Blueprint("auth", __name__)
 PUBLIC = {"auth.login", "static"}
@@ -40,8 +40,11 @@ def _current_user(app):
         session["expired"] = True
         return None
     user = staff.StaffUser.get_or_none(staff.StaffUser.username == username)
-    if user is None or not user.active:
+    if user is None or not user.active or session.get("stamp") != staff.session_stamp(user):
+        ended = "deactivated" if user is not None and not user.active else "password" if user is not None else ""
         session.clear()
+        if ended:
+            session["ended"] = ended  # the login page says why
         return None
     if request.endpoint != "events.events" and not getattr(app.view_functions.get(request.endpoint), "passive", False):
         session["last_seen"] = time.time()  # polling (views marked passive) is not activity
@@ -59,22 +62,29 @@ def _to_login():
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
-    expired = session.pop("expired", False)
+    expired, ended = session.pop("expired", False), session.pop("ended", "")
     if request.method == "POST":
-        user = staff.authenticate(request.form.get("username", ""), request.form.get("password", ""))
-        if user is None:
-            return render("login.html", 401, error="The user name or password is not right.")
+        try:
+            user = staff.log_in(request.form.get("username", ""), request.form.get("password", ""))
+        except staff.LoginRefused as exc:
+            return render("login.html", 401, error=str(exc))
         session.clear()
         session.permanent = True
-        session.update(staff=user.username, last_seen=time.time())
+        session.update(staff=user.username, last_seen=time.time(), stamp=staff.session_stamp(user))
         return redirect(url_for("patrons.find"))
-    return render("login.html", expired=expired)
+    return render("login.html", expired=expired, ended=ended)
 
 
 @bp.post("/logout")
 def logout():
     session.clear()
     return redirect(url_for("auth.login"))
+
+
+def _staff_page(status: int = 200, notice: str = "", error: str = "", editing: str = "", errors: dict | None = None):
+    users = staff.StaffUser.select().order_by(staff.StaffUser.username)
+    return render("staff.html", status, users=users, roles=staff.ROLES, error=error, notice=notice,
+                  editing=editing, errors=errors or {})
 
 
 @bp.route("/staff", methods=["GET", "POST"])
@@ -88,8 +98,50 @@ def staff_users():
             notice = f"Staff user {made.username} created."
         except staff.StaffError as exc:
             error = str(exc)
-    users = staff.StaffUser.select().order_by(staff.StaffUser.username)
-    return render("staff.html", users=users, roles=staff.ROLES, error=error, notice=notice)
+    return _staff_page(notice=notice, error=error)
+
+
+@bp.post("/staff/active")
+@requires("administrator")
+def staff_active():
+    """Deactivate or reactivate another staff account (``active`` is "1" or "0")."""
+    username = request.form.get("username", "")
+    try:
+        user = staff.set_active(username, request.form.get("active") == "1", operator())
+    except staff.StaffError as exc:
+        return _staff_page(409, error=str(exc))
+    return _staff_page(notice=f"{user.username} is {'active again' if user.active else 'deactivated'}."
+                       + ("" if user.active else " Their open sessions end at their next request."))
+
+
+@bp.post("/staff/password")
+@requires("administrator")
+def staff_password():
+    """An administrator sets a new password for another staff account."""
+    username = request.form.get("username", "")
+    try:
+        user = staff.set_password(username, request.form.get("new_password", ""),
+                                  request.form.get("confirm_password", ""), operator())
+    except staff.PasswordError as exc:
+        return _staff_page(422, editing=username, errors=exc.fields)
+    except staff.StaffError as exc:
+        return _staff_page(409, error=str(exc))
+    return _staff_page(notice=f"New password set for {user.username}. Their open sessions end at their next request.")
+
+
+@bp.route("/password", methods=["GET", "POST"])
+@requires("circulation")
+def own_password():
+    """Every staff user changes their own password (the current one is required)."""
+    if request.method == "GET":
+        return render("password.html", errors={}, notice="")
+    try:
+        user = staff.change_own_password(operator(), request.form.get("current_password", ""),
+                                         request.form.get("new_password", ""), request.form.get("confirm_password", ""))
+    except staff.PasswordError as exc:
+        return render("password.html", 422, errors=exc.fields, notice="")
+    session["stamp"] = staff.session_stamp(user)  # this session goes on; others end at their next request
+    return render("password.html", errors={}, notice="Your password is changed.")
 
 
 @bp.get("/audit")

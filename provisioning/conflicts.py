@@ -2,16 +2,20 @@
 central store refused, or decided differently from what the kiosk had told the patron (a
 pending offline renewal refused at replay: the patron was sent a RenewalRefusedLetter).
 Rows come from ``store.devices.SyncConflict``, newest first, each linking to the patron.
+Staff mark a conflict as dealt with (who and when are kept, and audited): it leaves the open
+list, and ``?dealt=1`` lists the ones dealt with.
 """
 from __future__ import annotations
 
 import re
 
-from flask import Blueprint
+from flask import Blueprint, request
+from htmx_flask import request as htmx_request
 
+from store import devices
 from store.devices import SyncConflict
 from store.models import Loan, User
-from provisioning.views import render, requires
+from provisioning.views import operator, or_404, render, requires
 
 bp = Blueprint("conflicts", __name__, url_prefix="/conflicts")
 SHOWN = 200
@@ -20,11 +24,12 @@ DETAIL = re.compile(r"^loan (?P<loan>\d+) \((?P<title>.*?)\): (?P<why>.*?)(?: \[
                     re.S)
 REASONS = {"renewal_refused_at_replay": "Renewal refused at replay", "patron_not_found": "Patron no longer exists",
            "unknown_letter_type": "Unknown letter type", "unknown_reason": "Unknown call reason"}
-LETTERS = {"sent": "sent", "failed": "not sent (failed)", "none": "not sent", "": "no letter"}
+LETTERS = {"sent": "sent", "queued": "queued (goes out shortly)", "failed": "not sent (failed)", "none": "not sent",
+           "": "no letter"}
 OPERATIONS = {"renew": "renewal", "lockout": "card lock", "call_staff": "call for staff", "send_letter": "letter"}
 
 
-def describe(conflict: SyncConflict, loans: dict, names: dict) -> dict:
+def describe(conflict: SyncConflict, loans: dict, names: dict, dealt=None) -> dict:
     parsed = DETAIL.match(conflict.detail or "")
     item, why, promised = "", conflict.detail, ""
     if parsed:
@@ -38,21 +43,50 @@ def describe(conflict: SyncConflict, loans: dict, names: dict) -> dict:
             "operation": OPERATIONS.get(conflict.op_type, conflict.op_type), "primary_id": conflict.primary_id,
             "patron": names.get(conflict.primary_id), "item": item, "promised": promised or "nothing (refused)",
             "reason": REASONS.get(conflict.reason, conflict.reason), "why": why,
-            "letter": LETTERS.get(conflict.letter_status, conflict.letter_status)}
+            "letter": LETTERS.get(conflict.letter_status, conflict.letter_status),
+            "dealt_by": dealt.operator if dealt else "", "dealt_at": dealt.created if dealt else None}
 
 
-def conflict_rows(limit: int = SHOWN) -> list[dict]:
-    found = list(SyncConflict.select().order_by(SyncConflict.created.desc(), SyncConflict.id.desc()).limit(limit))
+def conflict_rows(limit: int = SHOWN, dealt_with: bool = False, only: int | None = None) -> list[dict]:
+    if only is not None:
+        conflict = SyncConflict.get_or_none(SyncConflict.id == only)
+        pairs = [(conflict, devices.SyncConflictDealt.get_or_none(devices.SyncConflictDealt.conflict == only))
+                 ] if conflict else []
+    else:
+        pairs = devices.conflict_query(dealt_with, limit)
+    found = [c for c, _ in pairs]
     ids = {c.primary_id for c in found if c.primary_id}
     names = {u.primary_id: f"{u.first_name} {u.last_name}".strip()
              for u in User.select(User.primary_id, User.first_name, User.last_name).where(User.primary_id.in_(ids))
              } if ids else {}
     loan_ids = {int(m["loan"]) for m in (DETAIL.match(c.detail or "") for c in found) if m}
     loans = {loan.id: loan for loan in Loan.select().where(Loan.id.in_(loan_ids))} if loan_ids else {}
-    return [describe(c, loans, names) for c in found]
+    return [describe(c, loans, names, dealt) for c, dealt in pairs]
 
 
 @bp.get("")
 @requires("circulation")
 def index():
-    return render("conflicts.html", rows=conflict_rows(), shown=SHOWN)
+    return _page()
+
+
+def _page(status: int = 200, notice: str = "", error: str = ""):
+    dealt = request.values.get("dealt") == "1"
+    return render("conflicts.html", status, rows=conflict_rows(dealt_with=dealt), shown=SHOWN, dealt=dealt,
+                  notice=notice, error=error)
+
+
+@bp.post("/dealt")
+@requires("circulation")
+def dealt_with():
+    """Mark one conflict as dealt with; htmx swaps its row for one that says by whom and when."""
+    conflict_id = request.form.get("id", type=int)
+    or_404(SyncConflict.get_or_none(SyncConflict.id == (conflict_id or 0)))
+    notice, error, status = f"Sync conflict {conflict_id} is marked as dealt with.", "", 200
+    try:
+        devices.mark_conflict_dealt(conflict_id, operator())
+    except devices.DeviceError as exc:
+        notice, error, status = "", str(exc), 409
+    if htmx_request.htmx:
+        return render("_conflict_row.html", status, c=conflict_rows(only=conflict_id)[0], error=error)
+    return _page(status, notice=notice, error=error)

@@ -4,7 +4,10 @@ the device row by ``POST /api/v1/sync/heartbeat``) and the central store's own v
 (last pull and push). A device whose last heartbeat is older than
 ``[provisioning] fleet_quiet_minutes`` — or that never sent one — is marked *quiet*.
 The table refreshes itself every 30 s; an administrator can revoke a device here (the same
-``store.devices.revoke`` as ``kiosk devices revoke NAME``, plus an audit entry).
+``store.devices.revoke`` as ``kiosk devices revoke NAME``, plus an audit entry) or re-enrol it
+(the same ``store.devices.add(NAME, replace=True)`` as ``kiosk devices add NAME --replace``: the
+old token stops working at once, and the new one-time enrolment code is shown once, outside the
+refreshing table, and is never stored in clear).
 """
 from __future__ import annotations
 
@@ -118,13 +121,17 @@ def fleet_rows(at: dt.datetime, minutes: int) -> list[dict]:
     return rows
 
 
-def _page(status: int = 200, notice: str = "", error: str = ""):
-    """The whole fleet page, or only its table for htmx (the 30 s refresh, a revoke)."""
+def _page(status: int = 200, notice: str = "", error: str = "", enrolment: dict | None = None):
+    """The whole fleet page, or only its table for htmx (the 30 s refresh, a revoke); after a re-enrolment
+    the code comes too (out of band for htmx, into the box above the table)."""
     minutes, at = quiet_minutes(), now()
     rows = fleet_rows(at, minutes)
-    template = "_fleet_table.html" if htmx_request.htmx else "fleet.html"
+    if htmx_request.htmx:
+        template = "_fleet_reenrolled.html" if enrolment else "_fleet_table.html"
+    else:
+        template = "fleet.html"
     return render(template, status, rows=rows, minutes=minutes, at=at, refresh=REFRESH_SECONDS,
-                  quiet_count=sum(1 for r in rows if r["quiet"]), notice=notice, error=error)
+                  quiet_count=sum(1 for r in rows if r["quiet"]), notice=notice, error=error, enrolment=enrolment)
 
 
 @bp.get("")
@@ -153,3 +160,16 @@ def revoke():
         devices.revoke(name)  # the same as `kiosk devices revoke NAME`
         staff.audit(operator(), "device.revoke", detail=f"Revoked kiosk device {name} at the station")
     return _page(notice=f"{name} is revoked: the central store refuses it from its next request.")
+
+
+@bp.post("/reenrol")
+@requires("administrator")
+def reenrol():
+    name = request.form.get("name", "").strip()
+    if devices.Device.get_or_none(devices.Device.name == name) is None:
+        return _page(404, error=f"There is no device called {name!r}.")
+    with database.atomic():
+        code = devices.add(name, replace=True)  # the same as `kiosk devices add NAME --replace`
+        staff.audit(operator(), "device.reenrol", detail=f"New enrolment code for kiosk device {name} at the station")
+    return _page(notice=f"{name} must be enrolled again: its old credential no longer works.",
+                 enrolment={"name": name, "code": code, "hours": devices.CODE_VALID_HOURS})

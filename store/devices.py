@@ -58,6 +58,16 @@ class SyncConflict(BaseModel):
     created = pw.DateTimeField(default=_now, index=True)
 
 
+class SyncConflictDealt(BaseModel):
+    """A sync conflict staff marked as dealt with: who and when. A table of its own rather than columns
+    on ``SyncConflict``, because the store migrates by adding tables only (``CREATE TABLE IF NOT
+    EXISTS``, see ``appliance/upgrade.py``): existing databases get it at the next start."""
+
+    conflict = pw.ForeignKeyField(SyncConflict, unique=True, on_delete="CASCADE", backref="dealt")
+    operator = pw.CharField(max_length=60)
+    created = pw.DateTimeField(default=_now)
+
+
 class AppliedOp(BaseModel):
     device = pw.ForeignKeyField(Device, on_delete="CASCADE")
     key = pw.CharField(max_length=80)
@@ -72,7 +82,7 @@ class AppliedOp(BaseModel):
         indexes = ((("device", "key"), True), (("device", "seq"), True))
 
 
-for _model in (Device, SyncConflict, AppliedOp):
+for _model in (Device, SyncConflict, SyncConflictDealt, AppliedOp):
     if _model not in ALL_MODELS:
         ALL_MODELS.append(_model)
 
@@ -175,3 +185,35 @@ def conflicts(limit: int = 200) -> list[dict]:
     return [{"device": c.device, "op_key": c.op_key, "op_type": c.op_type, "primary_id": c.primary_id,
              "reason": c.reason, "detail": c.detail, "letter_status": c.letter_status, "created": _iso(c.created)}
             for c in SyncConflict.select().order_by(SyncConflict.id.desc()).limit(limit)]
+
+
+def conflict_query(dealt_with: bool = False, limit: int = 200) -> list[tuple[SyncConflict, SyncConflictDealt | None]]:
+    """Open sync conflicts (or, with ``dealt_with``, the ones staff marked as dealt with), newest first,
+    each with its ``SyncConflictDealt`` row (None while open)."""
+    query = (SyncConflict.select(SyncConflict, SyncConflictDealt)
+             .join(SyncConflictDealt, pw.JOIN.LEFT_OUTER, on=(SyncConflictDealt.conflict == SyncConflict.id),
+                   attr="dealt_row")
+             .where(SyncConflictDealt.id.is_null(not dealt_with))
+             .order_by(SyncConflict.created.desc(), SyncConflict.id.desc()).limit(limit))
+    return [(c, c.dealt_row if dealt_with else None) for c in query]
+
+
+def mark_conflict_dealt(conflict_id: int, operator: str) -> SyncConflictDealt:
+    """Mark a sync conflict as dealt with by ``operator`` (audited); ``DeviceError`` if it is unknown or
+    already marked."""
+    from store import staff  # staff has no import of ours beyond models; kept local like idempotency's
+
+    conflict = SyncConflict.get_or_none(SyncConflict.id == conflict_id)
+    if conflict is None:
+        raise DeviceError(f"There is no sync conflict {conflict_id}.")
+    try:
+        with database.atomic():
+            dealt = SyncConflictDealt.create(conflict=conflict, operator=operator)
+            staff.audit(operator, "conflict.dealt_with", primary_id=conflict.primary_id,
+                        detail=f"Sync conflict {conflict.id} ({conflict.op_type} from {conflict.device}: "
+                               f"{conflict.reason}) marked as dealt with")
+    except pw.IntegrityError:
+        found = SyncConflictDealt.get_or_none(SyncConflictDealt.conflict == conflict.id)
+        by = f" by {found.operator}" if found else ""
+        raise DeviceError(f"Sync conflict {conflict_id} was already marked as dealt with{by}.") from None
+    return dealt

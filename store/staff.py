@@ -8,6 +8,7 @@ manages staff and reads the audit log). Passwords are kept as slow hashes
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 
 import peewee as pw
 
@@ -52,7 +53,23 @@ for _model in (StaffUser, AuditEntry):
 
 
 class StaffError(ValueError):
-    """A staff account could not be made; the message says why."""
+    """A staff account could not be made or changed; the message says why."""
+
+
+class PasswordError(StaffError):
+    """A new password was not accepted; ``fields`` maps each form field to what is wrong with it."""
+
+    def __init__(self, fields: dict[str, str]):
+        super().__init__(" ".join(fields.values()))
+        self.fields = fields
+
+
+class LoginRefused(StaffError):
+    """A login was refused; the message is fit for the login page."""
+
+
+WRONG_LOGIN = "The user name or password is not right."
+DEACTIVATED_LOGIN = "This staff account is deactivated and cannot log in. Ask an administrator."
 
 
 def create_staff(username: str, password: str, role: str, full_name: str = "") -> StaffUser:
@@ -84,6 +101,88 @@ def authenticate(username: str, password: str) -> StaffUser | None:
         return None
     StaffUser.update(last_login=_now()).where(StaffUser.id == user.id).execute()
     return user
+
+
+def log_in(username: str, password: str) -> StaffUser:
+    """The staff user logging in with these credentials, or ``LoginRefused``. A deactivated account is
+    refused with its own message whether or not the password is right (and after the same slow work)."""
+    user = authenticate(username, password)
+    if user is not None:
+        return user
+    found = StaffUser.get_or_none(StaffUser.username == (username or "").strip())
+    if found is not None and not found.active:
+        raise LoginRefused(DEACTIVATED_LOGIN)
+    raise LoginRefused(WRONG_LOGIN)
+
+
+def session_stamp(user: StaffUser) -> str:
+    """A short fingerprint of the user's password hash, kept in the session: a session started before
+    the password was changed (by the user elsewhere, or set by an administrator) no longer matches."""
+    return hashlib.sha256(user.password_hash.encode()).hexdigest()[:16]
+
+
+def _user(username: str) -> StaffUser:
+    user = StaffUser.get_or_none(StaffUser.username == (username or "").strip())
+    if user is None:
+        raise StaffError(f"There is no staff user called {username!r}.")
+    return user
+
+
+def _new_password_problems(user: StaffUser, new: str, confirm: str) -> dict[str, str]:
+    fields = {}
+    problems = password_problems(new or "", [user.username, user.full_name])
+    if problems:
+        fields["new_password"] = " ".join(problems)
+    if (new or "") != (confirm or ""):
+        fields["confirm_password"] = "The two new passwords are not the same."
+    return fields
+
+
+def change_own_password(username: str, current: str, new: str, confirm: str) -> StaffUser:
+    """A staff user changes their own password: the current one must be right, the new one must follow
+    the password rules (``domain.membership.password_problems``) and match its confirmation."""
+    user = _user(username)
+    fields = {}
+    if not verify_secret(user.password_hash, current or ""):
+        fields["current_password"] = "The current password is not right."
+    fields.update(_new_password_problems(user, new, confirm))
+    if fields:
+        raise PasswordError(fields)
+    with StaffUser._meta.database.atomic():
+        StaffUser.update(password_hash=hash_secret(new)).where(StaffUser.id == user.id).execute()
+        audit(user.username, "staff.password_change", detail=f"{user.username} changed their own password")
+    return StaffUser.get_by_id(user.id)
+
+
+def set_password(username: str, new: str, confirm: str, operator: str) -> StaffUser:
+    """An administrator sets a new password for another staff user (same rules; the other user's
+    sessions end at their next request)."""
+    user = _user(username)
+    if user.username == operator:
+        raise StaffError("Change your own password under My password (it asks for the current one).")
+    fields = _new_password_problems(user, new, confirm)
+    if fields:
+        raise PasswordError(fields)
+    with StaffUser._meta.database.atomic():
+        StaffUser.update(password_hash=hash_secret(new)).where(StaffUser.id == user.id).execute()
+        audit(operator, "staff.password_set", detail=f"New password set for {user.username}")
+    return StaffUser.get_by_id(user.id)
+
+
+def set_active(username: str, active: bool, operator: str) -> StaffUser:
+    """Deactivate (or reactivate) a staff account. A deactivated account cannot log in and its open
+    sessions end at their next request. Nobody deactivates their own account (so an administrator
+    always remains)."""
+    user = _user(username)
+    if user.username == operator and not active:
+        raise StaffError("You cannot deactivate your own account.")
+    with StaffUser._meta.database.atomic():
+        changed = StaffUser.update(active=active).where(
+            (StaffUser.id == user.id) & (StaffUser.active == (not active))).execute()
+        if not changed:
+            raise StaffError(f"{user.username} is already {'active' if active else 'deactivated'}.")
+        audit(operator, "staff.reactivate" if active else "staff.deactivate", detail=user.username)
+    return StaffUser.get_by_id(user.id)
 
 
 def audit(operator: str, action: str, primary_id: str = "", detail: str = "") -> AuditEntry:
