@@ -48,8 +48,9 @@ def _comments() -> dict[tuple[str, ...], str]:
                 name = ast.literal_eval(key)
                 found[(name,)] = comment(key.lineno)
                 if isinstance(value, ast.Dict):
-                    for inner in value.keys:
-                        found[(name, ast.literal_eval(inner))] = comment(inner.lineno)
+                    for inner, inner_value in zip(value.keys, value.values):  # a long value: its last line
+                        found[(name, ast.literal_eval(inner))] = comment(inner.lineno) or comment(
+                            inner_value.end_lineno)
     return found
 
 

@@ -18,6 +18,11 @@ def create_app(config: dict | None = None, today=None) -> Flask:
     app.config["KIOSK"] = config
     app.config["TODAY"] = today or dt.date.today
     app.json.sort_keys = False
+    from web.network import restrict
+
+    restrict(app, config["central"].get("allowed_networks"), "[central] allowed_networks",
+             lambda address: (jsonify(error={"code": "network_not_allowed", "message": (
+                 f"This central store does not answer requests from {address} ([central] allowed_networks).")}), 403))
     schema.init(config["central"]["database_url"])
     import upstream  # the library system behind the store: [upstream] kind (docs/upstream.md)
 

@@ -5,6 +5,7 @@ import datetime as dt
 import os
 
 from flask import Flask
+from markupsafe import escape
 from htmx_flask import Htmx
 
 import settings
@@ -25,6 +26,12 @@ def create_app(config: dict | None = None, today=None) -> Flask:
     app.config["TODAY"] = today or dt.date.today
     app.secret_key = kiosk_config["secret_key"] or load_device_key("", os.path.join(config["data_dir"], "session"))
     app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Strict")
+    from web.network import restrict
+
+    restrict(app, kiosk_config.get("allowed_networks"), "[kiosk] allowed_networks",
+             lambda address: (f"<!doctype html><title>Not available</title><h1>Not available</h1><p>This kiosk "
+                              f"only answers its own screen; {escape(address)} is not in [kiosk] allowed_networks."
+                              f"</p>", 403))
     Htmx(app)
 
     open_cache(kiosk_config["cache_url"])

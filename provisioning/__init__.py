@@ -11,6 +11,7 @@ import os
 import secrets
 
 from flask import Flask
+from markupsafe import escape
 from flask_wtf.csrf import CSRFProtect
 from htmx_flask import Htmx
 
@@ -41,6 +42,13 @@ def create_app(config: dict | None = None, today=None) -> Flask:
     minutes = int(config["provisioning"].get("session_timeout_minutes", 15))
     app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Strict", WTF_CSRF_TIME_LIMIT=None,
                       PERMANENT_SESSION_LIFETIME=dt.timedelta(minutes=minutes), SESSION_TIMEOUT_MINUTES=minutes)
+    from web.network import restrict
+
+    restrict(app, config["provisioning"].get("allowed_networks"), "[provisioning] allowed_networks",
+             lambda address: (f"<!doctype html><title>Not on the library network</title><h1>Not on the library "
+                              f"network</h1><p>This staff station only answers computers on the library's own "
+                              f"network. This computer's address, {escape(address)}, is not in "
+                              f"[provisioning] allowed_networks. Ask your library's IT team.</p>", 403))
     Htmx(app)
     CSRFProtect(app)
     schema.init(config["central"]["database_url"])

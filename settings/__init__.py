@@ -19,10 +19,12 @@ DEFAULTS: dict = {
         "database_url": "sqlite:///{data_dir}/central.db",  # or postgresql://USER@HOST:5432/NAME for a fleet
         "host": "127.0.0.1",  # the central store API listens here
         "port": 8082,
+        "allowed_networks": [],  # answer only these ranges (CIDR); empty: any address (device tokens guard it)
     },
     "kiosk": {
         "host": "127.0.0.1",  # the kiosk web app listens here (the touch screen's browser opens it)
         "port": 8080,
+        "allowed_networks": ["127.0.0.0/8", "::1/128"],  # only the box's own screen; [] answers any address
         "central_url": "http://127.0.0.1:8082",  # where this kiosk finds the central store
         "cache_url": "sqlite:///{data_dir}/kiosk-cache.db",  # the local cache and outbox (SQLite only)
         "central_timeout_seconds": 3.0,  # how long to wait for the central store before working offline
@@ -44,6 +46,7 @@ DEFAULTS: dict = {
         "show_loans_on_open": True,  # false: loans stay hidden until the patron asks (shared screens)
         "receipts": "ask",  # after renewals: "ask" | "email" | "print" | "none"
         "languages": ["en", "fr"],  # offered on screen; the first is the default
+        "high_contrast_default": False,  # true: each session starts in high contrast (the patron can switch it off)
         "templates_dir": "",  # a folder of template overrides, e.g. _help_text.html (library-editable)
         "referrals": {  # what to do when expired/inactive/blocked; first match: user group, source, type
             "default": "Please ask at the library desk.",
@@ -71,6 +74,8 @@ DEFAULTS: dict = {
     "provisioning": {
         "host": "127.0.0.1",  # the staff station listens here
         "port": 8081,
+        "allowed_networks": ["127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16",
+                             "fc00::/7"],  # answer only these ranges (the private ones); [] answers any address
         "secret_key": "",  # signs staff sessions and CSRF tokens; empty: made once under {data_dir}
         "session_timeout_minutes": 15,  # a staff session with no activity ends after this long
         "card_replacement_fee": "5.00",
