@@ -51,6 +51,8 @@ def _expire_idle_session():
 def _render(partial: str, **context):
     """The partial alone for an htmx swap, or the whole page around it."""
     context.setdefault("personal", "patron" in session)
+    context.setdefault("contrast", _contrast())
+    context.setdefault("contrast_default", _config().get("high_contrast_default", False))
     context.setdefault("timeout", _config()["idle_timeout_seconds"])
     context.setdefault("warning", _config()["idle_warning_seconds"])
     if htmx_request.htmx:
@@ -69,6 +71,22 @@ def _end_session(keep_language: bool = False) -> None:
         session["lang"] = lang
 
 
+PREFERENCES = ("lang", "lang_chosen", "contrast")  # chosen on screen; kept until the patron's session ends
+
+
+def _contrast() -> bool:
+    """Whether this session shows the high-contrast theme (the patron's choice, else ``high_contrast_default``)."""
+    return bool(session.get("contrast", _config().get("high_contrast_default", False)))
+
+
+def _preferences() -> dict:
+    """What was chosen on screen (language, high contrast) before a card was tapped."""
+    if "patron" in session:
+        return {}
+    keys = PREFERENCES if session.get("lang_chosen") else ("contrast",)
+    return {key: session[key] for key in keys if key in session}
+
+
 def _patron(stage: str = PIN_OK):
     """The patron of this session at ``stage`` or beyond, or None."""
     primary_id = session.get("patron")
@@ -77,8 +95,10 @@ def _patron(stage: str = PIN_OK):
     return services.get_patron(primary_id)
 
 
-def _start(account, chosen_language: str = "") -> None:
+def _start(account, chosen_language: str = "", contrast: bool | None = None) -> None:
     session.clear()
+    if contrast is not None:  # high contrast chosen before the tap stays on for this patron
+        session["contrast"] = contrast
     session["patron"] = account.primary_id
     session["seen"] = time.time()
     if chosen_language:  # chosen on screen before the tap: the patron's choice wins
@@ -107,7 +127,9 @@ def attract():
 @bp.post("/identify")
 def identify():
     chosen = session.get("lang", "") if session.get("lang_chosen") and "patron" not in session else ""
+    preferences = _preferences()
     _end_session()  # a new identification always ends the previous patron's session
+    session.update(preferences)  # ... but not what this patron chose on screen before the tap
     identifier = request.form.get("identifier", "").strip()
     if "tap" in request.form:
         identifier = read_tap_token(current_app, request.form["tap"]) or ""
@@ -121,7 +143,7 @@ def identify():
     until = services.pin_locked_until(account.primary_id)
     if until:
         return _locked_message(until)
-    _start(account, chosen)
+    _start(account, chosen, preferences.get("contrast"))
     if account.policy.pin_required:
         return _render("_pin.html", account=account, error="", attempts_left=None)
     session["stage"] = PIN_OK
@@ -140,7 +162,10 @@ def pin():
         session["stage"] = PIN_OK
         return _show_account(account)
     if result.locked_until:
+        chosen_contrast = session.get("contrast")
         _end_session()
+        if chosen_contrast is not None:  # the patron is still reading this message; "Back" then resets it
+            session["contrast"] = chosen_contrast
         return _locked_message(result.locked_until)
     if result.message:  # the PIN could not be checked (library system unreachable): nothing counted
         return _render("_pin.html", account=account, error=_(result.message), attempts_left=None), 503
@@ -175,8 +200,39 @@ def renew():
         return _message(_("Nothing to renew"), _("Choose a loan to renew."), 400, "warning", back="account")
     if not loan_id and not services.capabilities().get("renew_all", True):
         return _message(_("Nothing to renew"), _("Renew your loans one at a time."), 400, "warning", back="account")
+    return _renew_and_show(account, [int(loan_id)] if loan_id else None)
+
+
+def _renew_selected_offered() -> bool:
+    """Renew selected is offered where renew-all is: the upstream renews, and renews more than one at a time."""
+    found = services.capabilities()
+    return found.get("renew", True) and found.get("renew_all", True)
+
+
+@bp.post("/renew-selected")
+def renew_selected():
+    """Renew exactly the loans ticked on the loans table (``loan_id``, repeated), each with its own outcome."""
+    account = _patron()
+    if account is None:
+        return _render("_attract.html", personal=False)
+    if not _renew_selected_offered():
+        return _message(_("Nothing to renew"), _("Renew your loans one at a time."), 400, "warning", back="account")
+    chosen = [value.strip() for value in request.form.getlist("loan_id") if value.strip()]
+    if not chosen:
+        return _message(_("Nothing to renew"), _("Tick the loans you want to renew, then press Renew selected."),
+                        400, "warning", back="account")
+    on_account = {loan.loan_id for loan in account.loans}
+    if not all(value.isdigit() and int(value) in on_account for value in chosen):
+        return _message(_("Nothing to renew"), _("This loan was not found on your account.") + " "
+                        + _("Nothing has been renewed."), 400, "warning", back="account")
+    loan_ids = list(dict.fromkeys(int(value) for value in chosen))  # each loan once, in the order ticked
+    return _renew_and_show(account, loan_ids)
+
+
+def _renew_and_show(account, loan_ids: list[int] | None):
+    """Renew through ``services.renew`` (outbox, offline policy, upstream) and show one outcome per loan."""
     try:
-        outcomes = services.renew(account, [int(loan_id)] if loan_id else None)
+        outcomes = services.renew(account, loan_ids)
     except CentralUnavailable:
         return _message(_("Renewals are not available just now"),
                         _("Nothing has changed on your account. Please try again in a few minutes, "
@@ -278,11 +334,27 @@ def call_staff():
     return _render("_help.html", help=_config()["help"], called=True, call_ok=ok)
 
 
+@bp.post("/contrast")
+def contrast():
+    """Turn the high-contrast theme on or off for this session; only the button is swapped (the theme
+    follows its ``aria-pressed``), so the patron stays on the screen they were on."""
+    session["contrast"] = not _contrast()
+    if not htmx_request.htmx:  # a plain form post: the whole screen again
+        return _current_screen()
+    return render_template("_contrast.html", contrast=session["contrast"],
+                           contrast_default=_config().get("high_contrast_default", False))
+
+
 @bp.post("/language")
 def language():
     lang = request.form.get("lang", "")
     if lang in _config()["languages"]:
         session["lang"], session["lang_chosen"] = lang, True
+    return _current_screen()
+
+
+def _current_screen():
+    """The screen this session is at: the account, the PIN keypad, or the attract screen."""
     if "patron" in session and session.get("stage") == PIN_OK:
         account = _patron()
         if account is not None:
@@ -299,4 +371,5 @@ def _show_account(account):
     screen = account_screen(account, _today(), config["expiry_warning_days"], config["referrals"])
     show_loans = config["show_loans_on_open"] or session.get("show_loans", False)
     return _render("_account.html", screen=screen, today=_today(), show_loans=show_loans,
-                   renew_all=services.capabilities().get("renew_all", True))
+                   renew_all=services.capabilities().get("renew_all", True),
+                   renew_selected=_renew_selected_offered())

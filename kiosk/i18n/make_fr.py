@@ -158,6 +158,12 @@ FR = {
     "Email me a receipt": "M'envoyer un reçu par e-mail",
     "Print a receipt": "Imprimer un reçu",
     "self-service": "libre-service",
+    "Renew selected": "Prolonger la sélection",
+    "Select": "Sélectionner",
+    "Tick the loans you want to renew, then press Renew selected.":
+        "Cochez les prêts à prolonger, puis appuyez sur Prolonger la sélection.",
+    "Nothing has been renewed.": "Rien n'a été prolongé.",
+    "High contrast": "Contraste élevé",
     # coded values (domain/codes.py), translated through the describe() template global
     "On loan": "En prêt", "Lost": "Perdu", "Claimed returned": "Signalé rendu", "Returned": "Rendu",
     "Ready for pickup": "Prêt à retirer", "In process": "En cours de traitement", "Not yet active": "Pas encore actif",

@@ -38,12 +38,27 @@
     }, function () { window.location.replace("/"); });
   }
 
+  // High contrast switched on (or off) with nobody signed in: back to the default after the idle timeout,
+  // so the next patron starts with it.
+  function resetChoices() {
+    if (ending) { return; }
+    ending = true;
+    htmx.ajax("GET", "/", {target: "#screen", swap: "innerHTML"}).then(function () {
+      ending = false;
+    }, function () { window.location.replace("/"); });
+  }
+
   // Runs on a timer, whatever is open on the screen (our dialogs never block the page).
   setInterval(function () {
     var f = frame();
-    if (!f || f.dataset.personal !== "true") { return; }
+    if (!f) { return; }
     var timeout = Number(f.dataset.timeout) || 60, warning = Number(f.dataset.warning) || 20;
     var left = Math.ceil(timeout - (Date.now() - lastTouch) / 1000);
+    if (f.dataset.personal !== "true") {
+      var contrast = document.getElementById("contrast-toggle");
+      if (left <= 0 && contrast && contrast.getAttribute("aria-pressed") !== contrast.dataset.default) { resetChoices(); }
+      return;
+    }
     var idle = document.getElementById("idle");
     if (left <= 0) { endSession(); return; }
     if (idle && left <= warning) {
@@ -56,7 +71,21 @@
     }
   }, 250);
 
+  // "Renew selected (n)": the count of ticked loans; the button works from one.
+  function countSelected() {
+    var form = document.getElementById("renew-selected");
+    if (!form) { return; }
+    var n = document.querySelectorAll('input[form="renew-selected"]:checked').length;
+    form.querySelector(".selected-count").textContent = String(n);
+    form.querySelector("button").disabled = n < 1;
+  }
+  document.addEventListener("change", function (event) {
+    if (event.target.matches && event.target.matches('input[form="renew-selected"]')) { countSelected(); }
+  });
+  document.addEventListener("DOMContentLoaded", countSelected);
+
   document.addEventListener("htmx:afterSwap", function () {
+    countSelected();
     lastTouch = Date.now();
     var f = frame();
     if (f && f.dataset.lang) { document.documentElement.lang = f.dataset.lang; }

@@ -152,3 +152,91 @@ def test_language_switch_help_and_call_staff(page, kiosk_url):
     page.get_by_role("heading", name="This card is not registered").wait_for()
     axe_check(page, "unknown-card")
     shots(page, "unknown-card")
+
+
+def test_renew_selected_loans(page, kiosk_url):
+    page.goto(kiosk_url)
+    page.keyboard.type("20000000000011\n")
+    _keypad(page, "2468")
+    page.get_by_role("heading", name="Zoë Ólafsdóttir").wait_for()
+    button = page.get_by_test_id("renew-selected")
+    assert button.is_disabled() and button.inner_text().split() == ["Renew", "selected", "(0)"]
+    ticks = page.get_by_role("checkbox")
+    assert ticks.count() == 3  # the renewable loans only
+    middlemarch = page.get_by_role("checkbox", name="Middlemarch", exact=True)
+    les_mis = page.get_by_role("checkbox", name="Les Misérables", exact=True)
+    for tick in (middlemarch, les_mis):
+        box = tick.bounding_box()
+        assert box["width"] >= 48 and box["height"] >= 48  # a touch target
+    middlemarch.click()
+    page.get_by_role("button", name="Renew selected (1)").wait_for()
+    assert button.is_enabled()
+    les_mis.click()
+    page.get_by_role("button", name="Renew selected (2)").wait_for()
+    axe_check(page, "account-selected")
+    shots(page, "account-selected")
+    les_mis.click()  # changed my mind: untick it
+    page.get_by_role("button", name="Renew selected (1)").wait_for()
+    button.click()
+    page.get_by_test_id("renewals").wait_for()
+    assert page.locator("[data-outcome]").count() == 1
+    assert "1 of 1 renewed." in page.get_by_test_id("renewals").inner_text()
+    axe_check(page, "renew-selected")
+    shots(page, "renew-selected")
+    assert Loan.get(Loan.title == "Middlemarch").due_date == TODAY + dt.timedelta(days=21)
+    assert Loan.get(Loan.title == "Les Misérables").renewals == 0
+    page.get_by_test_id("lang-fr").click()
+    page.get_by_role("button", name="Prolonger la sélection (0)").wait_for()
+    assert page.get_by_role("button", name="Prolonger la sélection (0)").is_disabled()
+
+
+def _background(page):
+    return page.evaluate("() => getComputedStyle(document.body).backgroundColor")
+
+
+def test_high_contrast_for_this_session_only(page, kiosk_url):
+    page.goto(kiosk_url)
+    page.get_by_role("heading", name="Tap your card or scan your barcode").wait_for()
+    switch = page.get_by_role("button", name="High contrast")
+    assert switch.get_attribute("aria-pressed") == "false" and _background(page) == "rgb(255, 255, 255)"
+    switch.click()
+    page.locator('#contrast-toggle[aria-pressed="true"]').wait_for()
+    assert _background(page) == "rgb(0, 0, 0)"
+    assert page.evaluate("() => document.activeElement.id") in ("contrast-toggle", "identifier")
+    axe_check(page, "attract-contrast")
+    shots(page, "attract-contrast")
+    page.keyboard.type("20000000000011\n")
+    page.get_by_role("heading", name="Hello Zoë").wait_for()
+    assert _background(page) == "rgb(0, 0, 0)"  # kept after the tap
+    axe_check(page, "pin-contrast")
+    shots(page, "pin-contrast")
+    _keypad(page, "2468")
+    page.get_by_role("heading", name="Zoë Ólafsdóttir").wait_for()
+    page.get_by_role("checkbox", name="Middlemarch", exact=True).click()
+    page.get_by_role("button", name="Renew selected (1)").wait_for()
+    page.keyboard.press("Tab")  # from the tick to the next control: the focus shows
+    outline = page.evaluate("() => getComputedStyle(document.activeElement).outlineWidth")
+    assert float(outline.rstrip("px")) >= 6  # a thick focus outline
+    axe_check(page, "account-contrast")
+    shots(page, "account-contrast")
+    page.get_by_test_id("renew-all").click()
+    page.get_by_test_id("renewals").wait_for()
+    axe_check(page, "renewals-contrast")
+    shots(page, "renewals-contrast")
+    page.get_by_test_id("help").click()
+    page.get_by_role("heading", name="Help").wait_for()
+    assert _background(page) == "rgb(0, 0, 0)"
+    page.get_by_test_id("done").click()
+    page.get_by_text("Thank you. Your session has ended.").wait_for()
+    assert _background(page) == "rgb(255, 255, 255)"  # the next patron starts with the default
+    assert page.get_by_role("button", name="High contrast").get_attribute("aria-pressed") == "false"
+    axe_check(page, "attract-after-contrast")
+
+
+def test_high_contrast_chosen_before_a_tap_resets_when_nobody_comes(page, kiosk_url, kiosk_app):
+    kiosk_app.config["KIOSK"]["kiosk"].update(idle_timeout_seconds=2)
+    page.goto(kiosk_url)
+    page.get_by_role("button", name="High contrast").click()
+    page.locator('#contrast-toggle[aria-pressed="true"]').wait_for()
+    page.locator('#contrast-toggle[aria-pressed="false"]').wait_for(timeout=8000)
+    assert _background(page) == "rgb(255, 255, 255)"
