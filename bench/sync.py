@@ -4,9 +4,11 @@ A central store with N demo patrons runs as its own process (``kiosk central ser
 a kiosk cache is filled by the real pull (``kiosk.sync.pull``, pages over HTTP with the
 device token). ``rows_per_s`` is patrons per second end to end. Floor (same run): raw
 ``sqlite3`` ``executemany`` of the same rows (the documents and identifier hashes the
-pull wrote) into the same schema in a fresh file, with the cache's pragmas. Before the
-kiosk comes, the central store's read model is brought up to date (``read_model_s``,
-not part of ``rows_per_s``); ``--cold`` empties it instead, so the first sync builds
+pull wrote) into the same schema in a fresh file, with the cache's pragmas. The demo
+generator builds the central store's read model as it loads (its "Preparing kiosk
+documents" phase, as the patron feed does); before the kiosk comes, whatever is still
+stale is refreshed (``read_model_s``, ``read_model_built``: 0 after a fresh load; not
+part of ``rows_per_s``); ``--cold`` empties it instead, so the first sync builds
 every document as it serves the pages. ``delta_1000_s``: 1,000 changes made
 at the central store, then one pull of them.
 """
@@ -102,8 +104,9 @@ def main(argv: list[str]) -> dict:
 
 
 def _read_model(central_db: str, cold: bool) -> tuple[float, int]:
-    """Bring the central store's read model up to date before the kiosk comes (what ``documents.refresh``
-    does after a bulk load), or empty it (``--cold``); the time it took and how many documents it built."""
+    """Bring the central store's read model up to date before the kiosk comes (``documents.refresh``: nothing
+    to build after the demo generator, which builds it), or empty it (``--cold``); the time it took and how many
+    documents it built."""
     from store import documents
     from store.db import bind
 

@@ -53,8 +53,13 @@ def cmd_demo_load(args) -> int:
 
 
 def _progress(unit: str):
-    def report(done: int, total: int) -> None:
-        print(f"\r  {done:,} / {total:,} {unit}", end="", file=sys.stderr, flush=True)
+    shown = {"phase": ""}
+
+    def report(done: int, total: int, phase: str = "") -> None:  # a later phase, e.g. the kiosk documents
+        if phase != shown["phase"]:
+            shown["phase"] = phase
+            print(file=sys.stderr)
+        print(f"\r  {phase or unit}: {done:,} of {total:,}", end="", file=sys.stderr, flush=True)
     return report
 
 

@@ -42,12 +42,13 @@ class Tracker:
     state: str = "running"  # running / finished
     report: dict | None = None  # JobReport.as_dict() once finished
     error: str = ""
+    phase: str = ""  # a later named phase of the job, e.g. "Preparing kiosk documents"
     confirmed: bool = False
     started: float = field(default_factory=time.time)
     thread: threading.Thread | None = None
 
-    def progress(self, done: int, total: int) -> None:
-        self.done, self.total = done, total
+    def progress(self, done: int, total: int, phase: str = "") -> None:
+        self.done, self.total, self.phase = done, total, phase
 
     @property
     def percent(self) -> int:

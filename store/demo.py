@@ -9,6 +9,9 @@ library of a million patrons loads in minutes.
 Every demo patron's PIN is ``DEMO_PIN``. Hashing a PIN takes tens of
 milliseconds by design, so the generator hashes it once and reuses the hash:
 acceptable for demo data only.
+
+Once the patrons are in, their kiosk documents are built in the sync read model
+(``store.documents.refresh_patrons``), so a kiosk's first sync streams them.
 """
 from __future__ import annotations
 
@@ -18,9 +21,10 @@ from decimal import Decimal
 
 from domain.codes import HARVARD_USER_GROUPS
 from domain.hashing import hash_secret
-from store import changes
+from store import changes, documents as read_model
 from store.bulk import insert_rows
 from store.db import database, is_postgres
+from store.jobs.report import DOCUMENTS_PHASE, phase_progress
 from store.models import (Address, Block, Email, Fee, Identifier, Loan, Phone, Request, Statistic, User,
                           UserGroup)
 
@@ -90,8 +94,15 @@ def _reset_sequences() -> None:
         )
 
 
-def generate(patrons: int = 200, seed: int = 1, today: dt.date | None = None, progress=None) -> dict:
-    """Add ``patrons`` demo patrons; return counts. Deterministic for a given seed and day."""
+
+
+def generate(patrons: int = 200, seed: int = 1, today: dt.date | None = None, progress=None,
+             documents: bool = True) -> dict:
+    """Add ``patrons`` demo patrons; return counts. Deterministic for a given seed and day.
+
+    ``progress(done, total)`` counts the patrons generated. Then, with ``documents``, their kiosk documents are
+    built in the sync read model (counted as ``documents``); that phase is reported to ``progress`` only if it
+    takes a third argument, the phase name (``progress(done, total, DOCUMENTS_PHASE)``)."""
     today = today or dt.date.today()
     rng = random.Random(seed)
     pin_hash = hash_secret(DEMO_PIN)
@@ -108,9 +119,13 @@ def generate(patrons: int = 200, seed: int = 1, today: dt.date | None = None, pr
         done += size
         if progress:
             progress(done, patrons)
+    added = [p for (p,) in User.select(User.primary_id).where(User.id >= start_id).order_by(User.id).tuples()]
     with database.atomic():
-        changes.record_many([p for (p,) in User.select(User.primary_id).where(User.id >= start_id).tuples()])
+        changes.record_many(added)
     _reset_sequences()
+    if documents:
+        counts["documents"] = read_model.refresh_patrons(
+            added, progress=phase_progress(progress, DOCUMENTS_PHASE, restart=False))
     return counts
 
 

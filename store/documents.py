@@ -22,11 +22,18 @@ Why a stored document is never older than what the page promises (docs/sync.md):
 Writers need do nothing beyond what they already do (a ``Change`` row in the same
 transaction as the write): a new change has a seq above every stamp that could be
 stored for the patron before it, so it makes the stored document stale for that page.
-``refresh(after)`` builds the stale documents ahead of the first kiosk (after a bulk load
-such as the demo generator or the patron feed; the sync benchmark runs it), with the same
-rule; without it the first kiosk builds them as it pulls (slower, equally correct).
+Bulk writers build ahead of the first kiosk the documents of the patrons they changed, once
+their transactions have committed: ``refresh_patrons(primary_ids)`` (the patron feed as its
+"Preparing kiosk documents" phase, the demo generator, and the admin jobs that write Change
+rows: purge, waive, merge, group move). It stamps the documents with a safe horizon read
+after the writes committed, so the first kiosk streams them instead of building them.
+``refresh(after)`` builds every stale document after a cursor (the sync benchmark runs it;
+useful after a bulk write that did not refresh). Without either the first kiosk builds the
+documents as it pulls (slower, equally correct).
 """
 from __future__ import annotations
+
+import time
 
 import peewee as pw
 
@@ -109,3 +116,34 @@ def refresh(after: int = 0, batch: int = 5000, progress=None) -> int:
             progress(built, cursor, page.horizon)
         if not page.more:
             return built
+
+
+def refresh_patrons(primary_ids, batch: int = 2000, progress=None, wait: float = 2.0) -> int:
+    """Build and store now the documents of ``primary_ids``, the patrons a bulk write has just changed, so the
+    first kiosk sync streams them instead of building them; patrons gone lose their stored document. Call it
+    after the write's transactions have committed (not inside one). ``progress(done, total)`` after each batch
+    of ``batch`` patrons. Returns how many patrons were refreshed.
+
+    The stamp is a safe horizon read before the builds (the rule of the module docstring). It should cover the
+    changes just written (the highest seq after the write): on PostgreSQL a writer in flight elsewhere can keep
+    the horizon behind for a moment, so it is read again for up to ``wait`` seconds; a stamp that still falls
+    short is only a lost head start (those patrons' documents are built again by the first sync)."""
+    from store.changes import latest_seq, safe_horizon
+
+    ids = list(dict.fromkeys(primary_ids))
+    if not ids:
+        return 0
+    if progress:
+        progress(0, len(ids))
+    target = latest_seq()
+    deadline = time.monotonic() + wait
+    while True:
+        horizon = safe_horizon()
+        if horizon >= target or time.monotonic() >= deadline:
+            break
+        time.sleep(0.01)
+    for start in range(0, len(ids), batch):
+        build(ids[start:start + batch], horizon)
+        if progress:
+            progress(min(start + batch, len(ids)), len(ids))
+    return len(ids)

@@ -117,8 +117,17 @@ def _today(args) -> dt.date:
     return args.today or dt.date.today()
 
 
-def _progress(done: int, total: int) -> None:
-    print(f"\r  {done:,} / {total:,}", end="", file=sys.stderr, flush=True)
+_phase = {"name": ""}
+
+
+def _progress(done: int, total: int, phase: str = "") -> None:
+    if phase != _phase["name"]:  # a job's next phase (the feed's "Preparing kiosk documents") on a line of its own
+        _phase["name"] = phase
+        print(file=sys.stderr)
+    if phase:
+        print(f"\r  {phase}: {done:,} of {total:,}", end="", file=sys.stderr, flush=True)
+    else:
+        print(f"\r  {done:,} / {total:,}", end="", file=sys.stderr, flush=True)
 
 
 def _print(report, limit: int = 20) -> None:

@@ -4,13 +4,16 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import gc
+import logging
 import threading
 from decimal import Decimal
 
+import peewee as pw
 from peewee import fn
 
 from store.models import Fee, FeeTransaction, Loan, _now
 
+log = logging.getLogger(__name__)
 OPEN_FEE = Fee.status != "CLOSED"
 _gc_lock = threading.Lock()
 _gc_pauses = {"count": 0, "was_enabled": False}
@@ -38,6 +41,20 @@ def paused_gc():
             _gc_pauses["count"] -= 1
             if _gc_pauses["count"] == 0 and _gc_pauses["was_enabled"]:
                 gc.enable()
+
+
+def refresh_documents(primary_ids, progress=None) -> int | None:
+    """After a job's writes have committed: build the kiosk documents of the patrons it changed (or remove those
+    of patrons it deleted) in the sync read model (``store.documents.refresh_patrons``), so the first kiosk sync
+    streams them instead of building them. Returns how many patrons were refreshed, or ``None`` if the database
+    refused (the job's writes stand: the first sync builds the documents, as it would without this step)."""
+    from store import documents
+
+    try:
+        return documents.refresh_patrons(primary_ids, progress=progress)
+    except pw.OperationalError as exc:  # e.g. SQLite busy: a lost head start, never a wrong document
+        log.warning("kiosk documents not prepared: %s", exc)
+        return None
 
 
 def owed_by(user_ids, fee_type: str | None = None) -> dict[int, Decimal]:

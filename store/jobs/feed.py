@@ -14,7 +14,10 @@ Rules (see docs/feed.md):
   would deactivate more than ``max_deactivate_share`` of the source's active
   records, the job is refused before anything changes;
 - a bad row is rejected with its line and reason, the rest load;
-- loading the same file twice changes nothing the second time (no Change rows).
+- loading the same file twice changes nothing the second time (no Change rows);
+- then, as a separate phase ("Preparing kiosk documents: n of m"), the kiosk documents of
+  the records created, updated or deactivated are built in the sync read model
+  (``store.documents.refresh_patrons``), so the first kiosk sync streams them.
 
 The loader works in batches: one bulk select of the batch's existing records,
 one of their External segments, one of the identifiers claimed, then bulk
@@ -36,8 +39,8 @@ import peewee as pw
 from domain.codes import SOURCE_SYSTEMS
 from store import bulk, changes
 from store.db import database, is_postgres
-from store.jobs.common import paused_gc
-from store.jobs.report import JobRefused, JobReport, Progress, run_job
+from store.jobs.common import paused_gc, refresh_documents
+from store.jobs.report import DOCUMENTS_PHASE, JobRefused, JobReport, Progress, phase_progress, run_job
 from store.models import Address, Change, Email, Identifier, Phone, Statistic, User, UserGroup, _now
 
 FORMATS = ("csv", "alma-xml")
@@ -410,8 +413,11 @@ def resolve_group(code: str, mapping: dict, groups: set) -> str | None:
 def load_feed(path, *, fmt: str, source: str, operator: str, today: dt.date, full: bool = False,
               dry_run: bool = False, group_mapping: dict | None = None, missing_purge_days: int = 90,
               max_deactivate_share: float = 0.10, encoding: str = "utf-8", batch_size: int = 1000,
-              progress: Progress | None = None) -> JobReport:
-    """Load a feed file; returns the job report (counts: created, updated, unchanged, rejected, deactivated)."""
+              progress: Progress | None = None, documents: bool = True) -> JobReport:
+    """Load a feed file; returns the job report (counts: created, updated, unchanged, rejected, deactivated, and
+    for a real run documents_prepared). ``progress(done, total)`` counts the file's records, then (a real run,
+    ``documents``) the kiosk documents of the records changed, as the phase ``DOCUMENTS_PHASE`` (passed as a
+    third argument if ``progress`` takes one)."""
     parameters = {"file": str(path), "format": fmt, "source": source, "full": full, "encoding": encoding,
                   "missing_purge_days": missing_purge_days, "max_deactivate_share": max_deactivate_share}
 
@@ -455,6 +461,11 @@ def load_feed(path, *, fmt: str, source: str, operator: str, today: dt.date, ful
             raise JobRefused(f"{path}: {exc}") from None
         if full:
             loader.deactivate(missing, missing_purge_days)
+        if documents and not dry_run:  # the records are committed: the kiosks' documents, ahead of their sync
+            prepared = refresh_documents(loader.written, phase_progress(progress, DOCUMENTS_PHASE))
+            report.counts["documents_prepared"] = prepared or 0
+            if prepared is None:
+                report.message = "kiosk documents not prepared (database busy); the first kiosk sync builds them"
 
     return run_job("feed", parameters, operator, dry_run, body)
 
@@ -467,6 +478,7 @@ class _Loader:
         self.groups = {g for (g,) in UserGroup.select(UserGroup.code).tuples()}
         self.lines = {}  # primary id -> line, for duplicates in the file
         self.claimed = {}  # (id_type, value) -> (line, primary id), for identifiers shared across records
+        self.written = []  # primary ids created, updated or deactivated (committed), for the kiosk documents
 
     def reject(self, line: int, pid: str, reason: str) -> None:
         self.report.add("rejected", {"line": line, "primary_id": pid, "reason": reason})
@@ -575,8 +587,11 @@ class _Loader:
             for item in changed:
                 self._write_alone([], [item])
             return
-        self.report.add_all("created", [rec.primary_id for rec in new])
-        self.report.add_all("updated", [rec.primary_id for _uid, rec, _c, _s in changed])
+        created, updated = [rec.primary_id for rec in new], [rec.primary_id for _uid, rec, _c, _s in changed]
+        self.report.add_all("created", created)
+        self.report.add_all("updated", updated)
+        self.written += created
+        self.written += updated
 
     def _write_alone(self, new, changed) -> None:
         rec = new[0] if new else changed[0][1]
@@ -587,6 +602,7 @@ class _Loader:
             self.reject(rec.line, rec.primary_id, f"the database refused the record: {str(exc).splitlines()[0]}")
             return
         self.report.add("created" if new else "updated", rec.primary_id)
+        self.written.append(rec.primary_id)
 
     def _external_segments(self, user_ids: list[int]) -> dict:
         found = {}
@@ -657,3 +673,4 @@ class _Loader:
                 User.update(status="INACTIVE", purge_date=purge, updated=_now()).where(
                     User.id.in_([uid for uid, _pid in part])).execute()
                 changes.record_many([pid for _uid, pid in part])
+            self.written += [pid for _uid, pid in part]

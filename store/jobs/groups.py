@@ -14,7 +14,7 @@ from peewee import fn
 
 from store import changes
 from store.db import database
-from store.jobs.common import _chunks
+from store.jobs.common import _chunks, refresh_documents
 from store.jobs.report import JobRefused, JobReport, Progress, run_job
 from store.models import Loan, Request, User, UserGroup, _now
 
@@ -60,7 +60,8 @@ def group_report(*, operator: str, today: dt.date, feed_mapping: dict | None = N
 
 def move_group(*, from_group: str, to_group: str, operator: str, today: dt.date | None = None,
                dry_run: bool = False, batch_size: int = 1000, progress: Progress | None = None) -> JobReport:
-    """Move every user of ``from_group`` to ``to_group`` (a Change per user)."""
+    """Move every user of ``from_group`` to ``to_group`` (a Change per user; their kiosk documents are rebuilt in
+    the sync read model at the end of the run)."""
     parameters = {"from_group": from_group, "to_group": to_group}
 
     def body(report: JobReport) -> None:
@@ -84,6 +85,8 @@ def move_group(*, from_group: str, to_group: str, operator: str, today: dt.date 
             done += len(batch)
             if progress:
                 progress(done, len(users))
+        if not dry_run:
+            refresh_documents([pid for _uid, pid in users])  # committed: the kiosks' documents, ahead of their sync
 
     return run_job("groups.move", parameters, operator, dry_run, body)
 

@@ -9,7 +9,8 @@ INTERNAL duplicate into an EXTERNAL record needs an explicit
 feed; False: they stay as they are and an External copy is replaced by the next
 feed). ``copy_as_internal=True`` may be given for any merge. Loans, requests and
 fees (with their transactions) always move. Then the duplicate is deleted; the
-kiosks get a ``delete`` change for it and an ``upsert`` for the kept record.
+kiosks get a ``delete`` change for it and an ``upsert`` for the kept record (both
+refreshed in the sync read model once committed).
 Irreversible: run with ``dry_run`` first.
 """
 from __future__ import annotations
@@ -18,6 +19,7 @@ import datetime as dt
 
 from store import changes
 from store.db import database
+from store.jobs.common import refresh_documents
 from store.jobs.report import JobRefused, JobReport, Progress, run_job
 from store.models import Address, Block, Email, Fee, Identifier, Loan, Note, Phone, Request, Statistic, User, _now
 
@@ -92,5 +94,7 @@ def merge_users(*, duplicate: str, keep: str, operator: str, today: dt.date | No
                 source.delete_instance()
                 changes.record(duplicate, kind="delete")
                 changes.record(keep)
+        if not dry_run:
+            refresh_documents([duplicate, keep])  # committed: the kiosks' documents, ahead of their sync
 
     return run_job("merge", parameters, operator, dry_run, body)

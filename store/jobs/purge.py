@@ -9,7 +9,8 @@ Purging waives the user's open fees first (a WAIVE transaction each, reason
 CASCADE then removes the user's fees, their transactions, requests and segments,
 and returned loans lose their link to the user (kept, countable by user group).
 The waived fees therefore live on in the job report (fee id, type, amount per
-purged user), which is the lasting record. Kiosks get a ``delete`` change per user.
+purged user), which is the lasting record. Kiosks get a ``delete`` change per user, and
+the purged users' documents leave the sync read model at the end of the run.
 """
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ from decimal import Decimal
 
 from store import changes
 from store.db import database
-from store.jobs.common import OPEN_FEE, _chunks, fee_item, money, owed_by, waive_fees, with_open_loans
+from store.jobs.common import (OPEN_FEE, _chunks, fee_item, money, owed_by, refresh_documents, waive_fees,
+                               with_open_loans)
 from store.jobs.report import JobRefused, JobReport, Progress, run_job
 from store.models import Fee, User
 
@@ -50,6 +52,7 @@ def purge_users(*, operator: str, today: dt.date, grace_days: int = 0, record_ty
         report.counts.update({"candidates": len(candidates), "purged": 0, "spared_owing": 0, "spared_loans": 0,
                               "fees_waived": 0})
         done = 0
+        purged = []
         for batch in _chunks(candidates, batch_size):
             ids = [uid for uid, _pid in batch]
             owed = owed_by(ids)
@@ -77,8 +80,11 @@ def purge_users(*, operator: str, today: dt.date, grace_days: int = 0, record_ty
                 if purge and not dry_run:
                     User.delete().where(User.id.in_([uid for uid, _p, _a in purge])).execute()
                     changes.record_many([pid for _u, pid, _a in purge], kind="delete")
+            if not dry_run:
+                purged += [pid for _u, pid, _a in purge]
             done += len(batch)
             if progress:
                 progress(done, len(candidates))
+        refresh_documents(purged)  # committed: their stored kiosk documents go now, not at the next sync
 
     return run_job("purge", parameters, operator, dry_run, body)

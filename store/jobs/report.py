@@ -9,6 +9,7 @@ It also writes one ``AuditEntry`` (store/staff.py) per run that was not a dry ru
 from __future__ import annotations
 
 import datetime as dt
+import inspect
 import json
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -20,7 +21,23 @@ from store.models import _now
 
 DETAIL_LIMIT = 10_000  # affected records kept per list in a stored report; the counts stay exact
 
-Progress = Callable[[int, int], None]
+Progress = Callable[[int, int], None]  # progress(done, total); it may also take a phase: progress(done, total, phase)
+
+
+DOCUMENTS_PHASE = "Preparing kiosk documents"  # after a feed or demo load: the changed patrons' kiosk documents
+
+
+def phase_progress(progress: Progress | None, phase: str, restart: bool = True) -> Progress | None:
+    """A ``(done, total)`` callback for a later, named phase of a job (e.g. "Preparing kiosk documents"): it calls
+    ``progress(done, total, phase)`` if ``progress`` takes a third argument (the CLI and the station show the
+    phase); else ``progress(done, total)`` (the counts start again from 0) when ``restart``, or nothing."""
+    if progress is None:
+        return None
+    try:
+        inspect.signature(progress).bind(0, 0, phase)
+    except (TypeError, ValueError):
+        return progress if restart else None
+    return lambda done, total: progress(done, total, phase)
 
 
 class JobRefused(Exception):

@@ -5,7 +5,8 @@ users in ``user_group`` when given. A user whose total of those fees is above
 ``max_threshold`` is skipped entirely (equal to it is waived); with
 ``exclude_overdue`` a user with an overdue loan (not returned, due before today) is
 skipped. Each waived fee gets a WAIVE ``FeeTransaction`` (amount, reason, operator),
-balance 0 and status CLOSED, and the user a Change so kiosks show it.
+balance 0 and status CLOSED, and the user a Change so kiosks show it (their kiosk
+documents are rebuilt in the sync read model at the end of the run).
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from decimal import Decimal
 
 from store import changes
 from store.db import database
-from store.jobs.common import OPEN_FEE, _chunks, fee_item, money, waive_fees, with_overdue_loans
+from store.jobs.common import OPEN_FEE, _chunks, fee_item, money, refresh_documents, waive_fees, with_overdue_loans
 from store.jobs.report import JobRefused, JobReport, Progress, run_job
 from store.models import Fee, User
 
@@ -52,6 +53,7 @@ def waive_fines(*, max_threshold: Decimal | str, reason: str, operator: str, tod
         overdue = with_overdue_loans([uid for uid, _pid in by_user], today) if exclude_overdue else set()
         total = Decimal("0.00")
         done = 0
+        waived_users = []
         for batch in _chunks(list(by_user.items()), batch_size):
             with database.atomic():
                 touched = []
@@ -71,9 +73,12 @@ def waive_fines(*, max_threshold: Decimal | str, reason: str, operator: str, tod
                     touched.append(pid)
                 if touched and not dry_run:
                     changes.record_many(touched)
+            if not dry_run:
+                waived_users += touched
             done += len(batch)
             if progress:
                 progress(done, len(by_user))
         report.counts["amount_waived"] = str(total)
+        refresh_documents(waived_users)  # committed: the kiosks' documents, ahead of their sync
 
     return run_job("waive", parameters, operator, dry_run, body)

@@ -43,3 +43,29 @@ def test_showcase_names_barcodes_for_each_situation(central_db):
     demo.generate(200, seed=1, today=TODAY)
     found = demo.showcase(TODAY)
     assert all(found[key] for key in ("ok, PIN asked", "ok, no PIN", "expired", "blocked"))
+
+
+def test_the_demo_library_comes_with_its_kiosk_documents_built(central_db, builds):
+    from store import documents, sync
+
+    calls = []
+    counts = demo.generate(120, seed=5, today=TODAY, progress=lambda done, total, phase="": calls.append(
+        (phase, done, total)))
+    assert counts["documents"] == 120 and documents.PatronDocument.select().count() == 120
+    assert calls[-2:] == [(demo.DOCUMENTS_PHASE, 0, 120), (demo.DOCUMENTS_PHASE, 120, 120)]
+    builds.clear()
+    cursor, served = 0, 0
+    while True:  # the first kiosk sync streams stored documents
+        page = sync.page(cursor, 50)
+        assert page.built == 0
+        served += len(page.records)
+        cursor = page.cursor
+        if not page.more:
+            break
+    assert served == 120 and builds == []
+    plain = []  # a two-argument callback counts patrons only
+    demo.generate(10, seed=6, today=TODAY, progress=lambda done, total: plain.append((done, total)))
+    assert plain == [(10, 10)]
+    demo.generate(10, seed=7, today=TODAY, documents=False)
+    assert documents.PatronDocument.select().count() == 130
+    assert documents.refresh() == 10  # what the first sync would build

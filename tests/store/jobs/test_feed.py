@@ -1,5 +1,7 @@
 import datetime as dt
 
+import pytest
+
 from store.jobs.feed import load_feed
 from store.jobs.models import JobRun
 from store.models import Change, Email, Identifier, Note, User
@@ -23,7 +25,8 @@ def load(path, **kw):
 def test_first_load_creates_external_records(groups, write):
     report = load(write("f.csv", HEADER + "".join(ROWS)))
     assert report.ok, report.message
-    assert report.counts == {"created": 3, "updated": 0, "unchanged": 0, "rejected": 0, "deactivated": 0}
+    assert report.counts == {"created": 3, "updated": 0, "unchanged": 0, "rejected": 0, "deactivated": 0,
+                             "documents_prepared": 3}
     zoe = User.get(User.primary_id == "S1")
     assert (zoe.account_type, zoe.external_id, zoe.first_name, zoe.expiry_date) == (
         "EXTERNAL", "STUDENT", "Zoë", dt.date(2027, 9, 30))
@@ -174,7 +177,7 @@ def test_progress_is_reported(groups, write):
     seen = []
     rows = [f"S{n},First,Last{n},25,2027-09-30,,,,\n" for n in range(1, 26)]
     load(write("f.csv", HEADER + "".join(rows)), batch_size=10, progress=lambda d, t: seen.append((d, t)))
-    assert seen == [(10, 25), (20, 25), (25, 25)]
+    assert seen == [(10, 25), (20, 25), (25, 25), (0, 25), (25, 25)]  # the records, then their kiosk documents
     assert User.select().count() == 25
 
 
@@ -273,7 +276,7 @@ def test_the_cyclic_collector_is_paused_during_a_load_and_back_on_after(groups, 
     path = write("f.csv", HEADER + "".join(ROWS))
     report = load(path, batch_size=1, progress=lambda done, total: seen.append(gc.isenabled()))
     assert report.counts["created"] == 3
-    assert seen == [False, False, False, True] and gc.isenabled()
+    assert seen == [False, False, False, True, True, True] and gc.isenabled()  # then the kiosk documents (0, 3, 3)
     with common.paused_gc():  # nested pauses: the collector comes back when the last one ends
         with common.paused_gc():
             assert not gc.isenabled()
@@ -285,3 +288,75 @@ def test_the_cyclic_collector_is_paused_during_a_load_and_back_on_after(groups, 
     except KeyError:
         pass
     assert gc.isenabled()
+
+
+# --- the kiosk documents phase ---------------------------------------------------------------------------------
+
+def _pull(kiosk_app):
+    """A kiosk sync, the real one (kiosk.sync.pull over HTTP from a live central store), in small pages."""
+    from kiosk import sync
+    from kiosk.cache import cache_db
+
+    cache = kiosk_app.extensions["patron_cache"]
+    with cache_db.connection_context():
+        applied = sync.pull(kiosk_app.extensions["central"], cache, page_size=2)
+        return applied, {pid: cache.get(pid) for pid in ("S1", "S2", "S3")}
+
+
+@pytest.mark.parametrize("documents", [True, False])
+def test_the_first_kiosk_sync_after_a_feed_builds_no_document(groups, write, kiosk_app, builds, documents):
+    """After a real load the kiosks' documents are built (and a full reload's updates and deactivations too), so
+    a kiosk's sync streams them: no document is built while it pulls. Without the phase (``documents=False``) the
+    same observer sees the sync build every one: the check can fail."""
+    report = load(write("f.csv", HEADER + "".join(ROWS)), documents=documents)
+    assert report.ok and report.counts.get("documents_prepared", 0) == (3 if documents else 0)
+    builds.clear()
+    applied, cached = _pull(kiosk_app)
+    assert applied == 3 and all(cached.values())
+    assert cached["S1"].first_name == "Zoë"
+    if not documents:
+        assert sorted(builds) == ["S1", "S2", "S3"]
+        return
+    assert builds == []
+    changed = ROWS[0].replace("Zoë", "Zoe")
+    report = load(write("g.csv", HEADER + changed + ROWS[1]), full=True, max_deactivate_share=0.5)
+    assert (report.counts["updated"], report.counts["deactivated"], report.counts["documents_prepared"]) == (1, 1, 2)
+    builds.clear()
+    applied, cached = _pull(kiosk_app)
+    assert builds == [] and applied == 2
+    assert cached["S1"].first_name == "Zoe" and cached["S3"].status == "INACTIVE"
+
+
+def test_the_documents_phase_is_reported_after_the_load(groups, write):
+    from store import documents
+
+    path = write("f.csv", HEADER + "".join(ROWS) + "S4,Bad,Row,99,2027-09-30,,,,\n")
+    calls = []
+    dry = load(path, dry_run=True, progress=lambda done, total, phase="": calls.append((phase, done, total)))
+    assert "documents_prepared" not in dry.counts and documents.PatronDocument.select().count() == 0
+    assert {phase for phase, _d, _t in calls} == {""}
+    calls.clear()
+    report = load(path, progress=lambda done, total, phase="": calls.append((phase, done, total)))
+    assert report.counts["created"] == 3 and report.counts["rejected"] == 1
+    assert report.counts["documents_prepared"] == 3
+    load_calls = [c for c in calls if c[0] == ""]
+    assert load_calls[-1] == ("", 4, 4) and calls.index(load_calls[-1]) < calls.index(
+        ("Preparing kiosk documents", 0, 3))
+    assert calls[-1] == ("Preparing kiosk documents", 3, 3)
+    assert sorted(d.primary_id for d in documents.PatronDocument.select()) == ["S1", "S2", "S3"]
+    plain = []  # a two-argument callback (the station's tracker) gets the phase's counts as they are
+    load(write("g.csv", HEADER + ROWS[0].replace("Zoë", "Zoe")), progress=lambda done, total: plain.append(
+        (done, total)))
+    assert plain[-2:] == [(0, 1), (1, 1)]
+
+
+def test_the_cli_shows_the_documents_phase(capsys):
+    from store.jobs import cli
+
+    cli._progress(1000, 2000)
+    cli._progress(2000, 2000)
+    cli._progress(0, 2000, "Preparing kiosk documents")
+    cli._progress(2000, 2000, "Preparing kiosk documents")
+    cli._progress(5, 5)
+    err = capsys.readouterr().err
+    assert "2,000 / 2,000\n" in err and "\r  Preparing kiosk documents: 2,000 of 2,000\n" in err

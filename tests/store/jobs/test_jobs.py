@@ -1,4 +1,5 @@
 import datetime as dt
+import json
 from decimal import Decimal
 
 from store.jobs.anonymise import anonymise_loans
@@ -235,3 +236,48 @@ def test_anonymise_returned_loans_after_60_days_except_with_fees(central_db):
 
 def test_a_job_needs_an_operator(central_db):
     assert anonymise_loans(operator=" ", today=TODAY).status == "refused"
+
+
+# --- the kiosk documents after a job -----------------------------------------------------------------------------
+
+def _sync_from(cursor):
+    """Every page after ``cursor`` as a kiosk pulls them: (documents built for the pages, {primary id: first name
+    or None for a delete})."""
+    from store import sync
+
+    built, seen = 0, {}
+    while True:
+        page = sync.page(cursor, 100)
+        built += page.built
+        for _seq, pid, document, _identifiers in page.records:
+            seen[pid] = None if document is None else json.loads(document)["first_name"]
+        cursor = page.cursor
+        if not page.more:
+            return built, seen
+
+
+def test_jobs_that_change_patrons_leave_their_kiosk_documents_built(central_db, builds):
+    """Waive, group move, merge and purge refresh the read model of the patrons they changed once committed: the
+    next kiosk sync builds nothing, and a purged patron's document (name, loans, fees) does not stay behind."""
+    from store import changes, documents
+
+    factories.group("21")
+    for pid in ("A", "B", "C", "D"):
+        person(pid, group_code="25", first_name=f"Name{pid}")
+    factories.fine(User.get(User.primary_id == "A"), "2.00")
+    User.update(purge_date=TODAY - 30 * DAY).where(User.primary_id == "D").execute()
+    documents.refresh()  # what the kiosks have: every document built
+    cursor = changes.latest_seq()
+
+    assert waive_fines(max_threshold="5.00", reason="Amnesty", operator="ops", today=TODAY).ok
+    assert move_group(from_group="25", to_group="21", operator="ops").ok
+    assert merge_users(duplicate="C", keep="B", operator="ops").ok
+    assert purge_users(operator="ops", today=TODAY).ok
+    dry = waive_fines(max_threshold="5.00", reason="Amnesty", operator="ops", today=TODAY, dry_run=True)
+    assert dry.ok
+    builds.clear()
+    built, seen = _sync_from(cursor)
+    assert seen == {"A": "NameA", "B": "NameB", "C": None, "D": None}
+    assert builds == ["C", "D"] and built == 2  # deletes only: looked up, found gone, nothing to build
+    assert sorted(d.primary_id for d in documents.PatronDocument.select()) == ["A", "B"]
+    assert json.loads(documents.PatronDocument.get_by_id("A").document)["fees"] == []

@@ -1,0 +1,19 @@
+import pytest
+
+
+@pytest.fixture
+def builds(monkeypatch):
+    """Every patron whose kiosk document is built from the patron tables, in order: ``store.accounts.documents``
+    is the one builder of the sync read model and of pages (``store.documents.build``, ``store.sync.page``)."""
+    from store import accounts
+
+    seen = []
+    real = accounts.documents
+
+    def observed(primary_ids, *args, **kwargs):
+        primary_ids = list(primary_ids)
+        seen.extend(primary_ids)
+        return real(primary_ids, *args, **kwargs)
+
+    monkeypatch.setattr(accounts, "documents", observed)
+    return seen
