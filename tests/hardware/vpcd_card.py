@@ -126,21 +126,29 @@ class PrivatePcscd:
         """(PC/SC reader name, vpcd port) of slot 0 or 1."""
         return f"{self.name} 00 {index:02d}", self.port + index
 
-    def start(self, timeout: float = 10.0) -> None:
+    def start(self, timeout: float = 30.0) -> None:
+        """Start pcscd and wait for both slots. A pcscd that exits at once (a restart right after a stop,
+        on a loaded machine, can find its socket or vpcd's port not yet free) is started again."""
         assert pathlib.Path(VPCD_DRIVER).exists(), f"vsmartcard-vpcd is not installed ({VPCD_DRIVER})"
         assert not pathlib.Path("/run/pcscd/pcscd.comm").exists() or not _pcscd_answers(), \
             "another pcscd is already running on this machine; stop it first"
+        deadline = time.monotonic() + timeout
+        wanted = {self.slot(0)[0], self.slot(1)[0]}
+        self._launch()
+        while not wanted <= set(_list_readers()):
+            if time.monotonic() > deadline:
+                self.stop()
+                log = (self.folder / "pcscd.log").read_text(errors="replace")[-2000:]
+                raise AssertionError(f"pcscd did not list {wanted} within {timeout} s; its log ends:\n{log}")
+            if self.proc.poll() is not None:
+                time.sleep(0.5)
+                self._launch()
+            time.sleep(0.05)
+
+    def _launch(self) -> None:
         with open(self.folder / "pcscd.log", "ab") as log:
             self.proc = subprocess.Popen(["pcscd", "--foreground", "--config", str(self.folder)],
                                          stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + timeout
-        wanted = {self.slot(0)[0], self.slot(1)[0]}
-        while not wanted <= set(_list_readers()):
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise AssertionError(f"pcscd did not list {wanted} within {timeout} s; "
-                                     f"see {self.folder / 'pcscd.log'}")
-            time.sleep(0.05)
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
