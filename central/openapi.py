@@ -108,11 +108,14 @@ OPENAPI = {
                     "account": {"$ref": "#/components/schemas/Account"}}}}}},
                 "400": _ERROR, "404": _ERROR, "503": _ERROR}}},
         "/api/v1/patrons/{primary_id}/verify-pin": {"post": {
-            "summary": "Check a PIN with the upstream library system (for patrons whose account has no PIN hash); "
-                       "the PIN is sent in the body, never in the URL",
+            "summary": "Check a PIN with the upstream library system (for patrons whose account has no PIN hash), "
+                       "or a password (kiosk sign-in without a card: the patron's password hash here, else the "
+                       "upstream); the secret is sent in the body, never in the URL",
             "parameters": [{"name": "primary_id", "in": "path", "required": True, "schema": {"type": "string"}}],
-            "requestBody": {"required": True, "content": {"application/json": {"schema": {
-                "type": "object", "required": ["pin"], "properties": {"pin": {"type": "string", "minLength": 1}}}}}},
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {"oneOf": [
+                {"type": "object", "required": ["pin"], "properties": {"pin": {"type": "string", "minLength": 1}}},
+                {"type": "object", "required": ["password"],
+                 "properties": {"password": {"type": "string", "minLength": 1}}}]}}}},
             "responses": {"200": {"description": "Checked", "content": {"application/json": {"schema": {
                 "type": "object", "properties": {"ok": {"type": "boolean"}}}}}},
                 "400": _ERROR, "404": _ERROR, "502": _ERROR, "503": _ERROR}}},
@@ -206,6 +209,17 @@ OPENAPI = {
 from central import sync_openapi  # noqa: E402  the sync routes (central/sync_api.py, issue 5)
 
 sync_openapi.merge(OPENAPI)
+
+# The heartbeat's daily usage counters (store/usage.py; docs/sync.md "Usage statistics"): cumulative values per
+# day and counter, nothing personal; the central store keeps the larger value, so a resend changes nothing.
+_HEARTBEAT = OPENAPI["paths"]["/api/v1/sync/heartbeat"]["post"]
+_HEARTBEAT["requestBody"]["content"]["application/json"]["schema"] = {"type": "object", "properties": {
+    "usage": {"type": "object", "description": "{\"YYYY-MM-DD\": {counter: cumulative count}} (at most 31 days)",
+              "maxProperties": 31, "additionalProperties": {
+                  "type": "object", "minProperties": 1, "maxProperties": 100,
+                  "additionalProperties": {"type": "integer", "minimum": 0}}}}}
+_HEARTBEAT["responses"]["200"]["content"]["application/json"]["schema"]["properties"]["usage"] = {
+    "type": "object", "properties": {"stored": {"type": "integer"}}}
 
 # Operations anyone may call (central/auth.py PUBLIC; /health and this document are not listed here).
 PUBLIC_OPERATIONS = frozenset({("/api/v1/sync/enrol", "post")})

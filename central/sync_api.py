@@ -140,9 +140,27 @@ def push_ops():
 @bp.post("/api/v1/sync/heartbeat")
 def heartbeat():
     device = current_device()
-    devices.note_heartbeat(device, _json_object(MAX_HEARTBEAT_BYTES))
+    body = _json_object(MAX_HEARTBEAT_BYTES)
+    counted = _usage(device, body.pop("usage", None))  # checked before anything is written
+    devices.note_heartbeat(device, body)
     _send_letters()  # the sweeper: each kiosk's sync cycle sends letters a crash or a mail outage left queued
+    if counted is not None:
+        return jsonify(status="ok", device=device.name, usage={"stored": counted})
     return jsonify(status="ok", device=device.name)
+
+
+def _usage(device, found) -> int | None:
+    """A heartbeat's daily usage counters (cumulative; store/usage.py): stored for the token's device, the
+    larger value kept, so a resend changes nothing. A bad payload: 400 and nothing is written."""
+    if found is None:
+        return None
+    from store import usage
+
+    try:
+        rows = usage.parse(found, current_app.config["TODAY"]())
+    except usage.UsageError as exc:
+        raise ApiError(400, "invalid_usage", str(exc)) from None
+    return usage.record(device.name, rows)
 
 
 @bp.get("/api/v1/sync/devices")

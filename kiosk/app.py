@@ -63,6 +63,9 @@ def create_app(config: dict | None = None, today=None) -> Flask:
     i18n.init_app(app)
     filters.init_app(app)
     app.register_blueprint(routes.bp)
+    from kiosk import signin
+
+    app.register_blueprint(signin.bp)  # "No card? Sign in" (docs/kiosk.md)
     app.register_blueprint(events.bp)
     from kiosk import sync_status
 

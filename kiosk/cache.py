@@ -59,9 +59,10 @@ def open_cache(url: str) -> pw.Database:
     cache_db.initialize(db)
     from kiosk.lockout import LOCKOUT_MODELS  # the PIN lock counters (kiosk/lockout.py)
     from kiosk.outbox import OUTBOX_MODELS  # the durable outbox (kiosk/outbox.py)
+    from kiosk.usage import USAGE_MODELS  # daily usage counters, nothing personal (kiosk/usage.py)
 
     with db.connection_context():
-        db.create_tables(CACHE_MODELS + LOCKOUT_MODELS + OUTBOX_MODELS, safe=True)
+        db.create_tables(CACHE_MODELS + LOCKOUT_MODELS + OUTBOX_MODELS + USAGE_MODELS, safe=True)
     return db
 
 

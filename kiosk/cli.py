@@ -168,6 +168,36 @@ def cmd_devices(args) -> int:
     return 0
 
 
+def cmd_usage(args) -> int:
+    """kiosk usage report --from DATE --to DATE [--by kiosk|day|week|month] [--kiosk NAME] [--csv] (central store)."""
+    import datetime as dt
+
+    from store import schema, usage
+
+    config = _config(args)
+    db = schema.init(config["central"]["database_url"])
+    with db.connection_context():
+        try:
+            start, end = usage.parse_range(args.start, args.end, dt.date.today())
+            report = usage.table(start, end, args.by, args.kiosk or None)
+        except usage.UsageError as exc:
+            print(str(exc), file=sys.stderr)
+            return 2
+    if args.csv:
+        sys.stdout.write(usage.csv_text(report))
+        return 0
+    header = ["counter"] + report["columns"] + ["total"]
+    lines = [header] + [[row["label"]] + [str(v) for v in row["values"]] + [str(row["total"])]
+                        for row in report["rows"]]
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    print(f"kiosk usage {start} to {end}, by {args.by}" + (f", kiosk {args.kiosk}" if args.kiosk else ""))
+    for line in lines:
+        print("  ".join(cell.ljust(widths[0]) if i == 0 else cell.rjust(widths[i]) for i, cell in enumerate(line)))
+    if not report["rows"]:
+        print("no kiosk usage was reported for this range")
+    return 0
+
+
 def cmd_demo(args) -> int:
     from kiosk.demo_run import run
 
@@ -226,6 +256,16 @@ def build_parser() -> argparse.ArgumentParser:
     revoke_device.add_argument("name")
     devices_commands.add_parser("list", help="devices with their last pull and push")
     devices_parser.set_defaults(func=cmd_devices)
+
+    usage_parser = commands.add_parser("usage", help="kiosk usage statistics at the central store (counts only)")
+    usage_commands = usage_parser.add_subparsers(dest="usage_command", required=True)
+    report = usage_commands.add_parser("report", help="counters per kiosk (or day, week, month) over a date range")
+    report.add_argument("--from", dest="start", default="", help="first day, YYYY-MM-DD (default: the 1st of this month)")
+    report.add_argument("--to", dest="end", default="", help="last day, YYYY-MM-DD (default: today)")
+    report.add_argument("--by", choices=["kiosk", "day", "week", "month"], default="kiosk")
+    report.add_argument("--kiosk", default="", help="one kiosk only")
+    report.add_argument("--csv", action="store_true", help="CSV, as the staff station's download")
+    usage_parser.set_defaults(func=cmd_usage)
 
     from hardware import cli as hardware_cli
     from hardware.config import ReaderSettings

@@ -4,6 +4,13 @@ One row per patron who has typed a wrong PIN here recently. After
 ``pin_max_attempts`` failures in a row the card is locked at this kiosk until
 ``locked_until``; a right PIN clears the row. Staff are told through
 ``kiosk.services.record_lockout`` (the central store's audit log).
+
+Signing in without a card (kiosk/signin.py) shares these counters: a wrong password
+counts as a wrong PIN for the same patron. A user name that is nobody's gets a
+counter of its own (keyed by the name's keyed hash, never the name), so the screen
+behaves the same for it. Every failed sign-in also counts towards a per-kiosk
+throttle (``SignInThrottle``): ``SIGNIN_MAX_FAILURES`` within ``SIGNIN_WINDOW_SECONDS``
+pause sign-in at this kiosk for ``SIGNIN_PAUSE_SECONDS``.
 """
 from __future__ import annotations
 
@@ -21,7 +28,18 @@ class PinFailure(CacheModel):
     updated = pw.DateTimeField()
 
 
-LOCKOUT_MODELS = [PinFailure]
+class SignInThrottle(CacheModel):
+    """Failed sign-ins without a card at this kiosk (one row, ``name="signin"``)."""
+    name = pw.CharField(primary_key=True)
+    failures = pw.IntegerField(default=0)
+    window_start = pw.DateTimeField(null=True)
+    paused_until = pw.DateTimeField(null=True)
+
+
+LOCKOUT_MODELS = [PinFailure, SignInThrottle]
+SIGNIN_MAX_FAILURES = 5  # failed sign-ins without a card ...
+SIGNIN_WINDOW_SECONDS = 60  # ... within this long ...
+SIGNIN_PAUSE_SECONDS = 30  # ... pause sign-in at this kiosk for this long
 
 
 def _now() -> dt.datetime:
@@ -57,3 +75,31 @@ def failure(primary_id: str, max_attempts: int, lock_minutes: float, now: dt.dat
 
 def clear(primary_id: str) -> None:
     PinFailure.delete().where(PinFailure.primary_id == primary_id).execute()
+
+
+def signin_paused_until(now: dt.datetime | None = None) -> dt.datetime | None:
+    """When the pause of sign-in without a card at this kiosk ends (UTC), or None when it is open."""
+    now = now or _now()
+    row = SignInThrottle.get_or_none(SignInThrottle.name == "signin")
+    if row and row.paused_until and row.paused_until > now:
+        return row.paused_until
+    return None
+
+
+def signin_failure(now: dt.datetime | None = None) -> dt.datetime | None:
+    """Count one failed sign-in at this kiosk; return when the pause it starts ends, or None."""
+    now = now or _now()
+    with SignInThrottle._meta.database.atomic():
+        row = SignInThrottle.get_or_none(SignInThrottle.name == "signin")
+        new = row is None
+        if new:
+            row = SignInThrottle(name="signin", failures=0)
+        if row.window_start is None or (now - row.window_start).total_seconds() > SIGNIN_WINDOW_SECONDS:
+            row.window_start, row.failures = now, 0
+        row.failures += 1
+        paused = None
+        if row.failures >= SIGNIN_MAX_FAILURES:
+            paused = row.paused_until = now + dt.timedelta(seconds=SIGNIN_PAUSE_SECONDS)
+            row.failures, row.window_start = 0, None  # after the pause, a fresh count
+        row.save(force_insert=new)
+    return paused

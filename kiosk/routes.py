@@ -15,6 +15,7 @@ from flask_babel import gettext as _
 from htmx_flask import request as htmx_request
 
 from kiosk import services
+from kiosk import usage  # daily usage counters, nothing personal (kiosk/usage.py)
 from kiosk.central_client import CentralUnavailable
 from kiosk.events import read_tap_token
 from kiosk.screens import account_screen, renewal_message
@@ -40,6 +41,7 @@ def _expire_idle_session():
     now = time.time()
     limit = _config()["idle_timeout_seconds"] + 15
     if now - session.get("seen", now) > limit:
+        usage.count("ended_timeout")
         lang = session.get("lang")
         session.clear()
         if lang:
@@ -138,12 +140,15 @@ def identify():
                         "warning")
     account = services.find_patron(identifier)
     if account is None:
+        usage.count("unknown_cards")
         return _message(_("This card is not registered"),
                         _("We could not find this card or barcode. Please ask at the desk."), 404, "warning")
     until = services.pin_locked_until(account.primary_id)
     if until:
+        usage.count("locked_card_refused")
         return _locked_message(until)
     _start(account, chosen, preferences.get("contrast"))
+    usage.session_started("tap" if "tap" in request.form else "barcode")
     if account.policy.pin_required:
         return _render("_pin.html", account=account, error="", attempts_left=None)
     session["stage"] = PIN_OK
@@ -162,6 +167,8 @@ def pin():
         session["stage"] = PIN_OK
         return _show_account(account)
     if result.locked_until:
+        usage.count("pins_wrong")
+        usage.count("cards_locked")
         chosen_contrast = session.get("contrast")
         _end_session()
         if chosen_contrast is not None:  # the patron is still reading this message; "Back" then resets it
@@ -169,6 +176,7 @@ def pin():
         return _locked_message(result.locked_until)
     if result.message:  # the PIN could not be checked (library system unreachable): nothing counted
         return _render("_pin.html", account=account, error=_(result.message), attempts_left=None), 503
+    usage.count("pins_wrong")
     return _render("_pin.html", account=account, error=_("That PIN is not right."),
                    attempts_left=result.attempts_left), 401
 
@@ -237,6 +245,7 @@ def _renew_and_show(account, loan_ids: list[int] | None):
         return _message(_("Renewals are not available just now"),
                         _("Nothing has changed on your account. Please try again in a few minutes, "
                           "or ask at the desk."), 503, "info", back="account")
+    usage.renewals(outcomes)
     session["show_loans"] = True
     session["renewed"] = [[o.loan_id, o.renewed, o.new_due_date.isoformat() if o.new_due_date else "", o.reason,
                            o.pending] for o in outcomes]
@@ -268,6 +277,7 @@ def receipt():
     lines = _receipt_lines(account)
     if how == "print":
         ok = services.print_receipt(_("Your loans"), account, lines)
+        usage.count("receipts_printed", ok)
         return _result(ok, _("Your receipt is printing."), _("The receipt printer is not working. Please ask at "
                                                              "the desk."))
     return _email("FulUserBorrowingActivityLetter", account, {"renewals": session.get("renewed", [])})
@@ -298,6 +308,7 @@ def _email(letter_type: str, account, context=None):
         outcome = services.email_letter(account.primary_id, letter_type, context)
     except CentralUnavailable:
         return _result(False, "", _("Email is not available just now. Please try again later."))
+    usage.emailed(letter_type, outcome.sent)
     return _result(outcome.sent, _("Sent to your email address."),
                    _("The email could not be sent. Please ask at the desk."))
 
@@ -317,6 +328,8 @@ def still_here():
 
 @bp.post("/done")
 def done():
+    if "patron" in session:
+        usage.count("ended_timeout" if request.form.get("ended") == "timeout" else "ended_done")
     _end_session()
     return _render("_attract.html", goodbye=True, personal=False)
 
@@ -331,6 +344,7 @@ def call_staff():
     reason = request.form.get("reason", "help")
     reason = reason if reason in CALL_REASONS else "help"
     ok = services.call_staff(reason, session.get("patron", "") if session.get("stage") == PIN_OK else "")
+    usage.count("staff_calls")
     return _render("_help.html", help=_config()["help"], called=True, call_ok=ok)
 
 
@@ -350,6 +364,7 @@ def language():
     lang = request.form.get("lang", "")
     if lang in _config()["languages"]:
         session["lang"], session["lang_chosen"] = lang, True
+        usage.count(usage.language_counter(lang))
     return _current_screen()
 
 
@@ -370,6 +385,7 @@ def _show_account(account):
     config = _config()
     screen = account_screen(account, _today(), config["expiry_warning_days"], config["referrals"])
     show_loans = config["show_loans_on_open"] or session.get("show_loans", False)
+    usage.account_shown(screen)
     return _render("_account.html", screen=screen, today=_today(), show_loans=show_loans,
                    renew_all=services.capabilities().get("renew_all", True),
                    renew_selected=_renew_selected_offered())

@@ -219,22 +219,102 @@ def check_pin(account: Account, pin: str) -> PinResult:
 def verify_pin_upstream(primary_id: str, pin: str) -> bool | None:
     """Ask the central store to check ``pin`` with the library system (``POST .../verify-pin``, the PIN in
     the body). True or False when it was checked; None when it could not be (offline, upstream down)."""
+    return _verify_at_central(primary_id, {"pin": pin}, "PIN")
+
+
+def verify_password_central(primary_id: str, password: str) -> bool | None:
+    """Ask the central store whether ``password`` is the patron's (the same ``POST .../verify-pin`` route,
+    ``{"password": ...}`` in the body: the patron's password hash there, else the library system). True or
+    False when it was checked; None when it could not be (offline, upstream down)."""
+    return _verify_at_central(primary_id, {"password": password}, "password")
+
+
+def _verify_at_central(primary_id: str, body: dict, what: str) -> bool | None:
     from urllib.parse import quote
 
     if not central_online():
         return None
     try:
-        answer = _central()._call("POST", f"/api/v1/patrons/{quote(primary_id, safe='')}/verify-pin",
-                                  json={"pin": pin})
+        answer = _central()._call("POST", f"/api/v1/patrons/{quote(primary_id, safe='')}/verify-pin", json=body)
     except CentralUnavailable as exc:  # includes 503: the library system behind it is down
-        current_app.logger.warning("PIN not checked: %s", exc)
+        current_app.logger.warning("%s not checked: %s", what, exc)
         return None
     except CentralError as exc:
-        if exc.status == 404:  # not a patron there: no PIN can be right
+        if exc.status == 404:  # not a patron there: no secret can be right
             return False
-        current_app.logger.warning("PIN not checked: the central store refused (%s)", exc.code)
+        current_app.logger.warning("%s not checked: the central store refused (%s)", what, exc.code)
         return None
     return answer.get("ok") is True
+
+
+# --- Signing in without a card (kiosk/signin.py): user name and password ---
+
+@dataclass(frozen=True)
+class SignInResult:
+    account: Account | None = None  # set when signed in
+    locked_until: dt.datetime | None = None  # this account (or name) is locked at this kiosk (UTC, naive)
+    paused_until: dt.datetime | None = None  # sign-in at this kiosk is paused (too many failures)
+    message: str = ""  # the password could not be checked (nothing was counted)
+
+
+SIGNIN_UNCHECKED = ("Signing in without a card is not possible just now because the library system cannot be "
+                    "reached. Please use your card, or ask at the desk.")
+_dummy_hash: list[str] = []
+
+
+def find_sign_in(user_name: str) -> Account | None:
+    """The patron a typed user name names: their primary id (exactly), else any of their active identifiers
+    (barcode, card number, ...: what a card tap or a scan finds, the same keyed-hash lookup)."""
+    user_name = user_name.strip()
+    if not user_name:
+        return None
+    return get_patron(user_name) or find_patron(user_name)
+
+
+def sign_in(user_name: str, password: str) -> SignInResult:
+    """Sign in with a user name and password instead of a card and PIN.
+
+    The password is checked by the central store (``verify_password_central``): the kiosk's cache holds PIN
+    hashes but no password hashes, so offline nothing can check it and sign-in is refused
+    (``SIGNIN_UNCHECKED``, nothing counted) -- an unchecked secret is never accepted. A wrong password counts
+    on the patron's wrong-PIN counter (``kiosk.lockout``: the same lock, the same report to staff); a user name
+    that is nobody's fails the same way, on a counter of its own, after an equally slow check. Every failure
+    also counts towards the kiosk's sign-in throttle.
+    """
+    from domain.hashing import hash_secret, verify_secret
+    from kiosk import lockout
+
+    paused = lockout.signin_paused_until()
+    if paused:
+        return SignInResult(paused_until=paused)
+    if not central_online():
+        return SignInResult(message=SIGNIN_UNCHECKED)
+    account = find_sign_in(user_name)
+    key = account.primary_id if account else "?" + _cache().identifier_key(user_name)
+    until = lockout.locked_until(key)
+    if until:
+        return SignInResult(locked_until=until)
+    if account is None:
+        if not _dummy_hash:
+            _dummy_hash.append(hash_secret("not anyone's password"))
+        verify_secret(_dummy_hash[0], password or "x")  # as slow as a real check: no hint the name is nobody's
+        ok = False
+    else:
+        ok = verify_password_central(account.primary_id, password) if password else False
+        if ok is None:
+            return SignInResult(message=SIGNIN_UNCHECKED)
+    if ok:
+        lockout.clear(key)
+        return SignInResult(account=account)
+    config = _kiosk_config()
+    _left, locked = lockout.failure(key, config["pin_max_attempts"], config["pin_lockout_minutes"])
+    paused = lockout.signin_failure()
+    if locked:
+        until = lockout.locked_until(key)
+        if account is not None:
+            record_lockout(account.primary_id, until)
+        return SignInResult(locked_until=until, paused_until=paused)
+    return SignInResult(paused_until=paused)
 
 
 def record_lockout(primary_id: str, locked_until: dt.datetime | None = None) -> bool:

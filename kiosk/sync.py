@@ -94,6 +94,14 @@ def heartbeat_data(cache: PatronCache) -> dict:
     summary = status(cache)
     data["sync"] = {key: summary[key] for key in ("cursor", "outbox_length", "oldest_pending", "rejected_count",
                                                   "last_pull_ok", "last_push_ok")}
+    try:  # daily usage counters, cumulative, nothing personal (kiosk/usage.py; docs/sync.md "Usage statistics")
+        from kiosk import usage
+
+        found = usage.unsent()
+        if found:
+            data["usage"] = found
+    except Exception as exc:  # counting must never stop the sync
+        data["usage_error"] = str(exc)[:200]
     return data
 
 
@@ -105,7 +113,9 @@ def cycle(client: CentralClient, cache: PatronCache, page_size: int = 1000, prog
         report["pulled"] = pull(client, cache, page_size, progress)
         report["pushed"] += push(client, cache)["sent"]
         try:
-            client.heartbeat(heartbeat_data(cache))
+            data = heartbeat_data(cache)
+            client.heartbeat(data)
+            _usage_sent(data.get("usage"))
         except CentralError as exc:
             if exc.status in (401, 403):
                 raise
@@ -117,6 +127,20 @@ def cycle(client: CentralClient, cache: PatronCache, page_size: int = 1000, prog
         report["error"] = f"central store refused: {exc.code}: {exc.message}"
         note_online(cache, exc.status not in (401, 403), report["error"])
     return report
+
+
+def _usage_sent(sent) -> None:
+    """The central store stored these cumulative counters (the heartbeat was answered): remember it."""
+    if not sent:
+        return
+    try:
+        from kiosk import usage
+
+        usage.mark_sent(sent)
+    except Exception:  # noqa: BLE001  (they are sent again next cycle, which changes nothing there)
+        import logging
+
+        logging.getLogger(__name__).exception("usage counters not marked as sent")
 
 
 def status(cache: PatronCache) -> dict:

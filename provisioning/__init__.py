@@ -75,4 +75,7 @@ def create_app(config: dict | None = None, today=None) -> Flask:
 
     for module in (calls, conflicts, fleet):
         app.register_blueprint(module.bp)
+    from provisioning import usage  # kiosk usage statistics (counts only)
+
+    app.register_blueprint(usage.bp)
     return app

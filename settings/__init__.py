@@ -47,6 +47,7 @@ DEFAULTS: dict = {
         "receipts": "ask",  # after renewals: "ask" | "email" | "print" | "none"
         "languages": ["en", "fr"],  # offered on screen; the first is the default
         "high_contrast_default": False,  # true: each session starts in high contrast (the patron can switch it off)
+        "password_sign_in": True,  # "No card? Sign in": user name and password on an on-screen keyboard
         "templates_dir": "",  # a folder of template overrides, e.g. _help_text.html (library-editable)
         "referrals": {  # what to do when expired/inactive/blocked; first match: user group, source, type
             "default": "Please ask at the library desk.",

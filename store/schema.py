@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from store.db import bind
 from store.models import create_tables
+from store import usage as _usage  # noqa: E402,F401  (KioskUsage, kiosk usage statistics: created at start)
 
 
 def init(url: str):

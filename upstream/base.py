@@ -136,6 +136,12 @@ class Upstream(abc.ABC):
     def verify_pin(self, primary_id: str, pin: str) -> bool:
         """True when ``pin`` (or password) is the patron's; never raises for a wrong PIN."""
 
+    def verify_password(self, primary_id: str, password: str) -> bool:
+        """True when ``password`` is the patron's password (kiosk sign-in without a card). The upstream's
+        own check takes it as it takes a PIN: Alma's ``op=auth`` checks the user's password, SIP2's AD is
+        the patron password; never raises for a wrong password."""
+        return self.verify_pin(primary_id, password)
+
     @abc.abstractmethod
     def renew(self, primary_id: str, loans: list[LoanRef], today: dt.date) -> list[RenewalDecision]:
         """Renew each loan; one decision per loan, keyed by ``LoanRef.loan_id``."""

@@ -33,6 +33,12 @@ class LocalUpstream(Upstream):
         user = get_user(primary_id)
         return bool(user and user.pin_hash and pin and verify_secret(user.pin_hash, pin))
 
+    def verify_password(self, primary_id: str, password: str) -> bool:
+        from store.accounts import get_user
+
+        user = get_user(primary_id)
+        return bool(user and user.password_hash and password and verify_secret(user.password_hash, password))
+
     def renew(self, primary_id: str, loans: list[LoanRef], today: dt.date) -> list[RenewalDecision]:
         from store.accounts import get_user
         from store.circulation import renew_locally

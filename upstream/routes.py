@@ -5,6 +5,7 @@ from flask import Blueprint, current_app, jsonify, request
 
 from central.errors import ApiError
 from domain.blocks import active_blocks
+from domain.hashing import verify_secret
 from store.accounts import build_account, get_user
 from upstream import cache
 from upstream.base import UpstreamError, UpstreamUnavailable
@@ -49,19 +50,33 @@ def replay():
 
 @bp.post("/api/v1/patrons/<primary_id>/verify-pin")
 def verify_pin(primary_id):
-    """Ask the library system whether a PIN is the patron's (kiosks use it for patrons whose account
-    carries no PIN hash, i.e. upstream patrons). The PIN travels in the JSON body only and is never logged."""
+    """Ask whether a PIN, or a password, is the patron's. The PIN (``{"pin": ...}``: kiosks use it for patrons
+    whose account carries no PIN hash, i.e. upstream patrons) is checked by the library system; a password
+    (``{"password": ...}``: signing in at a kiosk without a card) against the patron's password hash here when
+    the store holds one, else by the library system (Alma ``op=auth``, SIP2 AD). The secret travels in the
+    JSON body only and is never logged."""
     body = request.get_json(silent=True) if request.get_data() else None
-    pin = body.get("pin") if isinstance(body, dict) else None
-    if not isinstance(pin, str) or not pin.strip():
+    body = body if isinstance(body, dict) else {}
+    password = body.get("password") if "password" in body and "pin" not in body else None
+    secret = password if password is not None else body.get("pin")
+    if not isinstance(secret, str) or not secret.strip():
+        if password is not None:
+            raise ApiError(400, "password_required", "Give the password in the JSON body: {\"password\": \"...\"}.")
         raise ApiError(400, "pin_required", "Give the PIN in the JSON body: {\"pin\": \"...\"}.")
-    if get_user(primary_id) is None:
+    user = get_user(primary_id)
+    if user is None:
         raise ApiError(404, "patron_not_found", f"No patron has the primary id {primary_id!r}.")
+    what = "PIN" if password is None else "password"
     try:
-        ok = _upstream().verify_pin(primary_id, pin)
+        if password is None:
+            ok = _upstream().verify_pin(primary_id, secret)
+        elif user.password_hash:  # a password set here (the provisioning station): our own slow hash decides
+            ok = verify_secret(user.password_hash, secret)
+        else:
+            ok = _upstream().verify_password(primary_id, secret)
     except UpstreamUnavailable:
         raise ApiError(503, "upstream_unavailable",
-                       "The library system cannot be reached, so the PIN cannot be checked just now.") from None
+                       f"The library system cannot be reached, so the {what} cannot be checked just now.") from None
     except UpstreamError as exc:
         raise ApiError(502, exc.code, exc.message) from None
     return jsonify(ok=bool(ok))

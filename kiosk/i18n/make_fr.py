@@ -170,6 +170,37 @@ FR = {
     "Overdue fine": "Amende de retard", "Lost item replacement fee": "Frais de remplacement de document perdu",
     "Lost item processing fee": "Frais de traitement de document perdu", "Library card renewal": "Renouvellement de carte",
     "Library card replacement": "Remplacement de carte", "Membership fee": "Droits d'inscription", "Other": "Autre",
+    # signing in without a card (kiosk/signin.py, _signin.html, _keyboard.html)
+    "No card? Sign in": "Pas de carte ? Connectez-vous",
+    "Sign in without a card": "Se connecter sans carte",
+    "Your user name is your library barcode or your user ID. Use the keyboard on the screen.":
+        "Votre identifiant est le code-barres de votre carte ou votre numéro d'usager. Utilisez le clavier à l'écran.",
+    "User name": "Identifiant",
+    "Password": "Mot de passe",
+    "Show password": "Afficher le mot de passe",
+    "Cancel": "Annuler",
+    "Sign in": "Se connecter",
+    "Keyboard": "Clavier",
+    "Shift": "Maj",
+    "Delete last character": "Effacer le dernier caractère",
+    "Space": "Espace",
+    "Sign in with your card": "Connectez-vous avec votre carte",
+    "Signing in without a card is not offered at this kiosk. Tap your card or scan your barcode, or ask at the desk.":
+        "La connexion sans carte n'est pas proposée sur cette borne. Posez votre carte sur le lecteur ou scannez votre "
+        "code-barres, ou adressez-vous à l'accueil.",
+    "Too many unsuccessful sign-ins at this kiosk. Please wait %(seconds)s seconds and try again.":
+        "Trop de tentatives de connexion échouées sur cette borne. Patientez %(seconds)s secondes puis réessayez.",
+    "This account is locked": "Ce compte est bloqué",
+    "The PIN or password was wrong too many times. Try again in %(minutes)s minutes, or ask at the desk.":
+        "Le code ou le mot de passe a été mal saisi trop de fois. Réessayez dans %(minutes)s minutes, ou adressez-vous "
+        "à l'accueil.",
+    "Type your user name and your password.": "Saisissez votre identifiant et votre mot de passe.",
+    "That user name or password is not right.": "Cet identifiant ou ce mot de passe n'est pas correct.",
+    # kiosk/services.py SIGNIN_UNCHECKED (shown through _(result.message))
+    "Signing in without a card is not possible just now because the library system cannot be reached. Please use "
+    "your card, or ask at the desk.":
+        "La connexion sans carte n'est pas possible pour le moment car le système de la bibliothèque est injoignable. "
+        "Utilisez votre carte, ou adressez-vous à l'accueil.",
 }
 PLURALS = {
     "expires in %(num)d day.": ("expire dans %(num)d jour.", "expire dans %(num)d jours."),

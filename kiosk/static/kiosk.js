@@ -33,7 +33,8 @@
     ending = true;
     var screen = document.getElementById("screen");
     screen.innerHTML = "";                  // nothing personal stays on screen, even if the request fails
-    htmx.ajax("POST", "/done", {target: "#screen", swap: "innerHTML"}).then(function () {
+    // ended=timeout: counted apart from the Done button in the usage statistics (kiosk/usage.py)
+    htmx.ajax("POST", "/done", {target: "#screen", swap: "innerHTML", values: {ended: "timeout"}}).then(function () {
       ending = false;
     }, function () { window.location.replace("/"); });
   }
@@ -103,6 +104,55 @@
     if (value === "clear") { field.value = ""; }
     else if (value === "back") { field.value = field.value.slice(0, -1); }
     else if (field.value.length < 8) { field.value += value; }
+    field.focus();
+  });
+
+  // The on-screen keyboard for signing in without a card (_keyboard.html): keys type into the last focused
+  // field marked data-kb-field (the fields have inputmode="none": no system keyboard); a USB keyboard also works.
+  var kbField = null;
+  document.addEventListener("focusin", function (event) {
+    if (event.target.matches && event.target.matches("[data-kb-field]")) { kbField = event.target; }
+  });
+  function kbTarget() {
+    if (kbField && document.body.contains(kbField)) { return kbField; }
+    return document.querySelector("#screen [data-kb-field]");
+  }
+  function setShift(board, on) {
+    board.classList.toggle("shifted", on);
+    board.querySelectorAll("[data-kb-key]").forEach(function (key) {
+      var value = key.dataset.kbKey;
+      if (value.length === 1 && value >= "a" && value <= "z") { key.textContent = on ? value.toUpperCase() : value; }
+    });
+    var shift = board.querySelector('[data-kb-key="shift"]');
+    if (shift) { shift.setAttribute("aria-pressed", on ? "true" : "false"); }
+  }
+  document.addEventListener("mousedown", function (event) {  // the field keeps the focus (and its caret)
+    if (event.target.closest && event.target.closest("[data-kb-key]")) { event.preventDefault(); }
+  });
+  document.addEventListener("click", function (event) {
+    var key = event.target.closest("[data-kb-key]");
+    if (!key) { return; }
+    var field = kbTarget(), board = key.closest(".keyboard");
+    if (!field || !board) { return; }
+    var value = key.dataset.kbKey, shifted = board.classList.contains("shifted");
+    if (value === "shift") { setShift(board, !shifted); }
+    else if (value === "back") { field.value = field.value.slice(0, -1); }
+    else {
+      var typed = value === "space" ? " " : (shifted ? value.toUpperCase() : value);
+      if (!(field.maxLength > 0) || field.value.length < field.maxLength) { field.value += typed; }
+      if (shifted) { setShift(board, false); }  // shift is for the next letter only
+    }
+    field.focus();
+  });
+  // "Show password": the masked field shown as text while pressed.
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-reveal]");
+    if (!button) { return; }
+    var field = document.getElementById(button.dataset.reveal);
+    if (!field) { return; }
+    var show = field.type === "password";
+    field.type = show ? "text" : "password";
+    button.setAttribute("aria-pressed", show ? "true" : "false");
     field.focus();
   });
 

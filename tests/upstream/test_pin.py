@@ -64,6 +64,68 @@ def test_the_central_store_asks_a_sip2_server(central_db, config, no_forwarder, 
         server.stop()
 
 
+def test_a_password_is_checked_by_the_library_system(central_app, alma, caplog, device_token):
+    """Signing in without a card: an upstream patron's password goes to Alma's op=auth (as the PIN does);
+    a password set here (the provisioning station) is checked against our own hash instead."""
+    from domain.hashing import hash_secret
+    from store.models import User
+
+    fake, _url = alma
+    fake.pins["AL1"] = "Alma-password-9"
+    api = device_client(central_app, device_token)
+    api.post("/api/v1/patrons/refresh", query_string={"identifier": "04AABBCCDDEE01"})
+    path = "/api/v1/patrons/AL1/verify-pin"
+    with caplog.at_level(logging.DEBUG):
+        assert api.post(path, json={"password": "Alma-password-9"}).json == {"ok": True}
+        assert api.post(path, json={"password": "not-it"}).json == {"ok": False}
+    assert [e["args"].get("op") for e in fake.log[-2:]] == ["auth", "auth"]
+    assert not any(e["violations"] for e in fake.log)
+    # werkzeug: the fake Alma's own access log (Alma's op=auth takes the password as a query parameter)
+    assert not any("Alma-password-9" in r.getMessage() for r in caplog.records if r.name != "werkzeug")
+    fake.down = True
+    down = api.post(path, json={"password": "Alma-password-9"})
+    assert down.status_code == 503 and down.json["error"]["code"] == "upstream_unavailable"
+    fake.down = False
+    User.update(password_hash=hash_secret("Set-at-the-desk-1")).where(User.primary_id == "AL1").execute()
+    calls = len(fake.log)
+    assert api.post(path, json={"password": "Set-at-the-desk-1"}).json == {"ok": True}
+    assert len(fake.log) == calls  # our own hash decided: no call to Alma
+
+
+def test_a_password_is_checked_by_a_sip2_server(central_db, config, no_forwarder, device_token):
+    server = PysipServer()
+    try:
+        config["upstream"].update({"kind": "sip2", "sip2_port": server.port, "sip2_login_user": "kiosk",
+                                   "sip2_login_password": "s3cret", "sip2_institution_id": "MAIN",
+                                   "sip2_timeout_seconds": 2, "fresh_seconds": 0})
+        api = device_client(central.create_app(config, today=lambda: TODAY), device_token)
+        api.post("/api/v1/patrons/refresh", query_string={"identifier": "21000000001"})
+        path = "/api/v1/patrons/21000000001/verify-pin"
+        assert api.post(path, json={"password": "2468"}).json == {"ok": True}  # AD: the patron password
+        assert api.post(path, json={"password": "0000"}).json == {"ok": False}
+    finally:
+        server.stop()
+
+
+def test_the_kiosk_signs_in_an_alma_patron_with_the_password(synced_kiosk, central_app, alma, device_token):
+    from tests.kiosk.conftest import fill_cache
+
+    fake, _url = alma
+    fake.pins["AL1"] = "Alma-password-9"
+    device_client(central_app, device_token).post("/api/v1/patrons/refresh",
+                                                  query_string={"identifier": "04AABBCCDDEE01"})
+    fill_cache(synced_kiosk)
+    kiosk = synced_kiosk.test_client()
+    wrong = kiosk.post("/sign-in", data={"user_name": "20000000000111", "password": "not-it"})
+    assert wrong.status_code == 401
+    right = kiosk.post("/sign-in", data={"user_name": "20000000000111", "password": "Alma-password-9"})
+    assert right.status_code == 200 and "Middlemarch" in right.get_data(as_text=True)
+    fake.down = True
+    kiosk.post("/done")
+    refused = kiosk.post("/sign-in", data={"user_name": "AL1", "password": "Alma-password-9"})
+    assert refused.status_code == 503 and "Middlemarch" not in refused.get_data(as_text=True)
+
+
 def _kiosk_with_alma_patron(synced_kiosk, central_app, device_token):
     from tests.kiosk.conftest import fill_cache
 

@@ -240,3 +240,60 @@ def test_high_contrast_chosen_before_a_tap_resets_when_nobody_comes(page, kiosk_
     page.locator('#contrast-toggle[aria-pressed="true"]').wait_for()
     page.locator('#contrast-toggle[aria-pressed="false"]').wait_for(timeout=8000)
     assert _background(page) == "rgb(255, 255, 255)"
+
+
+def _keyboard(page, text):
+    """Type ``text`` on the on-screen keyboard (shift before each capital)."""
+    names = {"@": "at", ".": "dot", "-": "dash", "_": "underscore", "!": "bang", "#": "hash", "$": "dollar",
+             "?": "question", " ": "space"}
+    for char in text:
+        if char.isupper():
+            page.get_by_test_id("kb-shift").click()
+        page.get_by_test_id(f"kb-{names.get(char, char.lower())}").click()
+
+
+def test_sign_in_without_a_card_on_the_on_screen_keyboard(page, kiosk_url, central_db):
+    from domain.hashing import hash_secret
+    from store.models import User
+
+    User.update(password_hash=hash_secret("Orchid-lantern-73")).where(User.primary_id == "P1").execute()
+    page.goto(kiosk_url)
+    page.get_by_test_id("no-card").click()
+    page.get_by_role("heading", name="Sign in without a card").wait_for()
+    user_name, password = page.get_by_test_id("user-name"), page.get_by_test_id("password")
+    assert user_name.get_attribute("inputmode") == password.get_attribute("inputmode") == "none"
+    for key in ("kb-a", "kb-shift", "kb-back", "kb-space", "kb-7"):  # large keys: at least 48 px
+        box = page.get_by_test_id(key).bounding_box()
+        assert box["width"] >= 48 and box["height"] >= 48
+    axe_check(page, "signin")
+    shots(page, "signin")
+    _keyboard(page, "P1")  # into the focused field, the user name
+    assert user_name.input_value() == "P1"
+    password.click()
+    _keyboard(page, "Orchid-lantern-7x")
+    page.get_by_test_id("kb-back").click()  # backspace
+    _keyboard(page, "4")
+    assert password.input_value() == "Orchid-lantern-74" and password.get_attribute("type") == "password"
+    page.get_by_test_id("show-password").click()
+    assert password.get_attribute("type") == "text"
+    assert page.get_by_test_id("show-password").get_attribute("aria-pressed") == "true"
+    page.get_by_test_id("show-password").click()
+    assert password.get_attribute("type") == "password"
+    page.get_by_test_id("signin-ok").click()
+    page.get_by_test_id("signin-error").wait_for()
+    assert "That user name or password is not right." in page.get_by_test_id("signin-error").inner_text()
+    assert page.get_by_test_id("password").input_value() == ""  # the password is never sent back
+    assert page.get_by_test_id("user-name").input_value() == "P1"
+    axe_check(page, "signin-wrong")
+    shots(page, "signin-wrong")
+    page.get_by_test_id("password").click()
+    page.keyboard.type("Orchid-lantern-7")  # a USB keyboard works too
+    _keyboard(page, "3")
+    page.get_by_test_id("signin-ok").click()
+    page.get_by_role("heading", name="Zoë Ólafsdóttir").wait_for()
+    assert "Middlemarch" in page.content() and "Orchid" not in page.content()
+    page.get_by_test_id("done").click()
+    page.get_by_text("Thank you. Your session has ended.").wait_for()
+    page.get_by_test_id("no-card").click()
+    page.get_by_role("heading", name="Sign in without a card").wait_for()
+    assert page.get_by_test_id("user-name").input_value() == "" and page.get_by_test_id("password").input_value() == ""
