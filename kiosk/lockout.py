@@ -58,7 +58,7 @@ def locked_until(primary_id: str, now: dt.datetime | None = None) -> dt.datetime
 def failure(primary_id: str, max_attempts: int, lock_minutes: float, now: dt.datetime | None = None) -> tuple[int, bool]:
     """Count one wrong PIN; return (attempts left, locked now)."""
     now = now or _now()
-    with PinFailure._meta.database.atomic():
+    with PinFailure._meta.database.atomic("IMMEDIATE"):  # read then write: take the write lock first
         row = PinFailure.get_or_none(PinFailure.primary_id == primary_id)
         if row is None:
             row = PinFailure(primary_id=primary_id, failures=0)
@@ -89,7 +89,7 @@ def signin_paused_until(now: dt.datetime | None = None) -> dt.datetime | None:
 def signin_failure(now: dt.datetime | None = None) -> dt.datetime | None:
     """Count one failed sign-in at this kiosk; return when the pause it starts ends, or None."""
     now = now or _now()
-    with SignInThrottle._meta.database.atomic():
+    with SignInThrottle._meta.database.atomic("IMMEDIATE"):
         row = SignInThrottle.get_or_none(SignInThrottle.name == "signin")
         new = row is None
         if new:

@@ -128,7 +128,7 @@ def test_a_busy_cache_neither_slows_nor_loses_a_count(kiosk, kiosk_app, tmp_path
         other.execute("BEGIN IMMEDIATE")
         started = time.monotonic()
         page = kiosk.post("/identify", data={"identifier": "999"})
-        assert page.status_code == 404 and time.monotonic() - started < 2  # not the 5 s busy timeout
+        assert page.status_code == 404 and time.monotonic() - started < 4  # did not wait out the 5 s busy timeout
         other.rollback()
     finally:
         other.close()
