@@ -126,12 +126,19 @@ def attract():
     return _render("_attract.html", personal=False)
 
 
-@bp.post("/identify")
-def identify():
+def fresh_start() -> tuple[str, dict]:
+    """End any patron's session (a new identification always does), keeping what was chosen on screen
+    (language, contrast) before it; returns (the language chosen, those preferences)."""
     chosen = session.get("lang", "") if session.get("lang_chosen") and "patron" not in session else ""
     preferences = _preferences()
-    _end_session()  # a new identification always ends the previous patron's session
-    session.update(preferences)  # ... but not what this patron chose on screen before the tap
+    _end_session()
+    session.update(preferences)
+    return chosen, preferences
+
+
+@bp.post("/identify")
+def identify():
+    chosen, preferences = fresh_start()
     identifier = request.form.get("identifier", "").strip()
     if "tap" in request.form:
         identifier = read_tap_token(current_app, request.form["tap"]) or ""
@@ -378,6 +385,10 @@ def _current_screen():
         account = _patron(IDENTIFIED)
         if account is not None:
             return _render("_pin.html", account=account, error="", attempts_left=None)
+    if session.get("screen") == "sign-in":  # signing in without a card: stay there, in the new language
+        from kiosk import signin
+
+        return signin.sign_in_screen()
     return _render("_attract.html", personal=False, keep_language=True)
 
 

@@ -17,7 +17,7 @@ from flask import Blueprint, current_app, request, session
 from flask_babel import gettext as _
 
 from kiosk import services
-from kiosk.routes import PIN_OK, _end_session, _message, _preferences, _render, _show_account, _start
+from kiosk.routes import PIN_OK, _message, _render, _show_account, _start, fresh_start
 
 bp = Blueprint("signin", __name__)
 
@@ -34,6 +34,7 @@ def _not_offered():
 
 def _screen(error: str = "", user_name: str = "", status: int = 200):
     # personal: the idle countdown runs and "Done" is shown, so typed fields never wait for the next patron
+    session["screen"] = "sign-in"  # a language switch comes back here (routes._current_screen)
     return _render("_signin.html", personal=True, error=error, user_name=user_name), status
 
 
@@ -52,20 +53,11 @@ def _locked(until: dt.datetime):
                       "the desk.", minutes=minutes), 423, "warning")
 
 
-def _fresh_start() -> tuple[str, dict]:
-    """End any patron's session, keeping what was chosen on screen (language, contrast) before it."""
-    chosen = session.get("lang", "") if session.get("lang_chosen") and "patron" not in session else ""
-    preferences = _preferences()
-    _end_session()
-    session.update(preferences)
-    return chosen, preferences
-
-
 @bp.get("/sign-in")
 def sign_in_screen():
     if not offered():
         return _not_offered()
-    _fresh_start()
+    fresh_start()
     return _screen()
 
 
@@ -73,7 +65,7 @@ def sign_in_screen():
 def sign_in():
     if not offered():
         return _not_offered()
-    chosen, preferences = _fresh_start()
+    chosen, preferences = fresh_start()
     user_name = request.form.get("user_name", "").strip()[:100]
     password = request.form.get("password", "")
     if not user_name or not password:

@@ -197,6 +197,10 @@ def test_french(signin):
     assert "Se connecter sans carte" in html and "Mot de passe" in html and "Afficher le mot de passe" in html
     wrong = _sign_in(signin, password="not-it").get_data(as_text=True)
     assert "Cet identifiant ou ce mot de passe n&#39;est pas correct." in wrong
+    english = signin.post("/language", data={"lang": "en"}).get_data(as_text=True)
+    assert "Password" in english and "Tap your card" not in english  # still signing in, now in English
+    signin.get("/")  # back at the attract screen: a language switch stays there
+    assert "Posez votre carte" in signin.post("/language", data={"lang": "fr"}).get_data(as_text=True)
 
 
 def test_the_password_never_in_a_url_a_log_or_a_page(kiosk_app, central_db, caplog):
