@@ -101,7 +101,7 @@ def renew_many(primary_id):
 
 # --- kiosk requests: letters, PIN lockouts, calls for staff (issue 3) ---
 
-KIOSK_LETTERS = ("FulRequestsReportLetter", "FulUserBorrowingActivityLetter")
+KIOSK_LETTERS = ("FulRequestsReportLetter", "FulUserBorrowingActivityLetter", "FulFinesFeesNotificationLetter")
 
 
 def _json_body() -> dict:
@@ -118,7 +118,7 @@ def _device() -> str:
 
 @bp.post("/api/v1/patrons/<primary_id>/letters")
 def send_letter(primary_id):
-    """Send a patron a letter by email: the requests report or the borrowing activity (loans receipt)."""
+    """Email a patron a letter: the requests report, the borrowing activity (loans receipt), the fines and fees."""
     user = _user_or_404(primary_id)
     body = _json_body()
     letter_type = body.get("letter_type")

@@ -56,11 +56,12 @@ OPENAPI = {
                 "schema": {"type": "object", "properties": {"results": {"type": "array", "items": {
                     "$ref": "#/components/schemas/RenewalResult"}}}}}}}, "400": _ERROR, "404": _ERROR}}},
         "/api/v1/patrons/{primary_id}/letters": {"post": {
-            "summary": "Email the patron a letter: the requests report or the borrowing activity (loans receipt)",
+            "summary": "Email the patron a letter: requests report, borrowing activity (loans receipt), fines and fees",
             "parameters": [_PRIMARY_ID],
             "requestBody": {"required": True, "content": {"application/json": {"schema": {
                 "type": "object", "required": ["letter_type"], "properties": {
-                    "letter_type": {"enum": ["FulRequestsReportLetter", "FulUserBorrowingActivityLetter"]},
+                    "letter_type": {"enum": ["FulRequestsReportLetter", "FulUserBorrowingActivityLetter",
+                                             "FulFinesFeesNotificationLetter"]},
                     "channel": {"enum": ["email"]},
                     "context": {"type": "object"}}}}}},
             "responses": {"201": {"description": "Sent", "content": {"application/json": {"schema": {

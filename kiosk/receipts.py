@@ -69,3 +69,71 @@ def print_receipt(config: dict, library: str, title: str, name: str, lines: list
     except Exception as exc:  # any printer trouble: the patron is told, the kiosk goes on
         log.warning("receipt not printed: %s", exc)
         return False
+
+
+# --- What a receipt holds, and when it goes ([kiosk] receipts, receipt_when; docs/kiosk.md) ---
+
+RECEIPT_HOW = ("ask", "email", "print", "none")  # [kiosk] receipts: how receipts go
+RECEIPT_WHEN = ("ask", "always", "on_timeout", "never")  # [kiosk] receipt_when: when the loans receipt goes
+SECTIONS = ("loans", "requests", "fees")  # the account screen's sections a receipt can be asked for
+LETTERS = {"loans": "FulUserBorrowingActivityLetter", "requests": "FulRequestsReportLetter",
+           "fees": "FulFinesFeesNotificationLetter"}  # each section's receipt by email (store/letters.py)
+PRINTED = {"loans": "receipts_printed", "requests": "requests_printed", "fees": "fees_printed"}  # usage counters
+
+
+class ReceiptSettingsError(ValueError):
+    """``[kiosk] receipts`` / ``receipt_when`` cannot work together; the kiosk refuses to start."""
+
+
+def check_settings(kiosk_config: dict) -> None:
+    """Refuse receipt settings that cannot work (called when the kiosk app is built)."""
+    how = kiosk_config.get("receipts", "ask")
+    when = kiosk_config.get("receipt_when", "ask")
+    if how not in RECEIPT_HOW:
+        raise ReceiptSettingsError(f"[kiosk] receipts = {how!r} is not one of {', '.join(RECEIPT_HOW)}.")
+    if when not in RECEIPT_WHEN:
+        raise ReceiptSettingsError(f"[kiosk] receipt_when = {when!r} is not one of {', '.join(RECEIPT_WHEN)}.")
+    if when == "on_timeout" and how == "print":
+        raise ReceiptSettingsError(
+            '[kiosk] receipt_when = "on_timeout" cannot be used with receipts = "print": the receipt of a patron '
+            "who walked away would be printed on a printer nobody stands at. Use receipts = \"email\" or \"ask\" "
+            "(the receipt is then emailed when the session ends), or another receipt_when.")
+
+
+def section_lines(what: str, account, renewed: list | None = None) -> tuple[str, list[str]]:
+    """(title, lines) of the printed receipt for one section of the account, in the screen's language."""
+    from flask_babel import gettext as _
+
+    from domain import codes
+    from kiosk.filters import describe, long_date, money
+
+    if what == "requests":
+        ready = [r for r in account.requests if r.ready_for_pickup]
+        lines = []
+        for r in ready + [r for r in account.requests if not r.ready_for_pickup]:
+            if r.ready_for_pickup:
+                line = f"{r.title}: " + _("ready for pickup at %(place)s", place=r.pickup_location)
+                if r.expiry_date:
+                    line += ", " + _("until %(date)s", date=long_date(r.expiry_date))
+            else:
+                line = f"{r.title}: {describe(codes.REQUEST_STATUSES, r.status)} - " + _(
+                    "pickup at %(place)s", place=r.pickup_location)
+                if r.place_in_queue:
+                    line += " - " + _("place in queue: %(n)s", n=r.place_in_queue)
+            lines.append(line)
+        return _("Your requests"), lines or [_("You have no requests.")]
+    if what == "fees":
+        lines = []
+        for fee in account.active_fees():
+            line = describe(codes.FEE_TYPES, fee.fee_type) + (f" ({fee.title})" if fee.title else "")
+            lines.append(f"{line}: {money(fee.balance)}")
+        lines.append(_("Total") + f": {money(account.total_owed())}")
+        return _("Your fines and fees"), lines
+    rows = {row[0]: row for row in renewed or []}
+    lines = []
+    for loan in account.loans:
+        line = f"{loan.title}: " + _("due %(date)s", date=long_date(loan.due_date))
+        if loan.loan_id in rows:
+            line += " - " + (_("renewed") if rows[loan.loan_id][1] else _("not renewed"))
+        lines.append(line)
+    return _("Your loans"), lines or [_("You have no loans.")]

@@ -14,13 +14,14 @@ from flask import Blueprint, current_app, redirect, render_template, request, se
 from flask_babel import gettext as _
 from htmx_flask import request as htmx_request
 
-from kiosk import services
+from kiosk import receipts, services
 from kiosk import usage  # daily usage counters, nothing personal (kiosk/usage.py)
 from kiosk.central_client import CentralUnavailable
 from kiosk.events import read_tap_token
 from kiosk.screens import account_screen, renewal_message
 
 bp = Blueprint("kiosk", __name__)
+bp.record_once(lambda state: receipts.check_settings(state.app.config["KIOSK"]["kiosk"]))  # refused at start
 IDENTIFIED, PIN_OK = "identified", "pin_ok"
 CALL_REASONS = ("help", "card", "pin", "renewal", "other")
 
@@ -42,6 +43,7 @@ def _expire_idle_session():
     limit = _config()["idle_timeout_seconds"] + 15
     if now - session.get("seen", now) > limit:
         usage.count("ended_timeout")
+        _receipt_at_end()
         lang = session.get("lang")
         session.clear()
         if lang:
@@ -67,6 +69,7 @@ def _message(title: str, text: str, status: int = 200, kind: str = "info", **con
 
 
 def _end_session(keep_language: bool = False) -> None:
+    _receipt_at_end()
     lang = session.get("lang")
     session.clear()
     if keep_language and lang:
@@ -254,70 +257,122 @@ def _renew_and_show(account, loan_ids: list[int] | None):
                           "or ask at the desk."), 503, "info", back="account")
     usage.renewals(outcomes)
     session["show_loans"] = True
-    session["renewed"] = [[o.loan_id, o.renewed, o.new_due_date.isoformat() if o.new_due_date else "", o.reason,
-                           o.pending] for o in outcomes]
+    renewed = {row[0]: row for row in session.get("renewed", [])}  # every loan renewed (or not) this session
+    renewed.update({o.loan_id: [o.loan_id, o.renewed, o.new_due_date.isoformat() if o.new_due_date else "",
+                                o.reason, o.pending] for o in outcomes})
+    session["renewed"] = list(renewed.values())
+    if any(o.renewed for o in outcomes):
+        session.pop("receipt_taken", None)  # a receipt taken before these renewals does not show them
     rows = [{"outcome": o, "message": renewal_message(o.reason, o.message)} for o in outcomes]
-    return _render("_renewals.html", rows=rows, receipts=_receipt_choices(account), account=account)
+    given, at_end = None, False
+    when = _receipt_when()
+    if when == "always" and _ways(account):  # the receipt goes at once, by [kiosk] receipts (email first)
+        renewed_account = services.get_patron(account.primary_id) or account  # the new due dates
+        given = _give_receipt(renewed_account, "loans", _ways(account)[0])
+    elif when == "on_timeout" and "email" in _ways(account) and any(o.renewed for o in outcomes):
+        at_end = True  # the screen says a receipt is emailed when the session ends, unless one is taken
+    return _render("_renewals.html", rows=rows, receipts=_receipt_choices(account), account=account,
+                   given=given, at_end=at_end)
+
+
+def _receipt_when() -> str:
+    return _config().get("receipt_when", "ask")
+
+
+def _ways(account) -> list[str]:
+    """How a receipt can go to this patron here: ``[kiosk] receipts``, an email address, a printer."""
+    mode = _config()["receipts"]
+    email = bool(account.preferred_email) and mode in ("ask", "email")
+    printer = services.printer_available() and mode in ("ask", "print")
+    return [c for c, ok in (("email", email), ("print", printer)) if ok]
 
 
 def _receipt_choices(account) -> list[str]:
-    mode = _config()["receipts"]
-    email = bool(account.preferred_email)
-    printer = services.printer_available()
-    if mode == "none":
-        return []
-    if mode == "email":
-        return ["email"] if email else []
-    if mode == "print":
-        return ["print"] if printer else []
-    return [c for c, ok in (("email", email), ("print", printer)) if ok]
+    """The receipt choices on the renewals screen (``receipt_when`` ask or on_timeout)."""
+    return _ways(account) if _receipt_when() in ("ask", "on_timeout") else []
+
+
+def _receipt_sections(account) -> dict[str, list[str]]:
+    """The account screen's receipt choices: section -> ways, only for sections with something in them."""
+    ways = _ways(account)
+    if not ways:
+        return {}
+    shown = _config()["show_loans_on_open"] or session.get("show_loans", False)
+    has = {"loans": bool(account.loans) and shown, "requests": bool(account.requests),
+           "fees": bool(account.active_fees())}
+    return {what: ways for what in receipts.SECTIONS if has[what]}
 
 
 @bp.post("/receipt")
 def receipt():
+    """A receipt for one section (``what``: loans, the default; requests; fees), by ``how`` (email or print)."""
     account = _patron()
     if account is None:
         return _render("_attract.html", personal=False)
-    how = request.form.get("how", "")
-    if how not in _receipt_choices(account):
+    how, what = request.form.get("how", ""), request.form.get("what", "loans")
+    if how not in _receipt_sections(account).get(what, []):
         return _message(_("No receipt"), _("This receipt cannot be given here."), 400, "warning", back="account")
-    lines = _receipt_lines(account)
+    ok, text = _give_receipt(account, what, how)
+    return render_template("_notice.html", ok=ok, text=text)
+
+
+def _give_receipt(account, what: str, how: str) -> tuple[bool, str]:
+    """Print or email the receipt of one section; (given, what to tell the patron)."""
     if how == "print":
-        ok = services.print_receipt(_("Your loans"), account, lines)
-        usage.count("receipts_printed", ok)
-        return _result(ok, _("Your receipt is printing."), _("The receipt printer is not working. Please ask at "
-                                                             "the desk."))
-    return _email("FulUserBorrowingActivityLetter", account, {"renewals": session.get("renewed", [])})
+        title, lines = receipts.section_lines(what, account, session.get("renewed", []))
+        ok = services.print_receipt(title, account, lines)
+        usage.count(receipts.PRINTED[what], ok)
+        if ok and what == "loans":
+            session["receipt_taken"] = True
+        return ok, _("Your receipt is printing.") if ok else _("The receipt printer is not working. Please ask at "
+                                                                "the desk.")
+    context = {"renewals": session.get("renewed", [])} if what == "loans" else None
+    return _emailed(receipts.LETTERS[what], account, context)
 
 
-def _receipt_lines(account) -> list[str]:
-    from kiosk.filters import long_date
-
-    renewed = {row[0]: row for row in session.get("renewed", [])}
-    lines = []
-    for loan in account.loans:
-        line = f"{loan.title}: " + _("due %(date)s", date=long_date(loan.due_date))
-        if loan.loan_id in renewed:
-            row = renewed[loan.loan_id]
-            line += " - " + (_("renewed") if row[1] else _("not renewed"))
-        lines.append(line)
-    return lines or [_("You have no loans.")]
+def _receipt_at_end() -> None:
+    """``receipt_when = "on_timeout"``: a session ending (Done, the idle timeout, a new card) that renewed
+    something and took no receipt gets the loans receipt by email now. Never stops a session from ending."""
+    try:
+        if (_receipt_when() != "on_timeout" or session.get("stage") != PIN_OK or session.get("receipt_taken")
+                or not any(row[1] for row in session.get("renewed", []))):
+            return
+        account = services.get_patron(session.get("patron", ""))
+        if account is None or "email" not in _ways(account):
+            return
+        session["receipt_taken"] = True  # once, whatever happens next
+        outcome = services.email_letter(account.primary_id, receipts.LETTERS["loans"],
+                                        {"renewals": session.get("renewed", [])})
+        usage.emailed(receipts.LETTERS["loans"], outcome.sent)
+        usage.count("receipts_at_end", outcome.sent)
+        if not outcome.sent:
+            current_app.logger.warning("receipt not emailed at the end of a session: %s", outcome.error)
+    except Exception as exc:  # noqa: BLE001  (the central store down, anything: the session ends all the same)
+        current_app.logger.warning("receipt not emailed at the end of a session: %s", exc)
 
 
 def _result(ok: bool, done: str, failed: str):
     return render_template("_notice.html", ok=ok, text=done if ok else failed)
 
 
-def _email(letter_type: str, account, context=None):
+def _emailed(letter_type: str, account, context=None) -> tuple[bool, str]:
+    """Have the central store email a letter; (sent, what to tell the patron)."""
     if not account.preferred_email:
-        return _result(False, "", _("We have no email address for you. Please ask at the desk."))
+        return False, _("We have no email address for you. Please ask at the desk.")
     try:
         outcome = services.email_letter(account.primary_id, letter_type, context)
     except CentralUnavailable:
-        return _result(False, "", _("Email is not available just now. Please try again later."))
+        return False, _("Email is not available just now. Please try again later.")
     usage.emailed(letter_type, outcome.sent)
-    return _result(outcome.sent, _("Sent to your email address."),
-                   _("The email could not be sent. Please ask at the desk."))
+    if outcome.sent and letter_type == receipts.LETTERS["loans"]:
+        session["receipt_taken"] = True
+    return outcome.sent, (_("Sent to your email address.") if outcome.sent
+                          else _("The email could not be sent. Please ask at the desk."))
+
+
+def _email(letter_type: str, account, context=None):
+    ok, text = _emailed(letter_type, account, context)
+    return render_template("_notice.html", ok=ok, text=text)
 
 
 @bp.post("/requests-report")
@@ -399,4 +454,4 @@ def _show_account(account):
     usage.account_shown(screen)
     return _render("_account.html", screen=screen, today=_today(), show_loans=show_loans,
                    renew_all=services.capabilities().get("renew_all", True),
-                   renew_selected=_renew_selected_offered())
+                   renew_selected=_renew_selected_offered(), receipt_sections=_receipt_sections(account))

@@ -39,7 +39,8 @@ COUNTERS = (
     "unknown_cards", "pins_wrong", "cards_locked", "locked_card_refused",
     "refused_expired", "refused_blocked", "accounts_shown",
     "renewals_asked", "renewals_granted", "renewals_refused", "renewals_pending",
-    "requests_reports_emailed", "receipts_printed", "receipts_emailed", "staff_calls",
+    "requests_reports_emailed", "receipts_printed", "receipts_emailed",
+    "requests_printed", "fees_emailed", "fees_printed", "receipts_at_end", "staff_calls",
     "ended_done", "ended_timeout",
 )
 LANGUAGE_PREFIX = "language_"
@@ -213,7 +214,8 @@ def renewals(outcomes) -> None:
         log.exception("renewals not counted")
 
 
-EMAILED = {"FulRequestsReportLetter": "requests_reports_emailed", "FulUserBorrowingActivityLetter": "receipts_emailed"}
+EMAILED = {"FulRequestsReportLetter": "requests_reports_emailed", "FulUserBorrowingActivityLetter": "receipts_emailed",
+           "FulFinesFeesNotificationLetter": "fees_emailed"}
 
 
 def emailed(letter_type: str, sent: bool) -> None:

@@ -44,7 +44,11 @@ DEFAULTS: dict = {
         "idle_timeout_seconds": 60,  # a session with no touch ends after this long
         "idle_warning_seconds": 20,  # the "are you still there?" countdown shown before the end
         "show_loans_on_open": True,  # false: loans stay hidden until the patron asks (shared screens)
-        "receipts": "ask",  # after renewals: "ask" | "email" | "print" | "none"
+        "receipts": "ask",  # how receipts go (renewals, account screen): "ask" (email and/or print) | "email" | "print" | "none"
+        # receipt_when: "ask" (the renewals screen offers the receipt) | "always" (it goes at once, by `receipts`;
+        # email first when that is "ask") | "on_timeout" (emailed when a session that renewed ends, by Done or the
+        # idle timeout, and no receipt was taken; with receipts = "print" the kiosk refuses to start) | "never".
+        "receipt_when": "ask",  # loans receipt after renewals: "ask" | "always" (at once) | "on_timeout" (emailed at session end; not with receipts = "print") | "never"
         "languages": ["en", "fr"],  # offered on screen; the first is the default
         "high_contrast_default": False,  # true: each session starts in high contrast (the patron can switch it off)
         "password_sign_in": True,  # "No card? Sign in": user name and password on an on-screen keyboard

@@ -1,4 +1,4 @@
-"""Letters to patrons (requests report, borrowing activity, refused renewals), shared
+"""Letters to patrons (requests report, borrowing activity, fines and fees, refused renewals), shared
 by the provisioning station and the kiosk.
 
 ``render_letter`` fills the library's editable Jinja templates: the shipped defaults in
@@ -38,6 +38,7 @@ LETTER_TYPES = {
     "FulRequestsReportLetter": "Requests report",
     "FulUserBorrowingActivityLetter": "Borrowing activity",
     "RenewalRefusedLetter": "Renewal refused",
+    "FulFinesFeesNotificationLetter": "Fines and fees",  # Alma's fines/fees notification: active fees and total
 }
 REQUEST_SECTIONS = (("ON_HOLD_SHELF", "Ready for pickup on the hold shelf"), ("IN_PROCESS", "In process"),
                     ("NOT_STARTED", "Not yet active"))

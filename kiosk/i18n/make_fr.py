@@ -201,6 +201,19 @@ FR = {
     "your card, or ask at the desk.":
         "La connexion sans carte n'est pas possible pour le moment car le système de la bibliothèque est injoignable. "
         "Utilisez votre carte, ou adressez-vous à l'accueil.",
+    # receipts for each section of the account, and when they go ([kiosk] receipt_when)
+    "Receipt": "Reçu",
+    "Email me my loans": "M'envoyer mes prêts par e-mail",
+    "Print my loans": "Imprimer mes prêts",
+    "Print my requests": "Imprimer mes réservations",
+    "Email me my fines and fees": "M'envoyer mes amendes et frais par e-mail",
+    "Print my fines and fees": "Imprimer mes amendes et frais",
+    "Your requests": "Vos réservations",
+    "Your fines and fees": "Vos amendes et frais",
+    "ready for pickup at %(place)s": "prête à retirer à %(place)s",
+    "Your receipt": "Votre reçu",
+    "If you do not take a receipt, one will be emailed to you when your session ends.":
+        "Si vous ne prenez pas de reçu, il vous sera envoyé par e-mail à la fin de votre session.",
 }
 PLURALS = {
     "expires in %(num)d day.": ("expire dans %(num)d jour.", "expire dans %(num)d jours."),

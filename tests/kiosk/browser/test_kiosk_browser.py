@@ -297,3 +297,62 @@ def test_sign_in_without_a_card_on_the_on_screen_keyboard(page, kiosk_url, centr
     page.get_by_test_id("no-card").click()
     page.get_by_role("heading", name="Sign in without a card").wait_for()
     assert page.get_by_test_id("user-name").input_value() == "" and page.get_by_test_id("password").input_value() == ""
+
+
+def test_fines_and_fees_receipt_printed_and_emailed(page, kiosk_url, kiosk_app, printer_file, smtp_server):
+    from decimal import Decimal
+
+    from store import changes
+    from store.models import Fee, User
+    from tests.kiosk.conftest import fill_cache
+
+    Fee.create(user=User.get(User.primary_id == "P1"), fee_type="LOSTITEMREPLACEMENTFEE",
+               original_amount=Decimal("45.00"), balance=Decimal("45.00"), title="Les Misérables")
+    changes.record("P1")
+    fill_cache(kiosk_app)
+    page.goto(kiosk_url)
+    page.keyboard.type("20000000000011\n")
+    _keypad(page, "2468")
+    page.get_by_role("heading", name="Zoë Ólafsdóttir").wait_for()
+    fees = page.get_by_role("group", name="Receipt: Fines and fees")
+    assert fees.get_by_role("button").all_inner_texts() == ["Email me my fines and fees", "Print my fines and fees"]
+    page.get_by_test_id("print-fees").click()
+    page.locator("#fees-notice").get_by_text("Your receipt is printing.").wait_for()
+    axe_check(page, "fees-receipt")
+    shots(page, "fees-receipt")
+    with open(printer_file, "rb") as handle:
+        printed = " ".join(decode_escpos(handle.read()).split())
+    assert "Your fines and fees Zoë Ólafsdóttir" in printed
+    assert "Lost item replacement fee (Les Misérables): 45.00" in printed and "Total: 47.50" in printed
+    page.get_by_test_id("email-fees").click()
+    page.locator("#fees-notice").get_by_text("Sent to your email address.").wait_for()
+    deadline = time.monotonic() + 5
+    while not smtp_server.handler.messages and time.monotonic() < deadline:
+        time.sleep(0.05)
+    message = smtp_server.handler.messages[0]
+    body = message.get_payload()[0].get_payload(decode=True).decode("utf-8")
+    assert "fines and fees" in message["Subject"] and "Total owed: 47.50" in body and "Les Misérables" in body
+
+
+def test_on_timeout_receipt_emailed_when_the_patron_walks_away(page, kiosk_url, kiosk_app, smtp_server):
+    kiosk_app.config["KIOSK"]["kiosk"].update(receipt_when="on_timeout", idle_timeout_seconds=5,
+                                              idle_warning_seconds=3)
+    page.goto(kiosk_url)
+    page.keyboard.type("20000000000011\n")
+    _keypad(page, "2468")
+    page.get_by_role("heading", name="Zoë Ólafsdóttir").wait_for()
+    page.get_by_test_id("renew-all").click()
+    page.get_by_test_id("renewals").wait_for()
+    note = page.get_by_test_id("receipt-at-end")
+    assert "emailed to you when your session ends" in note.inner_text()
+    axe_check(page, "renewals-receipt-at-end")
+    shots(page, "renewals-receipt-at-end")
+    assert not smtp_server.handler.messages  # nothing yet: the patron may still take one
+    page.get_by_text("Thank you. Your session has ended.").wait_for(timeout=15000)  # walked away
+    assert "Zoë" not in page.content()
+    deadline = time.monotonic() + 5
+    while not smtp_server.handler.messages and time.monotonic() < deadline:
+        time.sleep(0.05)
+    message = smtp_server.handler.messages[0]
+    body = message.get_payload()[0].get_payload(decode=True).decode("utf-8")
+    assert message["To"] == "zoe@example.org" and "Middlemarch" in body and "2026-12-16" in body
