@@ -114,6 +114,19 @@ def staff_active():
                        + ("" if user.active else " Their open sessions end at their next request."))
 
 
+@bp.post("/staff/role")
+@requires("administrator")
+def staff_role():
+    """An administrator changes another staff account's role (never their own)."""
+    username = request.form.get("username", "")
+    try:
+        user = staff.set_role(username, request.form.get("role", ""), operator())
+    except staff.StaffError as exc:
+        return _staff_page(409, error=str(exc))
+    return _staff_page(notice=f"{user.username} is now {staff.ROLES[user.role]}. Their open sessions have the new "
+                              f"role's rights from their next request.")
+
+
 @bp.post("/staff/password")
 @requires("administrator")
 def staff_password():

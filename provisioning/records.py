@@ -6,9 +6,9 @@ from htmx_flask import request as htmx_request
 
 from store import accounts
 from store.records import (ROW_MODELS, Refused, delete_row, duplicate_row, is_external, row_editable, save_row,
-                           update_general)
+                           set_rs_library, update_general)
 from store.registration import Invalid
-from provisioning.patrons import patron_page
+from provisioning.patrons import patron_page, rs_libraries
 from provisioning.views import operator, or_404, render, requires
 
 bp = Blueprint("records", __name__, url_prefix="/patrons/<primary_id>")
@@ -37,6 +37,33 @@ def general(primary_id):
     user = _user(primary_id)
     return _attempt(primary_id, "general", lambda: update_general(user, request.form, operator()),
                     "General information saved.")
+
+
+@bp.post("/rs-library")
+@requires("user_manager")
+def rs_library(primary_id):
+    """Change the resource sharing library of an internal record (its own small form on the General tab)."""
+    user = _user(primary_id)
+    try:
+        changed = set_rs_library(user, request.form.get("rs_library", ""), operator(), rs_libraries())
+    except Invalid as exc:
+        return patron_page(primary_id, 422, tab="general", rs_errors=exc.errors,
+                           error="Nothing was saved: choose a resource sharing library from the list.")
+    except Refused as exc:
+        return patron_page(primary_id, 403, tab="general", error=str(exc))
+    return patron_page(primary_id, tab="general", notice="Resource sharing library saved." if changed
+                       else "The resource sharing library is unchanged.")
+
+
+@bp.app_template_global()
+def rs_library_options(user) -> list[tuple[str, str]]:
+    """The choices of a record's resource sharing library: the configured ones, and the record's own if it is
+    no longer configured (it may be kept, not chosen again)."""
+    names = rs_libraries()
+    options = [(name, name) for name in names]
+    if user.rs_library and user.rs_library not in names:
+        options.insert(0, (user.rs_library, f"{user.rs_library} (no longer in the list)"))
+    return options
 
 
 @bp.post("/rows/<kind>")

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from store.bulk import insert_rows
 from store.db import database, is_postgres
-from store.models import Change
+from store.models import Change, Loan, User
 
 SEQ_LOCK = 0x6B696F736B  # the advisory lock key of the change sequence ("kiosk")
 _last_horizon = {"value": 0}
@@ -38,6 +38,23 @@ def record_many(primary_ids, kind: str = "upsert") -> None:
     with database.atomic():
         _writer_lock()
         insert_rows(Change, rows)
+
+
+def record_item_holders(item_barcodes, batch: int = 5000) -> list[str]:
+    """Record an upsert for every patron with an open loan of one of ``item_barcodes``, and return their
+    primary ids. A loan's ``requested_by_other`` in its holder's document depends on *other* patrons' requests
+    for the item, so a write that creates, deletes, moves or changes requests (or deletes patrons, whose
+    requests go with them) calls this, in its own transaction, with the item barcodes of those requests:
+    one query (per ``batch`` items) and one insert. Empty barcodes (requests for no particular item) are
+    ignored."""
+    barcodes = sorted({code for code in item_barcodes if code})
+    holders: set[str] = set()
+    for start in range(0, len(barcodes), batch):
+        holders.update(pid for (pid,) in User.select(User.primary_id).join(Loan, on=(Loan.user == User.id)).where(
+            Loan.item_barcode.in_(barcodes[start:start + batch]) & (Loan.status != "RETURNED")).distinct().tuples())
+    found = sorted(holders)
+    record_many(found)
+    return found
 
 
 def latest_seq() -> int:

@@ -81,6 +81,23 @@ def update_general(user: User, form, operator: str) -> None:
            lambda: User.update(**fields).where(User.id == user.id).execute())
 
 
+def set_rs_library(user: User, library: str, operator: str, rs_libraries=()) -> bool:
+    """Change the resource sharing library of an internal record to one of ``rs_libraries`` (``[provisioning]
+    rs_libraries``) or to none (""); a library no longer configured may only be kept. Audited, and recorded as a
+    change so kiosks sync the record. Returns False (and writes nothing) when the library is the same."""
+    if is_external(user):
+        raise Refused(EXTERNAL_NOTICE.format(source=codes.describe(codes.SOURCE_SYSTEMS, user.external_id)))
+    library = (library or "").strip()
+    before = user.rs_library or ""
+    if library == before:
+        return False
+    if library and library not in [str(name) for name in rs_libraries or ()]:
+        raise Invalid({"rs_library": "Choose a resource sharing library from the list."})
+    _write(user, operator, "patron.rs_library", f"rs_library {before or 'none'} -> {library or 'none'}",
+           lambda: User.update(rs_library=library).where(User.id == user.id).execute())
+    return True
+
+
 def clean_row(user: User, kind: str, form, row=None) -> dict:
     errors: dict[str, str] = {}
     if kind == "email":

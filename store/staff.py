@@ -2,7 +2,7 @@
 
 Roles, from least to most: circulation desk (find patrons, fees, loans, letters),
 user manager (also registers and edits patrons and cards), administrator (also
-manages staff and reads the audit log). Passwords are kept as slow hashes
+manages staff, their roles included, and reads the audit log). Passwords are kept as slow hashes
 (``domain.hashing``) and follow the guide's password rules.
 """
 from __future__ import annotations
@@ -14,6 +14,7 @@ import peewee as pw
 
 from domain.hashing import hash_secret, verify_secret
 from domain.membership import password_problems
+from store.db import is_postgres
 from store.models import ALL_MODELS, BaseModel, _now
 
 ROLES = {"circulation": "Circulation desk", "user_manager": "User manager", "administrator": "Administrator"}
@@ -182,6 +183,33 @@ def set_active(username: str, active: bool, operator: str) -> StaffUser:
         if not changed:
             raise StaffError(f"{user.username} is already {'active' if active else 'deactivated'}.")
         audit(operator, "staff.reactivate" if active else "staff.deactivate", detail=user.username)
+    return StaffUser.get_by_id(user.id)
+
+
+def set_role(username: str, role: str, operator: str) -> StaffUser:
+    """An administrator (``operator``, active) changes another staff user's role. Nobody changes their own
+    role, so an administrator always remains: the one making the change. The account's open sessions have
+    the new role's rights from their next request (the station reads the role at every request)."""
+    if role not in ROLES:
+        raise StaffError(f"Unknown role {role!r}; choose one of {', '.join(ROLES.values())}.")
+    user = _user(username)
+    if user.username == operator:
+        raise StaffError("You cannot change your own role (another administrator can).")
+    with StaffUser._meta.database.atomic():
+        # Lock both rows (in id order) on PostgreSQL, so two administrators demoting each other at the same
+        # moment are decided one after the other: the second is no longer an administrator and is refused.
+        query = StaffUser.select().where(StaffUser.username.in_([user.username, operator])).order_by(StaffUser.id)
+        if is_postgres():
+            query = query.for_update()
+        rows = {row.username: row for row in query}
+        by = rows.get(operator)
+        if by is None or not by.has_role("administrator"):
+            raise StaffError("Only an active administrator can change a staff user's role.")
+        before = rows[user.username].role
+        if before == role:
+            raise StaffError(f"{user.username} is already {ROLES[role]}.")
+        StaffUser.update(role=role).where(StaffUser.id == user.id).execute()
+        audit(operator, "staff.role", detail=f"{user.username}: {ROLES.get(before, before)} -> {ROLES[role]}")
     return StaffUser.get_by_id(user.id)
 
 

@@ -18,7 +18,7 @@ import peewee as pw
 from domain.account import Account
 from domain.renewal import RenewalDecision, decide
 from store import changes, circulation
-from store.accounts import build_account, find_user, get_user
+from store.accounts import OPEN_REQUEST_STATUSES, build_account, find_user, get_user
 from store.db import database
 from store.models import Block, Fee, Identifier, Loan, Request, User, UserGroup, _now
 from upstream.base import Fetched, LoanRef, Upstream, UpstreamError, UpstreamUnavailable
@@ -84,11 +84,14 @@ def store_account(fetched: Fetched, today: dt.date) -> User:
             User.update(**fields).where(User.id == user.id).execute()
         _store_identifiers(user, fetched.identifiers)
         _store_loans(user, account, fetched.upstream_loan_ids, today)
+        items_before = _requested_items(user)
         Request.delete().where(Request.user == user).execute()
         for r in account.requests:
             Request.create(user=user, request_type=r.request_type, title=r.title[:300], author=r.author[:200],
                            status=r.status, pickup_location=r.pickup_location[:100], place_in_queue=r.place_in_queue,
                            request_date=r.request_date, expiry_date=r.expiry_date)
+        # Other patrons' loans of the items requested (or no longer requested) show it: their documents change too.
+        changes.record_item_holders(items_before ^ _requested_items(user))
         Fee.delete().where(Fee.user == user).execute()
         for f in account.fees:
             created = dt.datetime.combine(f.created, dt.time()) if f.created else _now()
@@ -103,6 +106,12 @@ def store_account(fetched: Fetched, today: dt.date) -> User:
         if _snapshot(user) != before:
             changes.record(account.primary_id)
     return get_user(account.primary_id)
+
+
+def _requested_items(user: User) -> set[str]:
+    """The item barcodes of the user's open requests (what other patrons' loans show as requested)."""
+    return {code for (code,) in Request.select(Request.item_barcode).where(
+        (Request.user == user) & (Request.item_barcode != "") & Request.status.in_(OPEN_REQUEST_STATUSES)).tuples()}
 
 
 def _store_identifiers(user: User, identifiers) -> None:

@@ -79,6 +79,10 @@ def merge_users(*, duplicate: str, keep: str, operator: str, today: dt.date | No
                 done += 1
                 if progress:
                     progress(done, steps)
+            # Requests move with their item barcodes, so a third patron's loan of such an item stays "requested by
+            # another patron" (by the kept record now instead of the duplicate): only the kept record's own loans
+            # can change that flag, and the kept record gets its change below (store.changes.record_item_holders
+            # is for writes that remove or add requests; tests/store/jobs/test_item_holders.py).
             for name, model in ACTIVITY.items():
                 ids = [r.id for r in model.select(model.id).where(model.user == source.id)]
                 report.counts[f"moved_{name}"] = len(ids)

@@ -10,7 +10,9 @@ CASCADE then removes the user's fees, their transactions, requests and segments,
 and returned loans lose their link to the user (kept, countable by user group).
 The waived fees therefore live on in the job report (fee id, type, amount per
 purged user), which is the lasting record. Kiosks get a ``delete`` change per user, and
-the purged users' documents leave the sync read model at the end of the run.
+an ``upsert`` for each patron with an open loan of an item a purged user had requested
+(the loan is no longer "requested by another patron"); the purged users' documents
+leave the sync read model at the end of the run, and those patrons' are rebuilt.
 """
 from __future__ import annotations
 
@@ -18,11 +20,12 @@ import datetime as dt
 from decimal import Decimal
 
 from store import changes
+from store.accounts import OPEN_REQUEST_STATUSES
 from store.db import database
 from store.jobs.common import (OPEN_FEE, _chunks, fee_item, money, owed_by, refresh_documents, waive_fees,
                                with_open_loans)
 from store.jobs.report import JobRefused, JobReport, Progress, run_job
-from store.models import Fee, User
+from store.models import Fee, Request, User
 
 RECORD_TYPES = ("STAFF", "PUBLIC", "CONTACT")
 
@@ -53,6 +56,7 @@ def purge_users(*, operator: str, today: dt.date, grace_days: int = 0, record_ty
                               "fees_waived": 0})
         done = 0
         purged = []
+        holders = set()  # patrons with a loan of an item a purged patron had requested
         for batch in _chunks(candidates, batch_size):
             ids = [uid for uid, _pid in batch]
             owed = owed_by(ids)
@@ -78,13 +82,19 @@ def purge_users(*, operator: str, today: dt.date, grace_days: int = 0, record_ty
                     report.count("fees_waived", len(waived))
                     report.add("purged", {"primary_id": pid, "owed": amount, "fees_waived": waived})
                 if purge and not dry_run:
-                    User.delete().where(User.id.in_([uid for uid, _p, _a in purge])).execute()
+                    purge_ids = [uid for uid, _p, _a in purge]
+                    items = [code for (code,) in Request.select(Request.item_barcode).where(
+                        Request.user.in_(purge_ids) & (Request.item_barcode != "")
+                        & Request.status.in_(OPEN_REQUEST_STATUSES)).distinct().tuples()]
+                    User.delete().where(User.id.in_(purge_ids)).execute()
                     changes.record_many([pid for _u, pid, _a in purge], kind="delete")
+                    holders.update(changes.record_item_holders(items))  # their loans' "requested by another"
             if not dry_run:
                 purged += [pid for _u, pid, _a in purge]
             done += len(batch)
             if progress:
                 progress(done, len(candidates))
-        refresh_documents(purged)  # committed: their stored kiosk documents go now, not at the next sync
+        # committed: their stored kiosk documents go now, not at the next sync (and the holders' are rebuilt)
+        refresh_documents(purged + sorted(holders - set(purged)))
 
     return run_job("purge", parameters, operator, dry_run, body)

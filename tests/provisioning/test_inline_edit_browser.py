@@ -40,3 +40,19 @@ def test_edit_an_email_row_in_place(page, station_url):
     page.get_by_test_id(f"cancel-email-{email.id}").click()
     expect(page.locator(f"#row-email-{email.id}")).to_contain_text("zoe.o@example.org")
     screenshot(page, "provisioning-records", "02-inline-edit-saved")
+
+
+def test_change_the_resource_sharing_library_on_the_general_tab(page, station, station_url):
+    station.config["KIOSK"]["provisioning"]["rs_libraries"] = ["UCL Main Library", "Senate House Library"]
+    factories.patron("P1", rs_library="UCL Main Library")
+    page.set_default_timeout(15000)
+    log_in(page, station_url, "manager")
+    page.goto(station_url + "/patrons/P1")
+    page.locator("#rs_library").select_option("Senate House Library")
+    page.get_by_test_id("save-rs-library").click()
+    expect(page.get_by_test_id("notice")).to_have_text("Resource sharing library saved.")
+    expect(page.get_by_test_id("rs-library")).to_have_text("Resource sharing library: Senate House Library")
+    expect(page.locator("#first_name")).to_have_value("Zoë")
+    screenshot(page, "provisioning-records", "03-rs-library-changed")
+    from store.models import User
+    assert User.get().rs_library == "Senate House Library"

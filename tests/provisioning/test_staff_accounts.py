@@ -169,3 +169,61 @@ def test_the_staff_forms_need_a_valid_csrf_token(admin, station):
     assert _active("desk") and staff.authenticate("desk", PASSWORDS["desk"]) is not None
     assert not AuditEntry.select().where(AuditEntry.action.startswith("staff.")).where(
         AuditEntry.operator != "system").exists()
+
+
+def _role(username):
+    return StaffUser.get(StaffUser.username == username).role
+
+
+def test_an_administrator_changes_another_accounts_role_and_its_session_has_the_new_rights_at_once(admin, station):
+    page = admin.get("/staff").get_data(as_text=True)
+    assert 'data-testid="change-role-desk"' in page and 'data-testid="change-role-admin"' not in page  # not one's own
+    assert re.search(r'data-testid="role-desk">.*?<option value="circulation" selected>', page, re.S)
+    desk = StaffClient(station, "desk")  # a session open before the change
+    assert desk.get("/register").status_code == 403 and desk.get("/staff").status_code == 403
+
+    response = admin.post("/staff/role", {"username": "desk", "role": "user_manager"})
+    text = response.get_data(as_text=True)
+    assert response.status_code == 200 and "desk is now User manager" in text
+    assert re.search(r'data-testid="staff-desk".*?data-testid="role">User manager<', text, re.S)
+    assert _role("desk") == "user_manager"
+    assert desk.get("/register").status_code == 200  # the same session, the new rights
+    assert desk.get("/staff").status_code == 403
+
+    assert admin.post("/staff/role", {"username": "desk", "role": "administrator"}).status_code == 200
+    assert desk.get("/staff").status_code == 200
+    assert admin.post("/staff/role", {"username": "manager", "role": "circulation"}).status_code == 200
+    manager = StaffClient(station, "manager")
+    assert manager.get("/register").status_code == 403  # demoted: the rights go too
+    # the promoted desk administrator demotes the one who promoted them; nobody demotes themselves
+    desk.refresh_token("/staff")
+    assert desk.post("/staff/role", {"username": "admin", "role": "circulation"}).status_code == 200
+    assert admin.get("/staff").status_code == 403
+    assert _audit("staff.role") == [("admin", "desk: Circulation desk -> User manager"),
+                                    ("admin", "desk: User manager -> Administrator"),
+                                    ("admin", "manager: User manager -> Circulation desk"),
+                                    ("desk", "admin: Administrator -> Circulation desk")]
+
+
+def test_nobody_changes_their_own_role_and_bad_role_changes_change_nothing(admin, station):
+    own = admin.post("/staff/role", {"username": "admin", "role": "circulation"})
+    assert own.status_code == 409 and "cannot change your own role" in own.get_data(as_text=True)
+    for form, message in (({"username": "desk", "role": "superuser"}, "Unknown role"),
+                          ({"username": "desk", "role": ""}, "Unknown role"),
+                          ({"username": "nobody", "role": "circulation"}, "no staff user"),
+                          ({"username": "desk", "role": "circulation"}, "already Circulation desk")):
+        response = admin.post("/staff/role", form)
+        assert response.status_code == 409 and message in response.get_data(as_text=True), form
+    for username in ("desk", "manager"):  # only administrators
+        client = StaffClient(station, username)
+        other = "manager" if username == "desk" else "desk"
+        assert client.post("/staff/role", {"username": other, "role": "administrator"}).status_code == 403
+        assert client.post("/staff/role", {"username": username, "role": "administrator"}).status_code == 403
+    for token in (None, "forged-token"):  # CSRF
+        extra = {} if token is None else {"csrf_token": token}
+        assert admin.post("/staff/role", {"username": "desk", "role": "administrator", **extra},
+                          csrf=False).status_code == 400
+    assert station.test_client().post("/staff/role", data={"username": "desk", "role": "administrator"}
+                                      ).status_code in (400, 401)
+    assert [_role(u) for u in ("admin", "manager", "desk")] == ["administrator", "user_manager", "circulation"]
+    assert not _audit("staff.role")

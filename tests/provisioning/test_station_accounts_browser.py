@@ -96,3 +96,22 @@ def test_an_administrator_reenrols_a_kiosk_and_sees_its_code_once(page, station_
     expect(page.locator("h1")).to_have_text("Kiosk fleet")
     expect(page.get_by_test_id("enrolment-code")).to_have_count(0)
     assert code not in page.content()
+
+
+def test_an_administrator_changes_a_role_and_the_open_session_follows(page, browser, station_url):
+    page.set_default_timeout(15000)
+    other = browser.new_context().new_page()
+    other.set_default_timeout(15000)
+    log_in(other, station_url, "desk")
+    expect(other.locator("nav")).not_to_contain_text("Register")
+    log_in(page, station_url, "admin")
+    page.click("nav a:text-is('Staff')")
+    expect(page.get_by_test_id("change-role-admin")).to_have_count(0)  # not one's own
+    page.get_by_test_id("role-desk").select_option("user_manager")
+    page.get_by_test_id("change-role-desk").click()
+    expect(page.get_by_test_id("notice")).to_contain_text("desk is now User manager")
+    expect(page.get_by_test_id("staff-desk").get_by_test_id("role")).to_have_text("User manager")
+    screenshot(page, "provisioning", "staff-role-changed")
+    other.reload()
+    expect(other.locator("nav")).to_contain_text("Register")  # the next request has the new rights
+    other.context.close()

@@ -69,3 +69,29 @@ def test_a_conflict_is_dealt_with_once_and_older_databases_get_the_table(central
     with pytest.raises(devices.DeviceError, match="no sync conflict"):
         devices.mark_conflict_dealt(999999, "desk")
     assert [(a.operator, a.primary_id) for a in AuditEntry.select()] == [("desk", "P1")]
+
+
+def test_role_changes_by_an_administrator_never_of_oneself(clerk):
+    staff.create_staff("boss", "Heron-station-pass-7", "administrator")
+    changed = staff.set_role("clerk", "user_manager", "boss")
+    assert changed.role == "user_manager" and changed.has_role("user_manager") and not changed.has_role("administrator")
+    with pytest.raises(staff.StaffError, match="own role"):
+        staff.set_role("boss", "circulation", "boss")
+    with pytest.raises(staff.StaffError, match="Only an active administrator"):
+        staff.set_role("boss", "circulation", "clerk")  # a user manager cannot
+    with pytest.raises(staff.StaffError, match="Only an active administrator"):
+        staff.set_role("clerk", "administrator", "nobody")
+    with pytest.raises(staff.StaffError, match="Unknown role"):
+        staff.set_role("clerk", "root", "boss")
+    with pytest.raises(staff.StaffError, match="already User manager"):
+        staff.set_role("clerk", "user_manager", "boss")
+    with pytest.raises(staff.StaffError, match="no staff user"):
+        staff.set_role("nobody", "circulation", "boss")
+    staff.set_role("clerk", "administrator", "boss")
+    staff.set_active("boss", False, "clerk")
+    with pytest.raises(staff.StaffError, match="Only an active administrator"):
+        staff.set_role("clerk", "circulation", "boss")  # deactivated meanwhile
+    assert StaffUser.get(StaffUser.username == "clerk").role == "administrator"
+    assert [(a.operator, a.detail) for a in AuditEntry.select().where(AuditEntry.action == "staff.role")
+            .order_by(AuditEntry.id)] == [("boss", "clerk: Circulation desk -> User manager"),
+                                          ("boss", "clerk: User manager -> Administrator")]
