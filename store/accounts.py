@@ -14,7 +14,8 @@ import peewee as pw
 
 from domain import account as domain
 from store.db import database, is_postgres
-from store.models import Block, Email, Fee, Identifier, Loan, Request, User, UserGroup
+from store.models import (ELSEWHERE, Block, Email, Fee, Identifier, Loan, Request, RequestedElsewhere, User,
+                          UserGroup)
 
 OPEN_REQUEST_STATUSES = ("ON_HOLD_SHELF", "IN_PROCESS", "NOT_STARTED")
 
@@ -79,6 +80,9 @@ def build_accounts(users: list[User]) -> list[domain.Account]:
         for item_barcode, user_id in Request.select(Request.item_barcode, Request.user).where(
                 Request.item_barcode.in_(barcodes) & Request.status.in_(OPEN_REQUEST_STATUSES)).tuples():
             requested[item_barcode].add(user_id)
+        for (item_barcode,) in RequestedElsewhere.select(RequestedElsewhere.item_barcode).where(
+                RequestedElsewhere.item_barcode.in_(barcodes)).tuples():
+            requested[item_barcode].add(ELSEWHERE)
     requests = _grouped(Request.select().where(Request.user.in_(ids)).order_by(Request.request_date, Request.id))
     fees = _grouped(Fee.select().where(Fee.user.in_(ids) & (Fee.status != "CLOSED")).order_by(Fee.created, Fee.id))
     blocks = _grouped(Block.select().where(Block.user.in_(ids)).order_by(Block.id))
@@ -252,6 +256,9 @@ def documents(primary_ids, batch: int = 2000) -> dict[str, tuple[str, str]]:
             for item_barcode, user_id in _rows(Request, '"item_barcode", "user_id"', '"item_barcode"',
                                                barcodes[part:part + 5000], f'AND "status" IN ({open_requests})'):
                 requested[item_barcode].add(user_id)
+            for (item_barcode,) in _rows(RequestedElsewhere, '"item_barcode"', '"item_barcode"',
+                                         barcodes[part:part + 5000]):
+                requested[item_barcode].add(ELSEWHERE)
         requests = _by_user(_rows(Request, '"user_id", "id", "request_type", "title", "author", "status", '
                                            '"pickup_location", "place_in_queue", "request_date", "expiry_date"',
                                   '"user_id"', ids, 'ORDER BY "request_date", "id"'))

@@ -209,8 +209,17 @@ class Change(BaseModel):
     created = pw.DateTimeField(default=_now)
 
 
+class RequestedElsewhere(BaseModel):
+    """An item the library system behind the central store (upstream/) reports as requested by another
+    patron, where no Request row here names the item: its loan shows "requested by another patron"."""
+
+    item_barcode = pw.CharField(max_length=60, unique=True)
+
+
+ELSEWHERE = 0  # stands for "another patron" among the user ids that requested an item (no user has id 0)
+
 ALL_MODELS = [UserGroup, User, Identifier, Email, Address, Phone, Statistic, Note, Block, Loan, Request, Fee,
-              FeeTransaction, Change]
+              FeeTransaction, Change, RequestedElsewhere]
 
 # Staff accounts, the audit log and letters live with their operations (store/staff.py,
 # store/letters.py); importing them here adds their models to ALL_MODELS (each module

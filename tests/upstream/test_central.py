@@ -142,3 +142,21 @@ def test_alma_is_not_asked_about_loans_our_rules_already_refuse(alma_api):
     renewed = [e["path"].rsplit("/", 1)[1] for e in fake.log if e["args"].get("op") == "renew"]
     assert sorted(renewed) == sorted(loan["loan_id"] for loan in fake.loans["AL1"][:2])  # only the two it decides
     assert all(r["message"] for r in results)
+
+
+def test_a_hold_the_ils_reports_shows_on_the_loan_in_the_kiosk_document(sip_api):
+    """No request row here names the item another patron holds: the upstream's word (SIP2's hold queue
+    length, CF) is kept, so the kiosk shows the loan as requested and the store decides renewals with it."""
+    from store import sync
+
+    library, _server, api, _app = sip_api
+    body = api.post("/api/v1/patrons/refresh", query_string={"identifier": "21000000001"}).json
+    flags = {loan["title"]: loan["requested_by_other"] for loan in body["account"]["loans"]}
+    assert flags == {"Middlemarch": False, "Ulysses": True}
+    record = sync.account_record("21000000001")
+    assert [loan["requested_by_other"] for loan in record["account"]["loans"]] == [True, False]  # by due date
+    library.items["39000000002"]["holds"] = 0  # the hold is gone at the ILS
+    before = latest_seq()
+    body = api.post("/api/v1/patrons/refresh", query_string={"identifier": "21000000001"}).json
+    assert not any(loan["requested_by_other"] for loan in body["account"]["loans"])
+    assert latest_seq() > before  # kiosks pull the change
