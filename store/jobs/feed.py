@@ -14,6 +14,11 @@ Rules (see docs/feed.md):
   would deactivate more than ``max_deactivate_share`` of the source's active
   records, the job is refused before anything changes;
 - a bad row is rejected with its line and reason, the rest load;
+- an identifier a record's row no longer sends is free for the other rows of the same file, whatever the row
+  order (moves, swaps, rotations): the row taking it waits for the row letting it go (same batch, same
+  transaction; else deferred to the end of the file); an identifier on two rows, or held by a record the feed
+  does not release it from (INTERNAL, another source, not in the file, its row rejected, an Internal segment),
+  rejects the row, naming the holder;
 - loading the same file twice changes nothing the second time (no Change rows);
 - then, as a separate phase ("Preparing kiosk documents: n of m"), the kiosk documents of
   the records created, updated or deactivated are built in the sync read model
@@ -21,7 +26,8 @@ Rules (see docs/feed.md):
 
 The loader works in batches: one bulk select of the batch's existing records,
 one of their External segments, one of the identifiers claimed, then bulk
-inserts/updates and the batch's Change rows in one transaction.
+inserts/updates and the batch's Change rows in one transaction. Rows deferred
+(waiting for an identifier a later row releases) are loaded as one last batch.
 """
 from __future__ import annotations
 
@@ -434,6 +440,7 @@ def load_feed(path, *, fmt: str, source: str, operator: str, today: dt.date, ful
                 total += 1
                 if pid:
                     seen.add(pid)
+            loader.seen = seen
             missing = loader.missing_records(seen) if full else []
             if full and missing:
                 active = User.select().where((User.account_type == "EXTERNAL") & (User.external_id == source)
@@ -455,6 +462,7 @@ def load_feed(path, *, fmt: str, source: str, operator: str, today: dt.date, ful
                     if progress and done % batch_size == 0:
                         progress(done, total)
                 loader.flush(batch)
+                loader.finish()
             if progress:
                 progress(total, total)
         except FeedFileError as exc:
@@ -479,13 +487,22 @@ class _Loader:
         self.lines = {}  # primary id -> line, for duplicates in the file
         self.claimed = {}  # (id_type, value) -> (line, primary id), for identifiers shared across records
         self.written = []  # primary ids created, updated or deactivated (committed), for the kiosk documents
+        self.seen: set = set()  # the file's primary ids (load_feed's first pass): the records this feed updates
+        self.deferred = []  # rows waiting for an identifier another row of the file releases (see flush)
+        self.dropped = set()  # lines of taken rows rejected later (another row's identifier), skipped by flush
+        self.failed = set()  # lines of rejected rows
+        self.bad = {}  # primary id -> line of its first row rejected while read (not in self.lines)
+        self.released = {}  # dry runs: (id_type, value) -> user id, identifiers let go by rows counted as updated
 
     def reject(self, line: int, pid: str, reason: str) -> None:
+        self.failed.add(line)
         self.report.add("rejected", {"line": line, "primary_id": pid, "reason": reason})
 
     def take(self, item, batch: list) -> None:
         if isinstance(item, BadRow):
             self.reject(item.line, item.primary_id, item.reason)
+            if item.primary_id:
+                self.bad.setdefault(item.primary_id, item.line)
             return
         rec: FeedRecord = item
         if rec.primary_id in self.lines:
@@ -506,13 +523,33 @@ class _Loader:
         for key in keys:
             if key in claimed:
                 line, other = claimed[key]
-                self.reject(rec.line, rec.primary_id,
-                            f"identifier {key[0]} {key[1]} is also on line {line} (primary_id {other})")
-                return
+                if not self._holder_wins(rec, key, line, other, batch):
+                    self.reject(rec.line, rec.primary_id,
+                                f"identifier {key[0]} {key[1]} is also on line {line} (primary_id {other})")
+                    return
         mark = (rec.line, rec.primary_id)
         for key in keys:
             claimed[key] = mark
         batch.append(rec)
+
+    def _holder_wins(self, rec: FeedRecord, key: tuple, line: int, other: str, batch: list) -> bool:
+        """Two rows claim ``key``: if ``rec``'s record holds it in the store, ``rec`` keeps it and the earlier row
+        (which cannot have been written: it waits for the holder, see flush) is rejected, whatever the order."""
+        holder = (User.select(User.primary_id).join(Identifier)
+                  .where((Identifier.id_type == key[0]) & (Identifier.value == key[1])).scalar())
+        if holder != rec.primary_id:
+            return False
+        earlier = next((r for r in (*batch, *self.deferred) if r.line == line and r.primary_id == other), None)
+        if earlier is None or line in self.dropped:  # already rejected for another reason: its claim is void
+            return earlier is None and line in self.failed
+        self.dropped.add(line)
+        self.reject(line, other, f"identifier {key[0]} {key[1]} is also on line {rec.line} "
+                                 f"(primary_id {rec.primary_id}, the record that holds it)")
+        mark = (line, other)
+        for ident in earlier.identifiers:  # its other claims are free again
+            if self.claimed.get(ident[:2]) == mark:
+                del self.claimed[ident[:2]]
+        return True
 
     def missing_records(self, seen: set) -> list[tuple[int, str]]:
         rows = (User.select(User.id, User.primary_id)
@@ -521,7 +558,13 @@ class _Loader:
         return [(uid, pid) for uid, pid in rows if pid not in seen]
 
     # one batch: classify with three bulk selects, then write in one transaction
-    def flush(self, batch: list[FeedRecord]) -> None:
+    def flush(self, batch: list[FeedRecord], final: bool = False) -> None:
+        """Load one batch. A row taking an identifier that another record of this feed holds and releases (its row
+        no longer sends it) waits for that row: in the same batch they are written in one transaction (the
+        releases are deleted before anything is inserted); otherwise the row is deferred to ``finish``. With
+        ``final`` nothing is deferred: an identifier still held by a record outside the batch is a conflict."""
+        if self.dropped:
+            batch = [r for r in batch if r.line not in self.dropped]
         if not batch:
             return
         existing = {}
@@ -533,8 +576,11 @@ class _Loader:
         for id_type, value, uid, segment in bulk.select_in(Identifier, ["id_type", "value", "user", "segment_type"],
                                                            "value", values):
             held[(id_type, value)] = (uid, segment)
+        if self.released:  # a dry run: what earlier rows let go (not written) is free
+            held = {key: owner for key, owner in held.items() if self.released.get(key) != owner[0]}
         current = self._external_segments([row[0] for row in existing.values()])
         new, changed = [], []
+        waits_of, owners = {}, None  # line -> (rec, [(key, holder's user id)]): rows taking released identifiers
         for rec in batch:
             row = existing.get(rec.primary_id)
             uid = row[0] if row else None
@@ -545,21 +591,31 @@ class _Loader:
                 self.reject(rec.line, rec.primary_id, f"the record belongs to source {row[3] or '(none)'}")
                 continue
             if held:  # (none of the batch's identifiers in the store, as in a first load: nothing to check)
-                kept, conflict = [], None
+                kept, conflict, waits = [], None, None
                 for ident in rec.identifiers:
                     owner = held.get(ident[:2])
                     if owner is None or (owner[0] == uid and owner[1] == "External"):
                         kept.append(ident)
                     elif owner[0] == uid:  # the record holds it as an Internal segment: staff's copy stays
                         continue
-                    else:
-                        conflict = ident
-                        break
+                    else:  # another record's: free only if that record's row in this feed lets it go
+                        if owners is None:
+                            owners = self._owners(held, existing)
+                        why = self._kept_by(owner, owners)  # (a holder in this batch: _settle decides)
+                        if why:
+                            conflict = (ident, why)
+                            break
+                        kept.append(ident)
+                        waits = waits or []
+                        waits.append((ident[:2], owner[0]))
                 if conflict:
+                    (id_type, value, *_rest), why = conflict
                     self.reject(rec.line, rec.primary_id,
-                                f"identifier {conflict[0]} {conflict[1]} belongs to another record")
+                                f"identifier {id_type} {value} belongs to another record ({why})")
                     continue
                 rec.identifiers = kept
+                if waits:
+                    waits_of[rec.line] = (rec, waits)
             if row is None:
                 new.append(rec)
                 continue
@@ -573,7 +629,15 @@ class _Loader:
                 changed.append((uid, rec, core_diff, seg_diff))
             else:
                 self.report.count("unchanged")
+        if waits_of:
+            new, changed = self._settle(waits_of, new, changed, existing, owners, final)
         if self.dry_run:
+            for uid, rec, _c, seg_diff in changed:  # what these rows let go is free for the rows after them
+                if "identifiers" in seg_diff:
+                    sent = {ident[:2] for ident in rec.identifiers}
+                    for id_type, value, *_rest in current.get(uid, {}).get("identifiers", []):
+                        if (id_type, value) not in sent:
+                            self.released[(id_type, value)] = uid
             self.report.add_all("created", [rec.primary_id for rec in new])
             self.report.add_all("updated", [rec.primary_id for _uid, rec, _c, _s in changed])
             return
@@ -581,11 +645,16 @@ class _Loader:
             with database.atomic():
                 self._write(new, changed)
         except pw.IntegrityError:
-            # Something the checks did not foresee (a concurrent writer, a constraint): find the row record by record.
-            for rec in new:
-                self._write_alone([rec], [])
-            for item in changed:
-                self._write_alone([], [item])
+            # Something the checks did not foresee (a concurrent writer, a constraint): find the row record by
+            # record, again while some succeed (a record may wait for another's release).
+            items = [([rec], []) for rec in new] + [([], [item]) for item in changed]
+            while items:
+                failed = [item for item in items if not self._write_alone(*item, last=False)]
+                if len(failed) == len(items):
+                    for item in failed:
+                        self._write_alone(*item)
+                    break
+                items = failed
             return
         created, updated = [rec.primary_id for rec in new], [rec.primary_id for _uid, rec, _c, _s in changed]
         self.report.add_all("created", created)
@@ -593,16 +662,94 @@ class _Loader:
         self.written += created
         self.written += updated
 
-    def _write_alone(self, new, changed) -> None:
+    def finish(self) -> None:
+        """Load the deferred rows, all in one batch: what they wait for is written (or rejected) by now, and the
+        rows waiting for each other (a rotation of identifiers) are written together."""
+        deferred, self.deferred = self.deferred, []
+        self.flush(deferred, final=True)
+
+    def _owners(self, held: dict, existing: dict) -> dict:
+        """User id -> (primary_id, account_type, external_id) of the holders of the batch's identifiers."""
+        owners = {row[0]: (row[1], row[2], row[3]) for row in existing.values()}
+        others = list({uid for uid, _segment in held.values() if uid not in owners})
+        for uid, pid, account_type, source in bulk.select_in(User, ["id", "primary_id", "account_type",
+                                                                    "external_id"], "id", others):
+            owners[uid] = (pid, account_type, source)
+        return owners
+
+    def _kept_by(self, owner: tuple, owners: dict, final: bool = False) -> str:
+        """Why the holder keeps an identifier whatever this feed says ('' if its row in this feed may let it go;
+        ``final``: its row is done, written or rejected)."""
+        uid, segment = owner
+        pid, account_type, source = owners.get(uid, ("?", "", ""))
+        if account_type != "EXTERNAL":
+            return f"primary_id {pid}, an INTERNAL record the feed does not update"
+        if segment != "External":
+            return f"primary_id {pid}, added by the library (Internal), kept by the feed"
+        if source != self.source:
+            return f"primary_id {pid}, a record of source {source or '(none)'}"
+        if pid not in self.seen:
+            return f"primary_id {pid}, not in this feed"
+        line = self.lines.get(pid)
+        if line is None and final:
+            line = self.bad.get(pid)  # (before the end, a good row of that primary id may come)
+        if line in self.failed or (final and line is None):
+            return f"primary_id {pid}, whose row " + (f"on line {line} " if line else "in this feed ") + "is rejected"
+        return f"primary_id {pid}, whose row on line {line} keeps it" if final else ""
+
+    def _settle(self, waits_of: dict, new: list, changed: list, existing: dict, owners: dict, final: bool):
+        """Decide the rows that take identifiers other records release: a row goes ahead when every holder's row
+        is written in the same batch (and goes ahead itself); it waits (deferred) for a holder elsewhere in the
+        file, and is rejected when the holder keeps it."""
+        releasing = {uid: rec.line for uid, rec, _c, seg_diff in changed if "identifiers" in seg_diff}
+        in_batch = {row[0] for row in existing.values()}
+        verdict = {}  # line -> None (deferred) or (key, holder) (rejected); undecided lines go ahead
+        moved = True
+        while moved:
+            moved = False
+            for line, (_rec, waits) in waits_of.items():
+                if line in verdict:
+                    continue
+                for key, holder in waits:
+                    at = releasing.get(holder)
+                    if at is None:  # the holder's row is not in this batch, or not written
+                        decided = (key, holder) if final or holder in in_batch else None
+                    elif at in verdict:  # the holder's row waits itself, or is rejected
+                        decided = None if verdict[at] is None and not final else (key, holder)
+                    else:
+                        continue
+                    verdict[line] = decided
+                    moved = True
+                    break
+        if not verdict:
+            return new, changed
+        for line, decided in sorted(verdict.items()):
+            rec = waits_of[line][0]
+            if decided is None:
+                self.deferred.append(rec)
+                continue
+            (id_type, value), holder = decided
+            pid = owners.get(holder, ("?",))[0]
+            why = self._kept_by((holder, "External"), owners, True) if holder not in releasing else (
+                f"primary_id {pid}, whose row on line {releasing[holder]} is rejected")
+            self.reject(rec.line, rec.primary_id, f"identifier {id_type} {value} belongs to another record ({why})")
+        new = [rec for rec in new if rec.line not in verdict]
+        changed = [item for item in changed if item[1].line not in verdict]
+        return new, changed
+
+    def _write_alone(self, new, changed, last: bool = True) -> bool:
         rec = new[0] if new else changed[0][1]
         try:
             with database.atomic():
                 self._write(new, changed)
         except pw.IntegrityError as exc:
-            self.reject(rec.line, rec.primary_id, f"the database refused the record: {str(exc).splitlines()[0]}")
-            return
+            if last:
+                self.reject(rec.line, rec.primary_id,
+                            f"the database refused the record: {str(exc).splitlines()[0]}")
+            return False
         self.report.add("created" if new else "updated", rec.primary_id)
         self.written.append(rec.primary_id)
+        return True
 
     def _external_segments(self, user_ids: list[int]) -> dict:
         found = {}

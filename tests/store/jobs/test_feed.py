@@ -1,4 +1,5 @@
 import datetime as dt
+import itertools
 
 import pytest
 
@@ -360,3 +361,157 @@ def test_the_cli_shows_the_documents_phase(capsys):
     cli._progress(5, 5)
     err = capsys.readouterr().err
     assert "2,000 / 2,000\n" in err and "\r  Preparing kiosk documents: 2,000 of 2,000\n" in err
+
+
+# --- identifiers moving between records within one feed -----------------------------------------------------------
+
+MOVE = "primary_id,first_name,last_name,user_group,expiry_date,barcode,other_ids\n"
+
+
+def _row(pid: str, barcode: str, first: str = "First", other_ids: str = "") -> str:
+    return f"{pid},{first},Last {pid},21,2027-09-30,{barcode},{other_ids}\n"
+
+
+def _identifiers() -> dict:
+    found = {}
+    for user in User.select().order_by(User.primary_id):
+        found[user.primary_id] = sorted((i.id_type, i.value, i.segment_type) for i in user.identifiers)
+    return found
+
+
+def _reasons(report) -> dict:
+    return {r["primary_id"]: (r["line"], r["reason"]) for r in report.listed("rejected")}
+
+
+@pytest.mark.parametrize("batch_size", [1, 1000])  # the two rows in different batches, in the same batch
+@pytest.mark.parametrize("gainer_first", [True, False])
+def test_a_barcode_swapped_between_two_records_loads_in_either_row_order(groups, write, gainer_first, batch_size):
+    load(write("f.csv", MOVE + _row("S1", "2000123") + _row("S2", "2000456")))
+    seq = Change.select().count()
+    rows = [_row("S2", "2000123", "Second"), _row("S1", "2000456")]  # S2 takes S1's barcode, S1 takes S2's
+    path = write("swap.csv", MOVE + "".join(rows if gainer_first else rows[::-1]))
+    dry = load(path, batch_size=batch_size, dry_run=True)
+    assert (dry.counts["updated"], dry.counts["rejected"]) == (2, 0), dry.listed("rejected")
+    assert _identifiers()["S1"] == [("BARCODE", "2000123", "External")] and Change.select().count() == seq
+    report = load(path, batch_size=batch_size)
+    assert (report.counts["updated"], report.counts["rejected"]) == (2, 0), report.listed("rejected")
+    assert _identifiers() == {"S1": [("BARCODE", "2000456", "External")], "S2": [("BARCODE", "2000123", "External")]}
+    assert User.get(User.primary_id == "S2").first_name == "Second"
+    assert sorted(c.primary_id for c in Change.select().where(Change.seq > seq)) == ["S1", "S2"]
+
+
+@pytest.mark.parametrize("batch_size", [1, 2, 1000])
+@pytest.mark.parametrize("order", list(itertools.permutations(range(3))))
+def test_a_rotation_of_barcodes_among_three_records_loads_in_any_order(groups, write, order, batch_size):
+    load(write("f.csv", MOVE + _row("S1", "A1") + _row("S2", "B2") + _row("S3", "C3")))
+    rotated = [_row("S1", "B2"), _row("S2", "C3"), _row("S3", "A1")]  # each takes the next one's barcode
+    path = write("rot.csv", MOVE + "".join(rotated[i] for i in order))
+    assert load(path, batch_size=batch_size, dry_run=True).counts["updated"] == 3
+    report = load(path, batch_size=batch_size, full=True)
+    assert (report.counts["updated"], report.counts["rejected"]) == (3, 0), report.listed("rejected")
+    assert {pid: ids[0][1] for pid, ids in _identifiers().items()} == {"S1": "B2", "S2": "C3", "S3": "A1"}
+    assert load(path, batch_size=batch_size, full=True).counts["unchanged"] == 3
+
+
+@pytest.mark.parametrize("batch_size", [1, 1000])
+@pytest.mark.parametrize("holder_first", [True, False])
+def test_two_rows_claiming_one_identifier_are_a_conflict_whatever_the_order(groups, write, holder_first, batch_size):
+    load(write("f.csv", MOVE + _row("S1", "2000123") + _row("S2", "2000456")))
+    # S1 still sends its barcode (and a new name); S2 claims it too: S1, which holds it, keeps it in either order
+    rows = [_row("S1", "2000123", "Renamed"), _row("S2", "2000123", "Thief")]
+    # two new records claiming one new barcode: the later row is rejected
+    rows += [_row("S4", "2000777"), _row("S5", "2000777")]
+    report = load(write("c.csv", MOVE + "".join(rows if holder_first else [*rows[1::-1], *rows[2:]])),
+                  batch_size=batch_size)
+    assert (report.counts["created"], report.counts["updated"], report.counts["rejected"]) == (1, 1, 2)
+    reasons = _reasons(report)
+    s1_line = 2 if holder_first else 3
+    assert reasons["S2"][0] == (3 if holder_first else 2)
+    assert f"identifier BARCODE 2000123 is also on line {s1_line} (primary_id S1" in reasons["S2"][1]
+    assert reasons["S5"] == (5, "identifier BARCODE 2000777 is also on line 4 (primary_id S4)")
+    assert User.get(User.primary_id == "S1").first_name == "Renamed"
+    assert User.get(User.primary_id == "S2").first_name == "First"  # the rejected row changed nothing
+    assert _identifiers()["S2"] == [("BARCODE", "2000456", "External")]
+    assert not User.select().where(User.primary_id == "S5").exists()
+
+
+@pytest.mark.parametrize("batch_size", [1, 1000])
+def test_an_identifier_held_by_a_record_the_feed_does_not_update_is_not_taken(groups, write, batch_size):
+    factories.patron("L1", barcode="2000555", card=None)  # an INTERNAL record made by staff
+    load(write("f.csv", MOVE + _row("S1", "2000123") + _row("S2", "2000456") + _row("S3", "2000789")))
+    seq = Change.select().count()
+    rows = (_row("S1", "2000555", "Thief")  # L1's barcode: INTERNAL, never fed
+            + _row("S2", "2000789", "Thief")  # S3's barcode, and S3 is not in this file
+            + _row("L1", "2000999"))  # L1's own row is rejected: its barcode stays
+    report = load(write("g.csv", MOVE + rows), batch_size=batch_size)
+    assert (report.counts["updated"], report.counts["rejected"]) == (0, 3)
+    reasons = _reasons(report)
+    assert reasons["S1"] == (2, "identifier BARCODE 2000555 belongs to another record "
+                                "(primary_id L1, an INTERNAL record the feed does not update)")
+    assert reasons["S2"] == (3, "identifier BARCODE 2000789 belongs to another record "
+                                "(primary_id S3, not in this feed)")
+    assert {pid: [v for _t, v, _s in ids] for pid, ids in _identifiers().items()} == {
+        "L1": ["2000555"], "S1": ["2000123"], "S2": ["2000456"], "S3": ["2000789"]}
+    assert User.select().where(User.first_name == "Thief").count() == 0 and Change.select().count() == seq
+    # the holder's row rejected: the row waiting for its barcode is rejected too, naming it
+    report = load(write("h.csv", MOVE + _row("S2", "2000123") + "S1,First,Last,99,2027-09-30,2000888,\n"
+                        + _row("S4", "2000789") + "S3,First,Last,21,2027-13-30,2000790,\n"), batch_size=batch_size)
+    reasons = _reasons(report)
+    assert reasons["S2"] == (2, "identifier BARCODE 2000123 belongs to another record "
+                                "(primary_id S1, whose row on line 3 is rejected)")
+    assert "unknown user group '99'" in reasons["S1"][1]
+    assert [r for r in report.listed("rejected") if r["primary_id"] == "S4"] == [{
+        "line": 4, "primary_id": "S4", "reason": "identifier BARCODE 2000789 belongs to another record "
+                                                 "(primary_id S3, whose row on line 5 is rejected)"}]
+    assert _identifiers()["S2"] == [("BARCODE", "2000456", "External")] and "S4" not in _identifiers()
+
+
+@pytest.mark.parametrize("batch_size", [1, 1000])
+def test_a_card_serial_number_added_locally_survives_the_feed(groups, write, batch_size):
+    load(write("f.csv", MOVE + _row("S1", "2000123") + _row("S2", "2000456") + _row("S3", "2000789")))
+    s1 = User.get(User.primary_id == "S1")
+    Identifier.create(user=s1, id_type="CARD_SERIAL_NUMBER", value="04AABBCC", segment_type="Internal")
+    rows = (_row("S3", "2000790", other_ids="CARD_SERIAL_NUMBER=04AABBCC")  # S1's local card: not the feed's
+            + _row("S2", "2000123")  # S1's barcode: S1 lets it go
+            + _row("S1", "2000999"))  # S1 gets a new barcode; its card serial number stays
+    report = load(write("g.csv", MOVE + rows), batch_size=batch_size)
+    assert (report.counts["updated"], report.counts["rejected"]) == (2, 1), report.listed("rejected")
+    assert _reasons(report)["S3"] == (2, "identifier CARD_SERIAL_NUMBER 04AABBCC belongs to another record "
+                                         "(primary_id S1, added by the library (Internal), kept by the feed)")
+    assert _identifiers() == {
+        "S1": [("BARCODE", "2000999", "External"), ("CARD_SERIAL_NUMBER", "04AABBCC", "Internal")],
+        "S2": [("BARCODE", "2000123", "External")], "S3": [("BARCODE", "2000789", "External")]}
+
+
+@pytest.mark.parametrize("batch_size", [1, 1000])
+def test_the_move_file_loaded_twice_changes_nothing_the_second_time(groups, write, batch_size):
+    load(write("f.csv", MOVE + _row("S1", "2000123") + _row("S2", "2000456")))
+    path = write("move.csv", MOVE + _row("S2", "2000123") + _row("S1", "2000999"))  # S1's barcode moves to S2
+    first = load(path, batch_size=batch_size, full=True)
+    assert (first.counts["updated"], first.counts["rejected"]) == (2, 0), first.listed("rejected")
+    seq = Change.select().count()
+    again = load(path, batch_size=batch_size, full=True)
+    assert (again.counts["unchanged"], again.counts["updated"], again.counts["rejected"]) == (2, 0, 0)
+    assert Change.select().count() == seq
+    assert _identifiers() == {"S1": [("BARCODE", "2000999", "External")], "S2": [("BARCODE", "2000123", "External")]}
+
+
+def _alma_user(pid: str, barcode: str) -> str:
+    return (f"<user><primary_id>{pid}</primary_id><last_name>Last</last_name><user_group>59</user_group>"
+            f"<expiry_date>2030-01-16Z</expiry_date><user_identifiers><user_identifier><id_type>BARCODE</id_type>"
+            f"<value>{barcode}</value><status>ACTIVE</status></user_identifier></user_identifiers></user>\n")
+
+
+@pytest.mark.parametrize("gainer_first", [True, False])
+def test_alma_xml_feed_moves_an_identifier_between_records(groups, write, gainer_first):
+    def xml(*users):
+        return '<?xml version="1.0" encoding="UTF-8"?>\n<users>\n' + "".join(users) + "</users>\n"
+
+    load(write("a.xml", xml(_alma_user("H1", "23000000000001"), _alma_user("H2", "23000000000002"))),
+         fmt="alma-xml", source="HR")
+    users = [_alma_user("H2", "23000000000001"), _alma_user("H1", "23000000000003")]
+    path = write("b.xml", xml(*(users if gainer_first else users[::-1])))
+    report = load(path, fmt="alma-xml", source="HR", batch_size=1)
+    assert (report.counts["updated"], report.counts["rejected"]) == (2, 0), report.listed("rejected")
+    assert {pid: ids[0][1] for pid, ids in _identifiers().items()} == {"H1": "23000000000003", "H2": "23000000000001"}
+    assert load(path, fmt="alma-xml", source="HR").counts["unchanged"] == 2
