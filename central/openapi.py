@@ -157,7 +157,7 @@ OPENAPI = {
                 "author": {"type": "string"}, "call_number": {"type": "string"}, "loan_date": _DATE,
                 "due_date": _DATE, "renewals": {"type": "integer"},
                 "status": {"enum": ["ON_LOAN", "LOST", "CLAIMED_RETURNED", "RETURNED"]},
-                "requested_by_other": {"type": "boolean"}}},
+                "requested_by_other": {"type": "boolean"}, "renewable": {"type": "boolean"}}},
             "Request": {"type": "object", "properties": {
                 "request_id": {"type": "integer"}, "request_type": {"enum": ["HOLD", "DIGITIZATION", "BOOKING"]},
                 "title": {"type": "string"}, "author": {"type": "string"},

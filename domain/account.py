@@ -47,6 +47,7 @@ class Loan:
     renewals: int = 0
     status: str = "ON_LOAN"
     requested_by_other: bool = False
+    renewable: bool = True  # False: the library system behind the central store says it cannot be renewed
 
     def is_overdue(self, today: dt.date) -> bool:
         return self.status == "ON_LOAN" and self.due_date < today

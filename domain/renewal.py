@@ -72,6 +72,8 @@ def decide(account: Account, loan: Loan, today: dt.date) -> RenewalDecision:
         return refuse("limit")
     if loan.requested_by_other:
         return refuse("requested")
+    if not loan.renewable:
+        return refuse("not_renewable")
     new_due = today + dt.timedelta(days=account.policy.loan_period_days)
     cap = last_valid_day(account.expiry_date)
     if cap is not None and new_due > cap:

@@ -112,7 +112,7 @@ def account_screen(account: Account, today: dt.date, warning_days: int, referral
         account=account,
         blocks=blocks,
         loans=[LoanRow(loan, loan.is_overdue(today), renewals_left(account, loan),
-                       renewable and loan.status == "ON_LOAN" and renewals_left(account, loan) > 0)
+                       renewable and loan.status == "ON_LOAN" and loan.renewable and renewals_left(account, loan) > 0)
                for loan in account.loans],
         expiry_days=days,
         expiry_warning=days is not None and 0 < days <= warning_days,

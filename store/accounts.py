@@ -14,7 +14,7 @@ import peewee as pw
 
 from domain import account as domain
 from store.db import database, is_postgres
-from store.models import (ELSEWHERE, Block, Email, Fee, Identifier, Loan, Request, RequestedElsewhere, User,
+from store.models import (ELSEWHERE, Block, Email, Fee, Identifier, Loan, Request, UpstreamItem, User,
                           UserGroup)
 
 OPEN_REQUEST_STATUSES = ("ON_HOLD_SHELF", "IN_PROCESS", "NOT_STARTED")
@@ -76,24 +76,35 @@ def build_accounts(users: list[User]) -> list[domain.Account]:
                      .order_by(Loan.due_date, Loan.id))
     barcodes = [loan.item_barcode for rows in loans.values() for loan in rows]
     requested = defaultdict(set)  # item barcode -> users who requested it
+    not_renewable: set[str] = set()  # item barcodes the upstream says cannot be renewed
     if barcodes:
         for item_barcode, user_id in Request.select(Request.item_barcode, Request.user).where(
                 Request.item_barcode.in_(barcodes) & Request.status.in_(OPEN_REQUEST_STATUSES)).tuples():
             requested[item_barcode].add(user_id)
-        for (item_barcode,) in RequestedElsewhere.select(RequestedElsewhere.item_barcode).where(
-                RequestedElsewhere.item_barcode.in_(barcodes)).tuples():
-            requested[item_barcode].add(ELSEWHERE)
+        _upstream_says(UpstreamItem.select(UpstreamItem.item_barcode, UpstreamItem.requested_by_other,
+                                           UpstreamItem.renewable).where(UpstreamItem.item_barcode.in_(barcodes))
+                       .tuples(), requested, not_renewable)
     requests = _grouped(Request.select().where(Request.user.in_(ids)).order_by(Request.request_date, Request.id))
     fees = _grouped(Fee.select().where(Fee.user.in_(ids) & (Fee.status != "CLOSED")).order_by(Fee.created, Fee.id))
     blocks = _grouped(Block.select().where(Block.user.in_(ids)).order_by(Block.id))
     emails = _grouped(Email.select().where(Email.user.in_(ids)).order_by(Email.preferred.desc(), Email.id))
     return [
-        _account(user, loans[user.id], requested, requests[user.id], fees[user.id], blocks[user.id], emails[user.id])
+        _account(user, loans[user.id], requested, not_renewable, requests[user.id], fees[user.id], blocks[user.id],
+                 emails[user.id])
         for user in users
     ]
 
 
-def _account(user, loans, requested, requests, fees, blocks, emails) -> domain.Account:
+def _upstream_says(rows, requested: dict, not_renewable: set) -> None:
+    """Fold in what the upstream says of loaned items (``UpstreamItem`` rows: barcode, requested, renewable)."""
+    for item_barcode, requested_by_other, renewable in rows:
+        if requested_by_other:
+            requested[item_barcode].add(ELSEWHERE)
+        if not renewable:
+            not_renewable.add(item_barcode)
+
+
+def _account(user, loans, requested, not_renewable, requests, fees, blocks, emails) -> domain.Account:
     return domain.Account(
         primary_id=user.primary_id,
         first_name=user.first_name,
@@ -121,6 +132,7 @@ def _account(user, loans, requested, requests, fees, blocks, emails) -> domain.A
                 renewals=loan.renewals,
                 status=loan.status,
                 requested_by_other=bool(requested.get(loan.item_barcode, set()) - {user.id}),
+                renewable=loan.item_barcode not in not_renewable,
             )
             for loan in loans
         ),
@@ -252,13 +264,13 @@ def documents(primary_ids, batch: int = 2000) -> dict[str, tuple[str, str]]:
                                "AND \"status\" <> 'RETURNED' ORDER BY \"due_date\", \"id\""))
         barcodes = list({row[2] for rows in loans.values() for row in rows})
         requested = defaultdict(set)  # item barcode -> users with an open request for it
+        not_renewable: set[str] = set()
         for part in range(0, len(barcodes), 5000):
             for item_barcode, user_id in _rows(Request, '"item_barcode", "user_id"', '"item_barcode"',
                                                barcodes[part:part + 5000], f'AND "status" IN ({open_requests})'):
                 requested[item_barcode].add(user_id)
-            for (item_barcode,) in _rows(RequestedElsewhere, '"item_barcode"', '"item_barcode"',
-                                         barcodes[part:part + 5000]):
-                requested[item_barcode].add(ELSEWHERE)
+            _upstream_says(_rows(UpstreamItem, '"item_barcode", "requested_by_other", "renewable"', '"item_barcode"',
+                                 barcodes[part:part + 5000]), requested, not_renewable)
         requests = _by_user(_rows(Request, '"user_id", "id", "request_type", "title", "author", "status", '
                                            '"pickup_location", "place_in_queue", "request_date", "expiry_date"',
                                   '"user_id"', ids, 'ORDER BY "request_date", "id"'))
@@ -288,7 +300,8 @@ def documents(primary_ids, batch: int = 2000) -> dict[str, tuple[str, str]]:
                            for b in blocks.get(user_id, empty)],
                 "loans": [{"loan_id": l[1], "item_barcode": l[2], "title": l[3], "author": l[4], "call_number": l[5],
                            "loan_date": _day(l[6]), "due_date": _day(l[7]), "renewals": l[8], "status": l[9],
-                           "requested_by_other": bool(requested.get(l[2], empty) and requested[l[2]] - {user_id})}
+                           "requested_by_other": bool(requested.get(l[2], empty) and requested[l[2]] - {user_id}),
+                           "renewable": l[2] not in not_renewable}
                           for l in loans.get(user_id, empty)],
                 "requests": [{"request_id": r[1], "request_type": r[2], "title": r[3], "author": r[4],
                               "status": r[5], "pickup_location": r[6], "place_in_queue": r[7],

@@ -209,17 +209,20 @@ class Change(BaseModel):
     created = pw.DateTimeField(default=_now)
 
 
-class RequestedElsewhere(BaseModel):
-    """An item the library system behind the central store (upstream/) reports as requested by another
-    patron, where no Request row here names the item: its loan shows "requested by another patron"."""
+class UpstreamItem(BaseModel):
+    """What the library system behind the central store (upstream/) says of a loaned item that no row here
+    can tell: requested by another patron (no Request row here names the item), or not renewable. Only
+    items with something to say have a row."""
 
     item_barcode = pw.CharField(max_length=60, unique=True)
+    requested_by_other = pw.BooleanField(default=False)
+    renewable = pw.BooleanField(default=True)
 
 
 ELSEWHERE = 0  # stands for "another patron" among the user ids that requested an item (no user has id 0)
 
 ALL_MODELS = [UserGroup, User, Identifier, Email, Address, Phone, Statistic, Note, Block, Loan, Request, Fee,
-              FeeTransaction, Change, RequestedElsewhere]
+              FeeTransaction, Change, UpstreamItem]
 
 # Staff accounts, the audit log and letters live with their operations (store/staff.py,
 # store/letters.py); importing them here adds their models to ALL_MODELS (each module

@@ -20,7 +20,7 @@ from domain.renewal import RenewalDecision, decide
 from store import changes, circulation
 from store.accounts import OPEN_REQUEST_STATUSES, build_account, find_user, get_user
 from store.db import database
-from store.models import Block, Fee, Identifier, Loan, Request, RequestedElsewhere, User, UserGroup, _now
+from store.models import Block, Fee, Identifier, Loan, Request, UpstreamItem, User, UserGroup, _now
 from upstream.base import Fetched, LoanRef, Upstream, UpstreamError, UpstreamUnavailable
 from upstream.models import PendingRenewal, UpstreamLoan, UpstreamPatron, create_tables
 
@@ -144,18 +144,21 @@ def _store_loans(user: User, account: Account, upstream_ids: dict, today: dt.dat
              .on_conflict(conflict_target=[UpstreamLoan.loan], preserve=[UpstreamLoan.upstream_id]).execute())
     for row in open_rows.values():  # returned upstream since we last looked
         Loan.update(status="RETURNED", return_date=today).where(Loan.id == row.id).execute()
-    _store_requested_elsewhere(account, [row.item_barcode for row in open_rows.values()])
+    _store_upstream_items(account, [row.item_barcode for row in open_rows.values()])
 
 
-def _store_requested_elsewhere(account: Account, returned: list[str]) -> None:
-    """What the upstream says of each loan, "requested by another patron", kept for the documents
-    (store.accounts): no request row here names the item, the upstream's word is all there is."""
-    requested = [loan.item_barcode for loan in account.loans if loan.requested_by_other]
-    not_requested = [loan.item_barcode for loan in account.loans if not loan.requested_by_other] + returned
-    if not_requested:
-        RequestedElsewhere.delete().where(RequestedElsewhere.item_barcode.in_(not_requested)).execute()
-    if requested:
-        RequestedElsewhere.insert_many([{"item_barcode": code} for code in requested]).on_conflict_ignore().execute()
+def _store_upstream_items(account: Account, returned: list[str]) -> None:
+    """What the upstream says of each loan that no row here can tell (requested by another patron, not
+    renewable), kept for the documents (store.accounts); loans with nothing to say, or returned, lose theirs."""
+    said = [{"item_barcode": loan.item_barcode, "requested_by_other": loan.requested_by_other,
+             "renewable": loan.renewable} for loan in account.loans if loan.requested_by_other or not loan.renewable]
+    plain = [loan.item_barcode for loan in account.loans if not (loan.requested_by_other or not loan.renewable)]
+    if plain + returned:
+        UpstreamItem.delete().where(UpstreamItem.item_barcode.in_(plain + returned)).execute()
+    if said:
+        (UpstreamItem.insert_many(said).on_conflict(
+            conflict_target=[UpstreamItem.item_barcode],
+            preserve=[UpstreamItem.requested_by_other, UpstreamItem.renewable]).execute())
 
 
 def is_fresh(primary_id: str, seconds: float) -> bool:
@@ -212,7 +215,7 @@ def _apply(user: User, decisions: list[RenewalDecision]) -> None:
 
 
 # refusals our cached rows settle without asking: the upstream would refuse these too
-KNOWN_REFUSALS = ("lost", "claimed_returned", "limit", "requested")
+KNOWN_REFUSALS = ("lost", "claimed_returned", "limit", "requested", "not_renewable")
 
 
 def _known_refusals(user: User, refs: list[LoanRef], today: dt.date) -> dict[int, RenewalDecision]:

@@ -1,5 +1,7 @@
+import dataclasses
 import datetime as dt
 
+from domain.account import Account
 from domain.renewal import REASONS, decide, renewals_left
 from tests.domain.factories import POLICY, TODAY, account, fee, loan
 
@@ -28,6 +30,14 @@ def test_renewal_at_the_limit_is_refused():
 def test_item_requested_by_another_patron_is_refused():
     item = loan(requested=True)
     assert decide(account([item]), item, TODAY).reason == "requested"
+
+
+def test_an_item_the_library_system_says_is_not_renewable_is_refused_in_plain_words():
+    item = dataclasses.replace(loan(), renewable=False)
+    decision = decide(account([item]), item, TODAY)
+    assert (decision.renewed, decision.reason) == (False, "not_renewable")
+    assert decision.message == "This item cannot be renewed. Please ask at the desk."
+    assert Account.from_dict(account([item]).to_dict()).loans[0].renewable is False  # kept through sync
 
 
 def test_lost_and_claimed_returned_items_are_refused():

@@ -165,7 +165,11 @@ class FakeAlma:
             loans = self.loans[pid]
             if sub_id is None:
                 offset, limit = int(args.get("offset", 0)), int(args.get("limit", 10))
-                return 200, {"item_loan": loans[offset:offset + limit], "total_record_count": len(loans)}
+                page = copy.deepcopy(loans[offset:offset + limit])
+                if "renewable" in args.get("expand", ""):
+                    for loan in page:
+                        loan["renewable"] = loan["loan_id"] not in self.not_renewable
+                return 200, {"item_loan": page, "total_record_count": len(loans)}
             loan = next((loan for loan in loans if loan["loan_id"] == sub_id), None)
             if loan is None:
                 return error("401823", sub_id)

@@ -3,7 +3,7 @@
 A patron visit costs few calls: one ``GET /users/{identifier}?user_id_type=all_unique
 &expand=loans,requests,fees`` finds the patron by any identifier and says how many
 loans and requests and how much in fees there are; only the non-empty lists are then
-read (paged). Alma has no renew-all: each loan is renewed with ``op=renew``; the
+read (paged; loans with ``expand=renewable``, so a loan Alma will not renew is not sent). Alma has no renew-all: each loan is renewed with ``op=renew``; the
 loan returned carries the new due date, so nothing is read again.
 
 Staff writes go upstream too: ``create_user``, ``add_identifier`` (Alma's update is
@@ -116,6 +116,7 @@ def _loan(loan: dict) -> Loan:
         renewals=int(loan.get("renewals") or 0),
         status=PROCESS_STATUS.get(_value(loan.get("process_status")), "ON_LOAN"),
         requested_by_other=bool(loan.get("requested")),
+        renewable=loan.get("renewable") is not False,  # expand=renewable: Alma's own word, saves a refused call
     )
 
 
@@ -191,7 +192,7 @@ class AlmaUpstream(Upstream):
             return None
         pid = _quote(user["primary_id"])
         lists = {}
-        for name, key, params in (("loans", "item_loan", {"loan_status": "Active"}),
+        for name, key, params in (("loans", "item_loan", {"loan_status": "Active", "expand": "renewable"}),
                                   ("requests", "user_request", {"status": "active"}),
                                   ("fees", "fee", {"status": "ACTIVE"})):
             count = _count(user.get(name))
