@@ -341,8 +341,12 @@ def _receipt_at_end() -> None:
         if account is None or "email" not in _ways(account):
             return
         session["receipt_taken"] = True  # once, whatever happens next
-        outcome = services.email_letter(account.primary_id, receipts.LETTERS["loans"],
-                                        {"renewals": session.get("renewed", [])})
+        try:
+            outcome = services.email_letter(account.primary_id, receipts.LETTERS["loans"],
+                                            {"renewals": session.get("renewed", [])})
+        except CentralUnavailable:  # offline: the outbox sends it when the central store is back
+            services.queue_letter(account.primary_id, receipts.LETTERS["loans"])
+            return
         usage.emailed(receipts.LETTERS["loans"], outcome.sent)
         usage.count("receipts_at_end", outcome.sent)
         if not outcome.sent:

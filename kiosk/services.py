@@ -371,6 +371,14 @@ def email_letter(primary_id: str, letter_type: str, context: dict | None = None)
     return LetterOutcome(answer.get("status") == "sent")
 
 
+def queue_letter(primary_id: str, letter_type: str) -> None:
+    """Have the central store email the patron a letter when it can be reached again: an outbox
+    operation, applied after the renewals queued before it (their new due dates show)."""
+    from kiosk import outbox
+
+    outbox.enqueue("send_letter", {"primary_id": primary_id, "letter_type": letter_type})
+
+
 def print_receipt(title: str, account: Account, lines: list[str]) -> bool:
     """Print a receipt on this kiosk's printer (``[kiosk.printer]``); False when none works."""
     from kiosk import receipts

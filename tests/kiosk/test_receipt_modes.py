@@ -97,6 +97,31 @@ def test_on_timeout_emails_the_receipt_when_the_patron_presses_done(kiosk, kiosk
     assert counts["receipts_at_end"] == 1 and counts["receipts_emailed"] == 1 and counts["ended_done"] == 1
 
 
+def test_on_timeout_offline_queues_the_receipt_and_it_goes_when_the_central_store_is_back(
+        kiosk, kiosk_app, live_central, central_app, smtp_server):
+    from kiosk import outbox
+    from tests.conftest import LiveServer
+
+    _set(kiosk_app, receipt_when="on_timeout", offline_renewals="local")
+    _login(kiosk)
+    live_central.stop()  # the network goes: renewals are decided here, pending
+    assert "Pending" in kiosk.post("/renew", headers=HX).get_data(as_text=True)
+    assert "Thank you" in kiosk.post("/done", headers=HX).get_data(as_text=True)
+    with kiosk_app.app_context(), cache_db.connection_context():
+        assert [item.op_type for item in outbox.pending()] == ["renew", "send_letter"]  # the receipt after them
+    assert _none_arrives(smtp_server)
+    back = LiveServer(central_app)
+    try:
+        central = kiosk_app.extensions["central"]
+        central.base_url = back.url
+        with kiosk_app.app_context(), cache_db.connection_context():
+            outbox.push(central, kiosk_app.extensions["patron_cache"])
+        text = _text(_wait(smtp_server)[0])
+        assert "Middlemarch" in text and "2026-12-16" in text  # applied after the renewals it follows
+    finally:
+        back.stop()
+
+
 def test_on_timeout_emails_the_receipt_when_the_page_times_out(kiosk, kiosk_app, smtp_server):
     _set(kiosk_app, receipt_when="on_timeout")
     _login(kiosk)
