@@ -75,14 +75,16 @@ SYNC_PATHS = {
                 "name": {"type": "string"}, "status": {"enum": ["pending", "active", "revoked"]},
                 "last_pull": {"type": ["string", "null"]}, "last_push": {"type": ["string", "null"]},
                 "cursor": {"type": "integer"}, "last_seq": {"type": "integer"},
-                "conflicts": {"type": "integer"}, "heartbeat": {"type": "object"}}}}}})}}},
+                "conflicts": {"type": "integer", "description": "open conflicts (not marked as dealt with)"},
+                "heartbeat": {"type": "object"}}}}}})}}},
     "/api/v1/sync/conflicts": {"get": {
         "summary": "Operations from kiosks the central store rejected or decided differently (staff view)",
         "responses": {"200": _json({"type": "object", "properties": {"conflicts": {"type": "array", "items": {
             "type": "object", "properties": {
                 "device": {"type": "string"}, "op_key": {"type": "string"}, "op_type": {"type": "string"},
                 "primary_id": {"type": "string"}, "reason": {"type": "string"}, "detail": {"type": "string"},
-                "letter_status": {"type": "string"}, "created": {"type": ["string", "null"]}}}}}})}}},
+                "letter_status": {"type": "string"}, "created": {"type": ["string", "null"]},
+                "dealt_with_by": {"type": "string", "description": "who marked it as dealt with; empty: open"}}}}}})}}},
 }
 
 SECURITY_SCHEMES = {"deviceToken": {"type": "http", "scheme": "bearer",

@@ -165,9 +165,11 @@ def _iso(value):
 
 
 def listing() -> list[dict]:
-    """Every device with what staff need to see: status, last pull and push, cursor, operations, conflicts."""
+    """Every device with what staff need to see: status, last pull and push, cursor, operations, and its
+    conflicts still open (not marked as dealt with)."""
     conflicts = dict(SyncConflict.select(SyncConflict.device, pw.fn.COUNT(SyncConflict.id))
-                     .group_by(SyncConflict.device).tuples())
+                     .join(SyncConflictDealt, pw.JOIN.LEFT_OUTER, on=(SyncConflictDealt.conflict == SyncConflict.id))
+                     .where(SyncConflictDealt.id.is_null()).group_by(SyncConflict.device).tuples())
     rows = []
     for d in Device.select().order_by(Device.name):
         try:
@@ -182,9 +184,13 @@ def listing() -> list[dict]:
 
 
 def conflicts(limit: int = 200) -> list[dict]:
+    """The latest conflicts, newest first; ``dealt_with_by`` is empty while a conflict is open."""
+    rows = (SyncConflict.select(SyncConflict, SyncConflictDealt.operator.alias("dealt_with_by"))
+            .join(SyncConflictDealt, pw.JOIN.LEFT_OUTER, on=(SyncConflictDealt.conflict == SyncConflict.id))
+            .order_by(SyncConflict.id.desc()).limit(limit).objects())
     return [{"device": c.device, "op_key": c.op_key, "op_type": c.op_type, "primary_id": c.primary_id,
-             "reason": c.reason, "detail": c.detail, "letter_status": c.letter_status, "created": _iso(c.created)}
-            for c in SyncConflict.select().order_by(SyncConflict.id.desc()).limit(limit)]
+             "reason": c.reason, "detail": c.detail, "letter_status": c.letter_status, "created": _iso(c.created),
+             "dealt_with_by": c.dealt_with_by or ""} for c in rows]
 
 
 def conflict_query(dealt_with: bool = False, limit: int = 200) -> list[tuple[SyncConflict, SyncConflictDealt | None]]:

@@ -69,6 +69,9 @@ def test_a_conflict_is_dealt_with_once_and_older_databases_get_the_table(central
     with pytest.raises(devices.DeviceError, match="no sync conflict"):
         devices.mark_conflict_dealt(999999, "desk")
     assert [(a.operator, a.primary_id) for a in AuditEntry.select()] == [("desk", "P1")]
+    devices.add("k")
+    assert [d["conflicts"] for d in devices.listing() if d["name"] == "k"] == [1]  # open ones only
+    assert [c["dealt_with_by"] for c in devices.conflicts()] == ["", "desk"]
 
 
 def test_role_changes_by_an_administrator_never_of_oneself(clerk):
