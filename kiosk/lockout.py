@@ -37,7 +37,7 @@ class SignInThrottle(CacheModel):
 
 
 LOCKOUT_MODELS = [PinFailure, SignInThrottle]
-SIGNIN_MAX_FAILURES = 5  # failed sign-ins without a card ...
+SIGNIN_MAX_FAILURES = 5  # failed sign-ins without a card ... (defaults of [kiosk] signin_*)
 SIGNIN_WINDOW_SECONDS = 60  # ... within this long ...
 SIGNIN_PAUSE_SECONDS = 30  # ... pause sign-in at this kiosk for this long
 
@@ -86,20 +86,23 @@ def signin_paused_until(now: dt.datetime | None = None) -> dt.datetime | None:
     return None
 
 
-def signin_failure(now: dt.datetime | None = None) -> dt.datetime | None:
-    """Count one failed sign-in at this kiosk; return when the pause it starts ends, or None."""
+def signin_failure(now: dt.datetime | None = None, max_failures: int = SIGNIN_MAX_FAILURES,
+                   window_seconds: float = SIGNIN_WINDOW_SECONDS,
+                   pause_seconds: float = SIGNIN_PAUSE_SECONDS) -> dt.datetime | None:
+    """Count one failed sign-in at this kiosk; return when the pause it starts ends, or None
+    (``[kiosk] signin_max_failures`` within ``signin_window_seconds`` pause for ``signin_pause_seconds``)."""
     now = now or _now()
     with SignInThrottle._meta.database.atomic("IMMEDIATE"):
         row = SignInThrottle.get_or_none(SignInThrottle.name == "signin")
         new = row is None
         if new:
             row = SignInThrottle(name="signin", failures=0)
-        if row.window_start is None or (now - row.window_start).total_seconds() > SIGNIN_WINDOW_SECONDS:
+        if row.window_start is None or (now - row.window_start).total_seconds() > window_seconds:
             row.window_start, row.failures = now, 0
         row.failures += 1
         paused = None
-        if row.failures >= SIGNIN_MAX_FAILURES:
-            paused = row.paused_until = now + dt.timedelta(seconds=SIGNIN_PAUSE_SECONDS)
+        if row.failures >= max_failures:
+            paused = row.paused_until = now + dt.timedelta(seconds=pause_seconds)
             row.failures, row.window_start = 0, None  # after the pause, a fresh count
         row.save(force_insert=new)
     return paused

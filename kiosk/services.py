@@ -308,7 +308,9 @@ def sign_in(user_name: str, password: str) -> SignInResult:
         return SignInResult(account=account)
     config = _kiosk_config()
     _left, locked = lockout.failure(key, config["pin_max_attempts"], config["pin_lockout_minutes"])
-    paused = lockout.signin_failure()
+    paused = lockout.signin_failure(max_failures=int(config["signin_max_failures"]),
+                                    window_seconds=float(config["signin_window_seconds"]),
+                                    pause_seconds=float(config["signin_pause_seconds"]))
     if locked:
         until = lockout.locked_until(key)
         if account is not None:

@@ -52,6 +52,9 @@ DEFAULTS: dict = {
         "languages": ["en", "fr"],  # offered on screen; the first is the default
         "high_contrast_default": False,  # true: each session starts in high contrast (the patron can switch it off)
         "password_sign_in": True,  # "No card? Sign in": user name and password on an on-screen keyboard
+        "signin_max_failures": 5,  # failed sign-ins at this kiosk (any user name) within ...
+        "signin_window_seconds": 60,  # ... this many seconds pause sign-in here for ...
+        "signin_pause_seconds": 30,  # ... this many seconds
         "templates_dir": "",  # a folder of template overrides, e.g. _help_text.html (library-editable)
         "referrals": {  # what to do when expired/inactive/blocked; first match: user group, source, type
             "default": "Please ask at the library desk.",

@@ -143,6 +143,13 @@ def test_failed_sign_ins_pause_the_kiosk(signin):
     assert "Middlemarch" in _sign_in(signin).get_data(as_text=True)
 
 
+def test_the_throttle_follows_the_settings(signin, kiosk_app):
+    kiosk_app.config["KIOSK"]["kiosk"].update(signin_max_failures=2, signin_pause_seconds=90)
+    assert _sign_in(signin, "Q1", "guess").status_code == 401
+    paused = _sign_in(signin, "Q2", "guess")
+    assert paused.status_code == 429 and "Please wait 90 seconds" in paused.get_data(as_text=True)
+
+
 def test_the_throttle_counts_within_a_minute(kiosk_app):
     from kiosk import lockout
     from kiosk.cache import cache_db
