@@ -276,6 +276,7 @@ def build_parser() -> argparse.ArgumentParser:
     upstream_cli.add_subcommands(commands)  # kiosk upstream check | replay
     __import__("store.jobs.cli", fromlist=["add_subcommands"]).add_subcommands(commands)  # kiosk admin ...
     __import__("appliance.cli", fromlist=["add_subcommands"]).add_subcommands(commands)  # install, upgrade, doctor, enrol ...
+    __import__("settings.cli", fromlist=["add_subcommands"]).add_subcommands(commands)  # kiosk config show | check
     return parser
 
 
@@ -285,7 +286,11 @@ def main(argv: list[str] | None = None) -> int:
         import os
 
         os.environ["KIOSK_CONFIG"] = os.path.abspath(args.config)
-    return args.func(args) or 0
+    try:
+        return args.func(args) or 0
+    except settings.SettingsError as exc:  # a misspelt key or a wrong kind of value: say which, no traceback
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -160,6 +160,52 @@ DEFAULTS: dict = {
 }
 
 
+class SettingsError(ValueError):
+    """A configuration file names a setting that does not exist, or gives one the wrong kind of value."""
+
+
+def _kind(default) -> str:
+    return {bool: "true or false", int: "a whole number", float: "a number", str: "text", list: "a list",
+            dict: "a table"}[type(default)]
+
+
+def _fits(value, default) -> bool:
+    if isinstance(default, bool) or isinstance(value, bool):
+        return isinstance(value, bool) and isinstance(default, bool)
+    if isinstance(default, float):
+        return isinstance(value, (int, float))
+    return isinstance(value, type(default))
+
+
+def _unknown(key: str, known) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(key, list(known), n=1)
+    return f"unknown setting {key!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
+
+
+def problems(data: dict) -> list[str]:
+    """What is wrong with a configuration file's contents: unknown tables or keys (with the closest known
+    name) and values of the wrong kind. The contents of table-valued settings (``referrals``, ``help``,
+    ``printer``, ``user_groups``) are the library's own and not checked here."""
+    found = []
+    for key, value in data.items():
+        if key not in DEFAULTS:
+            found.append(_unknown(key, DEFAULTS))
+        elif isinstance(DEFAULTS[key], dict):
+            if not isinstance(value, dict):
+                found.append(f"[{key}] must be a table")
+                continue
+            for inner, inner_value in value.items():
+                if inner not in DEFAULTS[key]:
+                    found.append(f"[{key}] {_unknown(inner, DEFAULTS[key])}")
+                elif not _fits(inner_value, DEFAULTS[key][inner]):
+                    found.append(f"[{key}] {inner} must be {_kind(DEFAULTS[key][inner])}, not {inner_value!r}")
+        elif not _fits(value, DEFAULTS[key]):
+            found.append(f"{key} must be {_kind(DEFAULTS[key])}, not {value!r}")
+    return found
+
+
 def _merge(base: dict, override: dict) -> dict:
     for key, value in override.items():
         if isinstance(value, dict) and isinstance(base.get(key), dict):
@@ -214,7 +260,14 @@ def load(path: str | os.PathLike | None = None, environ=None, overrides: dict | 
     path = path or environ.get("KIOSK_CONFIG")
     if path:
         with open(path, "rb") as handle:
-            _merge(config, tomllib.load(handle))
+            try:
+                data = tomllib.load(handle)
+            except tomllib.TOMLDecodeError as exc:
+                raise SettingsError(f"{path}: not valid TOML: {exc}") from None
+        found = problems(data)
+        if found:  # a misspelt key would otherwise be ignored without a word
+            raise SettingsError(f"{path}: " + "; ".join(found))
+        _merge(config, data)
     if overrides:
         _merge(config, copy.deepcopy(overrides))
     _apply_environment(config, environ)

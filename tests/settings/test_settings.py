@@ -1,0 +1,46 @@
+"""A configuration file is checked before it is used: a misspelt key or a wrong kind of value stops the
+start with a message naming it, instead of being ignored; ``kiosk config show`` exports what is in
+effect and reads back."""
+import pytest
+
+import settings
+from kiosk.cli import main
+from settings.cli import as_toml
+
+
+def test_misspelt_keys_unknown_tables_and_wrong_kinds_are_named():
+    found = settings.problems({"kiosk": {"idle_timout_seconds": 30, "port": "8080", "central_timeout_seconds": 3},
+                               "kiosks": {}, "data_dir": 7,
+                               "feed": {"user_groups": {"UGSTUDENT": "25"}}})  # the library's own mapping
+    assert found == ["[kiosk] unknown setting 'idle_timout_seconds' (did you mean 'idle_timeout_seconds'?)",
+                     "[kiosk] port must be a whole number, not '8080'",
+                     "unknown setting 'kiosks' (did you mean 'kiosk'?)",
+                     "data_dir must be text, not 7"]  # 3 for a float is fine
+    assert settings.problems({"kiosk": {"show_loans_on_open": 1}}) == [
+        "[kiosk] show_loans_on_open must be true or false, not 1"]
+
+
+def test_a_file_with_a_misspelt_key_stops_the_start_and_changes_nothing(tmp_path, capsys):
+    path = tmp_path / "kiosk.toml"
+    path.write_text("[kiosk]\nidle_timout_seconds = 30\n")
+    with pytest.raises(settings.SettingsError, match=r"kiosk\.toml: \[kiosk\] unknown setting 'idle_timout_seconds'"):
+        settings.load(path, environ={})
+    assert main(["--config", str(path), "config", "show"]) == 2  # a message, not a traceback
+    assert "configuration error" in capsys.readouterr().err
+    assert main(["config", "check", str(path)]) == 1
+    path.write_text("[kiosk\n")
+    with pytest.raises(settings.SettingsError, match="not valid TOML"):
+        settings.load(path, environ={})
+
+
+def test_show_exports_what_is_in_effect_and_it_reads_back(tmp_path, capsys):
+    environ = {"KIOSK_KIOSK_IDLE_TIMEOUT_SECONDS": "45", "KIOSK_UPSTREAM_ALMA_API_KEY": "l7xx-secret"}
+    config = settings.load(environ=environ, overrides={"kiosk": {"referrals": {"group:25": "Ask at the desk."}}})
+    text = as_toml(config)
+    assert "idle_timeout_seconds = 45" in text and '"group:25" = "Ask at the desk."' in text
+    assert "l7xx-secret" not in text and 'alma_api_key = "***"' in text  # secrets never leave the box
+    path = tmp_path / "exported.toml"
+    path.write_text(text)
+    assert main(["config", "check", str(path)]) == 0 and "ok" in capsys.readouterr().out
+    again = settings.load(path, environ={})
+    assert again["kiosk"] == config["kiosk"] and again["readers"] == config["readers"]
