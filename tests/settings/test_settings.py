@@ -20,7 +20,8 @@ def test_misspelt_keys_unknown_tables_and_wrong_kinds_are_named():
         "[kiosk] show_loans_on_open must be true or false, not 1"]
 
 
-def test_a_file_with_a_misspelt_key_stops_the_start_and_changes_nothing(tmp_path, capsys):
+def test_a_file_with_a_misspelt_key_stops_the_start_and_changes_nothing(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("KIOSK_CONFIG", "")  # main(["--config", ...]) sets it; monkeypatch removes it after the test
     path = tmp_path / "kiosk.toml"
     path.write_text("[kiosk]\nidle_timout_seconds = 30\n")
     with pytest.raises(settings.SettingsError, match=r"kiosk\.toml: \[kiosk\] unknown setting 'idle_timout_seconds'"):
