@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import ast
 import inspect
-import json
 
 import settings
+from settings.cli import toml_value
 
 HEADER = """\
 # Library kiosk configuration: every setting, with its default. Nothing here is active:
@@ -54,20 +54,6 @@ def _comments() -> dict[tuple[str, ...], str]:
     return found
 
 
-def _toml(value) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    if isinstance(value, str):
-        return json.dumps(value)
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{k} = {_toml(v)}" for k, v in value.items()) + "}"
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_toml(v) for v in value) + "]"
-    raise TypeError(f"cannot write {value!r} as TOML")
-
-
 def render() -> str:
     comments = _comments()
     out = [HEADER]
@@ -77,14 +63,14 @@ def render() -> str:
             tables.append((key, value))
             continue
         note = comments.get((key,), "")
-        out.append(f"# {key} = {_toml(value)}" + (f"    # {note}" if note else ""))
+        out.append(f"# {key} = {toml_value(value)}" + (f"    # {note}" if note else ""))
     for table, values in tables:
         note = comments.get((table,), "")
         out.append("")
         out.append(f"# [{table}]" + (f"    # {note}" if note else ""))
         for key, value in values.items():
             note = comments.get((table, key), "")
-            out.append(f"# {key} = {_toml(value)}" + (f"    # {note}" if note else ""))
+            out.append(f"# {key} = {toml_value(value)}" + (f"    # {note}" if note else ""))
     return "\n".join(out) + "\n"
 
 

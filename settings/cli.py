@@ -17,7 +17,8 @@ def _key(name: str) -> str:
     return name if BARE_KEY.match(name) else json.dumps(name)
 
 
-def _value(value) -> str:
+def toml_value(value) -> str:
+    """``value`` written as TOML (inline tables and arrays; keys quoted where they must be)."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (int, float)):
@@ -25,8 +26,8 @@ def _value(value) -> str:
     if isinstance(value, str):
         return json.dumps(value, ensure_ascii=False)
     if isinstance(value, dict):
-        return "{" + ", ".join(f"{_key(k)} = {_value(v)}" for k, v in value.items()) + "}"
-    return "[" + ", ".join(_value(v) for v in value) + "]"
+        return "{" + ", ".join(f"{_key(k)} = {toml_value(v)}" for k, v in value.items()) + "}"
+    return "[" + ", ".join(toml_value(v) for v in value) + "]"
 
 
 def _shown(key: str, value):
@@ -35,10 +36,10 @@ def _shown(key: str, value):
 
 def as_toml(config: dict) -> str:
     """The whole configuration as TOML that ``kiosk --config`` reads back; secrets shown as ``***``."""
-    lines = [f"{_key(k)} = {_value(_shown(k, v))}" for k, v in config.items() if not isinstance(v, dict)]
+    lines = [f"{_key(k)} = {toml_value(_shown(k, v))}" for k, v in config.items() if not isinstance(v, dict)]
     for table, values in config.items():
         if isinstance(values, dict):
-            lines += ["", f"[{table}]"] + [f"{_key(k)} = {_value(_shown(k, v))}" for k, v in values.items()]
+            lines += ["", f"[{table}]"] + [f"{_key(k)} = {toml_value(_shown(k, v))}" for k, v in values.items()]
     return "\n".join(lines) + "\n"
 
 
