@@ -49,7 +49,9 @@ def test_the_central_store_asks_alma(central_app, alma, caplog, device_token):
     assert not any("2468" in r.getMessage() for r in caplog.records if r.name != "werkzeug")
 
 
-def test_the_central_store_asks_a_sip2_server(central_db, config, no_forwarder, device_token):
+@pytest.fixture
+def sip2_api(central_db, config, no_forwarder, device_token):
+    """The central store in front of pysip2's server, with the test patron read once."""
     server = PysipServer()
     try:
         config["upstream"].update({"kind": "sip2", "sip2_port": server.port, "sip2_login_user": "kiosk",
@@ -57,11 +59,15 @@ def test_the_central_store_asks_a_sip2_server(central_db, config, no_forwarder, 
                                    "sip2_timeout_seconds": 2, "fresh_seconds": 0})
         api = device_client(central.create_app(config, today=lambda: TODAY), device_token)
         api.post("/api/v1/patrons/refresh", query_string={"identifier": "21000000001"})
-        path = "/api/v1/patrons/21000000001/verify-pin"
-        assert api.post(path, json={"pin": "2468"}).json == {"ok": True}
-        assert api.post(path, json={"pin": "0000"}).json == {"ok": False}
+        yield api
     finally:
         server.stop()
+
+
+def test_the_central_store_asks_a_sip2_server(sip2_api):
+    path = "/api/v1/patrons/21000000001/verify-pin"
+    assert sip2_api.post(path, json={"pin": "2468"}).json == {"ok": True}
+    assert sip2_api.post(path, json={"pin": "0000"}).json == {"ok": False}
 
 
 def test_a_password_is_checked_by_the_library_system(central_app, alma, caplog, device_token):
@@ -92,19 +98,10 @@ def test_a_password_is_checked_by_the_library_system(central_app, alma, caplog, 
     assert len(fake.log) == calls  # our own hash decided: no call to Alma
 
 
-def test_a_password_is_checked_by_a_sip2_server(central_db, config, no_forwarder, device_token):
-    server = PysipServer()
-    try:
-        config["upstream"].update({"kind": "sip2", "sip2_port": server.port, "sip2_login_user": "kiosk",
-                                   "sip2_login_password": "s3cret", "sip2_institution_id": "MAIN",
-                                   "sip2_timeout_seconds": 2, "fresh_seconds": 0})
-        api = device_client(central.create_app(config, today=lambda: TODAY), device_token)
-        api.post("/api/v1/patrons/refresh", query_string={"identifier": "21000000001"})
-        path = "/api/v1/patrons/21000000001/verify-pin"
-        assert api.post(path, json={"password": "2468"}).json == {"ok": True}  # AD: the patron password
-        assert api.post(path, json={"password": "0000"}).json == {"ok": False}
-    finally:
-        server.stop()
+def test_a_password_is_checked_by_a_sip2_server(sip2_api):
+    path = "/api/v1/patrons/21000000001/verify-pin"
+    assert sip2_api.post(path, json={"password": "2468"}).json == {"ok": True}  # AD: the patron password
+    assert sip2_api.post(path, json={"password": "0000"}).json == {"ok": False}
 
 
 def test_the_kiosk_signs_in_an_alma_patron_with_the_password(synced_kiosk, central_app, alma, device_token):
