@@ -11,10 +11,11 @@ from kiosk import outbox, services, sync
 from kiosk.cache import CACHE_MODELS, cache_db
 from kiosk.central_client import CentralClient, CentralError, CentralUnavailable
 from kiosk.devices import credential_path, save_credential
-from store import changes, devices, sync as store_sync
+from store import changes, devices
 from store.db import database
 from store.models import ALL_MODELS, Identifier, User
 from tests.store.factories import hold, loan, patron
+from tests.sync.served import served
 
 PATRONS = 4
 
@@ -70,14 +71,7 @@ def _reset_kiosk(db):
 
 
 def _central_view() -> dict:
-    view, cursor = {}, 0
-    while True:
-        page = store_sync.changes_after(cursor, 5000)
-        for record in page["records"]:
-            view[record["primary_id"]] = record.get("account")
-        cursor = page["cursor"]
-        if not page["more"]:
-            return {pid: json.dumps(doc, sort_keys=True) for pid, doc in view.items() if doc is not None}
+    return {pid: json.dumps(doc, sort_keys=True) for pid, doc in served(0, 5000).items() if doc is not None}
 
 
 def _kiosk_view() -> dict:

@@ -12,6 +12,7 @@ from store.db import database, is_postgres
 from store.models import Block, Email, Fee, User
 from tests.conftest import BACKEND
 from tests.store.factories import TODAY, fine, hold, loan, patron
+from tests.sync.served import served
 
 
 def _expected(primary_id):
@@ -20,14 +21,7 @@ def _expected(primary_id):
 
 
 def _served(cursor=0):
-    view = {}
-    while True:
-        page = sync.changes_after(cursor, 1000)
-        for record in page["records"]:
-            view[record["primary_id"]] = record.get("account")
-        cursor = page["cursor"]
-        if not page["more"]:
-            return view
+    return served(cursor, 1000)
 
 
 def _rich_patrons():

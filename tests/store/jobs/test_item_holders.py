@@ -3,12 +3,13 @@ a change for the holders of the items (store.changes.record_item_holders), so a 
 flag; the documents the jobs prepare in the read model are already right."""
 import datetime as dt
 
-from store import changes, documents, sync
+from store import changes, documents
 from store.accounts import build_account, get_user
 from store.jobs.merge import merge_users
 from store.jobs.purge import purge_users
 from store.models import Change, Loan
 from tests.store import factories
+from tests.sync.served import served
 
 TODAY = factories.TODAY
 X, Y, Z = "3100000000001", "3100000000002", "3100000000003"
@@ -25,14 +26,7 @@ def _flags(account_dict):
 
 def _synced(cursor):
     """What a kiosk gets from its next sync after ``cursor``: {primary id: account dict, or None for a delete}."""
-    seen = {}
-    while True:
-        page = sync.changes_after(cursor, 100)
-        for record in page["records"]:
-            seen[record["primary_id"]] = record.get("account")
-        cursor = page["cursor"]
-        if not page["more"]:
-            return seen
+    return served(cursor, 100)
 
 
 def test_record_item_holders_records_the_open_loans_of_the_items_once(central_db):
