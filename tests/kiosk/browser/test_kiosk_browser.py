@@ -1,13 +1,12 @@
 """Every path of the patron kiosk in real Chromium, with axe-core on each screen."""
 import datetime as dt
-import time
 
 import pytest
 
 from hardware import client as reader_client
 from store.models import Loan
 from tests.kiosk.browser.conftest import axe_check, shots
-from tests.kiosk.test_receipts import decode_escpos
+from tests.kiosk.test_receipts import _wait, decode_escpos
 from tests.store.factories import TODAY
 
 pytestmark = pytest.mark.browser
@@ -17,6 +16,14 @@ def _keypad(page, pin):
     for digit in pin:
         page.get_by_test_id(f"key-{digit}").click()
     page.get_by_test_id("pin-ok").click()
+
+
+def _open_account(page, kiosk_url):
+    """Scan Zoë's barcode, type her PIN on the keypad, and wait for her account."""
+    page.goto(kiosk_url)
+    page.keyboard.type("20000000000011\n")
+    _keypad(page, "2468")
+    page.get_by_role("heading", name="Zoë Ólafsdóttir").wait_for()
 
 
 def test_tap_pin_renew_all_and_print_a_receipt(page, kiosk_url, reader_service, printer_file):
@@ -84,16 +91,10 @@ def test_barcode_wrong_pin_then_locked(page, kiosk_url, kiosk_app):
 
 
 def test_renew_one_and_email_my_requests(page, kiosk_url, smtp_server):
-    page.goto(kiosk_url)
-    page.keyboard.type("20000000000011\n")
-    _keypad(page, "2468")
-    page.get_by_role("heading", name="Zoë Ólafsdóttir").wait_for()
+    _open_account(page, kiosk_url)
     page.get_by_test_id("email-requests").click()
     page.get_by_text("Sent to your email address.").wait_for()
-    deadline = time.monotonic() + 5
-    while not smtp_server.handler.messages and time.monotonic() < deadline:
-        time.sleep(0.05)
-    message = smtp_server.handler.messages[0]
+    message = _wait(smtp_server)[0]
     body = message.get_payload()[0].get_payload(decode=True).decode()
     assert message["To"] == "zoe@example.org" and "Beloved" in body and "Dubliners" in body
     loan_id = Loan.get(Loan.title == "Les Misérables").id
@@ -104,10 +105,7 @@ def test_renew_one_and_email_my_requests(page, kiosk_url, smtp_server):
 
 def test_timeout_warns_then_ends_and_back_shows_nothing(page, kiosk_url, kiosk_app):
     kiosk_app.config["KIOSK"]["kiosk"].update(idle_timeout_seconds=4, idle_warning_seconds=3)
-    page.goto(kiosk_url)
-    page.keyboard.type("20000000000011\n")
-    _keypad(page, "2468")
-    page.get_by_role("heading", name="Zoë Ólafsdóttir").wait_for()
+    _open_account(page, kiosk_url)
     page.get_by_role("alertdialog").wait_for()  # the countdown, with "I'm still here"
     axe_check(page, "timeout-warning")
     shots(page, "timeout-warning")
@@ -155,10 +153,7 @@ def test_language_switch_help_and_call_staff(page, kiosk_url):
 
 
 def test_renew_selected_loans(page, kiosk_url):
-    page.goto(kiosk_url)
-    page.keyboard.type("20000000000011\n")
-    _keypad(page, "2468")
-    page.get_by_role("heading", name="Zoë Ólafsdóttir").wait_for()
+    _open_account(page, kiosk_url)
     button = page.get_by_test_id("renew-selected")
     assert button.is_disabled() and button.inner_text().split() == ["Renew", "selected", "(0)"]
     ticks = page.get_by_role("checkbox")
@@ -310,10 +305,7 @@ def test_fines_and_fees_receipt_printed_and_emailed(page, kiosk_url, kiosk_app, 
                original_amount=Decimal("45.00"), balance=Decimal("45.00"), title="Les Misérables")
     changes.record("P1")
     fill_cache(kiosk_app)
-    page.goto(kiosk_url)
-    page.keyboard.type("20000000000011\n")
-    _keypad(page, "2468")
-    page.get_by_role("heading", name="Zoë Ólafsdóttir").wait_for()
+    _open_account(page, kiosk_url)
     fees = page.get_by_role("group", name="Receipt: Fines and fees")
     assert fees.get_by_role("button").all_inner_texts() == ["Email me my fines and fees", "Print my fines and fees"]
     page.get_by_test_id("print-fees").click()
@@ -326,10 +318,7 @@ def test_fines_and_fees_receipt_printed_and_emailed(page, kiosk_url, kiosk_app, 
     assert "Lost item replacement fee (Les Misérables): 45.00" in printed and "Total: 47.50" in printed
     page.get_by_test_id("email-fees").click()
     page.locator("#fees-notice").get_by_text("Sent to your email address.").wait_for()
-    deadline = time.monotonic() + 5
-    while not smtp_server.handler.messages and time.monotonic() < deadline:
-        time.sleep(0.05)
-    message = smtp_server.handler.messages[0]
+    message = _wait(smtp_server)[0]
     body = message.get_payload()[0].get_payload(decode=True).decode("utf-8")
     assert "fines and fees" in message["Subject"] and "Total owed: 47.50" in body and "Les Misérables" in body
 
@@ -337,10 +326,7 @@ def test_fines_and_fees_receipt_printed_and_emailed(page, kiosk_url, kiosk_app, 
 def test_on_timeout_receipt_emailed_when_the_patron_walks_away(page, kiosk_url, kiosk_app, smtp_server):
     kiosk_app.config["KIOSK"]["kiosk"].update(receipt_when="on_timeout", idle_timeout_seconds=5,
                                               idle_warning_seconds=3)
-    page.goto(kiosk_url)
-    page.keyboard.type("20000000000011\n")
-    _keypad(page, "2468")
-    page.get_by_role("heading", name="Zoë Ólafsdóttir").wait_for()
+    _open_account(page, kiosk_url)
     page.get_by_test_id("renew-all").click()
     page.get_by_test_id("renewals").wait_for()
     note = page.get_by_test_id("receipt-at-end")
@@ -350,9 +336,6 @@ def test_on_timeout_receipt_emailed_when_the_patron_walks_away(page, kiosk_url, 
     assert not smtp_server.handler.messages  # nothing yet: the patron may still take one
     page.get_by_text("Thank you. Your session has ended.").wait_for(timeout=15000)  # walked away
     assert "Zoë" not in page.content()
-    deadline = time.monotonic() + 5
-    while not smtp_server.handler.messages and time.monotonic() < deadline:
-        time.sleep(0.05)
-    message = smtp_server.handler.messages[0]
+    message = _wait(smtp_server)[0]
     body = message.get_payload()[0].get_payload(decode=True).decode("utf-8")
     assert message["To"] == "zoe@example.org" and "Middlemarch" in body and "2026-12-16" in body
