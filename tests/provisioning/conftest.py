@@ -9,7 +9,7 @@ import re
 import pytest
 
 from store import staff
-from tests.conftest import TODAY, reader_service_process
+from tests.conftest import TODAY, LiveServer, reader_service_process
 from tests.store import factories
 
 PASSWORDS = {"admin": "Adm1n-station-pass", "manager": "Manag3r-station-pass", "desk": "Circulation-pass-9"}
@@ -83,6 +83,14 @@ def reader_service(tmp_path):
     """The real reader service with a simulated desk reader."""
     with reader_service_process(tmp_path, "Desk reader") as url:
         yield url
+
+
+@pytest.fixture
+def station_url(station):
+    """The station served over HTTP (threads) for a browser test; its base URL."""
+    server = LiveServer(station)
+    yield server.url
+    server.stop()
 
 
 def log_in(page, base_url: str, username: str) -> None:

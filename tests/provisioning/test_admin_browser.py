@@ -5,7 +5,7 @@ import pytest
 from playwright.sync_api import expect
 
 from store.models import User
-from tests.conftest import LiveServer, screenshot
+from tests.conftest import screenshot
 from tests.provisioning.conftest import log_in
 
 pytestmark = pytest.mark.browser
@@ -13,13 +13,6 @@ FEED = ("primary_id,last_name,first_name,user_group,expiry_date,barcode\n"
         "S1,Ólafsdóttir,Zoë,25,2027-09-30,21000000000001\n"
         "S2,Ng,Mei,25,2027-09-30,21000000000002\n"
         "S3,Bad,Row,99,2027-09-30,\n")
-
-
-@pytest.fixture
-def station_url(station):
-    server = LiveServer(station)
-    yield server.url
-    server.stop()
 
 
 def test_upload_a_feed_see_the_dry_run_confirm_and_see_the_counts(page, station_url, tmp_path):

@@ -8,19 +8,12 @@ from playwright.sync_api import expect
 
 from store import devices
 from store.models import _now
-from tests.conftest import LiveServer, screenshot
+from tests.conftest import screenshot
 from tests.provisioning.conftest import log_in
 
 pytestmark = pytest.mark.browser
 BEAT = {"version": "1.4.2", "uptime_seconds": 273600, "outbox_length": 0,
         "readers": [{"name": "Desk reader", "online": True, "technology": "nfc"}], "errors": []}
-
-
-@pytest.fixture
-def station_url(station):
-    server = LiveServer(station)
-    yield server.url
-    server.stop()
 
 
 def _kiosk(name, minutes_ago, **beat):

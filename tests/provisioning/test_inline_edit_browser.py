@@ -4,18 +4,11 @@ import pytest
 from playwright.sync_api import expect
 
 from store.models import Email
-from tests.conftest import LiveServer, screenshot
+from tests.conftest import screenshot
 from tests.provisioning.conftest import log_in
 from tests.store import factories
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def station_url(station):
-    server = LiveServer(station)
-    yield server.url
-    server.stop()
 
 
 def test_edit_an_email_row_in_place(page, station_url):

@@ -8,18 +8,11 @@ from playwright.sync_api import expect
 
 from store import devices, staff
 from store.devices import SyncConflict
-from tests.conftest import LiveServer, screenshot
+from tests.conftest import screenshot
 from tests.provisioning.conftest import PASSWORDS, log_in
 
 pytestmark = pytest.mark.browser
 NEW = "Heron-window-4812"
-
-
-@pytest.fixture
-def station_url(station):
-    server = LiveServer(station)
-    yield server.url
-    server.stop()
 
 
 def test_an_administrator_deactivates_an_account_and_its_owner_is_refused(page, browser, station_url):

@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from store import usage
-from tests.conftest import LiveServer, screenshot
+from tests.conftest import screenshot
 from tests.provisioning.conftest import StaffClient, log_in
 from tests.store.factories import TODAY
 
@@ -122,13 +122,6 @@ def test_usage_needs_a_staff_login(station):
         assert response.status_code == 302 and "/login" in response.location
     assert StaffClient(station, "manager").get("/usage").status_code == 200
     assert StaffClient(station, "admin").get("/usage/csv").status_code == 200
-
-
-@pytest.fixture
-def station_url(station):
-    server = LiveServer(station)
-    yield server.url
-    server.stop()
 
 
 @pytest.mark.browser
