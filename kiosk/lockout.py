@@ -60,7 +60,8 @@ def failure(primary_id: str, max_attempts: int, lock_minutes: float, now: dt.dat
     now = now or _now()
     with PinFailure._meta.database.atomic("IMMEDIATE"):  # read then write: take the write lock first
         row = PinFailure.get_or_none(PinFailure.primary_id == primary_id)
-        if row is None:
+        new = row is None
+        if new:
             row = PinFailure(primary_id=primary_id, failures=0)
         elif row.locked_until and row.locked_until <= now:
             row.failures, row.locked_until = 0, None  # a lock that ended starts a fresh count
@@ -69,7 +70,7 @@ def failure(primary_id: str, max_attempts: int, lock_minutes: float, now: dt.dat
         locked = row.failures >= max_attempts
         if locked:
             row.locked_until = now + dt.timedelta(minutes=lock_minutes)
-        row.save(force_insert=PinFailure.get_or_none(PinFailure.primary_id == primary_id) is None)
+        row.save(force_insert=new)
     return max(0, max_attempts - row.failures), locked
 
 
