@@ -77,12 +77,12 @@ def test_browser_unit_command_under_cage_shows_the_attract_screen(tmp_path, kios
     # (mode 0700), so the unprivileged user runs the same function with Debian's python3.
     # KNOWN LIMIT of this test backend (wlroots 0.15 headless + pixman): cage logs "Basic output test
     # failed", keeps Chromium in a 532x128 window, and now and then stops sending frame callbacks so
-    # the page stays blank; the test starts the unit's command afresh up to three times, as
+    # the page stays blank; the test starts the unit's command afresh up to five times, as
     # Restart=always would, and accepts any line of the attract page that is on screen.
     attract = ("Tap your card", "Card number or barcode", "Main Library")
     text, shot = "", None
     try:
-        for attempt in range(3):
+        for attempt in range(5):
             text, shot = run_screen(env, settings, work, tmp_path / f"cage-{attempt}.log", attract, seconds=25)
             if any(a in text for a in attract):
                 break
