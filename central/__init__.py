@@ -5,6 +5,7 @@ import datetime as dt
 
 from flask import Flask, jsonify
 
+from domain import clock
 import settings
 from store import schema
 from store.db import connect_per_request, database
@@ -16,7 +17,7 @@ def create_app(config: dict | None = None, today=None) -> Flask:
     config = config or settings.load()
     app = Flask(__name__, static_folder=None)  # a JSON API: no static files (and no unprotected route)
     app.config["KIOSK"] = config
-    app.config["TODAY"] = today or dt.date.today
+    app.config["TODAY"] = today or clock.today
     app.json.sort_keys = False
     from web.network import restrict
 

@@ -8,6 +8,7 @@ from flask import Flask
 from markupsafe import escape
 from htmx_flask import Htmx
 
+from domain import clock
 import settings
 from kiosk.cache import PatronCache, cache_db, load_device_key, open_cache
 from store.db import connect_per_request
@@ -23,7 +24,7 @@ def create_app(config: dict | None = None, today=None) -> Flask:
     kiosk_config = config["kiosk"]
     app = Flask(__name__)
     app.config["KIOSK"] = config
-    app.config["TODAY"] = today or dt.date.today
+    app.config["TODAY"] = today or clock.today
     app.secret_key = kiosk_config["secret_key"] or load_device_key("", os.path.join(config["data_dir"], "session"))
     app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Strict")
     from web.network import restrict

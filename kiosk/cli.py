@@ -17,6 +17,7 @@ import argparse
 import sys
 import time
 
+from domain import clock
 import settings
 
 
@@ -178,7 +179,7 @@ def cmd_usage(args) -> int:
     db = schema.init(config["central"]["database_url"])
     with db.connection_context():
         try:
-            start, end = usage.parse_range(args.start, args.end, dt.date.today())
+            start, end = usage.parse_range(args.start, args.end, clock.today())
             report = usage.table(start, end, args.by, args.kiosk or None)
         except usage.UsageError as exc:
             print(str(exc), file=sys.stderr)

@@ -18,6 +18,7 @@ import datetime as dt
 
 import peewee as pw
 
+from domain import clock
 from kiosk.cache import CacheModel
 
 
@@ -43,7 +44,7 @@ SIGNIN_PAUSE_SECONDS = 30  # ... pause sign-in at this kiosk for this long
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    return clock.now()
 
 
 def locked_until(primary_id: str, now: dt.datetime | None = None) -> dt.datetime | None:

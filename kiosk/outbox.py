@@ -18,12 +18,13 @@ import uuid
 
 import peewee as pw
 
+from domain import clock
 from kiosk.cache import CacheModel, SyncState, cache_db
 from kiosk.central_client import CentralError, CentralUnavailable
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    return clock.now()
 
 
 class OutboxItem(CacheModel):

@@ -14,6 +14,7 @@ from flask import Blueprint, current_app, redirect, render_template, request, se
 from flask_babel import gettext as _
 from htmx_flask import request as htmx_request
 
+from domain import clock
 from kiosk import receipts, services
 from kiosk import usage  # daily usage counters, nothing personal (kiosk/usage.py)
 from kiosk.central_client import CentralUnavailable
@@ -116,7 +117,7 @@ def _start(account, chosen_language: str = "", contrast: bool | None = None) -> 
 def _locked_message(until):
     import datetime as dt
 
-    remaining = until - dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    remaining = until - clock.now()
     minutes = max(1, int(remaining.total_seconds() // 60) + 1)
     return _message(_("This card is locked"),
                     _("The PIN was wrong too many times. Try again in %(minutes)s minutes, or ask at the desk.",

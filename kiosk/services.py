@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from flask import current_app
 
+from domain import clock
 from domain.account import Account
 from kiosk.central_client import CentralError, CentralUnavailable
 
@@ -51,7 +52,7 @@ def central_online() -> bool:
         return True
     checked = cache.state("central_checked")
     retry = _kiosk_config().get("sync_interval_seconds", 5.0)
-    if checked and (dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    if checked and (clock.now()
                     - dt.datetime.fromisoformat(checked.rstrip("Z"))).total_seconds() > retry:
         online = _central().health()  # the sync worker has not looked lately: look now
         sync.note_online(cache, online)

@@ -16,6 +16,7 @@ import datetime as dt
 from flask import Blueprint, current_app, request, session
 from flask_babel import gettext as _
 
+from domain import clock
 from kiosk import services
 from kiosk.routes import PIN_OK, _message, _render, _show_account, _start, fresh_start
 
@@ -39,14 +40,14 @@ def _screen(error: str = "", user_name: str = "", status: int = 200):
 
 
 def _wait_message(until: dt.datetime) -> str:
-    now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    now = clock.now()
     seconds = max(1, int((until - now).total_seconds() + 0.999))
     return _("Too many unsuccessful sign-ins at this kiosk. Please wait %(seconds)s seconds and try again.",
              seconds=seconds)
 
 
 def _locked(until: dt.datetime):
-    remaining = until - dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    remaining = until - clock.now()
     minutes = max(1, int(remaining.total_seconds() // 60) + 1)
     return _message(_("This account is locked"),
                     _("The PIN or password was wrong too many times. Try again in %(minutes)s minutes, or ask at "

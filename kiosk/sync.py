@@ -14,13 +14,14 @@ import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
+from domain import clock
 from kiosk import outbox
 from kiosk.cache import PatronCache
 from kiosk.central_client import CentralClient, CentralError, CentralUnavailable
 
 
 def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None).isoformat() + "Z"
+    return clock.now().isoformat() + "Z"
 
 
 def pull(client: CentralClient, cache: PatronCache, page_size: int = 1000, progress=None) -> int:

@@ -29,6 +29,7 @@ import threading
 
 import peewee as pw
 
+from domain import clock
 from kiosk.cache import CacheModel, cache_db
 
 log = logging.getLogger(__name__)
@@ -255,7 +256,7 @@ def mark_sent(sent: dict, today: dt.date | None = None) -> None:
                 UsageCount.update(sent=pw.fn.MAX(UsageCount.sent, value) if _is_sqlite() else
                                   pw.fn.GREATEST(UsageCount.sent, value)).where(
                     (UsageCount.day == day) & (UsageCount.counter == counter)).execute()
-        oldest = (today or dt.date.today()) - dt.timedelta(days=KEEP_DAYS)
+        oldest = (today or clock.today()) - dt.timedelta(days=KEEP_DAYS)
         UsageCount.delete().where((UsageCount.day < oldest) & (UsageCount.sent >= UsageCount.value)).execute()
 
 

@@ -15,6 +15,7 @@ from markupsafe import escape
 from flask_wtf.csrf import CSRFProtect
 from htmx_flask import Htmx
 
+from domain import clock
 import settings
 from store import schema
 from store.db import connect_per_request, database
@@ -37,7 +38,7 @@ def create_app(config: dict | None = None, today=None) -> Flask:
     config = config or settings.load()
     app = Flask(__name__)
     app.config["KIOSK"] = config
-    app.config["TODAY"] = today or dt.date.today
+    app.config["TODAY"] = today or clock.today
     app.secret_key = _secret_key(config)
     minutes = int(config["provisioning"].get("session_timeout_minutes", 15))
     app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Strict", WTF_CSRF_TIME_LIMIT=None,

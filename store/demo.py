@@ -19,6 +19,7 @@ import datetime as dt
 import random
 from decimal import Decimal
 
+from domain import clock
 from domain.codes import HARVARD_USER_GROUPS
 from domain.hashing import hash_secret
 from store import changes, documents as read_model
@@ -103,7 +104,7 @@ def generate(patrons: int = 200, seed: int = 1, today: dt.date | None = None, pr
     ``progress(done, total)`` counts the patrons generated. Then, with ``documents``, their kiosk documents are
     built in the sync read model (counted as ``documents``); that phase is reported to ``progress`` only if it
     takes a third argument, the phase name (``progress(done, total, DOCUMENTS_PHASE)``)."""
-    today = today or dt.date.today()
+    today = today or clock.today()
     rng = random.Random(seed)
     pin_hash = hash_secret(DEMO_PIN)
     ensure_groups()
@@ -237,7 +238,7 @@ def showcase(today: dt.date | None = None, limit: int = 1) -> dict[str, list[str
     from domain.blocks import active_blocks
     from store.accounts import build_account
 
-    today = today or dt.date.today()
+    today = today or clock.today()
     found: dict[str, list[str]] = {"ok, PIN asked": [], "ok, no PIN": [], "expired": [], "blocked": []}
     query = (User.select(User, UserGroup).join(UserGroup).order_by(User.id).limit(400))
     for user in query:

@@ -25,6 +25,7 @@ import os
 import jinja2
 import peewee as pw
 
+from domain import clock
 from domain import codes
 from domain.account import Account
 from store import mail
@@ -102,7 +103,7 @@ def render_letter(letter_type: str, account: Account, templates_dir: str = "", *
     if letter_type not in LETTER_TYPES:
         raise ValueError(f"unknown letter type {letter_type!r}")
     env = _environment(templates_dir)
-    values = {"account": account, "today": dt.date.today(), "library_name": "the Library",
+    values = {"account": account, "today": clock.today(), "library_name": "the Library",
               "sections": request_sections(account), **context}
     subject = env.get_template(f"{letter_type}.subject.txt").render(values).strip()
     text = env.get_template(f"{letter_type}.txt").render(values)

@@ -11,11 +11,13 @@ import datetime as dt
 
 import peewee as pw
 
+from domain import clock
 from store.db import database
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    """Naive UTC from the product's one clock (domain/clock.py)."""
+    return clock.now()
 
 
 class BaseModel(pw.Model):

@@ -22,6 +22,7 @@ import pytest
 from werkzeug.serving import make_server
 
 import settings
+from domain import clock
 from store import schema
 from store.models import ALL_MODELS
 
@@ -92,6 +93,14 @@ def config(tmp_path, central_url):
                   "secret_key": "test-secret"},
         "readers": {"service_url": "http://127.0.0.1:9"},
     })
+
+
+@pytest.fixture(autouse=True)
+def pinned_day():
+    """Every test runs on ``TODAY``: the product's one clock (domain/clock.py) reads noon local time on that day
+    and ticks on from there, whatever the real date. Processes a test starts keep the real clock."""
+    with clock.shifted_to(TODAY):
+        yield
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ import datetime as dt
 import threading
 from dataclasses import asdict, dataclass, field
 
+from domain import clock
 from domain.account import Account
 from domain.renewal import REASONS, RenewalDecision
 
@@ -116,7 +117,7 @@ class Upstream(abc.ABC):
 
     def find_patron(self, identifier: str, today: dt.date | None = None) -> PatronRef | None:
         """The patron holding ``identifier``, or None."""
-        found = self.fetch(identifier, today or dt.date.today())
+        found = self.fetch(identifier, today or clock.today())
         if found is None:
             return None
         return PatronRef(found.account.primary_id, found.account.first_name, found.account.last_name)
@@ -152,7 +153,7 @@ class Upstream(abc.ABC):
 
     def check(self, identifier: str = "", pin: str = "", today: dt.date | None = None) -> list[tuple[str, bool, str]]:
         """Try the upstream step by step for ``kiosk upstream check``: (step, ok, detail) rows."""
-        today = today or dt.date.today()
+        today = today or clock.today()
         rows = [("capabilities", True, ", ".join(k for k, v in self.capabilities().to_dict().items()
                                                  if v is True) or "none")]
         if not identifier:

@@ -5,8 +5,9 @@
 """
 from __future__ import annotations
 
-import datetime as dt
 import sys
+
+from domain import clock
 
 
 def _load(args):
@@ -34,7 +35,7 @@ def cmd_check(args) -> int:
     pin = sys.stdin.readline().strip() if args.pin_stdin else values.get("test_pin", "")
     print(f"upstream: {backend.kind}")
     with db.connection_context():
-        rows = backend.check(identifier, pin, dt.date.today())
+        rows = backend.check(identifier, pin, clock.today())
         if backend.kind == "sip2":
             try:
                 supported = backend.supported()
@@ -58,7 +59,7 @@ def cmd_replay(args) -> int:
         from upstream.models import create_tables
 
         create_tables(db)
-        counts = cache.replay(backend, dt.date.today())
+        counts = cache.replay(backend, clock.today())
         print(f"replayed: {counts['sent']} sent, {counts['renewed']} renewed, {counts['refused']} refused; "
               f"{cache.pending_count()} still pending")
     backend.close()

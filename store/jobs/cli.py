@@ -19,6 +19,7 @@ import json
 import os
 import sys
 
+from domain import clock
 import settings
 
 SOURCES = ("STUDENT", "HR", "VISITORS")
@@ -114,7 +115,7 @@ def _operator(args) -> str:
 
 
 def _today(args) -> dt.date:
-    return args.today or dt.date.today()
+    return args.today or clock.today()
 
 
 _phase = {"name": ""}

@@ -6,7 +6,7 @@ from domain.hashing import hash_secret
 from store import changes
 from store.models import Fee, Identifier, Loan, Request, User, UserGroup
 
-TODAY = dt.date(2026, 11, 25)
+from tests.conftest import TODAY  # noqa: E402  (the pinned day: tests/conftest.py)
 _PIN_HASH = {}
 
 

@@ -2,6 +2,7 @@
 import json
 import uuid
 
+from domain import clock
 from store import devices
 from store.idempotency import AppliedOp, batch_checksum
 from store.kiosk_calls import StaffCall
@@ -51,7 +52,7 @@ def test_a_sequence_gap_is_refused_with_the_expected_number(api, device_token):
 def test_a_push_in_progress_answers_409(api, device_token):
     import datetime as dt
 
-    devices.Device.update(push_lease=dt.datetime.utcnow() + dt.timedelta(seconds=30)).execute()
+    devices.Device.update(push_lease=clock.now() + dt.timedelta(seconds=30)).execute()
     refused = _push(api, device_token, [_op(1)])
     assert refused.status_code == 409 and refused.json["error"]["code"] == "in_progress"
     devices.Device.update(push_lease=None).execute()

@@ -9,7 +9,7 @@ import requests
 from upstream.base import LoanRef, UpstreamError, UpstreamUnavailable
 from tests.upstream.alma_fake import error, example_user
 
-TODAY = dt.date(2026, 11, 25)
+from tests.conftest import TODAY  # noqa: E402  (the pinned day)
 KEY = "l7xx-test-key-0123456789"
 
 

@@ -11,7 +11,7 @@ from store.models import Loan
 from tests.upstream.alma_fake import example_user
 from tests.upstream.sip2_servers import Library, PysipILS, pysip2_app
 
-TODAY = dt.date(2026, 11, 25)
+from tests.conftest import TODAY  # noqa: E402  (the pinned day)
 
 
 def make_app(config, upstream_settings):

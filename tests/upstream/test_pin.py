@@ -12,7 +12,7 @@ from tests.conftest import device_client
 from tests.upstream.alma_fake import example_user
 from tests.upstream.sip2_servers import PysipServer
 
-TODAY = dt.date(2026, 11, 25)
+from tests.conftest import TODAY  # noqa: E402  (the pinned day)
 
 
 def alma_settings(url):

@@ -14,7 +14,7 @@ from tests.upstream.sip2_servers import SERVER_KINDS, FaultyProxy, start_server
 from upstream.base import LoanRef, UpstreamUnavailable
 from upstream.sip2.backend import Sip2Upstream
 
-TODAY = dt.date(2026, 11, 25)
+from tests.conftest import TODAY  # noqa: E402  (the pinned day)
 
 
 def settings(port, **more):

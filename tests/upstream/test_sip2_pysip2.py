@@ -11,7 +11,7 @@ from upstream.base import LoanRef
 from upstream.sip2.backend import Sip2Upstream
 from upstream.sip2.client import checksum
 
-TODAY = dt.date(2026, 11, 25)
+from tests.conftest import TODAY  # noqa: E402  (the pinned day)
 
 
 def settings(port, **more):

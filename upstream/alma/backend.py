@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
+from domain import clock
 from domain.account import Account, Block, Fee, GroupPolicy, Loan, Request
 from domain.renewal import RenewalDecision
 from upstream.alma.client import AlmaClient, AlmaError
@@ -130,7 +131,7 @@ def _request(r: dict) -> Request:
         status=status if status in ("ON_HOLD_SHELF", "IN_PROCESS", "NOT_STARTED") else "IN_PROCESS",
         pickup_location=_desc(r.get("pickup_location")) or "",
         place_in_queue=int(r["place_in_queue"]) if r.get("place_in_queue") not in (None, "") else None,
-        request_date=_date(r.get("request_date")) or dt.date.today(),
+        request_date=_date(r.get("request_date")) or clock.today(),
         expiry_date=_date(r.get("expiry_date")),
     )
 

@@ -21,6 +21,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from domain import clock
 from upstream.base import UpstreamError, UpstreamUnavailable
 
 # fixed-length header of each response: command -> [(name, width)]
@@ -54,7 +55,7 @@ def checksum(data: bytes) -> str:
 
 
 def sip_date(when: dt.datetime | None = None) -> str:
-    return (when or dt.datetime.now()).strftime("%Y%m%d    %H%M%S")
+    return (when or clock.local_now().replace(tzinfo=None)).strftime("%Y%m%d    %H%M%S")
 
 
 @dataclass

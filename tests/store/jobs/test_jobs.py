@@ -189,7 +189,7 @@ def test_group_utilisation_move_and_remove(central_db):
     factories.loan(a)
     rows = {r["code"]: r for r in utilisation(today=TODAY, feed_mapping={"VIS": "58"})}
     assert (rows["58"]["users"], rows["58"]["active_users"], rows["58"]["feed_codes"]) == (2, 1, ["VIS"])
-    assert rows["58"]["last_activity"] == TODAY  # the records were updated today in the test clock's past
+    assert rows["58"]["last_activity"] == TODAY  # the records were written on the pinned day (tests/conftest.py)
     assert rows["15"]["users"] == 0 and rows["15"]["last_activity"] is None
     assert group_report(operator="ops", today=TODAY).counts["unused"] == 1
     factories.group("59")
