@@ -7,9 +7,9 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Debian packages: to build pyscard, and for the tests' real components.
 BUILD_PACKAGES := python3-venv python3-dev gcc swig libpcsclite-dev
-TEST_PACKAGES  := chromium pcscd vsmartcard-vpcd systemd udev cage grim wlr-randr xwayland fonts-dejavu-core tesseract-ocr tesseract-ocr-eng debootstrap
+TEST_PACKAGES  := chromium pcscd vsmartcard-vpcd systemd udev cage grim wlr-randr xwayland fonts-dejavu-core tesseract-ocr tesseract-ocr-eng debootstrap faketime
 
-.PHONY: install run test test-tools test-sqlite test-postgres system-packages bench vendor clean
+.PHONY: install run test test-tools test-sqlite test-postgres test-dates test-at system-packages bench vendor clean
 
 install: $(VENV)/.installed
 
@@ -34,6 +34,30 @@ run: install
 test: install test-tools
 	$(BIN)/python -m pytest -q
 	KIOSK_TEST_DB=postgres $(BIN)/python -m pytest -q -m db
+	@$(MAKE) --no-print-directory test-dates
+
+# Moved clocks. libfaketime moves the system clock of the tests and of every process they start (Chromium
+# aside: it does not start under libfaketime); the clock keeps ticking from the moment given, in the library's
+# time zone. The tests pin their own day (tests/conftest.py), so what this finds is code or a test that reads
+# the real clock where it should read the product's one clock (domain/clock.py).
+LIBRARY_TZ   ?= Europe/London
+MOVED_CLOCKS := "2027-12-04 12:00:00" "2028-02-29 12:00:00" "2026-12-31 23:59:00" "2027-03-28 00:59:30" "2027-10-31 01:59:30"
+DATE_TESTS   := tests/domain tests/store tests/sync/test_horizon.py tests/sync/test_offline.py tests/kiosk/test_routes.py \
+                tests/kiosk/test_signin.py tests/kiosk/test_usage.py tests/central/test_kiosk_api.py \
+                tests/upstream/test_central.py tests/provisioning/test_desk.py tests/provisioning/test_admin.py
+moved_clock   = TZ=$(LIBRARY_TZ) faketime -m -f "@$(1)"
+
+# The tests that touch dates (rules, renewals, expiry, lockouts, jobs, sync horizons) at each moved clock.
+test-dates: install
+	@for at in $(MOVED_CLOCKS); do \
+	  echo "== the date tests at $$at ($(LIBRARY_TZ))"; \
+	  $(call moved_clock,$$at) $(BIN)/python -m pytest -q -p no:cacheprovider $(DATE_TESTS) || exit 1; \
+	done
+
+# The whole suite at any moment:  make test-at AT="2028-02-29 12:00:00" [LIBRARY_TZ=Europe/Paris]
+test-at: install test-tools
+	$(call moved_clock,$(AT)) $(BIN)/python -m pytest -q
+	KIOSK_TEST_DB=postgres $(call moved_clock,$(AT)) $(BIN)/python -m pytest -q -m db
 
 # What the tests need beyond the virtual environment: Debian packages, and Stoplight
 # Prism (npm) serving Alma's published API description for the Alma connector's tests.

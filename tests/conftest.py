@@ -26,6 +26,8 @@ from domain import clock
 from store import schema
 from store.models import ALL_MODELS
 
+pytest_plugins = ["tests.reaper"]  # every process the run starts ends with it
+
 TODAY = dt.date(2026, 11, 25)
 BACKEND = os.environ.get("KIOSK_TEST_DB", "sqlite")
 PG_ADMIN_URL = os.environ.get("KIOSK_TEST_PG", "postgresql://127.0.0.1:5432/test")
@@ -191,6 +193,12 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 ARTIFACTS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "test-artifacts")
 
 
+def browser_env() -> dict:
+    """The environment for Chromium: ours, less libfaketime's (``make test-at`` moves the clock of the product's
+    processes; Chromium does not start under libfaketime, and only its page timers read its clock)."""
+    return {k: v for k, v in os.environ.items() if k not in ("LD_PRELOAD", "FAKETIME")}
+
+
 @pytest.fixture(scope="session")
 def browser():
     """Real Chromium (Debian's /usr/bin/chromium) driven by Playwright, one per test session."""
@@ -199,7 +207,7 @@ def browser():
     if not os.path.exists(CHROMIUM):
         raise RuntimeError(f"{CHROMIUM} is missing: install Debian's chromium package (make test does)")
     with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, env=browser_env())
         yield instance
         instance.close()
 

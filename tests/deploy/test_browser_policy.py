@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from appliance.install import POLICY_FILE, Installer
+from tests.conftest import browser_env
 from tests.deploy.conftest import free_port, need
 
 pytestmark = pytest.mark.browser
@@ -63,7 +64,7 @@ def test_every_policy_applied_and_other_origins_blocked(tmp_path, kiosk_server):
     with sync_playwright() as p:
         context = p.chromium.launch_persistent_context(
             str(tmp_path / "profile"), executable_path=wrapper(tmp_path, probe), headless=True,
-            args=["--no-sandbox", "--disable-gpu"], timeout=60000)
+            args=["--no-sandbox", "--disable-gpu"], timeout=60000, env=browser_env())
         try:
             page = context.pages[0] if context.pages else context.new_page()
             page.goto("chrome://policy")
@@ -90,7 +91,7 @@ def _devtools_answers(executable: str, tmp_path: Path, name: str) -> bool:
     port = free_port()
     process = subprocess.Popen([executable, "--headless=new", "--no-sandbox", "--disable-gpu",
                                 f"--remote-debugging-port={port}", f"--user-data-dir={tmp_path / name}",
-                                "about:blank"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                "about:blank"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=browser_env())
     try:
         deadline = time.monotonic() + 8
         while time.monotonic() < deadline:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from appliance.screen import chromium_command, screen_settings
+from tests.conftest import browser_env
 from tests.deploy.conftest import REPO, need
 
 pytestmark = pytest.mark.browser
@@ -66,7 +67,7 @@ def test_browser_unit_command_under_cage_shows_the_attract_screen(tmp_path, kios
     # runs a copy of the standard-library-only appliance package from the work folder.
     shutil.copytree(REPO / "appliance", work / "lib" / "appliance", ignore=shutil.ignore_patterns("__pycache__"))
     subprocess.run(["chown", "-R", f"{NOBODY}:{NOBODY}", str(work)], check=True)
-    env = dict(os.environ, XDG_RUNTIME_DIR=str(work / "xdg"), HOME=str(work),
+    env = dict(browser_env(), XDG_RUNTIME_DIR=str(work / "xdg"), HOME=str(work),
                KIOSK_BROWSER_PROFILE=str(work / "profile"), PYTHONPATH=str(work / "lib"), PYTHONDONTWRITEBYTECODE="1",
                WLR_BACKENDS="headless", WLR_RENDERER="pixman", WLR_LIBINPUT_NO_DEVICES="1", WLR_HEADLESS_OUTPUTS="1",
                )

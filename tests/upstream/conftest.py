@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from tests import reaper
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 
@@ -54,17 +56,13 @@ def prism_url(tmp_path_factory):
     spec = shared_dir() / "vendor/alma/specs/local/users.json"
     port = free_port()
     log = open(tmp_path_factory.mktemp("prism") / "prism.log", "w")
-    process = subprocess.Popen(["npx", "--no-install", "prism", "mock", "-p", str(port), "-h", "127.0.0.1",
-                                str(spec)], cwd=HERE, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    process = subprocess.Popen([str(prism), "mock", "-p", str(port), "-h", "127.0.0.1", str(spec)],
+                               cwd=HERE, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         wait_for_port(port, process)
         yield f"http://127.0.0.1:{port}"
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        reaper.stop(process)  # the whole process group: Prism's CLI runs the server in a child of its own
         log.close()
 
 
