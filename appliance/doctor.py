@@ -217,6 +217,19 @@ def check_services(units, systemd_running: bool | None = None) -> list[Check]:
     return checks
 
 
+def check_app_answers(config: dict, table: str, name: str) -> Check:
+    """The web app answers its health probe within a second: its threads are not all stuck (docs/operations.md)."""
+    from kiosk.serving import PROBE_TIMEOUT_SECONDS, answers, probe_url
+
+    url = probe_url(config[table]["host"], int(config[table]["port"]))
+    started = time.monotonic()
+    if answers(url):
+        return _pass(name, f"{url} answered in {(time.monotonic() - started) * 1000:.0f} ms")
+    unit = {"kiosk": "kiosk-web", "provisioning": "kiosk-provisioning"}[table]
+    return _fail(name, f"{url} did not answer within {PROBE_TIMEOUT_SECONDS:.0f} s",
+                 f"systemctl restart {unit}; journalctl -u {unit} -b (the watchdog restarts a hung app by itself)")
+
+
 def check_policy(config: dict, root: str = "/") -> Check:
     path = Path(root, POLICY_FILE.lstrip("/"))
     try:
@@ -252,11 +265,14 @@ def run_checks(config: dict, role: str | None = None) -> list[Check]:
     if ROLES[role].readers:
         checks += check_readers(config)
     if role == "kiosk":
+        checks.append(check_app_answers(config, "kiosk", "kiosk app"))
         checks += check_central(config)
         checks.append(check_database(config["kiosk"]["cache_url"], "kiosk cache"))
         checks.append(check_policy(config))
     else:
         checks.append(check_database(config["central"]["database_url"], "central database"))
+    if role == "station":
+        checks.append(check_app_answers(config, "provisioning", "station app"))
     clock = check_clock_sync()
     if clock:
         checks.append(clock)

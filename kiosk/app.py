@@ -71,4 +71,7 @@ def create_app(config: dict | None = None, today=None) -> Flask:
     from kiosk import sync_status
 
     app.register_blueprint(sync_status.bp)  # GET /sync/status (issue 5)
+    from web import health
+
+    app.register_blueprint(health.bp)  # GET /health, the watchdog's probe (kiosk/serving.py)
     return app

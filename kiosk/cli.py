@@ -75,19 +75,21 @@ def cmd_central_serve(args) -> int:
 
 def cmd_kiosk_serve(args) -> int:
     import kiosk
-    from kiosk.serving import serve
+    from kiosk.serving import app_threads, serve
 
     config = _config(args)
-    serve(kiosk.create_app(config), config["kiosk"]["host"], config["kiosk"]["port"])
+    serve(kiosk.create_app(config), config["kiosk"]["host"], config["kiosk"]["port"],
+          threads=app_threads(config, "kiosk"))
     return 0
 
 
 def cmd_provisioning_serve(args) -> int:
     import provisioning
-    from kiosk.serving import serve
+    from kiosk.serving import app_threads, serve
 
     config = _config(args)
-    serve(provisioning.create_app(config), config["provisioning"]["host"], config["provisioning"]["port"])
+    serve(provisioning.create_app(config), config["provisioning"]["host"], config["provisioning"]["port"],
+          threads=app_threads(config, "provisioning"))
     return 0
 
 

@@ -7,19 +7,17 @@ connection the kiosk subscribes to the service's event stream and forwards:
   so the session cookie is set as for a typed barcode);
 - reader status as a ``readers`` event (a "reader offline" notice, or nothing).
 If the service is not reachable the page is told the reader is offline, and the
-kiosk tries again every few seconds.
+kiosk tries again every few seconds. One subscription to the service serves every
+open page; streams are bounded and end when their browser leaves (web/streams.py).
 """
 from __future__ import annotations
 
-import time
-
-from flask import Blueprint, Response, current_app, render_template
+from flask import Blueprint, current_app, render_template
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 bp = Blueprint("events", __name__)
 
 TAP_TOKEN_MAX_AGE = 30
-RETRY_SECONDS = 3
 
 
 def _serializer(app) -> URLSafeTimedSerializer:
@@ -37,40 +35,29 @@ def read_tap_token(app, token: str) -> str | None:
         return None
 
 
-def _sse(event: str, html: str) -> str:
-    lines = "".join(f"data: {line}\n" for line in html.splitlines() or [""])
-    return f"event: {event}\n{lines}\n"
-
-
-def stream(app, subscribe):
-    """Yield SSE text for one browser connection, reconnecting to the reader service."""
+def render_item(app, item) -> str | None:
+    """One item of the reader hub (web/streams.py) as the page's SSE text."""
     from hardware.events import BARCODE, CARD, ReaderEvent
+    from web.streams import REACHABLE, UNREACHABLE, sse
 
     def render(template, **context):
         with app.app_context():
             return render_template(template, **context)
 
-    while True:
-        try:
-            for event in subscribe():
-                if isinstance(event, ReaderEvent):
-                    if event.kind in (CARD, BARCODE):
-                        identifier = event.formatted or event.value
-                        yield _sse("tap", render("_tap.html", token=tap_token(app, identifier)))
-                else:
-                    offline = [reader.name for reader in event.readers if not reader.online]
-                    yield _sse("readers", render("_readers.html", offline=offline, unreachable=False))
-        except (OSError, TimeoutError, RuntimeError) as exc:
-            app.logger.info("reader service not reachable: %s", exc)
-        yield _sse("readers", render("_readers.html", offline=[], unreachable=True))
-        time.sleep(RETRY_SECONDS)
+    if item is UNREACHABLE or item is REACHABLE:
+        return sse("readers", render("_readers.html", offline=[], unreachable=item is UNREACHABLE))
+    if isinstance(item, ReaderEvent):
+        if item.kind not in (CARD, BARCODE):
+            return None
+        return sse("tap", render("_tap.html", token=tap_token(app, item.formatted or item.value)))
+    offline = [reader.name for reader in item.readers if not reader.online]
+    return sse("readers", render("_readers.html", offline=offline, unreachable=False))
 
 
 @bp.get("/events")
 def events():
-    from hardware.client import subscribe
+    """Reader taps and status for the page (bounded, with keepalives: web/streams.py)."""
+    from web.reader_events import respond
 
     app = current_app._get_current_object()
-    url = app.config["KIOSK"]["readers"]["service_url"]
-    body = stream(app, lambda: subscribe(url, timeout=60))
-    return Response(body, mimetype="text/event-stream", headers={"X-Accel-Buffering": "no"})
+    return respond(app, "kiosk", lambda item: render_item(app, item))

@@ -1,7 +1,26 @@
-"""Serving a Flask app under gunicorn, in the foreground, from our own CLI."""
+"""Serving a Flask app under gunicorn, in the foreground, from our own CLI.
+
+The serving model (docs/operations.md, "Serving"): gunicorn's threaded worker, with
+a pool of ``page_threads + event_streams`` threads. Reader event streams are bounded
+to ``event_streams`` (web/streams.py refuses one more) and end when their browser
+leaves, so at least ``page_threads`` threads are always free for pages.
+
+Under systemd (``Type=notify``, ``WatchdogSec``) the arbiter sends ``WATCHDOG=1``
+only after the app answered ``GET /health`` through its own worker within a
+second, so an app whose threads are all stuck stops the pings and systemd restarts it.
+"""
 from __future__ import annotations
 
+import logging
+import threading
+import urllib.request
+
 from gunicorn.app.base import BaseApplication
+
+from hardware import sdnotify
+
+log = logging.getLogger(__name__)
+PROBE_TIMEOUT_SECONDS = 1.0
 
 
 class _Server(BaseApplication):
@@ -18,8 +37,51 @@ class _Server(BaseApplication):
         return self.application
 
 
+def probe_url(host: str, port: int) -> str:
+    """Where the app answers its own health probe (an any-address bind is probed on loopback)."""
+    host = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
+    return f"http://[{host}]:{port}/health" if ":" in host else f"http://{host}:{port}/health"
+
+
+def answers(url: str, timeout: float = PROBE_TIMEOUT_SECONDS) -> bool:
+    """True if ``url`` answered 200 within ``timeout`` seconds."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def watchdog(url: str, interval: float, stop: threading.Event, notify=sdnotify.notify) -> None:
+    """Every ``interval`` seconds: ``WATCHDOG=1`` if the app answered its probe in time, else a warning."""
+    while not stop.wait(interval):
+        if answers(url):
+            notify("WATCHDOG=1")
+        else:
+            log.warning("the app did not answer %s within %s s: no watchdog ping", url, PROBE_TIMEOUT_SECONDS)
+
+
+def start_every_thread(worker) -> None:
+    """Start the worker's whole thread pool now (gunicorn starts threads as requests need them): the app's
+    threads and memory are then fixed from its start, and any later growth is a leak (``bench soak``)."""
+    pool = getattr(worker, "tpool", None)
+    if pool is None:
+        return
+    everyone = threading.Barrier(worker.cfg.threads + 1)
+    for _ in range(worker.cfg.threads):
+        pool.submit(everyone.wait, 10)  # none is idle until all have started, so each submit starts a thread
+    everyone.wait(10)
+
+
 def serve(app, host: str, port: int, workers: int = 1, threads: int = 8) -> None:
     """Run ``app`` under gunicorn's threaded workers (long-lived SSE streams need threads)."""
+    url, stop = probe_url(host, port), threading.Event()
+
+    def when_ready(_server):
+        interval = sdnotify.watchdog_interval()
+        if interval:
+            threading.Thread(target=watchdog, args=(url, interval, stop), name="watchdog", daemon=True).start()
+
     _Server(app, {
         "bind": f"{host}:{port}",
         "workers": workers,
@@ -29,4 +91,13 @@ def serve(app, host: str, port: int, workers: int = 1, threads: int = 8) -> None
         "graceful_timeout": 3,
         "accesslog": None,
         "loglevel": "warning",
+        "when_ready": when_ready,
+        "post_worker_init": start_every_thread,
+        "on_exit": lambda _server: stop.set(),
     }).run()
+
+
+def app_threads(config: dict, table: str) -> int:
+    """The thread pool of the kiosk (``table`` "kiosk") or the station ("provisioning"): pages plus streams."""
+    options = config[table]
+    return int(options["page_threads"]) + int(options["event_streams"])

@@ -70,13 +70,18 @@ def create_app(config: dict | None = None, today=None) -> Flask:
 
     views.init_app(app)
     auth.init_app(app)
-    for module in (auth, patrons, records, cards, desk, events, admin):
+    from web import health
+
+    for module in (auth, patrons, records, cards, desk, events, admin, health):
         app.register_blueprint(module.bp)
     from flask import Blueprint
 
     # htmx and its extensions are vendored once, in kiosk/static/vendor (no CDN); the station serves that copy
     vendor = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "kiosk", "static", "vendor")
     app.register_blueprint(Blueprint("vendor", __name__, static_folder=vendor, static_url_path="/static/vendor"))
+    # ... and so is the page script both apps share (the "still working" / "try again" banner)
+    shared = os.path.join(os.path.dirname(vendor), "shared")
+    app.register_blueprint(Blueprint("shared", __name__, static_folder=shared, static_url_path="/static/shared"))
     from provisioning import calls, conflicts, fleet  # staff calls and lockouts, sync conflicts, kiosk fleet
 
     for module in (calls, conflicts, fleet):

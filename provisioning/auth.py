@@ -10,7 +10,7 @@ from store import staff
 from provisioning.views import operator, render, requires
 
 bp = Blueprint("auth", __name__)
-PUBLIC = {"auth.login", "static"}
+PUBLIC = {"auth.login", "static", "health.health"}  # health: the watchdog's probe (kiosk/serving.py)
 
 
 def init_app(app) -> None:

@@ -7,40 +7,29 @@ waiting for it (``data-reader="card"`` or ``"barcode"``). Only logged-in staff g
 """
 from __future__ import annotations
 
-import time
-
-from flask import Blueprint, Response, current_app
+from flask import Blueprint, current_app
 
 bp = Blueprint("events", __name__)
-RETRY_SECONDS = 3
 
 
-def _sse(event: str, data: str) -> str:
-    return f"event: {event}\ndata: {data}\n\n"
-
-
-def stream(url: str, subscribe, log):
+def render_item(item) -> str | None:
+    """One item of the reader hub (web/streams.py) as the station page's SSE text."""
     from hardware.events import BARCODE, CARD, ReaderEvent
+    from web.streams import REACHABLE, UNREACHABLE, sse
 
-    while True:
-        try:
-            yield _sse("readers", "online")
-            for event in subscribe(url):
-                if isinstance(event, ReaderEvent) and event.kind in (CARD, BARCODE):
-                    yield _sse(event.kind, event.formatted or event.value)
-                elif not isinstance(event, ReaderEvent):
-                    offline = [r.name for r in event.readers if not r.online]
-                    yield _sse("readers", "offline: " + ", ".join(offline) if offline else "online")
-        except (OSError, TimeoutError, RuntimeError) as exc:
-            log.info("reader service not reachable: %s", exc)
-        yield _sse("readers", "reader service not reachable")
-        time.sleep(RETRY_SECONDS)
+    if item is UNREACHABLE:
+        return sse("readers", "reader service not reachable")
+    if item is REACHABLE:
+        return sse("readers", "online")
+    if isinstance(item, ReaderEvent):
+        return sse(item.kind, item.formatted or item.value) if item.kind in (CARD, BARCODE) else None
+    offline = [r.name for r in item.readers if not r.online]
+    return sse("readers", "offline: " + ", ".join(offline) if offline else "online")
 
 
 @bp.get("/events")
 def events():
-    from hardware.client import subscribe
+    """Desk reader taps for pages that use the reader (bounded, with keepalives: web/streams.py)."""
+    from web.reader_events import respond
 
-    url = current_app.config["KIOSK"]["readers"]["service_url"]
-    body = stream(url, lambda u: subscribe(u, timeout=60), current_app.logger)
-    return Response(body, mimetype="text/event-stream", headers={"X-Accel-Buffering": "no"})
+    return respond(current_app._get_current_object(), "provisioning", render_item)

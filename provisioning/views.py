@@ -18,11 +18,15 @@ def requires(role: str):
     return mark
 
 
+# The pages with a field the desk reader fills (data-reader): only these open the reader's event stream.
+READER_PAGES = frozenset({"find.html", "register.html", "patron.html", "batch.html", "whose.html"})
+
+
 def render(partial: str, status: int = 200, **context):
     """The partial alone for an htmx swap, or the whole page around it."""
     if htmx_request.htmx:
         return render_template(partial, **context), status
-    return render_template("page.html", partial=partial, **context), status
+    return render_template("page.html", partial=partial, uses_reader=partial in READER_PAGES, **context), status
 
 
 def today():

@@ -33,6 +33,12 @@ DEFAULTS: dict = {
         "secret_key": "",  # signs sessions and tap tokens; empty: made once under {data_dir}/session/
         "library_name": "Main Library",  # shown at the top of every screen
         "expiry_warning_days": 14,  # warn a patron whose membership ends within this many days
+        # Serving (docs/operations.md, "Serving"): reader event streams are bounded so pages always have threads.
+        "page_threads": 8,  # threads for page requests, beyond those the event streams may hold
+        "event_streams": 4,  # open reader event streams at most; one more is refused with a retry hint
+        "event_streams_per_client": 2,  # per browser address; a new one ends that address's oldest
+        "event_keepalive_seconds": 5.0,  # a stream writes at least this often, so one whose browser left ends
+        "request_timeout_seconds": 15,  # a page request unanswered this long shows "Try again" (after 2 s: "Still working")
         # Offline-tolerant sync (issue 5); see docs/sync.md.
         "credential_file": "{data_dir}/device.json",  # the device token from `kiosk enrol CODE` (mode 0600)
         "offline_renewals": "refuse",  # central store down: "refuse", or "local" (decided here, marked pending)
@@ -90,6 +96,11 @@ DEFAULTS: dict = {
         "lost_item_fee": "45.00",
         "rs_libraries": [],  # the registration form's "Resource sharing library" choices (User.rs_library)
         "fleet_quiet_minutes": 10,  # the fleet page marks a kiosk "quiet" when its last heartbeat is older
+        "page_threads": 8,  # threads for page requests, beyond those the event streams may hold
+        "event_streams": 16,  # open desk-reader event streams at most; one more is refused with a retry hint
+        "event_streams_per_client": 4,  # per staff browser address; a new one ends that address's oldest
+        "event_keepalive_seconds": 5.0,  # a stream writes at least this often, so one whose browser left ends
+        "request_timeout_seconds": 30,  # a page request unanswered this long shows "Try again" (after 2 s: "Still working")
     },
     "mail": {  # the SMTP server letters (requests reports, receipts, refused renewals) go through
         "host": "localhost",

@@ -55,6 +55,13 @@ def is_postgres(db: peewee.Database | None = None) -> bool:
     return isinstance(db, peewee.PostgresqlDatabase)
 
 
+def write_transaction():
+    """A transaction that reads, then writes: on SQLite it takes the write lock at BEGIN (IMMEDIATE), so it waits
+    for another writer (busy timeout) instead of failing with "database is locked" when it upgrades from a read
+    made before that writer committed. PostgreSQL: an ordinary transaction."""
+    return database.atomic() if is_postgres() else database.atomic("IMMEDIATE")
+
+
 def connect_per_request(app, db) -> None:
     """Open ``db`` for each request of the Flask ``app`` and give it back at the end (peewee's
     recommended pattern; with a pool, giving back returns the connection to the pool)."""

@@ -23,7 +23,7 @@ import datetime as dt
 import hashlib
 import json
 
-from store.db import database
+from store.db import database, write_transaction
 from store.devices import AppliedOp, Device  # noqa: F401  (AppliedOp lives with the devices it belongs to)
 from store.models import _now
 
@@ -97,7 +97,7 @@ def apply_ops(device: Device, ops: list[dict], handlers: dict, context: dict) ->
 
 def _apply_one(device: Device, op: dict, last_seq: int, handlers: dict, context: dict) -> dict:
     digest = op_digest(op)
-    with database.atomic():
+    with write_transaction():
         existing = AppliedOp.get_or_none((AppliedOp.device == device.id) & (AppliedOp.key == op["key"]))
         if existing is not None:
             if existing.digest != digest:

@@ -11,6 +11,9 @@ from babel.messages.catalog import Catalog
 from babel.messages.pofile import read_po, write_po
 
 FR = {
+    "Still working…": "Traitement en cours…",
+    "No answer yet. Please try again.": "Pas encore de réponse. Veuillez réessayer.",
+    "Try again": "Réessayer",
     "This card is locked": "Cette carte est bloquée",
     "The PIN was wrong too many times. Try again in %(minutes)s minutes, or ask at the desk.":
         "Le code a été mal saisi trop de fois. Réessayez dans %(minutes)s minutes, ou adressez-vous à l'accueil.",
