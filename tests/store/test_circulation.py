@@ -47,3 +47,28 @@ def test_unknown_or_other_patrons_loan_is_refused(central_db):
     theirs = loan(other)
     assert circulation.renew(user, [theirs.id], TODAY)[0].reason == "unknown_loan"
     assert Loan.get_by_id(theirs.id).renewals == 0
+
+
+def test_concurrent_renewals_of_one_loan_never_pass_its_limit(central_db):
+    """Six renewals of one loan at once (six kiosks, or a kiosk, the station and replays), one short of the
+    group's maximum: exactly one is granted, the others are refused by the limit, on SQLite and PostgreSQL."""
+    import threading
+
+    user = patron()
+    item = loan(user, renewals=1)  # the test group allows 2
+    start = threading.Barrier(6)
+    outcomes = []
+
+    def kiosk():
+        with central_db.connection_context():  # each kiosk request has its own connection
+            start.wait(10)
+            outcomes.extend(circulation.renew(user, [item.id], TODAY))
+
+    threads = [threading.Thread(target=kiosk) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert sorted(o.reason for o in outcomes if not o.renewed) == ["limit"] * 5
+    assert [o.renewed for o in outcomes].count(True) == 1
+    assert Loan.get_by_id(item.id).renewals == 2
