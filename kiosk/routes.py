@@ -69,6 +69,15 @@ def _message(title: str, text: str, status: int = 200, kind: str = "info", **con
     return _render("_message.html", title=title, text=text, kind=kind, **context), status
 
 
+@bp.app_errorhandler(500)
+def _out_of_order(_error):
+    """Anything unexpected (a full or read-only cache, a bug): a plain screen with the desk as the way forward,
+    never the framework's error page, and nothing personal kept (the session ends; the page's idle timer runs)."""
+    session.clear()
+    return _message(_("This kiosk cannot do that just now"),
+                    _("Please ask at the library desk: staff can see your account and help you."), 500, "warning")
+
+
 def _end_session(keep_language: bool = False) -> None:
     _receipt_at_end()
     lang = session.get("lang")

@@ -11,6 +11,9 @@ from babel.messages.catalog import Catalog
 from babel.messages.pofile import read_po, write_po
 
 FR = {
+    "This kiosk cannot do that just now": "Cette borne ne peut pas faire cela pour le moment",
+    "Please ask at the library desk: staff can see your account and help you.":
+        "Adressez-vous à l'accueil de la bibliothèque : le personnel peut consulter votre compte et vous aider.",
     "Still working…": "Traitement en cours…",
     "No answer yet. Please try again.": "Pas encore de réponse. Veuillez réessayer.",
     "Try again": "Réessayer",

@@ -85,9 +85,11 @@
   });
   document.addEventListener("DOMContentLoaded", countSelected);
 
-  document.addEventListener("htmx:afterSwap", function () {
+  document.addEventListener("htmx:afterSwap", function (event) {
     countSelected();
-    lastTouch = Date.now();
+    var target = event.detail && event.detail.target;
+    if (!target || !(target.id === "screen" || target.closest("#screen"))) { return; }  // e.g. a reader status:
+    lastTouch = Date.now();                 // only a new screen restarts the idle timer, never a background swap
     var f = frame();
     if (f && f.dataset.lang) { document.documentElement.lang = f.dataset.lang; }
     var focus = document.querySelector("#screen [autofocus]");

@@ -1,0 +1,52 @@
+"""Faults the patron must not be left with: the idle timeout ends a session while the reader service is down
+(its status updates arrive every few seconds), and an unexpected error is a plain screen, not a framework page."""
+import pytest
+
+from tests.conftest import LiveServer
+from tests.kiosk.conftest import fill_cache, make_patrons
+
+
+@pytest.fixture
+def kiosk_without_reader(kiosk_app, central_db):
+    """The kiosk with its reader service unreachable (the test config's http://127.0.0.1:9): the page gets a
+    "reader offline" update at every retry."""
+    make_patrons()
+    fill_cache(kiosk_app)
+    server = LiveServer(kiosk_app)
+    yield server.url
+    server.stop()
+
+
+def test_the_idle_timeout_ends_the_session_while_the_reader_service_is_down(page, kiosk_without_reader, kiosk_app):
+    kiosk_app.config["KIOSK"]["kiosk"].update(idle_timeout_seconds=8, idle_warning_seconds=4)
+    page.goto(kiosk_without_reader)
+    page.get_by_test_id("identifier").wait_for()
+    page.keyboard.type("20000000000011\n")
+    page.get_by_test_id("key-2").wait_for()
+    for digit in "2468":
+        page.get_by_test_id(f"key-{digit}").click()
+    page.get_by_test_id("pin-ok").click()
+    page.get_by_role("heading", name="Zoë Ólafsdóttir").wait_for()
+    page.locator("#reader-status .offline").wait_for()  # the updates that used to restart the idle timer
+    page.get_by_text("Thank you. Your session has ended.").wait_for(timeout=15000)
+    assert "Zoë" not in page.content()
+
+
+def test_an_unexpected_error_shows_a_plain_screen_and_ends_the_session(page, kiosk_without_reader, kiosk_app,
+                                                                       monkeypatch):
+    from kiosk import usage
+
+    def broken(*_args, **_kwargs):
+        raise OSError(28, "No space left on device")  # what writing to a full cache disk raises
+
+    monkeypatch.setattr(usage, "account_shown", broken)  # the account screen's usage count, written to the cache
+    page.goto(kiosk_without_reader)
+    page.get_by_test_id("identifier").wait_for()
+    page.keyboard.type("20000000000011\n")
+    for digit in "2468":
+        page.get_by_test_id(f"key-{digit}").click()
+    page.get_by_test_id("pin-ok").click()
+    page.get_by_role("heading", name="This kiosk cannot do that just now").wait_for()
+    assert "Internal Server Error" not in page.content() and "Zoë" not in page.content()
+    page.get_by_test_id("back").click()
+    page.get_by_test_id("identifier").wait_for()
