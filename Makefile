@@ -7,7 +7,7 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Debian packages: to build pyscard, and for the tests' real components.
 BUILD_PACKAGES := python3-venv python3-dev gcc swig libpcsclite-dev
-TEST_PACKAGES  := chromium pcscd vsmartcard-vpcd systemd udev cage grim wlr-randr xwayland fonts-dejavu-core tesseract-ocr tesseract-ocr-eng debootstrap faketime
+TEST_PACKAGES  := chromium pcscd vsmartcard-vpcd systemd udev cage grim wlr-randr xwayland fonts-dejavu-core tesseract-ocr tesseract-ocr-eng debootstrap
 
 .PHONY: install run test test-tools test-sqlite test-postgres test-dates test-at system-packages bench vendor clean
 
@@ -36,26 +36,36 @@ test: install test-tools
 	KIOSK_TEST_DB=postgres $(BIN)/python -m pytest -q -m db
 	@$(MAKE) --no-print-directory test-dates
 
-# Moved clocks. libfaketime moves the system clock of the tests and of every process they start (Chromium
+# Moved clocks. libfaketime moves the wall clock of the tests and of every process they start (Chromium
 # aside: it does not start under libfaketime); the clock keeps ticking from the moment given, in the library's
-# time zone. The tests pin their own day (tests/conftest.py), so what this finds is code or a test that reads
-# the real clock where it should read the product's one clock (domain/clock.py).
+# time zone. Sleeps and timed waits stay on the real monotonic clock: libfaketime is built here from the source
+# the PyPI package "libfaketime" ships, without its sleep, timer and file-time wrappers (Debian's 0.9.10 build
+# makes Python's time.sleep fail with EINVAL, or its timed waits hang). The tests pin their own day
+# (tests/conftest.py), so what this finds is code or a test that reads the real clock where it should read the
+# product's one clock (domain/clock.py).
 LIBRARY_TZ   ?= Europe/London
 MOVED_CLOCKS := "2027-12-04 12:00:00" "2028-02-29 12:00:00" "2026-12-31 23:59:00" "2027-03-28 00:59:30" "2027-10-31 01:59:30"
 DATE_TESTS   := tests/domain tests/store tests/sync/test_horizon.py tests/sync/test_offline.py tests/kiosk/test_routes.py \
                 tests/kiosk/test_signin.py tests/kiosk/test_usage.py tests/central/test_kiosk_api.py \
                 tests/upstream/test_central.py tests/provisioning/test_desk.py tests/provisioning/test_admin.py
-moved_clock   = TZ=$(LIBRARY_TZ) faketime -m -f "@$(1)"
+FAKETIME_LIB := $(VENV)/libfaketime/libfaketime.so.1
+moved_clock   = TZ=$(LIBRARY_TZ) FAKETIME_DONT_FAKE_MONOTONIC=1 LD_PRELOAD=$(abspath $(FAKETIME_LIB)) FAKETIME="@$(1)"
+
+$(FAKETIME_LIB): $(VENV)/.installed
+	rm -rf $(@D) && mkdir -p $(@D)
+	cp -r "$$($(BIN)/python -c 'import importlib.util, os; print(os.path.join(importlib.util.find_spec("libfaketime").submodule_search_locations[0], "vendor", "libfaketime", "src"))')" $(@D)/src
+	$(MAKE) --no-print-directory -s -C $(@D)/src libfaketime.so.1 FAKETIME_COMPILE_CFLAGS="-UFAKE_STAT -UFAKE_UTIME -UFAKE_SLEEP -UFAKE_TIMERS"
+	cp $(@D)/src/libfaketime.so.1 $@
 
 # The tests that touch dates (rules, renewals, expiry, lockouts, jobs, sync horizons) at each moved clock.
-test-dates: install
+test-dates: install $(FAKETIME_LIB)
 	@for at in $(MOVED_CLOCKS); do \
-	  echo "== the date tests at $$at ($(LIBRARY_TZ))"; \
+	  echo "== the date tests at $$at ($(LIBRARY_TZ))"; $(call moved_clock,$$at) date "+   system clock in the run: %F %T %Z"; \
 	  $(call moved_clock,$$at) $(BIN)/python -m pytest -q -p no:cacheprovider $(DATE_TESTS) || exit 1; \
 	done
 
 # The whole suite at any moment:  make test-at AT="2028-02-29 12:00:00" [LIBRARY_TZ=Europe/Paris]
-test-at: install test-tools
+test-at: install test-tools $(FAKETIME_LIB)
 	$(call moved_clock,$(AT)) $(BIN)/python -m pytest -q
 	KIOSK_TEST_DB=postgres $(call moved_clock,$(AT)) $(BIN)/python -m pytest -q -m db
 
