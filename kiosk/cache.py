@@ -218,7 +218,7 @@ class PatronCache:
         current = self.cursor()
         if page["cursor"] < current:
             raise PageError(f"the page's cursor {page['cursor']} is behind the cache's {current}")
-        with cache_db.atomic():
+        with cache_db.atomic("IMMEDIATE"):  # the write lock first: wait for the web app's writes, never fail
             self._store(prepared.ids, prepared.patrons, prepared.identifiers)
             SyncState.replace(name="cursor", value=str(page["cursor"])).execute()
             if "horizon" in page:

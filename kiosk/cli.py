@@ -124,19 +124,19 @@ def cmd_sync(args) -> int:
               + (f"; {report['error']}" if report["error"] else ""), flush=True)
         return 1 if report["error"] else 0
     interval = args.interval if args.interval is not None else config["kiosk"]["sync_interval_seconds"]
+    failures = 0
+    faults = _cache_faults()
     while True:
-        with db.connection_context():
-            horizon = {"value": 0}
-
-            def progress(applied, cursor):
-                horizon["value"] = int(cache.state("horizon", "0") or 0)
-                print(f"\r  {applied:,} records applied, cursor {cursor:,} of {horizon['value']:,}", end="",
-                      file=sys.stderr, flush=True)
-
-            report = sync.cycle(client, cache, progress=progress if args.mode == "once" else None)
-            if args.mode == "once" or report["pulled"] or report["pushed"]:
-                print(f"\nsync: {report['pulled']} records applied, {report['pushed']} operations sent, "
-                      f"cursor {cache.cursor()}, outbox {sync.outbox.length()}", flush=True)
+        try:
+            report = _sync_cycle(sync, db, cache, client, args.mode)
+        except faults as exc:  # the cache locked, full, read-only or missing: wait and try again
+            failures += 1
+            print(f"sync: the kiosk cache cannot be used just now ({exc}); will retry", file=sys.stderr, flush=True)
+            if args.mode == "once":
+                return 1
+            time.sleep(min(60.0, interval * 2 ** min(failures, 6)))  # back off while it lasts, up to a minute
+            continue
+        failures = 0
         if report["error"]:
             print(f"sync: {report['error']}; will retry", file=sys.stderr, flush=True)
             if args.mode == "once":
@@ -144,6 +144,30 @@ def cmd_sync(args) -> int:
         if args.mode == "once":
             return 0
         time.sleep(interval)
+
+
+def _cache_faults() -> tuple:
+    import sqlite3
+
+    import peewee
+
+    return (peewee.PeeweeException, sqlite3.Error, OSError)
+
+
+def _sync_cycle(sync, db, cache, client, mode: str) -> dict:
+    with db.connection_context():
+        horizon = {"value": 0}
+
+        def progress(applied, cursor):
+            horizon["value"] = int(cache.state("horizon", "0") or 0)
+            print(f"\r  {applied:,} records applied, cursor {cursor:,} of {horizon['value']:,}", end="",
+                  file=sys.stderr, flush=True)
+
+        report = sync.cycle(client, cache, progress=progress if mode == "once" else None)
+        if mode == "once" or report["pulled"] or report["pushed"]:
+            print(f"\nsync: {report['pulled']} records applied, {report['pushed']} operations sent, "
+                  f"cursor {cache.cursor()}, outbox {sync.outbox.length()}", flush=True)
+    return report
 
 
 def cmd_devices(args) -> int:

@@ -62,20 +62,43 @@ def run(config_path: str | None, patrons: int = 500) -> int:
             return 1
         _enrol_demo_kiosk(config)
         subprocess.run(cli + ["sync", "once"], check=True)
-        for command in roles.values():
-            children.append(subprocess.Popen(cli + command))
+        commands = [cli + ["central", "serve"]] + [cli + command for command in roles.values()]
+        for command in commands[1:]:
+            children.append(subprocess.Popen(command))
         kiosk = config["kiosk"]
         _wait_for(f"http://{kiosk['host']}:{kiosk['port']}/")
         _welcome(config)
-        while all(child.poll() is None for child in children):
-            time.sleep(0.5)
-        print("a process stopped unexpectedly; stopping the rest", file=sys.stderr)
-        stop()
-        return 1
+        names = ["central store", *roles]
+        return _supervise(children, commands, names, stop)
     except KeyboardInterrupt:
         print("\nstopping…")
         stop()
         return 0
+
+
+RESTARTS_PER_MINUTE = 5  # like systemd's StartLimitBurst: a child that keeps dying stops the demo
+
+
+def _supervise(children: list[subprocess.Popen], commands: list[list[str]], names: list[str], stop) -> int:
+    """Start again any process that exits, as systemd does on the appliance (Restart=always); give up, and stop
+    the rest, when one exits more than RESTARTS_PER_MINUTE times in a minute."""
+    exits: dict[int, list[float]] = {}
+    while True:
+        time.sleep(0.5)
+        for index, child in enumerate(children):
+            if child.poll() is None:
+                continue
+            now = time.monotonic()
+            recent = [t for t in exits.get(index, []) if now - t < 60] + [now]
+            exits[index] = recent
+            if len(recent) > RESTARTS_PER_MINUTE:
+                print(f"the {names[index]} exited {len(recent)} times in a minute; stopping everything",
+                      file=sys.stderr, flush=True)
+                stop()
+                return 1
+            print(f"the {names[index]} exited with status {child.returncode}; starting it again",
+                  file=sys.stderr, flush=True)
+            children[index] = subprocess.Popen(commands[index])
 
 
 def _enrol_demo_kiosk(config: dict) -> None:

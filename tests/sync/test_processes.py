@@ -192,3 +192,37 @@ def _cursor(cache_url) -> int:
         return int(row[0]) if row else 0
     except sqlite3.OperationalError:
         return 0
+
+
+def test_a_locked_kiosk_cache_makes_the_sync_worker_wait_not_exit(central, tmp_path):
+    """The web app (or anything) holding the cache's write lock longer than the busy timeout: the worker says
+    so, backs off and carries on, and applies the change once the lock is gone (it used to exit for good)."""
+    patron("P1")
+    cache_url, credential, _token = _kiosk_files(tmp_path, central.url)
+    env = kiosk_env(cache_url, central.url, str(tmp_path / "kiosk-data"), credential)
+    assert subprocess.run([sys.executable, "-m", "kiosk.cli", "sync", "once"], env=env, capture_output=True,
+                          timeout=120).returncode == 0
+    patron("P2", barcode="B2", card="C2")  # a change the worker must pull while the cache is locked
+    holder = sqlite3.connect(cache_url[len("sqlite:///"):], isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    worker = subprocess.Popen([sys.executable, "-m", "kiosk.cli", "sync", "run", "--interval", "0.2"], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        import select
+
+        assert select.select([worker.stderr], [], [], 60)[0], "the worker said nothing in 60 s"
+        said = worker.stderr.readline()  # what it says after its busy timeout
+        assert "the kiosk cache cannot be used just now" in said and "locked" in said
+        assert worker.poll() is None  # still running
+        holder.execute("ROLLBACK")
+        holder.close()
+        deadline = time.monotonic() + 60
+        while _cache_checksum(cache_url)[0] < 2:
+            assert time.monotonic() < deadline, "the worker never applied the change after the lock went"
+            assert worker.poll() is None, worker.stderr.read()
+            time.sleep(0.1)
+        assert _cache_checksum(cache_url) == _central_checksum()
+    finally:
+        worker.terminate()
+        worker.wait(10)
+        worker.stderr.close()
