@@ -42,3 +42,6 @@ def init_app(app) -> None:
     app.add_template_filter(money)
     app.add_template_global(codes, "codes")
     app.add_template_global(describe, "describe")
+    from kiosk.screens import renewal_message
+
+    app.add_template_global(renewal_message, "renewal_message")  # why a loan cannot be renewed now

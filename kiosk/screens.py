@@ -14,7 +14,7 @@ from flask_babel import gettext as _
 from domain.account import Account, Loan
 from domain.blocks import BlockReason, active_blocks
 from domain.membership import days_until_expiry, last_valid_day
-from domain.renewal import renewals_left
+from domain.renewal import decide, renewals_left
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,7 @@ class LoanRow:
     overdue: bool
     renewals_left: int
     renewable_now: bool = True
+    why_not: str = ""  # the domain's reason code when it cannot be renewed now (renewal_message words it)
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,14 @@ def referral(account: Account, referrals: dict) -> str:
     return _("Please ask at the library desk.")
 
 
+def _loan_row(account: Account, loan: Loan, today: dt.date, unblocked: bool) -> LoanRow:
+    """A loan as the account shows it; renewable now exactly when the renewal rules would grant it today (no
+    Renew button that can only be refused: no renewals left, or already due on the membership's last day)."""
+    decision = decide(account, loan, today)
+    return LoanRow(loan, loan.is_overdue(today), renewals_left(account, loan), unblocked and decision.renewed,
+                   "" if decision.renewed else decision.reason)
+
+
 def account_screen(account: Account, today: dt.date, warning_days: int, referrals: dict | None = None
                    ) -> AccountScreen:
     days = days_until_expiry(account.expiry_date, today)
@@ -111,9 +120,7 @@ def account_screen(account: Account, today: dt.date, warning_days: int, referral
     return AccountScreen(
         account=account,
         blocks=blocks,
-        loans=[LoanRow(loan, loan.is_overdue(today), renewals_left(account, loan),
-                       renewable and loan.status == "ON_LOAN" and loan.renewable and renewals_left(account, loan) > 0)
-               for loan in account.loans],
+        loans=[_loan_row(account, loan, today, renewable) for loan in account.loans],
         expiry_days=days,
         expiry_warning=days is not None and 0 < days <= warning_days,
         referral=(referral(account, referrals or {}) if any(b.code in ("expired", "inactive") for b in blocks)

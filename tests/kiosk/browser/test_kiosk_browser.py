@@ -157,7 +157,12 @@ def test_renew_selected_loans(page, kiosk_url):
     button = page.get_by_test_id("renew-selected")
     assert button.is_disabled() and button.inner_text().split() == ["Renew", "selected", "(0)"]
     ticks = page.get_by_role("checkbox")
-    assert ticks.count() == 3  # the renewable loans only
+    assert ticks.count() == 2  # the loans the renewal rules would renew today, and only those
+    for title, why in (("Gödel, Escher, Bach", "Another patron has requested this item"),
+                       ("The Second Sex", "renewed the maximum number of times")):
+        loan_id = Loan.get(Loan.title == title).id
+        assert page.get_by_test_id(f"renew-{loan_id}").count() == 0  # no Renew button that can only be refused
+        assert why in page.get_by_test_id(f"why-not-{loan_id}").inner_text()
     middlemarch = page.get_by_role("checkbox", name="Middlemarch", exact=True)
     les_mis = page.get_by_role("checkbox", name="Les Misérables", exact=True)
     for tick in (middlemarch, les_mis):
