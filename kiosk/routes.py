@@ -182,6 +182,9 @@ def pin():
         return _render("_attract.html", personal=False)
     if session.get("stage") == PIN_OK:
         return _show_account(account)
+    if not request.form.get("pin", "").strip():  # OK with nothing typed: a slip of the finger, not a guess
+        return _render("_pin.html", account=account, error=_("Type your PIN on the keypad, then press OK."),
+                       attempts_left=None), 400
     result = services.check_pin(account, request.form.get("pin", ""))
     if result.ok:
         session["stage"] = PIN_OK

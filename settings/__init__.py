@@ -49,6 +49,7 @@ DEFAULTS: dict = {
         "pin_lockout_minutes": 15,  # how long a locked card stays locked at this kiosk
         "idle_timeout_seconds": 60,  # a session with no touch ends after this long
         "idle_warning_seconds": 20,  # the "are you still there?" countdown shown before the end
+        "goodbye_seconds": 6,  # "Thank you. Your session has ended." goes after this long (not left for the next patron)
         "show_loans_on_open": True,  # false: loans stay hidden until the patron asks (shared screens)
         "receipts": "ask",  # how receipts go (renewals, account screen): "ask" (email and/or print) | "email" | "print" | "none"
         # receipt_when: "ask" (the renewals screen offers the receipt) | "always" (it goes at once, by `receipts`;

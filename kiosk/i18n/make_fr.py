@@ -11,6 +11,7 @@ from babel.messages.catalog import Catalog
 from babel.messages.pofile import read_po, write_po
 
 FR = {
+    "Type your PIN on the keypad, then press OK.": "Saisissez votre code sur le clavier, puis appuyez sur OK.",
     "This kiosk cannot do that just now": "Cette borne ne peut pas faire cela pour le moment",
     "Please ask at the library desk: staff can see your account and help you.":
         "Adressez-vous à l'accueil de la bibliothèque : le personnel peut consulter votre compte et vous aider.",

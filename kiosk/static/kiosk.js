@@ -72,6 +72,17 @@
     }
   }, 250);
 
+  // "Thank you. Your session has ended." is for the patron who just left: it goes after a few seconds, so the
+  // next patron finds the plain attract screen.
+  function hideGoodbye() {
+    var goodbye = document.querySelector("#screen .goodbye[data-hide-after]");
+    if (!goodbye || goodbye.dataset.hiding) { return; }
+    goodbye.dataset.hiding = "1";
+    setTimeout(function () { goodbye.remove(); }, (Number(goodbye.dataset.hideAfter) || 6) * 1000);
+  }
+  document.addEventListener("DOMContentLoaded", hideGoodbye);
+  document.addEventListener("htmx:afterSettle", hideGoodbye);
+
   // "Renew selected (n)": the count of ticked loans; the button works from one.
   function countSelected() {
     var form = document.getElementById("renew-selected");

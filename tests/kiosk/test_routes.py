@@ -71,6 +71,15 @@ def test_lock_ends_after_the_configured_time(kiosk, kiosk_app):
     assert "Middlemarch" in _login(kiosk).get_data(as_text=True)
 
 
+def test_ok_with_no_pin_typed_is_not_a_wrong_pin(kiosk):
+    kiosk.post("/identify", data={"identifier": "20000000000011"})
+    for _ in range(6):  # more than the lockout's 5
+        empty = kiosk.post("/pin", data={"pin": "  "})
+        html = empty.get_data(as_text=True)
+        assert empty.status_code == 400 and "Type your PIN on the keypad" in html and "attempts left" not in html
+    assert "Zoë Ólafsdóttir" in kiosk.post("/pin", data={"pin": "2468"}).get_data(as_text=True)
+
+
 def test_group_without_pin_goes_straight_to_the_account(kiosk):
     html = kiosk.post("/identify", data={"identifier": "20000000000033"}).get_data(as_text=True)
     assert "Guest Reader" in html and "Enter your PIN" not in html
