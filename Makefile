@@ -86,7 +86,7 @@ test-sqlite: install test-tools
 test-postgres: install test-tools
 	KIOSK_TEST_DB=postgres $(BIN)/python -m pytest -q -m db
 
-# Every benchmark at the brief's sizes (about 15 minutes); each prints one JSON line.
+# Every benchmark at the brief's sizes (about 25 minutes); each prints one JSON line.
 bench: install test-tools
 	@$(MAKE) --no-print-directory system-packages PACKAGES="wrk"
 	$(BIN)/python -m bench lookup --patrons 100000
@@ -98,6 +98,7 @@ bench: install test-tools
 	$(BIN)/python -m bench feed --patrons 100000 --db postgresql://127.0.0.1:5432/test
 	$(BIN)/python -m bench fleet --kiosks 1000
 	$(BIN)/python -m bench upstream
+	$(BIN)/python -m bench soak --minutes 10
 
 # Refresh the vendored front-end assets from the npm registry.
 vendor:
