@@ -2,7 +2,7 @@
 (its status updates arrive every few seconds), and an unexpected error is a plain screen, not a framework page."""
 import pytest
 
-from tests.conftest import LiveServer
+from tests.conftest import LiveServer, screenshot
 from tests.kiosk.conftest import fill_cache, make_patrons
 
 
@@ -50,3 +50,21 @@ def test_an_unexpected_error_shows_a_plain_screen_and_ends_the_session(page, kio
     assert "Internal Server Error" not in page.content() and "Zoë" not in page.content()
     page.get_by_test_id("back").click()
     page.get_by_test_id("identifier").wait_for()
+
+
+def test_the_pin_pad_and_its_ok_fit_the_pi_screen(page, kiosk_without_reader):
+    page.set_viewport_size({"width": 800, "height": 480})  # the official 7" touch display
+    page.goto(kiosk_without_reader)
+    page.get_by_test_id("identifier").wait_for()
+    page.keyboard.type("20000000000011\n")
+    for step in ("first", "after a wrong PIN"):
+        page.get_by_test_id("pin-ok").wait_for()
+        for target in ("pin-ok", "key-0", "key-1", "pin"):
+            box = page.get_by_test_id(target).bounding_box()
+            assert box["y"] >= 0 and box["y"] + box["height"] <= 480, (step, target, box)
+        assert page.evaluate("() => document.documentElement.scrollHeight") <= 480, step
+        screenshot(page, "kiosk", f"pin-pi-{'first' if step == 'first' else 'wrong'}-800x480")
+        for digit in "1357":
+            page.get_by_test_id(f"key-{digit}").click()
+        page.get_by_test_id("pin-ok").click()
+        page.get_by_test_id("pin-error").wait_for()
