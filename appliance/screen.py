@@ -96,7 +96,12 @@ def session(settings_file: str | None = None) -> int:
     profile = Path(os.environ.get("KIOSK_BROWSER_PROFILE")
                    or Path(os.environ.get("XDG_RUNTIME_DIR") or os.environ["HOME"]) / "kiosk-browser-profile")
     shutil.rmtree(profile, ignore_errors=True)     # fresh each start, even under labwc
-    profile.mkdir(mode=0o700, parents=True)
+    try:
+        profile.mkdir(mode=0o700, parents=True)
+    except FileExistsError:  # the last browser still writing into it: never reuse it, take a fresh one beside it
+        import tempfile
+
+        profile = Path(tempfile.mkdtemp(prefix=profile.name + "-", dir=profile.parent))
     command = chromium_command(screen, str(profile))
     os.execv(command[0], command)
     return 1  # not reached

@@ -136,3 +136,25 @@ def test_enrol_writes_central_url_and_keeps_the_rest(tmp_path):
     assert "# my box" in text and "port = 8080  # here" in text
     data = tomllib.loads(text)
     assert data["kiosk"]["central_url"] == "https://central.example.org" and data["readers"] == {"x": 1}
+
+
+def test_the_browser_never_reuses_a_profile_it_could_not_clear(tmp_path, monkeypatch):
+    """A profile left that cannot be removed (here a file where the folder goes; on a box, the last browser still
+    writing into it): the browser starts on a fresh profile beside it, never on the old one."""
+    import json
+
+    from appliance import screen
+
+    stale = tmp_path / "kiosk-browser-profile"
+    stale.write_text("the last patron's session")
+    settings_file = tmp_path / "screen.json"
+    settings_file.write_text(json.dumps({"rotation": 0, "output": "", "url": "http://127.0.0.1:8080/",
+                                         "extra_flags": []}))
+    started = []
+    monkeypatch.setenv("KIOSK_BROWSER_PROFILE", str(stale))
+    monkeypatch.setattr(screen.os, "execv", lambda path, argv: started.append(argv))
+    screen.session(str(settings_file))
+    profile = next(a for a in started[0] if a.startswith("--user-data-dir=")).split("=", 1)[1]
+    assert profile != str(stale) and profile.startswith(str(stale) + "-")
+    assert (tmp_path / profile).is_dir() and not any((tmp_path / profile).iterdir())
+    assert stale.read_text() == "the last patron's session"  # untouched, and not used
