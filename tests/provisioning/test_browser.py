@@ -120,3 +120,22 @@ def test_fee_waive_loan_lost_found_and_requests_report(page, smtp_server):
     page.click("nav.tabs >> text=Letters")
     expect(page.get_by_test_id("letters")).to_contain_text("your requests")
     shot(page, "07-letters")
+
+
+def test_a_lost_request_shows_still_working_then_try_again_which_works(page, station):
+    station.config["KIOSK"]["provisioning"]["request_timeout_seconds"] = 3
+    user = factories.patron("P1")
+    loan = factories.loan(user, title="Middlemarch")
+    page.goto(page.base + "/patrons/P1")
+    held = []
+    page.route("**/patrons/P1?tab=loans", lambda route: held.append(route))  # the network loses the request
+    page.reload()  # the page reads its request timeout when it loads
+    page.click("nav.tabs >> text=Loans")
+    progress = page.locator("#request-progress")
+    expect(progress).to_contain_text("Still working…", timeout=5000)
+    expect(progress).to_contain_text("No answer from the station yet.", timeout=8000)
+    assert len(held) == 1
+    page.unroute("**/patrons/P1?tab=loans")  # the network is back
+    progress.get_by_role("button", name="Try again").click()
+    expect(page.get_by_test_id(f"loan-status-{loan.id}")).to_be_visible()
+    expect(progress).to_be_hidden()
