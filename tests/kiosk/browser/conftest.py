@@ -49,3 +49,14 @@ def shots(page, name: str) -> None:
         page.wait_for_timeout(50)
         screenshot(page, "kiosk", f"{name}-{size}")
     page.set_viewport_size({"width": 1280, "height": 800})
+
+
+def scan_and_pin(page, url: str, barcode: str, pin: str = "2468") -> None:
+    """Open the kiosk at ``url``, scan ``barcode`` (a USB scanner types it) and type ``pin`` on the keypad, then OK;
+    returns at once, without waiting for the answer."""
+    page.goto(url)
+    page.get_by_test_id("identifier").wait_for()
+    page.keyboard.type(barcode + "\n")
+    for digit in pin:
+        page.get_by_test_id(f"key-{digit}").click()
+    page.get_by_test_id("pin-ok").click()

@@ -3,6 +3,7 @@
 import pytest
 
 from tests.conftest import LiveServer, screenshot
+from tests.kiosk.browser.conftest import scan_and_pin
 from tests.kiosk.conftest import fill_cache, make_patrons
 
 
@@ -19,13 +20,7 @@ def kiosk_without_reader(kiosk_app, central_db):
 
 def test_the_idle_timeout_ends_the_session_while_the_reader_service_is_down(page, kiosk_without_reader, kiosk_app):
     kiosk_app.config["KIOSK"]["kiosk"].update(idle_timeout_seconds=8, idle_warning_seconds=4)
-    page.goto(kiosk_without_reader)
-    page.get_by_test_id("identifier").wait_for()
-    page.keyboard.type("20000000000011\n")
-    page.get_by_test_id("key-2").wait_for()
-    for digit in "2468":
-        page.get_by_test_id(f"key-{digit}").click()
-    page.get_by_test_id("pin-ok").click()
+    scan_and_pin(page, kiosk_without_reader, "20000000000011")
     page.get_by_role("heading", name="Zoë Ólafsdóttir").wait_for()
     page.locator("#reader-status .offline").wait_for()  # the updates that used to restart the idle timer
     page.get_by_text("Thank you. Your session has ended.").wait_for(timeout=15000)
@@ -40,12 +35,7 @@ def test_an_unexpected_error_shows_a_plain_screen_and_ends_the_session(page, kio
         raise OSError(28, "No space left on device")  # what writing to a full cache disk raises
 
     monkeypatch.setattr(usage, "account_shown", broken)  # the account screen's usage count, written to the cache
-    page.goto(kiosk_without_reader)
-    page.get_by_test_id("identifier").wait_for()
-    page.keyboard.type("20000000000011\n")
-    for digit in "2468":
-        page.get_by_test_id(f"key-{digit}").click()
-    page.get_by_test_id("pin-ok").click()
+    scan_and_pin(page, kiosk_without_reader, "20000000000011")
     page.get_by_role("heading", name="This kiosk cannot do that just now").wait_for()
     assert "Internal Server Error" not in page.content() and "Zoë" not in page.content()
     page.get_by_test_id("back").click()

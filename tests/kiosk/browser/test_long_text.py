@@ -4,6 +4,7 @@ for the next patron, and an answer still on its way at Done never lands on the s
 import pytest
 
 from tests.conftest import LiveServer
+from tests.kiosk.browser.conftest import scan_and_pin
 from tests.kiosk.conftest import fill_cache
 from tests.store.factories import loan, patron
 
@@ -37,12 +38,7 @@ def test_a_very_long_name_wraps_at_800x480(page, kiosk_with_a_long_name):
 
 def test_the_goodbye_is_not_left_for_the_next_patron(page, kiosk_with_a_long_name, kiosk_app):
     kiosk_app.config["KIOSK"]["kiosk"]["goodbye_seconds"] = 1
-    page.goto(kiosk_with_a_long_name)
-    page.get_by_test_id("identifier").wait_for()
-    page.keyboard.type("20000000000099\n")
-    for digit in "2468":
-        page.get_by_test_id(f"key-{digit}").click()
-    page.get_by_test_id("pin-ok").click()
+    scan_and_pin(page, kiosk_with_a_long_name, "20000000000099")
     page.get_by_test_id("done").click()  # at once: the account's answer may still be on its way
     page.get_by_test_id("goodbye").wait_for()
     page.get_by_test_id("goodbye").wait_for(state="detached", timeout=5000)
