@@ -13,11 +13,17 @@ place: by a test that pins its day, or by a tool that replays a day.
 The clock keeps ticking when it is shifted: ``shifted_to(day)`` moves it so that
 local time is noon on ``day`` now and runs on from there, so code that measures
 elapsed time (lockouts, timeouts, freshness) behaves as on any real day.
+
+``KIOSK_CLOCK_DAY=YYYY-MM-DD`` in the environment starts a process on that day the
+same way (noon local time, then ticking): the tests set it so that the servers they
+start agree with them on the day; a library can use it for a training copy. Leave it
+unset in production.
 """
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import os
 from collections.abc import Iterator
 
 _offset = dt.timedelta(0)
@@ -59,6 +65,16 @@ def offset_to(day: dt.date, at: dt.time = dt.time(12)) -> dt.timedelta:
     return wanted - dt.datetime.now(dt.timezone.utc)
 
 
+ENVIRONMENT = "KIOSK_CLOCK_DAY"
+
+
+def from_environment(environ=os.environ) -> None:
+    """Shift the clock to noon on ``KIOSK_CLOCK_DAY`` if it is set (read once, when this module loads)."""
+    day = environ.get(ENVIRONMENT, "").strip()
+    if day:
+        set_offset(offset_to(dt.date.fromisoformat(day)))
+
+
 @contextlib.contextmanager
 def shifted_to(day: dt.date, at: dt.time = dt.time(12)) -> Iterator[None]:
     """Run the clock as if local time were ``at`` on ``day`` now; restore it afterwards."""
@@ -68,3 +84,6 @@ def shifted_to(day: dt.date, at: dt.time = dt.time(12)) -> Iterator[None]:
         yield
     finally:
         set_offset(before)
+
+
+from_environment()

@@ -98,9 +98,11 @@ def config(tmp_path, central_url):
 
 
 @pytest.fixture(autouse=True)
-def pinned_day():
+def pinned_day(monkeypatch):
     """Every test runs on ``TODAY``: the product's one clock (domain/clock.py) reads noon local time on that day
-    and ticks on from there, whatever the real date. Processes a test starts keep the real clock."""
+    and ticks on from there, whatever the real date; so do the processes a test starts (``KIOSK_CLOCK_DAY``), so
+    that a central store in a subprocess decides on the same day as the data the test made."""
+    monkeypatch.setenv(clock.ENVIRONMENT, TODAY.isoformat())
     with clock.shifted_to(TODAY):
         yield
 

@@ -63,3 +63,10 @@ def test_only_the_clock_module_reads_the_calendar_from_the_system():
                 continue
             found += [f"{path.relative_to(REPO)}:{line}" for line in _reads_system_clock(ast.parse(path.read_text()))]
     assert found == [], "read domain.clock instead: " + ", ".join(found)
+
+
+def test_a_process_started_with_kiosk_clock_day_runs_on_that_day():
+    code = "from domain import clock; print(clock.today(), clock.local_now().hour)"
+    env = dict(os.environ, TZ="Europe/London", PYTHONPATH=str(REPO), KIOSK_CLOCK_DAY="2028-02-29")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["2028-02-29", "12"]
