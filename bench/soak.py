@@ -66,18 +66,10 @@ class Tally:
         return response
 
 
-def _tree(pid: int) -> list[int]:
-    try:
-        with open(f"/proc/{pid}/task/{pid}/children") as handle:
-            return [pid] + [int(p) for p in handle.read().split()]
-    except OSError:
-        return [pid]
-
-
 def sample(pid: int) -> dict:
     """Threads, open file descriptors and resident MiB of a process and its children."""
     threads = fds = rss_kb = 0
-    for each in _tree(pid):
+    for each in [pid, *_children(pid)]:
         try:
             with open(f"/proc/{each}/status") as handle:
                 for line in handle:
