@@ -83,8 +83,8 @@ def peak_rss_mb(pid: int) -> float:
 
 def build_central(url: str, patrons: int, seed: int = 1) -> None:
     """A central store with ``patrons`` demo patrons (reused if it already holds them)."""
-    from store import demo, schema
-    from store.models import User
+    from library_kiosk.central.store import demo, schema
+    from library_kiosk.central.store.models import User
 
     db = schema.init(url)
     with db.connection_context():

@@ -2,14 +2,14 @@
 
 A CSV feed of N student records (two identifiers, an email, a phone, an address
 and a statistic each) is loaded into an empty central store through
-``store.jobs.feed.load_feed`` (the real job: parsing, validation, bulk selects,
+``library_kiosk.central.store.jobs.feed.load_feed`` (the real job: parsing, validation, bulk selects,
 batched writes, Change rows, the JobRun report), then a second file with 1% of the
 records changed is loaded. Floor: the raw driver (sqlite3 ``executemany`` or
 psycopg2 ``execute_values``) inserting the same rows (users, segments, changes)
 into the same schema, in the same batches, with the ids chosen client-side.
 
 A real load ends with a second phase, "Preparing kiosk documents" (the sync read
-model of the records changed, ``store.documents.refresh_patrons``). ``load_s`` and
+model of the records changed, ``library_kiosk.central.store.documents.refresh_patrons``). ``load_s`` and
 ``reload_s`` (and ``load_vs_floor``) are the load phase only, the job's run without
 that phase, as before it existed; ``documents_s`` / ``documents_us_per_patron`` (and
 ``reload_documents_s``) time the documents phase on its own.
@@ -82,7 +82,7 @@ def databases(url: str | None, workdir: str):
     base = url.rsplit("/", 1)[0]
 
     def cleanup():
-        from store.db import database
+        from library_kiosk.central.store.db import database
 
         if database.obj is not None and not database.obj.is_closed():
             database.obj.close()
@@ -96,7 +96,7 @@ def databases(url: str | None, workdir: str):
 
 
 def prepare(url: str) -> None:
-    from store import schema
+    from library_kiosk.central.store import schema
     from tests.store import factories
 
     db = schema.init(url)
@@ -107,9 +107,9 @@ def prepare(url: str) -> None:
 
 def floor(url: str, data: list[list[str]], batch: int) -> float:
     """Seconds for the raw driver to insert the rows the loader writes, in the same batches."""
-    from store.db import database, is_postgres
-    from store import bulk
-    from store.models import Address, Change, Email, Identifier, Phone, Statistic, User
+    from library_kiosk.central.store.db import database, is_postgres
+    from library_kiosk.central.store import bulk
+    from library_kiosk.central.store.models import Address, Change, Email, Identifier, Phone, Statistic, User
 
     now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     models = [User, Identifier, Email, Phone, Address, Statistic, Change]
@@ -183,8 +183,8 @@ def main(argv: list[str]) -> dict:
             write_csv(second, changed)
             log(f"feed files of {n:,} records written")
 
-            from store.db import database
-            from store.jobs.feed import load_feed
+            from library_kiosk.central.store.db import database
+            from library_kiosk.central.store.jobs.feed import load_feed
 
             prepare(load_url)
             tick = max(args.batch, n // 10)

@@ -48,7 +48,7 @@ def fresh_postgres(admin_url: str):
         cursor.execute(f'CREATE DATABASE "{name}"')
 
     def drop():
-        from store.db import database
+        from library_kiosk.central.store.db import database
 
         if database.obj is not None and not database.obj.is_closed():
             database.obj.close()
@@ -61,7 +61,7 @@ def fresh_postgres(admin_url: str):
 
 
 def enrol_fleet(url: str, kiosks: int, patrons: int) -> tuple[list[str], int]:
-    from store import changes, demo, devices, schema
+    from library_kiosk.central.store import changes, demo, devices, schema
 
     db = schema.init(url)
     with db.connection_context():
@@ -90,7 +90,7 @@ def main(argv: list[str]) -> dict:
         log(f"{len(tokens)} kiosks enrolled; the store's change cursor is {cursor}")
         port = free_port()
         base = f"http://127.0.0.1:{port}"
-        server = start([sys.executable, "-m", "kiosk.cli", "central", "serve", "--workers", str(args.workers)],
+        server = start([sys.executable, "-m", "library_kiosk", "central", "serve", "--workers", str(args.workers)],
                        {"KIOSK_CENTRAL_DATABASE_URL": url, "KIOSK_CENTRAL_PORT": str(port), "KIOSK_DATA_DIR": work},
                        base + "/health")
         script = os.path.join(work, "poll.lua")

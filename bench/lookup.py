@@ -25,8 +25,8 @@ KEY = "bench-identifier-key"
 def fill_cache(central_url: str, cache_url: str) -> float:
     """Sync the whole central store into the kiosk cache (in-process, same code as the pull)."""
     from kiosk.cache import PatronCache, cache_db, open_cache
-    from store import sync
-    from store.db import bind
+    from library_kiosk.central.store import sync
+    from library_kiosk.central.store.db import bind
 
     central = bind(central_url)
     open_cache(cache_url)
@@ -58,7 +58,7 @@ def main(argv: list[str]) -> dict:
     sync_s = fill_cache(central_url, cache_url)
     log(f"cache filled in {sync_s:.1f} s")
 
-    from store.demo import barcode_for
+    from library_kiosk.central.store.demo import barcode_for
 
     rng = random.Random(42)
     barcodes = [barcode_for(rng.randint(1, args.patrons)) for _ in range(args.lookups)]
@@ -66,7 +66,7 @@ def main(argv: list[str]) -> dict:
     env = {"KIOSK_DATA_DIR": work, "KIOSK_KIOSK_PORT": str(port), "KIOSK_KIOSK_CACHE_URL": cache_url,
            "KIOSK_KIOSK_IDENTIFIER_KEY": KEY, "KIOSK_KIOSK_SECRET_KEY": "bench"}
     base = f"http://127.0.0.1:{port}"
-    kiosk = start([sys.executable, "-m", "kiosk.cli", "serve"], env, base + "/")
+    kiosk = start([sys.executable, "-m", "library_kiosk", "serve"], env, base + "/")
     try:
         session = requests.Session()
         for barcode in barcodes[:50]:  # warm up

@@ -23,7 +23,7 @@ import requests
 
 from bench.common import build_central, free_port, log, start, stop, summary_ms
 from bench.lookup import KEY, fill_cache
-from store import schema
+from library_kiosk.central.store import schema
 
 LOANS = 20
 PREFIX = "RENEWBENCH"
@@ -31,10 +31,10 @@ PREFIX = "RENEWBENCH"
 
 def add_renewers(central_url: str, count: int) -> list[str]:
     """``count`` patrons with 20 loans each in a no-PIN group; their barcodes (reused between runs)."""
-    from store import changes
-    from store.bulk import insert_rows
-    from store.db import bind
-    from store.models import Identifier, Loan, User, UserGroup
+    from library_kiosk.central.store import changes
+    from library_kiosk.central.store.bulk import insert_rows
+    from library_kiosk.central.store.db import bind
+    from library_kiosk.central.store.models import Identifier, Loan, User, UserGroup
 
     db = bind(central_url)
     barcodes = [f"8{n:013d}" for n in range(1, count + 1)]
@@ -65,8 +65,8 @@ def add_renewers(central_url: str, count: int) -> list[str]:
 
 def demo_patrons(central_url: str) -> int:
     """Demo patrons already in the store (the bench's own 20-loan patrons not counted)."""
-    from store.db import bind
-    from store.models import User
+    from library_kiosk.central.store.db import bind
+    from library_kiosk.central.store.models import User
 
     db = bind(central_url)
     with db.connection_context():
@@ -78,8 +78,8 @@ def demo_patrons(central_url: str) -> int:
 def enrol(central_url: str, work: str) -> str:
     """Enrol a new device for this run (a fresh kiosk cache starts its operation numbers again)."""
     from kiosk.devices import save_credential
-    from store import devices
-    from store.db import bind
+    from library_kiosk.central.store import devices
+    from library_kiosk.central.store.db import bind
 
     name = f"bench-kiosk-{int(time.time())}"
     db = bind(central_url)
@@ -139,7 +139,7 @@ def main(argv: list[str]) -> dict:
 
     central_port, kiosk_port = free_port(), free_port()
     common = {"KIOSK_DATA_DIR": work, "KIOSK_CENTRAL_DATABASE_URL": central_url}
-    central = start([sys.executable, "-m", "kiosk.cli", "central", "serve"],
+    central = start([sys.executable, "-m", "library_kiosk", "central", "serve"],
                     {**common, "KIOSK_CENTRAL_PORT": str(central_port)}, f"http://127.0.0.1:{central_port}/health")
     try:
         kiosk_env = {**common, "KIOSK_KIOSK_PORT": str(kiosk_port), "KIOSK_KIOSK_CACHE_URL": cache_url,
@@ -147,7 +147,7 @@ def main(argv: list[str]) -> dict:
                      "KIOSK_KIOSK_CENTRAL_URL": f"http://127.0.0.1:{central_port}",
                      "KIOSK_KIOSK_CENTRAL_TIMEOUT_SECONDS": "10", "KIOSK_KIOSK_DEVICE_NAME": device}
         base = f"http://127.0.0.1:{kiosk_port}"
-        kiosk = start([sys.executable, "-m", "kiosk.cli", "serve"], kiosk_env, base + "/")
+        kiosk = start([sys.executable, "-m", "library_kiosk", "serve"], kiosk_env, base + "/")
         try:
             samples, renewed = [], 0
             for index, barcode in enumerate(barcodes):

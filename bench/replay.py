@@ -28,7 +28,7 @@ def main(argv: list[str]) -> dict:
             if os.path.exists(os.path.join(work, name + suffix)):
                 os.remove(os.path.join(work, name + suffix))
     central_db = f"sqlite:///{work}/central.db"
-    from store import devices, schema
+    from library_kiosk.central.store import devices, schema
 
     db = schema.init(central_db)
     with db.connection_context():
@@ -36,7 +36,7 @@ def main(argv: list[str]) -> dict:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {"KIOSK_CENTRAL_DATABASE_URL": central_db, "KIOSK_CENTRAL_PORT": str(port), "KIOSK_DATA_DIR": work}
-    central = start([sys.executable, "-m", "kiosk.cli", "central", "serve", "--workers", "1"], env, url + "/health")
+    central = start([sys.executable, "-m", "library_kiosk", "central", "serve", "--workers", "1"], env, url + "/health")
     try:
         from kiosk import outbox
         from kiosk.cache import PatronCache, cache_db, open_cache
@@ -54,7 +54,7 @@ def main(argv: list[str]) -> dict:
         log(f"replayed {summary['applied']:,} operations in {elapsed:.2f} s")
     finally:
         stop(central)
-    from store.kiosk_calls import StaffCall
+    from library_kiosk.central.store.kiosk_calls import StaffCall
 
     with db.connection_context():
         applied = StaffCall.select().count()

@@ -105,7 +105,7 @@ def _serving(demo_pid: int, words: list[str]) -> int:
                 argv = handle.read().decode().split("\0")[:-1]
         except OSError:
             continue
-        if argv[-len(words):] == words and "kiosk.cli" in argv:
+        if argv[-len(words):] == words and "library_kiosk" in argv:
             return pid
     raise RuntimeError(f"no process for {' '.join(words)}")
 
@@ -221,7 +221,7 @@ def main(argv: list[str]) -> dict:
     reader = f"http://127.0.0.1:{ports['readers']}"
     log(f"starting the demo system in {work}")
     output = open(os.path.join(work, "demo.log"), "w")  # the system's own messages, for a failed run
-    demo = subprocess.Popen([sys.executable, "-m", "kiosk.cli", "demo"], env=env, cwd=work,
+    demo = subprocess.Popen([sys.executable, "-m", "library_kiosk", "demo"], env=env, cwd=work,
                             stdout=output, stderr=subprocess.STDOUT, text=True, start_new_session=True)
     try:
         _wait(kiosk + "/health")
@@ -235,7 +235,7 @@ def main(argv: list[str]) -> dict:
             barcodes = [m.group(1) for m in re.finditer(r"^\s+(\d{8,})\s+ok", text, re.M)]
         if not barcodes:
             raise RuntimeError("the demo printed no barcodes:\n" + text)
-        from store.staff import DEMO_STAFF_PASSWORD, DEMO_STAFF_USER
+        from library_kiosk.central.store.staff import DEMO_STAFF_PASSWORD, DEMO_STAFF_USER
 
         pids = {"kiosk": _serving(demo.pid, ["serve"]), "station": _serving(demo.pid, ["provisioning", "serve"])}
         return _soak(args, kiosk, station, reader, barcodes, (DEMO_STAFF_USER, DEMO_STAFF_PASSWORD), pids)

@@ -25,8 +25,8 @@ from bench.common import build_central, free_port, log, start, stop
 
 def _enrol(central_url: str, work: str) -> str:
     from kiosk.devices import save_credential
-    from store import devices
-    from store.db import bind
+    from library_kiosk.central.store import devices
+    from library_kiosk.central.store.db import bind
 
     db = bind(central_url)
     with db.connection_context():
@@ -54,7 +54,7 @@ def main(argv: list[str]) -> dict:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {"KIOSK_CENTRAL_DATABASE_URL": central_db, "KIOSK_CENTRAL_PORT": str(port), "KIOSK_DATA_DIR": work}
-    central = start([sys.executable, "-m", "kiosk.cli", "central", "serve", "--workers", "1"], env, url + "/health")
+    central = start([sys.executable, "-m", "library_kiosk", "central", "serve", "--workers", "1"], env, url + "/health")
     try:
         from kiosk import sync
         from kiosk.cache import PatronCache, cache_db, open_cache
@@ -79,9 +79,9 @@ def main(argv: list[str]) -> dict:
 
         floor_s = _floor(work, rows, idents, args.page)
 
-        from store import changes
-        from store.db import bind
-        from store.models import User
+        from library_kiosk.central.store import changes
+        from library_kiosk.central.store.db import bind
+        from library_kiosk.central.store.models import User
 
         db = bind(central_db)
         with db.connection_context():
@@ -104,11 +104,11 @@ def main(argv: list[str]) -> dict:
 
 
 def _read_model(central_db: str, cold: bool) -> tuple[float, int]:
-    """Bring the central store's read model up to date before the kiosk comes (``documents.refresh``: nothing
+    """Bring the central store's read model up to date before the kiosk comes (``sync.refresh_documents``: nothing
     to build after the demo generator, which builds it), or empty it (``--cold``); the time it took and how many
     documents it built."""
-    from store import documents
-    from store.db import bind
+    from library_kiosk.central.store import documents, sync
+    from library_kiosk.central.store.db import bind
 
     db = bind(central_db)
     with db.connection_context():
@@ -117,7 +117,7 @@ def _read_model(central_db: str, cold: bool) -> tuple[float, int]:
             documents.PatronDocument.delete().execute()
             built = 0
         else:
-            built = documents.refresh()
+            built = sync.refresh_documents()
         elapsed = time.perf_counter() - t0
     log(f"read model: {'emptied' if cold else f'{built:,} documents built'} in {elapsed:.1f} s")
     return elapsed, built
@@ -126,7 +126,7 @@ def _read_model(central_db: str, cold: bool) -> tuple[float, int]:
 def _floor(work: str, rows, idents, page: int) -> float:
     """Raw sqlite3 executemany of the same rows into the same schema (fresh file, the cache's pragmas,
     page-sized commits)."""
-    from store.db import SQLITE_PRAGMAS
+    from library_kiosk.database import SQLITE_PRAGMAS
 
     path = os.path.join(work, "floor.db")
     for suffix in ("", "-wal", "-shm"):

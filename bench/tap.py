@@ -24,8 +24,8 @@ NO_PIN_GROUPS = ("27", "57", "58", "84")
 
 def _cards(central_url: str, count: int) -> list[tuple[str, str]]:
     """(card serial number, display name) of patrons who can see their account without a PIN."""
-    from store.db import bind
-    from store.models import Identifier, User
+    from library_kiosk.central.store.db import bind
+    from library_kiosk.central.store.models import Identifier, User
 
     db = bind(central_url)
     with db.connection_context():
@@ -60,8 +60,8 @@ def main(argv: list[str]) -> dict:
            "KIOSK_READERS_DEBOUNCE_SECONDS": "0.0"}
     processes = []
     try:
-        processes.append(start([sys.executable, "-m", "kiosk.cli", "reader", "service"], env, reader_url + "/status"))
-        processes.append(start([sys.executable, "-m", "kiosk.cli", "serve"], env, kiosk_url + "/"))
+        processes.append(start([sys.executable, "-m", "library_kiosk", "reader", "service"], env, reader_url + "/status"))
+        processes.append(start([sys.executable, "-m", "library_kiosk", "serve"], env, kiosk_url + "/"))
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1280, "height": 800})

@@ -18,9 +18,11 @@ TODAY = dt.date(2026, 11, 25)
 
 
 def _visit(upstream, identifier: str, done=None) -> dict:
-    from store.accounts import find_user
-    from store import circulation
-    from upstream import cache
+    from library_kiosk.central.upstream.cache import renewal_forward
+
+    from library_kiosk.central.store.accounts import find_user
+    from library_kiosk.central.store import circulation
+    from library_kiosk.central.upstream import cache
 
     steps, started = {}, time.perf_counter()
     before = upstream.calls
@@ -31,7 +33,7 @@ def _visit(upstream, identifier: str, done=None) -> dict:
     assert source == "cache", source
     steps["account"] = upstream.calls - before
     before = upstream.calls
-    decisions = circulation.renew(find_user(identifier), None, TODAY)
+    decisions = circulation.renew(find_user(identifier), None, TODAY, renewal_forward(upstream, 30))
     steps["renew_all"] = upstream.calls - before
     before = upstream.calls
     if done:
@@ -44,8 +46,8 @@ def _visit(upstream, identifier: str, done=None) -> dict:
 
 
 def _fresh_db(folder: str, name: str):
-    from store import schema
-    from upstream.models import create_tables
+    from library_kiosk.central.store import schema
+    from library_kiosk.central.upstream.models import create_tables
 
     db = schema.init(f"sqlite:///{folder}/{name}.db")
     db.connect(reuse_if_open=True)
@@ -56,8 +58,8 @@ def _fresh_db(folder: str, name: str):
 def alma(folder: str) -> dict:
     from tests.upstream.alma_fake import FakeAlma, example_user
     from tests.conftest import LiveServer
-    from upstream import cache
-    from upstream.alma.backend import AlmaUpstream
+    from library_kiosk.central.upstream import cache
+    from library_kiosk.central.upstream.alma.backend import AlmaUpstream
 
     fake = FakeAlma(None)
     fake.add_user(example_user())
@@ -73,14 +75,12 @@ def alma(folder: str) -> dict:
         upstream = AlmaUpstream({"alma_base_url": server.url, "alma_api_key": "bench", "alma_max_per_second": 25,
                                  "fresh_seconds": 30})
         db = _fresh_db(folder, "alma")
-        cache.install(upstream, 30)
         typical = _visit(upstream, "04AABBCCDDEE01")
         typical["api_minimum"] = _alma_minimum(fake, "AL1", typical["renewed"])
         full = _visit(upstream, "20000000000222")
         full["api_minimum"] = _alma_minimum(fake, "AL2", full["renewed"])
         db.close()
     finally:
-        cache.uninstall()
         server.stop()
     return {"typical": typical, "with_fees": full}
 
@@ -95,8 +95,8 @@ def _alma_minimum(fake, primary_id: str, renewed: int) -> int:
 
 def sip2(folder: str) -> dict:
     from tests.upstream.sip2_servers import Library, PysipILS, pysip2_app
-    from upstream import cache
-    from upstream.sip2.backend import Sip2Upstream
+    from library_kiosk.central.upstream import cache
+    from library_kiosk.central.upstream.sip2.backend import Sip2Upstream
 
     library = Library()
     library.items["39000000002"]["holds"] = 0
@@ -106,12 +106,10 @@ def sip2(folder: str) -> dict:
                                  "sip2_institution_id": "MAIN", "fresh_seconds": 30})
         upstream.supported()  # the status message is sent once per process, not per visit
         db = _fresh_db(folder, "sip2")
-        cache.install(upstream, 30)
         result = _visit(upstream, "21000000001", done=upstream.end_session)
         db.close()
         upstream.close()
     finally:
-        cache.uninstall()
         server.stop()
     return {"with_fees": result}
 

@@ -17,4 +17,4 @@ if ! command -v python3 >/dev/null 2>&1 || ! python3 -c 'import venv, ensurepip'
     echo "install.sh: installing python3 and python3-venv first"
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3 python3-venv
 fi
-exec env PYTHONPATH="$SOURCE" PYTHONDONTWRITEBYTECODE=1 python3 -m appliance.install --source "$SOURCE" "$@"
+exec env PYTHONPATH="$SOURCE" PYTHONDONTWRITEBYTECODE=1 python3 -m library_kiosk.appliance.install --source "$SOURCE" "$@"

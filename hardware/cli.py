@@ -1,8 +1,9 @@
 """``kiosk reader ...`` and ``kiosk readers`` subcommands.
 
-The product's ``kiosk`` console script calls :func:`add_subcommands` with its argparse
-subparsers and a function returning the :class:`~hardware.config.ReaderSettings`. Each
-subcommand sets ``func(args) -> int`` (the exit status) on the parsed arguments.
+The root ``kiosk`` command (library_kiosk/cli.py) calls :func:`add_subcommands` with its
+argparse subparsers. The readers' settings are the ``[readers]`` table of the configuration
+(library_kiosk.settings, the one part of the product this package imports). Each subcommand
+sets ``func(args) -> int`` (the exit status) on the parsed arguments.
 """
 from __future__ import annotations
 
@@ -16,7 +17,14 @@ from hardware.config import ReaderSettings
 from hardware.events import ReaderEvent, StatusEvent
 
 
-def add_subcommands(subparsers, load_settings: Callable[[], ReaderSettings]) -> None:
+def configured_readers() -> ReaderSettings:
+    """The ``[readers]`` table of the configuration in effect."""
+    from library_kiosk import settings
+
+    return ReaderSettings.from_mapping(settings.load()["readers"])
+
+
+def add_subcommands(subparsers, load_settings: Callable[[], ReaderSettings] = configured_readers) -> None:
     reader = subparsers.add_parser("reader", help="card reader service and simulated taps")
     actions = reader.add_subparsers(dest="reader_command", required=True)
 

@@ -8,10 +8,10 @@ from flask import Flask
 from markupsafe import escape
 from htmx_flask import Htmx
 
-from domain import clock
-import settings
+from library_kiosk.domain import clock
+from library_kiosk import settings
 from kiosk.cache import PatronCache, cache_db, load_device_key, open_cache
-from store.db import connect_per_request
+from library_kiosk.database import connect_per_request
 from kiosk.central_client import CentralClient
 
 
@@ -27,7 +27,7 @@ def create_app(config: dict | None = None, today=None) -> Flask:
     app.config["TODAY"] = today or clock.today
     app.secret_key = kiosk_config["secret_key"] or load_device_key("", os.path.join(config["data_dir"], "session"))
     app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Strict")
-    from web.network import restrict
+    from library_kiosk.web.network import restrict
 
     restrict(app, kiosk_config.get("allowed_networks"), "[kiosk] allowed_networks",
              lambda address: (f"<!doctype html><title>Not available</title><h1>Not available</h1><p>This kiosk "
@@ -54,7 +54,7 @@ def create_app(config: dict | None = None, today=None) -> Flask:
         response.headers["X-Content-Type-Options"] = "nosniff"
         return response
 
-    from kiosk import events, filters, i18n, routes
+    from kiosk import events, filters, i18n, routes, screens
 
     if kiosk_config.get("templates_dir"):  # the library's own versions of templates (help text, ...) first
         import jinja2
@@ -63,6 +63,7 @@ def create_app(config: dict | None = None, today=None) -> Flask:
                                                 app.jinja_loader])
     i18n.init_app(app)
     filters.init_app(app)
+    app.add_template_global(screens.renewal_message, "renewal_message")  # why a loan cannot be renewed now
     app.register_blueprint(routes.bp)
     from kiosk import signin
 
@@ -71,7 +72,7 @@ def create_app(config: dict | None = None, today=None) -> Flask:
     from kiosk import sync_status
 
     app.register_blueprint(sync_status.bp)  # GET /sync/status (issue 5)
-    from web import health
+    from library_kiosk.web import health
 
     app.register_blueprint(health.bp)  # GET /health, the watchdog's probe (kiosk/serving.py)
     return app

@@ -16,17 +16,13 @@ from typing import NamedTuple
 
 import peewee as pw
 
-from domain.account import Account
-from store.db import SQLITE_PRAGMAS, make_database
-
-cache_db = pw.DatabaseProxy()
-
-
-class CacheModel(pw.Model):
-    class Meta:
-        database = cache_db
-        legacy_table_names = False
-
+from kiosk.cache_db import CacheModel, SyncState, cache_db
+from kiosk.lockout import LOCKOUT_MODELS  # the PIN lock counters (kiosk/lockout.py)
+from kiosk.outbox import OUTBOX_MODELS  # the durable outbox (kiosk/outbox.py)
+from kiosk.pages import PageError, check_head, check_record, document_of
+from kiosk.usage import USAGE_MODELS  # daily usage counters, nothing personal (kiosk/usage.py)
+from library_kiosk.database import SQLITE_PRAGMAS, make_database
+from library_kiosk.domain.account import Account
 
 class CachedPatron(CacheModel):
     primary_id = pw.CharField(primary_key=True)
@@ -39,12 +35,7 @@ class CachedIdentifier(CacheModel):
     primary_id = pw.CharField(index=True)
 
 
-class SyncState(CacheModel):
-    name = pw.CharField(primary_key=True)
-    value = pw.TextField()
-
-
-CACHE_MODELS = [CachedPatron, CachedIdentifier, SyncState]
+CACHE_MODELS = [CachedPatron, CachedIdentifier, SyncState]  # the cache's own tables; open_cache creates all
 
 
 def open_cache(url: str) -> pw.Database:
@@ -57,89 +48,9 @@ def open_cache(url: str) -> pw.Database:
     else:
         db = make_database(url)
     cache_db.initialize(db)
-    from kiosk.lockout import LOCKOUT_MODELS  # the PIN lock counters (kiosk/lockout.py)
-    from kiosk.outbox import OUTBOX_MODELS  # the durable outbox (kiosk/outbox.py)
-    from kiosk.usage import USAGE_MODELS  # daily usage counters, nothing personal (kiosk/usage.py)
-
     with db.connection_context():
         db.create_tables(CACHE_MODELS + LOCKOUT_MODELS + OUTBOX_MODELS + USAGE_MODELS, safe=True)
     return db
-
-
-class PageError(ValueError):
-    """A page from the central store is malformed (corrupt or truncated): nothing is applied."""
-
-
-def _check_head(page) -> None:
-    if not isinstance(page, dict) or not isinstance(page.get("records"), list) \
-            or not isinstance(page.get("cursor"), int) or not isinstance(page.get("more"), bool):
-        raise PageError("the page lacks its cursor, more flag or records")
-
-
-def _check_record(record) -> None:
-    if not isinstance(record, dict) or not isinstance(record.get("primary_id"), str) \
-            or not isinstance(record.get("seq"), int) or record.get("kind") not in ("upsert", "delete"):
-        raise PageError("a record lacks its primary id, seq or kind")
-    if record["kind"] == "upsert":
-        identifiers = record.get("identifiers")
-        if "document" in record:  # the line format: the document's JSON text, stored as is
-            if not _document_of(record["document"], record["primary_id"]):
-                raise PageError(f"the document of {record['primary_id']!r} is incomplete")
-        else:
-            account = record.get("account")
-            if not isinstance(account, dict) or account.get("primary_id") != record["primary_id"]:
-                raise PageError(f"the record of {record['primary_id']!r} is incomplete")
-        if not isinstance(identifiers, list) \
-                or not all(isinstance(i, dict) and isinstance(i.get("value"), str) for i in identifiers):
-            raise PageError(f"the record of {record['primary_id']!r} is incomplete")
-
-
-def _document_of(document, primary_id: str) -> bool:
-    """A document sent as JSON text: an object that starts with its own primary id (``Account.to_dict``
-    order, compact JSON as the central store writes it) and is closed."""
-    return isinstance(document, str) and document.endswith("}") \
-        and document.startswith('{"primary_id":' + json.dumps(primary_id) + ",")
-
-
-def parse_lines(text: str) -> dict:
-    """A page in the line format (``store.sync.changes_lines``) as a page dict whose upserts carry
-    ``document`` (the JSON text) instead of ``account``. Raises ``PageError`` if it is cut off or garbled."""
-    lines = text.split("\n")
-    if len(lines) < 3 or lines[-1] != "":
-        raise PageError("the page is cut off")
-    try:
-        head = json.loads(lines[0])
-        end = json.loads(lines[-2])
-    except ValueError:
-        raise PageError("the page's first or last line is not JSON") from None
-    body = lines[1:-2]
-    if not isinstance(head, dict) or not isinstance(end, dict) or head.get("count") != len(body) \
-            or end.get("end") != len(body):
-        raise PageError("the page is cut off (its record count does not match)")
-    prefixes, docs = [], []
-    for line in body:
-        prefix, _tab, document = line.partition("\t")
-        prefixes.append(prefix)
-        docs.append(document)
-    try:
-        heads = json.loads("[" + ",".join(prefixes) + "]") if prefixes else []
-    except ValueError:
-        raise PageError("a record line is garbled") from None
-    records = []
-    for fields, document in zip(heads, docs):
-        if not isinstance(fields, list) or len(fields) < 3:
-            raise PageError("a record line is garbled")
-        if fields[2] == "upsert" and len(fields) == 4 and _document_of(document, fields[1]):
-            records.append({"seq": fields[0], "primary_id": fields[1], "kind": "upsert", "document": document,
-                            "identifiers": fields[3]})
-        elif fields[2] == "delete" and len(fields) == 3 and not document:
-            records.append({"seq": fields[0], "primary_id": fields[1], "kind": fields[2]})
-        else:
-            raise PageError("a record line is garbled")
-    page = {"cursor": head.get("cursor"), "more": head.get("more"), "records": records}
-    if "horizon" in head:
-        page["horizon"] = head["horizon"]
-    return page
 
 
 def load_device_key(configured: str, data_dir: str) -> bytes:
@@ -208,7 +119,7 @@ class PatronCache:
         """Check a page (``PageError`` if it is corrupt or truncated) and make its rows (documents, identifier
         hashes), without touching the cache: the pull does this for the next page while the current one
         commits. Every record is checked in the same pass that makes its rows."""
-        _check_head(page)
+        check_head(page)
         return PreparedPage(page, *self._rows(page["records"]))
 
     def apply_prepared(self, prepared: PreparedPage, before_commit=None) -> int:
@@ -230,7 +141,7 @@ class PatronCache:
     def apply_records(self, records: list[dict]) -> int:
         """Apply single patrons' records (from a push answer), skipping any older than the cached one."""
         for record in records:
-            _check_record(record)
+            check_record(record)
         ids = [r["primary_id"] for r in records]
         cached = dict(CachedPatron.select(CachedPatron.primary_id, CachedPatron.seq)
                       .where(CachedPatron.primary_id.in_(ids)).tuples()) if ids else {}
@@ -261,7 +172,7 @@ class PatronCache:
                 continue
             if "document" in record:  # the line format: the document's JSON text, stored as is
                 document = record["document"]
-                if not _document_of(document, primary_id):
+                if not document_of(document, primary_id):
                     raise PageError(f"the document of {primary_id!r} is incomplete")
             else:
                 account = record.get("account")

@@ -10,7 +10,8 @@ from __future__ import annotations
 import requests
 import urllib3
 
-from store.idempotency import batch_checksum
+from kiosk.pages import PageError, parse_lines
+from library_kiosk.domain.checksums import batch_checksum
 
 
 class CentralUnavailable(Exception):
@@ -106,7 +107,7 @@ class CentralClient:
         return self._call("GET", "/api/v1/sync/changes", params={"after": after, "limit": limit})
 
     def changes_lines(self, after: int, limit: int = 1000) -> dict:
-        """A page of changes in the line format, parsed (``kiosk.cache.parse_lines``): its records carry each
+        """A page of changes in the line format, parsed (``kiosk.pages.parse_lines``): its records carry each
         document as the central store's JSON text, stored as is. A cut-off or garbled page raises
         ``CentralUnavailable`` (nothing is applied; the next pull asks again)."""
         return self.parse_changes(self.changes_text(after, limit))
@@ -116,8 +117,6 @@ class CentralClient:
 
     @staticmethod
     def parse_changes(text: str) -> dict:
-        from kiosk.cache import PageError, parse_lines
-
         try:
             return parse_lines(text)
         except PageError as exc:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 
-import settings
+from library_kiosk import settings
 
 
 def credential_path(config: dict) -> str:

@@ -38,7 +38,7 @@ def read_tap_token(app, token: str) -> str | None:
 def render_item(app, item) -> str | None:
     """One item of the reader hub (web/streams.py) as the page's SSE text."""
     from hardware.events import BARCODE, CARD, ReaderEvent
-    from web.streams import REACHABLE, UNREACHABLE, sse
+    from library_kiosk.web.streams import REACHABLE, UNREACHABLE, sse
 
     def render(template, **context):
         with app.app_context():
@@ -57,7 +57,7 @@ def render_item(app, item) -> str | None:
 @bp.get("/events")
 def events():
     """Reader taps and status for the page (bounded, with keepalives: web/streams.py)."""
-    from web.reader_events import respond
+    from library_kiosk.web.reader_events import respond
 
     app = current_app._get_current_object()
     return respond(app, "kiosk", lambda item: render_item(app, item))

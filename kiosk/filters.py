@@ -7,7 +7,7 @@ from decimal import Decimal
 from babel.dates import format_date
 from flask import has_request_context
 
-from domain import codes
+from library_kiosk.domain import codes
 
 
 def _locale() -> str:
@@ -42,6 +42,3 @@ def init_app(app) -> None:
     app.add_template_filter(money)
     app.add_template_global(codes, "codes")
     app.add_template_global(describe, "describe")
-    from kiosk.screens import renewal_message
-
-    app.add_template_global(renewal_message, "renewal_message")  # why a loan cannot be renewed now

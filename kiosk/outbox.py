@@ -18,8 +18,8 @@ import uuid
 
 import peewee as pw
 
-from domain import clock
-from kiosk.cache import CacheModel, SyncState, cache_db
+from library_kiosk.domain import clock
+from kiosk.cache_db import CacheModel, SyncState, cache_db
 from kiosk.central_client import CentralError, CentralUnavailable
 
 

@@ -105,7 +105,7 @@ def section_lines(what: str, account, renewed: list | None = None) -> tuple[str,
     """(title, lines) of the printed receipt for one section of the account, in the screen's language."""
     from flask_babel import gettext as _
 
-    from domain import codes
+    from library_kiosk.domain import codes
     from kiosk.filters import describe, long_date, money
 
     if what == "requests":

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 
 from flask_babel import gettext as _
 
-from domain.account import Account, Loan
-from domain.blocks import BlockReason, active_blocks
-from domain.membership import days_until_expiry, last_valid_day
-from domain.renewal import decide, renewals_left
+from library_kiosk.domain.account import Account, Loan
+from library_kiosk.domain.blocks import BlockReason, active_blocks
+from library_kiosk.domain.membership import days_until_expiry, last_valid_day
+from library_kiosk.domain.renewal import decide, renewals_left
 
 
 @dataclass(frozen=True)

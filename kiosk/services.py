@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 from flask import current_app
 
-from domain import clock
-from domain.account import Account
+from library_kiosk.domain import clock
+from library_kiosk.domain.account import Account
 from kiosk.central_client import CentralError, CentralUnavailable
 
 
@@ -71,12 +71,12 @@ def renew(account: Account, loan_ids: list[int] | None) -> list[RenewalOutcome]:
     Online: queued, sent at once, and the central store's answer returned (cache refreshed).
     Offline (``[kiosk] offline_renewals``): "refuse" refuses without queueing (raising
     ``CentralUnavailable`` when the connection failed just now); "local" decides
-    from the cached rules (``domain.renewal.decide``), updates the cached loans in the same
+    from the cached rules (``library_kiosk.domain.renewal.decide``), updates the cached loans in the same
     transaction as the queued operation, and marks the outcomes ``pending``. If the central
     store stops answering mid-renewal, the operation stays queued and the outcome is pending
     ("unconfirmed"): it will be applied exactly once when the central store is back.
     """
-    from domain.renewal import decide
+    from library_kiosk.domain.renewal import decide
     from kiosk import outbox, sync
 
     titles = {loan.loan_id: loan.title for loan in account.loans}
@@ -191,7 +191,7 @@ def check_pin(account: Account, pin: str) -> PinResult:
     The last allowed failure locks the card here for ``pin_lockout_minutes`` and
     reports the lockout to the central store (``record_lockout``).
     """
-    from domain.hashing import verify_secret
+    from library_kiosk.domain.hashing import verify_secret
     from kiosk import lockout
 
     config = _kiosk_config()
@@ -282,7 +282,7 @@ def sign_in(user_name: str, password: str) -> SignInResult:
     that is nobody's fails the same way, on a counter of its own, after an equally slow check. Every failure
     also counts towards the kiosk's sign-in throttle.
     """
-    from domain.hashing import hash_secret, verify_secret
+    from library_kiosk.domain.hashing import hash_secret, verify_secret
     from kiosk import lockout
 
     paused = lockout.signin_paused_until()

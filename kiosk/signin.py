@@ -16,9 +16,9 @@ import datetime as dt
 from flask import Blueprint, current_app, request, session
 from flask_babel import gettext as _
 
-from domain import clock
+from library_kiosk.domain import clock
 from kiosk import services
-from kiosk.routes import PIN_OK, _message, _render, _show_account, _start, fresh_start
+from kiosk.visit import PIN_OK, fresh_start, message, render, show_account, start_visit
 
 bp = Blueprint("signin", __name__)
 
@@ -28,15 +28,15 @@ def offered() -> bool:
 
 
 def _not_offered():
-    return _message(_("Sign in with your card"),
+    return message(_("Sign in with your card"),
                     _("Signing in without a card is not offered at this kiosk. Tap your card or scan your barcode, "
                       "or ask at the desk."), 404, "warning")
 
 
 def _screen(error: str = "", user_name: str = "", status: int = 200):
     # personal: the idle countdown runs and "Done" is shown, so typed fields never wait for the next patron
-    session["screen"] = "sign-in"  # a language switch comes back here (routes._current_screen)
-    return _render("_signin.html", personal=True, error=error, user_name=user_name), status
+    session["screen"] = "sign-in"  # a language switch comes back here (routes.current_screen)
+    return render("_signin.html", personal=True, error=error, user_name=user_name), status
 
 
 def _wait_message(until: dt.datetime) -> str:
@@ -49,7 +49,7 @@ def _wait_message(until: dt.datetime) -> str:
 def _locked(until: dt.datetime):
     remaining = until - clock.now()
     minutes = max(1, int(remaining.total_seconds() // 60) + 1)
-    return _message(_("This account is locked"),
+    return message(_("This account is locked"),
                     _("The PIN or password was wrong too many times. Try again in %(minutes)s minutes, or ask at "
                       "the desk.", minutes=minutes), 423, "warning")
 
@@ -73,9 +73,9 @@ def sign_in():
         return _screen(_("Type your user name and your password."), user_name, 400)
     result = services.sign_in(user_name, password)
     if result.account is not None:
-        _start(result.account, chosen, preferences.get("contrast"))
+        start_visit(result.account, chosen, preferences.get("contrast"))
         session["stage"] = PIN_OK
-        return _show_account(result.account)
+        return show_account(result.account)
     if result.locked_until:
         return _locked(result.locked_until)
     if result.message:  # could not be checked (central store or library system unreachable): nothing counted

@@ -14,7 +14,7 @@ import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from domain import clock
+from library_kiosk.domain import clock
 from kiosk import outbox
 from kiosk.cache import PatronCache
 from kiosk.central_client import CentralClient, CentralError, CentralUnavailable
@@ -82,14 +82,12 @@ def note_online(cache: PatronCache, online: bool, error: str = "") -> None:
 
 
 def heartbeat_data(cache: PatronCache) -> dict:
-    """What this kiosk reports each cycle: the appliance's own figures if present, and its sync state."""
+    """What this kiosk reports each cycle: the box's own figures (kiosk/heartbeat.py) and its sync state."""
+    from kiosk.heartbeat import collect
+
     data = {}
     try:
-        from appliance.heartbeat import collect  # deploy/appliance (optional)
-
         data.update(collect() or {})
-    except ImportError:
-        pass
     except Exception as exc:  # a broken probe must not stop the sync
         data["heartbeat_error"] = str(exc)[:200]
     summary = status(cache)

@@ -1,7 +1,7 @@
 """The staff provisioning station: register patrons and cards, update records, fees,
 loans and letters, talking directly to the central store (``store``).
 
-``create_app(config, today=None)`` builds it. Staff log in (roles in ``store.staff``);
+``create_app(config, today=None)`` builds it. Staff log in (roles in ``library_kiosk.central.store.staff``);
 every form carries a CSRF token (Flask-WTF), htmx requests send it as a header.
 """
 from __future__ import annotations
@@ -15,10 +15,11 @@ from markupsafe import escape
 from flask_wtf.csrf import CSRFProtect
 from htmx_flask import Htmx
 
-from domain import clock
-import settings
-from store import schema
-from store.db import connect_per_request, database
+from library_kiosk.domain import clock
+from library_kiosk import settings
+from library_kiosk.central.store import schema
+from library_kiosk.central.store.db import database
+from library_kiosk.database import connect_per_request
 
 
 def _secret_key(config: dict) -> str:
@@ -43,7 +44,7 @@ def create_app(config: dict | None = None, today=None) -> Flask:
     minutes = int(config["provisioning"].get("session_timeout_minutes", 15))
     app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Strict", WTF_CSRF_TIME_LIMIT=None,
                       PERMANENT_SESSION_LIFETIME=dt.timedelta(minutes=minutes), SESSION_TIMEOUT_MINUTES=minutes)
-    from web.network import restrict
+    from library_kiosk.web.network import restrict
 
     restrict(app, config["provisioning"].get("allowed_networks"), "[provisioning] allowed_networks",
              lambda address: (f"<!doctype html><title>Not on the library network</title><h1>Not on the library "
@@ -53,9 +54,9 @@ def create_app(config: dict | None = None, today=None) -> Flask:
     Htmx(app)
     CSRFProtect(app)
     schema.init(config["central"]["database_url"])
-    import upstream.writes  # staff writes go to the library system too with [upstream] kind = "alma"
+    from library_kiosk.central.upstream import writes  # staff writes go to the library system too ([upstream] kind = "alma")
 
-    upstream.writes.install(config)
+    app.extensions["upstream_writer"] = writes.writer_for(config)
 
     connect_per_request(app, database)
 
@@ -70,7 +71,7 @@ def create_app(config: dict | None = None, today=None) -> Flask:
 
     views.init_app(app)
     auth.init_app(app)
-    from web import health
+    from library_kiosk.web import health
 
     for module in (auth, patrons, records, cards, desk, events, admin, health):
         app.register_blueprint(module.bp)

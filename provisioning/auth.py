@@ -6,7 +6,7 @@ import time
 from flask import Blueprint, g, redirect, request, session, url_for
 from htmx_flask import request as htmx_request
 
-from store import staff
+from library_kiosk.central.store import staff
 from provisioning.views import operator, render, requires
 
 bp = Blueprint("auth", __name__)

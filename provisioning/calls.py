@@ -1,6 +1,6 @@
 """Staff calls and PIN lockouts (issue 3), for the circulation desk and up.
 
-A patron's "call a member of staff" at a kiosk becomes a ``StaffCall`` (``store.kiosk_calls``,
+A patron's "call a member of staff" at a kiosk becomes a ``StaffCall`` (``library_kiosk.central.store.kiosk_calls``,
 through the kiosk API or a sync ``call_staff`` operation); a card locked after too many
 wrong PINs becomes an audit entry ``kiosk.pin_lockout`` (``central/api.py``,
 ``store/sync_ops.py``). This page lists the open calls, oldest first, with a "Done" button
@@ -12,9 +12,9 @@ from __future__ import annotations
 from flask import Blueprint, request
 from htmx_flask import request as htmx_request
 
-from store import kiosk_calls, staff
-from store.db import database
-from store.staff import AuditEntry
+from library_kiosk.central.store import kiosk_calls, staff
+from library_kiosk.central.store.db import database
+from library_kiosk.central.store.staff import AuditEntry
 from provisioning.fleet import passive
 from provisioning.views import operator, render, requires
 

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from flask import Blueprint, request, session
 
-from store import accounts, cards
-from store.models import Identifier
-from store.registration import Invalid
+from library_kiosk.central.store import accounts, cards
+from library_kiosk.central.store.models import Identifier
+from library_kiosk.central.store.registration import Invalid
 from provisioning.patrons import patron_page
-from provisioning.views import operator, or_404, render, requires, setting_amount
+from provisioning.views import operator, or_404, render, requires, setting_amount, upstream_writer
 
 bp = Blueprint("cards", __name__)
 
@@ -24,7 +24,8 @@ def whose():
 def replace(primary_id):
     user = or_404(accounts.get_user(primary_id))
     try:
-        fee = cards.replace_card(user, request.form, operator(), setting_amount("card_replacement_fee"))
+        fee = cards.replace_card(user, request.form, operator(), setting_amount("card_replacement_fee"),
+                                 writer=upstream_writer())
     except Invalid as exc:
         return patron_page(primary_id, 422, tab="identifiers", form=request.form, errors=exc.errors,
                            error="The card was not replaced: correct the fields marked below.")
@@ -38,7 +39,7 @@ def replace(primary_id):
 def unlink(primary_id, identifier_id):
     user = or_404(accounts.get_user(primary_id))
     try:
-        cards.unlink_card(user, identifier_id, operator())
+        cards.unlink_card(user, identifier_id, operator(), writer=upstream_writer())
     except Invalid as exc:
         return patron_page(primary_id, 422, tab="identifiers", error=exc.errors["card"])
     return patron_page(primary_id, tab="identifiers", notice="The card is unlinked from this record.")
@@ -55,7 +56,7 @@ def batch():
     if request.method == "POST":
         try:
             ident = cards.add_card_to_barcode(request.form.get("barcode", ""), request.form.get("card_serial", ""),
-                                              operator())
+                                              operator(), writer=upstream_writer())
             done = _batch() + [{"id": ident.id, "barcode": request.form["barcode"].strip(), "card": ident.value,
                                 "primary_id": ident.user.primary_id, "name": f"{ident.user.first_name} "
                                                                              f"{ident.user.last_name}"}]
@@ -75,7 +76,7 @@ def batch_undo():
     if done:
         last = done[-1]
         try:
-            cards.undo_batch_card(last["id"], operator())
+            cards.undo_batch_card(last["id"], operator(), writer=upstream_writer())
         except Invalid as exc:
             return render("batch.html", 422, rows=list(reversed(done)), errors={}, notice="", form={},
                           error=next(iter(exc.errors.values())))
@@ -92,7 +93,7 @@ def card_import():
         return render("import.html", rows=None)
     upload = request.files.get("file")
     data = upload.read().decode("utf-8-sig", errors="replace") if upload else request.form.get("data", "")
-    rows, done = cards.import_cards(data, operator())
+    rows, done = cards.import_cards(data, operator(), writer=upstream_writer())
     return render("import.html", 200 if done else 422, rows=rows, done=done)
 
 

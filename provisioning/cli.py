@@ -6,11 +6,11 @@ from __future__ import annotations
 import getpass
 import sys
 
-import settings
+from library_kiosk import settings
 
 
 def cmd_staff_add(args) -> int:
-    from store import schema, staff
+    from library_kiosk.central.store import schema, staff
 
     password = sys.stdin.readline().rstrip("\r\n") if args.password_stdin else getpass.getpass("Password: ")
     if not args.password_stdin and getpass.getpass("Repeat the password: ") != password:
@@ -27,8 +27,22 @@ def cmd_staff_add(args) -> int:
     return 0
 
 
+def cmd_provisioning_serve(args) -> int:
+    from provisioning import create_app
+    from library_kiosk.web.serving import app_threads, serve
+
+    config = settings.load()
+    serve(create_app(config), config["provisioning"]["host"], config["provisioning"]["port"],
+          threads=app_threads(config, "provisioning"))
+    return 0
+
+
 def add_subcommands(commands) -> None:
-    from store.staff import ROLES
+    provisioning = commands.add_parser("provisioning", help="the staff provisioning station")
+    provisioning_commands = provisioning.add_subparsers(dest="provisioning_command", required=True)
+    provisioning_commands.add_parser("serve", help="serve the station").set_defaults(func=cmd_provisioning_serve)
+
+    from library_kiosk.central.store.staff import ROLES
 
     parser = commands.add_parser("staff", help="staff users of the provisioning station")
     staff_commands = parser.add_subparsers(dest="staff_command", required=True)

@@ -12,9 +12,9 @@ import re
 from flask import Blueprint, request
 from htmx_flask import request as htmx_request
 
-from store import devices
-from store.devices import SyncConflict
-from store.models import Loan, User
+from library_kiosk.central.store import devices
+from library_kiosk.central.store.devices import SyncConflict
+from library_kiosk.central.store.models import Loan, User
 from provisioning.views import operator, or_404, render, requires
 
 bp = Blueprint("conflicts", __name__, url_prefix="/conflicts")

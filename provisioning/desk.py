@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, request
 
-from store import accounts, desk, fees, letters
-from store.models import Fee, Loan
-from store.registration import Invalid
+from library_kiosk.central.store import accounts, desk, fees, letters
+from library_kiosk.central.store.models import Fee, Loan
+from library_kiosk.central.store.registration import Invalid
 from provisioning.patrons import patron_page
-from provisioning.views import operator, or_404, render, setting_amount
+from provisioning.views import operator, or_404, render, setting_amount, upstream_writer
 
 bp = Blueprint("desk", __name__, url_prefix="/patrons/<primary_id>")
 
@@ -25,7 +25,7 @@ def _attempt(primary_id, tab, work, done):
 @bp.post("/fees")
 def add_fee(primary_id):
     user = or_404(accounts.get_user(primary_id))
-    return _attempt(primary_id, "fees", lambda: fees.add_fee(user, request.form, operator()), "Fee added.")
+    return _attempt(primary_id, "fees", lambda: fees.add_fee(user, request.form, operator(), writer=upstream_writer()), "Fee added.")
 
 
 @bp.post("/fees/<int:fee_id>/<any(pay, waive):kind>")

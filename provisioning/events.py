@@ -15,7 +15,7 @@ bp = Blueprint("events", __name__)
 def render_item(item) -> str | None:
     """One item of the reader hub (web/streams.py) as the station page's SSE text."""
     from hardware.events import BARCODE, CARD, ReaderEvent
-    from web.streams import REACHABLE, UNREACHABLE, sse
+    from library_kiosk.web.streams import REACHABLE, UNREACHABLE, sse
 
     if item is UNREACHABLE:
         return sse("readers", "reader service not reachable")
@@ -30,6 +30,6 @@ def render_item(item) -> str | None:
 @bp.get("/events")
 def events():
     """Desk reader taps for pages that use the reader (bounded, with keepalives: web/streams.py)."""
-    from web.reader_events import respond
+    from library_kiosk.web.reader_events import respond
 
     return respond(current_app._get_current_object(), "provisioning", render_item)

@@ -4,7 +4,7 @@ the device row by ``POST /api/v1/sync/heartbeat``) and the central store's own v
 (last pull and push). A device whose last heartbeat is older than
 ``[provisioning] fleet_quiet_minutes`` — or that never sent one — is marked *quiet*.
 The table refreshes itself every 30 s; an administrator can revoke a device here (the same
-``store.devices.revoke`` as ``kiosk devices revoke NAME``, plus an audit entry) or re-enrol it
+``library_kiosk.central.store.devices.revoke`` as ``kiosk devices revoke NAME``, plus an audit entry) or re-enrol it
 (the same ``store.devices.add(NAME, replace=True)`` as ``kiosk devices add NAME --replace``: the
 old token stops working at once, and the new one-time enrolment code is shown once, outside the
 refreshing table, and is never stored in clear).
@@ -17,9 +17,9 @@ import json
 from flask import Blueprint, current_app, request
 from htmx_flask import request as htmx_request
 
-from store import devices, staff
-from store.db import database
-from store.models import _now
+from library_kiosk.central.store import devices, staff
+from library_kiosk.central.store.db import database
+from library_kiosk.central.store.models import _now
 from provisioning.views import operator, render, requires
 
 bp = Blueprint("fleet", __name__, url_prefix="/fleet")

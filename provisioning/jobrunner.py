@@ -1,7 +1,7 @@
 """Administration jobs run from the station in a background thread, with progress.
 
 A form's dry run and the confirmed real run each start a thread that calls the job
-function (``store.jobs``) with a ``progress`` callback. The page polls the run's
+function (``library_kiosk.central.store.jobs``) with a ``progress`` callback. The page polls the run's
 :class:`Tracker` (in memory, keyed by a random token) every second until it is
 finished. The parameters of a confirmed run are the ones kept with the dry run on
 the server, so a confirmation runs exactly what the report showed, once, and only
@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-from store.db import database
+from library_kiosk.central.store.db import database
 
 KEEP_SECONDS = 6 * 3600  # trackers (and uploaded feed files) older than this are forgotten
 _lock = threading.Lock()

@@ -4,12 +4,12 @@ from __future__ import annotations
 from flask import Blueprint, current_app, request, url_for
 from htmx_flask import request as htmx_request
 
-from domain.membership import expiry_from_card
-from store import accounts, fees, letters, registration, staff
-from store.desk import actions_for, all_loans
-from store.models import User, UserGroup
-from store.records import EXTERNAL_NOTICE, is_external, row_editable
-from provisioning.views import operator, or_404, render, requires, today
+from library_kiosk.domain.membership import expiry_from_card
+from library_kiosk.central.store import accounts, fees, letters, registration, staff
+from library_kiosk.central.store.desk import actions_for, all_loans
+from library_kiosk.central.store.models import User, UserGroup
+from library_kiosk.central.store.records import EXTERNAL_NOTICE, is_external, row_editable
+from provisioning.views import operator, or_404, render, requires, today, upstream_writer
 
 bp = Blueprint("patrons", __name__)
 TABS = ("general", "contact", "identifiers", "fees", "statistics", "notes", "loans", "requests", "letters")
@@ -68,7 +68,7 @@ def register():
     if request.method == "GET":
         return render("register.html", groups=groups, rs_libraries=[(n, n) for n in libraries], form={}, errors={})
     try:
-        user = registration.register(request.form, today(), operator(), libraries)
+        user = registration.register(request.form, today(), operator(), libraries, writer=upstream_writer())
     except registration.Invalid as exc:
         return render("register.html", 422, groups=groups, rs_libraries=[(n, n) for n in libraries], form=request.form, errors=exc.errors,
                       error="The record was not saved: correct the fields marked below.")

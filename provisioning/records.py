@@ -4,10 +4,10 @@ from __future__ import annotations
 from flask import Blueprint, request
 from htmx_flask import request as htmx_request
 
-from store import accounts
-from store.records import (ROW_MODELS, Refused, delete_row, duplicate_row, is_external, row_editable, save_row,
+from library_kiosk.central.store import accounts
+from library_kiosk.central.store.records import (ROW_MODELS, Refused, delete_row, duplicate_row, is_external, row_editable, save_row,
                            set_rs_library, update_general)
-from store.registration import Invalid
+from library_kiosk.central.store.registration import Invalid
 from provisioning.patrons import patron_page, rs_libraries
 from provisioning.views import operator, or_404, render, requires
 
@@ -89,7 +89,7 @@ def _row_context(user):
 
 
 def _edit_values(kind, row) -> dict:
-    """The inline form's values for a stored row (the names ``store.records.clean_row`` reads)."""
+    """The inline form's values for a stored row (the names ``library_kiosk.central.store.records.clean_row`` reads)."""
     data = row.__data__
     return {"email": {"email": data.get("email_address"), "email_type": data.get("email_types")},
             "address": {"address_type": data.get("address_types"), **{k: data.get(k) for k in

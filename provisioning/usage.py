@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, request
 
-from store import usage
+from library_kiosk.central.store import usage
 from provisioning.views import render, requires, today
 
 bp = Blueprint("usage", __name__, url_prefix="/usage")

@@ -7,7 +7,7 @@ from flask import abort, current_app, g, render_template
 from flask_wtf.csrf import CSRFError
 from htmx_flask import request as htmx_request
 
-from domain import codes
+from library_kiosk.domain import codes
 
 
 def requires(role: str):
@@ -31,6 +31,11 @@ def render(partial: str, status: int = 200, **context):
 
 def today():
     return current_app.config["TODAY"]()
+
+
+def upstream_writer():
+    """The writer that takes staff writes to the library system too ([upstream] kind = "alma"), or None."""
+    return current_app.extensions.get("upstream_writer")
 
 
 def operator() -> str:

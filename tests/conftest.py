@@ -21,10 +21,10 @@ import uuid
 import pytest
 from werkzeug.serving import make_server
 
-import settings
-from domain import clock
-from store import schema
-from store.models import ALL_MODELS
+from library_kiosk import settings
+from library_kiosk.domain import clock
+from library_kiosk.central.store import schema
+from library_kiosk.central.store.schema import ALL_MODELS
 
 pytest_plugins = ["tests.reaper"]  # every process the run starts ends with it
 
@@ -78,7 +78,7 @@ def central_db(central_url):
     """The store's models bound to an empty central database."""
     db = schema.init(central_url)
     if BACKEND == "postgres":
-        tables = ", ".join(f'"{m._meta.table_name}"' for m in ALL_MODELS)
+        tables = ", ".join(f'"{name}"' for name in db.get_tables())  # the store's and any upstream connector's
         db.execute_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
     db.connect(reuse_if_open=True)
     yield db
@@ -114,7 +114,7 @@ def today():
 
 @pytest.fixture
 def central_app(central_db, config):
-    import central
+    from library_kiosk.central import api as central
 
     return central.create_app(config, today=lambda: TODAY)
 
@@ -161,7 +161,7 @@ def live_central(central_app):
 @pytest.fixture
 def device_token(central_db):
     """A kiosk device enrolled at the central store (store/devices.py); its token."""
-    from store import devices
+    from library_kiosk.central.store import devices
 
     _name, token = devices.enrol(devices.add("kiosk-1", replace=True))  # the default [kiosk] device_name
     return token

@@ -7,9 +7,10 @@ import tomllib
 
 import pytest
 
-import settings
-from appliance import doctor, enrol, example_config, heartbeat
-from appliance.install import POLICY_FILE, ROLES, Installer, initial_config
+from library_kiosk import settings
+from kiosk import heartbeat
+from library_kiosk.appliance import doctor, enrol, example_config
+from library_kiosk.appliance.install import POLICY_FILE, ROLES, Installer, initial_config
 from tests.deploy.conftest import REPO
 
 
@@ -143,7 +144,7 @@ def test_the_browser_never_reuses_a_profile_it_could_not_clear(tmp_path, monkeyp
     writing into it): the browser starts on a fresh profile beside it, never on the old one."""
     import json
 
-    from appliance import screen
+    from library_kiosk.appliance import screen
 
     stale = tmp_path / "kiosk-browser-profile"
     stale.write_text("the last patron's session")

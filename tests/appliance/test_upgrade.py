@@ -15,12 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from appliance import upgrade
+from library_kiosk.appliance import upgrade
 from tests.deploy.conftest import REPO, free_port
 
-GOOD = f'#!/bin/sh\nexec env PYTHONPATH={REPO} {sys.executable} -m kiosk.cli "$@"\n'
+GOOD = f'#!/bin/sh\nexec env PYTHONPATH={REPO} {sys.executable} -m library_kiosk "$@"\n'
 OLD = "0.0.9"
-BAD = f'#!/bin/sh\n[ "$1" = serve ] && {{ echo "broken release"; exit 3; }}\nexec env PYTHONPATH={REPO} {sys.executable} -m kiosk.cli "$@"\n'
+BAD = f'#!/bin/sh\n[ "$1" = serve ] && {{ echo "broken release"; exit 3; }}\nexec env PYTHONPATH={REPO} {sys.executable} -m library_kiosk "$@"\n'
 
 
 class Processes:

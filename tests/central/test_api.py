@@ -1,7 +1,7 @@
 import re
 import datetime as dt
 
-from store.models import Loan
+from library_kiosk.central.store.models import Loan
 from tests.conftest import NO_TOKEN
 from tests.store.factories import TODAY, fine, hold, loan, patron
 

@@ -3,11 +3,11 @@ and enrolment refuses a request without a device token (401), with an unknown on
 revoked device (403), and such a request changes nothing."""
 import pytest
 
-from central.auth import PUBLIC
-from central.openapi import PUBLIC_OPERATIONS
-from store import devices, kiosk_calls
-from store.db import database
-from store.idempotency import batch_checksum
+from library_kiosk.central.api.auth import PUBLIC
+from library_kiosk.central.api.openapi import PUBLIC_OPERATIONS
+from library_kiosk.central.store import devices, kiosk_calls
+from library_kiosk.central.store.db import database
+from library_kiosk.domain.checksums import batch_checksum
 from tests.conftest import NO_TOKEN
 from tests.store.factories import fine, hold, loan, patron
 

@@ -1,6 +1,6 @@
 """Central routes the kiosk uses: letters by email, PIN lockouts for staff, calls for staff."""
-from store.models import Email
-from store.staff import AuditEntry
+from library_kiosk.central.store.models import Email
+from library_kiosk.central.store.staff import AuditEntry
 from tests.store.factories import patron
 
 

@@ -79,7 +79,7 @@ def kiosk_server(tmp_path_factory):
     config = folder / "kiosk.toml"
     config.write_text(f'data_dir = "{folder}"\n[kiosk]\nport = {port}\ncentral_url = "http://127.0.0.1:9"\n')
     env = dict(os.environ, KIOSK_CONFIG=str(config))
-    process = subprocess.Popen([sys.executable, "-m", "kiosk.cli", "serve"], env=env, cwd=folder,
+    process = subprocess.Popen([sys.executable, "-m", "library_kiosk", "serve"], env=env, cwd=folder,
                                stdout=subprocess.DEVNULL)
     try:
         wait_http(f"http://127.0.0.1:{port}/")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from appliance.install import ROLES
+from library_kiosk.appliance.install import ROLES
 from tests.deploy.conftest import DEPLOY, UNITS, need
 
 # Documented in docs/operations.md ("Hardening"): `systemd-analyze security` exposure, 0 (best) .. 10.
@@ -92,7 +92,7 @@ def test_reader_service_sends_watchdog_periodically(tmp_path):
     with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
         sock.bind(str(path))
         sock.settimeout(10)
-        process = subprocess.Popen([sys.executable, "-m", "kiosk.cli", "reader", "service"], stdout=subprocess.DEVNULL,
+        process = subprocess.Popen([sys.executable, "-m", "library_kiosk", "reader", "service"], stdout=subprocess.DEVNULL,
                                    env=dict(os.environ, KIOSK_CONFIG=str(config), NOTIFY_SOCKET=str(path),
                                             WATCHDOG_USEC="400000"))
         try:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from appliance.install import POLICY_FILE, Installer
+from library_kiosk.appliance.install import POLICY_FILE, Installer
 from tests.conftest import browser_env
 from tests.deploy.conftest import free_port, need
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from appliance.install import ROLES
+from library_kiosk.appliance.install import ROLES
 from tests.deploy.conftest import CACHE, REPO, need
 
 SUITE = "bookworm"
@@ -124,7 +124,9 @@ def test_install_script_in_fresh_bookworm_chroot(role, wheelhouse, tmp_path):
     root.mkdir()
     subprocess.run(["tar", "-C", str(root), "-xzf", str(tarball)], check=True)
     shutil.copytree(REPO / "deploy", root / "src/deploy")
-    shutil.copytree(REPO / "appliance", root / "src/appliance", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(REPO / "library_kiosk" / "appliance", root / "src/library_kiosk/appliance",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(REPO / "library_kiosk" / "__init__.py", root / "src/library_kiosk/__init__.py")
     shutil.copy(REPO / "pyproject.toml", root / "src/pyproject.toml")
     shutil.copytree(wheelhouse, root / "wh")
     shutil.copy("/etc/resolv.conf", root / "etc/resolv.conf")

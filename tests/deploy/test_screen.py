@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from appliance.screen import chromium_command, screen_settings
+from library_kiosk.appliance.screen import chromium_command, screen_settings
 from tests.conftest import browser_env
 from tests.deploy.conftest import REPO, need
 
@@ -65,7 +65,9 @@ def test_browser_unit_command_under_cage_shows_the_attract_screen(tmp_path, kios
                                                     "--window-position=0,0"]}))
     # The unprivileged user may not be able to read the checkout (a clone in a 0700 folder), so it
     # runs a copy of the standard-library-only appliance package from the work folder.
-    shutil.copytree(REPO / "appliance", work / "lib" / "appliance", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(REPO / "library_kiosk" / "appliance", work / "lib" / "library_kiosk" / "appliance",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(REPO / "library_kiosk" / "__init__.py", work / "lib" / "library_kiosk" / "__init__.py")
     subprocess.run(["chown", "-R", f"{NOBODY}:{NOBODY}", str(work)], check=True)
     env = dict(browser_env(), XDG_RUNTIME_DIR=str(work / "xdg"), HOME=str(work),
                KIOSK_BROWSER_PROFILE=str(work / "profile"), PYTHONPATH=str(work / "lib"), PYTHONDONTWRITEBYTECODE="1",
@@ -96,7 +98,7 @@ def test_browser_unit_command_under_cage_shows_the_attract_screen(tmp_path, kios
 def run_screen(env, settings, work, log_path, attract, seconds):
     """Start the browser unit's command; OCR the screen every 2 s until the attract page shows."""
     with open(log_path, "wb") as log:
-        launch = subprocess.Popen(as_nobody("/usr/bin/python3", "-m", "appliance.screen", "launch",
+        launch = subprocess.Popen(as_nobody("/usr/bin/python3", "-m", "library_kiosk.appliance.screen", "launch",
                                             "--settings", str(settings)),
                                   env=env, cwd=work, stdout=subprocess.DEVNULL, stderr=log)
     text, picture = "", None

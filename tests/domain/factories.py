@@ -2,7 +2,7 @@
 import datetime as dt
 from decimal import Decimal
 
-from domain.account import Account, Fee, GroupPolicy, Loan
+from library_kiosk.domain.account import Account, Fee, GroupPolicy, Loan
 
 TODAY = dt.date(2026, 11, 25)
 POLICY = GroupPolicy(code="25", description="Special Borrower", loan_period_days=21, max_renewals=3,

@@ -1,7 +1,7 @@
 import datetime as dt
 from decimal import Decimal
 
-from domain.account import Account, Request
+from library_kiosk.domain.account import Account, Request
 from tests.domain.factories import account, fee, loan
 
 

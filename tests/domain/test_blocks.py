@@ -1,7 +1,7 @@
 import datetime as dt
 
-from domain.account import Block
-from domain.blocks import active_blocks
+from library_kiosk.domain.account import Block
+from library_kiosk.domain.blocks import active_blocks
 from tests.domain.factories import TODAY, account, fee, loan
 
 

@@ -1,8 +1,8 @@
 import dataclasses
 import datetime as dt
 
-from domain.account import Account
-from domain.renewal import REASONS, decide, renewals_left
+from library_kiosk.domain.account import Account
+from library_kiosk.domain.renewal import REASONS, decide, renewals_left
 from tests.domain.factories import POLICY, TODAY, account, fee, loan
 
 

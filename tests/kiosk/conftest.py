@@ -12,7 +12,7 @@ from tests.store.factories import TODAY, fine, group, hold, loan, patron
 def fill_cache(kiosk_app) -> int:
     """Copy the central store's change feed into the kiosk's cache (the pull's pages, without HTTP)."""
     from kiosk.cache import cache_db
-    from store import sync
+    from library_kiosk.central.store import sync
 
     cache = kiosk_app.extensions["patron_cache"]
     applied = 0
@@ -39,7 +39,7 @@ def kiosk_config(config, smtp_server, printer_file):
 
 def make_patrons():
     """P1 (PIN 2468, mixed loans, requests, email), P2 expired student, P3 no PIN needed, P4 French."""
-    from store.models import Email
+    from library_kiosk.central.store.models import Email
 
     user = patron("P1", barcode="20000000000011", card="04A1B2C3D4E5F6")
     Email.create(user=user, email_address="zoe@example.org", preferred=True)

@@ -4,7 +4,7 @@ from contextlib import closing
 
 from kiosk import sync
 from kiosk.cache import PatronCache, cache_db
-from store.models import Identifier
+from library_kiosk.central.store.models import Identifier
 from tests.store.factories import loan, patron
 
 
@@ -48,7 +48,7 @@ def test_deltas_update_and_deactivated_cards_stop_working(kiosk_app, central_db)
         sync.pull(client, cache)
         loan(user, "Middlemarch")
         Identifier.update(status="INACTIVE").where(Identifier.value == "C1").execute()
-        from store import changes
+        from library_kiosk.central.store import changes
         changes.record("P1")
         assert sync.pull(client, cache) == 1
         assert [l.title for l in cache.find("B1").loans] == ["Middlemarch"]

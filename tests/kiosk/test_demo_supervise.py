@@ -5,7 +5,7 @@ import subprocess
 import threading
 import time
 
-from kiosk.demo_run import RESTARTS_PER_MINUTE, _supervise
+from library_kiosk.demo import RESTARTS_PER_MINUTE, _supervise
 
 
 def test_a_child_that_dies_is_started_again_and_one_that_keeps_dying_stops_the_demo():

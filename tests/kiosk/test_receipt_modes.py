@@ -12,9 +12,9 @@ import pytest
 from kiosk import usage
 from kiosk.cache import cache_db
 from kiosk.receipts import ReceiptSettingsError
-from store import changes
-from store.letters import Letter
-from store.models import Fee, Loan, User
+from library_kiosk.central.store import changes
+from library_kiosk.central.store.letters import Letter
+from library_kiosk.central.store.models import Fee, Loan, User
 from tests.kiosk.conftest import fill_cache
 from tests.kiosk.test_receipts import HX, _login, _text, _wait, decode_escpos
 from tests.store.factories import TODAY

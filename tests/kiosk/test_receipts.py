@@ -4,7 +4,7 @@ import time
 from escpos import capabilities
 from escpos.codepages import CodePages
 
-from store.letters import Letter
+from library_kiosk.central.store.letters import Letter
 
 HX = {"HX-Request": "true"}
 

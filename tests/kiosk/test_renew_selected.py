@@ -4,7 +4,7 @@ import json
 import re
 import time
 
-from store.models import Loan, User
+from library_kiosk.central.store.models import Loan, User
 from tests.store.factories import TODAY, loan
 
 HX = {"HX-Request": "true"}

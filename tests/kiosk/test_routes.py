@@ -2,9 +2,9 @@
 import datetime as dt
 
 from kiosk.events import tap_token
-from store.kiosk_calls import StaffCall
-from store.models import Loan
-from store.staff import AuditEntry
+from library_kiosk.central.store.kiosk_calls import StaffCall
+from library_kiosk.central.store.models import Loan
+from library_kiosk.central.store.staff import AuditEntry
 from tests.store.factories import TODAY
 
 HX = {"HX-Request": "true"}

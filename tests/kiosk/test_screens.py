@@ -3,7 +3,7 @@ every language the kiosk ships."""
 import pytest
 from flask_babel import force_locale
 
-from domain.renewal import REASONS
+from library_kiosk.domain.renewal import REASONS
 from kiosk.screens import renewal_message
 
 

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from store import staff
+from library_kiosk.central.store import staff
 from tests.conftest import TODAY, LiveServer, reader_service_process
 from tests.store import factories
 

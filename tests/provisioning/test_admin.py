@@ -9,9 +9,9 @@ import time
 import pytest
 
 from provisioning import jobrunner
-from store.jobs.models import JobRun
-from store.models import Change, Fee, Loan, User, UserGroup
-from store.staff import AuditEntry
+from library_kiosk.central.store.jobs.models import JobRun
+from library_kiosk.central.store.models import Change, Fee, Loan, User, UserGroup
+from library_kiosk.central.store.staff import AuditEntry
 from tests.provisioning.conftest import StaffClient
 from tests.store import factories
 
@@ -110,7 +110,7 @@ def test_feed_dry_run_changes_nothing_then_confirm_loads_it(admin, station):
 def test_a_dry_run_belongs_to_the_administrator_who_started_it(station, admin):
     html = finish(admin, upload(admin))
     other_admin = StaffClient(station)
-    from store import staff
+    from library_kiosk.central.store import staff
     staff.create_staff("admin2", "Another-admin-pass-7", "administrator")
     other_admin.client.post("/login", data={"username": "admin2", "password": "Another-admin-pass-7",
                                             "csrf_token": _login_token(other_admin)})
@@ -188,7 +188,7 @@ def test_progress_is_reported_while_the_job_runs(admin, monkeypatch):
     """A slow job: the partial polls with a progress bar until the thread has finished."""
     import threading
 
-    from store.jobs import anonymise
+    from library_kiosk.central.store.jobs import anonymise
 
     release = threading.Event()
     real = anonymise.anonymise_loans

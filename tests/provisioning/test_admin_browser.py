@@ -4,7 +4,7 @@ test-artifacts/provisioning-admin/."""
 import pytest
 from playwright.sync_api import expect
 
-from store.models import User
+from library_kiosk.central.store.models import User
 from tests.conftest import screenshot
 from tests.provisioning.conftest import log_in
 

@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from hardware.client import simulate
-from store.models import Fee, User
+from library_kiosk.central.store.models import Fee, User
 from tests.conftest import LiveServer
 from tests.provisioning.conftest import ARTIFACTS, log_in
 from tests.store import factories

@@ -5,9 +5,9 @@ import re
 
 import pytest
 
-from store import devices
-from store.devices import SyncConflict, SyncConflictDealt
-from store.staff import AuditEntry
+from library_kiosk.central.store import devices
+from library_kiosk.central.store.devices import SyncConflict, SyncConflictDealt
+from library_kiosk.central.store.staff import AuditEntry
 from tests.provisioning.conftest import StaffClient
 from tests.store.factories import patron
 

@@ -1,10 +1,10 @@
 """Records, cards, fees and loans through the station, and the kiosk seeing a new card."""
 from decimal import Decimal
 
-from store.models import Address, Email, Fee, FeeTransaction, Identifier, Loan, Note, Phone, Statistic, User
+from library_kiosk.central.store.models import Address, Email, Fee, FeeTransaction, Identifier, Loan, Note, Phone, Statistic, User
 from tests.conftest import TODAY
 from tests.provisioning.conftest import REGISTRATION
-from store.staff import AuditEntry
+from library_kiosk.central.store.staff import AuditEntry
 from tests.store import factories
 
 

@@ -6,8 +6,8 @@ import json
 import pytest
 from playwright.sync_api import expect
 
-from store import devices
-from store.models import _now
+from library_kiosk.central.store import devices
+from library_kiosk.central.store.models import _now
 from tests.conftest import screenshot
 from tests.provisioning.conftest import log_in
 

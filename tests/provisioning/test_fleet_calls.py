@@ -7,9 +7,9 @@ import uuid
 
 import pytest
 
-from store import devices, kiosk_calls
-from store.idempotency import batch_checksum
-from store.staff import AuditEntry
+from library_kiosk.central.store import devices, kiosk_calls
+from library_kiosk.domain.checksums import batch_checksum
+from library_kiosk.central.store.staff import AuditEntry
 from tests.provisioning.conftest import StaffClient
 from tests.store.factories import hold, loan, patron
 
@@ -115,7 +115,7 @@ def test_quiet_is_more_than_the_threshold_since_the_last_heartbeat(admin, statio
 
 
 def test_a_heartbeat_sent_through_sync_shows_on_the_fleet_page(station, api, device_token):
-    from appliance.heartbeat import collect
+    from kiosk.heartbeat import collect
 
     beat = collect({"readers": {"service_url": "http://127.0.0.1:9"}, "kiosk": {"device_name": "kiosk-1"}})
     beat["sync"] = {"outbox_length": 0}

@@ -3,7 +3,7 @@ is a row again. Screenshots go to test-artifacts/provisioning-records/."""
 import pytest
 from playwright.sync_api import expect
 
-from store.models import Email
+from library_kiosk.central.store.models import Email
 from tests.conftest import screenshot
 from tests.provisioning.conftest import log_in
 from tests.store import factories
@@ -47,5 +47,5 @@ def test_change_the_resource_sharing_library_on_the_general_tab(page, station, s
     expect(page.get_by_test_id("rs-library")).to_have_text("Resource sharing library: Senate House Library")
     expect(page.locator("#first_name")).to_have_value("Zoë")
     screenshot(page, "provisioning-records", "03-rs-library-changed")
-    from store.models import User
+    from library_kiosk.central.store.models import User
     assert User.get().rs_library == "Senate House Library"

@@ -1,8 +1,8 @@
 """Letters rendered from editable templates and sent to a real SMTP server (aiosmtpd)."""
 import time
 
-from store import letters
-from store.models import User
+from library_kiosk.central.store import letters
+from library_kiosk.central.store.models import User
 from tests.conftest import TODAY
 from tests.store import factories
 
@@ -48,7 +48,7 @@ def test_a_failed_send_is_recorded_with_its_error(central_db, station_config):
 def test_library_templates_override_the_shipped_ones(central_db, tmp_path):
     user = factories.patron("P1")
     (tmp_path / "FulUserBorrowingActivityLetter.subject.txt").write_text("Hello {{ account.first_name }}")
-    from store.accounts import build_account
+    from library_kiosk.central.store.accounts import build_account
 
     subject, text, html = letters.render_letter("FulUserBorrowingActivityLetter", build_account(user), str(tmp_path))
     assert subject == "Hello Zoë" and "Total owed" in text

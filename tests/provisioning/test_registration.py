@@ -3,9 +3,9 @@ from decimal import Decimal
 
 import pytest
 
-from domain.hashing import verify_secret
-from store.models import Change, Fee, Identifier, Statistic, User
-from store.staff import AuditEntry
+from library_kiosk.domain.hashing import verify_secret
+from library_kiosk.central.store.models import Change, Fee, Identifier, Statistic, User
+from library_kiosk.central.store.staff import AuditEntry
 from tests.provisioning.conftest import REGISTRATION
 from tests.store import factories
 

@@ -3,9 +3,9 @@ record (from the configured list, or to none); audited, recorded as a change for
 the circulation desk cannot."""
 import re
 
-from store import changes
-from store.models import Change, User
-from store.staff import AuditEntry
+from library_kiosk.central.store import changes
+from library_kiosk.central.store.models import Change, User
+from library_kiosk.central.store.staff import AuditEntry
 from tests.provisioning.conftest import StaffClient
 from tests.store import factories
 

@@ -4,8 +4,8 @@ import re
 
 import pytest
 
-from store.models import Fee, User
-from store.staff import AuditEntry, authenticate
+from library_kiosk.central.store.models import Fee, User
+from library_kiosk.central.store.staff import AuditEntry, authenticate
 from tests.provisioning.conftest import REGISTRATION, StaffClient
 from tests.store import factories
 

@@ -5,8 +5,8 @@ import re
 
 import pytest
 
-from store import staff
-from store.staff import AuditEntry, StaffUser
+from library_kiosk.central.store import staff
+from library_kiosk.central.store.staff import AuditEntry, StaffUser
 from tests.provisioning.conftest import PASSWORDS, StaffClient
 
 NEW = "Heron-window-4812"

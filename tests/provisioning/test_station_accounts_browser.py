@@ -6,8 +6,8 @@ Screenshots: test-artifacts/provisioning/."""
 import pytest
 from playwright.sync_api import expect
 
-from store import devices, staff
-from store.devices import SyncConflict
+from library_kiosk.central.store import devices, staff
+from library_kiosk.central.store.devices import SyncConflict
 from tests.conftest import screenshot
 from tests.provisioning.conftest import PASSWORDS, log_in
 

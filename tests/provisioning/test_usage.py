@@ -9,7 +9,7 @@ import io
 import pytest
 from playwright.sync_api import expect
 
-from store import usage
+from library_kiosk.central.store import usage
 from tests.conftest import screenshot
 from tests.provisioning.conftest import StaffClient, log_in
 from tests.store.factories import TODAY

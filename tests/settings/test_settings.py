@@ -3,9 +3,9 @@ start with a message naming it, instead of being ignored; ``kiosk config show`` 
 effect and reads back."""
 import pytest
 
-import settings
-from kiosk.cli import main
-from settings.cli import as_toml
+from library_kiosk import settings
+from library_kiosk.cli import main
+from library_kiosk.settings.cli import as_toml
 
 
 def test_misspelt_keys_unknown_tables_and_wrong_kinds_are_named():

@@ -3,9 +3,9 @@ import pytest
 
 @pytest.fixture
 def builds(monkeypatch):
-    """Every patron whose kiosk document is built from the patron tables, in order: ``store.accounts.documents``
-    is the one builder of the sync read model and of pages (``store.documents.build``, ``store.sync.page``)."""
-    from store import accounts
+    """Every patron whose kiosk document is built from the patron tables, in order: ``library_kiosk.central.store.accounts.documents``
+    is the one builder of the sync read model and of pages (``library_kiosk.central.store.documents.build``, ``library_kiosk.central.store.sync.page``)."""
+    from library_kiosk.central.store import accounts
 
     seen = []
     real = accounts.documents

@@ -1,8 +1,8 @@
 import datetime as dt
 from decimal import Decimal
 
-from store.accounts import build_account, build_accounts, find_user
-from store.models import Identifier
+from library_kiosk.central.store.accounts import build_account, build_accounts, find_user
+from library_kiosk.central.store.models import Identifier
 from tests.store.factories import TODAY, fine, hold, loan, patron
 
 

@@ -1,8 +1,8 @@
 import datetime as dt
 
-from store import circulation
-from store.changes import latest_seq
-from store.models import Loan
+from library_kiosk.central.store import circulation
+from library_kiosk.central.store.changes import latest_seq
+from library_kiosk.central.store.models import Loan
 from tests.store.factories import TODAY, fine, hold, loan, patron
 
 

@@ -1,7 +1,7 @@
-from domain.blocks import active_blocks
-from store import demo
-from store.accounts import build_accounts
-from store.models import Fee, Identifier, Loan, Request, User, UserGroup
+from library_kiosk.domain.blocks import active_blocks
+from library_kiosk.central.store import demo
+from library_kiosk.central.store.accounts import build_accounts
+from library_kiosk.central.store.models import Fee, Identifier, Loan, Request, User, UserGroup
 from tests.store.factories import TODAY
 
 
@@ -46,7 +46,7 @@ def test_showcase_names_barcodes_for_each_situation(central_db):
 
 
 def test_the_demo_library_comes_with_its_kiosk_documents_built(central_db, builds):
-    from store import documents, sync
+    from library_kiosk.central.store import documents, sync
 
     calls = []
     counts = demo.generate(120, seed=5, today=TODAY, progress=lambda done, total, phase="": calls.append(
@@ -68,4 +68,4 @@ def test_the_demo_library_comes_with_its_kiosk_documents_built(central_db, build
     assert plain == [(10, 10)]
     demo.generate(10, seed=7, today=TODAY, documents=False)
     assert documents.PatronDocument.select().count() == 130
-    assert documents.refresh() == 10  # what the first sync would build
+    assert sync.refresh_documents() == 10  # what the first sync would build

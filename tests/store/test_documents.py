@@ -1,10 +1,10 @@
 """store/documents.py: ``refresh_patrons`` builds the read model ahead of the first kiosk (docs/sync.md)."""
 import json
 
-from store import changes, documents, sync
-from store.accounts import build_accounts, get_user
-from store.db import database
-from store.models import User
+from library_kiosk.central.store import changes, documents, sync
+from library_kiosk.central.store.accounts import build_accounts, get_user
+from library_kiosk.central.store.db import database
+from library_kiosk.central.store.models import User
 from tests.store.factories import fine, patron
 
 

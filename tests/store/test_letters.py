@@ -6,9 +6,9 @@ import datetime as dt
 
 import pytest
 
-from store import letters
-from store.db import database
-from store.models import Email, _now
+from library_kiosk.central.store import letters
+from library_kiosk.central.store.db import database
+from library_kiosk.central.store.models import Email, _now
 from tests.conftest import free_port
 from tests.store.factories import patron
 

@@ -4,8 +4,8 @@ from decimal import Decimal
 import peewee
 import pytest
 
-from store.db import database
-from store.models import Fee, FeeTransaction, Identifier, Loan, User
+from library_kiosk.central.store.db import database
+from library_kiosk.central.store.models import Fee, FeeTransaction, Identifier, Loan, User
 from tests.store.factories import TODAY, fine, loan, patron
 
 

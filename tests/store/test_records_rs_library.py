@@ -1,11 +1,11 @@
-"""store.records.set_rs_library: the resource sharing library of an internal record after registration."""
+"""library_kiosk.central.store.records.set_rs_library: the resource sharing library of an internal record after registration."""
 import pytest
 
-from store import changes
-from store.models import Change, User
-from store.records import Refused, set_rs_library
-from store.registration import Invalid
-from store.staff import AuditEntry
+from library_kiosk.central.store import changes
+from library_kiosk.central.store.models import Change, User
+from library_kiosk.central.store.records import Refused, set_rs_library
+from library_kiosk.central.store.registration import Invalid
+from library_kiosk.central.store.staff import AuditEntry
 from tests.store import factories
 
 LIBRARIES = ("UCL Main Library", "Senate House Library")

@@ -1,10 +1,10 @@
-"""store.staff account changes (deactivate, passwords, login refusal) and store.devices' sync
+"""library_kiosk.central.store.staff account changes (deactivate, passwords, login refusal) and store.devices' sync
 conflicts dealt with, without the station: rules, audit entries, and the additive migration."""
 import pytest
 
-from store import devices, schema, staff
-from store.devices import SyncConflict, SyncConflictDealt
-from store.staff import AuditEntry, StaffUser
+from library_kiosk.central.store import devices, schema, staff
+from library_kiosk.central.store.devices import SyncConflict, SyncConflictDealt
+from library_kiosk.central.store.staff import AuditEntry, StaffUser
 
 PASSWORD, NEW = "Circulation-pass-9", "Heron-window-4812"
 

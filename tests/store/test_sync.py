@@ -1,5 +1,5 @@
-from store import sync
-from store.models import User
+from library_kiosk.central.store import sync
+from library_kiosk.central.store.models import User
 from tests.store.factories import loan, patron
 
 
@@ -25,7 +25,7 @@ def test_paging_and_cursor(central_db):
 
 
 def test_a_deleted_patron_travels_as_a_delete(central_db):
-    from store import changes
+    from library_kiosk.central.store import changes
 
     user = patron()
     cursor = sync.changes_after(0)["cursor"]

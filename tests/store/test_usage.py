@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from store import usage
+from library_kiosk.central.store import usage
 from tests.store.factories import TODAY
 
 
@@ -49,7 +49,7 @@ def test_parse_refuses_what_is_not_a_count():
 
 
 def test_the_console_report(central_db, central_url, tmp_path, monkeypatch, capsys):
-    from kiosk import cli
+    from library_kiosk import cli
 
     usage.record("lobby", [(TODAY, "sessions_tap", 4), (TODAY, "renewals_granted", 2)])
     usage.record("basement", [(TODAY, "sessions_tap", 1)])

@@ -26,7 +26,7 @@ class Central:
         self.process = None
 
     def start(self):
-        self.process = start([sys.executable, "-m", "kiosk.cli", "central", "serve", "--workers", "1"], self.env,
+        self.process = start([sys.executable, "-m", "library_kiosk", "central", "serve", "--workers", "1"], self.env,
                              self.url + "/health")
         return self
 
@@ -44,7 +44,7 @@ def kiosk_env(cache_url: str, central_url: str, data_dir: str, credential: str) 
 
 PUSHER = """
 import sys
-import settings
+from library_kiosk import settings
 from kiosk import outbox
 from kiosk.cli import _sync_parts
 config = settings.load()

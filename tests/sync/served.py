@@ -1,10 +1,10 @@
 """What the central store serves kiosks after a cursor, paged through as a kiosk's sync pages."""
-from store import sync
+from library_kiosk.central.store import sync
 
 
 def served(cursor: int = 0, page: int = 1000) -> dict:
     """{primary id: the account dict served, or None for a delete}: the last record of each patron after
-    ``cursor``, read page by page with ``store.sync.changes_after``."""
+    ``cursor``, read page by page with ``library_kiosk.central.store.sync.changes_after``."""
     view = {}
     while True:
         found = sync.changes_after(cursor, page)

@@ -1,6 +1,6 @@
 """The safe horizon: a change whose seq commits late is never skipped by a reader (docs/sync.md)."""
-from store import changes, sync
-from store.db import database, is_postgres
+from library_kiosk.central.store import changes, sync
+from library_kiosk.central.store.db import database, is_postgres
 from tests.conftest import BACKEND
 
 

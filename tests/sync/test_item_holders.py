@@ -4,7 +4,7 @@ import datetime as dt
 
 from kiosk import sync
 from kiosk.cache import cache_db
-from store.jobs.purge import purge_users
+from library_kiosk.central.store.jobs.purge import purge_users
 from tests.store.factories import TODAY, hold, loan, patron
 
 X = "3100000000001"

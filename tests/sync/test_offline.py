@@ -5,10 +5,11 @@ import sqlite3
 import pytest
 
 from kiosk import outbox, services, sync
-from kiosk.cache import PageError, cache_db
-from store.idempotency import AppliedOp
-from store.models import Loan
-from store.staff import AuditEntry
+from kiosk.cache_db import cache_db
+from kiosk.pages import PageError
+from library_kiosk.central.store.idempotency import AppliedOp
+from library_kiosk.central.store.models import Loan
+from library_kiosk.central.store.staff import AuditEntry
 from tests.store.factories import TODAY, hold, loan, patron
 
 

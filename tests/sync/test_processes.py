@@ -18,10 +18,10 @@ from kiosk import outbox, services, sync
 from kiosk.cache import PatronCache, cache_db, open_cache
 from kiosk.central_client import CentralClient, CentralUnavailable
 from kiosk.devices import save_credential
-from store import devices
-from store.idempotency import AppliedOp
-from store.kiosk_calls import StaffCall
-from store.models import Loan, User
+from library_kiosk.central.store import devices
+from library_kiosk.central.store.idempotency import AppliedOp
+from library_kiosk.central.store.kiosk_calls import StaffCall
+from library_kiosk.central.store.models import Loan, User
 from tests.store.factories import loan, patron
 from tests.sync.procs import Central, LossyProxy, kiosk_env, pusher
 
@@ -158,12 +158,12 @@ def _cache_checksum(cache_url) -> tuple[int, str]:
 
 
 def test_sigkill_during_a_first_sync_resumes_from_its_checkpoint(central, tmp_path):
-    from store import demo
+    from library_kiosk.central.store import demo
 
     demo.generate(FIRST_SYNC_PATRONS, seed=3)
     cache_url, credential, _token = _kiosk_files(tmp_path, central.url)
     env = kiosk_env(cache_url, central.url, str(tmp_path / "kiosk-data"), credential)
-    command = [sys.executable, "-m", "kiosk.cli", "sync", "once"]
+    command = [sys.executable, "-m", "library_kiosk", "sync", "once"]
     cursors = []
     rng = random.Random(5)
     for _ in range(3):
@@ -200,12 +200,12 @@ def test_a_locked_kiosk_cache_makes_the_sync_worker_wait_not_exit(central, tmp_p
     patron("P1")
     cache_url, credential, _token = _kiosk_files(tmp_path, central.url)
     env = kiosk_env(cache_url, central.url, str(tmp_path / "kiosk-data"), credential)
-    assert subprocess.run([sys.executable, "-m", "kiosk.cli", "sync", "once"], env=env, capture_output=True,
+    assert subprocess.run([sys.executable, "-m", "library_kiosk", "sync", "once"], env=env, capture_output=True,
                           timeout=120).returncode == 0
     patron("P2", barcode="B2", card="C2")  # a change the worker must pull while the cache is locked
     holder = sqlite3.connect(cache_url[len("sqlite:///"):], isolation_level=None)
     holder.execute("BEGIN EXCLUSIVE")
-    worker = subprocess.Popen([sys.executable, "-m", "kiosk.cli", "sync", "run", "--interval", "0.2"], env=env,
+    worker = subprocess.Popen([sys.executable, "-m", "library_kiosk", "sync", "run", "--interval", "0.2"], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         import select

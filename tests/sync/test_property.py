@@ -11,9 +11,10 @@ from kiosk import outbox, services, sync
 from kiosk.cache import CACHE_MODELS, cache_db
 from kiosk.central_client import CentralClient, CentralError, CentralUnavailable
 from kiosk.devices import credential_path, save_credential
-from store import changes, devices
-from store.db import database
-from store.models import ALL_MODELS, Identifier, User
+from library_kiosk.central.store import changes, devices
+from library_kiosk.central.store.db import database
+from library_kiosk.central.store.models import Identifier, User
+from library_kiosk.central.store.schema import ALL_MODELS
 from tests.store.factories import hold, loan, patron
 from tests.sync.served import served
 
@@ -177,7 +178,7 @@ def _staff(kind, index, users, loans):
     elif kind == "hold":
         other = users[(index + 1) % len(users)]
         if User.get_or_none(User.id == other.id) is not None and loans[user.primary_id]:
-            from store.models import Loan
+            from library_kiosk.central.store.models import Loan
 
             item = Loan.get_or_none(Loan.id == loans[user.primary_id][0])
             if item is not None:

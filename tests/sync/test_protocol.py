@@ -2,12 +2,13 @@
 import json
 import uuid
 
-from domain import clock
-from store import devices
-from store.idempotency import AppliedOp, batch_checksum
-from store.kiosk_calls import StaffCall
-from store.models import Loan
-from store.staff import AuditEntry
+from library_kiosk.domain import clock
+from library_kiosk.central.store import devices
+from library_kiosk.central.store.idempotency import AppliedOp
+from library_kiosk.domain.checksums import batch_checksum
+from library_kiosk.central.store.kiosk_calls import StaffCall
+from library_kiosk.central.store.models import Loan
+from library_kiosk.central.store.staff import AuditEntry
 from tests.conftest import NO_TOKEN
 from tests.store.factories import hold, loan, patron
 
@@ -123,7 +124,7 @@ def test_a_pending_renewal_refused_at_replay_sends_a_letter_and_shows_staff(api,
     assert Loan.get_by_id(item.id).renewals == 0
     conflict = api.get("/api/v1/sync/conflicts").json["conflicts"][0]
     assert conflict["reason"] == "renewal_refused_at_replay" and conflict["primary_id"] == "P1"
-    from store.letters import Letter
+    from library_kiosk.central.store.letters import Letter
 
     letter = Letter.get()
     assert letter.letter_type == "RenewalRefusedLetter" and "Middlemarch" in letter.body_text

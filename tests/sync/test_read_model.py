@@ -4,12 +4,12 @@ import json
 
 import pytest
 
-from kiosk.cache import PageError, parse_lines
+from kiosk.pages import PageError, parse_lines
 from kiosk.central_client import CentralClient, CentralUnavailable
-from store import changes, demo, documents, sync
-from store.accounts import build_accounts, documents as build_documents, get_user
-from store.db import database, is_postgres
-from store.models import Block, Email, Fee, User
+from library_kiosk.central.store import changes, demo, documents, sync
+from library_kiosk.central.store.accounts import build_accounts, documents as build_documents, get_user
+from library_kiosk.central.store.db import database, is_postgres
+from library_kiosk.central.store.models import Block, Email, Fee, User
 from tests.conftest import BACKEND
 from tests.store.factories import TODAY, fine, hold, loan, patron
 from tests.sync.served import served
@@ -51,7 +51,7 @@ def test_documents_are_exactly_the_account_documents(central_db):
         document, identifiers = built[primary_id]
         assert document == json.dumps(_expected(primary_id), separators=(",", ":"))
         user = get_user(primary_id)
-        from store.accounts import identifiers_of
+        from library_kiosk.central.store.accounts import identifiers_of
 
         assert json.loads(identifiers) == identifiers_of([user.id])[user.id]
 
@@ -108,11 +108,11 @@ def test_deleted_patrons_travel_as_deletes_and_leave_the_read_model(central_db):
 
 def test_a_first_sync_right_after_the_demo_generator_and_a_feed_is_correct(central_db, tmp_path):
     demo.generate(300, seed=2, today=TODAY, documents=False)  # the read model is built here, by refresh
-    assert documents.refresh() == 300
+    assert sync.refresh_documents() == 300
     User.update(first_name="After").where(User.primary_id == demo_first()).execute()  # data, then its Change
     changes.record(demo_first())
     demo.generate(200, seed=3, today=TODAY)  # more rows and Change rows in bulk
-    from store.jobs.feed import load_feed
+    from library_kiosk.central.store.jobs.feed import load_feed
 
     path = tmp_path / "feed.csv"
     path.write_text("primary_id,first_name,last_name,user_group,expiry_date,purge_date,barcode,email,"

@@ -9,9 +9,9 @@ import pytest
 
 from kiosk import sync, usage
 from kiosk.cache import cache_db
-from store import devices
-from store.devices import Device
-from store.usage import KioskUsage
+from library_kiosk.central.store import devices
+from library_kiosk.central.store.devices import Device
+from library_kiosk.central.store.usage import KioskUsage
 from tests.conftest import device_client
 from tests.kiosk.conftest import make_patrons
 from tests.store.factories import TODAY

@@ -78,7 +78,7 @@ def alma(prism_url):
 
 @pytest.fixture
 def alma_upstream(alma):
-    from upstream.alma.backend import AlmaUpstream
+    from library_kiosk.central.upstream.alma.backend import AlmaUpstream
 
     fake, url = alma
     upstream = AlmaUpstream({"alma_base_url": url, "alma_api_key": "l7xx-test-key-0123456789",
@@ -87,18 +87,9 @@ def alma_upstream(alma):
     upstream.close()
 
 
-@pytest.fixture
-def no_forwarder():
-    """Leave store.circulation renewing locally after a test that installed an upstream."""
-    yield
-    from upstream.cache import uninstall
-
-    uninstall()
-
-
 @pytest.fixture(autouse=True)
 def _close_sip2_pools():
     yield
-    from upstream.sip2.client import close_all
+    from library_kiosk.central.upstream.sip2.client import close_all
 
     close_all()

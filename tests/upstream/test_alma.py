@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 import requests
 
-from upstream.base import LoanRef, UpstreamError, UpstreamUnavailable
+from library_kiosk.central.upstream.base import LoanRef, UpstreamError, UpstreamUnavailable
 from tests.upstream.alma_fake import error, example_user
 
 from tests.conftest import TODAY  # noqa: E402  (the pinned day)
@@ -155,7 +155,7 @@ def test_prism_refuses_invalid_requests(alma, alma_upstream):
     fake.add_user(example_user())
     no_key = requests.get(url + "/almaws/v1/users/AL1")
     assert no_key.status_code == 401
-    from upstream.alma.client import AlmaError
+    from library_kiosk.central.upstream.alma.client import AlmaError
 
     with pytest.raises(AlmaError) as raised:  # a renew without op
         alma_upstream.client.request("POST", "/almaws/v1/users/AL1/loans/123", write=True)

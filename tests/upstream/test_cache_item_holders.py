@@ -1,16 +1,16 @@
-"""upstream.cache.store_account replaces a patron's requests with the upstream's: when that removes (or adds) an open
+"""library_kiosk.central.upstream.cache.store_account replaces a patron's requests with the upstream's: when that removes (or adds) an open
 request for an item another patron has on loan, the holder gets a change too, so kiosks sync the loan's new
 "requested by another patron"."""
 import dataclasses
 
-from store import changes, documents, sync
-from store.accounts import build_account, get_user
-from store.db import database
-from store.models import Change, Request
+from library_kiosk.central.store import changes, sync
+from library_kiosk.central.store.accounts import build_account, get_user
+from library_kiosk.central.store.db import database
+from library_kiosk.central.store.models import Change, Request
 from tests.store import factories
-from upstream import cache
-from upstream.base import Fetched
-from upstream.models import create_tables
+from library_kiosk.central.upstream import cache
+from library_kiosk.central.upstream.base import Fetched
+from library_kiosk.central.upstream.models import create_tables
 
 TODAY = factories.TODAY
 X = "3100000000001"
@@ -28,7 +28,7 @@ def test_requests_replaced_from_the_upstream_record_a_change_for_the_holders(cen
     factories.loan(holder, barcode=X)
     requester = factories.patron("R", barcode="B2", card="C2")
     factories.hold(requester, item_barcode=X)  # a hold on A's loan, then the upstream says R has no requests
-    documents.refresh()
+    sync.refresh_documents()
     assert build_account(get_user("A")).loans[0].requested_by_other
     cursor = changes.latest_seq()
 

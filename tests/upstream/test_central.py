@@ -4,10 +4,10 @@ import datetime as dt
 
 import pytest
 
-import central
+from library_kiosk.central import api as central
 from tests.conftest import device_client
-from store.changes import latest_seq
-from store.models import Loan
+from library_kiosk.central.store.changes import latest_seq
+from library_kiosk.central.store.models import Loan
 from tests.upstream.alma_fake import example_user
 from tests.upstream.sip2_servers import Library, PysipILS, pysip2_app
 
@@ -20,7 +20,7 @@ def make_app(config, upstream_settings):
 
 
 @pytest.fixture
-def alma_api(central_db, config, alma, no_forwarder, device_token):
+def alma_api(central_db, config, alma, device_token):
     fake, url = alma
     fake.add_user(example_user())
     fake.add_loan("AL1", "39000000001", "Middlemarch")
@@ -32,7 +32,7 @@ def alma_api(central_db, config, alma, no_forwarder, device_token):
 
 
 @pytest.fixture
-def sip_api(central_db, config, no_forwarder, device_token):
+def sip_api(central_db, config, device_token):
     library = Library()
     server = PysipILS(pysip2_app(library))
     app = make_app(config, {"kind": "sip2", "sip2_port": server.port, "sip2_login_user": "kiosk",
@@ -45,9 +45,7 @@ def sip_api(central_db, config, no_forwarder, device_token):
 def test_local_is_the_default_and_unchanged(api):
     caps = api.get("/api/v1/capabilities").json
     assert caps["kind"] == "local" and caps["renew_all"]
-    from store import circulation
-
-    assert circulation.forwarder is None
+    assert api.application.extensions["renewal_forward"] is None
 
 
 def test_alma_refresh_caches_the_account_for_kiosk_sync(alma_api):
@@ -58,7 +56,7 @@ def test_alma_refresh_caches_the_account_for_kiosk_sync(alma_api):
     assert [loan["title"] for loan in body["account"]["loans"]] == ["Middlemarch", "Ulysses"]
     assert latest_seq() > before  # kiosks pull the new account
     assert api.get("/api/v1/patrons/lookup", query_string={"identifier": "20000000000111"}).json["primary_id"] == "AL1"
-    from store.sync import changes_after
+    from library_kiosk.central.store.sync import changes_after
 
     page = changes_after(before)
     assert page["records"][0]["account"]["requests"][0]["title"] == "Beloved"
@@ -123,7 +121,7 @@ def test_sip2_refresh_renew_all_and_offline(sip_api):
     loan = Loan.get(Loan.item_barcode == "39000000001")
     decision = api.post(f"/api/v1/patrons/21000000001/loans/{loan.id}/renew").json
     assert decision["reason"] in ("", "limit", "blocked", "no_extension")
-    from upstream.models import PendingRenewal
+    from library_kiosk.central.upstream.models import PendingRenewal
 
     assert PendingRenewal.select().count() == (1 if decision["renewed"] else 0)
     server.__init__(pysip2_app(library))  # back, on a new port
@@ -153,7 +151,7 @@ def test_alma_is_not_asked_about_loans_our_rules_already_refuse(alma_api):
 def test_a_hold_the_ils_reports_shows_on_the_loan_in_the_kiosk_document(sip_api):
     """No request row here names the item another patron holds: the upstream's word (SIP2's hold queue
     length, CF) is kept, so the kiosk shows the loan as requested and the store decides renewals with it."""
-    from store import sync
+    from library_kiosk.central.store import sync
 
     library, _server, api, _app = sip_api
     body = api.post("/api/v1/patrons/refresh", query_string={"identifier": "21000000001"}).json

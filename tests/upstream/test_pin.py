@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-import central
+from library_kiosk.central import api as central
 from tests.conftest import device_client
 from tests.upstream.alma_fake import example_user
 from tests.upstream.sip2_servers import PysipServer
@@ -21,7 +21,7 @@ def alma_settings(url):
 
 
 @pytest.fixture
-def central_app(central_db, config, alma, no_forwarder):
+def central_app(central_db, config, alma):
     """The central store in front of Alma (Prism); the kiosk fixtures build on this one."""
     fake, url = alma
     fake.add_user(example_user(), pin="2468")
@@ -50,7 +50,7 @@ def test_the_central_store_asks_alma(central_app, alma, caplog, device_token):
 
 
 @pytest.fixture
-def sip2_api(central_db, config, no_forwarder, device_token):
+def sip2_api(central_db, config, device_token):
     """The central store in front of pysip2's server, with the test patron read once."""
     server = PysipServer()
     try:
@@ -73,8 +73,8 @@ def test_the_central_store_asks_a_sip2_server(sip2_api):
 def test_a_password_is_checked_by_the_library_system(central_app, alma, caplog, device_token):
     """Signing in without a card: an upstream patron's password goes to Alma's op=auth (as the PIN does);
     a password set here (the provisioning station) is checked against our own hash instead."""
-    from domain.hashing import hash_secret
-    from store.models import User
+    from library_kiosk.domain.hashing import hash_secret
+    from library_kiosk.central.store.models import User
 
     fake, _url = alma
     fake.pins["AL1"] = "Alma-password-9"

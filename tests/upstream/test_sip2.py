@@ -11,8 +11,8 @@ from decimal import Decimal
 import pytest
 
 from tests.upstream.sip2_servers import SERVER_KINDS, FaultyProxy, start_server
-from upstream.base import LoanRef, UpstreamUnavailable
-from upstream.sip2.backend import Sip2Upstream
+from library_kiosk.central.upstream.base import LoanRef, UpstreamUnavailable
+from library_kiosk.central.upstream.sip2.backend import Sip2Upstream
 
 from tests.conftest import TODAY  # noqa: E402  (the pinned day)
 

@@ -7,9 +7,9 @@ import time
 import pytest
 
 from tests.upstream.sip2_servers import Library, PysipILS, pysip2_app
-from upstream.base import LoanRef
-from upstream.sip2.backend import Sip2Upstream
-from upstream.sip2.client import checksum
+from library_kiosk.central.upstream.base import LoanRef
+from library_kiosk.central.upstream.sip2.backend import Sip2Upstream
+from library_kiosk.central.upstream.sip2.client import checksum
 
 from tests.conftest import TODAY  # noqa: E402  (the pinned day)
 

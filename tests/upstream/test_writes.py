@@ -3,22 +3,19 @@ add-a-card (start-of-term batch) and add-a-fee call Alma (through Prism, which v
 each request) inside the local transaction; when Alma refuses, nothing changes locally."""
 import pytest
 
-from store.models import Fee, Identifier, User
+from library_kiosk.central.store.models import Fee, Identifier, User
 from tests.provisioning.conftest import REGISTRATION, StaffClient, station  # noqa: F401 - fixtures
 from tests.upstream.alma_fake import error, example_user
 
 
 @pytest.fixture
-def station_config(config, smtp_server, alma, no_forwarder):  # noqa: F811 - the station, in front of Alma
+def station_config(config, smtp_server, alma):  # noqa: F811 - the station, in front of Alma
     _fake, url = alma
     config["mail"].update(host="127.0.0.1", port=smtp_server.port, from_address="library@example.org")
     config["provisioning"]["secret_key"] = "station-test-secret"
     config["upstream"].update({"kind": "alma", "alma_base_url": url, "alma_api_key": "l7xx-test",
                                "alma_max_per_second": 200, "alma_max_retries": 0})
-    yield config
-    from upstream import writes
-
-    writes.uninstall()
+    return config
 
 
 @pytest.fixture

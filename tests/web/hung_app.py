@@ -8,8 +8,8 @@ import time
 
 from flask import Flask
 
-from kiosk.serving import serve
-from web import health
+from library_kiosk.web.serving import serve
+from library_kiosk.web import health
 
 
 def create_app() -> Flask:

@@ -3,7 +3,7 @@ import copy
 
 import pytest
 
-from web.network import NetworkSettingError, is_allowed, parse_networks
+from library_kiosk.web.network import NetworkSettingError, is_allowed, parse_networks
 
 
 def test_ranges_addresses_and_ipv4_mapped_ipv6():
@@ -43,7 +43,7 @@ def test_the_kiosk_answers_its_own_screen_only(kiosk_app):
 
 
 def test_the_central_store_answers_any_address_unless_told(central_db, config):
-    import central
+    from library_kiosk.central import api as central
 
     assert _from(central.create_app(config).test_client(), "/health", "203.0.113.9").status_code == 200
     narrowed = copy.deepcopy(config)
@@ -55,7 +55,7 @@ def test_the_central_store_answers_any_address_unless_told(central_db, config):
 
 
 def test_a_bad_setting_stops_the_app_at_start(central_db, config):
-    import central
+    from library_kiosk.central import api as central
 
     broken = copy.deepcopy(config)
     broken["central"]["allowed_networks"] = ["10.20.0.0/33"]

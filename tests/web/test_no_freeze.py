@@ -57,10 +57,10 @@ def served(tmp_path_factory):
             f'[provisioning]\nport = {station_port}\nevent_keepalive_seconds = 1.0\n'
             f'[readers]\nservice_url = "{reader_url}"\n')
         env = dict(os.environ, KIOSK_CONFIG=str(config))
-        subprocess.run([sys.executable, "-m", "kiosk.cli", "staff", "add", "admin", "--role", "administrator",
+        subprocess.run([sys.executable, "-m", "library_kiosk", "staff", "add", "admin", "--role", "administrator",
                         "--password-stdin"], input=PASSWORDS["admin"], text=True, env=env, check=True,
                        capture_output=True)
-        processes = [subprocess.Popen([sys.executable, "-m", "kiosk.cli", *command], env=env, cwd=folder,
+        processes = [subprocess.Popen([sys.executable, "-m", "library_kiosk", *command], env=env, cwd=folder,
                                       stdout=subprocess.DEVNULL, start_new_session=True)
                      for command in (["serve"], ["provisioning", "serve"])]
         urls = {"kiosk": f"http://127.0.0.1:{kiosk_port}", "station": f"http://127.0.0.1:{station_port}",

@@ -4,7 +4,7 @@ import threading
 import pytest
 
 from hardware.events import CARD, ReaderEvent, ReaderStatus, StatusEvent
-from web.streams import REACHABLE, UNREACHABLE, ReaderHub, StreamBoard, StreamsFull, body
+from library_kiosk.web.streams import REACHABLE, UNREACHABLE, ReaderHub, StreamBoard, StreamsFull, body
 
 
 def test_a_new_stream_of_a_client_ends_its_oldest_over_the_per_client_bound():

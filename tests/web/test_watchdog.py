@@ -7,7 +7,7 @@ import threading
 import time
 import urllib.request
 
-from appliance import doctor
+from library_kiosk.appliance import doctor
 from tests import reaper
 from tests.conftest import free_port
 

@@ -4,7 +4,7 @@ import datetime as dt
 import pytest
 
 from hardware import client as reader_client
-from store.models import Loan
+from library_kiosk.central.store.models import Loan
 from tests.kiosk.browser.conftest import axe_check, shots
 from tests.kiosk.test_receipts import _wait, decode_escpos
 from tests.store.factories import TODAY
@@ -253,8 +253,8 @@ def _keyboard(page, text):
 
 
 def test_sign_in_without_a_card_on_the_on_screen_keyboard(page, kiosk_url, central_db):
-    from domain.hashing import hash_secret
-    from store.models import User
+    from library_kiosk.domain.hashing import hash_secret
+    from library_kiosk.central.store.models import User
 
     User.update(password_hash=hash_secret("Orchid-lantern-73")).where(User.primary_id == "P1").execute()
     page.goto(kiosk_url)
@@ -302,8 +302,8 @@ def test_sign_in_without_a_card_on_the_on_screen_keyboard(page, kiosk_url, centr
 def test_fines_and_fees_receipt_printed_and_emailed(page, kiosk_url, kiosk_app, printer_file, smtp_server):
     from decimal import Decimal
 
-    from store import changes
-    from store.models import Fee, User
+    from library_kiosk.central.store import changes
+    from library_kiosk.central.store.models import Fee, User
     from tests.kiosk.conftest import fill_cache
 
     Fee.create(user=User.get(User.primary_id == "P1"), fee_type="LOSTITEMREPLACEMENTFEE",

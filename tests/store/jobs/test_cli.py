@@ -1,7 +1,7 @@
 import json
 
-from kiosk import cli
-from store.models import Change, User
+from library_kiosk import cli
+from library_kiosk.central.store.models import Change, User
 from tests.store import factories
 
 

@@ -3,9 +3,9 @@ import itertools
 
 import pytest
 
-from store.jobs.feed import load_feed
-from store.jobs.models import JobRun
-from store.models import Change, Email, Identifier, Note, User
+from library_kiosk.central.store.jobs.feed import load_feed
+from library_kiosk.central.store.jobs.models import JobRun
+from library_kiosk.central.store.models import Change, Email, Identifier, Note, User
 from tests.store import factories
 
 TODAY = factories.TODAY
@@ -271,7 +271,7 @@ def test_alma_xml_not_well_formed_or_with_entities_is_refused(groups, write):
 def test_the_cyclic_collector_is_paused_during_a_load_and_back_on_after(groups, write):
     import gc
 
-    from store.jobs import common
+    from library_kiosk.central.store.jobs import common
 
     seen = []
     path = write("f.csv", HEADER + "".join(ROWS))
@@ -329,7 +329,7 @@ def test_the_first_kiosk_sync_after_a_feed_builds_no_document(groups, write, kio
 
 
 def test_the_documents_phase_is_reported_after_the_load(groups, write):
-    from store import documents
+    from library_kiosk.central.store import documents
 
     path = write("f.csv", HEADER + "".join(ROWS) + "S4,Bad,Row,99,2027-09-30,,,,\n")
     calls = []
@@ -352,7 +352,7 @@ def test_the_documents_phase_is_reported_after_the_load(groups, write):
 
 
 def test_the_cli_shows_the_documents_phase(capsys):
-    from store.jobs import cli
+    from library_kiosk.central import admin_cli as cli
 
     cli._progress(1000, 2000)
     cli._progress(2000, 2000)

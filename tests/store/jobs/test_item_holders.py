@@ -3,11 +3,11 @@ a change for the holders of the items (store.changes.record_item_holders), so a 
 flag; the documents the jobs prepare in the read model are already right."""
 import datetime as dt
 
-from store import changes, documents
-from store.accounts import build_account, get_user
-from store.jobs.merge import merge_users
-from store.jobs.purge import purge_users
-from store.models import Change, Loan
+from library_kiosk.central.store import changes, documents, sync
+from library_kiosk.central.store.accounts import build_account, get_user
+from library_kiosk.central.store.jobs.merge import merge_users
+from library_kiosk.central.store.jobs.purge import purge_users
+from library_kiosk.central.store.models import Change, Loan
 from tests.store import factories
 from tests.sync.served import served
 
@@ -52,7 +52,7 @@ def test_a_purge_that_removes_a_hold_reaches_the_holder_at_its_next_sync(central
     factories.hold(purged, item_barcode=X)  # A's loan is requested by B, who is purged
     factories.hold(purged, item_barcode=Y, status="CANCELLED")  # not an open request: C's flag does not change
     factories.hold(_person("D"), item_barcode=Z)  # E's loan stays requested
-    documents.refresh()  # what the kiosks have
+    sync.refresh_documents()  # what the kiosks have
     assert _flags(build_account(get_user("A")).to_dict()) == {X: True}
     cursor = changes.latest_seq()
 
@@ -72,7 +72,7 @@ def test_a_merge_moves_holds_and_every_document_stays_right(central_db):
     factories.loan(third, barcode=Y)
     factories.hold(dup, item_barcode=X)  # the kept record's loan: requested by itself after the merge
     factories.hold(dup, item_barcode=Y)  # T's loan: requested by K instead of DUP, still by another patron
-    documents.refresh()
+    sync.refresh_documents()
     cursor = changes.latest_seq()
     assert merge_users(duplicate="DUP", keep="K", operator="ops").ok
     seen = _synced(cursor)

@@ -2,13 +2,13 @@ import datetime as dt
 import json
 from decimal import Decimal
 
-from store.jobs.anonymise import anonymise_loans
-from store.jobs.groups import group_report, move_group, remove_group, utilisation
-from store.jobs.merge import merge_users
-from store.jobs.models import JobRun
-from store.jobs.purge import purge_users
-from store.jobs.waive import waive_fines
-from store.models import (Change, Email, Fee, FeeTransaction, Identifier, Loan, Note, Request, User,
+from library_kiosk.central.store.jobs.anonymise import anonymise_loans
+from library_kiosk.central.store.jobs.groups import group_report, move_group, remove_group, utilisation
+from library_kiosk.central.store.jobs.merge import merge_users
+from library_kiosk.central.store.jobs.models import JobRun
+from library_kiosk.central.store.jobs.purge import purge_users
+from library_kiosk.central.store.jobs.waive import waive_fines
+from library_kiosk.central.store.models import (Change, Email, Fee, FeeTransaction, Identifier, Loan, Note, Request, User,
                           UserGroup)
 from tests.store import factories
 
@@ -243,7 +243,7 @@ def test_a_job_needs_an_operator(central_db):
 def _sync_from(cursor):
     """Every page after ``cursor`` as a kiosk pulls them: (documents built for the pages, {primary id: first name
     or None for a delete})."""
-    from store import sync
+    from library_kiosk.central.store import sync
 
     built, seen = 0, {}
     while True:
@@ -259,14 +259,14 @@ def _sync_from(cursor):
 def test_jobs_that_change_patrons_leave_their_kiosk_documents_built(central_db, builds):
     """Waive, group move, merge and purge refresh the read model of the patrons they changed once committed: the
     next kiosk sync builds nothing, and a purged patron's document (name, loans, fees) does not stay behind."""
-    from store import changes, documents
+    from library_kiosk.central.store import changes, documents, sync
 
     factories.group("21")
     for pid in ("A", "B", "C", "D"):
         person(pid, group_code="25", first_name=f"Name{pid}")
     factories.fine(User.get(User.primary_id == "A"), "2.00")
     User.update(purge_date=TODAY - 30 * DAY).where(User.primary_id == "D").execute()
-    documents.refresh()  # what the kiosks have: every document built
+    sync.refresh_documents()  # what the kiosks have: every document built
     cursor = changes.latest_seq()
 
     assert waive_fines(max_threshold="5.00", reason="Amnesty", operator="ops", today=TODAY).ok

@@ -1,6 +1,0 @@
-"""The appliance: installing, upgrading, checking and reporting a kiosk, station or central box.
-
-``appliance.install`` and ``appliance.upgrade`` use only the standard library, so
-``deploy/install.sh`` can run them with the system's python3 before any virtual
-environment exists.
-"""

@@ -1,0 +1,6 @@
+"""``python -m library_kiosk ...`` is the ``kiosk`` command."""
+import sys
+
+from library_kiosk.cli import main
+
+sys.exit(main())

@@ -1,0 +1,512 @@
+"""Install a box by role: ``deploy/install.sh --role kiosk|station|central`` or ``kiosk install``.
+
+Standard library only: it runs with the system's python3 before any virtual environment
+exists. Idempotent: a second run finds everything in place, changes nothing and says so.
+Every step prints one line, ``changed:`` or ``ok:``.
+
+What it sets up (paths under ``--root``, default ``/``):
+
+- Debian packages the role needs (``apt-get install``; ``--skip-packages`` to leave them alone)
+- the system users ``kiosk`` (every service) and ``kiosk-display`` (the browser, kiosk role)
+- a versioned virtual environment ``/opt/kiosk/releases/VERSION`` and the ``current`` symlink,
+  from PyPI (the project from ``--source``) or from ``--wheelhouse DIR`` without internet
+- ``/etc/kiosk/kiosk.toml`` (written once, never overwritten) and ``kiosk.example.toml``
+- the role's systemd units in ``/etc/systemd/system``, enabled
+- udev rules and the kernel-module blacklist for NFC readers (kiosk, station)
+- Chromium's managed policy allowing only the kiosk's origin (kiosk)
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import glob
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+PREFIX = "/opt/kiosk"
+SERVICE_USER = "kiosk"
+DISPLAY_USER = "kiosk-display"
+CONFIG_DIR = "/etc/kiosk"
+STATE_DIR = "/var/lib/kiosk"
+UNIT_DIR = "/etc/systemd/system"
+POLICY_FILE = "/etc/chromium/policies/managed/kiosk-lockdown.json"
+UDEV_RULES = "/etc/udev/rules.d/60-kiosk-nfc-readers.rules"
+TOUCH_RULES = "/etc/udev/rules.d/61-kiosk-touch.rules"
+MODPROBE_FILE = "/etc/modprobe.d/kiosk-nfc-blacklist.conf"
+PROJECT = "library-kiosk"
+
+
+@dataclasses.dataclass(frozen=True)
+class Role:
+    units: tuple[str, ...]
+    extras: tuple[str, ...]
+    packages: tuple[str, ...]
+    build_packages: tuple[str, ...] = ()   # only when installing from PyPI (sdists to build)
+    readers: bool = False
+    screen: bool = False
+
+
+READER_BUILD = ("python3-dev", "gcc", "swig", "libpcsclite-dev")
+ROLES: dict[str, Role] = {
+    "kiosk": Role(
+        units=("kiosk-web.service", "kiosk-reader.service", "kiosk-sync.service", "kiosk-browser.service"),
+        extras=("readers",),
+        packages=("python3-venv", "pcscd", "libccid", "cage", "chromium", "wlr-randr", "fonts-dejavu-core"),
+        build_packages=READER_BUILD, readers=True, screen=True),
+    "station": Role(
+        units=("kiosk-provisioning.service", "kiosk-reader.service"),
+        extras=("readers", "postgres"),
+        packages=("python3-venv", "pcscd", "libccid"),
+        build_packages=READER_BUILD, readers=True),
+    "central": Role(
+        units=("kiosk-central.service",),
+        extras=("postgres",),
+        packages=("python3-venv",)),
+}
+ALL_UNITS = sorted({unit for role in ROLES.values() for unit in role.units})
+
+
+class InstallError(RuntimeError):
+    """The installation cannot go on; the message says why and what to do."""
+
+
+def find_deploy_dir(source: str | None = None) -> Path:
+    """The ``deploy/`` folder: from ``--source``, the source tree, or the installed release."""
+    candidates = []
+    if source:
+        candidates.append(Path(source) / "deploy")
+    candidates.append(Path(__file__).resolve().parents[2] / "deploy")
+    candidates.append(Path(sys.prefix) / "share" / "kiosk" / "deploy")
+    for candidate in candidates:
+        if (candidate / "systemd").is_dir():
+            return candidate
+    raise InstallError("cannot find the deploy/ folder; run from the source tree or pass --source")
+
+
+def version_of_source(source: Path) -> str:
+    with open(source / "pyproject.toml", "rb") as handle:
+        return tomllib.load(handle)["project"]["version"]
+
+
+def _version_key(version: str):
+    return tuple(int(part) if part.isdigit() else part for part in re.split(r"[.+-]", version))
+
+
+def version_in_wheelhouse(wheelhouse: Path) -> str:
+    wheels = glob.glob(str(wheelhouse / "library_kiosk-*.whl"))
+    if not wheels:
+        raise InstallError(f"no library_kiosk-*.whl in the wheelhouse {wheelhouse}; "
+                           "build one with: pip wheel '.[readers,postgres]' -w WHEELHOUSE")
+    versions = [Path(w).name.split("-")[1] for w in wheels]
+    return max(versions, key=_version_key)
+
+
+class Installer:
+    def __init__(self, role: str, *, root: str = "/", prefix: str = PREFIX, source: str | None = None,
+                 wheelhouse: str | None = None, skip_packages: bool = False, skip_users: bool = False,
+                 skip_venv: bool = False, python: str = "python3", out=print):
+        if role not in ROLES:
+            raise InstallError(f"unknown role {role!r}: choose one of {', '.join(ROLES)}")
+        self.role_name = role
+        self.role = ROLES[role]
+        self.root = Path(root)
+        self.prefix = prefix
+        self.deploy = find_deploy_dir(source)
+        self.source = Path(source) if source else self.deploy.parent
+        self.wheelhouse = Path(wheelhouse).resolve() if wheelhouse else None
+        self.skip_packages = skip_packages
+        self.skip_users = skip_users
+        self.skip_venv = skip_venv
+        self.python = python
+        self.out = out
+        self.changes: list[str] = []
+        self.changed_units: set[str] = set()
+
+    # -- helpers ---------------------------------------------------------------------------
+    def path(self, absolute: str) -> Path:
+        return self.root / absolute.lstrip("/")
+
+    def report(self, changed: bool, what: str) -> bool:
+        if changed:
+            self.changes.append(what)
+        self.out(f"{'changed' if changed else 'ok':>7}: {what}", flush=True)
+        return changed
+
+    def _chown(self, target: Path, user: str | None, group: str | None) -> None:
+        if self.skip_users or (user is None and group is None):
+            return
+        shutil.chown(target, user=user, group=group)
+
+    def _owner_differs(self, target: Path, user: str | None, group: str | None) -> bool:
+        if self.skip_users:
+            return False
+        import grp
+        import pwd
+        st = target.stat()
+        return ((user is not None and pwd.getpwuid(st.st_uid).pw_name != user)
+                or (group is not None and grp.getgrgid(st.st_gid).gr_name != group))
+
+    def ensure_dir(self, absolute: str, mode: int = 0o755, user: str | None = None,
+                   group: str | None = None) -> bool:
+        target = self.path(absolute)
+        changed = False
+        if not target.is_dir():
+            target.mkdir(parents=True)
+            changed = True
+        if (target.stat().st_mode & 0o7777) != mode:
+            target.chmod(mode)
+            changed = True
+        if self._owner_differs(target, user, group):
+            changed = True
+        self._chown(target, user, group)
+        return changed
+
+    def ensure_file(self, absolute: str, content: bytes, mode: int = 0o644, user: str | None = None,
+                    group: str | None = None, what: str | None = None) -> bool:
+        target = self.path(absolute)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        changed = not target.is_file() or target.read_bytes() != content
+        if changed:
+            temporary = target.with_name(f".{target.name}.new")
+            temporary.write_bytes(content)
+            temporary.chmod(mode)
+            self._chown(temporary, user, group)
+            os.replace(temporary, target)
+        if (target.stat().st_mode & 0o7777) != mode:
+            target.chmod(mode)
+            changed = True
+        if self._owner_differs(target, user, group):
+            self._chown(target, user, group)
+            changed = True
+        self.report(changed, what or absolute)
+        return changed
+
+    def ensure_symlink(self, absolute: str, target: str, what: str | None = None) -> bool:
+        link = self.path(absolute)
+        link.parent.mkdir(parents=True, exist_ok=True)
+        changed = not (link.is_symlink() and os.readlink(link) == target)
+        if changed:
+            temporary = link.with_name(f".{link.name}.new")
+            if temporary.is_symlink() or temporary.exists():
+                temporary.unlink()
+            temporary.symlink_to(target)
+            os.replace(temporary, link)
+        self.report(changed, what or f"{absolute} -> {target}")
+        return changed
+
+    def _run(self, command: list[str], **kwargs) -> subprocess.CompletedProcess:
+        result = subprocess.run(command, text=True, capture_output=True, **kwargs)
+        if result.returncode != 0:
+            raise InstallError(f"{' '.join(command)} failed ({result.returncode}):\n"
+                               f"{result.stdout[-2000:]}{result.stderr[-2000:]}")
+        return result
+
+    # -- steps -----------------------------------------------------------------------------
+    def packages(self) -> None:
+        wanted = list(self.role.packages)
+        if not self.wheelhouse:
+            wanted += self.role.build_packages
+        if self.skip_packages:
+            self.report(False, f"Debian packages left alone (--skip-packages): {' '.join(wanted)}")
+            return
+        missing = [p for p in wanted if subprocess.run(
+            ["dpkg-query", "-W", "-f=${Status}", p], capture_output=True, text=True).stdout
+            != "install ok installed"]
+        if not missing:
+            self.report(False, f"Debian packages: {' '.join(wanted)}")
+            return
+        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+        self._run(["apt-get", "update", "-qq"], env=env)
+        self._run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing], env=env)
+        self.report(True, f"Debian packages installed: {' '.join(missing)}")
+
+    def users(self) -> None:
+        if self.skip_users:
+            self.report(False, "system users left alone (--skip-users)")
+            return
+        import pwd
+        wanted = [(SERVICE_USER, STATE_DIR, ())]
+        if self.role.screen:
+            wanted.append((DISPLAY_USER, "/nonexistent", ("video", "render", "input")))
+        for name, home, groups in wanted:
+            try:
+                pwd.getpwnam(name)
+                self.report(False, f"system user {name}")
+            except KeyError:
+                self._run(["useradd", "--system", "--user-group", "--home-dir", home, "--no-create-home",
+                           "--shell", "/usr/sbin/nologin", "--comment", "library kiosk", name])
+                self.report(True, f"system user {name} created")
+            self._groups(name, groups)
+
+    def _groups(self, user: str, groups) -> None:
+        import grp
+        for group in groups:
+            try:
+                members = grp.getgrnam(group).gr_mem
+            except KeyError:
+                self._run(["groupadd", "--system", group])
+                members = []
+                self.report(True, f"system group {group} created")
+            if user not in members:
+                self._run(["usermod", "--append", "--groups", group, user])
+                self.report(True, f"{user} added to group {group}")
+
+    def release_version(self) -> str:
+        return version_in_wheelhouse(self.wheelhouse) if self.wheelhouse else version_of_source(self.source)
+
+    def venv(self) -> str:
+        version = self.release_version()
+        if self.skip_venv:
+            self.report(False, f"virtual environment left alone (--skip-venv), version {version}")
+            return version
+        build_release(self.path(f"{self.prefix}/releases/{version}"), version, self.role.extras,
+                      source=self.source, wheelhouse=self.wheelhouse, python=self.python,
+                      deploy=self.deploy, report=self.report)
+        self.ensure_symlink(f"{self.prefix}/current", f"releases/{version}")
+        return version
+
+    def configuration(self) -> None:
+        self.ensure_dir(CONFIG_DIR, 0o750, "root", None if self.skip_users else SERVICE_USER)
+        self.report(False, f"{CONFIG_DIR}/")
+        example = (self.deploy / "kiosk.example.toml").read_bytes()
+        self.ensure_file(f"{CONFIG_DIR}/kiosk.example.toml", example, 0o644)
+        config = self.path(f"{CONFIG_DIR}/kiosk.toml")
+        if config.exists():
+            self.report(False, f"{CONFIG_DIR}/kiosk.toml kept as it is (edit it; see kiosk.example.toml)")
+        else:
+            self.ensure_file(f"{CONFIG_DIR}/kiosk.toml", initial_config(self.role_name).encode(), 0o640,
+                             "root", None if self.skip_users else SERVICE_USER)
+        self.ensure_dir(STATE_DIR, 0o750, *((None, None) if self.skip_users else (SERVICE_USER, SERVICE_USER)))
+
+    def config(self) -> dict:
+        """The box's configuration as the services will read it (defaults, then the file)."""
+        path = self.path(f"{CONFIG_DIR}/kiosk.toml")
+        try:
+            with open(path, "rb") as handle:
+                data = tomllib.load(handle)
+        except FileNotFoundError:
+            data = {}
+        except tomllib.TOMLDecodeError as exc:
+            raise InstallError(f"{path} is not valid TOML: {exc}") from None
+        return data
+
+    def units(self) -> None:
+        for unit in self.role.units:
+            content = (self.deploy / "systemd" / unit).read_bytes()
+            if self.ensure_file(f"{UNIT_DIR}/{unit}", content, 0o644):
+                self.changed_units.add(unit)
+            target = "graphical.target" if unit == "kiosk-browser.service" else "multi-user.target"
+            self.ensure_symlink(f"{UNIT_DIR}/{target}.wants/{unit}", f"{UNIT_DIR}/{unit}",
+                                what=f"{unit} enabled ({target})")
+        if self.role.screen:
+            self.ensure_symlink(f"{UNIT_DIR}/default.target", "/lib/systemd/system/graphical.target",
+                                what="boots to graphical.target (the kiosk screen)")
+
+    def readers(self) -> None:
+        if not self.role.readers:
+            return
+        self.ensure_file(UDEV_RULES, (self.deploy / "udev" / "60-kiosk-nfc-readers.rules").read_bytes())
+        self.ensure_file(MODPROBE_FILE, (self.deploy / "modprobe" / "kiosk-nfc-blacklist.conf").read_bytes())
+        if self.path("/lib/systemd/system/pcscd.socket").exists():
+            self.ensure_symlink(f"{UNIT_DIR}/sockets.target.wants/pcscd.socket",
+                                "/lib/systemd/system/pcscd.socket", what="pcscd.socket enabled (PC/SC readers)")
+
+    def screen(self) -> None:
+        if not self.role.screen:
+            return
+        config = self.config()
+        policy = json.loads((self.deploy / "chromium" / "kiosk-lockdown.json").read_text())
+        policy["URLAllowlist"] = [kiosk_origin(config)]
+        self.ensure_file(POLICY_FILE, (json.dumps(policy, indent=2) + "\n").encode(), 0o644,
+                         what=f"{POLICY_FILE} (only {kiosk_origin(config)} allowed)")
+        screen = config.get("screen", {})
+        matrix = str(screen.get("touch_calibration", "")).split()
+        if matrix:
+            if len(matrix) != 6:
+                raise InstallError("[screen] touch_calibration must be six numbers, e.g. \"0 1 0 -1 0 1\"")
+            rule = ("# Written by kiosk install from [screen] touch_calibration in /etc/kiosk/kiosk.toml\n"
+                    'ACTION=="add|change", SUBSYSTEM=="input", ENV{ID_INPUT_TOUCHSCREEN}=="1", '
+                    f'ENV{{LIBINPUT_CALIBRATION_MATRIX}}="{" ".join(matrix)}"\n')
+            self.ensure_file(TOUCH_RULES, rule.encode())
+        elif self.path(TOUCH_RULES).exists():
+            self.path(TOUCH_RULES).unlink()
+            self.report(True, f"{TOUCH_RULES} removed (no [screen] touch_calibration)")
+        if screen.get("compositor", "cage") == "labwc":
+            autostart = (self.deploy / "screen" / "labwc-autostart").read_bytes()
+            self.ensure_file("/etc/xdg/labwc/autostart", autostart)
+        cmdline = self.path("/boot/firmware/cmdline.txt")      # Raspberry Pi OS: console blanking off
+        if cmdline.exists():
+            text = cmdline.read_text()
+            if "consoleblank=0" not in text:
+                cmdline.write_text(text.rstrip("\n") + " consoleblank=0\n")
+            self.report("consoleblank=0" not in text, "/boot/firmware/cmdline.txt has consoleblank=0")
+
+    def activate(self) -> None:
+        """Tell a running systemd and udev; on a box being prepared offline, there is nothing to tell."""
+        if str(self.root) != "/" or not Path("/run/systemd/system").is_dir():
+            self.report(False, "systemd is not running here: units start on the next boot")
+            return
+        if self.changes:
+            self._run(["systemctl", "daemon-reload"])
+            if self.role.readers:
+                subprocess.run(["udevadm", "control", "--reload"], check=False)
+                subprocess.run(["udevadm", "trigger", "--subsystem-match=usb"], check=False)
+        for unit in self.role.units:
+            active = subprocess.run(["systemctl", "is-active", "--quiet", unit]).returncode == 0
+            if not active:
+                self._run(["systemctl", "start", "--no-block", unit])
+                self.report(True, f"{unit} started")
+            elif unit in self.changed_units or self.release_changed:
+                self._run(["systemctl", "restart", "--no-block", unit])
+                self.report(True, f"{unit} restarted")
+            else:
+                self.report(False, f"{unit} running")
+
+    def run(self) -> int:
+        self.out(f"installing the {self.role_name} role into {self.root} "
+                 f"({'wheelhouse ' + str(self.wheelhouse) if self.wheelhouse else 'PyPI'})", flush=True)
+        self.packages()
+        self.users()
+        before = len(self.changes)
+        version = self.venv()
+        self.release_changed = len(self.changes) > before
+        self.configuration()
+        self.units()
+        self.readers()
+        self.screen()
+        self.activate()
+        if self.changes:
+            self.out(f"done: version {version}, {len(self.changes)} changes", flush=True)
+        else:
+            self.out(f"done: version {version}, nothing changed", flush=True)
+        return 0
+
+
+def kiosk_origin(config: dict) -> str:
+    """The only origin the kiosk's browser may open."""
+    from urllib.parse import urlsplit
+    url = config.get("screen", {}).get("url") or ""
+    if url:
+        parts = urlsplit(url)
+        return f"{parts.scheme}://{parts.netloc}"
+    kiosk = config.get("kiosk", {})
+    return f"http://{kiosk.get('host', '127.0.0.1')}:{kiosk.get('port', 8080)}"
+
+
+def build_release(release: Path, version: str, extras, *, source: Path | None, wheelhouse: Path | None,
+                  python: str = "python3", deploy: Path | None = None, report=None) -> bool:
+    """Create ``release`` (a virtual environment with the product) unless it is already complete.
+
+    Returns True if it built something. A half-built release (no marker) is removed first.
+    """
+    report = report or (lambda changed, what: None)
+    marker = release / ".kiosk-release.json"
+    extras = sorted(extras)
+    wanted = {"version": version, "extras": extras}
+    if marker.exists() and json.loads(marker.read_text()) == wanted:
+        report(False, f"release {version} at {release}")
+        return False
+    if release.exists():
+        shutil.rmtree(release)
+    release.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run([python, "-m", "venv", str(release)], check=True, capture_output=True)
+    extra = f"[{','.join(extras)}]" if extras else ""
+    pip = [str(release / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    if wheelhouse:
+        pip += ["--no-index", "--find-links", str(wheelhouse), f"{PROJECT}{extra}=={version}"]
+    else:
+        pip += [f"{source}{extra}"]
+    result = subprocess.run(pip, capture_output=True, text=True)
+    if result.returncode != 0:
+        shutil.rmtree(release, ignore_errors=True)
+        raise InstallError(f"pip could not install {PROJECT} {version}:\n{result.stdout[-3000:]}{result.stderr[-3000:]}")
+    if deploy is not None:
+        shutil.copytree(deploy, release / "share" / "kiosk" / "deploy",
+                        ignore=shutil.ignore_patterns("__pycache__"))
+    marker.write_text(json.dumps(wanted))
+    report(True, f"release {version} built at {release} ({'wheelhouse' if wheelhouse else 'PyPI'})")
+    return True
+
+
+def initial_config(role: str) -> str:
+    """The first /etc/kiosk/kiosk.toml of a role: only what differs from the defaults."""
+    head = (f"# /etc/kiosk/kiosk.toml, written by `kiosk install --role {role}`; never overwritten.\n"
+            "# Every setting, with its default and meaning: /etc/kiosk/kiosk.example.toml\n"
+            "# Environment variables KIOSK_<TABLE>_<KEY> override this file.\n\n"
+            f'data_dir = "{STATE_DIR}"\n')
+    if role == "kiosk":
+        return head + """
+[kiosk]
+host = "127.0.0.1"
+port = 8080
+central_url = "http://127.0.0.1:8082"   # your central store; `kiosk enrol CODE` sets it
+device_name = "kiosk-1"
+
+[screen]
+compositor = "cage"
+rotation = 0
+
+[readers]
+service_url = "http://127.0.0.1:8083"
+# the readers on this box; see kiosk.example.toml for pcsc, nfcpy, serial and evdev
+devices = [{type = "simulator", name = "Simulated reader"}]
+"""
+    if role == "station":
+        return head + """
+[central]
+database_url = "postgresql://kiosk@central.example.org:5432/kiosk"   # the central store's database
+
+[provisioning]
+host = "0.0.0.0"
+port = 8081
+
+[readers]
+service_url = "http://127.0.0.1:8083"
+devices = [{type = "simulator", name = "Simulated reader"}]
+"""
+    return head + """
+[central]
+host = "0.0.0.0"
+port = 8082
+# a fleet: PostgreSQL (docs/operations.md); one box or a trial: SQLite in the state directory
+database_url = "sqlite:////var/lib/kiosk/central.db"
+"""
+
+
+def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
+    parser = parser or argparse.ArgumentParser(prog="deploy/install.sh", description=__doc__,
+                                               formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--role", required=True, choices=sorted(ROLES))
+    parser.add_argument("--wheelhouse", metavar="DIR", help="install from these wheels, without internet")
+    parser.add_argument("--source", metavar="DIR", help="the source tree (default: the one holding deploy/)")
+    parser.add_argument("--prefix", default=PREFIX, help=f"where releases go (default {PREFIX})")
+    parser.add_argument("--root", default="/", help="install into this root (image building, tests)")
+    parser.add_argument("--python", default="python3", help="the interpreter for the virtual environment")
+    parser.add_argument("--skip-packages", action="store_true", help="do not run apt-get")
+    parser.add_argument("--skip-users", action="store_true", help="do not create users or change owners")
+    parser.add_argument("--skip-venv", action="store_true", help="do not build the virtual environment")
+    return parser
+
+
+def run_from_args(args) -> int:
+    try:
+        return Installer(args.role, root=args.root, prefix=args.prefix, source=args.source,
+                         wheelhouse=args.wheelhouse, skip_packages=args.skip_packages,
+                         skip_users=args.skip_users, skip_venv=args.skip_venv, python=args.python).run()
+    except InstallError as exc:
+        print(f"install failed: {exc}", file=sys.stderr)
+        return 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_from_args(build_parser().parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,47 @@
+"""The central patron store service: a JSON API over the store, versioned under /api/v1/."""
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import Flask, jsonify
+
+from library_kiosk.domain import clock
+from library_kiosk import settings
+from library_kiosk.central.store import schema
+from library_kiosk.central.store.db import database
+from library_kiosk.database import connect_per_request
+
+
+def create_app(config: dict | None = None, today=None) -> Flask:
+    """Build the central store app. ``config`` is a loaded settings dict (defaults if None);
+    ``today`` is a callable returning the current date (tests pin it)."""
+    config = config or settings.load()
+    app = Flask(__name__, static_folder=None)  # a JSON API: no static files (and no unprotected route)
+    app.config["KIOSK"] = config
+    app.config["TODAY"] = today or clock.today
+    app.json.sort_keys = False
+    from library_kiosk.web.network import restrict
+
+    restrict(app, config["central"].get("allowed_networks"), "[central] allowed_networks",
+             lambda address: (jsonify(error={"code": "network_not_allowed", "message": (
+                 f"This central store does not answer requests from {address} ([central] allowed_networks).")}), 403))
+    schema.init(config["central"]["database_url"])
+    from library_kiosk.central import upstream  # the library system behind the store: [upstream] kind (docs/upstream.md)
+
+    upstream.init_app(app, config)
+
+    connect_per_request(app, database)
+
+    from library_kiosk.central.api import api, auth, errors, sync_api, upstream_routes
+
+    errors.init_app(app)
+    auth.init_app(app)  # a device token on every route but /health, the OpenAPI document and enrolment
+    app.register_blueprint(api.bp)
+    app.register_blueprint(sync_api.bp)
+    app.register_blueprint(upstream_routes.bp)
+
+    @app.get("/health")
+    def health():
+        return jsonify(status="ok")
+
+    return app

@@ -1,0 +1,181 @@
+"""The /api/v1 routes: parse input, make one call into the store, answer JSON."""
+from __future__ import annotations
+
+from flask import Blueprint, current_app, jsonify, request
+
+from library_kiosk.central.api.auth import current_device
+from library_kiosk.central.api.errors import ApiError, int_arg
+from library_kiosk.central.api.openapi import OPENAPI
+from library_kiosk.domain.blocks import active_blocks
+from library_kiosk.central.store import circulation
+from library_kiosk.central.store import kiosk_calls, letters, staff
+from library_kiosk.central.store.accounts import build_account, find_user, get_user
+
+bp = Blueprint("api", __name__)
+
+
+def _today():
+    return current_app.config["TODAY"]()
+
+
+def _user_or_404(primary_id: str):
+    user = get_user(primary_id)
+    if user is None:
+        raise ApiError(404, "patron_not_found", f"No patron has the primary id {primary_id!r}.")
+    return user
+
+
+def _account_json(user) -> dict:
+    account = build_account(user)
+    data = account.to_dict()
+    data.pop("pin_hash", None)
+    data["active_blocks"] = [{"code": b.code, "message": b.message} for b in active_blocks(account, _today())]
+    data["total_owed"] = str(account.total_owed())
+    return data
+
+
+@bp.get("/api/openapi.json")
+def openapi():
+    return jsonify(OPENAPI)
+
+
+@bp.get("/api/v1/patrons/lookup")
+def lookup():
+    identifier = request.args.get("identifier", "").strip()
+    if not identifier:
+        raise ApiError(400, "identifier_required", "Give an identifier: a barcode, card serial number or other ID.")
+    user = find_user(identifier)
+    if user is None:
+        raise ApiError(404, "identifier_not_found", "No patron holds this identifier.")
+    return jsonify(primary_id=user.primary_id, first_name=user.first_name, last_name=user.last_name)
+
+
+@bp.get("/api/v1/patrons/<primary_id>")
+def account(primary_id):
+    return jsonify(_account_json(_user_or_404(primary_id)))
+
+
+@bp.get("/api/v1/patrons/<primary_id>/loans")
+def loans(primary_id):
+    return jsonify(loans=_account_json(_user_or_404(primary_id))["loans"])
+
+
+@bp.get("/api/v1/patrons/<primary_id>/requests")
+def requests_(primary_id):
+    return jsonify(requests=_account_json(_user_or_404(primary_id))["requests"])
+
+
+@bp.get("/api/v1/patrons/<primary_id>/fees")
+def fees(primary_id):
+    data = _account_json(_user_or_404(primary_id))
+    return jsonify(fees=data["fees"], total_owed=data["total_owed"])
+
+
+@bp.post("/api/v1/patrons/<primary_id>/loans/<int:loan_id>/renew")
+def renew_one(primary_id, loan_id):
+    user = _user_or_404(primary_id)
+    decision = circulation.renew(user, [loan_id], _today(), current_app.extensions.get("renewal_forward"))[0]
+    if decision.reason == "unknown_loan":
+        raise ApiError(404, "loan_not_found", decision.message)
+    return jsonify(decision.to_dict())
+
+
+@bp.post("/api/v1/patrons/<primary_id>/renew")
+def renew_many(primary_id):
+    user = _user_or_404(primary_id)
+    body = request.get_json(silent=True) if request.get_data() else {}
+    if body is None:
+        raise ApiError(400, "invalid_body", "The body is not valid JSON.")
+    if not isinstance(body, dict):
+        raise ApiError(400, "invalid_body", "The body must be a JSON object.")
+    loan_ids = body.get("loan_ids")
+    if loan_ids is not None and (
+        not isinstance(loan_ids, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in loan_ids)
+    ):
+        raise ApiError(400, "invalid_body", "loan_ids must be a list of loan ids (whole numbers).")
+    decisions = circulation.renew(user, loan_ids, _today(), current_app.extensions.get("renewal_forward"))
+    return jsonify(results=[d.to_dict() for d in decisions])
+
+# /api/v1/sync/* (changes, ops, heartbeat, enrol, devices) live in central/sync_api.py.
+
+
+# --- kiosk requests: letters, PIN lockouts, calls for staff (issue 3) ---
+
+KIOSK_LETTERS = ("FulRequestsReportLetter", "FulUserBorrowingActivityLetter", "FulFinesFeesNotificationLetter")
+
+
+def _json_body() -> dict:
+    body = request.get_json(silent=True) if request.get_data() else {}
+    if not isinstance(body, dict):
+        raise ApiError(400, "invalid_body", "The body must be a JSON object.")
+    return body
+
+
+def _device() -> str:
+    """The name of the device whose token made this request: a kiosk cannot speak for another."""
+    return current_device().name
+
+
+@bp.post("/api/v1/patrons/<primary_id>/letters")
+def send_letter(primary_id):
+    """Email a patron a letter: the requests report, the borrowing activity (loans receipt), the fines and fees."""
+    user = _user_or_404(primary_id)
+    body = _json_body()
+    letter_type = body.get("letter_type")
+    if letter_type not in KIOSK_LETTERS:
+        raise ApiError(400, "invalid_letter_type", f"letter_type must be one of {', '.join(KIOSK_LETTERS)}.")
+    if body.get("channel", "email") != "email":
+        raise ApiError(400, "invalid_channel", "Letters from a kiosk go by email only.")
+    context = body.get("context") or {}
+    if not isinstance(context, dict):
+        raise ApiError(400, "invalid_body", "context must be a JSON object.")
+    allowed = {key: context[key] for key in ("renewals",) if key in context}
+    letter = letters.send_letter(user, letter_type, current_app.config["KIOSK"], f"kiosk:{_device()}",
+                                 channel="email", today=_today(), **allowed)
+    if letter.status != "sent":
+        raise ApiError(422, "letter_not_sent", letter.error or "The letter was not sent.")
+    return jsonify(letter_id=letter.id, status=letter.status), 201
+
+
+@bp.post("/api/v1/patrons/<primary_id>/pin-lockouts")
+def pin_lockout(primary_id):
+    """Record that a card was locked at a kiosk after too many wrong PINs (the staff audit log shows it)."""
+    _user_or_404(primary_id)
+    body = _json_body()
+    device = _device()
+    until = str(body.get("locked_until", ""))[:40]
+    entry = staff.audit(f"kiosk:{device}", "kiosk.pin_lockout", primary_id,
+                        f"Card locked at {device} after too many wrong PINs" + (f", until {until}" if until else ""))
+    return jsonify(id=entry.id), 201
+
+
+def _call_json(call) -> dict:
+    return {"id": call.id, "created": call.created.isoformat(), "device": call.device, "reason": call.reason,
+            "primary_id": call.primary_id, "status": call.status}
+
+
+@bp.post("/api/v1/staff-calls")
+def create_staff_call():
+    """A patron at a kiosk asks for staff."""
+    body = _json_body()
+    reason = body.get("reason", "help")
+    if reason not in kiosk_calls.REASONS:
+        raise ApiError(400, "invalid_reason", f"reason must be one of {', '.join(kiosk_calls.REASONS)}.")
+    primary_id = body.get("primary_id") or ""
+    if not isinstance(primary_id, str):
+        raise ApiError(400, "invalid_body", "primary_id must be a string.")
+    call = kiosk_calls.create_call(_device(), reason, primary_id)
+    return jsonify(_call_json(call)), 201
+
+
+@bp.get("/api/v1/staff-calls")
+def list_staff_calls():
+    """Open calls for staff, oldest first."""
+    return jsonify(calls=[_call_json(c) for c in kiosk_calls.open_calls(int_arg("limit", 100, 1, 1000))])
+
+
+@bp.post("/api/v1/staff-calls/<int:call_id>/close")
+def close_staff_call(call_id):
+    if not kiosk_calls.close_call(call_id):
+        raise ApiError(404, "call_not_found", "No open call has this id.")
+    return jsonify(id=call_id, status="closed")

@@ -1,0 +1,48 @@
+"""Device tokens on the central API: every route needs ``Authorization: Bearer TOKEN`` (the token a
+kiosk gets at enrolment, store/devices.py) except the few in ``PUBLIC``.
+
+One ``before_request`` hook on the app checks it for every blueprint (patrons, staff calls,
+upstream, sync), so a new route is protected unless it is added to ``PUBLIC`` on purpose.
+Refused: 401 ``device_token_required`` (no token), 401 ``device_unknown`` (a token no device
+holds), 403 ``device_revoked`` (from the device's next request after ``kiosk devices revoke``).
+A refused request reaches no route, so it changes nothing.
+"""
+from __future__ import annotations
+
+from flask import g, request
+
+from library_kiosk.central.api.errors import ApiError
+from library_kiosk.central.store import devices
+
+# endpoint names: the app's /health, the OpenAPI document, and enrolment (it takes the one-time code)
+PUBLIC = frozenset({"health", "api.openapi", "sync_api.enrol"})
+
+
+def authenticate():
+    """The active device of this request's bearer token; raises ApiError (401/403) otherwise."""
+    header = request.headers.get("Authorization", "")
+    token = header[7:].strip() if header[:7].lower() == "bearer " else ""
+    if not token:
+        raise ApiError(401, "device_token_required", "This route needs the kiosk's device token.")
+    device = devices.authenticate(token)
+    if device is None:
+        raise ApiError(401, "device_unknown", "This device token is not known; enrol the kiosk again.")
+    if device.status != "active":
+        raise ApiError(403, "device_revoked", "This device has been revoked; ask an administrator.")
+    g.device = device
+    return device
+
+
+def current_device():
+    """The device that made this request (checked before the route ran)."""
+    return g.device
+
+
+def init_app(app) -> None:
+    @app.before_request
+    def _require_device():
+        # endpoint None: no route matched (404/405 follow, with nothing to protect)
+        if request.endpoint is None or request.endpoint in PUBLIC:
+            return None
+        authenticate()
+        return None

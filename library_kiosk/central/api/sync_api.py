@@ -1,0 +1,175 @@
+"""The sync routes kiosks use: enrol, pull changes, push operations, heartbeat; and the
+staff views of devices and conflicts. Every route but enrolment needs the device token
+(``Authorization: Bearer ...``) issued at enrolment, checked before the route runs
+(central/auth.py); a revoked device is refused at its next request."""
+from __future__ import annotations
+
+import json
+import logging
+
+from flask import Blueprint, current_app, jsonify, request
+
+from library_kiosk.central.api.auth import current_device
+from library_kiosk.central.api.errors import ApiError, int_arg
+from library_kiosk.central.store import devices, letters, sync
+from library_kiosk.central.store.idempotency import MAX_OPS, OpRefused, apply_ops
+from library_kiosk.domain.checksums import batch_checksum
+from library_kiosk.central.store.sync_ops import HANDLERS, PAYLOADS, REQUIRED
+
+bp = Blueprint("sync_api", __name__)
+log = logging.getLogger(__name__)
+MAX_HEARTBEAT_BYTES = 16_384
+
+
+def _json_object(max_bytes: int) -> dict:
+    raw = request.get_data(cache=False)
+    if len(raw) > max_bytes:
+        raise ApiError(413, "too_large", f"The body is larger than {max_bytes} bytes.")
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise ApiError(400, "invalid_body", "The body is not valid JSON (corrupt or truncated).") from None
+    if not isinstance(body, dict):
+        raise ApiError(400, "invalid_body", "The body must be a JSON object.")
+    return body
+
+
+@bp.post("/api/v1/sync/enrol")
+def enrol():
+    body = _json_object(4096)
+    code = body.get("code")
+    if not isinstance(code, str) or not code.strip():
+        raise ApiError(400, "invalid_body", "Give the enrolment code as {\"code\": \"...\"}.")
+    try:
+        name, token = devices.enrol(code)
+    except devices.DeviceError as exc:
+        raise ApiError(403, "enrolment_refused", str(exc)) from None
+    return jsonify(device=name, token=token), 201
+
+
+@bp.get("/api/v1/sync/changes")
+def changes():
+    device = current_device()
+    cursor = int_arg("after", 0, 0, 2**62)
+    limit = int_arg("limit", 500, 1, 5000)
+    shape = request.args.get("format", "json")
+    if shape not in ("json", "lines"):
+        raise ApiError(400, "invalid_parameter", "format must be json or lines.")
+    if shape == "lines":  # the stored documents as they are (store/sync.py changes_lines)
+        body = sync.changes_lines(cursor, limit)
+        devices.note_pull(device, cursor)
+        return current_app.response_class(body, mimetype=sync.LINES_MEDIA_TYPE)
+    page = sync.changes_after(cursor, limit)
+    devices.note_pull(device, cursor)
+    return jsonify(page)
+
+
+def _valid_int(value, low=1) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= 2**62
+
+
+def _validate_ops(body: dict) -> list[dict]:
+    ops, checksum = body.get("ops"), body.get("checksum")
+    if not isinstance(ops, list) or not 1 <= len(ops) <= MAX_OPS:
+        raise ApiError(400, "invalid_body", f"ops must be a list of 1 to {MAX_OPS} operations.")
+    if not isinstance(checksum, str) or checksum != batch_checksum(ops):
+        raise ApiError(400, "checksum_mismatch", "The operations do not match their checksum (corrupt payload).")
+    previous = None
+    for index, op in enumerate(ops):
+        where = f"ops[{index}]"
+        if not isinstance(op, dict):
+            raise ApiError(400, "invalid_body", f"{where} must be an object.")
+        key, seq, kind, payload = op.get("key"), op.get("seq"), op.get("type"), op.get("payload")
+        if not _valid_int(seq):
+            raise ApiError(400, "invalid_body", f"{where}.seq must be a whole number of at least 1.")
+        if previous is not None and seq != previous + 1:
+            raise ApiError(400, "invalid_body", "ops must be in sequence order without gaps.")
+        previous = seq
+        if not isinstance(key, str) or not 8 <= len(key) <= 80 or not key.replace("-", "").isalnum() \
+                or not key.isascii():
+            raise ApiError(400, "invalid_body", f"{where}.key must be 8 to 80 letters, digits or dashes.")
+        if kind not in HANDLERS:
+            raise ApiError(400, "invalid_body", f"{where}.type must be one of {', '.join(sorted(HANDLERS))}.")
+        if not isinstance(payload, dict):
+            raise ApiError(400, "invalid_body", f"{where}.payload must be an object.")
+        for field, types in PAYLOADS[kind].items():
+            if field in payload and (not isinstance(payload[field], types) or isinstance(payload[field], bool)):
+                raise ApiError(400, "invalid_body", f"{where}.payload.{field} has the wrong type.")
+        for field in REQUIRED[kind]:
+            if not payload.get(field):
+                raise ApiError(400, "invalid_body", f"{where}.payload.{field} is required.")
+        if kind == "renew" and payload.get("loan_ids") is not None and not all(
+                _valid_int(i, 0) for i in payload["loan_ids"]):
+            raise ApiError(400, "invalid_body", f"{where}.payload.loan_ids must be whole numbers.")
+        if kind == "renew" and payload.get("local") is not None and not all(
+                isinstance(d, dict) and _valid_int(d.get("loan_id"), 0) for d in payload["local"]):
+            raise ApiError(400, "invalid_body", f"{where}.payload.local must list decisions with loan ids.")
+    return ops
+
+
+def _records(primary_ids) -> list[dict]:
+    return [sync.account_record(pid) for pid in dict.fromkeys(p for p in primary_ids if p)]
+
+
+def _send_letters(letter_ids=None) -> None:
+    """Send queued letters now that their transactions have committed (store/letters.py ``send_queued``):
+    ``letter_ids`` — those the batch just queued — or, without them, the sweep of letters that are due.
+    A failure here never changes the answer: what is not sent stays queued for the sweeper."""
+    try:
+        letters.send_queued(current_app.config["KIOSK"], letter_ids)
+    except Exception:  # noqa: BLE001  (the operations are committed; the letters wait for the next sweep)
+        log.exception("queued letters not sent")
+
+
+@bp.post("/api/v1/sync/ops")
+def push_ops():
+    device = current_device()
+    ops = _validate_ops(_json_object(4_000_000))
+    context = {"today": current_app.config["TODAY"], "config": current_app.config["KIOSK"], "letters": [],
+               "forward": current_app.extensions.get("renewal_forward")}
+    try:
+        done = apply_ops(device, ops, HANDLERS, context)
+    except OpRefused as refused:
+        extra = dict(refused.extra)
+        touched = extra.pop("touched", [])
+        return jsonify(error={"code": refused.code, "message": refused.message}, **extra,
+                       records=_records(touched)), refused.status
+    finally:  # after each operation's commit: a letter whose transaction rolled back is not there to send
+        _send_letters(context["letters"])
+    return jsonify(results=done["results"], last_seq=done["last_seq"], records=_records(done["touched"]))
+
+
+@bp.post("/api/v1/sync/heartbeat")
+def heartbeat():
+    device = current_device()
+    body = _json_object(MAX_HEARTBEAT_BYTES)
+    counted = _usage(device, body.pop("usage", None))  # checked before anything is written
+    devices.note_heartbeat(device, body)
+    _send_letters()  # the sweeper: each kiosk's sync cycle sends letters a crash or a mail outage left queued
+    if counted is not None:
+        return jsonify(status="ok", device=device.name, usage={"stored": counted})
+    return jsonify(status="ok", device=device.name)
+
+
+def _usage(device, found) -> int | None:
+    """A heartbeat's daily usage counters (cumulative; store/usage.py): stored for the token's device, the
+    larger value kept, so a resend changes nothing. A bad payload: 400 and nothing is written."""
+    if found is None:
+        return None
+    from library_kiosk.central.store import usage
+
+    try:
+        rows = usage.parse(found, current_app.config["TODAY"]())
+    except usage.UsageError as exc:
+        raise ApiError(400, "invalid_usage", str(exc)) from None
+    return usage.record(device.name, rows)
+
+
+@bp.get("/api/v1/sync/devices")
+def device_list():
+    return jsonify(devices=devices.listing())
+
+
+@bp.get("/api/v1/sync/conflicts")
+def conflict_list():
+    return jsonify(conflicts=devices.conflicts())

@@ -1,0 +1,258 @@
+"""Deterministic demo libraries of any size: ``generate(patrons=N, seed=S)``.
+
+Internal and external users across the Harvard user groups, non-ASCII names,
+several identifiers each, loans (some overdue, some at their renewal limit, some
+requested by another patron), requests in every state, fees of several types,
+and a few expired, inactive and blocked patrons. Rows go in with bulk inserts so a
+library of a million patrons loads in minutes.
+
+Every demo patron's PIN is ``DEMO_PIN``. Hashing a PIN takes tens of
+milliseconds by design, so the generator hashes it once and reuses the hash:
+acceptable for demo data only.
+
+Once the patrons are in, their kiosk documents are built in the sync read model
+(``library_kiosk.central.store.documents.refresh_patrons``), so a kiosk's first sync streams them.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import random
+from decimal import Decimal
+
+from library_kiosk.domain import clock
+from library_kiosk.domain.codes import HARVARD_USER_GROUPS
+from library_kiosk.domain.hashing import hash_secret
+from library_kiosk.central.store import changes, documents as read_model
+from library_kiosk.central.store.bulk import insert_rows
+from library_kiosk.central.store.db import database, is_postgres
+from library_kiosk.central.store.jobs.report import DOCUMENTS_PHASE, phase_progress
+from library_kiosk.central.store.models import (Address, Block, Email, Fee, Identifier, Loan, Phone, Request, Statistic, User,
+                          UserGroup)
+
+DEMO_PIN = "2468"
+BATCH = 2000
+
+FIRST_NAMES = ["Zoë", "José", "Åsa", "Siobhán", "Łukasz", "Chloé", "Mäx", "Nguyễn", "Øyvind", "Ana", "Björk",
+               "Ngozi", "Mei", "Yusuf", "Olivia", "Jamal", "Priya", "Tomás", "Ines", "Kwame", "Hana", "Dmitri",
+               "Fatima", "Oliver", "Amélie", "Søren", "Raúl", "Aiko", "Emma", "Noah", "François", "Małgorzata"]
+LAST_NAMES = ["Ólafsdóttir", "García", "Müller", "O'Brien", "Nowak", "Dubois", "Øster", "Smith", "Jones",
+              "Papadopoulos", "Kowalczyk", "Yılmaz", "Tanaka", "Okafor", "Patel", "Nguyen", "Fernández", "Lévesque",
+              "Brown", "Williams", "Ng", "Hernández", "Schröder", "Đorđević", "Al-Sayed", "Chen", "Lindqvist",
+              "Ivanova", "Kim", "Moreau", "Santos", "Wójcik"]
+TITLES = ["Middlemarch", "The Origin of Species", "Principia Mathematica", "Les Misérables", "Cien años de soledad",
+          "Der Zauberberg", "Pride and Prejudice", "A Brief History of Time", "The Structure of Scientific Revolutions",
+          "Gödel, Escher, Bach", "Crime and Punishment", "The Wealth of Nations", "Introduction to Algorithms",
+          "Things Fall Apart", "Beloved", "The Second Sex", "Orientalism", "Silent Spring", "Ulysses", "Dubliners"]
+AUTHORS = ["Eliot, George", "Darwin, Charles", "Newton, Isaac", "Hugo, Victor", "García Márquez, Gabriel",
+           "Mann, Thomas", "Austen, Jane", "Hawking, Stephen", "Kuhn, Thomas S.", "Hofstadter, Douglas",
+           "Dostoevsky, Fyodor", "Smith, Adam", "Cormen, Thomas H.", "Achebe, Chinua", "Morrison, Toni",
+           "Beauvoir, Simone de", "Said, Edward W.", "Carson, Rachel", "Joyce, James", "Joyce, James"]
+PICKUP = ["Main Library", "Science Library", "Law Library", "Medical Library"]
+CITIES = ["London", "Cambridge", "Gainesville", "Ghent", "Kraków", "Reykjavík"]
+
+# Policies for the demo groups: (pin_required, loan_period, max_renewals, fine_limit, registration fee)
+GROUP_POLICIES = {
+    "21": (True, 28, 5, "25.00", "0"), "22": (True, 28, 5, "25.00", "0"), "23": (True, 28, 5, "25.00", "0"),
+    "25": (True, 21, 3, "10.00", "0"), "27": (False, 14, 2, "10.00", "0"), "30": (True, 21, 3, "10.00", "0"),
+    "41": (True, 21, 3, "10.00", "0"), "42": (True, 21, 2, "10.00", "25.00"), "45": (True, 21, 2, "10.00", "0"),
+    "57": (False, 14, 1, "5.00", "0"), "58": (False, 14, 1, "5.00", "10.00"), "59": (True, 21, 3, "15.00", "0"),
+    "84": (False, 28, 0, "0.00", "0"),
+}
+
+
+def barcode_for(number: int) -> str:
+    """A 14-digit library card barcode for patron ``number``."""
+    return f"2{number:013d}"
+
+
+def card_serial_for(number: int, rng: random.Random) -> str:
+    """A 7-byte ISO 14443-A UID (NXP manufacturer byte 04) in canonical upper-case hex."""
+    return "04" + "".join(f"{rng.randrange(256):02X}" for _ in range(6))
+
+
+def ensure_groups() -> None:
+    for code, description in HARVARD_USER_GROUPS.items():
+        pin, period, renewals, fine_limit, fee = GROUP_POLICIES[code]
+        UserGroup.insert(
+            code=code, description=description, pin_required=pin, loan_period_days=period,
+            max_renewals=renewals, fine_limit=Decimal(fine_limit), overdue_limit=5,
+            registration_fee_type="MEMBERSHIP" if Decimal(fee) else "", registration_fee_amount=Decimal(fee),
+            statistics_required=code in ("41", "59"),
+        ).on_conflict_ignore().execute()
+
+
+def _insert(model, rows: list[dict]) -> None:
+    insert_rows(model, rows, BATCH)
+
+
+def _reset_sequences() -> None:
+    if not is_postgres():
+        return
+    for model in (User, Loan, Request, Fee):
+        table = model._meta.table_name
+        database.execute_sql(
+            f"SELECT setval(pg_get_serial_sequence('\"{table}\"', 'id'), COALESCE(MAX(id), 1)) FROM \"{table}\""
+        )
+
+
+
+
+def generate(patrons: int = 200, seed: int = 1, today: dt.date | None = None, progress=None,
+             documents: bool = True) -> dict:
+    """Add ``patrons`` demo patrons; return counts. Deterministic for a given seed and day.
+
+    ``progress(done, total)`` counts the patrons generated. Then, with ``documents``, their kiosk documents are
+    built in the sync read model (counted as ``documents``); that phase is reported to ``progress`` only if it
+    takes a third argument, the phase name (``progress(done, total, DOCUMENTS_PHASE)``)."""
+    today = today or clock.today()
+    rng = random.Random(seed)
+    pin_hash = hash_secret(DEMO_PIN)
+    ensure_groups()
+    codes = list(HARVARD_USER_GROUPS)
+    start_id = (User.select(User.id).order_by(User.id.desc()).scalar() or 0) + 1
+    loan_id = (Loan.select(Loan.id).order_by(Loan.id.desc()).scalar() or 0) + 1
+    counts = dict(users=0, identifiers=0, loans=0, requests=0, fees=0)
+    done = 0
+    while done < patrons:
+        size = min(5000, patrons - done)
+        with database.atomic():
+            loan_id = _generate_batch(rng, start_id + done, size, codes, pin_hash, today, loan_id, counts)
+        done += size
+        if progress:
+            progress(done, patrons)
+    added = [p for (p,) in User.select(User.primary_id).where(User.id >= start_id).order_by(User.id).tuples()]
+    with database.atomic():
+        changes.record_many(added)
+    _reset_sequences()
+    if documents:
+        counts["documents"] = read_model.refresh_patrons(
+            added, progress=phase_progress(progress, DOCUMENTS_PHASE, restart=False))
+    return counts
+
+
+def _generate_batch(rng, first, size, codes, pin_hash, today, loan_id, counts) -> int:
+    users, idents, emails, addresses, phones, stats, blocks = [], [], [], [], [], [], []
+    loans, requests, fees = [], [], []
+    held = []  # (user id, item barcode) of loans, for "requested by another patron"
+    for number in range(first, first + size):
+        external = rng.random() < 0.6
+        group = rng.choice(codes)
+        roll = rng.random()
+        expiry = today + dt.timedelta(days=rng.randint(30, 900))
+        status = "ACTIVE"
+        if roll < 0.03:
+            expiry = today - dt.timedelta(days=rng.randint(1, 400))
+        elif roll < 0.04:
+            status = "INACTIVE"
+        elif roll < 0.06:
+            expiry = today + dt.timedelta(days=rng.randint(1, 13))  # expiring soon
+        first_name, last_name = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+        users.append(dict(
+            id=number, primary_id=f"P{number:07d}", first_name=first_name, last_name=last_name, user_group=group,
+            expiry_date=expiry, purge_date=expiry + dt.timedelta(days=365) if external else None,
+            account_type="EXTERNAL" if external else "INTERNAL",
+            external_id=rng.choice(["STUDENT", "HR", "VISITORS"]) if external else "",
+            record_type="PUBLIC" if external else "STAFF", status=status, pin_hash=pin_hash,
+            preferred_language=rng.choice(["en", "en", "en", "fr"]),
+        ))
+        segment = "External" if external else "Internal"
+        idents.append(dict(user=number, id_type="BARCODE", value=barcode_for(number), segment_type=segment))
+        idents.append(dict(user=number, id_type="CARD_SERIAL_NUMBER", value=card_serial_for(number, rng),
+                           segment_type="Internal"))
+        if external:
+            idents.append(dict(user=number, id_type="UNIV_ID", value=f"U{number:08d}", segment_type=segment))
+        ascii_name = f"{first_name}.{last_name}".encode("ascii", "ignore").decode().lower().replace("'", "")
+        emails.append(dict(user=number, email_address=f"{ascii_name}.{number}@example.org",
+                           email_types="school" if external else "personal", preferred=True, segment_type=segment))
+        addresses.append(dict(user=number, line1=f"{rng.randint(1, 200)} High Street", city=rng.choice(CITIES),
+                              postal_code=f"{rng.randint(10000, 99999)}", country="GB", address_types="home",
+                              preferred=True, segment_type=segment))
+        if rng.random() < 0.3:
+            phones.append(dict(user=number, phone_number=f"+44 7{rng.randint(100000000, 999999999)}",
+                               phone_types="mobile", preferred=True, segment_type=segment))
+        if rng.random() < 0.1:
+            stats.append(dict(user=number, statistic_category=rng.choice(["UOL", "LEARNED_SOCIETY", "NHS"])))
+        if rng.random() < 0.02:
+            blocks.append(dict(user=number, block_type=rng.choice(["GENERAL", "LOST_CARD"]),
+                               block_description="Card reported lost" if rng.random() < 0.5
+                               else "Please contact the Library Help Desk"))
+        pin_policy = GROUP_POLICIES[group]
+        for _ in range(rng.choice([0, 1, 2, 3, 3, 4, 5, 8])):
+            loan_date = today - dt.timedelta(days=rng.randint(1, 120))
+            due = loan_date + dt.timedelta(days=pin_policy[1])
+            kind = rng.random()
+            status_loan = "LOST" if kind < 0.02 else "CLAIMED_RETURNED" if kind < 0.04 else "ON_LOAN"
+            renewals = pin_policy[2] if rng.random() < 0.15 else rng.randint(0, max(0, pin_policy[2] - 1))
+            title_index = rng.randrange(len(TITLES))
+            item = f"3{loan_id:012d}"
+            loans.append(dict(id=loan_id, user=number, user_group=group, item_barcode=item,
+                              title=TITLES[title_index], author=AUTHORS[title_index],
+                              call_number=f"{rng.choice('ABCDHPQ')}{rng.randint(1, 999)} .{rng.choice('ABCKMS')}"
+                                          f"{rng.randint(10, 99)}", loan_date=loan_date, due_date=due,
+                              renewals=renewals, status=status_loan))
+            held.append((number, item))
+            if due < today - dt.timedelta(days=7) and rng.random() < 0.4:
+                amount = Decimal(rng.randint(1, 30)) / 2
+                fees.append(dict(user=number, loan=loan_id, fee_type="OVERDUEFINE", original_amount=amount,
+                                 balance=amount, title=TITLES[title_index]))
+            if status_loan == "LOST":
+                fees.append(dict(user=number, loan=loan_id, fee_type="LOSTITEMREPLACEMENTFEE",
+                                 original_amount=Decimal("45.00"), balance=Decimal("45.00"),
+                                 title=TITLES[title_index]))
+            loan_id += 1
+        if rng.random() < 0.05:
+            fees.append(dict(user=number, fee_type=rng.choice(["CARD_REPLACEMENT", "OTHER"]),
+                             original_amount=Decimal("5.00"), balance=Decimal("5.00")))
+        for _ in range(rng.choice([0, 0, 1, 1, 2, 3])):
+            title_index = rng.randrange(len(TITLES))
+            state = rng.choice(["ON_HOLD_SHELF", "IN_PROCESS", "NOT_STARTED"])
+            requests.append(dict(
+                user=number, request_type=rng.choice(["HOLD", "HOLD", "HOLD", "DIGITIZATION", "BOOKING"]),
+                title=TITLES[title_index], author=AUTHORS[title_index], status=state,
+                pickup_location=rng.choice(PICKUP), place_in_queue=None if state == "ON_HOLD_SHELF" else
+                rng.randint(1, 6), request_date=today - dt.timedelta(days=rng.randint(0, 30)),
+                expiry_date=today + dt.timedelta(days=rng.randint(1, 7)) if state == "ON_HOLD_SHELF" else None,
+            ))
+    # Some loans are requested by another patron: a hold on the same item barcode.
+    for holder, item in held:
+        if rng.random() < 0.08:
+            other = rng.randrange(first, first + size)
+            if other != holder:
+                requests.append(dict(user=other, request_type="HOLD", item_barcode=item, title="Requested item",
+                                     status="NOT_STARTED", pickup_location=rng.choice(PICKUP), place_in_queue=1,
+                                     request_date=today))
+    _insert(User, users)
+    for model, rows in ((Identifier, idents), (Email, emails), (Address, addresses), (Phone, phones),
+                        (Statistic, stats), (Block, blocks), (Loan, loans), (Request, requests), (Fee, fees)):
+        _insert(model, rows)
+    counts["users"] += len(users)
+    counts["identifiers"] += len(idents)
+    counts["loans"] += len(loans)
+    counts["requests"] += len(requests)
+    counts["fees"] += len(fees)
+    return loan_id
+
+
+def showcase(today: dt.date | None = None, limit: int = 1) -> dict[str, list[str]]:
+    """Barcodes worth trying in a demo, by situation."""
+    from library_kiosk.domain.blocks import active_blocks
+    from library_kiosk.central.store.accounts import build_account
+
+    today = today or clock.today()
+    found: dict[str, list[str]] = {"ok, PIN asked": [], "ok, no PIN": [], "expired": [], "blocked": []}
+    query = (User.select(User, UserGroup).join(UserGroup).order_by(User.id).limit(400))
+    for user in query:
+        account = build_account(user)
+        blocks = active_blocks(account, today)
+        if any(b.code == "expired" for b in blocks):
+            key = "expired"
+        elif blocks:
+            key = "blocked"
+        elif not account.loans:
+            continue
+        else:
+            key = "ok, PIN asked" if account.policy.pin_required else "ok, no PIN"
+        if len(found[key]) < limit:
+            barcode = Identifier.get((Identifier.user == user) & (Identifier.id_type == "BARCODE")).value
+            found[key].append(barcode)
+    return found

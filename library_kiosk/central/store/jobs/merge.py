@@ -1,0 +1,104 @@
+"""Merge a duplicate user record into the record kept (Alma's Merge Users job).
+
+The duplicate (``from``) must have the patron role only (``roles == "PATRON"``);
+a record with any staff role is refused. Chosen segments (``notes``,
+``identifiers``, ``statistics``, ``contact`` = emails, addresses and phones,
+``blocks``) move to the kept record; the others go with the duplicate. Merging an
+INTERNAL duplicate into an EXTERNAL record needs an explicit
+``copy_as_internal`` (True: the copies become Internal segments, protected from the
+feed; False: they stay as they are and an External copy is replaced by the next
+feed). ``copy_as_internal=True`` may be given for any merge. Loans, requests and
+fees (with their transactions) always move. Then the duplicate is deleted; the
+kiosks get a ``delete`` change for it and an ``upsert`` for the kept record (both
+refreshed in the sync read model once committed).
+Irreversible: run with ``dry_run`` first.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+from library_kiosk.central.store import changes
+from library_kiosk.central.store.db import database
+from library_kiosk.central.store.jobs.common import refresh_documents
+from library_kiosk.central.store.jobs.report import JobRefused, JobReport, Progress, run_job
+from library_kiosk.central.store.models import Address, Block, Email, Fee, Identifier, Loan, Note, Phone, Request, Statistic, User, _now
+
+SEGMENTS = {
+    "notes": (Note,),
+    "identifiers": (Identifier,),
+    "statistics": (Statistic,),
+    "contact": (Email, Address, Phone),
+    "blocks": (Block,),
+}
+ACTIVITY = {"loans": Loan, "requests": Request, "fees": Fee}
+
+
+def roles_of(user: User) -> list[str]:
+    return [r.strip().upper() for r in (user.roles or "").split(",") if r.strip()]
+
+
+def merge_users(*, duplicate: str, keep: str, operator: str, today: dt.date | None = None,
+                segments=tuple(SEGMENTS), copy_as_internal: bool | None = None, dry_run: bool = False,
+                progress: Progress | None = None) -> JobReport:
+    segments = sorted(set(segments))
+    parameters = {"duplicate": duplicate, "keep": keep, "segments": segments, "copy_as_internal": copy_as_internal}
+
+    def body(report: JobReport) -> None:
+        unknown = [s for s in segments if s not in SEGMENTS]
+        if unknown:
+            raise JobRefused(f"unknown segments {', '.join(unknown)} (choose from {', '.join(SEGMENTS)})")
+        if duplicate == keep:
+            raise JobRefused("the duplicate and the record kept are the same record")
+        with database.atomic():
+            source = User.get_or_none(User.primary_id == duplicate)
+            target = User.get_or_none(User.primary_id == keep)
+            if source is None:
+                raise JobRefused(f"no user {duplicate!r} (already merged?)")
+            if target is None:
+                raise JobRefused(f"no user {keep!r} to keep")
+            if roles_of(source) != ["PATRON"]:
+                raise JobRefused(f"{duplicate} has the roles {source.roles!r}; only a record with the patron role "
+                                 f"alone can be merged")
+            if source.account_type == "INTERNAL" and target.account_type == "EXTERNAL" and copy_as_internal is None:
+                raise JobRefused("merging an internal record into an external one: choose whether to copy the "
+                                 "segments as internal (copy_as_internal)")
+            steps = len(segments) + len(ACTIVITY)
+            done = 0
+            for name in segments:
+                for model in SEGMENTS[name]:
+                    rows = model.select(model.id).where(model.user == source.id)
+                    ids = [r.id for r in rows]
+                    if not ids:
+                        continue
+                    report.count(f"moved_{model._meta.table_name}", len(ids))
+                    if not dry_run:
+                        values = {"user": target.id}
+                        if copy_as_internal and "segment_type" in model._meta.fields:
+                            values["segment_type"] = "Internal"
+                        model.update(values).where(model.id.in_(ids)).execute()
+                done += 1
+                if progress:
+                    progress(done, steps)
+            # Requests move with their item barcodes, so a third patron's loan of such an item stays "requested by
+            # another patron" (by the kept record now instead of the duplicate): only the kept record's own loans
+            # can change that flag, and the kept record gets its change below (store.changes.record_item_holders
+            # is for writes that remove or add requests; tests/store/jobs/test_item_holders.py).
+            for name, model in ACTIVITY.items():
+                ids = [r.id for r in model.select(model.id).where(model.user == source.id)]
+                report.counts[f"moved_{name}"] = len(ids)
+                if ids and not dry_run:
+                    model.update(user=target.id).where(model.id.in_(ids)).execute()
+                done += 1
+                if progress:
+                    progress(done, steps)
+            report.add("deleted", duplicate)
+            report.add("kept", keep)
+            if not dry_run:
+                User.update(updated=_now()).where(User.id == target.id).execute()
+                source.delete_instance()
+                changes.record(duplicate, kind="delete")
+                changes.record(keep)
+        if not dry_run:
+            refresh_documents([duplicate, keep])  # committed: the kiosks' documents, ahead of their sync
+
+    return run_job("merge", parameters, operator, dry_run, body)

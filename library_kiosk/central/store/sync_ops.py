@@ -1,0 +1,125 @@
+"""What each kind of kiosk operation does at the central store (see store/idempotency.py).
+
+Every handler runs inside the transaction that records its idempotency key; it
+returns a JSON-ready result, or raises ``OpRejected`` for a business-rule refusal
+(recorded, reported, and never blocking the operations behind it).
+
+Conflict rules (docs/sync.md): the central store decides. A renewal the kiosk
+decided locally while offline ("pending") is decided again here with the
+central store's data; if it is refused now, the patron gets a
+RenewalRefusedLetter and staff see a ``SyncConflict``.
+
+Letters are never sent from a handler: the handler's transaction may still roll back
+(an error later in it, a crash, a serialization failure) and the retried operation
+would send the email again. A handler queues the letter in its own transaction
+(``library_kiosk.central.store.letters.queue_letter``, status ``queued``) and adds its id to
+``context["letters"]``; the caller sends those after the commit
+(``library_kiosk.central.store.letters.send_queued``), and the sweeper sends any a crash left behind. The
+answer (stored for replays) therefore says ``queued``, not whether the email has gone.
+"""
+from __future__ import annotations
+
+from library_kiosk.central.store import circulation
+from library_kiosk.central.store.accounts import get_user
+from library_kiosk.central.store.devices import SyncConflict
+from library_kiosk.central.store.idempotency import OpRejected
+
+
+def _user(payload: dict):
+    user = get_user(payload["primary_id"])
+    if user is None:
+        raise OpRejected("patron_not_found", "The patron no longer exists at the central store.")
+    return user
+
+
+def renew(device: str, key: str, payload: dict, context: dict) -> dict:
+    user = _user(payload)
+    decisions = circulation.renew(user, payload.get("loan_ids"), context["today"](), context.get("forward"))
+    results = [d.to_dict() for d in decisions]
+    told = {d["loan_id"]: d for d in payload.get("local") or [] if d.get("renewed")}
+    refused = [r for r in results if r["loan_id"] in told and not r["renewed"]]
+    letter_status = ""
+    if refused:
+        titles = {int(k): v for k, v in (payload.get("titles") or {}).items()}
+        letter_status = _refusal_letter(user, refused, titles, device, key, context)
+        for r in refused:
+            SyncConflict.create(device=device, op_key=key, op_type="renew", primary_id=user.primary_id,
+                                reason="renewal_refused_at_replay",
+                                detail=f"loan {r['loan_id']} ({titles.get(r['loan_id'], '')}): {r['message']}"
+                                       + _promised(told[r["loan_id"]]),
+                                letter_status=letter_status)
+    return {"results": results, "pending_refused": [r["loan_id"] for r in refused], "letter": letter_status}
+
+
+def _promised(decision: dict) -> str:
+    """What the kiosk told the patron, kept with the conflict for staff (read by provisioning/conflicts.py)."""
+    due = decision.get("new_due_date")
+    return f" [the kiosk said: renewed until {due[:40]}]" if isinstance(due, str) and due else " [the kiosk said: renewed]"
+
+
+def _refusal_letter(user, refused: list[dict], titles: dict, device: str, key: str, context: dict) -> str:
+    """Queue the RenewalRefusedLetter in this transaction (sent after commit); its status: queued, or failed."""
+    try:
+        from library_kiosk.central.store.letters import queue_letter
+    except ImportError:  # the letters module is missing: the SyncConflict rows are the record
+        return "none"
+    items = [{"title": titles.get(r["loan_id"], f"loan {r['loan_id']}"), "reason": r["message"]} for r in refused]
+    letter = queue_letter(user, "RenewalRefusedLetter", context["config"], operator=f"kiosk:{device}",
+                          device=device, op_key=key, refused=items)
+    _after_commit(context, letter)
+    return letter.status
+
+
+def _after_commit(context: dict, letter) -> None:
+    """Hand a queued letter to the caller, which sends it once the operation's transaction has committed."""
+    if letter.status == "queued":
+        context.setdefault("letters", []).append(letter.id)
+
+
+def lockout(device: str, key: str, payload: dict, context: dict) -> dict:
+    """A card locked at a kiosk after too many wrong PINs (counted there): the staff audit log shows it."""
+    from library_kiosk.central.store import staff
+
+    user = _user(payload)
+    until = str(payload.get("locked_until", ""))[:40]
+    entry = staff.audit(f"kiosk:{device}", "kiosk.pin_lockout", user.primary_id,
+                        f"Card locked at {device} after {int(payload.get('failed_attempts', 0))} wrong PINs"
+                        + (f", until {until}" if until else "") + " (reported by sync)")
+    return {"audit_id": entry.id}
+
+
+def call_staff(device: str, key: str, payload: dict, context: dict) -> dict:
+    from library_kiosk.central.store import kiosk_calls
+
+    reason = payload.get("reason") or "help"
+    if reason not in kiosk_calls.REASONS:
+        raise OpRejected("unknown_reason", f"There is no call reason {reason!r}.")
+    call = kiosk_calls.create_call(device, reason, payload.get("primary_id", ""))
+    return {"call_id": call.id}
+
+
+def send_letter(device: str, key: str, payload: dict, context: dict) -> dict:
+    """Queue the letter in this transaction; it is sent after commit (``status``: queued, or failed)."""
+    from library_kiosk.central.store.letters import LETTER_TYPES, queue_letter
+
+    user = _user(payload)
+    letter_type = payload.get("letter_type", "")
+    if letter_type not in LETTER_TYPES:
+        raise OpRejected("unknown_letter_type", f"There is no letter type {letter_type!r}.")
+    letter = queue_letter(user, letter_type, context["config"], operator=f"kiosk:{device}")
+    _after_commit(context, letter)
+    return {"letter_id": letter.id, "status": letter.status}
+
+
+HANDLERS = {"renew": renew, "lockout": lockout, "call_staff": call_staff, "send_letter": send_letter}
+
+# The payload each operation type must carry: field -> accepted types (validated before anything is applied).
+PAYLOADS = {
+    "renew": {"primary_id": (str,), "loan_ids": (list, type(None)), "local": (list, type(None)),
+              "titles": (dict, type(None))},
+    "lockout": {"primary_id": (str,), "failed_attempts": (int,), "locked_until": (str,)},
+    "call_staff": {"primary_id": (str,), "reason": (str,)},
+    "send_letter": {"primary_id": (str,), "letter_type": (str,)},
+}
+REQUIRED = {"renew": ("primary_id",), "lockout": ("primary_id",), "call_staff": (), "send_letter":
+            ("primary_id", "letter_type")}

@@ -1,0 +1,313 @@
+"""The central store as a cache of the upstream library system.
+
+``refresh`` reads a patron's account from the upstream when the patron taps and
+upserts it into our own models (User, Identifier, Loan, Request, Fee, Block),
+recording a change so kiosks pull it as they pull any other change. ``forward``
+replaces the local renewal rules (``renewal_forward``, passed to ``circulation.renew`` by the central app): the upstream
+decides and our loan rows follow. With the upstream down, the central store
+answers from its own rows, decides renewals by our own rules, and queues the ones
+it granted in ``PendingRenewal``; ``replay`` sends each of them upstream once.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+import peewee as pw
+
+from library_kiosk.domain.account import Account
+from library_kiosk.domain.renewal import RenewalDecision, decide
+from library_kiosk.central.store import changes, circulation
+from library_kiosk.central.store.accounts import OPEN_REQUEST_STATUSES, build_account, find_user, get_user
+from library_kiosk.central.store.db import database
+from library_kiosk.central.store.models import Block, Fee, Identifier, Loan, Request, UpstreamItem, User, UserGroup, _now
+from library_kiosk.central.upstream.base import Fetched, LoanRef, Upstream, UpstreamError, UpstreamUnavailable
+from library_kiosk.central.upstream.models import PendingRenewal, UpstreamLoan, UpstreamPatron, create_tables
+
+log = logging.getLogger(__name__)
+UPSTREAM_SEGMENT = "External"  # rows the upstream owns; staff-made (Internal) rows are kept
+
+
+def renewal_forward(upstream: Upstream, fresh_seconds: float = 30.0) -> circulation.Forward | None:
+    """What ``circulation.renew`` is given so that ``upstream`` decides renewals (None for ``kind = "local"``:
+    the central store's own rules). Creates the upstream's cache tables."""
+    if upstream.kind == "local":
+        return None
+    with database.connection_context():
+        create_tables(database)
+    upstream.fresh_seconds = fresh_seconds
+    return lambda user, loan_ids, today: forward(upstream, user, loan_ids, today)
+
+
+# ---- reading: upstream account -> our rows ----------------------------------------------
+
+def _group(account: Account) -> UserGroup:
+    policy = account.policy
+    group = UserGroup.get_or_none(UserGroup.code == policy.code)
+    if group is None:
+        group = UserGroup.create(code=policy.code, description=policy.description or policy.code,
+                                 pin_required=policy.pin_required, loan_limit=policy.loan_limit,
+                                 loan_period_days=policy.loan_period_days, max_renewals=policy.max_renewals,
+                                 fine_limit=policy.fine_limit, overdue_limit=policy.overdue_limit)
+    return group
+
+
+def _snapshot(user: User | None) -> dict | None:
+    if user is None:
+        return None
+    data = build_account(get_user(user.primary_id)).to_dict()
+    for key in ("loans", "requests", "fees"):
+        for row in data[key]:
+            row.pop("loan_id", None), row.pop("request_id", None), row.pop("fee_id", None)
+    return data
+
+
+def store_account(fetched: Fetched, today: dt.date) -> User:
+    """Upsert the upstream's account into our models; records a change when anything changed."""
+    account = fetched.account
+    with database.atomic():
+        group = _group(account)
+        user = get_user(account.primary_id)
+        before = _snapshot(user)
+        fields = dict(first_name=account.first_name, last_name=account.last_name, user_group=group,
+                      expiry_date=account.expiry_date, purge_date=account.purge_date,
+                      account_type=account.account_type, record_type=account.record_type, status=account.status,
+                      external_id=account.source_system, preferred_language=account.preferred_language or "en",
+                      updated=_now())
+        if user is None:
+            user = User.create(primary_id=account.primary_id, **fields)
+        else:
+            User.update(**fields).where(User.id == user.id).execute()
+        _store_identifiers(user, fetched.identifiers)
+        _store_loans(user, account, fetched.upstream_loan_ids, today)
+        items_before = _requested_items(user)
+        Request.delete().where(Request.user == user).execute()
+        for r in account.requests:
+            Request.create(user=user, request_type=r.request_type, title=r.title[:300], author=r.author[:200],
+                           status=r.status, pickup_location=r.pickup_location[:100], place_in_queue=r.place_in_queue,
+                           request_date=r.request_date, expiry_date=r.expiry_date)
+        # Other patrons' loans of the items requested (or no longer requested) show it: their documents change too.
+        changes.record_item_holders(items_before ^ _requested_items(user))
+        Fee.delete().where(Fee.user == user).execute()
+        for f in account.fees:
+            created = dt.datetime.combine(f.created, dt.time()) if f.created else _now()
+            Fee.create(user=user, fee_type=f.fee_type[:40], original_amount=f.original_amount, balance=f.balance,
+                       status=f.status, title=f.title[:300], comment=f.comment[:300], created=created)
+        Block.delete().where((Block.user == user) & (Block.segment_type == UPSTREAM_SEGMENT)).execute()
+        for b in account.blocks:
+            Block.create(user=user, block_type=b.block_type[:40], block_description=b.description[:300],
+                         block_status=b.status, expiry_date=b.expiry_date, segment_type=UPSTREAM_SEGMENT)
+        (UpstreamPatron.insert(primary_id=account.primary_id, refreshed=_now())
+         .on_conflict(conflict_target=[UpstreamPatron.primary_id], preserve=[UpstreamPatron.refreshed]).execute())
+        if _snapshot(user) != before:
+            changes.record(account.primary_id)
+    return get_user(account.primary_id)
+
+
+def _requested_items(user: User) -> set[str]:
+    """The item barcodes of the user's open requests (what other patrons' loans show as requested)."""
+    return {code for (code,) in Request.select(Request.item_barcode).where(
+        (Request.user == user) & (Request.item_barcode != "") & Request.status.in_(OPEN_REQUEST_STATUSES)).tuples()}
+
+
+def _store_identifiers(user: User, identifiers) -> None:
+    wanted = {(id_type, value) for id_type, value in identifiers if value}
+    for row in Identifier.select().where((Identifier.user == user) & (Identifier.segment_type == UPSTREAM_SEGMENT)):
+        if (row.id_type, row.value) not in wanted:
+            row.delete_instance()
+    for id_type, value in wanted:
+        existing = Identifier.get_or_none((Identifier.id_type == id_type) & (Identifier.value == value))
+        if existing is None:
+            Identifier.create(user=user, id_type=id_type, value=value, segment_type=UPSTREAM_SEGMENT)
+        elif existing.user_id != user.id:  # the upstream moved it: it owns identifiers
+            Identifier.update(user=user, status="ACTIVE").where(Identifier.id == existing.id).execute()
+
+
+def _store_loans(user: User, account: Account, upstream_ids: dict, today: dt.date) -> None:
+    open_rows = {row.item_barcode: row for row in Loan.select().where(
+        (Loan.user == user) & (Loan.status != "RETURNED"))}
+    for loan in account.loans:
+        values = dict(title=loan.title[:300], author=loan.author[:200], call_number=loan.call_number[:60],
+                      loan_date=loan.loan_date, due_date=loan.due_date, renewals=loan.renewals, status=loan.status)
+        row = open_rows.pop(loan.item_barcode, None)
+        if row is None:
+            row = Loan.create(user=user, user_group=account.policy.code, item_barcode=loan.item_barcode, **values)
+        else:
+            Loan.update(**values).where(Loan.id == row.id).execute()
+        upstream_id = upstream_ids.get(loan.loan_id) or ""
+        if upstream_id:
+            (UpstreamLoan.insert(loan=row.id, upstream_id=upstream_id)
+             .on_conflict(conflict_target=[UpstreamLoan.loan], preserve=[UpstreamLoan.upstream_id]).execute())
+    for row in open_rows.values():  # returned upstream since we last looked
+        Loan.update(status="RETURNED", return_date=today).where(Loan.id == row.id).execute()
+    _store_upstream_items(account, [row.item_barcode for row in open_rows.values()])
+
+
+def _store_upstream_items(account: Account, returned: list[str]) -> None:
+    """What the upstream says of each loan that no row here can tell (requested by another patron, not
+    renewable), kept for the documents (store.accounts); loans with nothing to say, or returned, lose theirs."""
+    said = [{"item_barcode": loan.item_barcode, "requested_by_other": loan.requested_by_other,
+             "renewable": loan.renewable} for loan in account.loans if loan.requested_by_other or not loan.renewable]
+    plain = [loan.item_barcode for loan in account.loans if not (loan.requested_by_other or not loan.renewable)]
+    if plain + returned:
+        UpstreamItem.delete().where(UpstreamItem.item_barcode.in_(plain + returned)).execute()
+    if said:
+        (UpstreamItem.insert_many(said).on_conflict(
+            conflict_target=[UpstreamItem.item_barcode],
+            preserve=[UpstreamItem.requested_by_other, UpstreamItem.renewable]).execute())
+
+
+def is_fresh(primary_id: str, seconds: float) -> bool:
+    if seconds <= 0:
+        return False
+    row = UpstreamPatron.get_or_none(UpstreamPatron.primary_id == primary_id)
+    return row is not None and (_now() - row.refreshed).total_seconds() < seconds
+
+
+def refresh(upstream: Upstream, identifier: str, today: dt.date, force: bool = False) -> tuple[User | None, str]:
+    """Bring the patron holding ``identifier`` up to date from the upstream.
+
+    Returns (user, source): source is "upstream" (read now), "cache" (read within
+    ``fresh_seconds``, not read again) or "offline" (upstream down: our own rows).
+    """
+    if upstream.kind == "local":
+        return find_user(identifier), "local"
+    local = find_user(identifier)
+    if local is not None and not force and is_fresh(local.primary_id, getattr(upstream, "fresh_seconds", 0)):
+        return local, "cache"
+    try:
+        if local is not None:
+            replay(upstream, today, local.primary_id)
+        fetched = upstream.fetch(identifier, today)
+    except UpstreamUnavailable as exc:
+        log.warning("upstream unavailable, serving from the central store: %s", exc.message)
+        return local, "offline"
+    if fetched is None:
+        return None, "upstream"
+    user = store_account(fetched, today)
+    if local is None or local.primary_id != user.primary_id:
+        replay(upstream, today, user.primary_id)
+    return user, "upstream"
+
+
+# ---- renewing: through the upstream, or queued while it is down ----------------------------
+
+def _loan_refs(user: User, loan_ids: list[int] | None) -> tuple[list[LoanRef], list[int]]:
+    rows = list(Loan.select(Loan, UpstreamLoan.upstream_id.alias("upstream_id"))
+                .join(UpstreamLoan, on=(UpstreamLoan.loan == Loan.id), join_type=pw.JOIN.LEFT_OUTER)
+                .where((Loan.user == user) & (Loan.status != "RETURNED")).order_by(Loan.due_date, Loan.id).objects())
+    by_id = {row.id: row for row in rows}
+    wanted = list(by_id) if loan_ids is None else loan_ids
+    refs = [LoanRef(i, by_id[i].item_barcode, by_id[i].upstream_id or "") for i in wanted if i in by_id]
+    return refs, [i for i in wanted if i not in by_id]
+
+
+def _apply(user: User, decisions: list[RenewalDecision]) -> None:
+    renewed = [d for d in decisions if d.renewed]
+    for d in renewed:
+        Loan.update(due_date=d.new_due_date, renewals=Loan.renewals + 1).where(Loan.id == d.loan_id).execute()
+    if renewed:
+        changes.record(user.primary_id)
+
+
+# refusals our cached rows settle without asking: the upstream would refuse these too
+KNOWN_REFUSALS = ("lost", "claimed_returned", "limit", "requested", "not_renewable")
+
+
+def _known_refusals(user: User, refs: list[LoanRef], today: dt.date) -> dict[int, RenewalDecision]:
+    account = build_account(get_user(user.primary_id))
+    found = {}
+    for ref in refs:
+        loan = account.loan(ref.loan_id)
+        decision = decide(account, loan, today) if loan is not None else None
+        if decision is not None and not decision.renewed and decision.reason in KNOWN_REFUSALS:
+            found[ref.loan_id] = decision
+    return found
+
+
+def forward(upstream: Upstream, user: User, loan_ids: list[int] | None, today: dt.date) -> list[RenewalDecision]:
+    """Renew through the upstream; one decision per requested loan id, in order.
+
+    A back end that renews loan by loan (``skip_known_refusals``: Alma) is not asked about loans our
+    cached rows already refuse (lost, claimed returned, at the renewal limit, requested by another
+    patron); those decisions are reported with their reasons all the same."""
+    refs, unknown = _loan_refs(user, loan_ids)
+    decisions: dict[int, RenewalDecision] = {i: RenewalDecision(i, False, None, "unknown_loan") for i in unknown}
+    all_refs = refs
+    if refs and getattr(upstream, "skip_known_refusals", False):
+        known = _known_refusals(user, refs, today)
+        decisions.update(known)
+        refs = [ref for ref in refs if ref.loan_id not in known]
+    if refs:
+        try:
+            replay(upstream, today, user.primary_id)
+            if loan_ids is None and upstream.capabilities().renew_all:
+                got = upstream.renew_all(user.primary_id, refs, today)
+            else:
+                got = upstream.renew(user.primary_id, refs, today)
+        except UpstreamUnavailable:
+            got = _renew_offline(user, refs, today)
+        else:
+            with database.atomic():
+                _apply(user, got)
+        decisions.update({d.loan_id: d for d in got})
+    order = [ref.loan_id for ref in all_refs] + unknown if loan_ids is None else loan_ids
+    return [decisions[i] for i in order]
+
+
+def _renew_offline(user: User, refs: list[LoanRef], today: dt.date) -> list[RenewalDecision]:
+    """Our own rules on our own rows; granted renewals are written and queued for the upstream."""
+    with database.atomic():
+        account = build_account(get_user(user.primary_id))
+        decisions = []
+        for ref in refs:
+            loan = account.loan(ref.loan_id)
+            decision = decide(account, loan, today)
+            decisions.append(decision)
+            if decision.renewed:
+                PendingRenewal.create(primary_id=user.primary_id, loan_id=ref.loan_id, item_barcode=ref.item_barcode,
+                                      upstream_id=ref.upstream_id)
+        _apply(user, decisions)
+    return decisions
+
+
+def replay(upstream: Upstream, today: dt.date, primary_id: str | None = None) -> dict:
+    """Send queued renewals upstream, each exactly once; stops at the first sign the upstream is down."""
+    counts = {"sent": 0, "renewed": 0, "refused": 0}
+    query = PendingRenewal.select().where(PendingRenewal.status == "pending").order_by(PendingRenewal.id)
+    if primary_id is not None:
+        query = query.where(PendingRenewal.primary_id == primary_id)
+    touched = set()
+    for row in list(query):
+        claimed = PendingRenewal.update(status="sending", sent=_now()).where(
+            (PendingRenewal.id == row.id) & (PendingRenewal.status == "pending")).execute()
+        if claimed != 1:
+            continue  # another worker has it
+        try:
+            [decision] = upstream.renew(row.primary_id, [LoanRef(row.loan_id, row.item_barcode, row.upstream_id)],
+                                        today)
+        except UpstreamUnavailable:
+            PendingRenewal.update(status="pending").where(PendingRenewal.id == row.id).execute()
+            break
+        except UpstreamError as exc:
+            decision = RenewalDecision(row.loan_id, False, None, exc.code)
+        counts["sent"] += 1
+        counts["renewed" if decision.renewed else "refused"] += 1
+        PendingRenewal.update(status="done" if decision.renewed else "refused", reason=decision.reason).where(
+            PendingRenewal.id == row.id).execute()
+        if decision.renewed and decision.new_due_date:
+            Loan.update(due_date=decision.new_due_date).where(Loan.id == row.loan_id).execute()
+        touched.add(row.primary_id)
+    for pid in touched:
+        if pid != primary_id:  # the caller reads this patron's account anyway
+            try:
+                fetched = upstream.fetch(pid, today)
+            except UpstreamUnavailable:
+                break
+            if fetched is not None:
+                store_account(fetched, today)
+    return counts
+
+
+def pending_count() -> int:
+    return PendingRenewal.select().where(PendingRenewal.status == "pending").count()

@@ -1,0 +1,40 @@
+"""The connector's own tables in the central database.
+
+``UpstreamLoan`` maps our loan rows to the upstream's loan ids; ``UpstreamPatron``
+remembers when a patron was last read from the upstream; ``PendingRenewal`` holds
+renewals accepted while the upstream was down, replayed exactly once when it returns
+(a row is claimed by moving it from ``pending`` to ``sending`` in one UPDATE).
+"""
+from __future__ import annotations
+
+import peewee as pw
+
+from library_kiosk.central.store.models import BaseModel, Loan, _now
+
+
+class UpstreamLoan(BaseModel):
+    loan = pw.ForeignKeyField(Loan, unique=True, on_delete="CASCADE")
+    upstream_id = pw.CharField(max_length=100)
+
+
+class UpstreamPatron(BaseModel):
+    primary_id = pw.CharField(max_length=100, unique=True)
+    refreshed = pw.DateTimeField(default=_now)
+
+
+class PendingRenewal(BaseModel):
+    primary_id = pw.CharField(max_length=100, index=True)
+    loan_id = pw.IntegerField()
+    item_barcode = pw.CharField(max_length=60)
+    upstream_id = pw.CharField(max_length=100, default="")
+    status = pw.CharField(max_length=10, default="pending", index=True)  # pending / sending / done / refused
+    reason = pw.CharField(max_length=40, default="")
+    created = pw.DateTimeField(default=_now)
+    sent = pw.DateTimeField(null=True)
+
+
+UPSTREAM_MODELS = [UpstreamLoan, UpstreamPatron, PendingRenewal]
+
+
+def create_tables(db) -> None:
+    db.create_tables(UPSTREAM_MODELS, safe=True)

@@ -1,0 +1,18 @@
+"""The sync protocol's checksums, computed the same way by the kiosk (when it pushes its outbox) and by the
+central store (when it checks a push and spots a reused idempotency key): SHA-256 of canonical JSON."""
+from __future__ import annotations
+
+import hashlib
+import json
+
+
+def canonical(value) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def op_digest(op: dict) -> str:
+    return hashlib.sha256(canonical({"type": op["type"], "payload": op["payload"]}).encode()).hexdigest()
+
+
+def batch_checksum(ops: list) -> str:
+    return hashlib.sha256(canonical(ops).encode()).hexdigest()
