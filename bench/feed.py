@@ -107,11 +107,11 @@ def prepare(url: str) -> None:
 
 def floor(url: str, data: list[list[str]], batch: int) -> float:
     """Seconds for the raw driver to insert the rows the loader writes, in the same batches."""
-    from library_kiosk.central.store.db import database, is_postgres
     from library_kiosk.central.store import bulk
+    from library_kiosk.central.store.db import database, is_postgres
     from library_kiosk.central.store.models import Address, Change, Email, Identifier, Phone, Statistic, User
 
-    now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     models = [User, Identifier, Email, Phone, Address, Statistic, Change]
     layouts = {}
     for model in models:

@@ -38,28 +38,27 @@ def add_renewers(central_url: str, count: int) -> list[str]:
 
     db = bind(central_url)
     barcodes = [f"8{n:013d}" for n in range(1, count + 1)]
-    with db.connection_context():
-        with db.atomic():
-            UserGroup.insert(code="RB", description="Renew bench", pin_required=False, loan_period_days=21,
-                             max_renewals=1000, fine_limit=1000, overdue_limit=100).on_conflict_ignore().execute()
-            have = User.select().where(User.primary_id.startswith(PREFIX)).count()
-            if have >= count:
-                return barcodes
-            today = dt.date.today()
-            users = [{"primary_id": f"{PREFIX}{n}", "first_name": "Renée", "last_name": f"Bench{n}",
-                      "user_group": "RB", "expiry_date": today + dt.timedelta(days=3650)}
-                     for n in range(have + 1, count + 1)]
-            insert_rows(User, users)
-            ids = dict(User.select(User.primary_id, User.id).where(User.primary_id.startswith(PREFIX)).tuples())
-            insert_rows(Identifier, [{"user": ids[f"{PREFIX}{n}"], "id_type": "BARCODE", "value": barcodes[n - 1]}
-                                     for n in range(have + 1, count + 1)])
-            insert_rows(Loan, [{"user": ids[f"{PREFIX}{n}"], "user_group": "RB", "item_barcode": f"7{n:07d}{k:04d}",
-                                "title": f"Bench title {k}", "author": "Author", "call_number": "QA76",
-                                "loan_date": today - dt.timedelta(days=10), "due_date": today + dt.timedelta(days=3),
-                                "renewals": 0, "status": "ON_LOAN"}
-                               for n in range(have + 1, count + 1) for k in range(LOANS)])
-            for n in range(have + 1, count + 1):
-                changes.record(f"{PREFIX}{n}")
+    with db.connection_context(), db.atomic():
+        UserGroup.insert(code="RB", description="Renew bench", pin_required=False, loan_period_days=21,
+                         max_renewals=1000, fine_limit=1000, overdue_limit=100).on_conflict_ignore().execute()
+        have = User.select().where(User.primary_id.startswith(PREFIX)).count()
+        if have >= count:
+            return barcodes
+        today = dt.date.today()
+        users = [{"primary_id": f"{PREFIX}{n}", "first_name": "Renée", "last_name": f"Bench{n}",
+                  "user_group": "RB", "expiry_date": today + dt.timedelta(days=3650)}
+                 for n in range(have + 1, count + 1)]
+        insert_rows(User, users)
+        ids = dict(User.select(User.primary_id, User.id).where(User.primary_id.startswith(PREFIX)).tuples())
+        insert_rows(Identifier, [{"user": ids[f"{PREFIX}{n}"], "id_type": "BARCODE", "value": barcodes[n - 1]}
+                                 for n in range(have + 1, count + 1)])
+        insert_rows(Loan, [{"user": ids[f"{PREFIX}{n}"], "user_group": "RB", "item_barcode": f"7{n:07d}{k:04d}",
+                            "title": f"Bench title {k}", "author": "Author", "call_number": "QA76",
+                            "loan_date": today - dt.timedelta(days=10), "due_date": today + dt.timedelta(days=3),
+                            "renewals": 0, "status": "ON_LOAN"}
+                           for n in range(have + 1, count + 1) for k in range(LOANS)])
+        for n in range(have + 1, count + 1):
+            changes.record(f"{PREFIX}{n}")
     return barcodes
 
 

@@ -161,7 +161,7 @@ def abandoned_stream(tally: Tally, base: str, cookie: str, hold_seconds: float) 
                 if not head.startswith(b"HTTP/1.1 200"):
                     tally.errors.append(f"GET {base}/events: {head[:40]!r}")
             time.sleep(hold_seconds)
-    except socket.timeout:
+    except TimeoutError:
         with tally.lock:
             tally.stuck += 1
             tally.errors.append(f"GET {base}/events: no answer within {STUCK_SECONDS} s")

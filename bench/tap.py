@@ -50,8 +50,9 @@ def main(argv: list[str]) -> dict:
     if len(cards) < args.taps:
         raise SystemExit(f"only {len(cards)} patrons without a PIN; use more --patrons")
 
-    from hardware.client import simulate
     from playwright.sync_api import sync_playwright
+
+    from hardware.client import simulate
 
     reader_port, kiosk_port = free_port(), free_port()
     reader_url, kiosk_url = f"http://127.0.0.1:{reader_port}", f"http://127.0.0.1:{kiosk_port}"

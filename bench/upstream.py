@@ -18,11 +18,10 @@ TODAY = dt.date(2026, 11, 25)
 
 
 def _visit(upstream, identifier: str, done=None) -> dict:
-    from library_kiosk.central.upstream.cache import renewal_forward
-
-    from library_kiosk.central.store.accounts import find_user
     from library_kiosk.central.store import circulation
+    from library_kiosk.central.store.accounts import find_user
     from library_kiosk.central.upstream import cache
+    from library_kiosk.central.upstream.cache import renewal_forward
 
     steps, started = {}, time.perf_counter()
     before = upstream.calls
@@ -56,10 +55,9 @@ def _fresh_db(folder: str, name: str):
 
 
 def alma(folder: str) -> dict:
-    from tests.upstream.alma_fake import FakeAlma, example_user
-    from tests.conftest import LiveServer
-    from library_kiosk.central.upstream import cache
     from library_kiosk.central.upstream.alma.backend import AlmaUpstream
+    from tests.conftest import LiveServer
+    from tests.upstream.alma_fake import FakeAlma, example_user
 
     fake = FakeAlma(None)
     fake.add_user(example_user())
@@ -94,9 +92,8 @@ def _alma_minimum(fake, primary_id: str, renewed: int) -> int:
 
 
 def sip2(folder: str) -> dict:
-    from tests.upstream.sip2_servers import Library, PysipILS, pysip2_app
-    from library_kiosk.central.upstream import cache
     from library_kiosk.central.upstream.sip2.backend import Sip2Upstream
+    from tests.upstream.sip2_servers import Library, PysipILS, pysip2_app
 
     library = Library()
     library.items["39000000002"]["holds"] = 0

@@ -47,7 +47,7 @@ class BarcodeRules:
                                    f"regular expression: {exc}") from None
 
     @classmethod
-    def from_mapping(cls, data: dict | None) -> "BarcodeRules":
+    def from_mapping(cls, data: dict | None) -> BarcodeRules:
         data = dict(data or {})
         unknown = set(data) - set(cls.__dataclass_fields__)
         if unknown:

@@ -12,7 +12,7 @@ import logging
 import threading
 import time
 from abc import ABC, abstractmethod
-from typing import Iterator
+from collections.abc import Iterator
 
 from hardware.events import READER_BACK, READER_LOST, ReaderEvent
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import glob
 import sys
-from typing import Callable
+from collections.abc import Callable
 
 from hardware import client
 from hardware.config import ReaderSettings

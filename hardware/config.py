@@ -22,8 +22,9 @@ Example::
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 from urllib.parse import urlsplit
 
 from hardware.barcode import BarcodeRules
@@ -48,7 +49,7 @@ class ReaderSettings:
     barcode: BarcodeRules = field(default_factory=BarcodeRules)
 
     @classmethod
-    def from_mapping(cls, data: Mapping[str, Any] | None = None) -> "ReaderSettings":
+    def from_mapping(cls, data: Mapping[str, Any] | None = None) -> ReaderSettings:
         """Build settings from the ``[readers]`` table; missing keys take the defaults."""
         data = dict(data or {})
         unknown = set(data) - set(cls.__dataclass_fields__)

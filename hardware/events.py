@@ -42,7 +42,7 @@ class ReaderEvent:
         return json.dumps(asdict(self), separators=(",", ":"))
 
     @classmethod
-    def from_json(cls, text: str | bytes) -> "ReaderEvent":
+    def from_json(cls, text: str | bytes) -> ReaderEvent:
         data = json.loads(text)
         known = {name: data[name] for name in cls.__dataclass_fields__ if name in data}
         return cls(**known)
@@ -67,7 +67,7 @@ class StatusEvent:
         return json.dumps({"readers": [asdict(r) for r in self.readers]}, separators=(",", ":"))
 
     @classmethod
-    def from_json(cls, text: str | bytes) -> "StatusEvent":
+    def from_json(cls, text: str | bytes) -> StatusEvent:
         data = json.loads(text)
         return cls(tuple(ReaderStatus(r["name"], bool(r["online"]), r.get("technology", ""))
                          for r in data.get("readers", [])))

@@ -10,7 +10,7 @@ default: the name, or the first reader when neither matches), ``poll_seconds``.
 from __future__ import annotations
 
 import threading
-from typing import Iterator
+from collections.abc import Iterator
 
 from smartcard import scard
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import select
 import threading
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 from hardware.base import Reader, ReaderLost
 from hardware.events import BARCODE, ReaderEvent

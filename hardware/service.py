@@ -32,16 +32,15 @@ import sys
 import threading
 import time
 import tomllib
+from collections.abc import Iterable
 from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Iterable
 
 from hardware import sdnotify
 from hardware.base import Reader, open_reader
 from hardware.config import ReaderSettings
 from hardware.debounce import Debouncer
-from hardware.events import (CARD, READER_BACK, READER_LOST, REMOVED, ReaderEvent,
-                             ReaderStatus, StatusEvent)
+from hardware.events import CARD, READER_BACK, READER_LOST, REMOVED, ReaderEvent, ReaderStatus, StatusEvent
 from hardware.simulator import SimulatorReader
 from hardware.uid import UidError, parse_uid
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from typing import Iterator
+from collections.abc import Iterator
 
 from hardware.base import Reader
 from hardware.events import BARCODE, CARD, KINDS, REMOVED, ReaderEvent

@@ -1,18 +1,17 @@
 """The kiosk app factory: configuration, cache, central client, routes."""
 from __future__ import annotations
 
-import datetime as dt
 import os
 
 from flask import Flask
-from markupsafe import escape
 from htmx_flask import Htmx
+from markupsafe import escape
 
-from library_kiosk.domain import clock
-from library_kiosk import settings
 from kiosk.cache import PatronCache, cache_db, load_device_key, open_cache
-from library_kiosk.database import connect_per_request
 from kiosk.central_client import CentralClient
+from library_kiosk import settings
+from library_kiosk.database import connect_per_request
+from library_kiosk.domain import clock
 
 
 def create_app(config: dict | None = None, today=None) -> Flask:

@@ -24,6 +24,7 @@ from kiosk.usage import USAGE_MODELS  # daily usage counters, nothing personal (
 from library_kiosk.database import SQLITE_PRAGMAS, make_database
 from library_kiosk.domain.account import Account
 
+
 class CachedPatron(CacheModel):
     primary_id = pw.CharField(primary_key=True)
     document = pw.TextField()

@@ -18,8 +18,8 @@ import datetime as dt
 
 import peewee as pw
 
-from library_kiosk.domain import clock
 from kiosk.cache_db import CacheModel
+from library_kiosk.domain import clock
 
 
 class PinFailure(CacheModel):

@@ -18,9 +18,9 @@ import uuid
 
 import peewee as pw
 
-from library_kiosk.domain import clock
 from kiosk.cache_db import CacheModel, SyncState, cache_db
 from kiosk.central_client import CentralError, CentralUnavailable
+from library_kiosk.domain import clock
 
 
 def _now() -> dt.datetime:

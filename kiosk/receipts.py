@@ -105,8 +105,8 @@ def section_lines(what: str, account, renewed: list | None = None) -> tuple[str,
     """(title, lines) of the printed receipt for one section of the account, in the screen's language."""
     from flask_babel import gettext as _
 
-    from library_kiosk.domain import codes
     from kiosk.filters import describe, long_date, money
+    from library_kiosk.domain import codes
 
     if what == "requests":
         ready = [r for r in account.requests if r.ready_for_pickup]

@@ -14,10 +14,33 @@ from flask import Blueprint, current_app, redirect, render_template, request, se
 from flask_babel import gettext as _
 from htmx_flask import request as htmx_request
 
-from kiosk import receipts, services
-from kiosk import usage  # daily usage counters, nothing personal (kiosk/usage.py)
+from kiosk import (
+    receipts,
+    services,
+    usage,  # daily usage counters, nothing personal (kiosk/usage.py)
+)
 from kiosk.events import read_tap_token
-from kiosk.visit import (CALL_REASONS, IDENTIFIED, PIN_OK, contrast_on, current_patron, email_letter, end_visit, fresh_start, give_receipt, kiosk_config, locked_message, message, receipt_at_end, receipt_sections, render, renew_and_show, renew_selected_offered, show_account, start_visit)
+from kiosk.visit import (
+    CALL_REASONS,
+    IDENTIFIED,
+    PIN_OK,
+    contrast_on,
+    current_patron,
+    email_letter,
+    end_visit,
+    fresh_start,
+    give_receipt,
+    kiosk_config,
+    locked_message,
+    message,
+    receipt_at_end,
+    receipt_sections,
+    render,
+    renew_and_show,
+    renew_selected_offered,
+    show_account,
+    start_visit,
+)
 
 bp = Blueprint("kiosk", __name__)
 bp.record_once(lambda state: receipts.check_settings(state.app.config["KIOSK"]["kiosk"]))  # refused at start

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 from flask import current_app
 
+from kiosk.central_client import CentralError, CentralUnavailable
 from library_kiosk.domain import clock
 from library_kiosk.domain.account import Account
-from kiosk.central_client import CentralError, CentralUnavailable
 
 
 @dataclass(frozen=True)
@@ -76,8 +76,8 @@ def renew(account: Account, loan_ids: list[int] | None) -> list[RenewalOutcome]:
     store stops answering mid-renewal, the operation stays queued and the outcome is pending
     ("unconfirmed"): it will be applied exactly once when the central store is back.
     """
-    from library_kiosk.domain.renewal import decide
     from kiosk import outbox, sync
+    from library_kiosk.domain.renewal import decide
 
     titles = {loan.loan_id: loan.title for loan in account.loans}
     wanted = [loan.loan_id for loan in account.loans] if loan_ids is None else list(loan_ids)
@@ -191,8 +191,8 @@ def check_pin(account: Account, pin: str) -> PinResult:
     The last allowed failure locks the card here for ``pin_lockout_minutes`` and
     reports the lockout to the central store (``record_lockout``).
     """
-    from library_kiosk.domain.hashing import verify_secret
     from kiosk import lockout
+    from library_kiosk.domain.hashing import verify_secret
 
     config = _kiosk_config()
     until = lockout.locked_until(account.primary_id)
@@ -282,8 +282,8 @@ def sign_in(user_name: str, password: str) -> SignInResult:
     that is nobody's fails the same way, on a counter of its own, after an equally slow check. Every failure
     also counts towards the kiosk's sign-in throttle.
     """
-    from library_kiosk.domain.hashing import hash_secret, verify_secret
     from kiosk import lockout
+    from library_kiosk.domain.hashing import hash_secret, verify_secret
 
     paused = lockout.signin_paused_until()
     if paused:

@@ -16,9 +16,9 @@ import datetime as dt
 from flask import Blueprint, current_app, request, session
 from flask_babel import gettext as _
 
-from library_kiosk.domain import clock
 from kiosk import services
 from kiosk.visit import PIN_OK, fresh_start, message, render, show_account, start_visit
+from library_kiosk.domain import clock
 
 bp = Blueprint("signin", __name__)
 

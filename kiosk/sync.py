@@ -9,15 +9,14 @@ and ``kiosk.services.central_online`` read it. See docs/sync.md.
 """
 from __future__ import annotations
 
-import datetime as dt
 import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from library_kiosk.domain import clock
 from kiosk import outbox
 from kiosk.cache import PatronCache
 from kiosk.central_client import CentralClient, CentralError, CentralUnavailable
+from library_kiosk.domain import clock
 
 
 def _now() -> str:

@@ -29,8 +29,8 @@ import threading
 
 import peewee as pw
 
-from library_kiosk.domain import clock
 from kiosk.cache_db import CacheModel, cache_db
+from library_kiosk.domain import clock
 
 log = logging.getLogger(__name__)
 

@@ -13,12 +13,14 @@ from flask import current_app, render_template, session
 from flask_babel import gettext as _
 from htmx_flask import request as htmx_request
 
-from kiosk import receipts, services
-from kiosk import usage  # daily usage counters, nothing personal (kiosk/usage.py)
+from kiosk import (
+    receipts,
+    services,
+    usage,  # daily usage counters, nothing personal (kiosk/usage.py)
+)
 from kiosk.central_client import CentralUnavailable
 from kiosk.screens import account_screen, renewal_message
 from library_kiosk.domain import clock
-
 
 IDENTIFIED, PIN_OK = "identified", "pin_ok"
 

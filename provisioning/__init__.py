@@ -11,15 +11,15 @@ import os
 import secrets
 
 from flask import Flask
-from markupsafe import escape
 from flask_wtf.csrf import CSRFProtect
 from htmx_flask import Htmx
+from markupsafe import escape
 
-from library_kiosk.domain import clock
 from library_kiosk import settings
 from library_kiosk.central.store import schema
 from library_kiosk.central.store.db import database
 from library_kiosk.database import connect_per_request
+from library_kiosk.domain import clock
 
 
 def _secret_key(config: dict) -> str:
@@ -54,7 +54,9 @@ def create_app(config: dict | None = None, today=None) -> Flask:
     Htmx(app)
     CSRFProtect(app)
     schema.init(config["central"]["database_url"])
-    from library_kiosk.central.upstream import writes  # staff writes go to the library system too ([upstream] kind = "alma")
+    from library_kiosk.central.upstream import (
+        writes,  # staff writes go to the library system too ([upstream] kind = "alma")
+    )
 
     app.extensions["upstream_writer"] = writes.writer_for(config)
 

@@ -16,10 +16,10 @@ from functools import partial
 
 from flask import Blueprint, abort, current_app, request
 
-from library_kiosk.domain import codes
 from library_kiosk.central.store.jobs import anonymise, feed, groups, merge, purge, waive
 from library_kiosk.central.store.jobs.report import get_run, latest_runs
 from library_kiosk.central.store.models import UserGroup
+from library_kiosk.domain import codes
 from provisioning import jobrunner
 from provisioning.views import operator, or_404, render, requires, today
 

@@ -28,8 +28,8 @@ def cmd_staff_add(args) -> int:
 
 
 def cmd_provisioning_serve(args) -> int:
-    from provisioning import create_app
     from library_kiosk.web.serving import app_threads, serve
+    from provisioning import create_app
 
     config = settings.load()
     serve(create_app(config), config["provisioning"]["host"], config["provisioning"]["port"],

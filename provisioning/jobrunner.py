@@ -17,14 +17,14 @@ import os
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from library_kiosk.central.store.db import database
 
 KEEP_SECONDS = 6 * 3600  # trackers (and uploaded feed files) older than this are forgotten
 _lock = threading.Lock()
-_trackers: dict[str, "Tracker"] = {}
+_trackers: dict[str, Tracker] = {}
 
 
 @dataclass

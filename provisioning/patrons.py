@@ -4,11 +4,11 @@ from __future__ import annotations
 from flask import Blueprint, current_app, request, url_for
 from htmx_flask import request as htmx_request
 
-from library_kiosk.domain.membership import expiry_from_card
 from library_kiosk.central.store import accounts, fees, letters, registration, staff
 from library_kiosk.central.store.desk import actions_for, all_loans
 from library_kiosk.central.store.models import User, UserGroup
 from library_kiosk.central.store.records import EXTERNAL_NOTICE, is_external, row_editable
+from library_kiosk.domain.membership import expiry_from_card
 from provisioning.views import operator, or_404, render, requires, today, upstream_writer
 
 bp = Blueprint("patrons", __name__)

@@ -5,8 +5,17 @@ from flask import Blueprint, request
 from htmx_flask import request as htmx_request
 
 from library_kiosk.central.store import accounts
-from library_kiosk.central.store.records import (ROW_MODELS, Refused, delete_row, duplicate_row, is_external, row_editable, save_row,
-                           set_rs_library, update_general)
+from library_kiosk.central.store.records import (
+    ROW_MODELS,
+    Refused,
+    delete_row,
+    duplicate_row,
+    is_external,
+    row_editable,
+    save_row,
+    set_rs_library,
+    update_general,
+)
 from library_kiosk.central.store.registration import Invalid
 from provisioning.patrons import patron_page, rs_libraries
 from provisioning.views import operator, or_404, render, requires

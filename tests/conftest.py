@@ -22,9 +22,8 @@ import pytest
 from werkzeug.serving import make_server
 
 from library_kiosk import settings
-from library_kiosk.domain import clock
 from library_kiosk.central.store import schema
-from library_kiosk.central.store.schema import ALL_MODELS
+from library_kiosk.domain import clock
 
 pytest_plugins = ["tests.reaper"]  # every process the run starts ends with it
 

@@ -22,11 +22,18 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
-from library_kiosk.appliance.install import (PREFIX, ROLES, SERVICE_USER, InstallError, build_release, version_in_wheelhouse,
-                               version_of_source)
+from library_kiosk.appliance.install import (
+    PREFIX,
+    ROLES,
+    SERVICE_USER,
+    InstallError,
+    build_release,
+    version_in_wheelhouse,
+    version_of_source,
+)
 
 
 class UpgradeError(RuntimeError):
@@ -133,7 +140,7 @@ def upgrade(*, prefix: str | Path = PREFIX, role: str = "kiosk", wheelhouse: str
                                  wheelhouse=Path(wheelhouse) if wheelhouse else None, deploy=deploy,
                                  report=lambda changed, what: out(f"  {what}"))
     build(release, version)
-    out(f"  stopping services")
+    out("  stopping services")
     services.stop()
     try:
         migrate(release, config, role)

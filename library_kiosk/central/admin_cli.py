@@ -19,8 +19,8 @@ import json
 import os
 import sys
 
-from library_kiosk.domain import clock
 from library_kiosk import settings
+from library_kiosk.domain import clock
 
 SOURCES = ("STUDENT", "HR", "VISITORS")
 

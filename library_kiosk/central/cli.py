@@ -58,7 +58,6 @@ def cmd_devices(args) -> int:
 
 def cmd_usage(args) -> int:
     """kiosk usage report --from DATE --to DATE [--by kiosk|day|week|month] [--kiosk NAME] [--csv] (central store)."""
-    import datetime as dt
 
     from library_kiosk.central.store import schema, usage
 

@@ -122,7 +122,7 @@ class Account:
         return _plain(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Account":
+    def from_dict(cls, data: dict) -> Account:
         return _build(cls, data)
 
 

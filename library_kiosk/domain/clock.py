@@ -31,12 +31,12 @@ _offset = dt.timedelta(0)
 
 def now() -> dt.datetime:
     """The current instant, naive UTC."""
-    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None) + _offset
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None) + _offset
 
 
 def now_aware() -> dt.datetime:
     """The current instant, UTC with its zone."""
-    return dt.datetime.now(dt.timezone.utc) + _offset
+    return dt.datetime.now(dt.UTC) + _offset
 
 
 def local_now() -> dt.datetime:
@@ -62,7 +62,7 @@ def set_offset(value: dt.timedelta) -> None:
 def offset_to(day: dt.date, at: dt.time = dt.time(12)) -> dt.timedelta:
     """The offset that makes the local time ``at`` on ``day`` now."""
     wanted = dt.datetime.combine(day, at).astimezone()  # local wall time on that day, with that day's zone
-    return wanted - dt.datetime.now(dt.timezone.utc)
+    return wanted - dt.datetime.now(dt.UTC)
 
 
 ENVIRONMENT = "KIOSK_CLOCK_DAY"

@@ -7,8 +7,8 @@ import tomllib
 
 import pytest
 
-from library_kiosk import settings
 from kiosk import heartbeat
+from library_kiosk import settings
 from library_kiosk.appliance import doctor, enrol, example_config
 from library_kiosk.appliance.install import POLICY_FILE, ROLES, Installer, initial_config
 from tests.deploy.conftest import REPO

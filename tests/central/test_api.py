@@ -1,5 +1,5 @@
-import re
 import datetime as dt
+import re
 
 from library_kiosk.central.store.models import Loan
 from tests.conftest import NO_TOKEN

@@ -126,4 +126,4 @@ def test_the_openapi_document_asks_for_the_token_where_the_api_does(api):
             else:
                 assert operation["security"] == [{"deviceToken": []}], (method, path)
                 assert {"401", "403"} <= set(operation["responses"]), (method, path)
-    assert PUBLIC_OPERATIONS == {("/api/v1/sync/enrol", "post")}
+    assert {("/api/v1/sync/enrol", "post")} == PUBLIC_OPERATIONS

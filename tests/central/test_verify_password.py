@@ -3,8 +3,8 @@ card. A local patron's password is checked against their Argon2id hash; the secr
 never logged (upstream patrons: tests/upstream/test_pin.py)."""
 import logging
 
-from library_kiosk.domain.hashing import hash_secret
 from library_kiosk.central.store.models import User
+from library_kiosk.domain.hashing import hash_secret
 from tests.store.factories import patron
 
 PATH = "/api/v1/patrons/P1/verify-pin"

@@ -7,7 +7,6 @@ share; so the browser runs in its own mount namespace with the policy folder bou
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import time
 import urllib.request

@@ -2,8 +2,14 @@ import datetime as dt
 
 import pytest
 
-from library_kiosk.domain.membership import (days_until_expiry, expiry_from_card, is_expired, last_valid_day, password_problems,
-                               pin_problems)
+from library_kiosk.domain.membership import (
+    days_until_expiry,
+    expiry_from_card,
+    is_expired,
+    last_valid_day,
+    password_problems,
+    pin_problems,
+)
 
 EXPIRY = dt.date(2027, 6, 30)
 

@@ -45,7 +45,7 @@ class FelicaCard:
                                        "on-release": lambda tag: True, "timeout": 0.2},
                                  terminate=self._stop.is_set)
 
-    def tap(self) -> "FelicaCard":
+    def tap(self) -> FelicaCard:
         self._stop.clear()
         self._thread = threading.Thread(target=self._emulate, daemon=True)
         self._thread.start()

@@ -18,7 +18,7 @@ class RunningReader:
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
 
-    def __enter__(self) -> "RunningReader":
+    def __enter__(self) -> RunningReader:
         self.thread.start()
         return self
 

@@ -4,8 +4,8 @@ import time
 import pytest
 
 from hardware.nfcpy_reader import NfcpyReader
-from tests.hardware.reader_harness import RunningReader, free_udp_port
 from tests.hardware.felica_card import FelicaCard
+from tests.hardware.reader_harness import RunningReader, free_udp_port
 from tests.hardware.udp_type2_tag import UdpType2Tag
 
 

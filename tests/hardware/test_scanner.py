@@ -4,7 +4,8 @@ import os
 import time
 import tty
 
-from evdev import InputEvent, ecodes as e
+from evdev import InputEvent
+from evdev import ecodes as e
 
 from hardware.scanner import EvdevScanner, KeyDecoder, SerialScanner
 from tests.hardware.reader_harness import RunningReader

@@ -1,8 +1,8 @@
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
-from hardware.uid import (STYLES, UID_LENGTHS, UidError, UidFormat, canonical_uid,
-                          format_uid, parse_uid)
+from hardware.uid import STYLES, UID_LENGTHS, UidError, UidFormat, canonical_uid, format_uid, parse_uid
 
 uids = st.sampled_from(UID_LENGTHS).flatmap(lambda n: st.binary(min_size=n, max_size=n))
 

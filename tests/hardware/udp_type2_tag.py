@@ -69,7 +69,7 @@ class UdpType2Tag:
             if answer is not None:
                 sock.sendto(brty + b" " + answer.hex().encode(), peer)
 
-    def tap(self) -> "UdpType2Tag":
+    def tap(self) -> UdpType2Tag:
         self._stop.clear()
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self._sock.bind(self.addr)

@@ -35,7 +35,7 @@ class VirtualCard:
             return self.uid + b"\x90\x00"
         return b"\x6d\x00"                                    # INS not supported
 
-    def insert(self) -> "VirtualCard":
+    def insert(self) -> VirtualCard:
         self._sock = socket.create_connection(("127.0.0.1", self.port))
         self._thread = threading.Thread(target=self._serve, args=(self._sock,), daemon=True)
         self._thread.start()

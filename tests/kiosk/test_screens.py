@@ -3,8 +3,8 @@ every language the kiosk ships."""
 import pytest
 from flask_babel import force_locale
 
-from library_kiosk.domain.renewal import REASONS
 from kiosk.screens import renewal_message
+from library_kiosk.domain.renewal import REASONS
 
 
 @pytest.mark.parametrize("reason", sorted(REASONS))

@@ -15,8 +15,8 @@ PASSWORD = "Orchid-lantern-73"
 @pytest.fixture
 def signin(kiosk, central_db):
     """The kiosk with P1 (PIN 2468) holding the password PASSWORD (set at the provisioning station)."""
-    from library_kiosk.domain.hashing import hash_secret
     from library_kiosk.central.store.models import User
+    from library_kiosk.domain.hashing import hash_secret
 
     User.update(password_hash=hash_secret(PASSWORD)).where(User.primary_id == "P1").execute()
     return kiosk
@@ -215,8 +215,8 @@ def test_the_password_never_in_a_url_a_log_or_a_page(kiosk_app, central_db, capl
     either server (access lines, urllib3's request lines, warnings) shows it, and no page sends it back."""
     import requests
 
-    from library_kiosk.domain.hashing import hash_secret
     from library_kiosk.central.store.models import User
+    from library_kiosk.domain.hashing import hash_secret
     from tests.conftest import LiveServer
     from tests.kiosk.conftest import fill_cache, make_patrons
 

@@ -8,10 +8,10 @@ import time
 
 import pytest
 
-from provisioning import jobrunner
 from library_kiosk.central.store.jobs.models import JobRun
 from library_kiosk.central.store.models import Change, Fee, Loan, User, UserGroup
 from library_kiosk.central.store.staff import AuditEntry
+from provisioning import jobrunner
 from tests.provisioning.conftest import StaffClient
 from tests.store import factories
 

@@ -8,8 +8,8 @@ import uuid
 import pytest
 
 from library_kiosk.central.store import devices, kiosk_calls
-from library_kiosk.domain.checksums import batch_checksum
 from library_kiosk.central.store.staff import AuditEntry
+from library_kiosk.domain.checksums import batch_checksum
 from tests.provisioning.conftest import StaffClient
 from tests.store.factories import hold, loan, patron
 

@@ -3,9 +3,9 @@ from decimal import Decimal
 
 import pytest
 
-from library_kiosk.domain.hashing import verify_secret
 from library_kiosk.central.store.models import Change, Fee, Identifier, Statistic, User
 from library_kiosk.central.store.staff import AuditEntry
+from library_kiosk.domain.hashing import verify_secret
 from tests.provisioning.conftest import REGISTRATION
 from tests.store import factories
 

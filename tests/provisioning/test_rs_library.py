@@ -6,7 +6,6 @@ import re
 from library_kiosk.central.store import changes
 from library_kiosk.central.store.models import Change, User
 from library_kiosk.central.store.staff import AuditEntry
-from tests.provisioning.conftest import StaffClient
 from tests.store import factories
 
 LIBRARIES = ["UCL Main Library", "Senate House Library"]

@@ -2,11 +2,11 @@
 import datetime as dt
 from decimal import Decimal
 
-from library_kiosk.domain.hashing import hash_secret
 from library_kiosk.central.store import changes
 from library_kiosk.central.store.models import Fee, Identifier, Loan, Request, User, UserGroup
-
+from library_kiosk.domain.hashing import hash_secret
 from tests.conftest import TODAY  # noqa: E402  (the pinned day: tests/conftest.py)
+
 _PIN_HASH = {}
 
 

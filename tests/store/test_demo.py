@@ -1,7 +1,7 @@
-from library_kiosk.domain.blocks import active_blocks
 from library_kiosk.central.store import demo
 from library_kiosk.central.store.accounts import build_accounts
 from library_kiosk.central.store.models import Fee, Identifier, Loan, Request, User, UserGroup
+from library_kiosk.domain.blocks import active_blocks
 from tests.store.factories import TODAY
 
 

@@ -10,7 +10,7 @@ from kiosk.pages import PageError
 from library_kiosk.central.store.idempotency import AppliedOp
 from library_kiosk.central.store.models import Loan
 from library_kiosk.central.store.staff import AuditEntry
-from tests.store.factories import TODAY, hold, loan, patron
+from tests.store.factories import hold, loan, patron
 
 
 @pytest.fixture

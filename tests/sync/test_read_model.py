@@ -4,10 +4,11 @@ import json
 
 import pytest
 
-from kiosk.pages import PageError, parse_lines
 from kiosk.central_client import CentralClient, CentralUnavailable
+from kiosk.pages import PageError, parse_lines
 from library_kiosk.central.store import changes, demo, documents, sync
-from library_kiosk.central.store.accounts import build_accounts, documents as build_documents, get_user
+from library_kiosk.central.store.accounts import build_accounts, get_user
+from library_kiosk.central.store.accounts import documents as build_documents
 from library_kiosk.central.store.db import database, is_postgres
 from library_kiosk.central.store.models import Block, Email, Fee, User
 from tests.conftest import BACKEND

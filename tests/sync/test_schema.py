@@ -1,8 +1,13 @@
 """schemathesis against the sync API's OpenAPI document: no server error, no response that breaks the schema."""
 import schemathesis
-from hypothesis import HealthCheck, given, settings as hsettings
-from schemathesis.checks import (content_type_conformance, not_a_server_error, response_schema_conformance,
-                                 status_code_conformance)
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from schemathesis.checks import (
+    content_type_conformance,
+    not_a_server_error,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 
 def test_sync_api_conforms_to_its_openapi_document(central_app, device_token):

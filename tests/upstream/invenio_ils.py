@@ -28,7 +28,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 from invenio_sip2.datastore import Datastore
@@ -91,7 +90,7 @@ def library():
 def _due(text: str):
     if not text:
         return None
-    return dt.datetime.strptime(text, "%Y%m%d    %H%M%S").replace(tzinfo=dt.timezone.utc)
+    return dt.datetime.strptime(text, "%Y%m%d    %H%M%S").replace(tzinfo=dt.UTC)
 
 
 def login(login_id, password, **kwargs):

@@ -51,10 +51,23 @@ class Library:
 
 def pysip2_app(library: Library, renew_all: bool = True, error_detection: str = "auto", encoding: str = "utf-8",
                idle_timeout: float | None = None, login: tuple[str, str] | None = ("kiosk", "s3cret")):
-    from pysip2 import (END_PATRON_SESSION, ITEM_INFORMATION, LOGIN, PATRON_INFORMATION, PATRON_STATUS, RENEW,
-                        RENEW_ALL, EndSessionResponse, ItemInformationResponse, LoginResponse,
-                        PatronInformationResponse, PatronStatusResponse, RenewAllResponse, RenewResponse,
-                        SIP2Server)
+    from pysip2 import (
+        END_PATRON_SESSION,
+        ITEM_INFORMATION,
+        LOGIN,
+        PATRON_INFORMATION,
+        PATRON_STATUS,
+        RENEW,
+        RENEW_ALL,
+        EndSessionResponse,
+        ItemInformationResponse,
+        LoginResponse,
+        PatronInformationResponse,
+        PatronStatusResponse,
+        RenewAllResponse,
+        RenewResponse,
+        SIP2Server,
+    )
 
     app = SIP2Server(institution_id="MAIN", error_detection=error_detection, encoding=encoding,
                      idle_timeout=idle_timeout, login_required=login is not None)

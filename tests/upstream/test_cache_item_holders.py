@@ -7,10 +7,10 @@ from library_kiosk.central.store import changes, sync
 from library_kiosk.central.store.accounts import build_account, get_user
 from library_kiosk.central.store.db import database
 from library_kiosk.central.store.models import Change, Request
-from tests.store import factories
 from library_kiosk.central.upstream import cache
 from library_kiosk.central.upstream.base import Fetched
 from library_kiosk.central.upstream.models import create_tables
+from tests.store import factories
 
 TODAY = factories.TODAY
 X = "3100000000001"

@@ -5,13 +5,14 @@ import datetime as dt
 import pytest
 
 from library_kiosk.central import api as central
-from tests.conftest import device_client
 from library_kiosk.central.store.changes import latest_seq
 from library_kiosk.central.store.models import Loan
+from tests.conftest import (
+    TODAY,  # noqa: E402  (the pinned day)
+    device_client,
+)
 from tests.upstream.alma_fake import example_user
 from tests.upstream.sip2_servers import Library, PysipILS, pysip2_app
-
-from tests.conftest import TODAY  # noqa: E402  (the pinned day)
 
 
 def make_app(config, upstream_settings):

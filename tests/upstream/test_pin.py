@@ -2,17 +2,17 @@
 store (``POST /api/v1/patrons/{id}/verify-pin``, the PIN in the body), which asks the library
 system (Alma ``op=auth`` through Prism; SIP2 patron information with AD). Offline, the PIN
 is refused with a clear message and nothing is counted: an unchecked PIN is never accepted."""
-import datetime as dt
 import logging
 
 import pytest
 
 from library_kiosk.central import api as central
-from tests.conftest import device_client
+from tests.conftest import (
+    TODAY,  # noqa: E402  (the pinned day)
+    device_client,
+)
 from tests.upstream.alma_fake import example_user
 from tests.upstream.sip2_servers import PysipServer
-
-from tests.conftest import TODAY  # noqa: E402  (the pinned day)
 
 
 def alma_settings(url):
@@ -73,8 +73,8 @@ def test_the_central_store_asks_a_sip2_server(sip2_api):
 def test_a_password_is_checked_by_the_library_system(central_app, alma, caplog, device_token):
     """Signing in without a card: an upstream patron's password goes to Alma's op=auth (as the PIN does);
     a password set here (the provisioning station) is checked against our own hash instead."""
-    from library_kiosk.domain.hashing import hash_secret
     from library_kiosk.central.store.models import User
+    from library_kiosk.domain.hashing import hash_secret
 
     fake, _url = alma
     fake.pins["AL1"] = "Alma-password-9"

@@ -10,11 +10,10 @@ from decimal import Decimal
 
 import pytest
 
-from tests.upstream.sip2_servers import SERVER_KINDS, FaultyProxy, start_server
 from library_kiosk.central.upstream.base import LoanRef, UpstreamUnavailable
 from library_kiosk.central.upstream.sip2.backend import Sip2Upstream
-
 from tests.conftest import TODAY  # noqa: E402  (the pinned day)
+from tests.upstream.sip2_servers import SERVER_KINDS, FaultyProxy, start_server
 
 
 def settings(port, **more):

@@ -1,17 +1,15 @@
 """What only pysip2's ACS server (PyPI ``pysip2``) shows: its checksum, the same server with and without
 renew all, an ILS closing idle connections, a code page other than UTF-8. The scenarios that run against
 both pysip2 and invenio-sip2 are in ``test_sip2.py``."""
-import datetime as dt
 import time
 
 import pytest
 
-from tests.upstream.sip2_servers import Library, PysipILS, pysip2_app
 from library_kiosk.central.upstream.base import LoanRef
 from library_kiosk.central.upstream.sip2.backend import Sip2Upstream
 from library_kiosk.central.upstream.sip2.client import checksum
-
 from tests.conftest import TODAY  # noqa: E402  (the pinned day)
+from tests.upstream.sip2_servers import Library, PysipILS, pysip2_app
 
 
 def settings(port, **more):
@@ -28,7 +26,7 @@ def library():
 def test_checksum_matches_pysip2():
     from pysip2 import calculate_checksum
 
-    frame = "9300CNkiosk|COs3cret|CP|AY0AZ".encode()
+    frame = b"9300CNkiosk|COs3cret|CP|AY0AZ"
     assert checksum(frame) == calculate_checksum(frame)
 
 

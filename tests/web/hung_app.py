@@ -8,8 +8,8 @@ import time
 
 from flask import Flask
 
-from library_kiosk.web.serving import serve
 from library_kiosk.web import health
+from library_kiosk.web.serving import serve
 
 
 def create_app() -> Flask:

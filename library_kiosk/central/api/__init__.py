@@ -5,11 +5,11 @@ import datetime as dt
 
 from flask import Flask, jsonify
 
-from library_kiosk.domain import clock
 from library_kiosk import settings
 from library_kiosk.central.store import schema
 from library_kiosk.central.store.db import database
 from library_kiosk.database import connect_per_request
+from library_kiosk.domain import clock
 
 
 def create_app(config: dict | None = None, today=None) -> Flask:
@@ -26,7 +26,9 @@ def create_app(config: dict | None = None, today=None) -> Flask:
              lambda address: (jsonify(error={"code": "network_not_allowed", "message": (
                  f"This central store does not answer requests from {address} ([central] allowed_networks).")}), 403))
     schema.init(config["central"]["database_url"])
-    from library_kiosk.central import upstream  # the library system behind the store: [upstream] kind (docs/upstream.md)
+    from library_kiosk.central import (
+        upstream,  # the library system behind the store: [upstream] kind (docs/upstream.md)
+    )
 
     upstream.init_app(app, config)
 

@@ -6,10 +6,9 @@ from flask import Blueprint, current_app, jsonify, request
 from library_kiosk.central.api.auth import current_device
 from library_kiosk.central.api.errors import ApiError, int_arg
 from library_kiosk.central.api.openapi import OPENAPI
-from library_kiosk.domain.blocks import active_blocks
-from library_kiosk.central.store import circulation
-from library_kiosk.central.store import kiosk_calls, letters, staff
+from library_kiosk.central.store import circulation, kiosk_calls, letters, staff
 from library_kiosk.central.store.accounts import build_account, find_user, get_user
+from library_kiosk.domain.blocks import active_blocks
 
 bp = Blueprint("api", __name__)
 

@@ -13,8 +13,8 @@ from library_kiosk.central.api.auth import current_device
 from library_kiosk.central.api.errors import ApiError, int_arg
 from library_kiosk.central.store import devices, letters, sync
 from library_kiosk.central.store.idempotency import MAX_OPS, OpRefused, apply_ops
-from library_kiosk.domain.checksums import batch_checksum
 from library_kiosk.central.store.sync_ops import HANDLERS, PAYLOADS, REQUIRED
+from library_kiosk.domain.checksums import batch_checksum
 
 bp = Blueprint("sync_api", __name__)
 log = logging.getLogger(__name__)

@@ -4,11 +4,11 @@ from __future__ import annotations
 from flask import Blueprint, current_app, jsonify, request
 
 from library_kiosk.central.api.errors import ApiError
-from library_kiosk.domain.blocks import active_blocks
-from library_kiosk.domain.hashing import verify_secret
 from library_kiosk.central.store.accounts import build_account, get_user
 from library_kiosk.central.upstream import cache
 from library_kiosk.central.upstream.base import UpstreamError, UpstreamUnavailable
+from library_kiosk.domain.blocks import active_blocks
+from library_kiosk.domain.hashing import verify_secret
 
 bp = Blueprint("upstream", __name__)
 

@@ -12,10 +12,20 @@ from decimal import Decimal
 
 import peewee as pw
 
-from library_kiosk.domain import account as domain
 from library_kiosk.central.store.db import database, is_postgres
-from library_kiosk.central.store.models import (ELSEWHERE, Block, Email, Fee, Identifier, Loan, Request, UpstreamItem, User,
-                          UserGroup)
+from library_kiosk.central.store.models import (
+    ELSEWHERE,
+    Block,
+    Email,
+    Fee,
+    Identifier,
+    Loan,
+    Request,
+    UpstreamItem,
+    User,
+    UserGroup,
+)
+from library_kiosk.domain import account as domain
 
 OPEN_REQUEST_STATUSES = ("ON_HOLD_SHELF", "IN_PROCESS", "NOT_STARTED")
 

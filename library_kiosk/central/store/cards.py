@@ -12,7 +12,13 @@ import peewee as pw
 from library_kiosk.central.store import changes, staff
 from library_kiosk.central.store.db import database
 from library_kiosk.central.store.models import Block, Fee, Identifier, User
-from library_kiosk.central.store.registration import Invalid, check_identifier, holder_of, normalise_card, write_upstream
+from library_kiosk.central.store.registration import (
+    Invalid,
+    check_identifier,
+    holder_of,
+    normalise_card,
+    write_upstream,
+)
 
 CSV_COLUMNS = ("primary_id", "barcode", "card_serial_number")
 

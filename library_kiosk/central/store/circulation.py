@@ -2,14 +2,13 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Callable
+from collections.abc import Callable
 
-from library_kiosk.domain.renewal import RenewalDecision, decide
 from library_kiosk.central.store import changes
 from library_kiosk.central.store.accounts import build_account
 from library_kiosk.central.store.db import write_transaction
 from library_kiosk.central.store.models import Loan, User
-
+from library_kiosk.domain.renewal import RenewalDecision, decide
 
 Forward = Callable[[User, "list[int] | None", dt.date], "list[RenewalDecision]"]
 

@@ -19,15 +19,27 @@ import datetime as dt
 import random
 from decimal import Decimal
 
-from library_kiosk.domain import clock
-from library_kiosk.domain.codes import HARVARD_USER_GROUPS
-from library_kiosk.domain.hashing import hash_secret
-from library_kiosk.central.store import changes, documents as read_model
+from library_kiosk.central.store import changes
+from library_kiosk.central.store import documents as read_model
 from library_kiosk.central.store.bulk import insert_rows
 from library_kiosk.central.store.db import database, is_postgres
 from library_kiosk.central.store.jobs.report import DOCUMENTS_PHASE, phase_progress
-from library_kiosk.central.store.models import (Address, Block, Email, Fee, Identifier, Loan, Phone, Request, Statistic, User,
-                          UserGroup)
+from library_kiosk.central.store.models import (
+    Address,
+    Block,
+    Email,
+    Fee,
+    Identifier,
+    Loan,
+    Phone,
+    Request,
+    Statistic,
+    User,
+    UserGroup,
+)
+from library_kiosk.domain import clock
+from library_kiosk.domain.codes import HARVARD_USER_GROUPS
+from library_kiosk.domain.hashing import hash_secret
 
 DEMO_PIN = "2468"
 BATCH = 2000
@@ -235,8 +247,8 @@ def _generate_batch(rng, first, size, codes, pin_hash, today, loan_id, counts) -
 
 def showcase(today: dt.date | None = None, limit: int = 1) -> dict[str, list[str]]:
     """Barcodes worth trying in a demo, by situation."""
-    from library_kiosk.domain.blocks import active_blocks
     from library_kiosk.central.store.accounts import build_account
+    from library_kiosk.domain.blocks import active_blocks
 
     today = today or clock.today()
     found: dict[str, list[str]] = {"ok, PIN asked": [], "ok, no PIN": [], "expired": [], "blocked": []}

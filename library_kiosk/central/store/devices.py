@@ -202,7 +202,9 @@ def conflict_query(dealt_with: bool = False, limit: int = 200) -> list[tuple[Syn
 def mark_conflict_dealt(conflict_id: int, operator: str) -> SyncConflictDealt:
     """Mark a sync conflict as dealt with by ``operator`` (audited); ``DeviceError`` if it is unknown or
     already marked."""
-    from library_kiosk.central.store import staff  # staff has no import of ours beyond models; kept local like idempotency's
+    from library_kiosk.central.store import (
+        staff,  # staff has no import of ours beyond models; kept local like idempotency's
+    )
 
     conflict = SyncConflict.get_or_none(SyncConflict.id == conflict_id)
     if conflict is None:

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 
-from library_kiosk.domain import codes
 from library_kiosk.central.store import changes, staff
 from library_kiosk.central.store.db import database
 from library_kiosk.central.store.models import Fee, FeeTransaction, User
 from library_kiosk.central.store.registration import Invalid, write_upstream
+from library_kiosk.domain import codes
 
 CENT = Decimal("0.01")
 

@@ -22,10 +22,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-from library_kiosk.domain.checksums import canonical, op_digest
 from library_kiosk.central.store.db import database, write_transaction
 from library_kiosk.central.store.devices import AppliedOp, Device  # noqa: F401  (AppliedOp lives with the devices it belongs to)
 from library_kiosk.central.store.models import _now
+from library_kiosk.domain.checksums import canonical, op_digest
 
 LEASE_SECONDS = 30
 REFRESHES = ("renew",)  # operation types that change what a kiosk shows about the patron

@@ -25,12 +25,11 @@ import os
 import jinja2
 import peewee as pw
 
-from library_kiosk.domain import clock
-from library_kiosk.domain import codes
-from library_kiosk.domain.account import Account
 from library_kiosk.central.store import mail
 from library_kiosk.central.store.db import database
 from library_kiosk.central.store.models import BaseModel, User, _now
+from library_kiosk.domain import clock, codes
+from library_kiosk.domain.account import Account
 
 log = logging.getLogger(__name__)
 

@@ -11,8 +11,8 @@ import datetime as dt
 
 import peewee as pw
 
-from library_kiosk.domain import clock
 from library_kiosk.central.store.db import database
+from library_kiosk.domain import clock
 
 
 def _now() -> dt.datetime:

@@ -11,13 +11,22 @@ import datetime as dt
 
 import peewee as pw
 
-from library_kiosk.domain import codes
-from library_kiosk.domain.hashing import hash_secret
 from library_kiosk.central.store import changes, staff
 from library_kiosk.central.store.db import database
 from library_kiosk.central.store.models import Address, Email, Identifier, Note, Phone, Statistic, User, _now
-from library_kiosk.central.store.registration import (Invalid, check_address, check_email, check_group, check_identifier, check_names,
-                                check_secrets, parse_date, text)
+from library_kiosk.central.store.registration import (
+    Invalid,
+    check_address,
+    check_email,
+    check_group,
+    check_identifier,
+    check_names,
+    check_secrets,
+    parse_date,
+    text,
+)
+from library_kiosk.domain import codes
+from library_kiosk.domain.hashing import hash_secret
 
 ROW_MODELS = {"email": Email, "address": Address, "identifier": Identifier, "statistic": Statistic,
               "note": Note, "phone": Phone}

@@ -13,12 +13,12 @@ from decimal import Decimal
 
 import peewee as pw
 
-from library_kiosk.domain import codes
-from library_kiosk.domain.hashing import hash_secret
-from library_kiosk.domain.membership import expiry_from_card, password_problems, pin_problems
 from library_kiosk.central.store import changes, staff
 from library_kiosk.central.store.db import database
 from library_kiosk.central.store.models import Address, Email, Fee, Identifier, Statistic, User, UserGroup
+from library_kiosk.domain import codes
+from library_kiosk.domain.hashing import hash_secret
+from library_kiosk.domain.membership import expiry_from_card, password_problems, pin_problems
 
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 BARCODE_PATTERN = re.compile(r"^[A-Za-z0-9-]{4,40}$")

@@ -12,10 +12,10 @@ import hashlib
 
 import peewee as pw
 
-from library_kiosk.domain.hashing import hash_secret, verify_secret
-from library_kiosk.domain.membership import password_problems
 from library_kiosk.central.store.db import is_postgres
 from library_kiosk.central.store.models import BaseModel, _now
+from library_kiosk.domain.hashing import hash_secret, verify_secret
+from library_kiosk.domain.membership import password_problems
 
 ROLES = {"circulation": "Circulation desk", "user_manager": "User manager", "administrator": "Administrator"}
 RANK = {"circulation": 1, "user_manager": 2, "administrator": 3}

@@ -7,8 +7,16 @@ the upstream are library_kiosk/central/api/upstream_routes.py).
 """
 from __future__ import annotations
 
-from library_kiosk.central.upstream.base import Capabilities, LoanRef, PatronNotFound, PatronRef, Upstream, UpstreamError, \
-    UpstreamUnavailable, load_backend
+from library_kiosk.central.upstream.base import (
+    Capabilities,
+    LoanRef,
+    PatronNotFound,
+    PatronRef,
+    Upstream,
+    UpstreamError,
+    UpstreamUnavailable,
+    load_backend,
+)
 from library_kiosk.central.upstream.config import UpstreamConfigError, upstream_settings
 
 __all__ = ["Capabilities", "LoanRef", "PatronNotFound", "PatronRef", "Upstream", "UpstreamError",

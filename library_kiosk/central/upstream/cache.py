@@ -15,14 +15,24 @@ import logging
 
 import peewee as pw
 
-from library_kiosk.domain.account import Account
-from library_kiosk.domain.renewal import RenewalDecision, decide
 from library_kiosk.central.store import changes, circulation
 from library_kiosk.central.store.accounts import OPEN_REQUEST_STATUSES, build_account, find_user, get_user
 from library_kiosk.central.store.db import database
-from library_kiosk.central.store.models import Block, Fee, Identifier, Loan, Request, UpstreamItem, User, UserGroup, _now
+from library_kiosk.central.store.models import (
+    Block,
+    Fee,
+    Identifier,
+    Loan,
+    Request,
+    UpstreamItem,
+    User,
+    UserGroup,
+    _now,
+)
 from library_kiosk.central.upstream.base import Fetched, LoanRef, Upstream, UpstreamError, UpstreamUnavailable
 from library_kiosk.central.upstream.models import PendingRenewal, UpstreamLoan, UpstreamPatron, create_tables
+from library_kiosk.domain.account import Account
+from library_kiosk.domain.renewal import RenewalDecision, decide
 
 log = logging.getLogger(__name__)
 UPSTREAM_SEGMENT = "External"  # rows the upstream owns; staff-made (Internal) rows are kept

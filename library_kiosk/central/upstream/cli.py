@@ -12,8 +12,8 @@ from library_kiosk.domain import clock
 
 def _load(args):
     from library_kiosk import settings
-    from library_kiosk.central.store import schema
     from library_kiosk.central import upstream
+    from library_kiosk.central.store import schema
     from library_kiosk.central.upstream.config import UpstreamConfigError
 
     config = settings.load()

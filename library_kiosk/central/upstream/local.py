@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import datetime as dt
 
+from library_kiosk.central.upstream.base import Capabilities, Fetched, LoanRef, PatronNotFound, Upstream
 from library_kiosk.domain.hashing import verify_secret
 from library_kiosk.domain.renewal import RenewalDecision
-from library_kiosk.central.upstream.base import Capabilities, Fetched, LoanRef, PatronNotFound, Upstream
 
 
 class LocalUpstream(Upstream):

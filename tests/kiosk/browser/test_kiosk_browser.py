@@ -253,8 +253,8 @@ def _keyboard(page, text):
 
 
 def test_sign_in_without_a_card_on_the_on_screen_keyboard(page, kiosk_url, central_db):
-    from library_kiosk.domain.hashing import hash_secret
     from library_kiosk.central.store.models import User
+    from library_kiosk.domain.hashing import hash_secret
 
     User.update(password_hash=hash_secret("Orchid-lantern-73")).where(User.primary_id == "P1").execute()
     page.goto(kiosk_url)

@@ -8,8 +8,18 @@ from library_kiosk.central.store.jobs.merge import merge_users
 from library_kiosk.central.store.jobs.models import JobRun
 from library_kiosk.central.store.jobs.purge import purge_users
 from library_kiosk.central.store.jobs.waive import waive_fines
-from library_kiosk.central.store.models import (Change, Email, Fee, FeeTransaction, Identifier, Loan, Note, Request, User,
-                          UserGroup)
+from library_kiosk.central.store.models import (
+    Change,
+    Email,
+    Fee,
+    FeeTransaction,
+    Identifier,
+    Loan,
+    Note,
+    Request,
+    User,
+    UserGroup,
+)
 from tests.store import factories
 
 TODAY = factories.TODAY

@@ -36,18 +36,35 @@ import datetime as dt
 import io
 import re
 import xml.etree.ElementTree as ET
-from operator import itemgetter
 from dataclasses import dataclass, field
+from operator import itemgetter
 from xml.parsers import expat
 
 import peewee as pw
 
-from library_kiosk.domain.codes import SOURCE_SYSTEMS
 from library_kiosk.central.store import bulk, changes
 from library_kiosk.central.store.db import database, is_postgres
 from library_kiosk.central.store.jobs.common import paused_gc, refresh_documents
-from library_kiosk.central.store.jobs.report import DOCUMENTS_PHASE, JobRefused, JobReport, Progress, phase_progress, run_job
-from library_kiosk.central.store.models import Address, Change, Email, Identifier, Phone, Statistic, User, UserGroup, _now
+from library_kiosk.central.store.jobs.report import (
+    DOCUMENTS_PHASE,
+    JobRefused,
+    JobReport,
+    Progress,
+    phase_progress,
+    run_job,
+)
+from library_kiosk.central.store.models import (
+    Address,
+    Change,
+    Email,
+    Identifier,
+    Phone,
+    Statistic,
+    User,
+    UserGroup,
+    _now,
+)
+from library_kiosk.domain.codes import SOURCE_SYSTEMS
 
 FORMATS = ("csv", "alma-xml")
 REQUIRED_COLUMNS = ("primary_id", "last_name", "user_group", "expiry_date")

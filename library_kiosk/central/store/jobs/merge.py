@@ -21,7 +21,20 @@ from library_kiosk.central.store import changes
 from library_kiosk.central.store.db import database
 from library_kiosk.central.store.jobs.common import refresh_documents
 from library_kiosk.central.store.jobs.report import JobRefused, JobReport, Progress, run_job
-from library_kiosk.central.store.models import Address, Block, Email, Fee, Identifier, Loan, Note, Phone, Request, Statistic, User, _now
+from library_kiosk.central.store.models import (
+    Address,
+    Block,
+    Email,
+    Fee,
+    Identifier,
+    Loan,
+    Note,
+    Phone,
+    Request,
+    Statistic,
+    User,
+    _now,
+)
 
 SEGMENTS = {
     "notes": (Note,),

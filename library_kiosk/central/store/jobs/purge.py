@@ -22,8 +22,16 @@ from decimal import Decimal
 from library_kiosk.central.store import changes
 from library_kiosk.central.store.accounts import OPEN_REQUEST_STATUSES
 from library_kiosk.central.store.db import database
-from library_kiosk.central.store.jobs.common import (OPEN_FEE, _chunks, fee_item, money, owed_by, refresh_documents, waive_fees,
-                               with_open_loans)
+from library_kiosk.central.store.jobs.common import (
+    OPEN_FEE,
+    _chunks,
+    fee_item,
+    money,
+    owed_by,
+    refresh_documents,
+    waive_fees,
+    with_open_loans,
+)
 from library_kiosk.central.store.jobs.report import JobRefused, JobReport, Progress, run_job
 from library_kiosk.central.store.models import Fee, Request, User
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 import datetime as dt
 import inspect
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Callable
 
 from library_kiosk.central.store.db import database
 from library_kiosk.central.store.jobs.models import JobRun

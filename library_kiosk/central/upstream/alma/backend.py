@@ -14,11 +14,11 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
+from library_kiosk.central.upstream.alma.client import AlmaClient, AlmaError
+from library_kiosk.central.upstream.base import Capabilities, Fetched, LoanRef, PatronNotFound, Upstream, UpstreamError
 from library_kiosk.domain import clock
 from library_kiosk.domain.account import Account, Block, Fee, GroupPolicy, Loan, Request
 from library_kiosk.domain.renewal import RenewalDecision
-from library_kiosk.central.upstream.alma.client import AlmaClient, AlmaError
-from library_kiosk.central.upstream.base import Capabilities, Fetched, LoanRef, PatronNotFound, Upstream, UpstreamError
 
 USERS = "/almaws/v1/users"
 

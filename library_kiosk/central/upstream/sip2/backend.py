@@ -13,10 +13,10 @@ import hashlib
 import re
 from decimal import Decimal, InvalidOperation
 
-from library_kiosk.domain.account import Account, Block, Fee, GroupPolicy, Loan, Request
-from library_kiosk.domain.renewal import RenewalDecision
 from library_kiosk.central.upstream.base import Capabilities, Fetched, LoanRef, Upstream
 from library_kiosk.central.upstream.sip2.client import SUPPORTED, pool_for, sip_date
+from library_kiosk.domain.account import Account, Block, Fee, GroupPolicy, Loan, Request
+from library_kiosk.domain.renewal import RenewalDecision
 
 # The SIP2 patron-status flags, position by position: (block type, plain reason, stops renewals)
 PATRON_FLAGS = [

@@ -21,8 +21,8 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from library_kiosk.domain import clock
 from library_kiosk.central.upstream.base import UpstreamError, UpstreamUnavailable
+from library_kiosk.domain import clock
 
 # fixed-length header of each response: command -> [(name, width)]
 FIXED = {
