@@ -58,19 +58,26 @@ def write_csv(path: str, data) -> None:
 def databases(url: str | None, workdir: str):
     """Two fresh database URLs (the loader's, the floor's) and a clean-up."""
     if not url or url.startswith("sqlite"):
-        base = url[len("sqlite:///"):] if url else os.path.join(workdir, "bench-feed.db")
-        names = [f"{base}.load.db", f"{base}.floor.db"]
-        for name in names:
-            for suffix in ("", "-wal", "-shm"):
-                if os.path.exists(name + suffix):
-                    os.remove(name + suffix)
+        return _sqlite_databases(url[len("sqlite:///"):] if url else os.path.join(workdir, "bench-feed.db"))
+    return _postgres_databases(url)
 
-        def cleanup():
-            for name in names:
-                for suffix in ("", "-wal", "-shm"):
-                    if os.path.exists(name + suffix):
-                        os.remove(name + suffix)
-        return [f"sqlite:///{n}" for n in names], cleanup
+
+def _sqlite_databases(base: str):
+    """Two files next to ``base`` (left over ones removed first, with their WAL files)."""
+    names = [f"{base}.load.db", f"{base}.floor.db"]
+    _remove_sqlite_files(names)
+    return [f"sqlite:///{n}" for n in names], lambda: _remove_sqlite_files(names)
+
+
+def _remove_sqlite_files(names: list[str]) -> None:
+    for name in names:
+        for suffix in ("", "-wal", "-shm"):
+            if os.path.exists(name + suffix):
+                os.remove(name + suffix)
+
+
+def _postgres_databases(url: str):
+    """Two databases created through the server database ``url`` names, dropped by the clean-up."""
     import psycopg2
 
     admin = psycopg2.connect(url)

@@ -200,6 +200,44 @@ def staff_views(tally: Tally, session: requests.Session, station: str, rng: rand
     tally.request(session, "GET", station + rng.choice(["/fleet", "/calls", "/conflicts", "/usage"]))
 
 
+class Crowd:
+    """The simulated people, a thread each, doing one thing after another until ``stop`` is set."""
+
+    def __init__(self, tally: Tally, kiosk: str, station: str, reader: str, barcodes: list[str],
+                 staff: tuple[str, str]):
+        self.tally, self.kiosk, self.station, self.reader = tally, kiosk, station, reader
+        self.barcodes, self.staff = barcodes, staff
+        self.stop = threading.Event()
+        self.at_the_kiosk = threading.Lock()  # one patron at a time at a kiosk's screen; everything else is concurrent
+
+    def person(self, number: int) -> None:
+        rng = random.Random(number)
+        session, cookie = staff_login(self.station, *self.staff)
+        while not self.stop.is_set():
+            try:
+                self.act(rng, session, cookie)
+            except Exception as exc:  # (a broken answer is an error of the run, not of the bench)
+                with self.tally.lock:
+                    self.tally.errors.append(f"{type(exc).__name__}: {exc}")
+
+    def act(self, rng: random.Random, session: requests.Session, cookie: str) -> None:
+        tally, kiosk, station = self.tally, self.kiosk, self.station
+        roll = rng.random()
+        if roll < 0.45:
+            with self.at_the_kiosk:
+                patron_session(tally, kiosk, self.barcodes, rng, self.reader)
+        elif roll < 0.65:
+            staff_views(tally, session, station, rng)
+        elif roll < 0.80:
+            target, extra = (kiosk, "") if rng.random() < 0.5 else (station, cookie)
+            abandoned_stream(tally, target, extra, hold_seconds=rng.choice([0, 0, 0.5, 3]))
+        elif roll < 0.90:
+            tally.request(requests.Session(), "GET", kiosk + "/")  # a reload
+        else:
+            target, path = rng.choice([(kiosk, "/"), (kiosk, "/events"), (station, "/login")])
+            cut_connection(target, path, after_headers=rng.random() < 0.5)
+
+
 # --- the run ----------------------------------------------------------------------------------------------------
 
 def main(argv: list[str]) -> dict:
@@ -249,43 +287,29 @@ def main(argv: list[str]) -> dict:
 
 
 def _soak(args, kiosk, station, reader, barcodes, staff, pids) -> dict:
-    tally, stop = Tally(), threading.Event()
+    tally = Tally()
+    crowd = Crowd(tally, kiosk, station, reader, barcodes, staff)
     duration = args.minutes * 60
     warmup = max(30.0, duration * 0.1)
     samples: dict[str, list[dict]] = {name: [] for name in pids}
-    at_the_kiosk = threading.Lock()  # one patron at a time at a kiosk's screen; everything else is concurrent
-
-    def person(number: int) -> None:
-        rng = random.Random(number)
-        session, cookie = staff_login(station, *staff)
-        while not stop.is_set():
-            try:
-                act(rng, session, cookie)
-            except Exception as exc:  # noqa: BLE001  (a broken answer is an error of the run, not of the bench)
-                with tally.lock:
-                    tally.errors.append(f"{type(exc).__name__}: {exc}")
-
-    def act(rng, session, cookie) -> None:
-        roll = rng.random()
-        if roll < 0.45:
-            with at_the_kiosk:
-                patron_session(tally, kiosk, barcodes, rng, reader)
-        elif roll < 0.65:
-            staff_views(tally, session, station, rng)
-        elif roll < 0.80:
-            target, extra = (kiosk, "") if rng.random() < 0.5 else (station, cookie)
-            abandoned_stream(tally, target, extra, hold_seconds=rng.choice([0, 0, 0.5, 3]))
-        elif roll < 0.90:
-            tally.request(requests.Session(), "GET", kiosk + "/")  # a reload
-        else:
-            target, path = rng.choice([(kiosk, "/"), (kiosk, "/events"), (station, "/login")])
-            cut_connection(target, path, after_headers=rng.random() < 0.5)
-
-    workers = [threading.Thread(target=person, args=(n,), daemon=True) for n in range(args.clients)]
+    workers = [threading.Thread(target=crowd.person, args=(n,), daemon=True) for n in range(args.clients)]
     started = time.monotonic()
     for worker in workers:
         worker.start()
     log(f"soaking for {args.minutes:g} minutes with {args.clients} clients")
+    _watch(tally, pids, samples, started, duration, warmup)
+    crowd.stop.set()
+    for worker in workers:
+        worker.join(STUCK_SECONDS * 3)
+    time.sleep(SAMPLE_SECONDS)  # streams of the last departed clients end keepalive by keepalive
+    for name, pid in pids.items():
+        samples[name].append(sample(pid))
+    return _figures(args, tally, samples)
+
+
+def _watch(tally: Tally, pids: dict[str, int], samples: dict[str, list[dict]], started: float, duration: float,
+           warmup: float) -> None:
+    """Until the run's end, every SAMPLE_SECONDS: sample the apps (once warmed up) and log how the run goes."""
     while time.monotonic() - started < duration:
         time.sleep(SAMPLE_SECONDS)
         elapsed = time.monotonic() - started
@@ -297,12 +321,11 @@ def _soak(args, kiosk, station, reader, barcodes, staff, pids) -> dict:
         log(f"  {elapsed:5.0f} s: {done} requests, {errors} errors, {stuck} stuck; "
             + "; ".join(f"{n} {s[-1]['threads']} threads {s[-1]['fds']} fds {s[-1]['rss_mb']:.0f} MiB"
                         for n, s in samples.items() if s))
-    stop.set()
-    for worker in workers:
-        worker.join(STUCK_SECONDS * 3)
-    time.sleep(SAMPLE_SECONDS)  # streams of the last departed clients end keepalive by keepalive
-    for name, pid in pids.items():
-        samples[name].append(sample(pid))
+
+
+def _figures(args, tally: Tally, samples: dict[str, list[dict]]) -> dict:
+    """The last line's figures: requests, errors, latency, and each app's growth from the first sample to the
+    last (the worst app's as ``threads_growth``, ``fds_growth``, ``rss_growth_mb``)."""
     figures = {"minutes": args.minutes, "clients": args.clients, "requests": len(tally.latencies) + tally.stuck,
                "errors": len(tally.errors), "stuck_requests": tally.stuck,
                "p95_ms": round(percentile(tally.latencies, 0.95) * 1000, 1) if tally.latencies else None,

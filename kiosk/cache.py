@@ -76,6 +76,30 @@ class PreparedPage(NamedTuple):
     identifiers: list
 
 
+def _record_head(record) -> tuple[str, int, str]:
+    """A record's primary id, seq and kind; ``PageError`` if any is missing or of the wrong kind."""
+    if not isinstance(record, dict):
+        raise PageError("a record lacks its primary id, seq or kind")
+    primary_id, seq, kind = record.get("primary_id"), record.get("seq"), record.get("kind")
+    if not isinstance(primary_id, str) or not isinstance(seq, int) or kind not in ("upsert", "delete"):
+        raise PageError("a record lacks its primary id, seq or kind")
+    return primary_id, seq, kind
+
+
+def _document_text(record: dict, primary_id: str) -> str:
+    """The document to store, as JSON text: the line format's as sent, else the account dumped compactly.
+    ``PageError`` if it is not the patron's or is cut off."""
+    if "document" in record:  # the line format: the document's JSON text, stored as is
+        document = record["document"]
+        if not document_of(document, primary_id):
+            raise PageError(f"the document of {primary_id!r} is incomplete")
+        return document
+    account = record.get("account")
+    if not isinstance(account, dict) or account.get("primary_id") != primary_id:
+        raise PageError(f"the record of {primary_id!r} is incomplete")
+    return json.dumps(account, separators=(",", ":"))
+
+
 class PatronCache:
     """Lookups and page-wise updates of the cache, under one device key."""
 
@@ -156,45 +180,35 @@ class PatronCache:
         self._store(*self._rows(records))
 
     def _rows(self, records: list) -> tuple[list, list, list]:
-        """Check each record (as ``_check_record``) and make its rows: the primary ids to replace, the
+        """Check each record (as ``kiosk.pages.check_record``) and make its rows: the primary ids to replace, the
         patron rows and the (identifier hash, primary id) rows of active identifiers. ``PageError`` if a
         record is malformed; nothing is written here."""
         ids, patrons, identifiers = [], [], []
-        copy = self._keyed.copy
-        dumps = json.dumps
         for record in records:
-            if not isinstance(record, dict):
-                raise PageError("a record lacks its primary id, seq or kind")
-            primary_id, seq, kind = record.get("primary_id"), record.get("seq"), record.get("kind")
-            if not isinstance(primary_id, str) or not isinstance(seq, int) or kind not in ("upsert", "delete"):
-                raise PageError("a record lacks its primary id, seq or kind")
+            primary_id, seq, kind = _record_head(record)
             ids.append(primary_id)
             if kind == "delete":
                 continue
-            if "document" in record:  # the line format: the document's JSON text, stored as is
-                document = record["document"]
-                if not document_of(document, primary_id):
-                    raise PageError(f"the document of {primary_id!r} is incomplete")
-            else:
-                account = record.get("account")
-                if not isinstance(account, dict) or account.get("primary_id") != primary_id:
-                    raise PageError(f"the record of {primary_id!r} is incomplete")
-                document = dumps(account, separators=(",", ":"))
-            values = record.get("identifiers")
-            if not isinstance(values, list):
-                raise PageError(f"the record of {primary_id!r} is incomplete")
-            keys = set()
-            for identifier in values:
-                if not isinstance(identifier, dict) or not isinstance(identifier.get("value"), str):
-                    raise PageError(f"the record of {primary_id!r} is incomplete")
-                if identifier.get("status") == "ACTIVE":  # as _hashing, inlined
-                    state = copy()
-                    state.update(identifier["value"].strip().upper().encode())
-                    keys.add(state.hexdigest())
+            document = _document_text(record, primary_id)
+            keys = self._active_keys(record.get("identifiers"), primary_id)
             patrons.append((primary_id, document, seq))
-            for k in keys:
-                identifiers.append((k, primary_id))
+            identifiers.extend((k, primary_id) for k in keys)
         return ids, patrons, identifiers
+
+    def _active_keys(self, values, primary_id: str) -> set[str]:
+        """The hashes of a record's active identifiers; ``PageError`` if the list or an entry is malformed."""
+        if not isinstance(values, list):
+            raise PageError(f"the record of {primary_id!r} is incomplete")
+        copy = self._keyed.copy
+        keys = set()
+        for identifier in values:
+            if not isinstance(identifier, dict) or not isinstance(identifier.get("value"), str):
+                raise PageError(f"the record of {primary_id!r} is incomplete")
+            if identifier.get("status") == "ACTIVE":  # as _hashing, inlined
+                state = copy()
+                state.update(identifier["value"].strip().upper().encode())
+                keys.add(state.hexdigest())
+        return keys
 
     def _store(self, ids: list, patrons: list, identifiers: list) -> None:
         """Replace the patrons ``ids`` (deleted, or sent again) by ``patrons`` and their identifier hashes.

@@ -76,46 +76,100 @@ def renew(account: Account, loan_ids: list[int] | None) -> list[RenewalOutcome]:
     store stops answering mid-renewal, the operation stays queued and the outcome is pending
     ("unconfirmed"): it will be applied exactly once when the central store is back.
     """
-    from kiosk import outbox, sync
-    from library_kiosk.domain.renewal import decide
-
     titles = {loan.loan_id: loan.title for loan in account.loans}
     wanted = [loan.loan_id for loan in account.loans] if loan_ids is None else list(loan_ids)
-    cache = _cache()
     if not central_online():
-        if _kiosk_config().get("offline_renewals", "refuse") != "local":
-            raise CentralUnavailable(OFFLINE_REFUSED, not_sent=True)  # the screens say so; nothing is queued
-        today = current_app.config["TODAY"]()
-        decisions = []
-        for loan_id in wanted:
-            loan = account.loan(loan_id)
-            decisions.append(decide(account, loan, today) if loan else None)
-        local = [{"loan_id": i, "renewed": bool(d and d.renewed),
-                  "new_due_date": d.new_due_date.isoformat() if d and d.new_due_date else None}
-                 for i, d in zip(wanted, decisions)]
-        renewed = {d.loan_id: d.new_due_date for d in decisions if d and d.renewed}
+        return _renew_offline(account, wanted, titles)
+    return _renew_online(account, loan_ids, wanted, titles)
 
-        def effect():
-            if renewed:
-                cache.replace_account(_with_renewals(account, renewed))
 
-        outbox.enqueue("renew", {"primary_id": account.primary_id, "loan_ids": wanted, "local": local,
-                                 "titles": {str(i): titles.get(i, "") for i in wanted}}, effect)
-        outcomes = []
-        for loan_id, decision in zip(wanted, decisions):
-            if decision is None:
-                outcomes.append(RenewalOutcome(loan_id, "", False, None, "unknown_loan",
-                                               "This loan was not found on your account.", True))
-            elif decision.renewed:
-                outcomes.append(RenewalOutcome(loan_id, titles[loan_id], True, decision.new_due_date, "",
-                                               PENDING.format(date=decision.new_due_date), True))
-            else:
-                outcomes.append(RenewalOutcome(loan_id, titles[loan_id], False, None, decision.reason,
-                                               decision.message, True))
-        return outcomes
+def _renews_locally() -> bool:
+    """Whether this kiosk decides renewals itself while the central store is down (``[kiosk] offline_renewals``)."""
+    return _kiosk_config().get("offline_renewals", "refuse") == "local"
+
+
+def _queued_titles(wanted: list[int], titles: dict) -> dict:
+    """The loans' titles, carried by the queued operation so the central store's records can name them."""
+    return {str(i): titles.get(i, "") for i in wanted}
+
+
+def _renew_offline(account: Account, wanted: list[int], titles: dict) -> list[RenewalOutcome]:
+    """The central store is down: refuse (nothing is queued), or decide here and queue the decisions for the
+    central store to confirm on replay."""
+    if not _renews_locally():
+        raise CentralUnavailable(OFFLINE_REFUSED, not_sent=True)  # the screens say so; nothing is queued
+    decisions = _decide_locally(account, wanted)
+    _queue_local_decisions(account, wanted, titles, decisions)
+    return [_pending_outcome(loan_id, titles, decision) for loan_id, decision in zip(wanted, decisions)]
+
+
+def _decide_locally(account: Account, wanted: list[int]) -> list:
+    """The cached rules' decision for each wanted loan; None for a loan that is not on the account."""
+    from library_kiosk.domain.renewal import decide
+
+    today = current_app.config["TODAY"]()
+    decisions = []
+    for loan_id in wanted:
+        loan = account.loan(loan_id)
+        decisions.append(decide(account, loan, today) if loan else None)
+    return decisions
+
+
+def _queue_local_decisions(account: Account, wanted: list[int], titles: dict, decisions: list) -> None:
+    """Queue the renewal with this kiosk's decisions, and renew the cached loans in the same transaction: the
+    screens show the new due dates at once, and a crash cannot keep one without the other."""
+    from kiosk import outbox
+
+    cache = _cache()
+    local = [{"loan_id": i, "renewed": bool(d and d.renewed),
+              "new_due_date": d.new_due_date.isoformat() if d and d.new_due_date else None}
+             for i, d in zip(wanted, decisions)]
+    renewed = {d.loan_id: d.new_due_date for d in decisions if d and d.renewed}
+
+    def effect():
+        if renewed:
+            cache.replace_account(_with_renewals(account, renewed))
+
+    outbox.enqueue("renew", {"primary_id": account.primary_id, "loan_ids": wanted, "local": local,
+                             "titles": _queued_titles(wanted, titles)}, effect)
+
+
+def _pending_outcome(loan_id: int, titles: dict, decision) -> RenewalOutcome:
+    """What the patron is told of a decision made here: pending until the central store confirms it."""
+    if decision is None:
+        return RenewalOutcome(loan_id, "", False, None, "unknown_loan", "This loan was not found on your account.",
+                              True)
+    if decision.renewed:
+        return RenewalOutcome(loan_id, titles[loan_id], True, decision.new_due_date, "",
+                              PENDING.format(date=decision.new_due_date), True)
+    return RenewalOutcome(loan_id, titles[loan_id], False, None, decision.reason, decision.message, True)
+
+
+def _renew_online(account: Account, loan_ids: list[int] | None, wanted: list[int],
+                  titles: dict) -> list[RenewalOutcome]:
+    """Queue the renewal and send it at once: the central store decides. If the connection failed before anything
+    was sent, the renewal has been taken back and the offline policy applies."""
+    from kiosk import outbox
 
     item = outbox.enqueue("renew", {"primary_id": account.primary_id, "loan_ids": wanted,
-                                    "titles": {str(i): titles.get(i, "") for i in wanted}})
+                                    "titles": _queued_titles(wanted, titles)})
+    try:
+        answer = _ask_central(item)
+    except CentralUnavailable:  # it never left the kiosk and is withdrawn
+        if not _renews_locally():
+            raise
+        return renew(account, loan_ids)
+    return _merge_answer(answer, wanted, titles)
+
+
+def _ask_central(item) -> dict | None:
+    """Push the outbox up to ``item`` and return the central store's answer for it; None when there is none now (a
+    long backlog is left to the sync worker, the push was refused, or the central store stopped answering: the
+    operation stays queued). ``CentralUnavailable`` only when the push certainly never left the kiosk, after
+    ``item`` is withdrawn."""
+    from kiosk import outbox, sync
+
+    cache = _cache()
     answer = None
     try:
         if outbox.length() <= 50:  # a long backlog is the sync worker's job; do not keep the patron waiting
@@ -123,13 +177,17 @@ def renew(account: Account, loan_ids: list[int] | None) -> list[RenewalOutcome]:
         sync.note_online(cache, True)
     except CentralUnavailable as exc:
         sync.note_online(cache, False, f"central store not reachable: {exc}")
-        if exc.not_sent:  # it never left the kiosk: take it back and follow the offline policy
+        if exc.not_sent:  # it never left the kiosk: take it back (the caller follows the offline policy)
             outbox.withdraw(item)
-            if _kiosk_config().get("offline_renewals", "refuse") != "local":
-                raise
-            return renew(account, loan_ids)
+            raise
     except CentralError as exc:
         current_app.logger.warning("renewal queued; the central store refused the push: %s", exc)
+    return answer
+
+
+def _merge_answer(answer: dict | None, wanted: list[int], titles: dict) -> list[RenewalOutcome]:
+    """The central store's answer as outcomes, with the titles the kiosk knows: every loan unconfirmed (pending)
+    without an answer, every loan refused when the operation was rejected, else the answer's results."""
     if answer is None:
         return [RenewalOutcome(i, titles.get(i, ""), False, None, "unconfirmed", UNCONFIRMED, True) for i in wanted]
     if answer.get("status") == "rejected":

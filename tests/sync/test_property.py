@@ -94,16 +94,7 @@ step = st.one_of(
 
 
 def test_every_kiosk_ends_with_the_central_view(central_app, config, tmp_path):
-    apps, dbs, clients = [], [], []
-    for i in range(5):
-        name = f"kiosk-{i}"
-        kiosk_config = json.loads(json.dumps(config))
-        kiosk_config["kiosk"].update(cache_url=f"sqlite:///{tmp_path}/cache-{i}.db", offline_renewals="local",
-                                     credential_file=str(tmp_path / f"device-{i}.json"), device_name=name)
-        save_credential(credential_path(kiosk_config), {"device": name, "token": "unset"})
-        app = kiosk.create_app(kiosk_config, today=central_app.config["TODAY"])
-        apps.append(app)
-        dbs.append(cache_db.obj)
+    apps, dbs = _kiosk_apps(central_app, config, tmp_path, count=5)
 
     @hsettings(max_examples=200, deadline=None, derandomize=True,
                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
@@ -113,49 +104,82 @@ def test_every_kiosk_ends_with_the_central_view(central_app, config, tmp_path):
         users = [patron(f"P{i}", barcode=f"B{i}", card=f"C{i}") for i in range(PATRONS)]
         loans = {u.primary_id: [loan(u, f"Book {u.primary_id}-{n}", barcode=f"3{u.id:05d}{n}").id
                                 for n in range(2)] for u in users}
-        clients.clear()
-        for i in range(kiosks):
-            token = devices.enrol(devices.add(f"kiosk-{i}", replace=True))[1]
-            clients.append(InProcessCentral(central_app, token))
-            apps[i].extensions["central"] = clients[i]
-            _reset_kiosk(dbs[i])
+        clients = _enrol_kiosks(central_app, apps[:kiosks], dbs)
         for action, *args in steps:
             if action == "staff":
                 _staff(*args, users, loans)
                 continue
             i = args[0] % kiosks
-            app, client = apps[i], clients[i]
-            cache_db.initialize(dbs[i])
-            with app.test_request_context():
-                cache = app.extensions["patron_cache"]
-                if action == "outage":
-                    client.up = args[1]
-                    sync.note_online(cache, client.up)
-                elif action == "sync":
-                    _partial_sync(client, cache, page_size=args[1], pages=args[2], push_first=args[3])
-                elif action == "renew":
-                    account = services.get_patron(f"P{args[1]}")
-                    if account is not None and account.loans:
-                        try:
-                            services.renew(account, [account.loans[args[2] % len(account.loans)].loan_id])
-                        except CentralUnavailable:
-                            pass
-                elif action == "lockout":
-                    if services.get_patron(f"P{args[1]}") is not None:
-                        services.record_lockout(f"P{args[1]}")
-        expected = _central_view()
-        for i in range(kiosks):  # back online, a full sync
-            clients[i].up = True
             cache_db.initialize(dbs[i])
             with apps[i].test_request_context():
-                assert sync.cycle(clients[i], apps[i].extensions["patron_cache"])["error"] == ""
-                assert outbox.length() == 0
+                _kiosk_step(action, args, clients[i], apps[i].extensions["patron_cache"])
+        _sync_all(apps[:kiosks], dbs, clients)
         expected = _central_view()
         for i in range(kiosks):
             cache_db.initialize(dbs[i])
             assert _kiosk_view() == expected, f"kiosk {i} differs from the central store"
 
     run()
+
+
+def _kiosk_apps(central_app, config, tmp_path, count):
+    """``count`` kiosk apps, each with its own cache and device credential, on the central app's day; their
+    apps and cache databases."""
+    apps, dbs = [], []
+    for i in range(count):
+        name = f"kiosk-{i}"
+        kiosk_config = json.loads(json.dumps(config))
+        kiosk_config["kiosk"].update(cache_url=f"sqlite:///{tmp_path}/cache-{i}.db", offline_renewals="local",
+                                     credential_file=str(tmp_path / f"device-{i}.json"), device_name=name)
+        save_credential(credential_path(kiosk_config), {"device": name, "token": "unset"})
+        apps.append(kiosk.create_app(kiosk_config, today=central_app.config["TODAY"]))
+        dbs.append(cache_db.obj)
+    return apps, dbs
+
+
+def _enrol_kiosks(central_app, apps, dbs) -> list:
+    """Enrol each kiosk afresh at the (reset) central store, give it an in-process client and empty its cache."""
+    clients = []
+    for i, app in enumerate(apps):
+        token = devices.enrol(devices.add(f"kiosk-{i}", replace=True))[1]
+        clients.append(InProcessCentral(central_app, token))
+        app.extensions["central"] = clients[i]
+        _reset_kiosk(dbs[i])
+    return clients
+
+
+def _kiosk_step(action, args, client, cache):
+    """One random step at a kiosk (inside its request context): an outage, a partial sync, a renewal or a
+    lockout."""
+    if action == "outage":
+        client.up = args[1]
+        sync.note_online(cache, client.up)
+    elif action == "sync":
+        _partial_sync(client, cache, page_size=args[1], pages=args[2], push_first=args[3])
+    elif action == "renew":
+        _renew_one(f"P{args[1]}", args[2])
+    elif action == "lockout" and services.get_patron(f"P{args[1]}") is not None:
+        services.record_lockout(f"P{args[1]}")
+
+
+def _renew_one(primary_id, index):
+    """Renew one of the patron's cached loans, if any; refused offline is fine."""
+    account = services.get_patron(primary_id)
+    if account is not None and account.loans:
+        try:
+            services.renew(account, [account.loans[index % len(account.loans)].loan_id])
+        except CentralUnavailable:
+            pass
+
+
+def _sync_all(apps, dbs, clients):
+    """Every kiosk back online and a full sync: nothing left in any outbox."""
+    for i, app in enumerate(apps):
+        clients[i].up = True
+        cache_db.initialize(dbs[i])
+        with app.test_request_context():
+            assert sync.cycle(clients[i], app.extensions["patron_cache"])["error"] == ""
+            assert outbox.length() == 0
 
 
 def _partial_sync(client, cache, page_size, pages, push_first):

@@ -18,7 +18,7 @@ import threading
 import requests
 from werkzeug.wrappers import Request, Response
 
-from tests.conftest import LiveServer
+from tests.helpers import LiveServer
 
 ERR = {
     "401861": "User with identifier {} was not found.",
@@ -131,68 +131,90 @@ class FakeAlma:
         return None
 
     def answer(self, method: str, path: str, args, body) -> tuple[int, object]:
+        """The recorded answer to a request Prism let through: (status, body), None for an empty body."""
         m = re.fullmatch(r"/almaws/v1/users(?:/([^/]+))?(?:/(loans|requests|fees)(?:/([^/]+))?)?", path)
         if not m:
             return error("402119")
         user_id, sub, sub_id = m.groups()
         if user_id is None:
-            if method == "POST":
-                if self._find(body["primary_id"]):
-                    return error("401851", body["primary_id"])
-                return 200, self.add_user(copy.deepcopy(body))
-            return 200, {"user": [{"primary_id": p} for p in self.users], "total_record_count": len(self.users)}
+            return self._users(method, body)
         pid = self._find(user_id)
         if pid is None:
             return error("401861", user_id)
-        user = self.users[pid]
         if sub is None:
-            if method == "GET":
-                result = copy.deepcopy(user)
-                expand = args.get("expand", "")
-                if "loans" in expand:
-                    result["loans"] = {"value": len(self.loans[pid]), "link": ""}
-                if "requests" in expand:
-                    result["requests"] = {"value": len(self.requests[pid]), "link": ""}
-                if "fees" in expand:
-                    result["fees"] = {"value": sum(f["balance"] for f in self.fees[pid]), "currency": "GBP"}
-                return 200, result
-            if method == "POST" and args.get("op") == "auth":
-                return (204, None) if args.get("password") == self.pins.get(pid) else error("401866", pid)
-            if method == "PUT":
-                self.users[pid] = copy.deepcopy(body)
-                return 200, body
-        if sub == "loans":
-            loans = self.loans[pid]
-            if sub_id is None:
-                offset, limit = int(args.get("offset", 0)), int(args.get("limit", 10))
-                page = copy.deepcopy(loans[offset:offset + limit])
-                if "renewable" in args.get("expand", ""):
-                    for loan in page:
-                        loan["renewable"] = loan["loan_id"] not in self.not_renewable
-                return 200, {"item_loan": page, "total_record_count": len(loans)}
-            loan = next((loan for loan in loans if loan["loan_id"] == sub_id), None)
-            if loan is None:
-                return error("401823", sub_id)
-            if method == "POST" and args.get("op") == "renew":
-                if sub_id in self.not_renewable:
-                    return error("401822", sub_id)
-                loan["due_date"] = "2026-12-16T23:59:00Z"
-                loan["renewals"] += 1
-                loan["last_renew_status"] = {"value": "RENEWED", "desc": "Renewed Successfully"}
-                return 200, loan
-            return 200, loan
-        if sub == "requests":
-            requests_ = self.requests[pid]
-            offset, limit = int(args.get("offset", 0)), int(args.get("limit", 10))
-            return 200, {"user_request": requests_[offset:offset + limit], "total_record_count": len(requests_)}
-        if sub == "fees":
-            if method == "POST":
-                fee = self.add_fee(pid, float(body["original_amount"]), (body["type"]["value"], ""))
-                return 200, fee
-            fees = self.fees[pid]
-            return 200, {"fee": fees, "total_record_count": len(fees),
-                         "total_sum": sum(f["balance"] for f in fees), "currency": "GBP"}
+            return self._user(method, pid, args, body)
+        resource = {"loans": self._loans, "requests": self._requests, "fees": self._fees}[sub]
+        return resource(method, pid, sub_id, args, body)
+
+    def _users(self, method: str, body) -> tuple[int, object]:
+        """``/users``: create a user (POST), else list them."""
+        if method == "POST":
+            if self._find(body["primary_id"]):
+                return error("401851", body["primary_id"])
+            return 200, self.add_user(copy.deepcopy(body))
+        return 200, {"user": [{"primary_id": p} for p in self.users], "total_record_count": len(self.users)}
+
+    def _user(self, method: str, pid: str, args, body) -> tuple[int, object]:
+        """``/users/{id}``: the record (GET), a PIN check (POST ``op=auth``) or a replacement (PUT)."""
+        if method == "GET":
+            return 200, self._user_record(pid, args.get("expand", ""))
+        if method == "POST" and args.get("op") == "auth":
+            return (204, None) if args.get("password") == self.pins.get(pid) else error("401866", pid)
+        if method == "PUT":
+            self.users[pid] = copy.deepcopy(body)
+            return 200, body
         return error("402119")
+
+    def _user_record(self, pid: str, expand: str) -> dict:
+        """A user as GET returns it, with the counts and the sum ``expand`` asks for."""
+        result = copy.deepcopy(self.users[pid])
+        if "loans" in expand:
+            result["loans"] = {"value": len(self.loans[pid]), "link": ""}
+        if "requests" in expand:
+            result["requests"] = {"value": len(self.requests[pid]), "link": ""}
+        if "fees" in expand:
+            result["fees"] = {"value": sum(f["balance"] for f in self.fees[pid]), "currency": "GBP"}
+        return result
+
+    def _loans(self, method: str, pid: str, loan_id, args, body) -> tuple[int, object]:
+        """``/users/{id}/loans[/{loan_id}]``: a page of loans, one loan, or its renewal (POST ``op=renew``)."""
+        loans = self.loans[pid]
+        if loan_id is None:
+            offset, limit = int(args.get("offset", 0)), int(args.get("limit", 10))
+            page = copy.deepcopy(loans[offset:offset + limit])
+            if "renewable" in args.get("expand", ""):
+                for loan in page:
+                    loan["renewable"] = loan["loan_id"] not in self.not_renewable
+            return 200, {"item_loan": page, "total_record_count": len(loans)}
+        loan = next((loan for loan in loans if loan["loan_id"] == loan_id), None)
+        if loan is None:
+            return error("401823", loan_id)
+        if method == "POST" and args.get("op") == "renew":
+            return self._renew(loan)
+        return 200, loan
+
+    def _renew(self, loan: dict) -> tuple[int, object]:
+        if loan["loan_id"] in self.not_renewable:
+            return error("401822", loan["loan_id"])
+        loan["due_date"] = "2026-12-16T23:59:00Z"
+        loan["renewals"] += 1
+        loan["last_renew_status"] = {"value": "RENEWED", "desc": "Renewed Successfully"}
+        return 200, loan
+
+    def _requests(self, method: str, pid: str, request_id, args, body) -> tuple[int, object]:
+        """``/users/{id}/requests``: a page of the user's requests."""
+        requests_ = self.requests[pid]
+        offset, limit = int(args.get("offset", 0)), int(args.get("limit", 10))
+        return 200, {"user_request": requests_[offset:offset + limit], "total_record_count": len(requests_)}
+
+    def _fees(self, method: str, pid: str, fee_id, args, body) -> tuple[int, object]:
+        """``/users/{id}/fees``: create a fee (POST), else the user's fees and their sum."""
+        if method == "POST":
+            fee = self.add_fee(pid, float(body["original_amount"]), (body["type"]["value"], ""))
+            return 200, fee
+        fees = self.fees[pid]
+        return 200, {"fee": fees, "total_record_count": len(fees),
+                     "total_sum": sum(f["balance"] for f in fees), "currency": "GBP"}
 
     def __call__(self, environ, start_response):
         request = Request(environ)

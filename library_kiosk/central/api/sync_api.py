@@ -69,42 +69,102 @@ def _valid_int(value, low=1) -> bool:
 
 
 def _validate_ops(body: dict) -> list[dict]:
-    ops, checksum = body.get("ops"), body.get("checksum")
+    """A push's operations, checked before any is applied: the batch as a whole, then each operation in order.
+    ``ApiError`` (400) names the first fault."""
+    ops = _checked_batch(body.get("ops"), body.get("checksum"))
+    previous = None
+    for index, op in enumerate(ops):
+        previous = _check_op(f"ops[{index}]", op, previous)
+    return ops
+
+
+def _checked_batch(ops, checksum) -> list:
+    """A list of 1 to ``MAX_OPS`` operations that matches its checksum (a corrupt payload is refused whole)."""
     if not isinstance(ops, list) or not 1 <= len(ops) <= MAX_OPS:
         raise ApiError(400, "invalid_body", f"ops must be a list of 1 to {MAX_OPS} operations.")
     if not isinstance(checksum, str) or checksum != batch_checksum(ops):
         raise ApiError(400, "checksum_mismatch", "The operations do not match their checksum (corrupt payload).")
-    previous = None
-    for index, op in enumerate(ops):
-        where = f"ops[{index}]"
-        if not isinstance(op, dict):
-            raise ApiError(400, "invalid_body", f"{where} must be an object.")
-        key, seq, kind, payload = op.get("key"), op.get("seq"), op.get("type"), op.get("payload")
-        if not _valid_int(seq):
-            raise ApiError(400, "invalid_body", f"{where}.seq must be a whole number of at least 1.")
-        if previous is not None and seq != previous + 1:
-            raise ApiError(400, "invalid_body", "ops must be in sequence order without gaps.")
-        previous = seq
-        if not isinstance(key, str) or not 8 <= len(key) <= 80 or not key.replace("-", "").isalnum() \
-                or not key.isascii():
-            raise ApiError(400, "invalid_body", f"{where}.key must be 8 to 80 letters, digits or dashes.")
-        if kind not in HANDLERS:
-            raise ApiError(400, "invalid_body", f"{where}.type must be one of {', '.join(sorted(HANDLERS))}.")
-        if not isinstance(payload, dict):
-            raise ApiError(400, "invalid_body", f"{where}.payload must be an object.")
-        for field, types in PAYLOADS[kind].items():
-            if field in payload and (not isinstance(payload[field], types) or isinstance(payload[field], bool)):
-                raise ApiError(400, "invalid_body", f"{where}.payload.{field} has the wrong type.")
-        for field in REQUIRED[kind]:
-            if not payload.get(field):
-                raise ApiError(400, "invalid_body", f"{where}.payload.{field} is required.")
-        if kind == "renew" and payload.get("loan_ids") is not None and not all(
-                _valid_int(i, 0) for i in payload["loan_ids"]):
-            raise ApiError(400, "invalid_body", f"{where}.payload.loan_ids must be whole numbers.")
-        if kind == "renew" and payload.get("local") is not None and not all(
-                isinstance(d, dict) and _valid_int(d.get("loan_id"), 0) for d in payload["local"]):
-            raise ApiError(400, "invalid_body", f"{where}.payload.local must list decisions with loan ids.")
     return ops
+
+
+def _check_op(where: str, op, previous: int | None) -> int:
+    """One operation (``where`` names it in messages); returns its seq, which the next one must follow."""
+    if not isinstance(op, dict):
+        raise ApiError(400, "invalid_body", f"{where} must be an object.")
+    seq, kind = op.get("seq"), op.get("type")
+    _check_seq(where, seq, previous)
+    _check_key(where, op.get("key"))
+    _check_type(where, kind)
+    _check_payload(where, kind, op.get("payload"))
+    return seq
+
+
+def _check_seq(where: str, seq, previous: int | None) -> None:
+    """A whole number of at least 1, one more than the previous operation's: the central store applies a
+    device's operations in its order, and a gap means one was lost."""
+    if not _valid_int(seq):
+        raise ApiError(400, "invalid_body", f"{where}.seq must be a whole number of at least 1.")
+    if previous is not None and seq != previous + 1:
+        raise ApiError(400, "invalid_body", "ops must be in sequence order without gaps.")
+
+
+def _check_key(where: str, key) -> None:
+    """The idempotency key: 8 to 80 ASCII letters, digits or dashes."""
+    if not isinstance(key, str) or not 8 <= len(key) <= 80 or not key.replace("-", "").isalnum() \
+            or not key.isascii():
+        raise ApiError(400, "invalid_body", f"{where}.key must be 8 to 80 letters, digits or dashes.")
+
+
+def _check_type(where: str, kind) -> None:
+    """A type the central store has a handler for."""
+    if kind not in HANDLERS:
+        raise ApiError(400, "invalid_body", f"{where}.type must be one of {', '.join(sorted(HANDLERS))}.")
+
+
+def _check_payload(where: str, kind: str, payload) -> None:
+    """The payload of an operation of type ``kind``, by that type's entries in ``PAYLOADS`` and ``REQUIRED``
+    (store/sync_ops.py) and in ``LIST_ITEMS``."""
+    if not isinstance(payload, dict):
+        raise ApiError(400, "invalid_body", f"{where}.payload must be an object.")
+    _check_field_types(where, PAYLOADS[kind], payload)
+    _check_required(where, REQUIRED[kind], payload)
+    _check_list_items(where, LIST_ITEMS.get(kind, {}), payload)
+
+
+def _check_field_types(where: str, types: dict, payload: dict) -> None:
+    """Each field present has one of its types (``PAYLOADS``); a bool is never taken for a number."""
+    for field, allowed in types.items():
+        if field in payload and (not isinstance(payload[field], allowed) or isinstance(payload[field], bool)):
+            raise ApiError(400, "invalid_body", f"{where}.payload.{field} has the wrong type.")
+
+
+def _check_required(where: str, fields: tuple, payload: dict) -> None:
+    """The fields the operation cannot do without (``REQUIRED``) are there and not empty."""
+    for field in fields:
+        if not payload.get(field):
+            raise ApiError(400, "invalid_body", f"{where}.payload.{field} is required.")
+
+
+def _check_list_items(where: str, lists: dict, payload: dict) -> None:
+    """Every item of each list given passes its check (``LIST_ITEMS``)."""
+    for field, (valid, what) in lists.items():
+        if payload.get(field) is not None and not all(valid(item) for item in payload[field]):
+            raise ApiError(400, "invalid_body", f"{where}.payload.{field} must {what}.")
+
+
+def _loan_id(value) -> bool:
+    return _valid_int(value, 0)
+
+
+def _local_decision(value) -> bool:
+    return isinstance(value, dict) and _valid_int(value.get("loan_id"), 0)
+
+
+# per operation type: {list field: (the check every item must pass, what the message says the list must do)}
+LIST_ITEMS = {
+    "renew": {"loan_ids": (_loan_id, "be whole numbers"),
+              "local": (_local_decision, "list decisions with loan ids")},
+}
 
 
 def _records(primary_ids) -> list[dict]:
@@ -117,7 +177,7 @@ def _send_letters(letter_ids=None) -> None:
     A failure here never changes the answer: what is not sent stays queued for the sweeper."""
     try:
         letters.send_queued(current_app.config["KIOSK"], letter_ids)
-    except Exception:  # noqa: BLE001  (the operations are committed; the letters wait for the next sweep)
+    except Exception:  # (the operations are committed; the letters wait for the next sweep)
         log.exception("queued letters not sent")
 
 

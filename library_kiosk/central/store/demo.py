@@ -77,7 +77,7 @@ def barcode_for(number: int) -> str:
     return f"2{number:013d}"
 
 
-def card_serial_for(number: int, rng: random.Random) -> str:
+def card_serial_for(rng: random.Random) -> str:
     """A 7-byte ISO 14443-A UID (NXP manufacturer byte 04) in canonical upper-case hex."""
     return "04" + "".join(f"{rng.randrange(256):02X}" for _ in range(6))
 
@@ -105,8 +105,6 @@ def _reset_sequences() -> None:
         database.execute_sql(
             f"SELECT setval(pg_get_serial_sequence('\"{table}\"', 'id'), COALESCE(MAX(id), 1)) FROM \"{table}\""
         )
-
-
 
 
 def generate(patrons: int = 200, seed: int = 1, today: dt.date | None = None, progress=None,
@@ -142,90 +140,140 @@ def generate(patrons: int = 200, seed: int = 1, today: dt.date | None = None, pr
     return counts
 
 
+# The tables a batch fills, in insert order (the users first: the others point at them), and the counts kept.
+BATCH_TABLES = (User, Identifier, Email, Address, Phone, Statistic, Block, Loan, Request, Fee)
+BATCH_COUNTS = {"users": User, "identifiers": Identifier, "loans": Loan, "requests": Request, "fees": Fee}
+
+
 def _generate_batch(rng, first, size, codes, pin_hash, today, loan_id, counts) -> int:
-    users, idents, emails, addresses, phones, stats, blocks = [], [], [], [], [], [], []
-    loans, requests, fees = [], [], []
+    """Generate and insert patrons ``first`` to ``first + size - 1``; returns the next loan id.
+
+    The helpers draw from ``rng`` in a fixed order, patron by patron: keep it, or a seed stops giving the same
+    library."""
+    rows = {model: [] for model in BATCH_TABLES}
     held = []  # (user id, item barcode) of loans, for "requested by another patron"
     for number in range(first, first + size):
-        external = rng.random() < 0.6
-        group = rng.choice(codes)
-        roll = rng.random()
-        expiry = today + dt.timedelta(days=rng.randint(30, 900))
-        status = "ACTIVE"
-        if roll < 0.03:
-            expiry = today - dt.timedelta(days=rng.randint(1, 400))
-        elif roll < 0.04:
-            status = "INACTIVE"
-        elif roll < 0.06:
-            expiry = today + dt.timedelta(days=rng.randint(1, 13))  # expiring soon
-        first_name, last_name = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
-        users.append(dict(
-            id=number, primary_id=f"P{number:07d}", first_name=first_name, last_name=last_name, user_group=group,
-            expiry_date=expiry, purge_date=expiry + dt.timedelta(days=365) if external else None,
-            account_type="EXTERNAL" if external else "INTERNAL",
-            external_id=rng.choice(["STUDENT", "HR", "VISITORS"]) if external else "",
-            record_type="PUBLIC" if external else "STAFF", status=status, pin_hash=pin_hash,
-            preferred_language=rng.choice(["en", "en", "en", "fr"]),
-        ))
-        segment = "External" if external else "Internal"
-        idents.append(dict(user=number, id_type="BARCODE", value=barcode_for(number), segment_type=segment))
-        idents.append(dict(user=number, id_type="CARD_SERIAL_NUMBER", value=card_serial_for(number, rng),
-                           segment_type="Internal"))
-        if external:
-            idents.append(dict(user=number, id_type="UNIV_ID", value=f"U{number:08d}", segment_type=segment))
-        ascii_name = f"{first_name}.{last_name}".encode("ascii", "ignore").decode().lower().replace("'", "")
-        emails.append(dict(user=number, email_address=f"{ascii_name}.{number}@example.org",
-                           email_types="school" if external else "personal", preferred=True, segment_type=segment))
-        addresses.append(dict(user=number, line1=f"{rng.randint(1, 200)} High Street", city=rng.choice(CITIES),
+        user = _user(rng, number, codes, pin_hash, today)
+        rows[User].append(user)
+        _add_segments(rows, rng, number, user)
+        loan_id = _add_loans(rows, held, rng, number, user["user_group"], today, loan_id)
+        _add_other_fee(rows[Fee], rng, number)
+        _add_requests(rows[Request], rng, number, today)
+    _add_requests_by_others(rows[Request], held, rng, first, size, today)
+    for model in BATCH_TABLES:
+        _insert(model, rows[model])
+    for key, model in BATCH_COUNTS.items():
+        counts[key] += len(rows[model])
+    return loan_id
+
+
+def _user(rng, number, codes, pin_hash, today) -> dict:
+    """A patron's row: 60% external, a few expired, inactive or expiring soon."""
+    external = rng.random() < 0.6
+    group = rng.choice(codes)
+    expiry, status = _expiry_and_status(rng, today)
+    first_name, last_name = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+    return dict(
+        id=number, primary_id=f"P{number:07d}", first_name=first_name, last_name=last_name, user_group=group,
+        expiry_date=expiry, purge_date=expiry + dt.timedelta(days=365) if external else None,
+        account_type="EXTERNAL" if external else "INTERNAL",
+        external_id=rng.choice(["STUDENT", "HR", "VISITORS"]) if external else "",
+        record_type="PUBLIC" if external else "STAFF", status=status, pin_hash=pin_hash,
+        preferred_language=rng.choice(["en", "en", "en", "fr"]),
+    )
+
+
+def _expiry_and_status(rng, today) -> tuple[dt.date, str]:
+    roll = rng.random()
+    expiry = today + dt.timedelta(days=rng.randint(30, 900))
+    status = "ACTIVE"
+    if roll < 0.03:
+        expiry = today - dt.timedelta(days=rng.randint(1, 400))
+    elif roll < 0.04:
+        status = "INACTIVE"
+    elif roll < 0.06:
+        expiry = today + dt.timedelta(days=rng.randint(1, 13))  # expiring soon
+    return expiry, status
+
+
+def _add_segments(rows, rng, number, user) -> None:
+    """The patron's identifiers, email, address, and sometimes a phone, a statistic or a block."""
+    external = user["account_type"] == "EXTERNAL"
+    segment = "External" if external else "Internal"
+    rows[Identifier].append(dict(user=number, id_type="BARCODE", value=barcode_for(number), segment_type=segment))
+    rows[Identifier].append(dict(user=number, id_type="CARD_SERIAL_NUMBER", value=card_serial_for(rng),
+                                 segment_type="Internal"))
+    if external:
+        rows[Identifier].append(dict(user=number, id_type="UNIV_ID", value=f"U{number:08d}", segment_type=segment))
+    ascii_name = f"{user['first_name']}.{user['last_name']}".encode("ascii", "ignore").decode().lower().replace("'", "")
+    rows[Email].append(dict(user=number, email_address=f"{ascii_name}.{number}@example.org",
+                            email_types="school" if external else "personal", preferred=True, segment_type=segment))
+    rows[Address].append(dict(user=number, line1=f"{rng.randint(1, 200)} High Street", city=rng.choice(CITIES),
                               postal_code=f"{rng.randint(10000, 99999)}", country="GB", address_types="home",
                               preferred=True, segment_type=segment))
-        if rng.random() < 0.3:
-            phones.append(dict(user=number, phone_number=f"+44 7{rng.randint(100000000, 999999999)}",
-                               phone_types="mobile", preferred=True, segment_type=segment))
-        if rng.random() < 0.1:
-            stats.append(dict(user=number, statistic_category=rng.choice(["UOL", "LEARNED_SOCIETY", "NHS"])))
-        if rng.random() < 0.02:
-            blocks.append(dict(user=number, block_type=rng.choice(["GENERAL", "LOST_CARD"]),
-                               block_description="Card reported lost" if rng.random() < 0.5
-                               else "Please contact the Library Help Desk"))
-        pin_policy = GROUP_POLICIES[group]
-        for _ in range(rng.choice([0, 1, 2, 3, 3, 4, 5, 8])):
-            loan_date = today - dt.timedelta(days=rng.randint(1, 120))
-            due = loan_date + dt.timedelta(days=pin_policy[1])
-            kind = rng.random()
-            status_loan = "LOST" if kind < 0.02 else "CLAIMED_RETURNED" if kind < 0.04 else "ON_LOAN"
-            renewals = pin_policy[2] if rng.random() < 0.15 else rng.randint(0, max(0, pin_policy[2] - 1))
-            title_index = rng.randrange(len(TITLES))
-            item = f"3{loan_id:012d}"
-            loans.append(dict(id=loan_id, user=number, user_group=group, item_barcode=item,
-                              title=TITLES[title_index], author=AUTHORS[title_index],
-                              call_number=f"{rng.choice('ABCDHPQ')}{rng.randint(1, 999)} .{rng.choice('ABCKMS')}"
-                                          f"{rng.randint(10, 99)}", loan_date=loan_date, due_date=due,
-                              renewals=renewals, status=status_loan))
-            held.append((number, item))
-            if due < today - dt.timedelta(days=7) and rng.random() < 0.4:
-                amount = Decimal(rng.randint(1, 30)) / 2
-                fees.append(dict(user=number, loan=loan_id, fee_type="OVERDUEFINE", original_amount=amount,
-                                 balance=amount, title=TITLES[title_index]))
-            if status_loan == "LOST":
-                fees.append(dict(user=number, loan=loan_id, fee_type="LOSTITEMREPLACEMENTFEE",
-                                 original_amount=Decimal("45.00"), balance=Decimal("45.00"),
-                                 title=TITLES[title_index]))
-            loan_id += 1
-        if rng.random() < 0.05:
-            fees.append(dict(user=number, fee_type=rng.choice(["CARD_REPLACEMENT", "OTHER"]),
-                             original_amount=Decimal("5.00"), balance=Decimal("5.00")))
-        for _ in range(rng.choice([0, 0, 1, 1, 2, 3])):
-            title_index = rng.randrange(len(TITLES))
-            state = rng.choice(["ON_HOLD_SHELF", "IN_PROCESS", "NOT_STARTED"])
-            requests.append(dict(
-                user=number, request_type=rng.choice(["HOLD", "HOLD", "HOLD", "DIGITIZATION", "BOOKING"]),
-                title=TITLES[title_index], author=AUTHORS[title_index], status=state,
-                pickup_location=rng.choice(PICKUP), place_in_queue=None if state == "ON_HOLD_SHELF" else
-                rng.randint(1, 6), request_date=today - dt.timedelta(days=rng.randint(0, 30)),
-                expiry_date=today + dt.timedelta(days=rng.randint(1, 7)) if state == "ON_HOLD_SHELF" else None,
-            ))
-    # Some loans are requested by another patron: a hold on the same item barcode.
+    if rng.random() < 0.3:
+        rows[Phone].append(dict(user=number, phone_number=f"+44 7{rng.randint(100000000, 999999999)}",
+                                phone_types="mobile", preferred=True, segment_type=segment))
+    if rng.random() < 0.1:
+        rows[Statistic].append(dict(user=number, statistic_category=rng.choice(["UOL", "LEARNED_SOCIETY", "NHS"])))
+    if rng.random() < 0.02:
+        rows[Block].append(dict(user=number, block_type=rng.choice(["GENERAL", "LOST_CARD"]),
+                                block_description="Card reported lost" if rng.random() < 0.5
+                                else "Please contact the Library Help Desk"))
+
+
+def _add_loans(rows, held, rng, number, group, today, loan_id) -> int:
+    """Up to 8 loans (some overdue, lost or at their renewal limit) and their fines; returns the next loan id."""
+    policy = GROUP_POLICIES[group]
+    for _ in range(rng.choice([0, 1, 2, 3, 3, 4, 5, 8])):
+        loan_date = today - dt.timedelta(days=rng.randint(1, 120))
+        due = loan_date + dt.timedelta(days=policy[1])
+        kind = rng.random()
+        status = "LOST" if kind < 0.02 else "CLAIMED_RETURNED" if kind < 0.04 else "ON_LOAN"
+        renewals = policy[2] if rng.random() < 0.15 else rng.randint(0, max(0, policy[2] - 1))
+        title_index = rng.randrange(len(TITLES))
+        item = f"3{loan_id:012d}"
+        rows[Loan].append(dict(id=loan_id, user=number, user_group=group, item_barcode=item,
+                               title=TITLES[title_index], author=AUTHORS[title_index],
+                               call_number=f"{rng.choice('ABCDHPQ')}{rng.randint(1, 999)} .{rng.choice('ABCKMS')}"
+                                           f"{rng.randint(10, 99)}", loan_date=loan_date, due_date=due,
+                               renewals=renewals, status=status))
+        held.append((number, item))
+        if due < today - dt.timedelta(days=7) and rng.random() < 0.4:
+            amount = Decimal(rng.randint(1, 30)) / 2
+            rows[Fee].append(dict(user=number, loan=loan_id, fee_type="OVERDUEFINE", original_amount=amount,
+                                  balance=amount, title=TITLES[title_index]))
+        if status == "LOST":
+            rows[Fee].append(dict(user=number, loan=loan_id, fee_type="LOSTITEMREPLACEMENTFEE",
+                                  original_amount=Decimal("45.00"), balance=Decimal("45.00"),
+                                  title=TITLES[title_index]))
+        loan_id += 1
+    return loan_id
+
+
+def _add_other_fee(fees, rng, number) -> None:
+    """Now and then a fee of no loan: a replacement card or another charge."""
+    if rng.random() < 0.05:
+        fees.append(dict(user=number, fee_type=rng.choice(["CARD_REPLACEMENT", "OTHER"]),
+                         original_amount=Decimal("5.00"), balance=Decimal("5.00")))
+
+
+def _add_requests(requests, rng, number, today) -> None:
+    """Up to 3 requests, in every state."""
+    for _ in range(rng.choice([0, 0, 1, 1, 2, 3])):
+        title_index = rng.randrange(len(TITLES))
+        state = rng.choice(["ON_HOLD_SHELF", "IN_PROCESS", "NOT_STARTED"])
+        requests.append(dict(
+            user=number, request_type=rng.choice(["HOLD", "HOLD", "HOLD", "DIGITIZATION", "BOOKING"]),
+            title=TITLES[title_index], author=AUTHORS[title_index], status=state,
+            pickup_location=rng.choice(PICKUP), place_in_queue=None if state == "ON_HOLD_SHELF" else
+            rng.randint(1, 6), request_date=today - dt.timedelta(days=rng.randint(0, 30)),
+            expiry_date=today + dt.timedelta(days=rng.randint(1, 7)) if state == "ON_HOLD_SHELF" else None,
+        ))
+
+
+def _add_requests_by_others(requests, held, rng, first, size, today) -> None:
+    """Some loans are requested by another patron of the batch: a hold on the same item barcode."""
     for holder, item in held:
         if rng.random() < 0.08:
             other = rng.randrange(first, first + size)
@@ -233,16 +281,6 @@ def _generate_batch(rng, first, size, codes, pin_hash, today, loan_id, counts) -
                 requests.append(dict(user=other, request_type="HOLD", item_barcode=item, title="Requested item",
                                      status="NOT_STARTED", pickup_location=rng.choice(PICKUP), place_in_queue=1,
                                      request_date=today))
-    _insert(User, users)
-    for model, rows in ((Identifier, idents), (Email, emails), (Address, addresses), (Phone, phones),
-                        (Statistic, stats), (Block, blocks), (Loan, loans), (Request, requests), (Fee, fees)):
-        _insert(model, rows)
-    counts["users"] += len(users)
-    counts["identifiers"] += len(idents)
-    counts["loans"] += len(loans)
-    counts["requests"] += len(requests)
-    counts["fees"] += len(fees)
-    return loan_id
 
 
 def showcase(today: dt.date | None = None, limit: int = 1) -> dict[str, list[str]]:

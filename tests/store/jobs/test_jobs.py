@@ -105,6 +105,7 @@ def test_waive_threshold_equal_is_waived_above_is_skipped(central_db):
     assert [u["primary_id"] for u in report.listed("users_waived")] == ["EQUAL"]
     assert report.listed("skipped_over_threshold") == [{"primary_id": "ABOVE", "owed": "5.01"}]
     assert report.counts["fees_waived"] == 2 and report.counts["amount_waived"] == "5.00"
+    assert "users_waived 1, fees_waived 2, amount_waived 5.00," in report.summary()  # as the CLI prints it
     for fee in (f1, f2):
         fee = Fee.get_by_id(fee.id)
         assert (fee.balance, fee.status) == (Decimal("0.00"), "CLOSED")

@@ -6,11 +6,13 @@ import datetime as dt
 import gc
 import logging
 import threading
+from collections.abc import Iterator
 from decimal import Decimal
 
 import peewee as pw
 from peewee import fn
 
+from library_kiosk.central.store.jobs.report import JobReport, Progress
 from library_kiosk.central.store.models import Fee, FeeTransaction, Loan, _now
 
 log = logging.getLogger(__name__)
@@ -45,9 +47,10 @@ def paused_gc():
 
 def refresh_documents(primary_ids, progress=None) -> int | None:
     """After a job's writes have committed: build the kiosk documents of the patrons it changed (or remove those
-    of patrons it deleted) in the sync read model (``library_kiosk.central.store.documents.refresh_patrons``), so the first kiosk sync
-    streams them instead of building them. Returns how many patrons were refreshed, or ``None`` if the database
-    refused (the job's writes stand: the first sync builds the documents, as it would without this step)."""
+    of patrons it deleted) in the sync read model (``library_kiosk.central.store.documents.refresh_patrons``), so
+    the first kiosk sync streams them instead of building them. Returns how many patrons were refreshed, or
+    ``None`` if the database refused (the job's writes stand: the first sync builds the documents, as it would
+    without this step)."""
     from library_kiosk.central.store import documents
 
     try:
@@ -57,14 +60,40 @@ def refresh_documents(primary_ids, progress=None) -> int | None:
         return None
 
 
-def owed_by(user_ids, fee_type: str | None = None) -> dict[int, Decimal]:
-    """Each user's open balance (fees not CLOSED), optionally of one fee type."""
+def in_batches(items: list, size: int, progress: Progress | None) -> Iterator[list]:
+    """``items`` in batches of ``size``, as every bulk job works through its records; once the caller has handled
+    a batch, ``progress(done, total)`` counts its items (so a job reports only what it has done)."""
+    done = 0
+    for batch in _chunks(items, size):
+        yield batch
+        done += len(batch)
+        if progress:
+            progress(done, len(items))
+
+
+def one_by_one(steps: list, progress: Progress | None) -> Iterator:
+    """Each of ``steps``, with ``progress(done, total)`` once the caller has handled it: a job of a few big steps
+    reports them as ``in_batches`` reports records."""
+    for [step] in in_batches(steps, 1, progress):
+        yield step
+
+
+def set_aside(report: JobReport, primary_id: str, owed: Decimal, **reasons: bool) -> bool:
+    """List a user the job leaves alone, with what they owe, under the first of ``reasons`` (in the order given)
+    that holds; False if none holds. The operator reads from the report why each user was left alone."""
+    for key, holds in reasons.items():
+        if holds:
+            report.add(key, {"primary_id": primary_id, "owed": owed})
+            return True
+    return False
+
+
+def owed_by(user_ids) -> dict[int, Decimal]:
+    """Each user's open balance (fees not CLOSED)."""
     found = {}
     for part in _chunks(user_ids):
         query = (Fee.select(Fee.user, fn.SUM(Fee.balance)).where(Fee.user.in_(part) & OPEN_FEE)
                  .group_by(Fee.user))
-        if fee_type:
-            query = query.where(Fee.fee_type == fee_type)
         for uid, total in query.tuples():
             found[uid] = Decimal(total or 0).quantize(Decimal("0.01"))
     return found
@@ -100,6 +129,13 @@ def waive_fees(fees: list[Fee], reason: str, operator: str) -> list[dict]:
     for part in _chunks([fee.id for fee in fees]):
         Fee.update(balance=Decimal("0.00"), status="CLOSED").where(Fee.id.in_(part)).execute()
     return waived
+
+
+def waived_or_listed(fees: list[Fee], reason: str, operator: str, dry_run: bool) -> list[dict]:
+    """The report's items for ``fees``: waived by a real run (``waive_fees``), only listed by a dry run."""
+    if dry_run:
+        return [fee_item(fee) for fee in fees]
+    return waive_fees(fees, reason, operator)
 
 
 def fee_item(fee: Fee) -> dict:

@@ -104,7 +104,8 @@ class JobReport:
         head = f"{self.job}{' (dry run)' if self.dry_run else ''}: {self.status}"
         if self.message:
             head += f" - {self.message}"
-        counts = ", ".join(f"{key} {value:,}" for key, value in self.counts.items())
+        counts = ", ".join(f"{key} {value:,}" if isinstance(value, int) else f"{key} {value}"
+                           for key, value in self.counts.items())  # amounts are text ("12.50"), counts numbers
         return head + (f"\n  {counts}" if counts else "")
 
 

@@ -17,11 +17,11 @@ from library_kiosk.central.store import changes
 from library_kiosk.central.store.db import database
 from library_kiosk.central.store.jobs.common import (
     OPEN_FEE,
-    _chunks,
-    fee_item,
+    in_batches,
     money,
     refresh_documents,
-    waive_fees,
+    set_aside,
+    waived_or_listed,
     with_overdue_loans,
 )
 from library_kiosk.central.store.jobs.report import JobRefused, JobReport, Progress, run_job
@@ -36,57 +36,71 @@ def waive_fines(*, max_threshold: Decimal | str, reason: str, operator: str, tod
                   "user_group": user_group, "fee_type": fee_type, "comment": comment}
 
     def body(report: JobReport) -> None:
-        if max_threshold in (None, ""):
-            raise JobRefused("a maximum threshold is required")
-        try:
-            limit = money(max_threshold)
-        except Exception:
-            raise JobRefused(f"the maximum threshold {max_threshold!r} is not an amount") from None
-        if limit < 0:
-            raise JobRefused("the maximum threshold must not be negative")
-        if not (reason or "").strip():
-            raise JobRefused("a waiving reason is required")
+        limit = _threshold(max_threshold, reason)
         text = reason.strip() + (f" - {comment.strip()}" if (comment or "").strip() else "")
-        query = (Fee.select(Fee, User.primary_id).join(User).where(OPEN_FEE & (Fee.balance > 0))
-                 .order_by(Fee.user, Fee.id).objects())
-        if fee_type:
-            query = query.where(Fee.fee_type == fee_type)
-        if user_group:
-            query = query.where(User.user_group == user_group)
-        by_user = {}
-        for fee in query:
-            by_user.setdefault((fee.user_id, fee.primary_id), []).append(fee)
+        by_user = _fees_by_user(fee_type, user_group)
         report.counts.update({"users": len(by_user), "users_waived": 0, "fees_waived": 0, "amount_waived": "0.00",
                               "skipped_over_threshold": 0, "skipped_overdue": 0})
         overdue = with_overdue_loans([uid for uid, _pid in by_user], today) if exclude_overdue else set()
         total = Decimal("0.00")
-        done = 0
         waived_users = []
-        for batch in _chunks(list(by_user.items()), batch_size):
+        for batch in in_batches(list(by_user.items()), batch_size, progress):
             with database.atomic():
-                touched = []
-                for (uid, pid), fees in batch:
-                    owed = money(sum((f.balance for f in fees), Decimal("0.00")))
-                    if owed > limit:
-                        report.add("skipped_over_threshold", {"primary_id": pid, "owed": owed})
-                        continue
-                    if uid in overdue:
-                        report.add("skipped_overdue", {"primary_id": pid, "owed": owed})
-                        continue
-                    waived = waive_fees(fees, text, report.operator) if not dry_run else [
-                        fee_item(f) for f in fees]
-                    report.count("fees_waived", len(fees))
-                    report.add("users_waived", {"primary_id": pid, "amount": owed, "fees": waived})
-                    total += owed
-                    touched.append(pid)
-                if touched and not dry_run:
-                    changes.record_many(touched)
+                touched, amount = _waive_batch(report, batch, limit, overdue, text, dry_run)
+            total += amount
             if not dry_run:
                 waived_users += touched
-            done += len(batch)
-            if progress:
-                progress(done, len(by_user))
         report.counts["amount_waived"] = str(total)
         refresh_documents(waived_users)  # committed: the kiosks' documents, ahead of their sync
 
     return run_job("waive", parameters, operator, dry_run, body)
+
+
+def _threshold(max_threshold, reason: str) -> Decimal:
+    """Refuse a missing, unreadable or negative threshold, or no reason, before selecting anything."""
+    if max_threshold in (None, ""):
+        raise JobRefused("a maximum threshold is required")
+    try:
+        limit = money(max_threshold)
+    except Exception:
+        raise JobRefused(f"the maximum threshold {max_threshold!r} is not an amount") from None
+    if limit < 0:
+        raise JobRefused("the maximum threshold must not be negative")
+    if not (reason or "").strip():
+        raise JobRefused("a waiving reason is required")
+    return limit
+
+
+def _fees_by_user(fee_type: str | None, user_group: str | None) -> dict[tuple[int, str], list[Fee]]:
+    """The fees in scope (open, with a balance), by (user id, primary id), in user and fee order."""
+    query = (Fee.select(Fee, User.primary_id).join(User).where(OPEN_FEE & (Fee.balance > 0))
+             .order_by(Fee.user, Fee.id).objects())
+    if fee_type:
+        query = query.where(Fee.fee_type == fee_type)
+    if user_group:
+        query = query.where(User.user_group == user_group)
+    by_user = {}
+    for fee in query:
+        by_user.setdefault((fee.user_id, fee.primary_id), []).append(fee)
+    return by_user
+
+
+def _waive_batch(report: JobReport, batch: list, limit: Decimal, overdue: set[int], text: str,
+                 dry_run: bool) -> tuple[list[str], Decimal]:
+    """Waive the fees of the batch's users in scope (a dry run only lists them) and tell the kiosks; returns
+    the users waived and the amount."""
+    touched = []
+    amount = Decimal("0.00")
+    for (uid, pid), fees in batch:
+        owed = money(sum((f.balance for f in fees), Decimal("0.00")))
+        if set_aside(report, pid, owed, skipped_over_threshold=owed > limit, skipped_overdue=uid in overdue):
+            continue
+        waived = waived_or_listed(fees, text, report.operator, dry_run)
+        report.count("fees_waived", len(fees))
+        report.add("users_waived", {"primary_id": pid, "amount": owed, "fees": waived})
+        amount += owed
+        touched.append(pid)
+    if touched and not dry_run:
+        changes.record_many(touched)
+    return touched, amount
+

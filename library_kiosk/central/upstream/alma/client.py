@@ -94,46 +94,67 @@ class AlmaClient:
         if json is not None:
             headers["Content-Type"] = "application/json"
         for attempt in range(self.max_retries + 1):
-            self._wait_for_slot()
-            try:
-                response = self.session.request(method, self.base_url + path, params=query, json=json,
-                                                headers=headers, timeout=self.timeout)
-            except requests.RequestException as exc:
-                detail = self._redact(type(exc).__name__)
-                if attempt < self.max_retries and isinstance(exc, requests.ConnectionError):
-                    time.sleep(min(2.0, 0.1 * 2 ** attempt))
-                    continue
-                raise UpstreamUnavailable(f"Alma cannot be reached ({detail}).") from None
-            finally:
-                self.calls += 1
-            remaining = response.headers.get("X-Exl-Api-Remaining")
-            if remaining is not None and remaining.strip().isdigit():
-                self.remaining = int(remaining)
-            if response.status_code == 429:
-                code = _first_error(response)[0]
-                if code == "DAILY_THRESHOLD" or attempt >= self.max_retries:
-                    raise UpstreamUnavailable("Alma's API limit is reached; serving from the central store.",
-                                              code or "429")
-                self.throttled += 1
-                delay = float(response.headers.get("Retry-After") or 0) or 0.2 * 2 ** attempt
-                log.info("Alma per-second threshold: retrying in %.1f s", delay)
-                time.sleep(min(delay, 5.0))
+            response = self._send(method, path, query, json, headers, attempt)
+            if response is None or self._backed_off(method, response, attempt):
                 continue
-            if response.status_code >= 500:
-                if attempt < self.max_retries and method == "GET":
-                    time.sleep(min(2.0, 0.1 * 2 ** attempt))
-                    continue
-                raise UpstreamUnavailable(f"Alma answered HTTP {response.status_code}.", str(response.status_code))
-            if response.status_code >= 400:
-                code, message = _first_error(response)
-                raise AlmaError(response.status_code, code, self._redact(message))
-            if not response.content:
+            return self._decoded(response)
+        raise UpstreamUnavailable("Alma could not be reached.")  # only with a negative max_retries: no attempt
+
+    def _send(self, method: str, path: str, query: dict, json, headers: dict, attempt: int):
+        """One exchange in its throttle slot; the response, or None when the connection failed and another
+        attempt is due (after a pause). Requests' own exception quotes the URL: only its type is told."""
+        self._wait_for_slot()
+        try:
+            response = self.session.request(method, self.base_url + path, params=query, json=json,
+                                            headers=headers, timeout=self.timeout)
+        except requests.RequestException as exc:
+            detail = self._redact(type(exc).__name__)
+            if attempt < self.max_retries and isinstance(exc, requests.ConnectionError):
+                _pause(attempt)
                 return None
-            try:
-                return response.json()
-            except ValueError:
-                raise UpstreamUnavailable("Alma answered with a body that is not JSON.") from None
-        raise UpstreamUnavailable("Alma could not be reached.")  # not reached
+            raise UpstreamUnavailable(f"Alma cannot be reached ({detail}).") from None
+        finally:
+            self.calls += 1
+        remaining = response.headers.get("X-Exl-Api-Remaining")
+        if remaining is not None and remaining.strip().isdigit():
+            self.remaining = int(remaining)
+        return response
+
+    def _backed_off(self, method: str, response, attempt: int) -> bool:
+        """Whether the answer asks for another attempt, having waited for it: a per-second throttle, or a
+        server error on a read (a write is not repeated). ``UpstreamUnavailable`` when no attempt is left."""
+        status = response.status_code
+        if status == 429:
+            self._throttled(response, attempt)
+            return True
+        if status >= 500:
+            if attempt < self.max_retries and method == "GET":
+                _pause(attempt)
+                return True
+            raise UpstreamUnavailable(f"Alma answered HTTP {status}.", str(status))
+        return False
+
+    def _throttled(self, response, attempt: int) -> None:
+        """Wait as an HTTP 429 asks; ``UpstreamUnavailable`` for the daily limit or when no attempt is left."""
+        code = _first_error(response)[0]
+        if code == "DAILY_THRESHOLD" or attempt >= self.max_retries:
+            raise UpstreamUnavailable("Alma's API limit is reached; serving from the central store.", code or "429")
+        self.throttled += 1
+        delay = float(response.headers.get("Retry-After") or 0) or 0.2 * 2 ** attempt
+        log.info("Alma per-second threshold: retrying in %.1f s", delay)
+        time.sleep(min(delay, 5.0))
+
+    def _decoded(self, response):
+        """The JSON body of a final answer (None when empty); ``AlmaError`` for a refusal, with Alma's code."""
+        if response.status_code >= 400:
+            code, message = _first_error(response)
+            raise AlmaError(response.status_code, code, self._redact(message))
+        if not response.content:
+            return None
+        try:
+            return response.json()
+        except ValueError:
+            raise UpstreamUnavailable("Alma answered with a body that is not JSON.") from None
 
     def get(self, path: str, params: dict | None = None):
         return self.request("GET", path, params)
@@ -150,6 +171,11 @@ class AlmaClient:
             offset += len(batch)
             if not batch or offset >= total or (limit and len(records) >= limit):
                 return records
+
+
+def _pause(attempt: int) -> None:
+    """The back-off before another attempt after a failed connection or a server error."""
+    time.sleep(min(2.0, 0.1 * 2 ** attempt))
 
 
 def _first_error(response) -> tuple[str, str]:
