@@ -12,7 +12,8 @@ import logging
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 from hardware.events import READER_BACK, READER_LOST, ReaderEvent
 
@@ -92,7 +93,7 @@ class Reader(ABC):
                            at=time.time())
 
 
-def open_reader(spec: dict) -> Reader:
+def open_reader(spec: Mapping[str, Any]) -> Reader:
     """Create the reader described by one ``devices`` entry, e.g. ``{"type": "pcsc"}``.
 
     The back end's module is imported here, only for the types actually configured.
@@ -108,6 +109,7 @@ def open_reader(spec: dict) -> Reader:
         raise ImportError(f"reader type {kind!r} needs the optional 'readers' packages "
                           f"(pip install 'library-kiosk[readers]'): {exc}") from exc
     try:
-        return getattr(module, class_name)(**options)
+        reader_class: type[Reader] = getattr(module, class_name)
+        return reader_class(**options)
     except TypeError as exc:
         raise ValueError(f"bad options for a {kind} reader {spec!r}: {exc}") from None

@@ -24,7 +24,8 @@ def configured_readers() -> ReaderSettings:
     return ReaderSettings.from_mapping(settings.load()["readers"])
 
 
-def add_subcommands(subparsers, load_settings: Callable[[], ReaderSettings] = configured_readers) -> None:
+def add_subcommands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
+                    load_settings: Callable[[], ReaderSettings] = configured_readers) -> None:
     reader = subparsers.add_parser("reader", help="card reader service and simulated taps")
     actions = reader.add_subparsers(dest="reader_command", required=True)
 
@@ -49,7 +50,7 @@ def add_subcommands(subparsers, load_settings: Callable[[], ReaderSettings] = co
     readers.set_defaults(func=lambda args: _list_and_follow(load_settings(), not args.no_follow))
 
 
-def _simulate(settings: ReaderSettings, kind: str, value: str, **options) -> int:
+def _simulate(settings: ReaderSettings, kind: str, value: str, **options: object) -> int:
     try:
         answer = client.simulate(settings.service_url, kind, value, **options)
     except client.ServiceError as exc:
@@ -133,7 +134,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="kiosk")
     add_subcommands(parser.add_subparsers(dest="command", required=True), ReaderSettings)
     args = parser.parse_args(argv)
-    return args.func(args)
+    status: int = args.func(args)
+    return status
 
 
 if __name__ == "__main__":

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import http.client
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from typing import Any
 from urllib.parse import urlsplit
 
 from hardware.events import ReaderEvent, StatusEvent
@@ -25,12 +26,13 @@ def subscribe(base_url: str, timeout: float | None = None) -> Iterator[ReaderEve
         response = connection.getresponse()
         if response.status != 200:
             raise ServiceError(f"GET /events answered {response.status}: {response.read()!r}")
+        data: list[str]
         name, data = "message", []
         while True:
-            line = response.readline()
-            if not line:
+            raw = response.readline()
+            if not raw:
                 return                                  # the service closed the stream
-            line = line.decode().rstrip("\r\n")
+            line = raw.decode().rstrip("\r\n")
             if not line:                                # blank line: end of one event
                 if data:
                     yield _parse(name, "\n".join(data))
@@ -48,7 +50,7 @@ def subscribe(base_url: str, timeout: float | None = None) -> Iterator[ReaderEve
         connection.close()
 
 
-def simulate(base_url: str, kind: str, value: str, **options) -> dict:
+def simulate(base_url: str, kind: str, value: str, **options: object) -> dict[str, Any]:
     """Inject a card (``kind="card"``, UID hex) or barcode through ``POST /simulate``.
 
     ``options`` go into the request body too, e.g. ``format="decimal"`` or ``hold=True``.
@@ -67,14 +69,14 @@ def _parse(name: str, data: str) -> ReaderEvent | StatusEvent:
     return ReaderEvent.from_json(data)
 
 
-def _request(base_url: str, method: str, path: str, body: dict | None = None) -> dict:
+def _request(base_url: str, method: str, path: str, body: Mapping[str, object] | None = None) -> dict[str, Any]:
     connection = _connect(base_url, 10)
     try:
         payload = json.dumps(body).encode() if body is not None else None
         headers = {"Content-Type": "application/json"} if payload else {}
         connection.request(method, path, body=payload, headers=headers)
         response = connection.getresponse()
-        answer = json.loads(response.read() or b"{}")
+        answer: dict[str, Any] = json.loads(response.read() or b"{}")  # the service answers JSON objects
     except OSError as exc:
         raise ServiceError(f"reader service at {base_url} is not reachable: {exc}") from exc
     finally:

@@ -13,22 +13,24 @@ Example::
                {type = "nfcpy", path = "usb"},
                {type = "serial", path = "/dev/ttyACM0"},
                {type = "evdev", path = "/dev/input/by-id/usb-Scanner-event-kbd"}]
-    [readers.barcode]
-    min_length = 5
-    max_length = 14
+    [readers.barcode]           # the library's card barcodes: read by the kiosk and the station
+    min_length = 5              # (library_kiosk/domain/barcodes.py), not by the readers, which
+    max_length = 14             # report whatever they scan
     prefix = ""
     pattern = ""
     check_digit = "none"        # none, luhn, codabar_mod10
+
+The keys and their defaults are in library_kiosk/settings (the one schema); this module turns
+the table into the reader service's typed settings and checks what only readers know.
 """
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from hardware.barcode import BarcodeRules
-from hardware.uid import UidFormat
+from hardware.uid import UidFormat, UidStyle
 
 DEFAULT_SERVICE_URL = "http://127.0.0.1:8083"
 DEFAULT_DEVICES = ({"type": "simulator", "name": "Simulated reader"},)
@@ -42,22 +44,20 @@ class ConfigError(ValueError):
 class ReaderSettings:
     service_url: str = DEFAULT_SERVICE_URL
     debounce_seconds: float = 2.0
-    uid_format: str = "hex"
+    uid_format: UidStyle = "hex"
     uid_width: int = 0
     uid_byte_length: int = 0
-    devices: tuple[dict, ...] = DEFAULT_DEVICES
-    barcode: BarcodeRules = field(default_factory=BarcodeRules)
+    devices: tuple[dict[str, Any], ...] = DEFAULT_DEVICES
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any] | None = None) -> ReaderSettings:
         """Build settings from the ``[readers]`` table; missing keys take the defaults."""
         data = dict(data or {})
+        data.pop("barcode", None)  # the card barcode rules: the kiosk's and the station's (domain/barcodes.py)
         unknown = set(data) - set(cls.__dataclass_fields__)
         if unknown:
             raise ConfigError(f"unknown [readers] settings: {', '.join(sorted(unknown))}")
         try:
-            if "barcode" in data:
-                data["barcode"] = BarcodeRules.from_mapping(data["barcode"])
             if "devices" in data:
                 data["devices"] = tuple(_device(d) for d in data["devices"])
             for name, kind in (("debounce_seconds", float), ("uid_width", int),
@@ -70,7 +70,7 @@ class ReaderSettings:
             raise ConfigError(f"[readers]: {exc}") from None
         if settings.debounce_seconds < 0:
             raise ConfigError("[readers] debounce_seconds must not be negative")
-        settings.address                            # validates the URL
+        _ = settings.address                        # validates the URL
         return settings
 
     def uid(self) -> UidFormat:
@@ -87,7 +87,7 @@ class ReaderSettings:
         return parts.hostname, 80 if parts.port is None else parts.port
 
 
-def _device(spec: Any) -> dict:
+def _device(spec: object) -> dict[str, Any]:
     if not isinstance(spec, Mapping) or "type" not in spec:
         raise ConfigError(f"each entry of [readers] devices needs a type, got {spec!r}")
     return dict(spec)

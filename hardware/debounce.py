@@ -7,12 +7,13 @@ ignored, and so is the removal that belongs to an ignored sighting.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from hardware.events import CARD, REMOVED, ReaderEvent
 
 
 class Debouncer:
-    def __init__(self, window: float = 2.0, clock=time.monotonic):
+    def __init__(self, window: float = 2.0, clock: Callable[[], float] = time.monotonic):
         self.window = window
         self.clock = clock
         self._last_seen: dict[tuple[str, str], float] = {}   # (reader, uid) -> clock

@@ -34,7 +34,7 @@ class ReaderEvent:
     raw: str = ""
     formatted: str = ""
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ValueError(f"unknown reader event kind {self.kind!r}; expected one of {KINDS}")
 

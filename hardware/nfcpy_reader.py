@@ -26,7 +26,7 @@ class NfcpyReader(Reader):
     technology = "iso14443a"
 
     def __init__(self, path: str = "usb", name: str | None = None,
-                 targets: tuple[str, ...] = ("106A", "212F"), interval: float = 0.1, **retry):
+                 targets: tuple[str, ...] = ("106A", "212F"), interval: float = 0.1, **retry: float):
         super().__init__(name or f"NFC reader ({path})", **retry)
         unknown = set(targets) - set(TARGETS)
         if unknown:
@@ -42,6 +42,7 @@ class NfcpyReader(Reader):
 
     def read_events(self, stop: threading.Event) -> Iterator[ReaderEvent]:
         frontend = self.frontend
+        assert frontend is not None, "read_events runs after a successful open()"
         targets = [nfc.clf.RemoteTarget(t) for t in self.targets]
         while not stop.is_set():
             try:
@@ -68,8 +69,9 @@ class NfcpyReader(Reader):
             self.frontend = None
 
     @staticmethod
-    def _is_present(tag) -> bool:
+    def _is_present(tag: nfc.tag.Tag) -> bool:
         try:
-            return tag.is_present
+            present: bool = tag.is_present
+            return present
         except (nfc.clf.CommunicationError, OSError):
             return False

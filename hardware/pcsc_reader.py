@@ -39,11 +39,11 @@ class PcscReader(Reader):
     technology = "iso14443a"
 
     def __init__(self, name: str = "PC/SC reader", match: str | None = None,
-                 poll_seconds: float = 0.25, **retry):
+                 poll_seconds: float = 0.25, **retry: float):
         super().__init__(name, **retry)
         self.match = name if match is None else match
         self.poll_ms = int(poll_seconds * 1000)
-        self._context = None
+        self._context: int | None = None        # the PC/SC context handle while open
         self.reader_name = ""                   # the PC/SC name of the reader in use
 
     def open(self) -> None:

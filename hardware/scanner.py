@@ -11,15 +11,20 @@ from __future__ import annotations
 import select
 import threading
 from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING
 
 from hardware.base import Reader, ReaderLost
 from hardware.events import BARCODE, ReaderEvent
+
+if TYPE_CHECKING:  # optional packages (the ``readers`` extra), imported when a scanner opens
+    import serial
+    from evdev import InputDevice, InputEvent
 
 
 class KeyDecoder:
     """Turns evdev key events into scanned codes: one code per Enter key press."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         from evdev import ecodes
         self.ecodes = ecodes
         self.keymap = {getattr(ecodes, f"KEY_{c}"): c for c in "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"}
@@ -33,7 +38,7 @@ class KeyDecoder:
         self._chars: list[str] = []
         self._shift = False
 
-    def feed(self, event) -> str | None:
+    def feed(self, event: InputEvent) -> str | None:
         """Take one ``evdev.InputEvent``; return a code when Enter completes it."""
         if event.type != self.ecodes.EV_KEY:
             return None
@@ -54,7 +59,7 @@ class KeyDecoder:
             self._chars.append(char)
         return None
 
-    def decode(self, events: Iterable) -> Iterator[str]:
+    def decode(self, events: Iterable[InputEvent]) -> Iterator[str]:
         """Every code in a sequence of input events."""
         for event in events:
             code = self.feed(event)
@@ -65,12 +70,12 @@ class KeyDecoder:
 class EvdevScanner(Reader):
     technology = "barcode"
 
-    def __init__(self, path: str, name: str | None = None, grab: bool = True, **retry):
+    def __init__(self, path: str, name: str | None = None, grab: bool = True, **retry: float):
         super().__init__(name or f"Barcode scanner ({path})", **retry)
         self.path, self.grab = path, grab
-        self.device = None
+        self.device: InputDevice[str] | None = None
 
-    def open_device(self):
+    def open_device(self) -> InputDevice[str]:
         """The input device to read (an ``evdev.InputDevice``)."""
         import evdev
         return evdev.InputDevice(self.path)
@@ -84,12 +89,14 @@ class EvdevScanner(Reader):
             raise ReaderLost(f"cannot open scanner {self.path}: {exc}") from None
 
     def read_events(self, stop: threading.Event) -> Iterator[ReaderEvent]:
+        device = self.device
+        assert device is not None, "read_events runs after a successful open()"
         decoder = KeyDecoder()
         while not stop.is_set():
-            if not select.select([self.device.fileno()], [], [], 0.2)[0]:
+            if not select.select([device.fileno()], [], [], 0.2)[0]:
                 continue
             try:
-                events = list(self.device.read())
+                events = list(device.read())
             except BlockingIOError:
                 continue
             except OSError as exc:                          # ENODEV when unplugged
@@ -109,10 +116,10 @@ class EvdevScanner(Reader):
 class SerialScanner(Reader):
     technology = "barcode"
 
-    def __init__(self, path: str, name: str | None = None, baudrate: int = 9600, **retry):
+    def __init__(self, path: str, name: str | None = None, baudrate: int = 9600, **retry: float):
         super().__init__(name or f"Barcode scanner ({path})", **retry)
         self.path, self.baudrate = path, baudrate
-        self.port = None
+        self.port: serial.Serial | None = None
 
     def open(self) -> None:
         import serial
@@ -123,10 +130,12 @@ class SerialScanner(Reader):
 
     def read_events(self, stop: threading.Event) -> Iterator[ReaderEvent]:
         import serial
+        port = self.port
+        assert port is not None, "read_events runs after a successful open()"
         pending = b""
         while not stop.is_set():
             try:
-                pending += self.port.read(self.port.in_waiting or 1)
+                pending += port.read(port.in_waiting or 1)
             except (serial.SerialException, OSError) as exc:
                 raise ReaderLost(f"scanner {self.path} went away: {exc}") from None
             *lines, pending = pending.replace(b"\r", b"\n").split(b"\n")

@@ -35,6 +35,7 @@ import tomllib
 from collections.abc import Iterable
 from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 from hardware import sdnotify
 from hardware.base import Reader, open_reader
@@ -55,7 +56,7 @@ class ReaderHub:
         self.uid_format = settings.uid()
         self.debouncer = Debouncer(settings.debounce_seconds)
         self._lock = threading.Lock()
-        self._subscribers: set[queue.Queue] = set()
+        self._subscribers: set[queue.Queue[tuple[str, str]]] = set()
         self._status = {r.name: ReaderStatus(r.name, False, r.technology) for r in readers}
 
     def publish(self, event: ReaderEvent) -> None:
@@ -83,15 +84,15 @@ class ReaderHub:
         with self._lock:
             return self._status_event()
 
-    def subscribe(self) -> queue.Queue:
+    def subscribe(self) -> queue.Queue[tuple[str, str]]:
         """A queue of ``(sse_event_name, json)`` starting with the current status."""
-        subscriber: queue.Queue = queue.Queue()
+        subscriber: queue.Queue[tuple[str, str]] = queue.Queue[tuple[str, str]]()
         with self._lock:
             subscriber.put(("status", self._status_event().to_json()))
             self._subscribers.add(subscriber)
         return subscriber
 
-    def unsubscribe(self, subscriber: queue.Queue) -> None:
+    def unsubscribe(self, subscriber: queue.Queue[tuple[str, str]]) -> None:
         with self._lock:
             self._subscribers.discard(subscriber)
 
@@ -120,7 +121,7 @@ class ReaderService:
     @property
     def url(self) -> str:
         host, port = self.http.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}"
 
     @property
     def simulator(self) -> SimulatorReader | None:
@@ -148,13 +149,13 @@ class ReaderService:
             if thread.is_alive():
                 log.warning("thread %s did not stop in time", thread.name)
 
-    def simulate(self, request: dict) -> ReaderEvent:
+    def simulate(self, request: dict[str, Any]) -> ReaderEvent:
         """Inject the event a ``POST /simulate`` body describes; raises ValueError."""
         simulator = self.simulator
         if simulator is None:
             raise LookupError("no simulator reader is configured")
-        kind, value = request.get("kind"), str(request.get("value", ""))
-        if kind == CARD or kind == REMOVED:
+        kind, value = str(request.get("kind") or ""), str(request.get("value", ""))
+        if kind in (CARD, REMOVED):
             value = parse_uid(value, request.get("format", "hex"), self.settings.uid_byte_length)
         event = simulator.inject(kind, value, request.get("technology"))
         if kind == CARD and not request.get("hold"):
@@ -171,71 +172,77 @@ class ReaderService:
                 self.stopping.wait(5)
 
 
-def _make_handler(service: ReaderService):
-    class Handler(BaseHTTPRequestHandler):
-        server_version = "kiosk-readers/1"
+class _ReaderHandler(BaseHTTPRequestHandler):
+    """The HTTP contract of the module's docstring, for the ``service`` a subclass sets (``_make_handler``)."""
 
-        def do_GET(self):
-            if self.path == "/events":
-                self._stream_events()
-            elif self.path == "/status":
-                self._send_json(200, json.loads(service.hub.status().to_json()))
-            else:
-                self._send_json(404, {"error": f"no such resource {self.path}"})
+    server_version = "kiosk-readers/1"
+    service: ReaderService
 
-        def do_POST(self):
-            if self.path != "/simulate":
-                self._send_json(404, {"error": f"no such resource {self.path}"})
-                return
-            try:
-                length = int(self.headers.get("Content-Length") or 0)
-                request = json.loads(self.rfile.read(length) or b"{}")
-                if not isinstance(request, dict):
-                    raise ValueError("the body must be a JSON object")
-                event = service.simulate(request)
-            except LookupError as exc:
-                self._send_json(404, {"error": str(exc)})
-            except (ValueError, UidError) as exc:
-                self._send_json(400, {"error": str(exc)})
-            else:
-                self._send_json(202, {"accepted": json.loads(event.to_json())})
+    def do_GET(self) -> None:
+        if self.path == "/events":
+            self._stream_events()
+        elif self.path == "/status":
+            self._send_json(200, json.loads(self.service.hub.status().to_json()))
+        else:
+            self._send_json(404, {"error": f"no such resource {self.path}"})
 
-        def _stream_events(self):
-            self.send_response(200)
-            self.send_header("Content-Type", "text/event-stream")
-            self.send_header("Cache-Control", "no-cache")
-            self.end_headers()
-            subscriber = service.hub.subscribe()
-            last_write = time.monotonic()
-            try:
-                while not service.stopping.is_set():
-                    try:
-                        name, data = subscriber.get(timeout=0.5)
-                        self.wfile.write(f"event: {name}\ndata: {data}\n\n".encode())
+    def do_POST(self) -> None:
+        if self.path != "/simulate":
+            self._send_json(404, {"error": f"no such resource {self.path}"})
+            return
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+            request = json.loads(self.rfile.read(length) or b"{}")
+            if not isinstance(request, dict):
+                raise ValueError("the body must be a JSON object")
+            event = self.service.simulate(request)
+        except LookupError as exc:
+            self._send_json(404, {"error": str(exc)})
+        except (ValueError, UidError) as exc:
+            self._send_json(400, {"error": str(exc)})
+        else:
+            self._send_json(202, {"accepted": json.loads(event.to_json())})
+
+    def _stream_events(self) -> None:
+        service = self.service
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Cache-Control", "no-cache")
+        self.end_headers()
+        subscriber = service.hub.subscribe()
+        last_write = time.monotonic()
+        try:
+            while not service.stopping.is_set():
+                try:
+                    name, data = subscriber.get(timeout=0.5)
+                    self.wfile.write(f"event: {name}\ndata: {data}\n\n".encode())
+                    last_write = time.monotonic()
+                except queue.Empty:
+                    if time.monotonic() - last_write >= service.keepalive_seconds:
+                        self.wfile.write(b": keepalive\n\n")
                         last_write = time.monotonic()
-                    except queue.Empty:
-                        if time.monotonic() - last_write >= service.keepalive_seconds:
-                            self.wfile.write(b": keepalive\n\n")
-                            last_write = time.monotonic()
-                    self.wfile.flush()
-            except (BrokenPipeError, ConnectionResetError):
-                pass
-            finally:
-                service.hub.unsubscribe(subscriber)
-                self.close_connection = True
+                self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        finally:
+            service.hub.unsubscribe(subscriber)
+            self.close_connection = True
 
-        def _send_json(self, code: int, body: dict):
-            data = json.dumps(body).encode()
-            self.send_response(code)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+    def _send_json(self, code: int, body: dict[str, Any]) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
 
-        def log_message(self, format, *args):
-            log.debug("http %s %s", self.address_string(), format % args)
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("http %s %s", self.address_string(), format % args)
 
-    return Handler
+
+def _make_handler(service: ReaderService) -> type[BaseHTTPRequestHandler]:
+    """The handler class for ``service``'s HTTP server (the server makes one handler per request)."""
+    return type("Handler", (_ReaderHandler,), {"service": service})
 
 
 def run_service(settings: ReaderSettings, port: int | None = None) -> int:

@@ -21,10 +21,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Literal, TypeAlias
 
 UID_LENGTHS = (4, 7, 10)       # ISO 14443-A single, double and triple size UIDs
 MAX_UID_BYTES = 16             # FeliCa IDm is 8 bytes; leave room for others
-STYLES = ("hex", "hex_reversed", "decimal", "decimal_reversed")
+UidStyle: TypeAlias = Literal["hex", "hex_reversed", "decimal", "decimal_reversed"]
+STYLES: tuple[UidStyle, ...] = ("hex", "hex_reversed", "decimal", "decimal_reversed")
 _SEPARATORS = re.compile(r"[\s:\-]")
 
 
@@ -46,7 +48,7 @@ def canonical_uid(raw: bytes | bytearray | list[int] | str) -> str:
     return data.hex().upper()
 
 
-def format_uid(canonical: str, style: str = "hex", width: int = 0) -> str:
+def format_uid(canonical: str, style: UidStyle = "hex", width: int = 0) -> str:
     """Present a canonical UID in a library's configured style (see the module doc)."""
     data = bytes.fromhex(canonical_uid(canonical))
     _check_style(style)
@@ -56,7 +58,7 @@ def format_uid(canonical: str, style: str = "hex", width: int = 0) -> str:
     return text.zfill(width)
 
 
-def parse_uid(text: str, style: str = "hex", byte_length: int = 0) -> str:
+def parse_uid(text: str, style: UidStyle = "hex", byte_length: int = 0) -> str:
     """The canonical UID for a card number written in ``style``.
 
     ``byte_length`` is the UID's length in bytes; 0 keeps a hex number's own length when
@@ -88,11 +90,11 @@ def parse_uid(text: str, style: str = "hex", byte_length: int = 0) -> str:
 class UidFormat:
     """A library's configured presentation: style, fixed width and UID byte length."""
 
-    style: str = "hex"
+    style: UidStyle = "hex"
     width: int = 0
     byte_length: int = 0
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         _check_style(self.style)
         if self.width < 0:
             raise UidError("uid_width must be 0 (no padding) or a positive number of characters")

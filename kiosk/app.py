@@ -12,6 +12,7 @@ from kiosk.central_client import CentralClient
 from library_kiosk import settings
 from library_kiosk.database import connect_per_request
 from library_kiosk.domain import clock
+from library_kiosk.domain.barcodes import card_barcode_rules
 
 
 def create_app(config: dict | None = None, today=None) -> Flask:
@@ -24,6 +25,7 @@ def create_app(config: dict | None = None, today=None) -> Flask:
     app = Flask(__name__)
     app.config["KIOSK"] = config
     app.config["TODAY"] = today or clock.today
+    app.config["CARD_BARCODES"] = card_barcode_rules(config)  # [readers.barcode]; a bad rule stops the start
     app.secret_key = kiosk_config["secret_key"] or load_device_key("", os.path.join(config["data_dir"], "session"))
     app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Strict")
     from library_kiosk.web.network import restrict

@@ -30,6 +30,7 @@ from kiosk.visit import (
     end_visit,
     fresh_start,
     give_receipt,
+    is_card_barcode,
     kiosk_config,
     locked_message,
     message,
@@ -88,6 +89,10 @@ def identify():
     if not identifier:
         return message(_("Nothing was scanned"), _("Tap your card on the reader or scan your barcode."), 400,
                         "warning")
+    if "tap" not in request.form and not is_card_barcode(identifier):  # a book's barcode, say: no lookup
+        usage.count("unknown_cards")
+        return message(_("This is not a library card"),
+                       _("Scan the barcode on your library card, or tap the card on the reader."), 400, "warning")
     account = services.find_patron(identifier)
     if account is None:
         usage.count("unknown_cards")

@@ -21,11 +21,21 @@ from kiosk import (
 from kiosk.central_client import CentralUnavailable
 from kiosk.screens import account_screen, renewal_message
 from library_kiosk.domain import clock
+from library_kiosk.domain.barcodes import BarcodeError, validate_barcode
 
 IDENTIFIED, PIN_OK = "identified", "pin_ok"
 
 
 CALL_REASONS = ("help", "card", "pin", "renewal", "other")
+
+
+def is_card_barcode(code: str) -> bool:
+    """Whether a scanned or typed code follows the library's card barcode rules (``[readers.barcode]``)."""
+    try:
+        validate_barcode(code, current_app.config["CARD_BARCODES"])
+    except BarcodeError:
+        return False
+    return True
 
 
 def kiosk_config() -> dict:
@@ -212,12 +222,8 @@ def receipt_at_end() -> None:
         usage.count("receipts_at_end", outcome.sent)
         if not outcome.sent:
             current_app.logger.warning("receipt not emailed at the end of a session: %s", outcome.error)
-    except Exception as exc:  # noqa: BLE001  (the central store down, anything: the session ends all the same)
+    except Exception as exc:  # (the central store down, anything: the session ends all the same)
         current_app.logger.warning("receipt not emailed at the end of a session: %s", exc)
-
-
-def result_message(ok: bool, done: str, failed: str):
-    return render_template("_notice.html", ok=ok, text=done if ok else failed)
 
 
 def emailed(letter_type: str, account, context=None) -> tuple[bool, str]:

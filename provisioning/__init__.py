@@ -20,6 +20,7 @@ from library_kiosk.central.store import schema
 from library_kiosk.central.store.db import database
 from library_kiosk.database import connect_per_request
 from library_kiosk.domain import clock
+from library_kiosk.domain.barcodes import card_barcode_rules
 
 
 def _secret_key(config: dict) -> str:
@@ -40,6 +41,7 @@ def create_app(config: dict | None = None, today=None) -> Flask:
     app = Flask(__name__)
     app.config["KIOSK"] = config
     app.config["TODAY"] = today or clock.today
+    app.config["CARD_BARCODES"] = card_barcode_rules(config)  # [readers.barcode]; a bad rule stops the start
     app.secret_key = _secret_key(config)
     minutes = int(config["provisioning"].get("session_timeout_minutes", 15))
     app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Strict", WTF_CSRF_TIME_LIMIT=None,

@@ -7,7 +7,7 @@ from library_kiosk.central.store import accounts, cards
 from library_kiosk.central.store.models import Identifier
 from library_kiosk.central.store.registration import Invalid
 from provisioning.patrons import patron_page
-from provisioning.views import operator, or_404, render, requires, setting_amount, upstream_writer
+from provisioning.views import check_card_barcode, operator, or_404, render, requires, setting_amount, upstream_writer
 
 bp = Blueprint("cards", __name__)
 
@@ -24,6 +24,7 @@ def whose():
 def replace(primary_id):
     user = or_404(accounts.get_user(primary_id))
     try:
+        check_card_barcode(request.form)
         fee = cards.replace_card(user, request.form, operator(), setting_amount("card_replacement_fee"),
                                  writer=upstream_writer())
     except Invalid as exc:

@@ -9,7 +9,7 @@ from library_kiosk.central.store.desk import actions_for, all_loans
 from library_kiosk.central.store.models import User, UserGroup
 from library_kiosk.central.store.records import EXTERNAL_NOTICE, is_external, row_editable
 from library_kiosk.domain.membership import expiry_from_card
-from provisioning.views import operator, or_404, render, requires, today, upstream_writer
+from provisioning.views import check_card_barcode, operator, or_404, render, requires, today, upstream_writer
 
 bp = Blueprint("patrons", __name__)
 TABS = ("general", "contact", "identifiers", "fees", "statistics", "notes", "loans", "requests", "letters")
@@ -68,9 +68,11 @@ def register():
     if request.method == "GET":
         return render("register.html", groups=groups, rs_libraries=[(n, n) for n in libraries], form={}, errors={})
     try:
+        check_card_barcode(request.form)
         user = registration.register(request.form, today(), operator(), libraries, writer=upstream_writer())
     except registration.Invalid as exc:
-        return render("register.html", 422, groups=groups, rs_libraries=[(n, n) for n in libraries], form=request.form, errors=exc.errors,
+        return render("register.html", 422, groups=groups, rs_libraries=[(n, n) for n in libraries],
+                      form=request.form, errors=exc.errors,
                       error="The record was not saved: correct the fields marked below.")
     return patron_page(user.primary_id, notice=f"{user.first_name} {user.last_name} is registered as "
                                                f"{user.primary_id}.", push=url_for("patrons.patron",

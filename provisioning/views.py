@@ -7,7 +7,9 @@ from flask import abort, current_app, g, render_template
 from flask_wtf.csrf import CSRFError
 from htmx_flask import request as htmx_request
 
+from library_kiosk.central.store.registration import Invalid
 from library_kiosk.domain import codes
+from library_kiosk.domain.barcodes import BarcodeError, validate_barcode
 
 
 def requires(role: str):
@@ -36,6 +38,18 @@ def today():
 def upstream_writer():
     """The writer that takes staff writes to the library system too ([upstream] kind = "alma"), or None."""
     return current_app.extensions.get("upstream_writer")
+
+
+def check_card_barcode(form) -> None:
+    """A new card's printed barcode must follow the library's card barcode rules (``[readers.barcode]``):
+    ``Invalid`` on the barcode field otherwise, so nothing is saved."""
+    value = (form.get("barcode") or "").strip()
+    if not value:
+        return  # the store says a barcode is required
+    try:
+        validate_barcode(value, current_app.config["CARD_BARCODES"])
+    except BarcodeError as exc:
+        raise Invalid({"barcode": f"This is not one of the library's card barcodes: {exc}."}) from None
 
 
 def operator() -> str:

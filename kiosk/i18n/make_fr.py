@@ -24,6 +24,9 @@ FR = {
     "Nothing was scanned": "Rien n'a été lu",
     "Tap your card on the reader or scan your barcode.": "Posez votre carte sur le lecteur ou scannez votre code-barres.",
     "This card is not registered": "Cette carte n'est pas enregistrée",
+    "This is not a library card": "Ce n'est pas une carte de bibliothèque",
+    "Scan the barcode on your library card, or tap the card on the reader.":
+        "Scannez le code-barres de votre carte de bibliothèque, ou posez la carte sur le lecteur.",
     "We could not find this card or barcode. Please ask at the desk.":
         "Nous ne trouvons pas cette carte ou ce code-barres. Adressez-vous à l'accueil.",
     "That PIN is not right.": "Ce code n'est pas correct.",

@@ -9,8 +9,16 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+# What ``to_dict`` turns a dataclass tree into: plain JSON values.
+JSONValue: TypeAlias = "str | int | float | bool | None | list[JSONValue] | dict[str, JSONValue]"
 
 
 @dataclass(frozen=True)
@@ -118,47 +126,57 @@ class Account:
     def loan(self, loan_id: int) -> Loan | None:
         return next((loan for loan in self.loans if loan.loan_id == loan_id), None)
 
-    def to_dict(self) -> dict:
-        return _plain(self)
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON-ready document (its shape mirrors the dataclasses; callers add and drop keys)."""
+        return _plain_fields(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> Account:
+    def from_dict(cls, data: Mapping[str, Any]) -> Account:
         return _build(cls, data)
 
 
-_SCALARS = {str, int, float, bool, type(None)}
+# The values a dataclass tree of this module holds (``_plain`` takes these).
+_Plainable: TypeAlias = "str | int | float | None | Decimal | dt.date | list[Any] | tuple[Any, ...] | DataclassInstance"
 
 
-def _plain(value):
+def _plain(value: _Plainable) -> JSONValue:
     """JSON-ready form of a dataclass tree (faster than ``dataclasses.asdict``: no deep copies)."""
-    kind = type(value)
-    if kind in _SCALARS:
+    if value is None or isinstance(value, (str, int, float)):  # bool is an int
         return value
-    if kind is Decimal:
+    if isinstance(value, Decimal):
         return str(value)
-    if kind is dt.date or kind is dt.datetime:
+    if isinstance(value, dt.date):  # and dt.datetime
         return value.isoformat()
-    if kind is list or kind is tuple:
+    if isinstance(value, (list, tuple)):
         return [_plain(item) for item in value]
-    return {name: _plain(getattr(value, name)) for name in _field_names(kind)}
+    return _plain_fields(value)
 
 
-_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+def _plain_fields(value: DataclassInstance) -> dict[str, JSONValue]:
+    return {name: _plain(getattr(value, name)) for name in _field_names(type(value))}
 
 
-def _field_names(cls) -> tuple[str, ...]:
+_FIELD_NAMES: dict[type[DataclassInstance], tuple[str, ...]] = {}
+
+
+def _field_names(cls: type[DataclassInstance]) -> tuple[str, ...]:
     if cls not in _FIELD_NAMES:
         _FIELD_NAMES[cls] = tuple(f.name for f in dataclasses.fields(cls))
     return _FIELD_NAMES[cls]
 
 
-_NESTED = {"policy": GroupPolicy, "blocks": Block, "loans": Loan, "requests": Request, "fees": Fee}
+_NESTED: dict[str, type[DataclassInstance]] = {
+    "policy": GroupPolicy, "blocks": Block, "loans": Loan, "requests": Request, "fees": Fee,
+}
 _DATES = {"expiry_date", "purge_date", "loan_date", "due_date", "request_date", "created"}
 _MONEY = {"fine_limit", "original_amount", "balance"}
 
 
-def _build(cls, data: dict):
-    values = {}
+_D = TypeVar("_D", bound="DataclassInstance")
+
+
+def _build(cls: type[_D], data: Mapping[str, Any]) -> _D:
+    values: dict[str, Any] = {}
     for spec in dataclasses.fields(cls):
         if spec.name not in data:
             continue

@@ -1,4 +1,8 @@
-"""Barcode validation for library cards: length, prefix, pattern and check digit.
+"""The library's card barcodes: length, prefix, pattern and check digit (``[readers.barcode]``).
+
+The kiosk refuses a scanned code that breaks these rules without looking it up (a book's barcode,
+a loyalty card), and the station refuses to register or replace a card with such a barcode. The
+defaults accept any code of 1 to 40 characters; a library sets its own card format.
 
 Check digit methods:
 
@@ -13,9 +17,12 @@ The check digit is always the last character.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any, Literal, TypeAlias
 
-CHECK_DIGIT_METHODS = ("none", "luhn", "codabar_mod10")
+CheckDigitMethod: TypeAlias = Literal["none", "luhn", "codabar_mod10"]
+CHECK_DIGIT_METHODS: tuple[CheckDigitMethod, ...] = ("none", "luhn", "codabar_mod10")
 
 
 class BarcodeError(ValueError):
@@ -26,13 +33,13 @@ class BarcodeError(ValueError):
 class BarcodeRules:
     """What a library's card barcodes look like (the ``[readers.barcode]`` config table)."""
 
-    min_length: int = 5
-    max_length: int = 14
+    min_length: int = 1
+    max_length: int = 40
     prefix: str = ""
     pattern: str = ""            # a regular expression the whole code must match
-    check_digit: str = "none"
+    check_digit: CheckDigitMethod = "none"
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if self.check_digit not in CHECK_DIGIT_METHODS:
             raise BarcodeError(f"unknown check digit method {self.check_digit!r}; "
                                f"expected one of {', '.join(CHECK_DIGIT_METHODS)}")
@@ -47,12 +54,17 @@ class BarcodeRules:
                                    f"regular expression: {exc}") from None
 
     @classmethod
-    def from_mapping(cls, data: dict | None) -> BarcodeRules:
+    def from_mapping(cls, data: Mapping[str, Any] | None) -> BarcodeRules:
         data = dict(data or {})
         unknown = set(data) - set(cls.__dataclass_fields__)
         if unknown:
             raise BarcodeError(f"unknown barcode settings: {', '.join(sorted(unknown))}")
         return cls(**data)
+
+
+def card_barcode_rules(config: Mapping[str, Any]) -> BarcodeRules:
+    """The library's rules from the configuration (``[readers.barcode]``)."""
+    return BarcodeRules.from_mapping(config.get("readers", {}).get("barcode"))
 
 
 def validate_barcode(code: str, rules: BarcodeRules = BarcodeRules()) -> str:

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping, Sequence
 
 
-def canonical(value) -> str:
+def canonical(value: object) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"))
 
 
-def op_digest(op: dict) -> str:
+def op_digest(op: Mapping[str, object]) -> str:
     return hashlib.sha256(canonical({"type": op["type"], "payload": op["payload"]}).encode()).hexdigest()
 
 
-def batch_checksum(ops: list) -> str:
+def batch_checksum(ops: Sequence[object]) -> str:
     return hashlib.sha256(canonical(ops).encode()).hexdigest()

@@ -24,7 +24,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 _offset = dt.timedelta(0)
 
@@ -68,7 +68,7 @@ def offset_to(day: dt.date, at: dt.time = dt.time(12)) -> dt.timedelta:
 ENVIRONMENT = "KIOSK_CLOCK_DAY"
 
 
-def from_environment(environ=os.environ) -> None:
+def from_environment(environ: Mapping[str, str] = os.environ) -> None:
     """Shift the clock to noon on ``KIOSK_CLOCK_DAY`` if it is set (read once, when this module loads)."""
     day = environ.get(ENVIRONMENT, "").strip()
     if day:

@@ -1,6 +1,8 @@
 """Coded values, following Alma's ``{value, desc}`` code tables."""
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 ACCOUNT_TYPES = {"INTERNAL": "Internal", "EXTERNAL": "External"}
 RECORD_TYPES = {"STAFF": "Staff", "PUBLIC": "Public", "CONTACT": "Contact"}
 USER_STATUSES = {"ACTIVE": "Active", "INACTIVE": "Inactive"}
@@ -79,7 +81,7 @@ HARVARD_USER_GROUPS = {
 }
 
 
-def describe(table: dict, value: str | None) -> str:
+def describe(table: Mapping[str, str], value: str | None) -> str:
     """The description of a coded value, or the value itself when unknown."""
     if value is None:
         return ""

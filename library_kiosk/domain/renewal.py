@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import TypedDict
 
 from library_kiosk.domain.account import Account, Loan
 from library_kiosk.domain.blocks import active_blocks
@@ -33,6 +34,16 @@ REASONS = {
 }
 
 
+class RenewalDecisionDict(TypedDict):
+    """``RenewalDecision.to_dict()``: what the API and the sync protocol send."""
+
+    loan_id: int
+    renewed: bool
+    new_due_date: str | None  # ISO date
+    reason: str
+    message: str
+
+
 @dataclass(frozen=True)
 class RenewalDecision:
     loan_id: int
@@ -44,7 +55,7 @@ class RenewalDecision:
     def message(self) -> str:
         return REASONS.get(self.reason, "") if not self.renewed else f"Renewed until {self.new_due_date:%d %B %Y}."
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> RenewalDecisionDict:
         return {
             "loan_id": self.loan_id,
             "renewed": self.renewed,

@@ -11,9 +11,16 @@ import copy
 import json
 import os
 import tomllib
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
-DEFAULTS: dict = {
+# ruff: noqa: E501  (a setting's meaning is the comment on its line, whole: appliance/example_config.py copies
+# each into deploy/kiosk.example.toml, so a long one cannot wrap)
+
+# The configuration is the tree of tables TOML gives: ``config["kiosk"]["port"]``. Its values are of many
+# kinds (the defaults below say which), so a table is ``dict[str, Any]`` and a reader converts what it takes.
+DEFAULTS: dict[str, Any] = {
     "data_dir": "var",  # databases, keys and credentials; {data_dir} below stands for it
     "central": {
         "database_url": "sqlite:///{data_dir}/central.db",  # or postgresql://USER@HOST:5432/NAME for a fleet
@@ -121,7 +128,15 @@ DEFAULTS: dict = {
         "debounce_seconds": 2.0,  # the same card again within this window is one tap
         "uid_format": "hex",  # card serial numbers as the card office prints them: hex, hex_reversed, decimal, decimal_reversed
         "uid_width": 0,  # zero-pad card serial numbers to this many characters (0: no padding)
+        "uid_byte_length": 0,  # card serial numbers typed in decimal: their length in bytes (0: the smallest of 4, 7, 10)
         "devices": [{"type": "simulator", "name": "Simulated reader"}],  # readers to open (see hardware/config.py)
+        "barcode": {  # the library's card barcodes: the kiosk refuses other codes unread, the station will not register them
+            "min_length": 1,
+            "max_length": 40,
+            "prefix": "",  # every card barcode starts with this, e.g. "2"
+            "pattern": "",  # a regular expression the whole barcode must match, e.g. "2[0-9]{13}"
+            "check_digit": "none",  # "none" | "luhn" | "codabar_mod10" (the last digit checks the others)
+        },
     },
     "feed": {  # the patron feed and the administration jobs (docs/feed.md)
         "user_groups": {},  # user group codes in feed files -> our user groups, e.g. {"UGRAD": "21"}
@@ -176,12 +191,12 @@ class SettingsError(ValueError):
     """A configuration file names a setting that does not exist, or gives one the wrong kind of value."""
 
 
-def _kind(default) -> str:
+def _kind(default: object) -> str:
     return {bool: "true or false", int: "a whole number", float: "a number", str: "text", list: "a list",
             dict: "a table"}[type(default)]
 
 
-def _fits(value, default) -> bool:
+def _fits(value: object, default: object) -> bool:
     if isinstance(default, bool) or isinstance(value, bool):
         return isinstance(value, bool) and isinstance(default, bool)
     if isinstance(default, float):
@@ -189,36 +204,38 @@ def _fits(value, default) -> bool:
     return isinstance(value, type(default))
 
 
-def _unknown(key: str, known) -> str:
+def _unknown(key: str, known: Iterable[str]) -> str:
     import difflib
 
     close = difflib.get_close_matches(key, list(known), n=1)
     return f"unknown setting {key!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
 
 
-def problems(data: dict) -> list[str]:
+# Tables whose keys are the library's own (user group codes, account types, help text parts): only their kind is
+# checked. Every other table, at any depth, has a fixed set of keys.
+OPEN_TABLES = frozenset({"kiosk.referrals", "kiosk.help", "feed.user_groups"})
+
+
+def problems(data: Mapping[str, Any], defaults: Mapping[str, Any] = DEFAULTS, where: str = "") -> list[str]:
     """What is wrong with a configuration file's contents: unknown tables or keys (with the closest known
-    name) and values of the wrong kind. The contents of table-valued settings (``referrals``, ``help``,
-    ``printer``, ``user_groups``) are the library's own and not checked here."""
+    name) and values of the wrong kind, at every depth (``[readers.barcode]``, ``[kiosk.printer]``)."""
     found = []
+    label = f"[{where}] " if where else ""
     for key, value in data.items():
-        if key not in DEFAULTS:
-            found.append(_unknown(key, DEFAULTS))
-        elif isinstance(DEFAULTS[key], dict):
+        name = f"{where}.{key}" if where else key
+        if key not in defaults:
+            found.append(label + _unknown(key, defaults))
+        elif isinstance(defaults[key], dict):
             if not isinstance(value, dict):
-                found.append(f"[{key}] must be a table")
-                continue
-            for inner, inner_value in value.items():
-                if inner not in DEFAULTS[key]:
-                    found.append(f"[{key}] {_unknown(inner, DEFAULTS[key])}")
-                elif not _fits(inner_value, DEFAULTS[key][inner]):
-                    found.append(f"[{key}] {inner} must be {_kind(DEFAULTS[key][inner])}, not {inner_value!r}")
-        elif not _fits(value, DEFAULTS[key]):
-            found.append(f"{key} must be {_kind(DEFAULTS[key])}, not {value!r}")
+                found.append(f"[{name}] must be a table")
+            elif name not in OPEN_TABLES:
+                found.extend(problems(value, defaults[key], name))
+        elif not _fits(value, defaults[key]):
+            found.append(f"{label}{key} must be {_kind(defaults[key])}, not {value!r}")
     return found
 
 
-def _merge(base: dict, override: dict) -> dict:
+def _merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
     for key, value in override.items():
         if isinstance(value, dict) and isinstance(base.get(key), dict):
             _merge(base[key], value)
@@ -227,7 +244,7 @@ def _merge(base: dict, override: dict) -> dict:
     return base
 
 
-def _coerce(text: str, like):
+def _coerce(text: str, like: object) -> object:
     """Read an environment string as the type of the default it replaces."""
     if isinstance(like, bool):
         return text.strip().lower() in ("1", "true", "yes", "on")
@@ -240,7 +257,7 @@ def _coerce(text: str, like):
     return text
 
 
-def _apply_environment(config: dict, environ) -> None:
+def _apply_environment(config: dict[str, Any], environ: Mapping[str, str]) -> None:
     for key, value in list(config.items()):
         if isinstance(value, dict):
             for inner, inner_value in value.items():
@@ -253,7 +270,7 @@ def _apply_environment(config: dict, environ) -> None:
                 config[key] = _coerce(environ[name], value)
 
 
-def _expand(config: dict, data_dir: str) -> None:
+def _expand(config: dict[str, Any], data_dir: str) -> None:
     for key, value in config.items():
         if isinstance(value, dict):
             _expand(value, data_dir)
@@ -261,7 +278,8 @@ def _expand(config: dict, data_dir: str) -> None:
             config[key] = value.replace("{data_dir}", data_dir)
 
 
-def load(path: str | os.PathLike | None = None, environ=None, overrides: dict | None = None) -> dict:
+def load(path: str | os.PathLike[str] | None = None, environ: Mapping[str, str] | None = None,
+         overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Return the configuration as nested dictionaries.
 
     Order of precedence, lowest first: defaults, the TOML file, ``overrides``

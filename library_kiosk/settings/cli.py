@@ -2,12 +2,19 @@
 [FILE]`` (say what is wrong with a file before it is used)."""
 from __future__ import annotations
 
+import argparse
 import json
 import re
 import sys
 import tomllib
+from collections.abc import Mapping, Sequence
+from typing import Any, TypeAlias, TypeVar
 
 from library_kiosk import settings
+
+# What a setting can be in TOML: a value, an inline table or an array.
+TomlValue: TypeAlias = bool | int | float | str | Mapping[str, Any] | Sequence[Any]
+_V = TypeVar("_V")
 
 SECRET = re.compile(r"(password|secret|api_key|token)", re.IGNORECASE)
 BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
@@ -17,7 +24,7 @@ def _key(name: str) -> str:
     return name if BARE_KEY.match(name) else json.dumps(name)
 
 
-def toml_value(value) -> str:
+def toml_value(value: TomlValue) -> str:
     """``value`` written as TOML (inline tables and arrays; keys quoted where they must be)."""
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -30,11 +37,11 @@ def toml_value(value) -> str:
     return "[" + ", ".join(toml_value(v) for v in value) + "]"
 
 
-def _shown(key: str, value):
+def _shown(key: str, value: _V) -> _V | str:
     return "***" if SECRET.search(key) and isinstance(value, str) and value else value
 
 
-def as_toml(config: dict) -> str:
+def as_toml(config: Mapping[str, Any]) -> str:
     """The whole configuration as TOML that ``kiosk --config`` reads back; secrets shown as ``***``."""
     lines = [f"{_key(k)} = {toml_value(_shown(k, v))}" for k, v in config.items() if not isinstance(v, dict)]
     for table, values in config.items():
@@ -43,7 +50,7 @@ def as_toml(config: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def cmd_config(args) -> int:
+def cmd_config(args: argparse.Namespace) -> int:
     if args.config_command == "show":
         print(as_toml(settings.load()), end="")
         return 0
@@ -64,7 +71,7 @@ def cmd_config(args) -> int:
     return 1 if found else 0
 
 
-def add_subcommands(commands) -> None:
+def add_subcommands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = commands.add_parser("config", help="show the configuration in effect, or check a file")
     sub = parser.add_subparsers(dest="config_command", required=True)
     sub.add_parser("show", help="the configuration in effect (defaults, file, environment) as TOML, "

@@ -3,12 +3,19 @@ can still serve requests (the systemd watchdog probe in kiosk/serving.py, and ``
 how many reader event streams this process holds open (web/streams.py)."""
 from __future__ import annotations
 
+from typing import Literal, TypedDict
+
 from flask import Blueprint, current_app
 
 bp = Blueprint("health", __name__)
 
 
+class Health(TypedDict):
+    status: Literal["ok"]
+    event_streams: int
+
+
 @bp.get("/health")
-def health():
+def health() -> Health:
     streams = current_app.extensions.get("reader_streams")
     return {"status": "ok", "event_streams": streams[0].count() if streams else 0}

@@ -7,8 +7,10 @@ Behind a reverse proxy every request comes from the proxy's address: restrict th
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Callable, Iterable
 
-from flask import request
+from flask import Flask, request
+from flask.typing import ResponseReturnValue
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -17,10 +19,11 @@ class NetworkSettingError(ValueError):
     """A configured range is not a network; the message names the setting and the value."""
 
 
-def parse_networks(values, setting: str) -> list[Network]:
+def parse_networks(values: str | Iterable[object] | None, setting: str) -> list[Network]:
+    """The ranges of a setting: a list (TOML), or one string with the ranges separated by commas or spaces."""
     if isinstance(values, str):
         values = [v for v in values.replace(",", " ").split() if v]
-    networks = []
+    networks: list[Network] = []
     for value in values or []:
         try:
             networks.append(ipaddress.ip_network(str(value).strip(), strict=False))
@@ -42,12 +45,13 @@ def is_allowed(address: str | None, networks: list[Network]) -> bool:
     return any(ip.version == net.version and ip in net for net in networks)
 
 
-def restrict(app, values, setting: str, refuse) -> list[Network]:
+def restrict(app: Flask, values: str | Iterable[object] | None, setting: str,
+             refuse: Callable[[str], ResponseReturnValue]) -> list[Network]:
     """Refuse requests from outside ``values`` with ``refuse(address)`` (a Flask response, 403)."""
     networks = parse_networks(values, setting)
 
     @app.before_request
-    def _only_allowed_networks():
+    def _only_allowed_networks() -> ResponseReturnValue | None:
         if not is_allowed(request.remote_addr, networks):
             return refuse(request.remote_addr or "unknown")
         return None

@@ -19,7 +19,7 @@ _lock = threading.Lock()
 def streams(app: Flask, table: str) -> tuple[StreamBoard, ReaderHub]:
     """The app's stream board and reader hub, made on first use (in the serving process)."""
     with _lock:
-        found = app.extensions.get("reader_streams")
+        found: tuple[StreamBoard, ReaderHub] | None = app.extensions.get("reader_streams")
         if found is None:
             from hardware.client import subscribe
 

@@ -14,26 +14,33 @@ from __future__ import annotations
 import logging
 import threading
 import urllib.request
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from gunicorn.app.base import BaseApplication
 
 from hardware import sdnotify
 
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIApplication
+    from gunicorn.arbiter import Arbiter
+    from gunicorn.workers.gthread import ThreadWorker
+
 log = logging.getLogger(__name__)
 PROBE_TIMEOUT_SECONDS = 1.0
 
 
-class _Server(BaseApplication):
-    def __init__(self, app, options: dict):
+class _Server(BaseApplication):  # type: ignore[misc]  # gunicorn ships no type hints: its classes are Any
+    def __init__(self, app: WSGIApplication, options: dict[str, object]) -> None:
         self.application = app
         self.options = options
         super().__init__()
 
-    def load_config(self):
+    def load_config(self) -> None:
         for key, value in self.options.items():
             self.cfg.set(key, value)
 
-    def load(self):
+    def load(self) -> WSGIApplication:
         return self.application
 
 
@@ -47,12 +54,14 @@ def answers(url: str, timeout: float = PROBE_TIMEOUT_SECONDS) -> bool:
     """True if ``url`` answered 200 within ``timeout`` seconds."""
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response:
-            return response.status == 200
+            status: int = response.status  # urlopen is typed as returning Any
+            return status == 200
     except OSError:
         return False
 
 
-def watchdog(url: str, interval: float, stop: threading.Event, notify=sdnotify.notify) -> None:
+def watchdog(url: str, interval: float, stop: threading.Event,
+             notify: Callable[[str], object] = sdnotify.notify) -> None:
     """Every ``interval`` seconds: ``WATCHDOG=1`` if the app answered its probe in time, else a warning."""
     while not stop.wait(interval):
         if answers(url):
@@ -61,7 +70,7 @@ def watchdog(url: str, interval: float, stop: threading.Event, notify=sdnotify.n
             log.warning("the app did not answer %s within %s s: no watchdog ping", url, PROBE_TIMEOUT_SECONDS)
 
 
-def start_every_thread(worker) -> None:
+def start_every_thread(worker: ThreadWorker) -> None:
     """Start the worker's whole thread pool now (gunicorn starts threads as requests need them): the app's
     threads and memory are then fixed from its start, and any later growth is a leak (``bench soak``)."""
     pool = getattr(worker, "tpool", None)
@@ -73,11 +82,11 @@ def start_every_thread(worker) -> None:
     everyone.wait(10)
 
 
-def serve(app, host: str, port: int, workers: int = 1, threads: int = 8) -> None:
+def serve(app: WSGIApplication, host: str, port: int, workers: int = 1, threads: int = 8) -> None:
     """Run ``app`` under gunicorn's threaded workers (long-lived SSE streams need threads)."""
     url, stop = probe_url(host, port), threading.Event()
 
-    def when_ready(_server):
+    def when_ready(_server: Arbiter) -> None:
         interval = sdnotify.watchdog_interval()
         if interval:
             threading.Thread(target=watchdog, args=(url, interval, stop), name="watchdog", daemon=True).start()
@@ -97,7 +106,7 @@ def serve(app, host: str, port: int, workers: int = 1, threads: int = 8) -> None
     }).run()
 
 
-def app_threads(config: dict, table: str) -> int:
+def app_threads(config: Mapping[str, Any], table: str) -> int:
     """The thread pool of the kiosk (``table`` "kiosk") or the station ("provisioning"): pages plus streams."""
     options = config[table]
     return int(options["page_threads"]) + int(options["event_streams"])

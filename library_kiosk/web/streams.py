@@ -43,9 +43,9 @@ class Stream:
 
     client: str
     number: int
-    inbox: queue.Queue = field(default_factory=lambda: queue.Queue(maxsize=100))
+    inbox: queue.Queue[object] = field(default_factory=lambda: queue.Queue(maxsize=100))
 
-    def put(self, item) -> None:
+    def put(self, item: object) -> None:
         try:
             self.inbox.put_nowait(item)
         except queue.Full:  # a stream this far behind is stuck: it gets the newest events only
@@ -98,7 +98,7 @@ class StreamBoard:
             if stream in self._open:
                 self._open.remove(stream)
 
-    def publish(self, item) -> None:
+    def publish(self, item: object) -> None:
         with self._lock:
             streams = list(self._open)
         for stream in streams:
@@ -176,11 +176,11 @@ class ReaderHub:
                         self.board.publish(event)
                     if self._stop.is_set():
                         return
-            except Exception as exc:  # noqa: BLE001  (any failure of the service: say unreachable, try again)
+            except Exception as exc:  # (any failure of the service: say unreachable, try again)
                 log.info("reader service at %s not reachable: %s", self.url, exc)
             self._publish_status(UNREACHABLE)
             self._stop.wait(self.retry_seconds)
 
-    def _publish_status(self, status) -> None:
+    def _publish_status(self, status: object) -> None:
         self.last_status = status
         self.board.publish(status)

@@ -1,6 +1,6 @@
 import pytest
 
-from hardware.barcode import BarcodeError, BarcodeRules, check_digit, validate_barcode
+from library_kiosk.domain.barcodes import BarcodeError, BarcodeRules, check_digit, validate_barcode
 
 
 def test_accepts_a_code_within_the_rules_and_strips_whitespace():

@@ -4,17 +4,33 @@ from __future__ import annotations
 import queue
 import socket
 import threading
+import time
 
 from hardware.base import Reader
 from hardware.debounce import Debouncer
 from hardware.events import ReaderEvent
 
 
+class ManualClock:
+    """A clock for the debouncer that moves only when the test says (``advance``): a test lets the debounce
+    window pass without waiting for it."""
+
+    def __init__(self, start: float = 1000.0):
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
 class RunningReader:
-    def __init__(self, reader: Reader, debounce_seconds: float = 2.0):
+    def __init__(self, reader: Reader, debounce_seconds: float = 2.0, clock=time.monotonic):
         self.reader = reader
-        self.debouncer = Debouncer(debounce_seconds)
-        self.events: queue.Queue[ReaderEvent] = queue.Queue()
+        self.debouncer = Debouncer(debounce_seconds, clock)
+        self.events: queue.Queue[ReaderEvent] = queue.Queue()  # what the debouncer let through (the taps)
+        self.ignored: queue.Queue[ReaderEvent] = queue.Queue()  # the sightings it held back
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
 
@@ -29,13 +45,20 @@ class RunningReader:
 
     def _run(self):
         for event in self.reader.events(self.stop):
-            if self.debouncer.accept(event):
-                self.events.put(event)
+            (self.events if self.debouncer.accept(event) else self.ignored).put(event)
 
     def expect(self, kind: str, value: str | None = None, timeout: float = 5.0) -> ReaderEvent:
         """The next event, which must be of ``kind`` (and ``value``)."""
+        return self._next(self.events, kind, value, timeout)
+
+    def expect_ignored(self, kind: str, value: str | None = None, timeout: float = 5.0) -> ReaderEvent:
+        """The next sighting the debouncer held back (the reader saw it; no tap was published for it), which
+        must be of ``kind`` (and ``value``)."""
+        return self._next(self.ignored, kind, value, timeout)
+
+    def _next(self, events: queue.Queue, kind: str, value: str | None, timeout: float) -> ReaderEvent:
         try:
-            event = self.events.get(timeout=timeout)
+            event = events.get(timeout=timeout)
         except queue.Empty:
             raise AssertionError(f"no {kind} event within {timeout} s") from None
         assert event.kind == kind, f"expected {kind}, got {event}"

@@ -1,6 +1,5 @@
 import pytest
 
-from hardware.barcode import BarcodeRules
 from hardware.config import ConfigError, ReaderSettings
 from hardware.events import ReaderEvent, ReaderStatus, StatusEvent
 
@@ -10,7 +9,6 @@ def test_defaults_run_only_the_simulator():
     assert settings.devices == ({"type": "simulator", "name": "Simulated reader"},)
     assert settings.address == ("127.0.0.1", 8083)
     assert settings.debounce_seconds == 2.0
-    assert settings.barcode == BarcodeRules(min_length=5, max_length=14)
 
 
 def test_a_full_readers_table():
@@ -20,7 +18,7 @@ def test_a_full_readers_table():
         "barcode": {"min_length": 14, "max_length": 14, "check_digit": "codabar_mod10"}})
     assert settings.address == ("127.0.0.1", 9000)
     assert settings.uid().format("000000FF") == "0000000255"
-    assert settings.barcode.check_digit == "codabar_mod10"
+    assert not hasattr(settings, "barcode")  # the card barcode rules are the kiosk's and the station's
 
 
 @pytest.mark.parametrize("table, message", [
@@ -28,7 +26,6 @@ def test_a_full_readers_table():
     ({"uid_format": "octal"}, "unknown UID format"),
     ({"devices": [{"path": "usb"}]}, "needs a type"),
     ({"service_url": "127.0.0.1:8083"}, "service_url must look like"),
-    ({"barcode": {"check_digit": "x"}}, "unknown check digit"),
     ({"debounce_seconds": -1}, "must not be negative"),
 ])
 def test_mistakes_are_reported(table, message):

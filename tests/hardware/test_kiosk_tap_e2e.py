@@ -3,9 +3,10 @@ page in real Chromium show that patron's account, through the reader service's
 event stream and the kiosk's server-sent events."""
 import pytest
 
-from tests.conftest import LiveServer, screenshot
-from tests.hardware.test_service import PCSC_PORT, PCSC_SLOT, ServiceProcess
+from tests.hardware.service_process import PCSC_PORT, PCSC_SLOT, ServiceProcess
 from tests.hardware.vpcd_card import VirtualCard
+from tests.helpers import LiveServer, screenshot
+from tests.kiosk.browser.helpers import wait_for_reader_stream, watch_reader_stream
 from tests.store.factories import group, loan, patron
 
 pytestmark = [pytest.mark.pcsc, pytest.mark.browser]
@@ -32,9 +33,10 @@ def kiosk_with_pcsc_reader(pcscd, tmp_path, kiosk_app, central_db):
 
 
 def test_card_on_the_pcsc_reader_shows_the_account(page, kiosk_with_pcsc_reader):
+    watch_reader_stream(page)
     page.goto(kiosk_with_pcsc_reader)
     page.get_by_role("heading", name="Tap your card or scan your barcode").wait_for()
-    page.wait_for_timeout(1000)  # the page's EventSource connects and the reader comes online
+    wait_for_reader_stream(page)  # the page's event stream reaches the reader service: a tap now gets here
     with VirtualCard(UID, PCSC_PORT):
         page.get_by_role("heading", name="Łukasz Nowak").wait_for(timeout=10_000)
     assert "Les Misérables" in page.content()

@@ -1,6 +1,9 @@
 """Barcode scanners: evdev key decoding with constructed input events; serial scanners
 through a real pseudo-terminal, reached by a symlink like /dev/serial/by-id/..."""
+import fcntl
 import os
+import struct
+import termios
 import time
 import tty
 
@@ -9,6 +12,7 @@ from evdev import ecodes as e
 
 from hardware.scanner import EvdevScanner, KeyDecoder, SerialScanner
 from tests.hardware.reader_harness import RunningReader
+from tests.helpers import wait_until
 
 CHAR_KEYS = {**{c: getattr(e, f"KEY_{c.upper()}") for c in "0123456789abcdefghijklmnopqrstuvwxyz"},
              "-": e.KEY_MINUS, ".": e.KEY_DOT, "\n": e.KEY_ENTER}
@@ -119,6 +123,13 @@ class Pty:
     def write(self, data):
         os.write(self.master, data)
 
+    def wait_read(self, seconds: float = 5.0) -> None:
+        """Wait until whatever was written has been read from the terminal (its input queue is empty)."""
+        def waiting() -> int:
+            return struct.unpack("i", fcntl.ioctl(self.slave, termios.FIONREAD, b"\0" * 4))[0]
+
+        wait_until(lambda: waiting() == 0, seconds, "the scanner reads what was written", every=0.01)
+
     def unplug(self):
         os.unlink(self.link)
         os.close(self.master)
@@ -132,9 +143,9 @@ def test_serial_scanner_reads_lines_and_survives_unplug(tmp_path):
         run.expect("reader_back")
         pty.write(b"9781234567897\r\n")
         run.expect("barcode", "9781234567897")
-        pty.write(b"2123400001234")                      # a line in two pieces
-        time.sleep(0.3)
-        pty.write(b"7\r")
+        pty.write(b"2123400001234")                      # a line in two pieces:
+        pty.wait_read()                                  # the scanner has read the first ...
+        pty.write(b"7\r")                                # ... before the second is there
         run.expect("barcode", "21234000012347")
         pty.write(b"LIB-0042\n\n")
         run.expect("barcode", "LIB-0042")

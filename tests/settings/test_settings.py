@@ -45,3 +45,23 @@ def test_show_exports_what_is_in_effect_and_it_reads_back(tmp_path, capsys):
     assert main(["config", "check", str(path)]) == 0 and "ok" in capsys.readouterr().out
     again = settings.load(path, environ={})
     assert again["kiosk"] == config["kiosk"] and again["readers"] == config["readers"]
+
+
+def test_the_readers_table_as_hardware_config_documents_it_is_accepted(tmp_path):
+    import re
+
+    import hardware.config
+    from hardware.config import ReaderSettings
+
+    example = re.search(r"Example::\n\n(.*?)\n\n", hardware.config.__doc__, re.S).group(1)
+    path = tmp_path / "kiosk.toml"
+    path.write_text("\n".join(line[4:] for line in example.splitlines()))
+    config = settings.load(path, environ={})
+    assert config["readers"]["barcode"] == {"min_length": 5, "max_length": 14, "prefix": "", "pattern": "",
+                                            "check_digit": "none"}
+    assert ReaderSettings.from_mapping(config["readers"]).uid_byte_length == 0
+    assert settings.problems({"readers": {"barcode": {"check_digits": "luhn"}, "uid_byte_lenght": 7}}) == [
+        "[readers.barcode] unknown setting 'check_digits' (did you mean 'check_digit'?)",
+        "[readers] unknown setting 'uid_byte_lenght' (did you mean 'uid_byte_length'?)"]
+    assert settings.problems({"kiosk": {"printer": {"kind": "usb", "with": 42}}}) == [
+        "[kiosk.printer] unknown setting 'with' (did you mean 'width'?)"]
