@@ -9,14 +9,14 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 BUILD_PACKAGES := python3-venv python3-dev gcc swig libpcsclite-dev
 TEST_PACKAGES  := chromium pcscd vsmartcard-vpcd systemd udev cage grim wlr-randr xwayland fonts-dejavu-core tesseract-ocr tesseract-ocr-eng debootstrap
 
-.PHONY: install run test test-tools test-sqlite test-postgres test-dates test-at system-packages bench vendor clean
+.PHONY: install run test lint test-tools test-fast test-sqlite test-postgres test-dates test-at system-packages bench vendor clean
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml setup.py $(wildcard kiosk/i18n/*/LC_MESSAGES/messages.po)
 	@$(MAKE) --no-print-directory system-packages PACKAGES="$(BUILD_PACKAGES)"
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet --upgrade pip "setuptools>=77" wheel  # the wheel check builds without isolation (tests/test_wheel.py)
 	$(BIN)/pip install --quiet -e '.[postgres,readers,test]'
 	touch $@
 
@@ -31,7 +31,7 @@ system-packages:
 run: install
 	$(BIN)/kiosk demo
 
-test: install test-tools
+test: install test-tools lint
 	$(BIN)/python -m pytest -q
 	KIOSK_TEST_DB=postgres $(BIN)/python -m pytest -q -m db
 	@$(MAKE) --no-print-directory test-dates
@@ -80,11 +80,22 @@ tests/upstream/node_modules/.installed: tests/upstream/package-lock.json
 	npm ci --prefix tests/upstream --no-audit --no-fund --loglevel=error
 	touch $@
 
+# The code's own rules: ruff (style, complexity), import-linter (layers, no cycles: pyproject.toml) and mypy
+# (strict, on the packages [tool.mypy] names).
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache
+	$(BIN)/mypy
+
 test-sqlite: install test-tools
 	$(BIN)/python -m pytest -q
 
 test-postgres: install test-tools
 	KIOSK_TEST_DB=postgres $(BIN)/python -m pytest -q -m db
+
+# The fast set while developing: every test but those marked slow (pyproject.toml); make test runs them all.
+test-fast: install test-tools
+	$(BIN)/python -m pytest -q -m "not slow"
 
 # Every benchmark at the brief's sizes (about 25 minutes); each prints one JSON line.
 bench: install test-tools

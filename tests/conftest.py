@@ -1,5 +1,7 @@
 """Shared fixtures: a fresh central database (SQLite or PostgreSQL), apps, clients,
-live servers and a pinned day.
+live servers, a pinned day, Chromium, an SMTP server, and the provisioning station with
+its staff users. The plain helpers test modules import (the pinned day ``TODAY``,
+``LiveServer``, ``device_client``, ``free_port``, ``wait_until``...) are in tests/helpers.py.
 
 ``KIOSK_TEST_DB=postgres`` runs the database tests against the PostgreSQL server
 at ``KIOSK_TEST_PG`` (default ``postgresql://127.0.0.1:5432/test``): the session
@@ -8,27 +10,31 @@ tests fail; they never skip.
 """
 from __future__ import annotations
 
-import contextlib
-import datetime as dt
 import os
-import socket
-import subprocess
-import sys
-import threading
-import time
 import uuid
 
 import pytest
-from werkzeug.serving import make_server
 
-from library_kiosk import settings
-from library_kiosk.central.store import schema
-from library_kiosk.domain import clock
+pytest.register_assert_rewrite(  # the plain helper modules the tests import: their asserts explain themselves
+    "tests.helpers", "tests.kiosk.helpers", "tests.kiosk.browser.helpers", "tests.provisioning.helpers",
+    "tests.deploy.helpers", "tests.hardware.service_process")
+
+from library_kiosk import settings  # noqa: E402  (after the assert-rewrite registration)
+from library_kiosk.central.store import schema  # noqa: E402
+from library_kiosk.domain import clock  # noqa: E402
+from tests.helpers import (  # noqa: E402  (helpers for the fixtures below; test modules import them from there)
+    BACKEND,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    TODAY,
+    LiveServer,
+    browser_env,
+    device_client,
+    free_port,
+)
 
 pytest_plugins = ["tests.reaper"]  # every process the run starts ends with it
 
-TODAY = dt.date(2026, 11, 25)
-BACKEND = os.environ.get("KIOSK_TEST_DB", "sqlite")
 PG_ADMIN_URL = os.environ.get("KIOSK_TEST_PG", "postgresql://127.0.0.1:5432/test")
 
 
@@ -118,36 +124,10 @@ def central_app(central_db, config):
     return central.create_app(config, today=lambda: TODAY)
 
 
-NO_TOKEN = {"Authorization": ""}  # a request header that takes the default device token away
-
-
-def device_client(app, token: str):
-    """A test client of the central ``app`` that sends ``token`` as its device token on every request
-    (every central route but /health, the OpenAPI document and enrolment needs one: central/auth.py).
-    A request's own ``Authorization`` header replaces it."""
-    client = app.test_client()
-    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
-    return client
-
-
 @pytest.fixture
 def api(central_app, device_token):
     """The central API's test client, as the enrolled kiosk ``kiosk-1`` (``device_token``)."""
     return device_client(central_app, device_token)
-
-
-class LiveServer:
-    """A real HTTP server on a free loopback port, serving a WSGI app in a thread."""
-
-    def __init__(self, app):
-        self.server = make_server("127.0.0.1", 0, app, threaded=True)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self.thread.start()
-
-    def stop(self):
-        self.server.shutdown()
-        self.thread.join(5)
 
 
 @pytest.fixture
@@ -188,18 +168,6 @@ def synced_kiosk(kiosk_app):
     return kiosk_app
 
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--no-first-run", "--disable-sync", "--disable-quic"]
-ARTIFACTS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "test-artifacts")
-
-
-def browser_env() -> dict:
-    """The environment for Chromium: ours, less libfaketime's (``make test-at`` moves the clock of the product's
-    processes; Chromium does not start under libfaketime, and only its page timers read its clock)."""
-    return {k: v for k, v in os.environ.items() if k not in ("LD_PRELOAD", "FAKETIME")}
-
-
 @pytest.fixture(scope="session")
 def browser():
     """Real Chromium (Debian's /usr/bin/chromium) driven by Playwright, one per test session."""
@@ -219,22 +187,6 @@ def page(browser):
     tab = context.new_page()
     yield tab
     context.close()
-
-
-def screenshot(page, area: str, name: str) -> str:
-    """Save a screenshot under test-artifacts/AREA/ for people to review."""
-    folder = os.path.join(ARTIFACTS, area)
-    os.makedirs(folder, exist_ok=True)
-    path = os.path.join(folder, f"{name}.png")
-    page.screenshot(path=path, full_page=True)
-    return path
-
-
-def free_port() -> int:
-    """A free TCP port on the loopback interface."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
@@ -257,30 +209,44 @@ def smtp_server():
     controller.stop()
 
 
-@contextlib.contextmanager
-def reader_service_process(folder, reader_name: str):
-    """The real reader service (``python -m hardware.service``) with one simulated reader; its URL."""
-    from hardware import client as reader_client
+@pytest.fixture
+def station_config(config, smtp_server):
+    """Settings for the provisioning station: mail to the test SMTP server, a secret key."""
+    config["mail"].update(host="127.0.0.1", port=smtp_server.port, from_address="library@example.org")
+    config["provisioning"]["secret_key"] = "station-test-secret"
+    return config
 
-    port = free_port()
-    path = folder / "readers.toml"
-    path.write_text(f'[readers]\nservice_url = "http://127.0.0.1:{port}"\ndebounce_seconds = 0.0\n'
-                    f'devices = [{{type = "simulator", name = "{reader_name}"}}]\n')
-    process = subprocess.Popen([sys.executable, "-m", "hardware.service", "--config", str(path)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            reader_client.status(url)
-            break
-        except reader_client.ServiceError:
-            if time.monotonic() > deadline or process.poll() is not None:
-                process.kill()
-                raise RuntimeError("the reader service did not start") from None
-            time.sleep(0.1)
-    try:
-        yield url
-    finally:
-        process.terminate()
-        process.wait(10)
+
+@pytest.fixture
+def station(central_db, station_config):
+    """The provisioning station's app, with three user groups and a staff user of each role
+    (tests/provisioning/helpers.py: ``PASSWORDS``, ``StaffClient``). Here rather than in tests/provisioning,
+    because the upstream tests put the station in front of Alma (by overriding ``station_config``)."""
+    import provisioning
+    from library_kiosk.central.store import staff
+    from tests.provisioning.helpers import PASSWORDS, ROLES
+    from tests.store import factories
+
+    factories.group("25")
+    factories.group("58", description="Library Guest", pin_required=False, registration_fee_type="MEMBERSHIP",
+                    registration_fee_amount="10.00")
+    factories.group("59", description="Visiting Researcher", statistics_required=True)
+    for name, role in ROLES.items():
+        staff.create_staff(name, PASSWORDS[name], role)
+    return provisioning.create_app(station_config, today=lambda: TODAY)
+
+
+@pytest.fixture
+def manager(station):
+    """The station's user manager, logged in."""
+    from tests.provisioning.helpers import StaffClient
+
+    return StaffClient(station, "manager")
+
+
+@pytest.fixture
+def desk(station):
+    """The station's circulation (desk) user, logged in."""
+    from tests.provisioning.helpers import StaffClient
+
+    return StaffClient(station, "desk")

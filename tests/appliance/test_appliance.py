@@ -11,7 +11,7 @@ from kiosk import heartbeat
 from library_kiosk import settings
 from library_kiosk.appliance import doctor, enrol, example_config
 from library_kiosk.appliance.install import POLICY_FILE, ROLES, Installer, initial_config
-from tests.deploy.conftest import REPO
+from tests.deploy.helpers import REPO
 
 
 def install(root, role="kiosk"):

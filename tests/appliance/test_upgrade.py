@@ -16,11 +16,13 @@ from pathlib import Path
 import pytest
 
 from library_kiosk.appliance import upgrade
-from tests.deploy.conftest import REPO, free_port
+from tests.deploy.helpers import REPO
+from tests.helpers import free_port
 
 GOOD = f'#!/bin/sh\nexec env PYTHONPATH={REPO} {sys.executable} -m library_kiosk "$@"\n'
 OLD = "0.0.9"
-BAD = f'#!/bin/sh\n[ "$1" = serve ] && {{ echo "broken release"; exit 3; }}\nexec env PYTHONPATH={REPO} {sys.executable} -m library_kiosk "$@"\n'
+BAD = (f'#!/bin/sh\n[ "$1" = serve ] && {{ echo "broken release"; exit 3; }}\n'
+       f'exec env PYTHONPATH={REPO} {sys.executable} -m library_kiosk "$@"\n')
 
 
 class Processes:

@@ -2,7 +2,7 @@ import datetime as dt
 import re
 
 from library_kiosk.central.store.models import Loan
-from tests.conftest import NO_TOKEN
+from tests.helpers import NO_TOKEN
 from tests.store.factories import TODAY, fine, hold, loan, patron
 
 

@@ -8,7 +8,7 @@ from library_kiosk.central.api.openapi import PUBLIC_OPERATIONS
 from library_kiosk.central.store import devices, kiosk_calls
 from library_kiosk.central.store.db import database
 from library_kiosk.domain.checksums import batch_checksum
-from tests.conftest import NO_TOKEN
+from tests.helpers import NO_TOKEN
 from tests.store.factories import fine, hold, loan, patron
 
 OP = {"seq": 1, "key": "auth-test-0001", "type": "call_staff", "payload": {"reason": "help", "primary_id": "P1"}}

@@ -8,11 +8,13 @@ def test_letter_needs_a_known_type_and_an_address(api):
     patron("P1")
     bad = api.post("/api/v1/patrons/P1/letters", json={"letter_type": "Nope"})
     assert bad.status_code == 400 and bad.json["error"]["code"] == "invalid_letter_type"
-    printed = api.post("/api/v1/patrons/P1/letters", json={"letter_type": "FulRequestsReportLetter", "channel": "print"})
+    printed = api.post("/api/v1/patrons/P1/letters",
+                       json={"letter_type": "FulRequestsReportLetter", "channel": "print"})
     assert printed.status_code == 400
     no_address = api.post("/api/v1/patrons/P1/letters", json={"letter_type": "FulRequestsReportLetter"})
     assert no_address.status_code == 422 and no_address.json["error"]["code"] == "letter_not_sent"
-    assert api.post("/api/v1/patrons/NOBODY/letters", json={"letter_type": "FulRequestsReportLetter"}).status_code == 404
+    nobody = api.post("/api/v1/patrons/NOBODY/letters", json={"letter_type": "FulRequestsReportLetter"})
+    assert nobody.status_code == 404
 
 
 def test_letter_is_sent_by_smtp(api, central_app):
@@ -46,7 +48,8 @@ def test_letter_is_sent_by_smtp(api, central_app):
 
 def test_pin_lockout_goes_to_the_audit_log(api):
     patron("P1")
-    answer = api.post("/api/v1/patrons/P1/pin-lockouts", json={"device": "kiosk-2", "locked_until": "2026-11-25T10:15Z"})
+    answer = api.post("/api/v1/patrons/P1/pin-lockouts",
+                      json={"device": "kiosk-2", "locked_until": "2026-11-25T10:15Z"})
     assert answer.status_code == 201
     entry = AuditEntry.get_by_id(answer.json["id"])
     assert entry.action == "kiosk.pin_lockout" and entry.primary_id == "P1"

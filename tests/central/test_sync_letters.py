@@ -10,12 +10,12 @@ import uuid
 import peewee as pw
 
 from library_kiosk.central.store import letters
-from library_kiosk.central.store.devices import Device, SyncConflict
-from library_kiosk.central.store.idempotency import AppliedOp, apply_ops
+from library_kiosk.central.store.devices import AppliedOp, Device, SyncConflict
+from library_kiosk.central.store.idempotency import apply_ops
 from library_kiosk.central.store.models import Email, _now
 from library_kiosk.central.store.sync_ops import HANDLERS
 from library_kiosk.domain.checksums import batch_checksum
-from tests.conftest import TODAY, free_port
+from tests.helpers import TODAY, free_port
 from tests.store.factories import hold, loan, patron
 
 

@@ -8,44 +8,14 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-DEPLOY = REPO / "deploy"
-UNITS = sorted((DEPLOY / "systemd").glob("*.service"))
-CACHE = Path(os.environ.get("KIOSK_DEPLOY_CACHE", "/var/cache/kiosk-deploy-tests"))
-
-
-def need(tool: str, package: str) -> str:
-    path = shutil.which(tool)
-    if not path:
-        pytest.fail(f"{tool} is missing: apt-get install {package}")
-    return path
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_http(url: str, seconds: float = 30) -> None:
-    import urllib.request
-
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise AssertionError(f"{url} did not answer in {seconds} s")
+from tests.deploy.helpers import UNITS, need, wait_http
+from tests.helpers import free_port
 
 
 @pytest.fixture(scope="session")

@@ -6,6 +6,7 @@ share; so the browser runs in its own mount namespace with the policy folder bou
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import time
@@ -15,15 +16,16 @@ from pathlib import Path
 import pytest
 
 from library_kiosk.appliance.install import POLICY_FILE, Installer
-from tests.conftest import browser_env
-from tests.deploy.conftest import free_port, need
+from tests.deploy.helpers import need
+from tests.helpers import browser_env, free_port
 
 pytestmark = pytest.mark.browser
 
 ROWS_JS = """() => { const rows=[]; const walk = n => { if (n.shadowRoot) walk(n.shadowRoot);
   for (const k of n.children||[]) { if (k.tagName==='POLICY-ROW') rows.push(k); walk(k);} };
   walk(document.documentElement);
-  return rows.map(r => { const root = r.shadowRoot || r; const h = root.querySelector('.policy.row'); if (!h) return null;
+  return rows.map(r => { const root = r.shadowRoot || r; const h = root.querySelector('.policy.row');
+    if (!h) return null;
     const c = s => (h.querySelector(s)?.textContent || '').trim();
     return {name: c('#name') || c('.name'), value: c('.value'), source: c('.source'), level: c('.level'),
             status: c('.messages')}; }).filter(x => x && x.source); }"""
@@ -55,6 +57,7 @@ def wrapper(tmp_path: Path, policy: dict) -> str:
 
 def test_every_policy_applied_and_other_origins_blocked(tmp_path, kiosk_server):
     from playwright.sync_api import Error, sync_playwright
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
     policy = installed_policy(tmp_path, kiosk_server)
     assert policy["URLAllowlist"] == [kiosk_server.rstrip("/")]
@@ -67,12 +70,9 @@ def test_every_policy_applied_and_other_origins_blocked(tmp_path, kiosk_server):
         try:
             page = context.pages[0] if context.pages else context.new_page()
             page.goto("chrome://policy")
-            rows: dict = {}
-            for _ in range(30):                       # the page fills its rows asynchronously
-                page.wait_for_timeout(500)
-                rows = {row["name"]: row for row in page.evaluate(ROWS_JS)}
-                if len(rows) >= len(probe):
-                    break
+            with contextlib.suppress(PlaywrightTimeout):  # the page fills its rows asynchronously; short: see below
+                page.wait_for_function(f"() => ({ROWS_JS})().length >= {len(probe)}", timeout=15000)
+            rows = {row["name"]: row for row in page.evaluate(ROWS_JS)}
             problems = {name: rows.get(name) for name in probe
                         if not rows.get(name) or rows[name]["status"] != "OK" or rows[name]["level"] != "Mandatory"}
             assert problems == {}

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from library_kiosk.appliance.install import ROLES
-from tests.deploy.conftest import CACHE, REPO, need
+from tests.deploy.helpers import CACHE, REPO, need
 
 SUITE = "bookworm"
 INCLUDE = "python3,python3-venv,ca-certificates,systemd,udev,pcscd,kmod"
@@ -116,6 +116,7 @@ SERVE = {"kiosk": ("serve", "KIOSK_KIOSK_PORT", "/"),
          "central": ("central serve --workers 1", "KIOSK_CENTRAL_PORT", "/health")}
 
 
+@pytest.mark.slow  # a Debian chroot per role: 11-18 s each, plus the wheelhouse (11 s; minutes without the cache)
 @pytest.mark.parametrize("role", sorted(ROLES))
 def test_install_script_in_fresh_bookworm_chroot(role, wheelhouse, tmp_path):
     need("unshare", "util-linux")
@@ -130,7 +131,7 @@ def test_install_script_in_fresh_bookworm_chroot(role, wheelhouse, tmp_path):
     shutil.copy(REPO / "pyproject.toml", root / "src/pyproject.toml")
     shutil.copytree(wheelhouse, root / "wh")
     shutil.copy("/etc/resolv.conf", root / "etc/resolv.conf")
-    from tests.deploy.conftest import free_port
+    from tests.helpers import free_port
 
     serve, portvar, path = SERVE[role]
     env = {"ROLE": role, "UNITS": " ".join(ROLES[role].units), "PORT": str(free_port()), "PORTVAR": portvar,

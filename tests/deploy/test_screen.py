@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from library_kiosk.appliance.screen import chromium_command, screen_settings
-from tests.conftest import browser_env
-from tests.deploy.conftest import REPO, need
+from tests.deploy.helpers import REPO, need
+from tests.helpers import browser_env
 
 pytestmark = pytest.mark.browser
 
@@ -50,6 +50,7 @@ def test_chromium_command_is_a_locked_kiosk():
         screen_settings({"kiosk": {"host": "h", "port": 1}, "screen": {"rotation": 45}})
 
 
+@pytest.mark.slow  # cage, Chromium and OCR until the attract screen shows: about two minutes
 def test_browser_unit_command_under_cage_shows_the_attract_screen(tmp_path, kiosk_server):
     for tool, package in (("cage", "cage"), ("grim", "grim"), ("tesseract", "tesseract-ocr"),
                           ("chromium", "chromium"), ("setpriv", "util-linux")):

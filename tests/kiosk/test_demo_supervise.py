@@ -3,9 +3,9 @@ everything when one keeps dying."""
 import signal
 import subprocess
 import threading
-import time
 
 from library_kiosk.demo import RESTARTS_PER_MINUTE, _supervise
+from tests.helpers import wait_until
 
 
 def test_a_child_that_dies_is_started_again_and_one_that_keeps_dying_stops_the_demo():
@@ -18,10 +18,7 @@ def test_a_child_that_dies_is_started_again_and_one_that_keeps_dying_stops_the_d
     supervisor.start()
     first = children[0]
     first.send_signal(signal.SIGKILL)  # the sync worker dies
-    deadline = time.monotonic() + 10
-    while children[0] is first:
-        assert time.monotonic() < deadline, "the dead child was not started again"
-        time.sleep(0.05)
+    wait_until(lambda: children[0] is not first, 10, "the dead child is started again")
     assert children[0].poll() is None and not stopped.is_set()  # running again
     commands[0] = ["sh", "-c", "exit 3"]  # from now on it dies at once, every time
     children[0].kill()

@@ -4,7 +4,6 @@ printed on the escpos File printer (decoded as a printer would print it)."""
 from __future__ import annotations
 
 import os
-import time
 from decimal import Decimal
 
 import pytest
@@ -15,8 +14,8 @@ from kiosk.receipts import ReceiptSettingsError
 from library_kiosk.central.store import changes
 from library_kiosk.central.store.letters import Letter
 from library_kiosk.central.store.models import Fee, Loan, User
-from tests.kiosk.conftest import fill_cache
-from tests.kiosk.test_receipts import HX, _login, _text, _wait, decode_escpos
+from tests.helpers import mail_received
+from tests.kiosk.helpers import HX, decode_escpos, fill_cache, login, mail_text
 from tests.store.factories import TODAY
 
 
@@ -30,11 +29,6 @@ def _printed(printer_file) -> str:
         return ""
     with open(printer_file, "rb") as handle:
         return " ".join(decode_escpos(handle.read()).split())
-
-
-def _none_arrives(server, count=0) -> bool:
-    time.sleep(0.5)
-    return len(server.handler.messages) == count
 
 
 def _counts(kiosk_app) -> dict:
@@ -59,38 +53,38 @@ def fees(kiosk, kiosk_app):
 
 def test_always_emails_the_receipt_at_once_and_says_so(kiosk, kiosk_app, smtp_server):
     _set(kiosk_app, receipt_when="always", receipts="email")
-    _login(kiosk)
+    login(kiosk)
     html = kiosk.post("/renew", headers=HX).get_data(as_text=True)
     assert 'data-testid="receipt-given"' in html and "Sent to your email address." in html
     assert "Would you like a receipt?" not in html  # nothing to choose: it went
-    text = _text(_wait(smtp_server)[0])
+    text = mail_text(mail_received(smtp_server)[0])
     assert "Middlemarch" in text and "2026-12-16" in text  # the new due date
     kiosk.post("/done")
-    assert _none_arrives(smtp_server, 1)  # not a second one at the end
+    mail_received(smtp_server, 1)  # not a second one at the end
     assert _counts(kiosk_app)["receipts_emailed"] == 1
 
 
 def test_always_prints_at_once_with_receipts_print(kiosk, kiosk_app, printer_file, smtp_server):
     _set(kiosk_app, receipt_when="always", receipts="print")
-    _login(kiosk)
+    login(kiosk)
     html = kiosk.post("/renew", headers=HX).get_data(as_text=True)
     assert "Your receipt is printing." in html and 'data-testid="receipt-print"' not in html
     printed = _printed(printer_file)
     assert "Your loans" in printed and "Zoë Ólafsdóttir" in printed
     assert "Les Misérables: due 16 December 2026 - renewed" in printed
-    assert _none_arrives(smtp_server)
+    mail_received(smtp_server, 0)
 
 
 def test_on_timeout_emails_the_receipt_when_the_patron_presses_done(kiosk, kiosk_app, smtp_server):
     _set(kiosk_app, receipt_when="on_timeout")
-    _login(kiosk)
+    login(kiosk)
     html = kiosk.post("/renew", headers=HX).get_data(as_text=True)
     assert 'data-testid="receipt-at-end"' in html and 'data-testid="receipt-email"' in html  # may still choose
-    assert _none_arrives(smtp_server)  # nothing yet
+    mail_received(smtp_server, 0)  # nothing yet
     assert "Thank you" in kiosk.post("/done", headers=HX).get_data(as_text=True)
-    message = _wait(smtp_server)[0]
+    message = mail_received(smtp_server)[0]
     assert message["To"] == "zoe@example.org"
-    text = _text(message)
+    text = mail_text(message)
     assert "Middlemarch" in text and "2026-12-16" in text
     assert Letter.get().letter_type == "FulUserBorrowingActivityLetter"
     counts = _counts(kiosk_app)
@@ -100,23 +94,23 @@ def test_on_timeout_emails_the_receipt_when_the_patron_presses_done(kiosk, kiosk
 def test_on_timeout_offline_queues_the_receipt_and_it_goes_when_the_central_store_is_back(
         kiosk, kiosk_app, live_central, central_app, smtp_server):
     from kiosk import outbox
-    from tests.conftest import LiveServer
+    from tests.helpers import LiveServer
 
     _set(kiosk_app, receipt_when="on_timeout", offline_renewals="local")
-    _login(kiosk)
+    login(kiosk)
     live_central.stop()  # the network goes: renewals are decided here, pending
     assert "Pending" in kiosk.post("/renew", headers=HX).get_data(as_text=True)
     assert "Thank you" in kiosk.post("/done", headers=HX).get_data(as_text=True)
     with kiosk_app.app_context(), cache_db.connection_context():
         assert [item.op_type for item in outbox.pending()] == ["renew", "send_letter"]  # the receipt after them
-    assert _none_arrives(smtp_server)
+    mail_received(smtp_server, 0)
     back = LiveServer(central_app)
     try:
         central = kiosk_app.extensions["central"]
         central.base_url = back.url
         with kiosk_app.app_context(), cache_db.connection_context():
             outbox.push(central, kiosk_app.extensions["patron_cache"])
-        text = _text(_wait(smtp_server)[0])
+        text = mail_text(mail_received(smtp_server)[0])
         assert "Middlemarch" in text and "2026-12-16" in text  # applied after the renewals it follows
     finally:
         back.stop()
@@ -124,54 +118,54 @@ def test_on_timeout_offline_queues_the_receipt_and_it_goes_when_the_central_stor
 
 def test_on_timeout_emails_the_receipt_when_the_page_times_out(kiosk, kiosk_app, smtp_server):
     _set(kiosk_app, receipt_when="on_timeout")
-    _login(kiosk)
+    login(kiosk)
     kiosk.post("/renew", headers=HX)
     kiosk.post("/done", data={"ended": "timeout"}, headers=HX)  # what kiosk.js posts at the idle timeout
-    assert "Les Misérables" in _text(_wait(smtp_server)[0])
+    assert "Les Misérables" in mail_text(mail_received(smtp_server)[0])
     assert _counts(kiosk_app)["ended_timeout"] == 1
 
 
 def test_on_timeout_emails_the_receipt_when_the_server_ends_an_idle_session(kiosk, kiosk_app, smtp_server):
     _set(kiosk_app, receipt_when="on_timeout")
-    _login(kiosk)
+    login(kiosk)
     kiosk.post("/renew", headers=HX)
     with kiosk.session_transaction() as session:  # a page that stopped counting (closed, crashed)
         session["seen"] -= kiosk_app.config["KIOSK"]["kiosk"]["idle_timeout_seconds"] + 60
     assert kiosk.get("/account").status_code == 302  # the session is over
-    assert "Middlemarch" in _text(_wait(smtp_server)[0])
+    assert "Middlemarch" in mail_text(mail_received(smtp_server)[0])
     kiosk.post("/done")
-    assert _none_arrives(smtp_server, 1)  # once
+    mail_received(smtp_server, 1)  # once
 
 
 def test_on_timeout_sends_nothing_when_a_receipt_was_taken_or_nothing_renewed(kiosk, kiosk_app, smtp_server,
                                                                              printer_file):
     _set(kiosk_app, receipt_when="on_timeout")
-    _login(kiosk)
+    login(kiosk)
     assert 'data-testid="receipt-at-end"' in kiosk.post("/renew", headers=HX).get_data(as_text=True)
     assert "Your receipt is printing." in kiosk.post("/receipt", data={"how": "print"}, headers=HX).get_data(
         as_text=True)
     kiosk.post("/done")
-    assert _none_arrives(smtp_server)
-    _login(kiosk)  # a session with no renewal at all
+    mail_received(smtp_server, 0)
+    login(kiosk)  # a session with no renewal at all
     kiosk.post("/done")
-    _login(kiosk)  # a renewal refused: nothing was renewed
+    login(kiosk)  # a renewal refused: nothing was renewed
     second_sex = Loan.get(Loan.title == "The Second Sex")
     html = kiosk.post("/renew", data={"loan_id": str(second_sex.id)}, headers=HX).get_data(as_text=True)
     assert "0 of 1 renewed." in html and 'data-testid="receipt-at-end"' not in html
     kiosk.post("/done")
-    assert _none_arrives(smtp_server)
+    mail_received(smtp_server, 0)
 
 
 def test_on_timeout_with_a_new_renewal_after_a_receipt_sends_the_new_one(kiosk, kiosk_app, smtp_server):
     _set(kiosk_app, receipt_when="on_timeout")
-    _login(kiosk)
+    login(kiosk)
     kiosk.post("/renew", data={"loan_id": str(Loan.get(Loan.title == "Middlemarch").id)}, headers=HX)
     assert "Sent to your email address." in kiosk.post("/receipt", data={"how": "email"}, headers=HX).get_data(
         as_text=True)
     kiosk.post("/renew", data={"loan_id": str(Loan.get(Loan.title == "Les Misérables").id)}, headers=HX)
     kiosk.post("/done")
-    messages = _wait(smtp_server, 2)
-    assert len(messages) == 2 and "2026-12-16" in _text(messages[1])
+    messages = mail_received(smtp_server, 2)
+    assert "2026-12-16" in mail_text(messages[1])
 
 
 def test_on_timeout_with_receipts_print_is_refused_at_start(config):
@@ -188,40 +182,42 @@ def test_on_timeout_with_receipts_print_is_refused_at_start(config):
 
 def test_never_offers_no_receipt_after_renewals_and_sends_none(kiosk, kiosk_app, smtp_server, printer_file):
     _set(kiosk_app, receipt_when="never")
-    _login(kiosk)
+    login(kiosk)
     html = kiosk.post("/renew", headers=HX).get_data(as_text=True)
     assert "receipt" not in html.lower()
     kiosk.post("/done")
-    assert _none_arrives(smtp_server) and _printed(printer_file) == ""
+    mail_received(smtp_server, 0)
+    assert _printed(printer_file) == ""
 
 
 def test_ask_offers_the_choice_and_sends_nothing_by_itself(kiosk, kiosk_app, smtp_server, printer_file):
     assert kiosk_app.config["KIOSK"]["kiosk"]["receipt_when"] == "ask"  # the default: as before
-    _login(kiosk)
+    login(kiosk)
     html = kiosk.post("/renew", headers=HX).get_data(as_text=True)
     assert "Would you like a receipt?" in html and 'data-testid="receipt-at-end"' not in html
     kiosk.post("/done")
-    assert _none_arrives(smtp_server) and _printed(printer_file) == ""
+    mail_received(smtp_server, 0)
+    assert _printed(printer_file) == ""
 
 
 # --- a receipt for each section of the account --------------------------------------------------------------
 
 def test_account_screen_offers_a_receipt_for_each_section(fees):
-    _login(fees)
+    login(fees)
     html = fees.get("/account").get_data(as_text=True)
     for testid in ("email-loans", "print-loans", "email-requests", "print-requests", "email-fees", "print-fees"):
         assert f'data-testid="{testid}"' in html, testid
 
 
 def test_fees_by_email_in_utf8(fees, kiosk_app, smtp_server):
-    _login(fees)
+    login(fees)
     html = fees.post("/receipt", data={"what": "fees", "how": "email"}, headers=HX).get_data(as_text=True)
     assert "Sent to your email address." in html
-    message = _wait(smtp_server)[0]
+    message = mail_received(smtp_server)[0]
     assert message["To"] == "zoe@example.org" and message["Subject"] == "Main Library: your fines and fees"
     body = message.get_payload()[0]
     assert body.get_content_charset() == "utf-8"
-    text = _text(message)
+    text = mail_text(message)
     assert "Dear Zoë Ólafsdóttir" in text
     assert "* Lost item replacement fee (Les Misérables)" in text and ": 45.00" in text
     assert "Overdue fine" in text and "Paid long ago" not in text
@@ -234,7 +230,7 @@ def test_fees_by_email_in_utf8(fees, kiosk_app, smtp_server):
 
 
 def test_fees_printed(fees, kiosk_app, printer_file):
-    _login(fees)
+    login(fees)
     html = fees.post("/receipt", data={"what": "fees", "how": "print"}, headers=HX).get_data(as_text=True)
     assert "Your receipt is printing." in html
     printed = _printed(printer_file)
@@ -247,14 +243,14 @@ def test_fees_printed(fees, kiosk_app, printer_file):
 
 def test_fees_printed_in_french(fees, kiosk_app, printer_file):
     fees.post("/language", data={"lang": "fr"})
-    _login(fees)
+    login(fees)
     fees.post("/receipt", data={"what": "fees", "how": "print"}, headers=HX)
     printed = _printed(printer_file)
     assert "Vos amendes et frais" in printed and "Total: 47.50" in printed
 
 
 def test_requests_printed_ready_for_pickup_first(kiosk, kiosk_app, printer_file):
-    _login(kiosk)
+    login(kiosk)
     html = kiosk.post("/receipt", data={"what": "requests", "how": "print"}, headers=HX).get_data(as_text=True)
     assert "Your receipt is printing." in html
     printed = _printed(printer_file)
@@ -265,21 +261,21 @@ def test_requests_printed_ready_for_pickup_first(kiosk, kiosk_app, printer_file)
 
 
 def test_requests_by_email(kiosk, smtp_server):
-    _login(kiosk)
+    login(kiosk)
     html = kiosk.get("/account").get_data(as_text=True)
     assert 'data-testid="receipt-requests"' in html and 'data-testid="email-requests"' in html
     assert "Sent to your email address." in kiosk.post("/requests-report", headers=HX).get_data(as_text=True)
-    text = _text(_wait(smtp_server)[0])
+    text = mail_text(mail_received(smtp_server)[0])
     assert text.index("Ready for pickup") < text.index("Beloved") < text.index("Dubliners")
 
 
 def test_loans_from_the_account_screen_by_email_and_print(kiosk, smtp_server, printer_file):
-    _login(kiosk)
+    login(kiosk)
     html = kiosk.get("/account").get_data(as_text=True)
     assert 'data-testid="email-loans"' in html and 'data-testid="print-loans"' in html
     html = kiosk.post("/receipt", data={"what": "loans", "how": "email"}, headers=HX).get_data(as_text=True)
     assert "Sent to your email address." in html
-    text = _text(_wait(smtp_server)[0])
+    text = mail_text(mail_received(smtp_server)[0])
     assert "Gödel, Escher, Bach" in text and "Middlemarch" in text
     kiosk.post("/receipt", data={"what": "loans", "how": "print"}, headers=HX)
     printed = _printed(printer_file)
@@ -306,7 +302,7 @@ def test_only_the_ways_available_are_offered(kiosk, kiosk_app):
     assert kiosk.post("/receipt", data={"what": "fees", "how": "print"}, headers=HX).status_code == 400
     kiosk.post("/done")
     kiosk_app.config["KIOSK"]["kiosk"]["printer"]["kind"] = "none"  # no printer: email only
-    _login(kiosk)
+    login(kiosk)
     html = kiosk.get("/account").get_data(as_text=True)
     assert 'data-testid="email-fees"' in html and "print-" not in html
     assert kiosk.post("/receipt", data={"what": "fees", "how": "print"}, headers=HX).status_code == 400
@@ -318,7 +314,7 @@ def test_only_the_ways_available_are_offered(kiosk, kiosk_app):
 
 def test_loans_hidden_until_shown_are_not_offered(kiosk, kiosk_app):
     _set(kiosk_app, show_loans_on_open=False)
-    _login(kiosk)
+    login(kiosk)
     assert "receipt-loans" not in kiosk.get("/account").get_data(as_text=True)
     assert kiosk.post("/receipt", data={"what": "loans", "how": "print"}, headers=HX).status_code == 400
     assert "receipt-loans" in kiosk.post("/account/loans", headers=HX).get_data(as_text=True)

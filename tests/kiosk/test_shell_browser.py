@@ -3,7 +3,7 @@ import datetime as dt
 
 import pytest
 
-from tests.conftest import LiveServer, screenshot
+from tests.helpers import LiveServer, screenshot
 from tests.store.factories import TODAY, fine, group, hold, loan, patron
 
 pytestmark = pytest.mark.browser

@@ -217,8 +217,8 @@ def test_the_password_never_in_a_url_a_log_or_a_page(kiosk_app, central_db, capl
 
     from library_kiosk.central.store.models import User
     from library_kiosk.domain.hashing import hash_secret
-    from tests.conftest import LiveServer
-    from tests.kiosk.conftest import fill_cache, make_patrons
+    from tests.helpers import LiveServer
+    from tests.kiosk.helpers import fill_cache, make_patrons
 
     make_patrons()
     User.update(password_hash=hash_secret(PASSWORD)).where(User.primary_id == "P1").execute()

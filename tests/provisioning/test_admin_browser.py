@@ -5,8 +5,8 @@ import pytest
 from playwright.sync_api import expect
 
 from library_kiosk.central.store.models import User
-from tests.conftest import screenshot
-from tests.provisioning.conftest import log_in
+from tests.helpers import screenshot
+from tests.provisioning.helpers import log_in
 
 pytestmark = pytest.mark.browser
 FEED = ("primary_id,last_name,first_name,user_group,expiry_date,barcode\n"

@@ -9,8 +9,8 @@ from playwright.sync_api import expect
 
 from hardware.client import simulate
 from library_kiosk.central.store.models import Fee, User
-from tests.conftest import LiveServer
-from tests.provisioning.conftest import ARTIFACTS, log_in
+from tests.helpers import LiveServer
+from tests.provisioning.helpers import ARTIFACTS, log_in
 from tests.store import factories
 
 pytestmark = pytest.mark.browser

@@ -8,8 +8,8 @@ from playwright.sync_api import expect
 
 from library_kiosk.central.store import devices
 from library_kiosk.central.store.models import _now
-from tests.conftest import screenshot
-from tests.provisioning.conftest import log_in
+from tests.helpers import screenshot
+from tests.provisioning.helpers import log_in
 
 pytestmark = pytest.mark.browser
 BEAT = {"version": "1.4.2", "uptime_seconds": 273600, "outbox_length": 0,

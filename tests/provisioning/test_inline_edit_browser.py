@@ -4,8 +4,8 @@ import pytest
 from playwright.sync_api import expect
 
 from library_kiosk.central.store.models import Email
-from tests.conftest import screenshot
-from tests.provisioning.conftest import log_in
+from tests.helpers import screenshot
+from tests.provisioning.helpers import log_in
 from tests.store import factories
 
 pytestmark = pytest.mark.browser

@@ -1,17 +1,8 @@
 """Letters rendered from editable templates and sent to a real SMTP server (aiosmtpd)."""
-import time
-
 from library_kiosk.central.store import letters
 from library_kiosk.central.store.models import User
-from tests.conftest import TODAY
+from tests.helpers import TODAY, mail_received
 from tests.store import factories
-
-
-def _wait_for(server, count=1):
-    deadline = time.monotonic() + 5
-    while len(server.handler.messages) < count and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return server.handler.messages
 
 
 def _patron_with_requests():
@@ -27,7 +18,7 @@ def test_requests_report_has_three_sections_and_arrives_by_smtp(central_db, stat
     user = _patron_with_requests()
     letter = letters.send_letter(user, "FulRequestsReportLetter", station_config, "desk", today=TODAY)
     assert letter.status == "sent" and letter.recipient == "zoe@example.org"
-    message = _wait_for(smtp_server)[0]
+    message = mail_received(smtp_server)[0]
     assert message["To"] == "zoe@example.org" and "your requests" in message["Subject"]
     text = message.get_payload()[0].get_payload(decode=True).decode().replace("\r\n", "\n")
     ready, in_process, waiting = (text.index(s) for s in ("Ready for pickup", "In process\n", "Not yet active"))
@@ -58,7 +49,7 @@ def test_station_sends_the_report_and_lists_it(desk, smtp_server):
     _patron_with_requests()
     page = desk.post("/patrons/P1/letters/requests-report", {"channel": "email"}).get_data(as_text=True)
     assert "Requests report sent to zoe@example.org" in page
-    assert len(_wait_for(smtp_server)) == 1
+    mail_received(smtp_server, 1)
     letter = letters.Letter.get()
     listing = desk.get("/patrons/P1?tab=letters").get_data(as_text=True)
     assert letter.subject in listing
@@ -74,7 +65,7 @@ def test_station_sends_the_loans_report_next_to_the_requests_report(desk, smtp_s
         assert 'data-testid="send-loans-report"' in page and 'data-testid="send-requests-report"' in page
     page = desk.post("/patrons/P1/letters/loans-report", {"channel": "email"}).get_data(as_text=True)
     assert "Loans report sent to zoe@example.org" in page
-    message = _wait_for(smtp_server)[0]
+    message = mail_received(smtp_server)[0]
     assert message["To"] == "zoe@example.org"
     letter = letters.Letter.get()
     assert letter.letter_type == "FulUserBorrowingActivityLetter" and letter.sent_by == "desk"

@@ -6,7 +6,7 @@ import pytest
 from library_kiosk.central.store.models import Change, Fee, Identifier, Statistic, User
 from library_kiosk.central.store.staff import AuditEntry
 from library_kiosk.domain.hashing import verify_secret
-from tests.provisioning.conftest import REGISTRATION
+from tests.provisioning.helpers import REGISTRATION
 from tests.store import factories
 
 

@@ -8,8 +8,8 @@ from playwright.sync_api import expect
 
 from library_kiosk.central.store import devices, staff
 from library_kiosk.central.store.devices import SyncConflict
-from tests.conftest import screenshot
-from tests.provisioning.conftest import PASSWORDS, log_in
+from tests.helpers import screenshot
+from tests.provisioning.helpers import PASSWORDS, log_in
 
 pytestmark = pytest.mark.browser
 NEW = "Heron-window-4812"

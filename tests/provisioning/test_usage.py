@@ -10,8 +10,8 @@ import pytest
 from playwright.sync_api import expect
 
 from library_kiosk.central.store import usage
-from tests.conftest import screenshot
-from tests.provisioning.conftest import StaffClient, log_in
+from tests.helpers import screenshot
+from tests.provisioning.helpers import StaffClient, log_in
 from tests.store.factories import TODAY
 
 D1, D2, D3 = TODAY - dt.timedelta(days=8), TODAY - dt.timedelta(days=1), TODAY  # weeks 47, 48, 48

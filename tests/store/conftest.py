@@ -3,8 +3,9 @@ import pytest
 
 @pytest.fixture
 def builds(monkeypatch):
-    """Every patron whose kiosk document is built from the patron tables, in order: ``library_kiosk.central.store.accounts.documents``
-    is the one builder of the sync read model and of pages (``library_kiosk.central.store.documents.build``, ``library_kiosk.central.store.sync.page``)."""
+    """Every patron whose kiosk document is built from the patron tables, in order:
+    ``central.store.accounts.documents`` is the one builder of the sync read model and of pages
+    (``central.store.documents.build``, ``central.store.sync.page``)."""
     from library_kiosk.central.store import accounts
 
     seen = []

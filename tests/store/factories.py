@@ -5,7 +5,7 @@ from decimal import Decimal
 from library_kiosk.central.store import changes
 from library_kiosk.central.store.models import Fee, Identifier, Loan, Request, User, UserGroup
 from library_kiosk.domain.hashing import hash_secret
-from tests.conftest import TODAY  # noqa: E402  (the pinned day: tests/conftest.py)
+from tests.helpers import TODAY  # the pinned day (tests/helpers.py)
 
 _PIN_HASH = {}
 
@@ -38,7 +38,8 @@ def patron(primary_id="P1", barcode="20000000000011", card="04A1B2C3D4E5F6", gro
 
 
 def loan(user, title="Middlemarch", due=TODAY + dt.timedelta(days=3), renewals=0, status="ON_LOAN", barcode=None):
-    row = Loan.create(user=user, user_group=user.user_group_id, item_barcode=barcode or f"3{Loan.select().count():012d}",
+    barcode = barcode or f"3{Loan.select().count():012d}"
+    row = Loan.create(user=user, user_group=user.user_group_id, item_barcode=barcode,
                       title=title, author="Eliot, George", call_number="PR4662", loan_date=due - dt.timedelta(days=21),
                       due_date=due, renewals=renewals, status=status)
     changes.record(user.primary_id)

@@ -9,7 +9,7 @@ import pytest
 from library_kiosk.central.store import letters
 from library_kiosk.central.store.db import database
 from library_kiosk.central.store.models import Email, _now
-from tests.conftest import free_port
+from tests.helpers import free_port
 from tests.store.factories import patron
 
 

@@ -1,4 +1,4 @@
-"""library_kiosk.central.store.records.set_rs_library: the resource sharing library of an internal record after registration."""
+"""central.store.records.set_rs_library: the resource sharing library of an internal record after registration."""
 import pytest
 
 from library_kiosk.central.store import changes

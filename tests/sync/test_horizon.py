@@ -1,7 +1,7 @@
 """The safe horizon: a change whose seq commits late is never skipped by a reader (docs/sync.md)."""
 from library_kiosk.central.store import changes, sync
 from library_kiosk.central.store.db import database, is_postgres
-from tests.conftest import BACKEND
+from tests.helpers import BACKEND
 
 
 def test_a_change_committing_late_is_not_skipped(central_db, central_url):

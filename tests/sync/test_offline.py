@@ -7,7 +7,7 @@ import pytest
 from kiosk import outbox, services, sync
 from kiosk.cache_db import cache_db
 from kiosk.pages import PageError
-from library_kiosk.central.store.idempotency import AppliedOp
+from library_kiosk.central.store.devices import AppliedOp
 from library_kiosk.central.store.models import Loan
 from library_kiosk.central.store.staff import AuditEntry
 from tests.store.factories import hold, loan, patron

@@ -19,9 +19,10 @@ from kiosk.cache import PatronCache, cache_db, open_cache
 from kiosk.central_client import CentralClient, CentralUnavailable
 from kiosk.devices import save_credential
 from library_kiosk.central.store import devices
-from library_kiosk.central.store.idempotency import AppliedOp
+from library_kiosk.central.store.devices import AppliedOp
 from library_kiosk.central.store.kiosk_calls import StaffCall
 from library_kiosk.central.store.models import Loan, User
+from tests.helpers import wait_until
 from tests.store.factories import loan, patron
 from tests.sync.procs import Central, LossyProxy, kiosk_env, pusher
 
@@ -89,6 +90,8 @@ def test_sigkill_during_a_replay_of_1000_changes_loses_nothing_and_applies_nothi
     while kills < 24:
         child = pusher(env, batch=3)
         assert child.stdout.readline().strip() == "ready"
+        # the kill comes at a random moment of the replay: this wait is the randomness under test, not a wait
+        # for something to happen (the replay's progress is read after each kill, below)
         time.sleep(rng.uniform(0.0, longest))
         child.send_signal(signal.SIGKILL)
         child.wait()
@@ -157,6 +160,7 @@ def _cache_checksum(cache_url) -> tuple[int, str]:
     return len(rows), digest.hexdigest()
 
 
+@pytest.mark.slow  # a first sync of 100,000 patrons (KIOSK_TEST_SYNC_PATRONS): about a minute
 def test_sigkill_during_a_first_sync_resumes_from_its_checkpoint(central, tmp_path):
     from library_kiosk.central.store import demo
 
@@ -168,11 +172,10 @@ def test_sigkill_during_a_first_sync_resumes_from_its_checkpoint(central, tmp_pa
     rng = random.Random(5)
     for _ in range(3):
         child = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 60
         start_cursor = cursors[-1] if cursors else 0
-        target = rng.uniform(1, 4)  # pages beyond where it started
-        while time.monotonic() < deadline and _cursor(cache_url) < start_cursor + target * 1000:
-            time.sleep(0.02)
+        target = start_cursor + rng.uniform(1, 4) * 1000  # pages beyond where it started
+        wait_until(lambda child=child, target=target: _cursor(cache_url) >= target or child.poll() is not None, 60,
+                   "the first sync gets a few pages further", every=0.02)
         child.send_signal(signal.SIGKILL)
         child.wait()
         cursors.append(_cursor(cache_url))
@@ -216,11 +219,12 @@ def test_a_locked_kiosk_cache_makes_the_sync_worker_wait_not_exit(central, tmp_p
         assert worker.poll() is None  # still running
         holder.execute("ROLLBACK")
         holder.close()
-        deadline = time.monotonic() + 60
-        while _cache_checksum(cache_url)[0] < 2:
-            assert time.monotonic() < deadline, "the worker never applied the change after the lock went"
+
+        def applied() -> bool:  # the worker still running, and the change in the cache
             assert worker.poll() is None, worker.stderr.read()
-            time.sleep(0.1)
+            return _cache_checksum(cache_url)[0] >= 2
+
+        wait_until(applied, 60, "the worker applies the change once the lock is gone", every=0.1)
         assert _cache_checksum(cache_url) == _central_checksum()
     finally:
         worker.terminate()

@@ -3,13 +3,13 @@ import json
 import uuid
 
 from library_kiosk.central.store import devices
-from library_kiosk.central.store.idempotency import AppliedOp
+from library_kiosk.central.store.devices import AppliedOp
 from library_kiosk.central.store.kiosk_calls import StaffCall
 from library_kiosk.central.store.models import Loan
 from library_kiosk.central.store.staff import AuditEntry
 from library_kiosk.domain import clock
 from library_kiosk.domain.checksums import batch_checksum
-from tests.conftest import NO_TOKEN
+from tests.helpers import NO_TOKEN
 from tests.store.factories import hold, loan, patron
 
 

@@ -11,7 +11,7 @@ from library_kiosk.central.store.accounts import build_accounts, get_user
 from library_kiosk.central.store.accounts import documents as build_documents
 from library_kiosk.central.store.db import database, is_postgres
 from library_kiosk.central.store.models import Block, Email, Fee, User
-from tests.conftest import BACKEND
+from tests.helpers import BACKEND
 from tests.store.factories import TODAY, fine, hold, loan, patron
 from tests.sync.served import served
 

@@ -12,8 +12,8 @@ from kiosk.cache import cache_db
 from library_kiosk.central.store import devices
 from library_kiosk.central.store.devices import Device
 from library_kiosk.central.store.usage import KioskUsage
-from tests.conftest import device_client
-from tests.kiosk.conftest import make_patrons
+from tests.helpers import device_client
+from tests.kiosk.helpers import make_patrons
 from tests.store.factories import TODAY
 
 
@@ -72,7 +72,7 @@ def test_counts_made_offline_are_sent_on_reconnect(kiosk, synced_kiosk, live_cen
     assert report["error"]  # not reachable: nothing acknowledged
     kiosk.post("/done")
     kiosk.post("/identify", data={"identifier": "20000000000033"})  # served offline
-    from tests.conftest import LiveServer
+    from tests.helpers import LiveServer
 
     server = LiveServer(live_central.server.app)  # the central store is back, on a new port
     try:

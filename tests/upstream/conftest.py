@@ -2,50 +2,21 @@
 recorded Alma examples behind it, and SIP2 servers from PyPI (pysip2, invenio-sip2).
 
 Prism is installed from tests/upstream/package.json (``npm ci --prefix tests/upstream``);
-the vendor's document is found in the project's shared folder (``KIOSK_SHARED_DIR``,
-else ``../shared`` beside the repository, else /work/shared). A missing part fails.
+the vendor's document is in tests/upstream/alma_spec (its README says where it comes from).
+A missing part fails.
 """
 from __future__ import annotations
 
-import os
-import socket
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
 
 from tests import reaper
+from tests.helpers import free_port, wait_for_port
 
 HERE = Path(__file__).resolve().parent
-REPO = HERE.parent.parent
-
-
-def shared_dir() -> Path:
-    candidates = [os.environ.get("KIOSK_SHARED_DIR", ""), str(REPO.parent / "shared"), "/work/shared"]
-    for candidate in candidates:
-        if candidate and (Path(candidate) / "vendor/alma/specs/local/users.json").is_file():
-            return Path(candidate)
-    raise RuntimeError("the vendor's Alma OpenAPI document was not found: set KIOSK_SHARED_DIR to the shared folder")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for_port(port: int, process: subprocess.Popen, seconds: float = 60.0) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the process exited early with {process.returncode}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError(f"nothing listened on port {port} within {seconds} s")
+ALMA_SPEC = HERE / "alma_spec/specs/local/users.json"  # Ex Libris's Users API description (alma_spec/README.md)
 
 
 @pytest.fixture(scope="session")
@@ -53,10 +24,9 @@ def prism_url(tmp_path_factory):
     prism = HERE / "node_modules/.bin/prism"
     if not prism.exists():
         raise RuntimeError("Stoplight Prism is not installed: run `npm ci --prefix tests/upstream`")
-    spec = shared_dir() / "vendor/alma/specs/local/users.json"
     port = free_port()
     log = open(tmp_path_factory.mktemp("prism") / "prism.log", "w")
-    process = subprocess.Popen([str(prism), "mock", "-p", str(port), "-h", "127.0.0.1", str(spec)],
+    process = subprocess.Popen([str(prism), "mock", "-p", str(port), "-h", "127.0.0.1", str(ALMA_SPEC)],
                                cwd=HERE, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         wait_for_port(port, process)

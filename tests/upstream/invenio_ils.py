@@ -230,7 +230,7 @@ class InvenioILS:
     renews_all = False  # the package's renew-all action is a stub: no handler, BX says N
 
     def __init__(self, error_detection: bool = True, encoding: str = "UTF-8"):
-        from tests.upstream.conftest import free_port, wait_for_port
+        from tests.helpers import free_port, wait_for_port
 
         self.folder = tempfile.mkdtemp(prefix="invenio-ils-")
         self.received_file = os.path.join(self.folder, "received")

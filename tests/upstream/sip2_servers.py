@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import socket
 import threading
-import time
 from dataclasses import dataclass, field
 
 LIBRARY_PATRONS = {
@@ -164,7 +163,7 @@ class PysipILS:
     its listening socket to the garbage collector."""
 
     def __init__(self, app):
-        from anyio import CancelScope
+        from anyio import TASK_STATUS_IGNORED, CancelScope
         from anyio.abc import SocketAttribute
         from anyio.from_thread import start_blocking_portal
 
@@ -172,21 +171,24 @@ class PysipILS:
         self.portal = self._portal_cm.__enter__()
         self.listener = self.portal.call(app.listen, "127.0.0.1", 0)
         self.port = self.listener.extra(SocketAttribute.local_port)
-        self.scope = None
+        self.stopped = False
 
-        async def serve():
-            with CancelScope() as self.scope:
+        async def serve(*, task_status=TASK_STATUS_IGNORED):
+            with CancelScope() as scope:
+                task_status.started(scope)  # start_task returns once the server is serving under this scope
                 await self.listener.serve(app._handle_connection)
 
-        self.future = self.portal.start_task_soon(serve)
-        while self.scope is None:
-            time.sleep(0.005)
+        self.future, self.scope = self.portal.start_task(serve)
 
     def stop(self):
+        """Stop serving and close the listener; once (a test may stop the server before its fixture does)."""
+        if self.stopped:
+            return
+        self.stopped = True
         self.portal.call(self.scope.cancel)
         try:
             self.future.result(5)
-        except BaseException:  # noqa: BLE001 - cancelled is the expected end
+        except BaseException:  # cancelled is the expected end
             pass
         self.portal.call(self.listener.aclose)
         self._portal_cm.__exit__(None, None, None)

@@ -7,7 +7,7 @@ import pytest
 import requests
 
 from library_kiosk.central.upstream.base import LoanRef, UpstreamError, UpstreamUnavailable
-from tests.conftest import TODAY  # noqa: E402  (the pinned day)
+from tests.helpers import TODAY  # the pinned day
 from tests.upstream.alma_fake import error, example_user
 
 KEY = "l7xx-test-key-0123456789"

@@ -1,6 +1,6 @@
-"""library_kiosk.central.upstream.cache.store_account replaces a patron's requests with the upstream's: when that removes (or adds) an open
-request for an item another patron has on loan, the holder gets a change too, so kiosks sync the loan's new
-"requested by another patron"."""
+"""central.upstream.cache.store_account replaces a patron's requests with the upstream's: when that removes (or
+adds) an open request for an item another patron has on loan, the holder gets a change too, so kiosks sync the
+loan's new "requested by another patron"."""
 import dataclasses
 
 from library_kiosk.central.store import changes, sync

@@ -7,8 +7,8 @@ import pytest
 from library_kiosk.central import api as central
 from library_kiosk.central.store.changes import latest_seq
 from library_kiosk.central.store.models import Loan
-from tests.conftest import (
-    TODAY,  # noqa: E402  (the pinned day)
+from tests.helpers import (
+    TODAY,  # the pinned day
     device_client,
 )
 from tests.upstream.alma_fake import example_user
@@ -108,6 +108,10 @@ def test_alma_down_serves_from_the_store_and_replays_once(alma_api):
 
 
 def test_sip2_refresh_renew_all_and_offline(sip_api):
+    """Offline, a loan the ILS has just renewed to the group's loan period gets no later date from our rules:
+    refused as no extension, and nothing is queued for the ILS."""
+    from library_kiosk.central.upstream.models import PendingRenewal
+
     library, server, api, _app = sip_api
     body = api.post("/api/v1/patrons/refresh", query_string={"identifier": "21000000001"}).json
     assert body["account"]["first_name"] == "Zoë" and len(body["account"]["loans"]) == 2
@@ -120,17 +124,30 @@ def test_sip2_refresh_renew_all_and_offline(sip_api):
     offline = api.post("/api/v1/patrons/refresh", query_string={"identifier": "21000000001"}).json
     assert offline["source"] == "offline" and offline["account"]["first_name"] == "Zoë"
     loan = Loan.get(Loan.item_barcode == "39000000001")
+    assert loan.due_date == TODAY + dt.timedelta(days=21)  # renewed by the ILS just now: as far as our rules go
     decision = api.post(f"/api/v1/patrons/21000000001/loans/{loan.id}/renew").json
-    assert decision["reason"] in ("", "limit", "blocked", "no_extension")
+    assert (decision["renewed"], decision["reason"]) == (False, "no_extension")
+    assert PendingRenewal.select().count() == 0
+
+
+def test_sip2_offline_renewal_is_queued_and_sent_once_when_the_ils_is_back(sip_api):
     from library_kiosk.central.upstream.models import PendingRenewal
 
-    assert PendingRenewal.select().count() == (1 if decision["renewed"] else 0)
+    library, server, api, _app = sip_api
+    api.post("/api/v1/patrons/refresh", query_string={"identifier": "21000000001"})  # the account, cached
+    server.stop()  # the ILS goes away
+    loan = Loan.get(Loan.item_barcode == "39000000001")
+    assert loan.due_date == dt.date(2026, 11, 28)  # Middlemarch, not renewed yet
+    decision = api.post(f"/api/v1/patrons/21000000001/loans/{loan.id}/renew").json
+    assert (decision["renewed"], decision["reason"]) == (True, "")  # by our own rules, on our own rows
+    assert PendingRenewal.select().count() == 1
     server.__init__(pysip2_app(library))  # back, on a new port
     _app.extensions["upstream"].pool.close()
     _app.extensions["upstream"].pool.settings["sip2_port"] = server.port
-    sent = api.post("/api/v1/upstream/replay").json
-    assert sent["pending"] == 0 and sent["sent"] == PendingRenewal.select().count()
-    assert api.post("/api/v1/upstream/replay").json["sent"] == 0
+    assert api.post("/api/v1/upstream/replay").json == {"sent": 1, "renewed": 1, "refused": 0, "pending": 0}
+    assert api.post("/api/v1/upstream/replay").json["sent"] == 0  # exactly once
+    assert library.items["39000000001"]["due"] == "20261216    235900"  # renewed at the ILS
+    assert library.received.count("29") == 1
 
 
 def test_alma_is_not_asked_about_loans_our_rules_already_refuse(alma_api):

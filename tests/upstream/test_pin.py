@@ -7,8 +7,8 @@ import logging
 import pytest
 
 from library_kiosk.central import api as central
-from tests.conftest import (
-    TODAY,  # noqa: E402  (the pinned day)
+from tests.helpers import (
+    TODAY,  # the pinned day
     device_client,
 )
 from tests.upstream.alma_fake import example_user
@@ -105,7 +105,7 @@ def test_a_password_is_checked_by_a_sip2_server(sip2_api):
 
 
 def test_the_kiosk_signs_in_an_alma_patron_with_the_password(synced_kiosk, central_app, alma, device_token):
-    from tests.kiosk.conftest import fill_cache
+    from tests.kiosk.helpers import fill_cache
 
     fake, _url = alma
     fake.pins["AL1"] = "Alma-password-9"
@@ -124,7 +124,7 @@ def test_the_kiosk_signs_in_an_alma_patron_with_the_password(synced_kiosk, centr
 
 
 def _kiosk_with_alma_patron(synced_kiosk, central_app, device_token):
-    from tests.kiosk.conftest import fill_cache
+    from tests.kiosk.helpers import fill_cache
 
     device_client(central_app, device_token).post("/api/v1/patrons/refresh",
                                                   query_string={"identifier": "04AABBCCDDEE01"})

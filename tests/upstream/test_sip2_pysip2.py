@@ -1,14 +1,15 @@
 """What only pysip2's ACS server (PyPI ``pysip2``) shows: its checksum, the same server with and without
 renew all, an ILS closing idle connections, a code page other than UTF-8. The scenarios that run against
 both pysip2 and invenio-sip2 are in ``test_sip2.py``."""
-import time
+import select
+import socket
 
 import pytest
 
 from library_kiosk.central.upstream.base import LoanRef
 from library_kiosk.central.upstream.sip2.backend import Sip2Upstream
 from library_kiosk.central.upstream.sip2.client import checksum
-from tests.conftest import TODAY  # noqa: E402  (the pinned day)
+from tests.helpers import TODAY  # the pinned day
 from tests.upstream.sip2_servers import Library, PysipILS, pysip2_app
 
 
@@ -49,7 +50,9 @@ def test_the_ils_dropping_an_idle_connection(library):
     try:
         upstream = Sip2Upstream(settings(server.port))
         assert upstream.end_session("21000000001")
-        time.sleep(0.6)  # the server has closed the idle connection by now
+        pooled = upstream.pool.idle.queue[-1].sock  # the connection the next call will reuse
+        assert select.select([pooled], [], [], 5)[0], "the ILS did not close the idle connection"
+        assert pooled.recv(1, socket.MSG_PEEK) == b""  # closed by the ILS (read without taking it)
         assert upstream.end_session("21000000001")
     finally:
         server.stop()

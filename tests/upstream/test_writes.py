@@ -4,23 +4,19 @@ each request) inside the local transaction; when Alma refuses, nothing changes l
 import pytest
 
 from library_kiosk.central.store.models import Fee, Identifier, User
-from tests.provisioning.conftest import REGISTRATION, StaffClient, station  # noqa: F401 - fixtures
+from tests.provisioning.helpers import REGISTRATION
 from tests.upstream.alma_fake import error, example_user
 
 
 @pytest.fixture
-def station_config(config, smtp_server, alma):  # noqa: F811 - the station, in front of Alma
+def station_config(config, smtp_server, alma):
+    """The station (the ``station`` fixture, tests/conftest.py) in front of Alma."""
     _fake, url = alma
     config["mail"].update(host="127.0.0.1", port=smtp_server.port, from_address="library@example.org")
     config["provisioning"]["secret_key"] = "station-test-secret"
     config["upstream"].update({"kind": "alma", "alma_base_url": url, "alma_api_key": "l7xx-test",
                                "alma_max_per_second": 200, "alma_max_retries": 0})
     return config
-
-
-@pytest.fixture
-def manager(station):  # noqa: F811
-    return StaffClient(station, "manager")
 
 
 def test_registration_creates_the_user_in_alma(manager, alma):

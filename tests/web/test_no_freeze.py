@@ -16,8 +16,8 @@ import pytest
 
 from hardware import client as reader_client
 from tests import reaper
-from tests.conftest import free_port, reader_service_process
-from tests.provisioning.conftest import PASSWORDS
+from tests.helpers import free_port, reader_service_process, wait_until
+from tests.provisioning.helpers import PASSWORDS
 
 pytestmark = pytest.mark.browser
 
@@ -33,14 +33,6 @@ def _get(url: str, timeout: float = 2.0) -> tuple[int, float]:
 def _streams(base: str) -> int:
     with urllib.request.urlopen(base + "/health", timeout=2) as response:
         return json.load(response)["event_streams"]
-
-
-def _wait_for(condition, seconds: float, what: str):
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {seconds} s: {what}")
-        time.sleep(0.1)
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +59,7 @@ def served(tmp_path_factory):
                 "reader": reader_url}
         try:
             for base in (urls["kiosk"], urls["station"]):
-                _wait_for(lambda base=base: _answers(base), 30, f"{base} starts")
+                wait_until(lambda base=base: _answers(base), 30, f"{base} starts")
             yield urls
         finally:
             for process in processes:
@@ -81,6 +73,7 @@ def _answers(base: str) -> bool:
         return False
 
 
+@pytest.mark.slow  # 50 pages opened and abandoned in real Chromium, on each app: about a minute
 def test_pages_opened_and_abandoned_50_times_leave_both_apps_answering(served, browser):
     kiosk, station = served["kiosk"], served["station"]
     context = browser.new_context(viewport={"width": 800, "height": 480})
@@ -108,7 +101,7 @@ def test_pages_opened_and_abandoned_50_times_leave_both_apps_answering(served, b
         page = context.new_page()
         page.goto(kiosk + "/")
         page.wait_for_function("document.querySelector('#reader-status') !== null")
-        _wait_for(lambda: _streams(kiosk) >= 1, 10, "the kiosk page's stream is open")
+        wait_until(lambda: _streams(kiosk) >= 1, 10, "the kiosk page's stream is open")
         reader_client.simulate(served["reader"], "barcode", "21000000000999")
         page.wait_for_selector("text=not registered", timeout=10000)
     finally:
@@ -146,12 +139,12 @@ def test_200_raw_clients_that_open_a_stream_and_vanish(served, app):
     status, seconds = _get(base + "/health")
     assert status == 200 and seconds < 2
     # the streams of departed clients end by themselves, keepalive by keepalive
-    _wait_for(lambda: _streams(base) == 0, 10, f"every abandoned {app} stream has ended")
+    wait_until(lambda: _streams(base) == 0, 10, f"every abandoned {app} stream has ended")
 
 
 def test_a_stream_over_the_bound_is_refused_with_a_retry_hint(config):
     import kiosk
-    from tests.conftest import LiveServer
+    from tests.helpers import LiveServer
 
     config["kiosk"].update(event_streams=2, event_streams_per_client=5)
     server = LiveServer(kiosk.create_app(config))

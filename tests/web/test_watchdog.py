@@ -4,12 +4,11 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 import urllib.request
 
 from library_kiosk.appliance import doctor
 from tests import reaper
-from tests.conftest import free_port
+from tests.helpers import free_port, wait_until
 
 THREADS = 2
 
@@ -38,10 +37,8 @@ def test_a_hung_app_stops_the_watchdog_pings_and_doctor_says_so(tmp_path):
             for thread in blocked:
                 thread.start()
             entered = tmp_path / "release.entered"
-            deadline = time.monotonic() + 20
-            while not (entered.exists() and len(entered.read_text()) == THREADS):  # every thread is in /block
-                assert time.monotonic() < deadline, "the blocking requests never reached the app"
-                time.sleep(0.05)
+            wait_until(lambda: entered.exists() and len(entered.read_text()) == THREADS, 20,
+                       "every blocking request is in /block")
             check = doctor.check_app_answers(config, "provisioning", "station app")  # takes its 1 s probe
             assert check.status == "FAIL" and "did not answer within 1 s" in check.finding
             sock.settimeout(1.5)

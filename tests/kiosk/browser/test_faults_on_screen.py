@@ -2,9 +2,9 @@
 (its status updates arrive every few seconds), and an unexpected error is a plain screen, not a framework page."""
 import pytest
 
-from tests.conftest import LiveServer, screenshot
-from tests.kiosk.browser.conftest import scan_and_pin
-from tests.kiosk.conftest import fill_cache, make_patrons
+from tests.helpers import LiveServer, screenshot
+from tests.kiosk.browser.helpers import scan_and_pin
+from tests.kiosk.helpers import fill_cache, make_patrons
 
 
 @pytest.fixture

@@ -3,9 +3,9 @@ Pi's 800×480 screen instead of making the page wider than the screen; the goodb
 for the next patron, and an answer still on its way at Done never lands on the screen after it."""
 import pytest
 
-from tests.conftest import LiveServer
-from tests.kiosk.browser.conftest import scan_and_pin
-from tests.kiosk.conftest import fill_cache
+from tests.helpers import LiveServer
+from tests.kiosk.browser.helpers import scan_and_pin
+from tests.kiosk.helpers import fill_cache
 from tests.store.factories import loan, patron
 
 LONG = "Wolfeschlegelsteinhausenbergerdorff" * 2 + "Maximilianwolfgangalexandertheodore"[:30]

@@ -1,12 +1,12 @@
 """A slow or lost request never leaves the patron at a screen that waits forever: "Still working…" after 2 s,
 then "No answer yet" with Try again after the request timeout, and Try again sends the request again."""
-from tests.conftest import screenshot
+from tests.helpers import screenshot
 
 
 def test_a_held_request_shows_still_working_then_try_again_which_works(page, kiosk_url, kiosk_app):
     kiosk_app.config["KIOSK"]["kiosk"]["request_timeout_seconds"] = 4
     held = []
-    page.route("**/identify", lambda route: held.append(route))  # the network loses the patron's request: nothing answers it
+    page.route("**/identify", lambda route: held.append(route))  # the patron's request is lost: nothing answers
     page.set_viewport_size({"width": 800, "height": 480})  # the Pi's 7" touch screen
     page.goto(kiosk_url)
     page.get_by_test_id("identifier").wait_for()
