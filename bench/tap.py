@@ -57,11 +57,13 @@ def main(argv: list[str]) -> dict:
     reader_port, kiosk_port = free_port(), free_port()
     reader_url, kiosk_url = f"http://127.0.0.1:{reader_port}", f"http://127.0.0.1:{kiosk_port}"
     env = {"KIOSK_DATA_DIR": work, "KIOSK_KIOSK_PORT": str(kiosk_port), "KIOSK_KIOSK_CACHE_URL": cache_url,
-           "KIOSK_KIOSK_IDENTIFIER_KEY": KEY, "KIOSK_KIOSK_SECRET_KEY": "bench", "KIOSK_READERS_SERVICE_URL": reader_url,
+           "KIOSK_KIOSK_IDENTIFIER_KEY": KEY, "KIOSK_KIOSK_SECRET_KEY": "bench",
+           "KIOSK_READERS_SERVICE_URL": reader_url,
            "KIOSK_READERS_DEBOUNCE_SECONDS": "0.0"}
     processes = []
     try:
-        processes.append(start([sys.executable, "-m", "library_kiosk", "reader", "service"], env, reader_url + "/status"))
+        processes.append(start([sys.executable, "-m", "library_kiosk", "reader", "service"], env,
+                               reader_url + "/status"))
         processes.append(start([sys.executable, "-m", "library_kiosk", "serve"], env, kiosk_url + "/"))
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
@@ -69,7 +71,8 @@ def main(argv: list[str]) -> dict:
             page.goto(kiosk_url)
             page.evaluate("""() => { window.swaps = [];
                 document.body.addEventListener('htmx:afterSwap', (e) => {
-                  if (e.detail.target.id === 'screen') window.swaps.push([Date.now(), e.detail.target.innerText]); }); }""")
+                  if (e.detail.target.id === 'screen')
+                    window.swaps.push([Date.now(), e.detail.target.innerText]); }); }""")
             page.wait_for_function("() => document.querySelector('#reader-status') !== null")
             time.sleep(1.0)  # let the page's EventSource connect to /events
             samples = []

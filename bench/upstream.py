@@ -56,7 +56,7 @@ def _fresh_db(folder: str, name: str):
 
 def alma(folder: str) -> dict:
     from library_kiosk.central.upstream.alma.backend import AlmaUpstream
-    from tests.conftest import LiveServer
+    from tests.helpers import LiveServer
     from tests.upstream.alma_fake import FakeAlma, example_user
 
     fake = FakeAlma(None)

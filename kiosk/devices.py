@@ -38,11 +38,6 @@ def load_credential(config: dict) -> dict | None:
     return data if isinstance(data, dict) and data.get("token") else None
 
 
-def token_of(config: dict) -> str:
-    credential = load_credential(config)
-    return credential["token"] if credential else ""
-
-
 def enrol(central_url: str, code: str, config: dict | None = None) -> dict:
     """Enrol this kiosk at ``central_url`` with a one-time ``code``; return {device, central_url, credential_file}.
 

@@ -56,7 +56,8 @@ def locked_until(primary_id: str, now: dt.datetime | None = None) -> dt.datetime
     return None
 
 
-def failure(primary_id: str, max_attempts: int, lock_minutes: float, now: dt.datetime | None = None) -> tuple[int, bool]:
+def failure(primary_id: str, max_attempts: int, lock_minutes: float,
+            now: dt.datetime | None = None) -> tuple[int, bool]:
     """Count one wrong PIN; return (attempts left, locked now)."""
     now = now or _now()
     with PinFailure._meta.database.atomic("IMMEDIATE"):  # read then write: take the write lock first

@@ -31,7 +31,8 @@ def open_printer(config: dict):
     if kind == "usb":
         from escpos.printer import Usb
 
-        return Usb(int(config["usb_vendor_id"]), int(config["usb_product_id"]), timeout=10000,  # ms: never waits forever
+        # timeout in ms: never waits forever
+        return Usb(int(config["usb_vendor_id"]), int(config["usb_product_id"]), timeout=10000,
                    profile=profile)
     return None
 

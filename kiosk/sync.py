@@ -135,7 +135,7 @@ def _usage_sent(sent) -> None:
         from kiosk import usage
 
         usage.mark_sent(sent)
-    except Exception:  # noqa: BLE001  (they are sent again next cycle, which changes nothing there)
+    except Exception:  # (they are sent again next cycle, which changes nothing there)
         import logging
 
         logging.getLogger(__name__).exception("usage counters not marked as sent")

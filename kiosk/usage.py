@@ -99,7 +99,7 @@ def count(counter: str, n: int = 1, day: dt.date | None = None) -> None:
 
             g.usage_flush = True
             after_this_request(_after_request)
-    except Exception:  # noqa: BLE001  (a count is never worth a patron's screen)
+    except Exception:  # (a count is never worth a patron's screen)
         log.exception("usage counter %r not counted", counter)
 
 
@@ -107,7 +107,7 @@ def _after_request(response):
     """Write this request's counts once its view is done (so never inside one of its transactions)."""
     try:
         flush()
-    except Exception:  # noqa: BLE001
+    except Exception:
         log.exception("usage counts not written")
     return response
 
@@ -136,7 +136,7 @@ def flush(timeout: float | None = None) -> bool:
                 left = True
             else:
                 log.exception("%d usage counts not written", sum(counts.values()))
-        except Exception:  # noqa: BLE001
+        except Exception:
             log.exception("%d usage counts not written", sum(counts.values()))
     return not left
 
@@ -180,7 +180,7 @@ def session_started(how: str) -> None:
 
         if current_app.extensions["patron_cache"].state("central_online", "1") != "1":
             count("sessions_offline")
-    except Exception:  # noqa: BLE001
+    except Exception:
         log.exception("offline session not counted")
 
 
@@ -192,7 +192,7 @@ def account_shown(screen) -> None:
         if session.get("usage_shown"):
             return
         session["usage_shown"] = True
-    except Exception:  # noqa: BLE001
+    except Exception:
         log.exception("account shown not counted")
         return
     count("accounts_shown")
@@ -211,7 +211,7 @@ def renewals(outcomes) -> None:
         count("renewals_granted", sum(1 for o in outcomes if o.renewed))
         count("renewals_refused", sum(1 for o in outcomes if not o.renewed))
         count("renewals_pending", sum(1 for o in outcomes if o.renewed and getattr(o, "pending", False)))
-    except Exception:  # noqa: BLE001
+    except Exception:
         log.exception("renewals not counted")
 
 

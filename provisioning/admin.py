@@ -104,9 +104,9 @@ def build(job: str, who: str, day) -> tuple[object, dict, str]:
               "user_group": _text("user_group"), "max_owed": _text("max_owed")}
         return partial(purge.purge_users, operator=who, today=day, **kw), kw, ""
     if job == "waive":
-        kw = {"max_threshold": _text("max_threshold"), "reason": _text("reason") or "", "comment": _text("comment") or "",
-              "exclude_overdue": _flag("exclude_overdue"), "user_group": _text("user_group"),
-              "fee_type": _text("fee_type")}
+        kw = {"max_threshold": _text("max_threshold"), "reason": _text("reason") or "",
+              "comment": _text("comment") or "", "exclude_overdue": _flag("exclude_overdue"),
+              "user_group": _text("user_group"), "fee_type": _text("fee_type")}
         return partial(waive.waive_fines, operator=who, today=day, **kw), kw, ""
     if job == "merge":
         copy = {"internal": True, "external": False}.get(request.form.get("copy_as", ""))

@@ -25,7 +25,8 @@ def _attempt(primary_id, tab, work, done):
 @bp.post("/fees")
 def add_fee(primary_id):
     user = or_404(accounts.get_user(primary_id))
-    return _attempt(primary_id, "fees", lambda: fees.add_fee(user, request.form, operator(), writer=upstream_writer()), "Fee added.")
+    return _attempt(primary_id, "fees", lambda: fees.add_fee(user, request.form, operator(), writer=upstream_writer()),
+                    "Fee added.")
 
 
 @bp.post("/fees/<int:fee_id>/<any(pay, waive):kind>")

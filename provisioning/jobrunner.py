@@ -69,7 +69,7 @@ def _run(tracker: Tracker) -> None:
     try:
         report = tracker.call(dry_run=tracker.dry_run, progress=tracker.progress)
         tracker.report = report.as_dict()
-    except Exception as exc:  # noqa: BLE001 - the JobRun row says "failed"; show it on the page
+    except Exception as exc:  # the JobRun row says "failed"; show it on the page
         tracker.error = f"{type(exc).__name__}: {exc}"
     finally:
         if not database.is_closed():

@@ -133,8 +133,8 @@ def _save_inline(user, kind, row_id):
         save_row(user, kind, request.form, operator(), row_id)
     except Invalid as exc:
         return render("_row_edit.html", 422, kind=kind, row=found, f=request.form, errors=exc.errors,
-                      error="Nothing was saved: correct the fields marked below." if "form" not in exc.errors
-                      else exc.errors["form"], **_row_context(user))
+                      error=exc.errors.get("form", "Nothing was saved: correct the fields marked below."),
+                      **_row_context(user))
     except Refused as exc:
         return render("_row_edit.html", 403, kind=kind, row=found, f=request.form, errors={}, error=str(exc),
                       **_row_context(user))

@@ -69,7 +69,6 @@ ROLES: dict[str, Role] = {
         extras=("postgres",),
         packages=("python3-venv",)),
 }
-ALL_UNITS = sorted({unit for role in ROLES.values() for unit in role.units})
 
 
 class InstallError(RuntimeError):
@@ -425,7 +424,8 @@ def build_release(release: Path, version: str, extras, *, source: Path | None, w
     result = subprocess.run(pip, capture_output=True, text=True)
     if result.returncode != 0:
         shutil.rmtree(release, ignore_errors=True)
-        raise InstallError(f"pip could not install {PROJECT} {version}:\n{result.stdout[-3000:]}{result.stderr[-3000:]}")
+        raise InstallError(f"pip could not install {PROJECT} {version}:\n"
+                           f"{result.stdout[-3000:]}{result.stderr[-3000:]}")
     if deploy is not None:
         shutil.copytree(deploy, release / "share" / "kiosk" / "deploy",
                         ignore=shutil.ignore_patterns("__pycache__"))

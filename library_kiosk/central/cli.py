@@ -109,7 +109,8 @@ def add_subcommands(commands) -> None:
     usage_parser = commands.add_parser("usage", help="kiosk usage statistics at the central store (counts only)")
     usage_commands = usage_parser.add_subparsers(dest="usage_command", required=True)
     report = usage_commands.add_parser("report", help="counters per kiosk (or day, week, month) over a date range")
-    report.add_argument("--from", dest="start", default="", help="first day, YYYY-MM-DD (default: the 1st of this month)")
+    report.add_argument("--from", dest="start", default="",
+                        help="first day, YYYY-MM-DD (default: the 1st of this month)")
     report.add_argument("--to", dest="end", default="", help="last day, YYYY-MM-DD (default: today)")
     report.add_argument("--by", choices=["kiosk", "day", "week", "month"], default="kiosk")
     report.add_argument("--kiosk", default="", help="one kiosk only")

@@ -1,8 +1,6 @@
 """The central patron store service: a JSON API over the store, versioned under /api/v1/."""
 from __future__ import annotations
 
-import datetime as dt
-
 from flask import Flask, jsonify
 
 from library_kiosk import settings

@@ -1,6 +1,8 @@
 """The OpenAPI 3.1 description of the central store's API, served at /api/openapi.json."""
 from __future__ import annotations
 
+from library_kiosk.central.api import sync_openapi  # the sync routes (central/api/sync_api.py)
+
 _ERROR = {"$ref": "#/components/responses/Error"}
 _PRIMARY_ID = {"name": "primary_id", "in": "path", "required": True, "schema": {"type": "string"}}
 
@@ -206,8 +208,6 @@ OPENAPI = {
         },
     },
 }
-
-from library_kiosk.central.api import sync_openapi  # noqa: E402  the sync routes (central/sync_api.py, issue 5)
 
 sync_openapi.merge(OPENAPI)
 

@@ -82,7 +82,7 @@ def build_accounts(users: list[User]) -> list[domain.Account]:
     if not users:
         return []
     ids = [user.id for user in users]
-    loans = _grouped(Loan.select().where(Loan.user.in_(ids) & (Loan.status != "RETURNED"))
+    loans = _grouped(Loan.select().where(Loan.user.in_(ids) & Loan.still_out())
                      .order_by(Loan.due_date, Loan.id))
     barcodes = [loan.item_barcode for rows in loans.values() for loan in rows]
     requested = defaultdict(set)  # item barcode -> users who requested it

@@ -56,8 +56,8 @@ def replace_card(user: User, form, operator: str, fee_amount: Decimal, writer=No
             # a retry after a refused fee writes the same card again and changes nothing more.
             write_upstream(writer, "barcode", lambda upstream: upstream.replace_card(user.primary_id, barcode, card))
             if fee:
-                write_upstream(writer, "barcode", lambda upstream: upstream.add_fee(user.primary_id, fee.fee_type, fee_amount,
-                                                                        fee.comment))
+                write_upstream(writer, "barcode", lambda upstream: upstream.add_fee(
+                    user.primary_id, fee.fee_type, fee_amount, fee.comment))
             changes.record(user.primary_id)
             staff.audit(operator, "card.replace", user.primary_id,
                         f"new barcode {barcode}, card {card}, fee {fee.original_amount if fee else 0}")
@@ -72,7 +72,8 @@ def unlink_card(user: User, identifier_id: int, operator: str, writer=None) -> N
         raise Invalid({"card": "That card is not on this record."})
     with database.atomic():
         ident.delete_instance()
-        write_upstream(writer, "card", lambda upstream: upstream.remove_identifier(user.primary_id, ident.id_type, ident.value))
+        write_upstream(writer, "card",
+                       lambda upstream: upstream.remove_identifier(user.primary_id, ident.id_type, ident.value))
         changes.record(user.primary_id)
         staff.audit(operator, "card.unlink", user.primary_id, f"card {ident.value}")
 
@@ -89,8 +90,8 @@ def add_card_to_barcode(barcode: str, card: str, operator: str, writer=None) -> 
     with database.atomic():
         ident = Identifier.create(user=user, id_type="CARD_SERIAL_NUMBER", value=card, segment_type="Internal",
                                   note=f"Batch, barcode {barcode.strip()}")
-        write_upstream(writer, "card_serial", lambda upstream: upstream.add_identifier(user.primary_id, "CARD_SERIAL_NUMBER",
-                                                                           card, ident.note))
+        write_upstream(writer, "card_serial", lambda upstream: upstream.add_identifier(
+            user.primary_id, "CARD_SERIAL_NUMBER", card, ident.note))
         changes.record(user.primary_id)
         staff.audit(operator, "card.batch", user.primary_id, f"barcode {barcode.strip()}, card {card}")
     return ident
@@ -102,8 +103,8 @@ def undo_batch_card(identifier_id: int, operator: str, writer=None) -> None:
         return
     with database.atomic():
         ident.delete_instance()
-        write_upstream(writer, "card_serial", lambda upstream: upstream.remove_identifier(ident.user.primary_id, ident.id_type,
-                                                                              ident.value))
+        write_upstream(writer, "card_serial", lambda upstream: upstream.remove_identifier(
+            ident.user.primary_id, ident.id_type, ident.value))
         changes.record(ident.user.primary_id)
         staff.audit(operator, "card.batch_undo", ident.user.primary_id, f"card {ident.value}")
 
@@ -112,7 +113,8 @@ def check_import(data: str) -> tuple[list[dict], bool]:
     """Each CSV row with its outcome ``message`` and ``ok``; and whether every row is valid."""
     reader = csv.DictReader(io.StringIO(data.lstrip("\ufeff")))
     if not reader.fieldnames or any(c not in reader.fieldnames for c in CSV_COLUMNS):
-        return [{"line": 1, "ok": False, "message": f"The header must name the columns {', '.join(CSV_COLUMNS)}."}], False
+        message = f"The header must name the columns {', '.join(CSV_COLUMNS)}."
+        return [{"line": 1, "ok": False, "message": message}], False
     rows, seen = [], set()
     for line, raw in enumerate(reader, start=2):
         errors: dict[str, str] = {}
@@ -148,8 +150,8 @@ def import_cards(data: str, operator: str, writer=None) -> tuple[list[dict], boo
                     if value and not Identifier.select().where(Identifier.value == value).exists():
                         Identifier.create(user=user, id_type=id_type, value=value, segment_type="Internal",
                                           note="Card office import")
-                        write_upstream(writer, "data", lambda upstream: upstream.add_identifier(
-                            user.primary_id, id_type, value, "Card office import"))
+                        write_upstream(writer, "data", lambda upstream, user=user, id_type=id_type, value=value:
+                                       upstream.add_identifier(user.primary_id, id_type, value, "Card office import"))
                 changes.record(user.primary_id)
                 staff.audit(operator, "card.import", user.primary_id,
                             f"barcode {row['barcode']}, card {row['card']}")

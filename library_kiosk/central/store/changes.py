@@ -51,7 +51,7 @@ def record_item_holders(item_barcodes, batch: int = 5000) -> list[str]:
     holders: set[str] = set()
     for start in range(0, len(barcodes), batch):
         holders.update(pid for (pid,) in User.select(User.primary_id).join(Loan, on=(Loan.user == User.id)).where(
-            Loan.item_barcode.in_(barcodes[start:start + batch]) & (Loan.status != "RETURNED")).distinct().tuples())
+            Loan.item_barcode.in_(barcodes[start:start + batch]) & Loan.still_out()).distinct().tuples())
     found = sorted(holders)
     record_many(found)
     return found

@@ -13,7 +13,8 @@ from library_kiosk.domain.renewal import RenewalDecision, decide
 Forward = Callable[[User, "list[int] | None", dt.date], "list[RenewalDecision]"]
 
 
-def renew(user: User, loan_ids: list[int] | None, today: dt.date, forward: Forward | None = None) -> list[RenewalDecision]:
+def renew(user: User, loan_ids: list[int] | None, today: dt.date,
+          forward: Forward | None = None) -> list[RenewalDecision]:
     """Renew the given loans of ``user`` (all open loans when ``loan_ids`` is None).
 
     Each loan gets its own decision; renewed loans are written in one transaction
@@ -30,7 +31,7 @@ MAX_DECISIONS = 50  # each miss means another renewal of the loan was written: t
 
 
 def renew_locally(user: User, loan_ids: list[int] | None, today: dt.date) -> list[RenewalDecision]:
-    """The central store's own renewal rules (``library_kiosk.domain.renewal.decide``), each decision atomic with its write.
+    """The central store's own renewal rules (``domain.renewal.decide``), each decision atomic with its write.
 
     Two kiosks (or a kiosk, the station and an outbox replay) renewing the same loan at once must give one
     renewal, never two past the limit. So the write is conditional on the loan being as it was when decided

@@ -48,19 +48,6 @@ class PatronDocument(BaseModel):
     identifiers = pw.TextField()  # compact JSON list of {id_type, value, status}
 
 
-def stored(primary_ids) -> dict[str, tuple[int, str, str]]:
-    """``{primary_id: (stamp, document, identifiers)}`` of the stored documents among ``primary_ids``."""
-    found = {}
-    ids = list(primary_ids)
-    for start in range(0, len(ids), 2000):
-        for pid, stamp, document, identifiers in (
-                PatronDocument.select(PatronDocument.primary_id, PatronDocument.seq, PatronDocument.document,
-                                      PatronDocument.identifiers)
-                .where(PatronDocument.primary_id.in_(ids[start:start + 2000])).tuples()):
-            found[pid] = (stamp, document, identifiers)
-    return found
-
-
 def build(primary_ids, stamp: int, keep: bool = True) -> dict[str, tuple[str, str] | None]:
     """Build the documents of ``primary_ids`` now (``None`` for patrons gone) and, with ``keep``, store them
     stamped ``stamp``. ``stamp`` must be a safe horizon read *before* this call (see the module docstring)."""

@@ -41,7 +41,8 @@ def add_fee(user: User, form, operator: str, writer=None) -> Fee:
     with database.atomic():
         fee = Fee.create(user=user, fee_type=fee_type, original_amount=amount, balance=amount,
                          comment=(form.get("comment") or "").strip()[:300])
-        write_upstream(writer, "amount", lambda upstream: upstream.add_fee(user.primary_id, fee_type, amount, fee.comment))
+        write_upstream(writer, "amount",
+                       lambda upstream: upstream.add_fee(user.primary_id, fee_type, amount, fee.comment))
         changes.record(user.primary_id)
         staff.audit(operator, "fee.add", user.primary_id, f"{fee_type} {amount}")
     return fee

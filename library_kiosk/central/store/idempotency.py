@@ -23,7 +23,7 @@ import datetime as dt
 import json
 
 from library_kiosk.central.store.db import database, write_transaction
-from library_kiosk.central.store.devices import AppliedOp, Device  # noqa: F401  (AppliedOp lives with the devices it belongs to)
+from library_kiosk.central.store.devices import AppliedOp, Device
 from library_kiosk.central.store.models import _now
 from library_kiosk.domain.checksums import canonical, op_digest
 

@@ -159,8 +159,9 @@ class Loan(BaseModel):
     status = pw.CharField(max_length=20, default="ON_LOAN")  # ON_LOAN / LOST / CLAIMED_RETURNED / RETURNED
 
     @classmethod
-    def open_for(cls, user):
-        return cls.select().where((cls.user == user) & (cls.status != "RETURNED")).order_by(cls.due_date, cls.id)
+    def still_out(cls):
+        """The condition for a loan not yet returned (on loan, lost or claimed returned)."""
+        return cls.status != "RETURNED"
 
 
 class Request(BaseModel):

@@ -78,7 +78,8 @@ def held_message(kind: str, value: str, holder: User) -> str:
 
 def check_identifier(errors: dict, field: str, id_type: str, value: str, owner: User | None = None) -> str:
     """The cleaned value; records a message when malformed or held by another record."""
-    label = "card serial number" if id_type == "CARD_SERIAL_NUMBER" else codes.describe(codes.IDENTIFIER_TYPES, id_type).lower()
+    label = ("card serial number" if id_type == "CARD_SERIAL_NUMBER"
+             else codes.describe(codes.IDENTIFIER_TYPES, id_type).lower())
     if id_type == "CARD_SERIAL_NUMBER":
         value = normalise_card(value)
         if not HEX_PATTERN.match(value):

@@ -54,7 +54,9 @@ def renew(device: str, key: str, payload: dict, context: dict) -> dict:
 def _promised(decision: dict) -> str:
     """What the kiosk told the patron, kept with the conflict for staff (read by provisioning/conflicts.py)."""
     due = decision.get("new_due_date")
-    return f" [the kiosk said: renewed until {due[:40]}]" if isinstance(due, str) and due else " [the kiosk said: renewed]"
+    if isinstance(due, str) and due:
+        return f" [the kiosk said: renewed until {due[:40]}]"
+    return " [the kiosk said: renewed]"
 
 
 def _refusal_letter(user, refused: list[dict], titles: dict, device: str, key: str, context: dict) -> str:

@@ -20,10 +20,7 @@ from dataclasses import asdict, dataclass, field
 
 from library_kiosk.domain import clock
 from library_kiosk.domain.account import Account
-from library_kiosk.domain.renewal import REASONS, RenewalDecision
-
-# Refusal reasons only an upstream gives; they live in the domain's plain-language table.
-UPSTREAM_REASONS = {code: REASONS[code] for code in ("not_renewable", "renewals_denied", "upstream_unavailable")}
+from library_kiosk.domain.renewal import RenewalDecision
 
 
 class UpstreamError(Exception):

@@ -135,7 +135,7 @@ def _store_identifiers(user: User, identifiers) -> None:
 
 def _store_loans(user: User, account: Account, upstream_ids: dict, today: dt.date) -> None:
     open_rows = {row.item_barcode: row for row in Loan.select().where(
-        (Loan.user == user) & (Loan.status != "RETURNED"))}
+        (Loan.user == user) & Loan.still_out())}
     for loan in account.loans:
         values = dict(title=loan.title[:300], author=loan.author[:200], call_number=loan.call_number[:60],
                       loan_date=loan.loan_date, due_date=loan.due_date, renewals=loan.renewals, status=loan.status)
@@ -205,7 +205,7 @@ def refresh(upstream: Upstream, identifier: str, today: dt.date, force: bool = F
 def _loan_refs(user: User, loan_ids: list[int] | None) -> tuple[list[LoanRef], list[int]]:
     rows = list(Loan.select(Loan, UpstreamLoan.upstream_id.alias("upstream_id"))
                 .join(UpstreamLoan, on=(UpstreamLoan.loan == Loan.id), join_type=pw.JOIN.LEFT_OUTER)
-                .where((Loan.user == user) & (Loan.status != "RETURNED")).order_by(Loan.due_date, Loan.id).objects())
+                .where((Loan.user == user) & Loan.still_out()).order_by(Loan.due_date, Loan.id).objects())
     by_id = {row.id: row for row in rows}
     wanted = list(by_id) if loan_ids is None else loan_ids
     refs = [LoanRef(i, by_id[i].item_barcode, by_id[i].upstream_id or "") for i in wanted if i in by_id]

@@ -41,7 +41,7 @@ def cmd_check(args) -> int:
                 supported = backend.supported()
                 rows.insert(0, ("status (99)", supported.get("online", False),
                                 "supports " + ", ".join(k for k, v in supported.items() if v and k != "online")))
-            except Exception as exc:  # noqa: BLE001 - reported, not raised
+            except Exception as exc:  # reported, not raised
                 rows.insert(0, ("status (99)", False, str(getattr(exc, "message", exc))))
     backend.close()
     for step, ok, detail in rows:

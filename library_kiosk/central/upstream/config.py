@@ -50,10 +50,3 @@ def upstream_settings(config: dict) -> dict:
     return values
 
 
-def redact(text: str, settings: dict) -> str:
-    """``text`` with every secret replaced, for log lines and error messages."""
-    for key in SECRET_KEYS:
-        secret = settings.get(key)
-        if secret:
-            text = text.replace(str(secret), "***")
-    return text

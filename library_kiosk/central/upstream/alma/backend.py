@@ -3,8 +3,9 @@
 A patron visit costs few calls: one ``GET /users/{identifier}?user_id_type=all_unique
 &expand=loans,requests,fees`` finds the patron by any identifier and says how many
 loans and requests and how much in fees there are; only the non-empty lists are then
-read (paged; loans with ``expand=renewable``, so a loan Alma will not renew is not sent). Alma has no renew-all: each loan is renewed with ``op=renew``; the
-loan returned carries the new due date, so nothing is read again.
+read (paged; loans with ``expand=renewable``, so a loan Alma will not renew is not sent).
+Alma has no renew-all: each loan is renewed with ``op=renew``; the loan returned carries
+the new due date, so nothing is read again.
 
 Staff writes go upstream too: ``create_user``, ``add_identifier`` (Alma's update is
 swap-all: read, merge, write back every segment) and ``add_fee``.
@@ -33,7 +34,6 @@ ERRORS = {
     "500038": ("password_rejected", "The password must have at least 8 characters, must not contain the "
                                     "user name and must not be a common password."),
 }
-NOT_FOUND = {"401861", "401890"}
 PROCESS_STATUS = {"LOST": "LOST", "CLAIMED_RETURN": "CLAIMED_RETURNED", "CLAIMED_RETURNED": "CLAIMED_RETURNED"}
 
 
