@@ -17,11 +17,10 @@ import time
 TODAY = dt.date(2026, 11, 25)
 
 
-def _visit(upstream, identifier: str, done=None) -> dict:
+def _visit(upstream, identifier: str, forward, done=None) -> dict:
     from library_kiosk.central.store import circulation
     from library_kiosk.central.store.accounts import find_user
     from library_kiosk.central.upstream import cache
-    from library_kiosk.central.upstream.cache import renewal_forward
 
     steps, started = {}, time.perf_counter()
     before = upstream.calls
@@ -32,7 +31,7 @@ def _visit(upstream, identifier: str, done=None) -> dict:
     assert source == "cache", source
     steps["account"] = upstream.calls - before
     before = upstream.calls
-    decisions = circulation.renew(find_user(identifier), None, TODAY, renewal_forward(upstream, 30))
+    decisions = circulation.renew(find_user(identifier), None, TODAY, forward)
     steps["renew_all"] = upstream.calls - before
     before = upstream.calls
     if done:
@@ -55,6 +54,7 @@ def _fresh_db(folder: str, name: str):
 
 
 def alma(folder: str) -> dict:
+    from library_kiosk.central.upstream import cache
     from library_kiosk.central.upstream.alma.backend import AlmaUpstream
     from tests.helpers import LiveServer
     from tests.upstream.alma_fake import FakeAlma, example_user
@@ -73,9 +73,10 @@ def alma(folder: str) -> dict:
         upstream = AlmaUpstream({"alma_base_url": server.url, "alma_api_key": "bench", "alma_max_per_second": 25,
                                  "fresh_seconds": 30})
         db = _fresh_db(folder, "alma")
-        typical = _visit(upstream, "04AABBCCDDEE01")
+        forward = cache.renewal_forward(upstream, 30)  # what the central app passes to circulation.renew
+        typical = _visit(upstream, "04AABBCCDDEE01", forward)
         typical["api_minimum"] = _alma_minimum(fake, "AL1", typical["renewed"])
-        full = _visit(upstream, "20000000000222")
+        full = _visit(upstream, "20000000000222", forward)
         full["api_minimum"] = _alma_minimum(fake, "AL2", full["renewed"])
         db.close()
     finally:
@@ -92,6 +93,7 @@ def _alma_minimum(fake, primary_id: str, renewed: int) -> int:
 
 
 def sip2(folder: str) -> dict:
+    from library_kiosk.central.upstream import cache
     from library_kiosk.central.upstream.sip2.backend import Sip2Upstream
     from tests.upstream.sip2_servers import Library, PysipILS, pysip2_app
 
@@ -103,7 +105,8 @@ def sip2(folder: str) -> dict:
                                  "sip2_institution_id": "MAIN", "fresh_seconds": 30})
         upstream.supported()  # the status message is sent once per process, not per visit
         db = _fresh_db(folder, "sip2")
-        result = _visit(upstream, "21000000001", done=upstream.end_session)
+        forward = cache.renewal_forward(upstream, 30)
+        result = _visit(upstream, "21000000001", forward, done=upstream.end_session)
         db.close()
         upstream.close()
     finally:
