@@ -25,6 +25,7 @@ def create_app(config: dict | None = None, today=None) -> Flask:
     app = Flask(__name__)
     app.config["KIOSK"] = config
     app.config["TODAY"] = today or clock.today
+    app.config["MAX_CONTENT_LENGTH"] = int(config["kiosk"]["max_request_kib"]) * 1024
     app.config["CARD_BARCODES"] = card_barcode_rules(config)  # [readers.barcode]; a bad rule stops the start
     app.secret_key = kiosk_config["secret_key"] or load_device_key("", os.path.join(config["data_dir"], "session"))
     app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Strict")

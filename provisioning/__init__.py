@@ -41,6 +41,7 @@ def create_app(config: dict | None = None, today=None) -> Flask:
     app = Flask(__name__)
     app.config["KIOSK"] = config
     app.config["TODAY"] = today or clock.today
+    app.config["MAX_CONTENT_LENGTH"] = int(float(config["provisioning"]["max_request_mib"]) * 1024 * 1024)
     app.config["CARD_BARCODES"] = card_barcode_rules(config)  # [readers.barcode]; a bad rule stops the start
     app.secret_key = _secret_key(config)
     minutes = int(config["provisioning"].get("session_timeout_minutes", 15))

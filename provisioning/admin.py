@@ -72,7 +72,9 @@ def _save_upload() -> tuple[str, str, str]:
     folder = os.path.join(current_app.config["KIOSK"]["data_dir"], "feed-uploads")
     os.makedirs(folder, exist_ok=True)
     path = os.path.join(folder, f"{secrets.token_hex(8)}-{''.join(c for c in name if c.isalnum() or c in '._-')}")
-    upload.save(path)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # patrons' data: staff's eyes only
+    with os.fdopen(descriptor, "wb") as target:
+        upload.save(target)
     return path, name, fmt
 
 

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import time
 
-from flask import Blueprint, g, redirect, request, session, url_for
+from flask import Blueprint, current_app, g, redirect, request, session, url_for
 from htmx_flask import request as htmx_request
 
-from library_kiosk.central.store import staff
+from library_kiosk.central.store import staff, staff_logins
 from provisioning.views import operator, render, requires
 
 bp = Blueprint("auth", __name__)
@@ -31,12 +31,18 @@ def init_app(app) -> None:
         return None
 
 
+def _limits(app) -> staff_logins.LoginLimits:
+    return staff_logins.LoginLimits.from_config(app.config["KIOSK"]["provisioning"])
+
+
 def _current_user(app):
     username, last_seen = session.get("staff"), session.get("last_seen", 0)
     if not username:
         return None
-    if staff.session_expired(last_seen, time.time(), app.config["SESSION_TIMEOUT_MINUTES"]):
-        session.clear()
+    if staff.session_expired(last_seen, time.time(), app.config["SESSION_TIMEOUT_MINUTES"]) \
+            or staff_logins.session_user(session.get("sid", ""), _limits(app)) != username:
+        staff_logins.end_session(session.get("sid", ""))
+        session.clear()  # idle too long, logged out (a copied cookie), or older than session_max_hours
         session["expired"] = True
         return None
     user = staff.StaffUser.get_or_none(staff.StaffUser.username == username)
@@ -65,18 +71,24 @@ def login():
     expired, ended = session.pop("expired", False), session.pop("ended", "")
     if request.method == "POST":
         try:
-            user = staff.log_in(request.form.get("username", ""), request.form.get("password", ""))
+            user = staff.log_in(request.form.get("username", ""), request.form.get("password", ""),
+                                request.remote_addr or "", _limits(current_app))
         except staff.LoginRefused as exc:
             return render("login.html", 401, error=str(exc))
+        staff_logins.end_session(session.get("sid", ""))
         session.clear()
         session.permanent = True
-        session.update(staff=user.username, last_seen=time.time(), stamp=staff.session_stamp(user))
+        session.update(staff=user.username, last_seen=time.time(), stamp=staff.session_stamp(user),
+                       sid=staff_logins.start_session(user.username))
         return redirect(url_for("patrons.find"))
     return render("login.html", expired=expired, ended=ended)
 
 
 @bp.post("/logout")
 def logout():
+    staff_logins.end_session(session.get("sid", ""))  # the cookie, even copied, no longer opens a session
+    if g.staff is not None:
+        staff.audit(g.staff.username, "staff.logout")
     session.clear()
     return redirect(url_for("auth.login"))
 

@@ -27,10 +27,12 @@ DEFAULTS: dict[str, Any] = {
         "host": "127.0.0.1",  # the central store API listens here
         "port": 8082,
         "allowed_networks": [],  # answer only these ranges (CIDR); empty: any address (device tokens guard it)
+        "max_request_mib": 4.0,  # a larger request body is refused (413) before it is read: a push holds 500 operations
     },
     "kiosk": {
         "host": "127.0.0.1",  # the kiosk web app listens here (the touch screen's browser opens it)
         "port": 8080,
+        "max_request_kib": 64,  # a larger request body is refused (413): the kiosk's own pages send a few fields
         "allowed_networks": ["127.0.0.0/8", "::1/128"],  # only the box's own screen; [] answers any address
         "central_url": "http://127.0.0.1:8082",  # where this kiosk finds the central store
         "cache_url": "sqlite:///{data_dir}/kiosk-cache.db",  # the local cache and outbox (SQLite only)
@@ -100,6 +102,11 @@ DEFAULTS: dict[str, Any] = {
                              "fc00::/7"],  # answer only these ranges (the private ones); [] answers any address
         "secret_key": "",  # signs staff sessions and CSRF tokens; empty: made once under {data_dir}
         "session_timeout_minutes": 15,  # a staff session with no activity ends after this long
+        "max_request_mib": 64.0,  # a larger upload (a feed file) is refused (413) before it is read
+        "session_max_hours": 10.0,  # a staff session ends after this long however active (log in again)
+        "login_max_failures": 5,  # wrong passwords in a row that lock a user name for login_lock_minutes
+        "login_max_failures_per_address": 20,  # wrong passwords from one computer that make it wait as long
+        "login_lock_minutes": 15.0,
         "card_replacement_fee": "5.00",
         "lost_item_fee": "45.00",
         "rs_libraries": [],  # the registration form's "Resource sharing library" choices (User.rs_library)

@@ -16,7 +16,7 @@ from library_kiosk import settings
 TomlValue: TypeAlias = bool | int | float | str | Mapping[str, Any] | Sequence[Any]
 _V = TypeVar("_V")
 
-SECRET = re.compile(r"(password|secret|api_key|token)", re.IGNORECASE)
+SECRET = re.compile(r"(password|secret|api_key|token|identifier_key|_pin$)", re.IGNORECASE)
 BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 
 

@@ -65,3 +65,12 @@ def test_the_readers_table_as_hardware_config_documents_it_is_accepted(tmp_path)
         "[readers] unknown setting 'uid_byte_lenght' (did you mean 'uid_byte_length'?)"]
     assert settings.problems({"kiosk": {"printer": {"kind": "usb", "with": 42}}}) == [
         "[kiosk.printer] unknown setting 'with' (did you mean 'width'?)"]
+
+
+def test_show_hides_the_identifier_key_and_the_upstream_test_pin():
+    config = settings.load(environ={}, overrides={"kiosk": {"identifier_key": "k3y-of-the-cache"},
+                                                  "upstream": {"test_pin": "2468"}})
+    text = as_toml(config)
+    assert "k3y-of-the-cache" not in text and 'identifier_key = "***"' in text
+    assert "2468" not in text and 'test_pin = "***"' in text
+    assert "pin_lockout_minutes = " in text  # a PIN setting that is no secret stays readable

@@ -17,6 +17,7 @@ def create_app(config: dict | None = None, today=None) -> Flask:
     app = Flask(__name__, static_folder=None)  # a JSON API: no static files (and no unprotected route)
     app.config["KIOSK"] = config
     app.config["TODAY"] = today or clock.today
+    app.config["MAX_CONTENT_LENGTH"] = int(float(config["central"]["max_request_mib"]) * 1024 * 1024)
     app.json.sort_keys = False
     from library_kiosk.web.network import restrict
 

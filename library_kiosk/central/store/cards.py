@@ -109,14 +109,21 @@ def undo_batch_card(identifier_id: int, operator: str, writer=None) -> None:
         staff.audit(operator, "card.batch_undo", ident.user.primary_id, f"card {ident.value}")
 
 
+MAX_IMPORT_ROWS = 2000
+
+
 def check_import(data: str) -> tuple[list[dict], bool]:
     """Each CSV row with its outcome ``message`` and ``ok``; and whether every row is valid."""
     reader = csv.DictReader(io.StringIO(data.lstrip("\ufeff")))
     if not reader.fieldnames or any(c not in reader.fieldnames for c in CSV_COLUMNS):
         message = f"The header must name the columns {', '.join(CSV_COLUMNS)}."
         return [{"line": 1, "ok": False, "message": message}], False
+    raws = list(reader)
+    if len(raws) > MAX_IMPORT_ROWS:  # each row is checked against the store: bound the work one request does
+        message = f"The file has {len(raws):,} rows; import at most {MAX_IMPORT_ROWS:,} at a time (split the file)."
+        return [{"line": 1, "ok": False, "message": message}], False
     rows, seen = [], set()
-    for line, raw in enumerate(reader, start=2):
+    for line, raw in enumerate(raws, start=2):
         errors: dict[str, str] = {}
         user = User.get_or_none(User.primary_id == (raw["primary_id"] or "").strip())
         if user is None:

@@ -9,6 +9,7 @@ from library_kiosk.central.store.kiosk_calls import StaffCall
 from library_kiosk.central.store.letters import Letter, LetterQueue
 from library_kiosk.central.store.models import PATRON_MODELS
 from library_kiosk.central.store.staff import AuditEntry, StaffUser
+from library_kiosk.central.store.staff_logins import LoginFailures, StaffSession
 from library_kiosk.central.store.usage import KioskUsage
 
 # Every table of the central store, in an order that creates a table after those it refers to. The upstream
@@ -16,6 +17,7 @@ from library_kiosk.central.store.usage import KioskUsage
 ALL_MODELS = [
     *PATRON_MODELS,         # patrons, identifiers, loans, requests, fees, changes (models.py)
     StaffUser, AuditEntry,  # the station's staff and the audit log (staff.py)
+    LoginFailures, StaffSession,  # wrong passwords counted, live station sessions (staff_logins.py)
     Letter, LetterQueue,    # letters and their queue (letters.py)
     JobRun,                 # the administration jobs' runs and reports (jobs/models.py)
     Device, SyncConflict, SyncConflictDealt, AppliedOp,  # kiosks and the operations applied once (devices.py)

@@ -12,10 +12,12 @@ import hashlib
 
 import peewee as pw
 
-from library_kiosk.central.store.db import is_postgres
+from library_kiosk.central.store import staff_logins
+from library_kiosk.central.store.db import is_postgres, write_transaction
 from library_kiosk.central.store.models import BaseModel, _now
+from library_kiosk.central.store.staff_logins import LoginLimits
 from library_kiosk.domain.hashing import hash_secret, verify_secret
-from library_kiosk.domain.membership import password_problems
+from library_kiosk.domain.membership import staff_password_problems
 
 ROLES = {"circulation": "Circulation desk", "user_manager": "User manager", "administrator": "Administrator"}
 RANK = {"circulation": 1, "user_manager": 2, "administrator": 3}
@@ -66,6 +68,9 @@ class LoginRefused(StaffError):
 
 WRONG_LOGIN = "The user name or password is not right."
 DEACTIVATED_LOGIN = "This staff account is deactivated and cannot log in. Ask an administrator."
+LOCKED_NAME = ("Too many wrong passwords for this user name. Try again in {minutes} minutes, "
+               "or ask an administrator.")
+LOCKED_ADDRESS = "Too many wrong passwords from this computer. Try again in {minutes} minutes."
 
 
 def create_staff(username: str, password: str, role: str, full_name: str = "") -> StaffUser:
@@ -74,7 +79,7 @@ def create_staff(username: str, password: str, role: str, full_name: str = "") -
         raise StaffError("A user name is required.")
     if role not in ROLES:
         raise StaffError(f"Unknown role {role!r}; choose one of {', '.join(ROLES)}.")
-    problems = password_problems(password or "", [username, full_name])
+    problems = staff_password_problems(password or "", [username, full_name])
     if problems:
         raise StaffError(" ".join(problems))
     try:
@@ -99,13 +104,28 @@ def authenticate(username: str, password: str) -> StaffUser | None:
     return user
 
 
-def log_in(username: str, password: str) -> StaffUser:
-    """The staff user logging in with these credentials, or ``LoginRefused``. A deactivated account is
-    refused with its own message whether or not the password is right (and after the same slow work)."""
-    user = authenticate(username, password)
+def log_in(username: str, password: str, address: str = "", limits: LoginLimits | None = None) -> StaffUser:
+    """The staff user logging in with these credentials from ``address``, or ``LoginRefused``. Every attempt
+    is audited; a user name or an address with too many wrong passwords waits (``staff_logins``), even with
+    the right password. A deactivated account is refused with its own message whether or not the password
+    is right (and after the same slow work)."""
+    limits = limits or LoginLimits()
+    name = (username or "").strip()
+    who, where = name[:60] or "-", f"from {address or 'an unknown address'}"
+    waiting = staff_logins.locked_for(name, address)
+    if waiting:
+        kind, minutes = waiting
+        audit(who, "staff.login_refused", detail=f"{where}: the {kind} waits {minutes} min after wrong passwords")
+        raise LoginRefused((LOCKED_NAME if kind == "name" else LOCKED_ADDRESS).format(minutes=minutes))
+    user = authenticate(name, password)
     if user is not None:
+        staff_logins.record_success(name)
+        audit(user.username, "staff.login", detail=where)
         return user
-    found = StaffUser.get_or_none(StaffUser.username == (username or "").strip())
+    with write_transaction():
+        locked = staff_logins.record_failure(name, address, limits)
+        audit(who, "staff.login_failed", detail=where + ("; the user name is locked now" if locked else ""))
+    found = StaffUser.get_or_none(StaffUser.username == name)
     if found is not None and not found.active:
         raise LoginRefused(DEACTIVATED_LOGIN)
     raise LoginRefused(WRONG_LOGIN)
@@ -126,7 +146,7 @@ def _user(username: str) -> StaffUser:
 
 def _new_password_problems(user: StaffUser, new: str, confirm: str) -> dict[str, str]:
     fields = {}
-    problems = password_problems(new or "", [user.username, user.full_name])
+    problems = staff_password_problems(new or "", [user.username, user.full_name])
     if problems:
         fields["new_password"] = " ".join(problems)
     if (new or "") != (confirm or ""):
@@ -136,7 +156,7 @@ def _new_password_problems(user: StaffUser, new: str, confirm: str) -> dict[str,
 
 def change_own_password(username: str, current: str, new: str, confirm: str) -> StaffUser:
     """A staff user changes their own password: the current one must be right, the new one must follow
-    the password rules (``library_kiosk.domain.membership.password_problems``) and match its confirmation."""
+    the password rules (``domain.membership.staff_password_problems``) and match its confirmation."""
     user = _user(username)
     fields = {}
     if not verify_secret(user.password_hash, current or ""):
