@@ -88,7 +88,7 @@ def login():
 def logout():
     staff_logins.end_session(session.get("sid", ""))  # the cookie, even copied, no longer opens a session
     if g.staff is not None:
-        staff.audit(g.staff.username, "staff.logout")
+        staff.audit(g.staff.username, "logout")
     session.clear()
     return redirect(url_for("auth.login"))
 

@@ -33,13 +33,13 @@ def test_a_password_spray_on_one_name_locks_it_even_for_the_right_password(stati
     assert [a.status_code for a in answers] == [401] * 40
     assert "not right" in answers[4].get_data(as_text=True)  # the fifth wrong password ...
     assert "Too many wrong passwords for this user name" in answers[5].get_data(as_text=True)  # ... locks it
-    assert AuditEntry.select().where(AuditEntry.action == "staff.login_failed").count() == 5
-    assert AuditEntry.select().where(AuditEntry.action == "staff.login_refused").count() == 35  # not even tried
+    assert AuditEntry.select().where(AuditEntry.action == "login.failed").count() == 5
+    assert AuditEntry.select().where(AuditEntry.action == "login.refused").count() == 35  # not even tried
     right = _attempt(client, "manager", PASSWORDS["manager"])
     assert right.status_code == 401 and "Try again in 15 minutes" in right.get_data(as_text=True)
     later(16)
     assert _attempt(client, "manager", PASSWORDS["manager"]).status_code == 302
-    entry = AuditEntry.select().where(AuditEntry.action == "staff.login").get()
+    entry = AuditEntry.select().where(AuditEntry.action == "login").get()
     assert (entry.operator, entry.detail) == ("manager", "from 10.1.2.10")
 
 
@@ -69,7 +69,7 @@ def test_a_cookie_kept_after_log_out_opens_nothing(station):
     thief = station.test_client()
     thief.set_cookie("session", kept)
     assert thief.get("/").status_code == 302  # to the login page
-    assert AuditEntry.select().where(AuditEntry.action == "staff.logout").count() == 1
+    assert AuditEntry.select().where(AuditEntry.action == "logout").count() == 1
 
 
 def test_a_session_ends_after_its_absolute_lifetime_however_active(station, later):

@@ -71,6 +71,7 @@ DEACTIVATED_LOGIN = "This staff account is deactivated and cannot log in. Ask an
 LOCKED_NAME = ("Too many wrong passwords for this user name. Try again in {minutes} minutes, "
                "or ask an administrator.")
 LOCKED_ADDRESS = "Too many wrong passwords from this computer. Try again in {minutes} minutes."
+LOGIN_ACTIONS = ("login", "login.failed", "login.refused", "logout")  # audited sign-ins, apart from changes made
 
 
 def create_staff(username: str, password: str, role: str, full_name: str = "") -> StaffUser:
@@ -115,16 +116,16 @@ def log_in(username: str, password: str, address: str = "", limits: LoginLimits 
     waiting = staff_logins.locked_for(name, address)
     if waiting:
         kind, minutes = waiting
-        audit(who, "staff.login_refused", detail=f"{where}: the {kind} waits {minutes} min after wrong passwords")
+        audit(who, "login.refused", detail=f"{where}: the {kind} waits {minutes} min after wrong passwords")
         raise LoginRefused((LOCKED_NAME if kind == "name" else LOCKED_ADDRESS).format(minutes=minutes))
     user = authenticate(name, password)
     if user is not None:
         staff_logins.record_success(name)
-        audit(user.username, "staff.login", detail=where)
+        audit(user.username, "login", detail=where)
         return user
     with write_transaction():
         locked = staff_logins.record_failure(name, address, limits)
-        audit(who, "staff.login_failed", detail=where + ("; the user name is locked now" if locked else ""))
+        audit(who, "login.failed", detail=where + ("; the user name is locked now" if locked else ""))
     found = StaffUser.get_or_none(StaffUser.username == name)
     if found is not None and not found.active:
         raise LoginRefused(DEACTIVATED_LOGIN)
