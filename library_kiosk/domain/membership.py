@@ -7,16 +7,13 @@ Expiry convention: a record is valid up to and including the day before its
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
-
-from zxcvbn import zxcvbn
-from zxcvbn.frequency_lists import FREQUENCY_LISTS
 
 from library_kiosk.domain.common_passwords import COMMON_PASSWORDS
 
 PASSWORD_MIN_LENGTH = 8
 STAFF_PASSWORD_SCORE = 3  # zxcvbn's 0-4 scale: 3 is "safely unguessable" (about 10^8 guesses or more)
-_LEAKED_PASSWORDS = frozenset(FREQUENCY_LISTS["passwords"])
 PIN_PATTERN = re.compile(r"^[0-9]{4,8}$")
 
 
@@ -65,12 +62,23 @@ def password_problems(password: str, user_names: list[str] | tuple[str, ...] = (
 def is_common_password(password: str) -> bool:
     """One of the 30,000 passwords most often found in leaks (zxcvbn's list), or of the guide's examples."""
     lowered = password.lower()
-    return lowered in COMMON_PASSWORDS or lowered in _LEAKED_PASSWORDS
+    return lowered in COMMON_PASSWORDS or lowered in _leaked_passwords()
+
+
+@functools.cache
+def _leaked_passwords() -> frozenset[str]:
+    """zxcvbn's list, loaded on first use: it costs 15 MiB and 30 ms, which only the processes that set
+    passwords (the station, registration) pay, never the kiosk that renders accounts with these rules."""
+    from zxcvbn.frequency_lists import FREQUENCY_LISTS
+
+    return frozenset(FREQUENCY_LISTS["passwords"])
 
 
 def staff_password_problems(password: str, user_names: list[str] | tuple[str, ...] = ()) -> list[str]:
     """The guide's rules, and for a staff account one more: not easy to guess (zxcvbn's estimate, at least
     "safely unguessable"), so a word with a symbol, a keyboard row or a repeated letter is refused."""
+    from zxcvbn import zxcvbn  # loaded on first use, as _leaked_passwords
+
     problems = password_problems(password, user_names)
     if not problems and zxcvbn(password, user_inputs=[n for n in user_names if n])["score"] < STAFF_PASSWORD_SCORE:
         problems.append("The password is easy to guess (a word, a name, a keyboard row or a repeated character); "
