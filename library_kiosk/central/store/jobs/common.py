@@ -102,7 +102,7 @@ def owed_by(user_ids) -> dict[int, Decimal]:
 def with_open_loans(user_ids) -> set[int]:
     found = set()
     for part in _chunks(user_ids):
-        found.update(uid for (uid,) in Loan.select(Loan.user).where(Loan.user.in_(part) & (Loan.status != "RETURNED"))
+        found.update(uid for (uid,) in Loan.select(Loan.user).where(Loan.user.in_(part) & Loan.still_out())
                      .distinct().tuples())
     return found
 
@@ -111,7 +111,7 @@ def with_overdue_loans(user_ids, today: dt.date) -> set[int]:
     found = set()
     for part in _chunks(user_ids):
         found.update(uid for (uid,) in Loan.select(Loan.user).where(
-            Loan.user.in_(part) & (Loan.status != "RETURNED") & (Loan.due_date < today)).distinct().tuples())
+            Loan.user.in_(part) & Loan.still_out() & (Loan.due_date < today)).distinct().tuples())
     return found
 
 
