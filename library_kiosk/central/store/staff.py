@@ -110,7 +110,7 @@ def log_in(username: str, password: str, address: str = "", limits: LoginLimits 
     is audited; a user name or an address with too many wrong passwords waits (``staff_logins``), even with
     the right password. A deactivated account is refused with its own message whether or not the password
     is right (and after the same slow work)."""
-    limits = limits or LoginLimits()
+    limits = limits or LoginLimits.from_config()
     name = (username or "").strip()
     who, where = name[:60] or "-", f"from {address or 'an unknown address'}"
     waiting = staff_logins.locked_for(name, address)

@@ -14,19 +14,22 @@ from dataclasses import dataclass
 import peewee as pw
 
 from library_kiosk.central.store.models import BaseModel, _now
+from library_kiosk.settings import DEFAULTS
 
 
 @dataclass(frozen=True)
 class LoginLimits:
-    """``[provisioning]`` login_max_failures, login_max_failures_per_address, login_lock_minutes, session_max_hours."""
+    """``[provisioning]`` login_max_failures, login_max_failures_per_address, login_lock_minutes, session_max_hours
+    (their defaults are the settings', library_kiosk/settings)."""
 
-    max_failures: int = 5
-    max_failures_per_address: int = 20
-    lock_minutes: float = 15
-    session_max_hours: float = 10
+    max_failures: int
+    max_failures_per_address: int
+    lock_minutes: float
+    session_max_hours: float
 
     @classmethod
-    def from_config(cls, provisioning: dict) -> LoginLimits:
+    def from_config(cls, provisioning: dict | None = None) -> LoginLimits:
+        provisioning = provisioning or DEFAULTS["provisioning"]
         return cls(int(provisioning["login_max_failures"]), int(provisioning["login_max_failures_per_address"]),
                    float(provisioning["login_lock_minutes"]), float(provisioning["session_max_hours"]))
 
