@@ -147,6 +147,7 @@ def _welcome(config: dict) -> None:
 
 
 def cmd_demo_load(args) -> int:
+    from library_kiosk.central.admin_cli import progress_printer
     from library_kiosk.central.store import demo, schema
     from library_kiosk.central.store.models import User
 
@@ -160,20 +161,9 @@ def cmd_demo_load(args) -> int:
             print("central store already holds patrons; demo data not loaded again")
             return 0
         started = time.monotonic()
-        counts = demo.generate(args.patrons, seed=args.seed, progress=_progress("patrons"))
+        counts = demo.generate(args.patrons, seed=args.seed, progress=progress_printer("patrons"))
     print(f"\nloaded {counts} in {time.monotonic() - started:.1f} s")
     return 0
-
-
-def _progress(unit: str):
-    shown = {"phase": ""}
-
-    def report(done: int, total: int, phase: str = "") -> None:  # a later phase, e.g. the kiosk documents
-        if phase != shown["phase"]:
-            shown["phase"] = phase
-            print(file=sys.stderr)
-        print(f"\r  {phase or unit}: {done:,} of {total:,}", end="", file=sys.stderr, flush=True)
-    return report
 
 
 def cmd_demo(args) -> int:

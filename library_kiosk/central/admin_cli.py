@@ -18,6 +18,7 @@ import getpass
 import json
 import os
 import sys
+from collections.abc import Callable
 
 from library_kiosk import settings
 from library_kiosk.domain import clock
@@ -118,17 +119,23 @@ def _today(args) -> dt.date:
     return args.today or clock.today()
 
 
-_phase = {"name": ""}
+def progress_printer(unit: str = "") -> Callable[..., None]:
+    """A ``progress(done, total, phase="")`` for a long job at the command line: one line on standard error,
+    rewritten in place ("  patrons: 1,000 of 2,000", or "  1,000 / 2,000" with no unit), and each later phase
+    (the feed's "Preparing kiosk documents") on a line of its own. ``kiosk demo load`` uses it too."""
+    shown = {"phase": ""}
+
+    def progress(done: int, total: int, phase: str = "") -> None:
+        if phase != shown["phase"]:
+            shown["phase"] = phase
+            print(file=sys.stderr)
+        label = phase or unit
+        line = f"{label}: {done:,} of {total:,}" if label else f"{done:,} / {total:,}"
+        print(f"\r  {line}", end="", file=sys.stderr, flush=True)
+    return progress
 
 
-def _progress(done: int, total: int, phase: str = "") -> None:
-    if phase != _phase["name"]:  # a job's next phase (the feed's "Preparing kiosk documents") on a line of its own
-        _phase["name"] = phase
-        print(file=sys.stderr)
-    if phase:
-        print(f"\r  {phase}: {done:,} of {total:,}", end="", file=sys.stderr, flush=True)
-    else:
-        print(f"\r  {done:,} / {total:,}", end="", file=sys.stderr, flush=True)
+_progress = progress_printer()  # the admin jobs' progress
 
 
 def _print(report, limit: int = 20) -> None:
