@@ -9,7 +9,7 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 BUILD_PACKAGES := python3-venv python3-dev gcc swig libpcsclite-dev
 TEST_PACKAGES  := chromium pcscd vsmartcard-vpcd systemd udev cage grim wlr-randr xwayland fonts-dejavu-core tesseract-ocr tesseract-ocr-eng debootstrap
 
-.PHONY: install run test lint test-tools test-fast test-sqlite test-postgres test-dates test-at system-packages bench vendor clean
+.PHONY: install run test lint test-tools test-fast test-sqlite test-postgres test-dates test-at system-packages bench vendor clean lock
 
 install: $(VENV)/.installed
 
@@ -115,6 +115,23 @@ bench: install test-tools
 vendor:
 	cd /tmp && npm pack htmx.org@2.0.11 htmx-ext-sse@2.2.4 axe-core@4 >/dev/null
 	@echo "unpack and copy dist/htmx.min.js, sse.js, axe.min.js into kiosk/static/vendor (see its README)"
+
+# The release's dependencies, pinned with their hashes (every wheel and sdist, x86_64 and aarch64 alike), one lock
+# per set of extras a role installs: requirements/release-readers.txt (kiosk), release-postgres-readers.txt
+# (station), release-postgres.txt (central). `kiosk install` and `kiosk upgrade` install them with
+# pip --require-hashes, then the project with --no-deps (library_kiosk/appliance/install.py). After changing
+# pyproject.toml's dependencies, or to take newer releases:  make lock  (then review and commit the diff).
+UV_VERSION := 0.13.9
+LOCK_PYTHON := 3.11
+lock: install
+	$(BIN)/python -m pip install --quiet "uv==$(UV_VERSION)"
+	@mkdir -p requirements
+	@for extras in readers postgres,readers postgres; do \
+	  out=requirements/release-$$(echo $$extras | tr , -).txt; echo "== $$out"; \
+	  $(BIN)/uv pip compile pyproject.toml --quiet --universal --python-version $(LOCK_PYTHON) --generate-hashes \
+	    $$(echo $$extras | tr , ' ' | sed 's/[a-z]*/--extra=&/g') --custom-compile-command "make lock" \
+	    --output-file $$out || exit 1; \
+	done
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

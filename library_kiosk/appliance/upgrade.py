@@ -4,7 +4,8 @@
     /opt/kiosk/releases/0.2.0/     the new one, built beside it
     /opt/kiosk/current -> releases/0.2.0
 
-Steps: build the new release (from a wheelhouse or a source tree), stop the role's
+Steps: build the new release (from a wheelhouse or a source tree; its dependencies only from the
+role's lock, ``requirements/release-*.txt``, hash-checked from PyPI: ``install.build_release``), stop the role's
 services, migrate the local database with the *new* release, switch ``current``, start the
 services, check health (HTTP ``/health``, else ``/``). If the health check fails, switch
 ``current`` back, start the services again and report the failure.

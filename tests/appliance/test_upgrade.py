@@ -130,3 +130,50 @@ def test_same_version_is_a_no_op(tmp_path):
     assert upgrade.upgrade(prefix=prefix, source=str(REPO), health_url="http://127.0.0.1:9/health",
                            services=object(), out=lines.append) == 0
     assert "nothing to do" in lines[0]
+
+
+class Stop(Exception):
+    """Raised by the services when the upgrade first stops them: the build is over by then."""
+
+
+class StopAtStop:
+    def stop(self):
+        raise Stop
+
+    def start(self):
+        raise AssertionError("nothing may start")
+
+
+def test_the_upgrade_builds_the_release_from_the_lock_with_require_hashes(tmp_path, monkeypatch):
+    """`kiosk upgrade --source DIR`: the role's lock, hash-checked, then the project alone (no resolving)."""
+    from library_kiosk.appliance import install
+
+    ran: list[list[str]] = []
+
+    def record(command, **kwargs):
+        ran.append([str(part) for part in command])
+        return subprocess.CompletedProcess(command, 0, "", "")
+
+    monkeypatch.setattr(install.subprocess, "run", record)
+    with pytest.raises(Stop):
+        upgrade.upgrade(prefix=tmp_path / "opt", role="kiosk", source=str(REPO),
+                        health_url="http://127.0.0.1:9/health", services=StopAtStop(), out=lambda line: None)
+    lock = install.lock_file(REPO, install.ROLES["kiosk"].extras)
+    pips = [command for command in ran if command[1:4] == ["-m", "pip", "install"]]
+    assert len(pips) == 2, ran
+    assert "--require-hashes" in pips[0] and pips[0][-2:] == ["-r", str(lock)]
+    assert "--no-deps" in pips[1] and pips[1][-1] == str(REPO)
+    assert any(command[1:4] == ["-m", "pip", "check"] for command in ran)
+
+
+def test_an_upgrade_from_a_source_without_its_lock_touches_nothing(tmp_path):
+    source = tmp_path / "source"
+    source.mkdir()
+    (source / "pyproject.toml").write_text('[project]\nname = "library-kiosk"\nversion = "9.9.9"\n')
+    prefix = tmp_path / "opt"
+    make_release(prefix, OLD, GOOD)
+    upgrade.switch(prefix, OLD)
+    with pytest.raises(upgrade.InstallError, match="make lock"):
+        upgrade.upgrade(prefix=prefix, role="kiosk", source=str(source), health_url="http://127.0.0.1:9/health",
+                        services=StopAtStop(), out=lambda line: None)
+    assert upgrade.current_version(prefix) == OLD and not (prefix / "releases" / "9.9.9").exists()

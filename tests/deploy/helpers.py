@@ -35,3 +35,13 @@ def wait_http(url: str, seconds: float = 30) -> None:
         except OSError:
             time.sleep(0.2)
     raise AssertionError(f"{url} did not answer in {seconds} s")
+
+
+def unit(name: str) -> dict[str, list[str]]:
+    """A shipped systemd unit's settings: each key with its values in order (a key may repeat)."""
+    values: dict[str, list[str]] = {}
+    for line in (DEPLOY / "systemd" / name).read_text().splitlines():
+        if "=" in line and not line.startswith(("#", "[")):
+            key, value = line.split("=", 1)
+            values.setdefault(key, []).append(value)
+    return values

@@ -2,22 +2,24 @@
 
 The chroot is ``debootstrap --variant=minbase`` (plus python3-venv, systemd, udev, pcscd),
 made once and cached as a tarball under /var/cache/kiosk-deploy-tests. The wheelhouse (every
-dependency, built once per dependency set and cached there too, plus this tree's wheel, built
-once per session) stands in for a site without internet.
+dependency, built once per lock and cached there too, plus this tree's wheel, built once per
+session) stands in for a site without internet. It is built as docs/operations.md says a site's
+is: from the release's lock, hash-checked (``pip wheel --require-hashes -r requirements/...``).
 """
 from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
 import pytest
+from packaging.utils import canonicalize_name
 
-from library_kiosk.appliance.install import ROLES
+from library_kiosk.appliance.install import ROLES, lock_file
 from tests.deploy.helpers import CACHE, REPO, need
 
 SUITE = "bookworm"
@@ -43,22 +45,21 @@ def _tarball() -> Path:
 
 @pytest.fixture(scope="session")
 def wheelhouse(tmp_path_factory) -> Path:
-    with open(REPO / "pyproject.toml", "rb") as handle:
-        project = tomllib.load(handle)["project"]
-    key = hashlib.sha256(repr((project["dependencies"], project["optional-dependencies"], EXTRAS,
-                               sys.version_info[:2])).encode()).hexdigest()[:12]
+    lock = lock_file(REPO, EXTRAS.split(","))       # the station's: every dependency of every role
+    key = hashlib.sha256(repr((lock.read_bytes(), sys.version_info[:2])).encode()).hexdigest()[:12]
     deps = CACHE / f"wheelhouse-{key}"
     if not deps.exists():
         building = CACHE / f"wheelhouse-{key}.tmp"
         shutil.rmtree(building, ignore_errors=True)
-        subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--wheel-dir", str(building),
-                        f"{REPO}[{EXTRAS}]"], check=True, capture_output=True)
-        for wheel in building.glob("library_kiosk-*.whl"):
-            wheel.unlink()
+        built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--require-hashes",
+                                "--wheel-dir", str(building), "-r", str(lock)], capture_output=True, text=True)
+        assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
         os.replace(building, deps)
     house = tmp_path_factory.mktemp("wheelhouse")
     for wheel in deps.glob("*.whl"):
         os.link(wheel, house / wheel.name)
+    for role in ROLES.values():                      # each role's lock travels with the wheels
+        shutil.copy(lock_file(REPO, role.extras), house)
     build = tmp_path_factory.mktemp("wheel-build")
     shutil.copytree(REPO, build / "src", ignore=shutil.ignore_patterns(
         ".venv", ".git", "var", "tests", "*.egg-info", "__pycache__", "build", "node_modules", ".pytest_cache"))
@@ -87,12 +88,15 @@ for unit in $UNITS; do
     [ -z "$out" ] || { echo "verify $unit: $out"; exit 15; }
 done
 test -L /opt/kiosk/current
+echo '== pip freeze'; /opt/kiosk/current/bin/python -m pip freeze --all 2>/dev/null; echo '== end'
 stat -c '%U %G %a' /etc/kiosk/kiosk.toml /var/lib/kiosk
 cat > /tmp/get.py <<'EOF'
-import sys, time, urllib.request
+import ssl, sys, time, urllib.request
+# https: checked against the fleet CA the installer made (its certificate names 127.0.0.1)
+context = ssl.create_default_context(cafile="/etc/kiosk/tls/ca.pem") if sys.argv[1].startswith("https") else None
 for _ in range(150):
     try:
-        with urllib.request.urlopen(sys.argv[1], timeout=2) as r:
+        with urllib.request.urlopen(sys.argv[1], timeout=2, context=context) as r:
             print("HTTP", r.status, r.read(4000).decode(errors="replace").replace("\n", " ")); sys.exit(0)
     except Exception as e:
         err = e; time.sleep(0.2)
@@ -103,7 +107,7 @@ setpriv --reuid=kiosk --regid=kiosk --init-groups env KIOSK_CONFIG=/etc/kiosk/ki
     /opt/kiosk/current/bin/kiosk $SERVE > /tmp/serve.log 2>&1 &
 SERVER=$!
 set +e
-python3 /tmp/get.py http://127.0.0.1:$PORT$PATHQ
+python3 /tmp/get.py $SCHEME://127.0.0.1:$PORT$PATHQ
 rc=$?
 kill $SERVER; wait $SERVER 2>/dev/null
 [ $rc = 0 ] || cat /tmp/serve.log
@@ -135,6 +139,7 @@ def test_install_script_in_fresh_bookworm_chroot(role, wheelhouse, tmp_path):
 
     serve, portvar, path = SERVE[role]
     env = {"ROLE": role, "UNITS": " ".join(ROLES[role].units), "PORT": str(free_port()), "PORTVAR": portvar,
+           "SCHEME": "https" if role == "central" else "http",  # the installer gives the central store a fleet CA
            "SERVE": serve, "PATHQ": path,
            # the station's central database stands in as SQLite (its config names a PostgreSQL host)
            "EXTRA": "KIOSK_CENTRAL_DATABASE_URL=sqlite:////var/lib/kiosk/central.db" if role == "station" else "",
@@ -155,5 +160,12 @@ def test_install_script_in_fresh_bookworm_chroot(role, wheelhouse, tmp_path):
         if role == "kiosk":
             assert "Tap your card or scan your barcode" in output
         assert "root kiosk 640" in output and "kiosk kiosk 750" in output
+        # the release holds exactly the lock's versions
+        frozen = output.split("== pip freeze\n", 1)[1].split("== end", 1)[0].splitlines()
+        installed = {canonicalize_name(n): v for n, _, v in (line.partition("==") for line in frozen) if v}
+        pinned = {canonicalize_name(m.group(1)): m.group(2) for m in re.finditer(
+            r"^([A-Za-z0-9._-]+)==(\S+)", lock_file(REPO, ROLES[role].extras).read_text(), flags=re.M)}
+        assert {n: v for n, v in installed.items() if n in pinned and pinned[n] != v} == {}
+        assert installed[canonicalize_name("library-kiosk")]
     finally:
         subprocess.run(["rm", "-rf", "--one-file-system", str(root)], check=False)
