@@ -22,21 +22,33 @@ from bench.common import build_central, free_port, log, peak_rss_mb, start, stop
 KEY = "bench-identifier-key"
 
 
+def keys_env(work: str) -> dict:
+    """The kiosk's keys (kiosk/device_keys.py) for a cache filled by ``fill_cache``, as a served kiosk finds them:
+    a keys file and the environment that names it."""
+    from kiosk import device_keys
+
+    path = os.path.join(work, "run", "device-keys.json")
+    device_keys.save(path, device_keys.DeviceKeys(KEY.encode(), KEY.encode(), 6))
+    return {"KIOSK_KIOSK_KEYS_FILE": path}
+
+
 def fill_cache(central_url: str, cache_url: str) -> float:
     """Sync the whole central store into the kiosk cache (in-process, same code as the pull)."""
     from kiosk.cache import PatronCache, cache_db, open_cache
     from library_kiosk.central.store import sync
     from library_kiosk.central.store.db import bind
+    from library_kiosk.domain.identifier_keys import IdentifierKeyer
 
     central = bind(central_url)
     open_cache(cache_url)
     cache = PatronCache(KEY.encode())
+    keyer = IdentifierKeyer(KEY.encode())  # as the central store keys a kiosk's identifiers
     started = time.monotonic()
     with central.connection_context(), cache_db.connection_context():
         if cache.count():
             return 0.0
         while True:
-            page = sync.changes_after(cache.cursor(), 5000)
+            page = sync.changes_after(keyer, cache.cursor(), 5000)
             cache.apply_page(page)
             if not page["more"]:
                 break
@@ -64,7 +76,7 @@ def main(argv: list[str]) -> dict:
     barcodes = [barcode_for(rng.randint(1, args.patrons)) for _ in range(args.lookups)]
     port = free_port()
     env = {"KIOSK_DATA_DIR": work, "KIOSK_KIOSK_PORT": str(port), "KIOSK_KIOSK_CACHE_URL": cache_url,
-           "KIOSK_KIOSK_IDENTIFIER_KEY": KEY, "KIOSK_KIOSK_SECRET_KEY": "bench"}
+           **keys_env(work), "KIOSK_KIOSK_SECRET_KEY": "bench"}
     base = f"http://127.0.0.1:{port}"
     kiosk = start([sys.executable, "-m", "library_kiosk", "serve"], env, base + "/")
     try:

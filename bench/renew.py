@@ -22,7 +22,7 @@ import time
 import requests
 
 from bench.common import build_central, free_port, log, start, stop, summary_ms
-from bench.lookup import KEY, fill_cache
+from bench.lookup import fill_cache, keys_env
 from library_kiosk.central.store import schema
 
 LOANS = 20
@@ -142,7 +142,7 @@ def main(argv: list[str]) -> dict:
                     {**common, "KIOSK_CENTRAL_PORT": str(central_port)}, f"http://127.0.0.1:{central_port}/health")
     try:
         kiosk_env = {**common, "KIOSK_KIOSK_PORT": str(kiosk_port), "KIOSK_KIOSK_CACHE_URL": cache_url,
-                     "KIOSK_KIOSK_IDENTIFIER_KEY": KEY, "KIOSK_KIOSK_SECRET_KEY": "bench",
+                     **keys_env(work), "KIOSK_KIOSK_SECRET_KEY": "bench",
                      "KIOSK_KIOSK_CENTRAL_URL": f"http://127.0.0.1:{central_port}",
                      "KIOSK_KIOSK_CENTRAL_TIMEOUT_SECONDS": "10", "KIOSK_KIOSK_DEVICE_NAME": device}
         base = f"http://127.0.0.1:{kiosk_port}"

@@ -10,12 +10,13 @@ reader stack's own detection time (about 0.4 s for pcscd) is not included.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
 
 from bench.common import build_central, free_port, log, start, stop, summary_ms
-from bench.lookup import KEY, fill_cache
+from bench.lookup import fill_cache, keys_env
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--no-first-run", "--disable-sync"]
@@ -52,14 +53,17 @@ def main(argv: list[str]) -> dict:
 
     from playwright.sync_api import sync_playwright
 
+    from hardware.auth import client_secret
     from hardware.client import simulate
+    from library_kiosk.demo import DEMO_READERS
 
     reader_port, kiosk_port = free_port(), free_port()
     reader_url, kiosk_url = f"http://127.0.0.1:{reader_port}", f"http://127.0.0.1:{kiosk_port}"
     env = {"KIOSK_DATA_DIR": work, "KIOSK_KIOSK_PORT": str(kiosk_port), "KIOSK_KIOSK_CACHE_URL": cache_url,
-           "KIOSK_KIOSK_IDENTIFIER_KEY": KEY, "KIOSK_KIOSK_SECRET_KEY": "bench",
-           "KIOSK_READERS_SERVICE_URL": reader_url,
+           **keys_env(work), "KIOSK_KIOSK_SECRET_KEY": "bench",
+           "KIOSK_READERS_SERVICE_URL": reader_url, "KIOSK_READERS_DEVICES": json.dumps(DEMO_READERS),
            "KIOSK_READERS_DEBOUNCE_SECONDS": "0.0"}
+    secret = client_secret(os.path.join(work, "reader.secret"))  # the reader service's, made once ({data_dir})
     processes = []
     try:
         processes.append(start([sys.executable, "-m", "library_kiosk", "reader", "service"], env,
@@ -79,7 +83,7 @@ def main(argv: list[str]) -> dict:
             for uid, name in cards:
                 before = page.evaluate("window.swaps.length")
                 sent = time.time()
-                simulate(reader_url, "card", uid)
+                simulate(reader_url, "card", uid, secret=secret)
                 page.wait_for_function(f"window.swaps.length > {before}", timeout=10_000)
                 swapped_at, text = page.evaluate(f"window.swaps[{before}]")
                 if name not in text:

@@ -12,7 +12,7 @@ import glob
 import sys
 from collections.abc import Callable
 
-from hardware import client
+from hardware import auth, client
 from hardware.config import ReaderSettings
 from hardware.events import ReaderEvent, StatusEvent
 
@@ -52,9 +52,13 @@ def add_subcommands(subparsers: argparse._SubParsersAction[argparse.ArgumentPars
 
 def _simulate(settings: ReaderSettings, kind: str, value: str, **options: object) -> int:
     try:
-        answer = client.simulate(settings.service_url, kind, value, **options)
+        answer = client.simulate(settings.service_url, kind, value, auth.client_secret(settings.secret_file),
+                                 **options)
     except client.ServiceError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:                          # the secret file cannot be read (another user's box)
+        print(f"error: reader service secret {settings.secret_file}: {exc}", file=sys.stderr)
         return 1
     print(f"sent {kind} {answer['accepted']['value']} to {settings.service_url}")
     return 0
@@ -73,7 +77,7 @@ def _list_and_follow(settings: ReaderSettings, follow: bool) -> int:
         return 0
     print(f"\nlive events from {settings.service_url} (Ctrl-C to stop):")
     try:
-        for item in client.subscribe(settings.service_url):
+        for item in client.subscribe(settings.service_url, secret=auth.client_secret(settings.secret_file)):
             print(describe(item), flush=True)
     except KeyboardInterrupt:
         return 0

@@ -1,4 +1,8 @@
-"""Client side of the reader service's HTTP contract (see :mod:`hardware.service`)."""
+"""Client side of the reader service's HTTP contract (see :mod:`hardware.service`).
+
+``secret`` is the reader service's shared secret (``hardware.auth.client_secret(settings.secret_file)``),
+sent as ``Authorization: Bearer``; without it a service that has one answers 401 (``ServiceError``).
+"""
 from __future__ import annotations
 
 import http.client
@@ -7,6 +11,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
+from hardware.auth import header
 from hardware.events import ReaderEvent, StatusEvent
 
 
@@ -14,7 +19,8 @@ class ServiceError(RuntimeError):
     """The reader service answered with an error (or not at all)."""
 
 
-def subscribe(base_url: str, timeout: float | None = None) -> Iterator[ReaderEvent | StatusEvent]:
+def subscribe(base_url: str, timeout: float | None = None,
+              secret: str = "") -> Iterator[ReaderEvent | StatusEvent]:
     """Yield reader events and status updates from ``GET /events`` as they come.
 
     ``timeout`` is how long to wait for anything (including the 15 s keepalive) before
@@ -22,7 +28,7 @@ def subscribe(base_url: str, timeout: float | None = None) -> Iterator[ReaderEve
     """
     connection = _connect(base_url, timeout)
     try:
-        connection.request("GET", "/events", headers={"Accept": "text/event-stream"})
+        connection.request("GET", "/events", headers={"Accept": "text/event-stream", **header(secret)})
         response = connection.getresponse()
         if response.status != 200:
             raise ServiceError(f"GET /events answered {response.status}: {response.read()!r}")
@@ -50,12 +56,12 @@ def subscribe(base_url: str, timeout: float | None = None) -> Iterator[ReaderEve
         connection.close()
 
 
-def simulate(base_url: str, kind: str, value: str, **options: object) -> dict[str, Any]:
+def simulate(base_url: str, kind: str, value: str, secret: str = "", **options: object) -> dict[str, Any]:
     """Inject a card (``kind="card"``, UID hex) or barcode through ``POST /simulate``.
 
     ``options`` go into the request body too, e.g. ``format="decimal"`` or ``hold=True``.
     """
-    return _request(base_url, "POST", "/simulate", {"kind": kind, "value": value, **options})
+    return _request(base_url, "POST", "/simulate", {"kind": kind, "value": value, **options}, secret)
 
 
 def status(base_url: str) -> StatusEvent:
@@ -69,11 +75,12 @@ def _parse(name: str, data: str) -> ReaderEvent | StatusEvent:
     return ReaderEvent.from_json(data)
 
 
-def _request(base_url: str, method: str, path: str, body: Mapping[str, object] | None = None) -> dict[str, Any]:
+def _request(base_url: str, method: str, path: str, body: Mapping[str, object] | None = None,
+             secret: str = "") -> dict[str, Any]:
     connection = _connect(base_url, 10)
     try:
         payload = json.dumps(body).encode() if body is not None else None
-        headers = {"Content-Type": "application/json"} if payload else {}
+        headers = {"Content-Type": "application/json", **header(secret)} if payload else header(secret)
         connection.request(method, path, body=payload, headers=headers)
         response = connection.getresponse()
         answer: dict[str, Any] = json.loads(response.read() or b"{}")  # the service answers JSON objects

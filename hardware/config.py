@@ -8,8 +8,10 @@ Example::
     uid_format = "hex"          # hex, hex_reversed, decimal, decimal_reversed
     uid_width = 0               # zero-pad to this many characters (0: no padding)
     uid_byte_length = 0         # UID length for decimal input (0: smallest of 4/7/10)
-    devices = [{type = "simulator", name = "Simulated reader"},
-               {type = "pcsc", name = "Desk reader", match = "ACR122"},
+    secret_file = "{data_dir}/reader.secret"   # clients send it; /events and /simulate need it
+    log_key_file = "{data_dir}/reader-log.key" # key of the card fingerprints in the service's log
+    devices = [{type = "pcsc", name = "Desk reader", match = "ACR122"},
+               {type = "simulator", name = "Simulated reader"},   # development only
                {type = "nfcpy", path = "usb"},
                {type = "serial", path = "/dev/ttyACM0"},
                {type = "evdev", path = "/dev/input/by-id/usb-Scanner-event-kbd"}]
@@ -33,7 +35,7 @@ from urllib.parse import urlsplit
 from hardware.uid import UidFormat, UidStyle
 
 DEFAULT_SERVICE_URL = "http://127.0.0.1:8083"
-DEFAULT_DEVICES = ({"type": "simulator", "name": "Simulated reader"},)
+DEFAULT_DEVICES: tuple[dict[str, Any], ...] = ()  # no reader, and never the simulator, unless configured
 
 
 class ConfigError(ValueError):
@@ -48,11 +50,15 @@ class ReaderSettings:
     uid_width: int = 0
     uid_byte_length: int = 0
     devices: tuple[dict[str, Any], ...] = DEFAULT_DEVICES
+    secret_file: str = ""      # empty: no shared secret (a bare test service); hardware/auth.py
+    log_key_file: str = ""     # empty: a new fingerprint key at each start
 
     @classmethod
-    def from_mapping(cls, data: Mapping[str, Any] | None = None) -> ReaderSettings:
-        """Build settings from the ``[readers]`` table; missing keys take the defaults."""
-        data = dict(data or {})
+    def from_mapping(cls, data: Mapping[str, Any] | None = None, data_dir: str = "var") -> ReaderSettings:
+        """Build settings from the ``[readers]`` table; missing keys take the defaults; ``{data_dir}``
+        in a file's path stands for ``data_dir`` (library_kiosk.settings has expanded it already)."""
+        data = {key: value.replace("{data_dir}", data_dir) if isinstance(value, str) else value
+                for key, value in (data or {}).items()}
         data.pop("barcode", None)  # the card barcode rules: the kiosk's and the station's (domain/barcodes.py)
         unknown = set(data) - set(cls.__dataclass_fields__)
         if unknown:

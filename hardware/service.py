@@ -4,7 +4,10 @@ Run it as its own process (``kiosk reader service`` or ``python -m hardware.serv
 --config kiosk.toml``). It logs to stdout, stops cleanly on SIGTERM, and talks to systemd
 (READY=1, WATCHDOG=1, STOPPING=1) when ``NOTIFY_SOCKET`` is set.
 
-HTTP contract with the kiosk (bound to 127.0.0.1, port from ``service_url``):
+HTTP contract with the kiosk (bound to 127.0.0.1, port from ``service_url``). With ``[readers]
+secret_file`` set (the product's default), ``/events`` and ``/simulate`` answer only a request carrying
+``Authorization: Bearer <the file's secret>``, 401 otherwise (hardware/auth.py); ``/status`` stays open.
+The log never shows a card number or a barcode, only its keyed fingerprint (``#1a2b3c4d``).
 
 ``GET /events``
     ``text/event-stream``. On connect, and whenever a reader goes on- or offline:
@@ -37,11 +40,11 @@ from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from hardware import sdnotify
+from hardware import auth, sdnotify
 from hardware.base import Reader, open_reader
 from hardware.config import ReaderSettings
 from hardware.debounce import Debouncer
-from hardware.events import CARD, READER_BACK, READER_LOST, REMOVED, ReaderEvent, ReaderStatus, StatusEvent
+from hardware.events import BARCODE, CARD, READER_BACK, READER_LOST, REMOVED, ReaderEvent, ReaderStatus, StatusEvent
 from hardware.simulator import SimulatorReader
 from hardware.uid import UidError, parse_uid
 
@@ -54,6 +57,7 @@ class ReaderHub:
 
     def __init__(self, settings: ReaderSettings, readers: Iterable[Reader]):
         self.uid_format = settings.uid()
+        self.fingerprint = auth.Fingerprints(settings.log_key_file)  # the log's stand-in for a card or code
         self.debouncer = Debouncer(settings.debounce_seconds)
         self._lock = threading.Lock()
         self._subscribers: set[queue.Queue[tuple[str, str]]] = set()
@@ -63,11 +67,11 @@ class ReaderHub:
         """Handle one event from a reader thread."""
         with self._lock:
             if not self.debouncer.accept(event):
-                log.info("ignored repeated %s %s at %s", event.kind, event.value, event.reader)
+                log.info("ignored repeated %s %s at %s", event.kind, self._shown(event), event.reader)
                 return
             if event.kind in (CARD, REMOVED):
                 event = replace(event, formatted=self.uid_format.format(event.value))
-            log.info("%s at %s: %s", event.kind, event.reader, event.formatted or event.value)
+            log.info("%s at %s: %s", event.kind, event.reader, self._shown(event))
             messages = [("reader", event.to_json())]
             if event.kind in (READER_LOST, READER_BACK):
                 online = event.kind == READER_BACK
@@ -79,6 +83,10 @@ class ReaderHub:
             for subscriber in self._subscribers:
                 for message in messages:
                     subscriber.put(message)
+
+    def _shown(self, event: ReaderEvent) -> str:
+        """What the log says of an event's value: a card's or a barcode's keyed fingerprint, never itself."""
+        return self.fingerprint(event.value) if event.kind in (CARD, REMOVED, BARCODE) else event.value
 
     def status(self) -> StatusEvent:
         with self._lock:
@@ -112,6 +120,7 @@ class ReaderService:
         if len(set(names)) != len(names):
             raise ValueError(f"reader names must be unique, got {names}")
         self.hub = ReaderHub(settings, self.readers)
+        self.secret = auth.made_once(settings.secret_file) if settings.secret_file else ""
         self.keepalive_seconds = keepalive_seconds
         self.stopping = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -180,7 +189,8 @@ class _ReaderHandler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         if self.path == "/events":
-            self._stream_events()
+            if self._authorized():
+                self._stream_events()
         elif self.path == "/status":
             self._send_json(200, json.loads(self.service.hub.status().to_json()))
         else:
@@ -189,6 +199,8 @@ class _ReaderHandler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         if self.path != "/simulate":
             self._send_json(404, {"error": f"no such resource {self.path}"})
+            return
+        if not self._authorized():
             return
         try:
             length = int(self.headers.get("Content-Length") or 0)
@@ -202,6 +214,14 @@ class _ReaderHandler(BaseHTTPRequestHandler):
             self._send_json(400, {"error": str(exc)})
         else:
             self._send_json(202, {"accepted": json.loads(event.to_json())})
+
+    def _authorized(self) -> bool:
+        """Whether the request carries the shared secret; answers 401 if not."""
+        if auth.authorized(self.headers.get("Authorization"), self.service.secret):
+            return True
+        log.warning("refused %s %s without the reader service's secret", self.command, self.path)
+        self._send_json(401, {"error": "the reader service's secret is missing or wrong"})
+        return False
 
     def _stream_events(self) -> None:
         service = self.service
@@ -269,7 +289,7 @@ def load_settings_file(path: str) -> ReaderSettings:
     """ReaderSettings from a TOML file's ``[readers]`` table (or the whole file)."""
     with open(path, "rb") as file:
         data = tomllib.load(file)
-    return ReaderSettings.from_mapping(data.get("readers", data))
+    return ReaderSettings.from_mapping(data.get("readers", data), str(data.get("data_dir", "var")))
 
 
 def setup_logging(level: int = logging.INFO) -> None:

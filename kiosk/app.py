@@ -38,13 +38,16 @@ def create_app(config: dict | None = None, today=None) -> Flask:
     Htmx(app)
 
     open_cache(kiosk_config["cache_url"])
-    app.extensions["patron_cache"] = PatronCache(load_device_key(kiosk_config["identifier_key"], config["data_dir"]))
     from kiosk.devices import load_credential
 
     credential = load_credential(config) or {}  # the device token from enrolment (kiosk/devices.py)
     app.extensions["device_name"] = credential.get("device", "")
     app.extensions["central"] = CentralClient(kiosk_config["central_url"], kiosk_config["central_timeout_seconds"],
                                               token=lambda: (load_credential(config) or {}).get("token", ""))
+    from kiosk.device_keys import KeyRing, keys_path
+
+    # The identifier and PIN check keys come from the central store and stay off the cache's disk (device_keys.py).
+    app.extensions["patron_cache"] = PatronCache(KeyRing(keys_path(config), app.extensions["central"]))
 
     connect_per_request(app, cache_db)
 
@@ -67,6 +70,9 @@ def create_app(config: dict | None = None, today=None) -> Flask:
     filters.init_app(app)
     app.add_template_global(screens.renewal_message, "renewal_message")  # why a loan cannot be renewed now
     app.register_blueprint(routes.bp)
+    from kiosk.device_keys import KeysUnavailable
+
+    app.register_error_handler(KeysUnavailable, routes.no_keys_yet)  # started while the central store was away
     from kiosk import signin
 
     app.register_blueprint(signin.bp)  # "No card? Sign in" (docs/kiosk.md)

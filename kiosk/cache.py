@@ -1,14 +1,13 @@
 """The kiosk's local SQLite cache (peewee, WAL): what its screens need, nothing more.
 
 Stored per patron: the account document the screens render (name, group policy,
-expiry, loans, requests, fees, blocks, the PIN's slow hash, the preferred email).
-Identifiers are stored only as keyed hashes (HMAC-SHA256 with this device's key),
-so a stolen disk does not give away card numbers or barcodes.
+expiry, loans, requests, fees, blocks, the PIN's offline check value, the preferred
+email masked). Identifiers arrive and are stored only as keyed hashes (HMAC-SHA256
+under this kiosk's own key, which the central store made and keeps; kiosk/device_keys.py):
+the cache never sees a card number or barcode, and the key is not kept beside it.
 """
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import os
 import secrets
@@ -17,12 +16,14 @@ from typing import NamedTuple
 import peewee as pw
 
 from kiosk.cache_db import CacheModel, SyncState, cache_db
+from kiosk.device_keys import DeviceKeys, KeyRing, KeysUnavailable
 from kiosk.lockout import LOCKOUT_MODELS  # the PIN lock counters (kiosk/lockout.py)
 from kiosk.outbox import OUTBOX_MODELS  # the durable outbox (kiosk/outbox.py)
 from kiosk.pages import PageError, check_head, check_record, document_of
 from kiosk.usage import USAGE_MODELS  # daily usage counters, nothing personal (kiosk/usage.py)
 from library_kiosk.database import SQLITE_PRAGMAS, make_database
 from library_kiosk.domain.account import Account
+from library_kiosk.domain.identifier_keys import IdentifierKeyer
 
 
 class CachedPatron(CacheModel):
@@ -55,7 +56,7 @@ def open_cache(url: str) -> pw.Database:
 
 
 def load_device_key(configured: str, data_dir: str) -> bytes:
-    """The key for identifier hashes: configured, or made once and kept in ``data_dir``."""
+    """A secret of this kiosk's own (the session cookie's key): configured, or made once and kept in ``data_dir``."""
     if configured:
         return configured.encode()
     path = os.path.join(data_dir, "identifier.key")
@@ -101,22 +102,33 @@ def _document_text(record: dict, primary_id: str) -> str:
 
 
 class PatronCache:
-    """Lookups and page-wise updates of the cache, under one device key."""
+    """Lookups and page-wise updates of the cache. ``keys`` finds the identifier key for lookups: a ``KeyRing``
+    (the kiosk), fixed bytes (tests, benchmarks), or None (the sync worker, which stores hashes as sent)."""
 
-    def __init__(self, key: bytes):
-        self.key = key
-        keyed = hmac.new(key, digestmod=hashlib.sha256)  # the keyed state, copied for each identifier
-        self._keyed = getattr(keyed, "_hmac", None) or keyed  # OpenSSL's own object when there: no Python per copy
+    def __init__(self, keys: KeyRing | bytes | None = None):
+        self.keys = keys
+        self._keyer: IdentifierKeyer | None = None
+
+    def device_keys(self) -> DeviceKeys | None:
+        """The keys that match the cache's hashes (``KeysUnavailable`` when there are none yet)."""
+        if isinstance(self.keys, bytes):
+            return DeviceKeys(self.keys, self.keys, 16)
+        found = self.keys.get(self.state("key_id")) if self.keys is not None else None
+        if found is None:
+            raise KeysUnavailable("this kiosk has not received its keys from the central store yet")
+        return found
+
+    def fetch_keys(self) -> None:
+        """Make sure the keys matching the cache's hashes are held (fetched from the central store if not)."""
+        if isinstance(self.keys, KeyRing):
+            self.keys.get(self.state("key_id"))
 
     def identifier_key(self, value: str) -> str:
-        return self._hashing(value)
-
-    def _hashing(self, value: str) -> str:
-        """HMAC-SHA256 of the normalised identifier, hex: a copy of the keyed state (OpenSSL, no Python HMAC
-        code per value), the same digest as ``hmac.digest(key, value, "sha256")``."""
-        state = self._keyed.copy()
-        state.update(value.strip().upper().encode())
-        return state.hexdigest()
+        """HMAC-SHA256 of the normalised identifier, hex, as the central store keyed this kiosk's identifiers."""
+        key = self.device_keys().identifier_key
+        if self._keyer is None or self._keyer.key_bytes != key:
+            self._keyer = IdentifierKeyer(key)
+        return self._keyer.key(value)
 
     def find(self, identifier: str) -> Account | None:
         row = (
@@ -159,9 +171,25 @@ class PatronCache:
             SyncState.replace(name="cursor", value=str(page["cursor"])).execute()
             if "horizon" in page:
                 SyncState.replace(name="horizon", value=str(page["horizon"])).execute()
+            if page.get("key_id"):
+                SyncState.replace(name="key_id", value=page["key_id"]).execute()
             if before_commit is not None:
                 before_commit()
         return len(page["records"])
+
+    def key_changed(self, page: dict) -> bool:
+        """Whether ``page``'s identifiers are keyed under another key than the cache's (this kiosk was enrolled
+        again): then every stored hash is useless and the cache must be filled again from the start."""
+        held = self.state("key_id")
+        return bool(page.get("key_id")) and page["key_id"] != held and (bool(held) or self.cursor() > 0)
+
+    @staticmethod
+    def reset() -> None:
+        """Empty the patrons, their hashes and the cursor (the outbox and the counters stay)."""
+        with cache_db.atomic("IMMEDIATE"):
+            CachedIdentifier.delete().execute()
+            CachedPatron.delete().execute()
+            SyncState.delete().where(SyncState.name.in_(["cursor", "horizon", "key_id"])).execute()
 
     def apply_records(self, records: list[dict]) -> int:
         """Apply single patrons' records (from a push answer), skipping any older than the cached one."""
@@ -195,19 +223,18 @@ class PatronCache:
             identifiers.extend((k, primary_id) for k in keys)
         return ids, patrons, identifiers
 
-    def _active_keys(self, values, primary_id: str) -> set[str]:
-        """The hashes of a record's active identifiers; ``PageError`` if the list or an entry is malformed."""
+    @staticmethod
+    def _active_keys(values, primary_id: str) -> set[str]:
+        """The keyed hashes of a record's identifiers (the central store sends the active ones only, each as
+        ``{"id_type", "key"}``); ``PageError`` if the list or an entry is malformed."""
         if not isinstance(values, list):
             raise PageError(f"the record of {primary_id!r} is incomplete")
-        copy = self._keyed.copy
         keys = set()
         for identifier in values:
-            if not isinstance(identifier, dict) or not isinstance(identifier.get("value"), str):
+            key = identifier.get("key") if isinstance(identifier, dict) else None
+            if not isinstance(key, str) or len(key) != 64:
                 raise PageError(f"the record of {primary_id!r} is incomplete")
-            if identifier.get("status") == "ACTIVE":  # as _hashing, inlined
-                state = copy()
-                state.update(identifier["value"].strip().upper().encode())
-                keys.add(state.hexdigest())
+            keys.add(key)
         return keys
 
     def _store(self, ids: list, patrons: list, identifiers: list) -> None:

@@ -4,13 +4,28 @@ Every call carries the device token from enrolment (``Authorization: Bearer``):
 the central store asks for it on every route but /health, its OpenAPI document and
 enrolment (central/auth.py). The token is read from the kiosk's credential file
 (kiosk/devices.py), never from the code or the repository.
+
+Transport (docs/tls.md): the central store is reached over HTTPS, or over plain HTTP on this machine only (an
+``http://`` URL to another host is refused before anything is sent). The server's certificate must chain to
+``[kiosk] central_ca`` (empty: the system's trust store), and to what the kiosk pinned at enrolment: the CA's
+SHA-256 fingerprint when it trusts a CA file, else the server certificate's own. Anything else is refused with
+``CentralUntrusted`` before the token or a PIN is sent.
 """
 from __future__ import annotations
 
+import json
+import os
+import socket
+import ssl
+from collections.abc import Callable
+from urllib.parse import urlsplit
+
 import requests
 import urllib3
+from requests.adapters import HTTPAdapter
 
 from kiosk.pages import PageError, parse_lines
+from library_kiosk import settings
 from library_kiosk.domain.checksums import batch_checksum
 
 
@@ -35,6 +50,49 @@ def _not_sent(exc: Exception) -> bool:
     return isinstance(reason, (NewConnectionError, ConnectTimeoutError))
 
 
+class CentralUntrusted(CentralUnavailable):
+    """The central store's certificate is not trusted, or is not the one this kiosk enrolled with: the connection
+    was closed before anything (token, PIN) was sent."""
+
+    def __init__(self, message: str):
+        super().__init__(message, not_sent=True)
+
+
+class InsecureCentralURL(settings.SettingsError):
+    """An ``http://`` central store URL whose host is not this machine (the message says what to do)."""
+
+
+Pin = dict  # {"kind": "ca" | "certificate", "sha256": hex, "certificate_sha256": hex}: what enrolment observed
+
+
+def _configured_trust() -> tuple[str, Callable[[], Pin | None]]:
+    """``[kiosk] central_ca`` and the pin in the credential file, of the configuration in effect."""
+    config = settings.load()
+    path = config["kiosk"].get("credential_file") or os.path.join(config["data_dir"], "device.json")
+
+    def pin() -> Pin | None:
+        try:
+            with open(path) as handle:
+                data = json.load(handle)
+        except (OSError, ValueError):
+            return None
+        return data.get("central_pin") if isinstance(data, dict) else None
+
+    return str(config["kiosk"]["central_ca"]), pin
+
+
+class _PinnedAdapter(HTTPAdapter):
+    """HTTPS connections that must show exactly the certificate with this SHA-256 fingerprint (checked by urllib3
+    right after the handshake, before the request is written)."""
+
+    def __init__(self, fingerprint: str):
+        self.fingerprint = fingerprint
+        super().__init__()
+
+    def init_poolmanager(self, connections, maxsize, block=False, **pool_kwargs):
+        super().init_poolmanager(connections, maxsize, block, assert_fingerprint=self.fingerprint, **pool_kwargs)
+
+
 class CentralError(Exception):
     def __init__(self, status: int, code: str, message: str, body: dict | None = None):
         super().__init__(message)
@@ -43,13 +101,108 @@ class CentralError(Exception):
 
 
 class CentralClient:
-    def __init__(self, base_url: str, timeout: float = 3.0, token=""):
+    def __init__(self, base_url: str, timeout: float = 3.0, token="", *, ca: str | None = None, pin=None):
         """``token`` is the device token, or a callable returning it (read when needed, so an
-        enrolment or a new credential takes effect without a restart)."""
+        enrolment or a new credential takes effect without a restart).
+
+        Over HTTPS: ``ca`` is the CA file the server's certificate must chain to ("" for the system's trust store;
+        None: ``[kiosk] central_ca`` of the configuration in effect); ``pin`` is what enrolment pinned (a dict, or
+        a callable returning it; ``{}``: nothing pinned; None: the pin in the configured credential file)."""
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self._token = token
         self.session = requests.Session()
+        self.refusal = settings.plain_http_refusal(self.base_url, "the central store's URL")
+        self.https = urlsplit(self.base_url).scheme == "https"
+        self._ca, self._pin = ca, pin
+        self._mounted: str | None = None  # the certificate fingerprint the HTTPS adapter asserts, if any
+        self._ca_fingerprint: tuple[str, int, str] | None = None  # (path, mtime, sha256) of the CA file
+
+    def _trust(self) -> tuple[str, Pin | None]:
+        if self._ca is None or self._pin is None:
+            configured_ca, configured_pin = _configured_trust()
+            if self._ca is None:
+                self._ca = configured_ca
+            if self._pin is None:
+                self._pin = configured_pin
+        pin = self._pin() if callable(self._pin) else self._pin
+        return self._ca, (pin or None)
+
+    def _ca_sha256(self, path: str) -> str:
+        from library_kiosk.web.tls import TLSError, file_fingerprint
+
+        try:
+            mtime = os.stat(path).st_mtime_ns
+            if not self._ca_fingerprint or self._ca_fingerprint[:2] != (path, mtime):
+                self._ca_fingerprint = (path, mtime, file_fingerprint(path))
+        except (OSError, TLSError) as exc:
+            raise CentralUntrusted(f"[kiosk] central_ca {path} cannot be read ({exc}); nothing was sent") from exc
+        return self._ca_fingerprint[2]
+
+    def _secure(self) -> None:
+        """Before any request: refuse plain HTTP to another machine; over HTTPS, trust ``ca`` and the pin."""
+        if self.refusal:
+            raise InsecureCentralURL(self.refusal)
+        if not self.https:
+            return
+        ca, pin = self._trust()
+        # given with every request: a session's own verify loses to $REQUESTS_CA_BUNDLE, which names the system's
+        self.session.verify = ca or True
+        fingerprint = None
+        if pin and pin.get("kind") == "ca":
+            if not ca:
+                raise CentralUntrusted(f"this kiosk enrolled trusting the CA with sha256 {pin.get('sha256')}, but "
+                                       f"[kiosk] central_ca is empty; nothing was sent (docs/tls.md)")
+            actual = self._ca_sha256(ca)
+            if actual != pin.get("sha256"):
+                raise CentralUntrusted(
+                    f"[kiosk] central_ca {ca} (sha256 {actual}) is not the CA this kiosk enrolled with (sha256 "
+                    f"{pin.get('sha256')}); nothing was sent. If the fleet CA was replaced on purpose, enrol again "
+                    f"(at the central store: kiosk devices add NAME --replace; here: kiosk enrol CODE)")
+        elif pin and pin.get("kind") == "certificate":
+            fingerprint = str(pin.get("sha256"))
+        if fingerprint != self._mounted:
+            self.session.mount("https://", _PinnedAdapter(fingerprint) if fingerprint else HTTPAdapter())
+            self._mounted = fingerprint
+
+    def _untrusted(self, exc: Exception) -> CentralUntrusted:
+        if "fingerprint" in str(exc).lower():
+            return CentralUntrusted(
+                f"the central store at {self.base_url} showed a certificate that is not the one this kiosk enrolled "
+                f"with (sha256 {self._mounted}); nothing was sent. If its certificate was replaced on purpose, "
+                f"enrol again (kiosk devices add NAME --replace; kiosk enrol CODE)")
+        return CentralUntrusted(
+            f"the central store at {self.base_url} showed a certificate this kiosk does not trust ({exc}); nothing "
+            f"was sent. Set [kiosk] central_ca to the fleet CA's ca.pem, and use a host name the certificate "
+            f"names (docs/tls.md)")
+
+    def pin_certificate(self, sha256: str) -> None:
+        """From now on, ask exactly the certificate with this fingerprint (enrolment sends its code there)."""
+        self._pin = {"kind": "certificate", "sha256": sha256}
+
+    def observe_pin(self) -> Pin:
+        """Enrolment: connect, check the certificate against ``ca`` (or the system's trust store) and the host
+        name, and return what to pin: the CA's fingerprint when a CA file is trusted, else the certificate's."""
+        self._secure()
+        if not self.https:
+            return {}
+        ca, _pin = self._trust()
+        parts = urlsplit(self.base_url)
+        context = ssl.create_default_context(cafile=ca or None)
+        try:
+            with socket.create_connection((parts.hostname, parts.port or 443), timeout=self.timeout) as raw, \
+                    context.wrap_socket(raw, server_hostname=parts.hostname) as connection:
+                der = connection.getpeercert(binary_form=True)
+        except ssl.SSLError as exc:
+            raise self._untrusted(exc) from exc
+        except OSError as exc:
+            raise CentralUnavailable(str(exc), not_sent=True) from exc
+        from library_kiosk.web.tls import fingerprint
+
+        certificate = fingerprint(der or b"")
+        if ca:
+            return {"kind": "ca", "sha256": self._ca_sha256(ca), "certificate_sha256": certificate}
+        return {"kind": "certificate", "sha256": certificate, "certificate_sha256": certificate}
 
     @property
     def token(self) -> str:
@@ -57,12 +210,15 @@ class CentralClient:
 
     def _send(self, method: str, path: str, **kwargs) -> requests.Response:
         headers = kwargs.pop("headers", {})
+        self._secure()
         token = self.token
         if token:
             headers["Authorization"] = f"Bearer {token}"
         try:
             response = self.session.request(method, self.base_url + path, timeout=self.timeout, headers=headers,
-                                            **kwargs)
+                                            verify=self.session.verify, **kwargs)
+        except requests.exceptions.SSLError as exc:
+            raise self._untrusted(exc) from exc
         except requests.RequestException as exc:
             raise CentralUnavailable(str(exc), not_sent=_not_sent(exc)) from exc
         if response.status_code >= 500:
@@ -134,8 +290,10 @@ class CentralClient:
 
     def health(self) -> bool:
         try:
-            return self.session.get(self.base_url + "/health", timeout=self.timeout).status_code == 200
-        except requests.RequestException:
+            self._secure()
+            return self.session.get(self.base_url + "/health", timeout=self.timeout,
+                                    verify=self.session.verify).status_code == 200
+        except (requests.RequestException, CentralUntrusted):
             return False
 
     def renew(self, primary_id: str, loan_ids: list[int] | None) -> list[dict]:

@@ -22,17 +22,17 @@ def cmd_kiosk_serve(args) -> int:
 
 
 def _sync_parts(config):
-    import os
 
-    from kiosk.cache import PatronCache, load_device_key, open_cache
+    from kiosk.cache import PatronCache, open_cache
     from kiosk.central_client import CentralClient
     from kiosk.devices import load_credential
 
     db = open_cache(config["kiosk"]["cache_url"])
-    key = load_device_key(config["kiosk"]["identifier_key"], os.path.join(config["data_dir"]))
     client = CentralClient(config["kiosk"]["central_url"], config["kiosk"]["central_timeout_seconds"],
                            token=lambda: (load_credential(config) or {}).get("token", ""))
-    return db, PatronCache(key), client
+    from kiosk.device_keys import KeyRing, keys_path
+
+    return db, PatronCache(KeyRing(keys_path(config), client)), client  # pulls fetch the keys for the web app
 
 
 def cmd_sync(args) -> int:

@@ -5,6 +5,10 @@
 token and keeps it in the credential file (``[kiosk] credential_file``, mode
 0600, default ``{data_dir}/device.json``). Nothing secret is in the code or the
 repository; a revoked device is refused by the central store at its next request.
+
+Over HTTPS, enrolment also pins the central store (docs/tls.md): the credential file records the SHA-256
+fingerprint of the CA this kiosk trusted (``[kiosk] central_ca``) or, with the system's trust store, of the
+certificate it was shown; later connections showing another are refused.
 """
 from __future__ import annotations
 
@@ -46,7 +50,15 @@ def enrol(central_url: str, code: str, config: dict | None = None) -> dict:
     from kiosk.central_client import CentralClient
 
     config = config or settings.load()
-    answer = CentralClient(central_url, config["kiosk"]["central_timeout_seconds"]).enrol(code)
+    client = CentralClient(central_url, config["kiosk"]["central_timeout_seconds"],
+                           ca=config["kiosk"].get("central_ca", ""), pin={})  # an earlier enrolment's pin is not asked
+    pin = client.observe_pin()  # over HTTPS: checked against [kiosk] central_ca or the system's trust store
+    if pin:  # the code goes to exactly the certificate observed
+        client.pin_certificate(pin["certificate_sha256"])
+    answer = client.enrol(code)
     path = credential_path(config)
-    save_credential(path, {"device": answer["device"], "token": answer["token"], "central_url": central_url})
-    return {"device": answer["device"], "central_url": central_url, "credential_file": path}
+    credential = {"device": answer["device"], "token": answer["token"], "central_url": central_url}
+    if pin:  # later connections must show the same CA (or certificate): kiosk/central_client.py
+        credential["central_pin"] = pin
+    save_credential(path, credential)
+    return {"device": answer["device"], "central_url": central_url, "credential_file": path, "central_pin": pin}

@@ -2,9 +2,12 @@
 
 The reader service owns the USB readers (its own process). For each browser
 connection the kiosk subscribes to the service's event stream and forwards:
-- a card or barcode as a ``tap`` event whose HTML makes the page post a signed,
-  short-lived tap token to ``/identify`` (the tap becomes an ordinary request,
-  so the session cookie is set as for a typed barcode);
+- a card or barcode as a ``tap`` event whose HTML makes the page post a tap token to
+  ``/identify`` (the tap becomes an ordinary request, so the session starts as for a
+  typed barcode). The token is opaque and one-time (``TapTokens``): random, it says
+  nothing of the card; the identifier stays here, in the memory of the serving process
+  (the kiosk runs one worker process, web/serving.py); it works once, within
+  ``TAP_TOKEN_MAX_AGE`` seconds, on the kiosk's clock;
 - reader status as a ``readers`` event (a "reader offline" notice, or nothing).
 If the service is not reachable the page is told the reader is offline, and the
 kiosk tries again every few seconds. One subscription to the service serves every
@@ -12,27 +15,67 @@ open page; streams are bounded and end when their browser leaves (web/streams.py
 """
 from __future__ import annotations
 
+import datetime as dt
+import secrets
+import threading
+
 from flask import Blueprint, current_app, render_template
-from itsdangerous import BadSignature, URLSafeTimedSerializer
+
+from library_kiosk.domain import clock
 
 bp = Blueprint("events", __name__)
 
-TAP_TOKEN_MAX_AGE = 30
+TAP_TOKEN_MAX_AGE = 30  # seconds a tap token works (once)
+TAP_TOKENS_KEPT = 256  # the most tokens waiting at once; the oldest goes first (a page that never posts its own)
 
 
-def _serializer(app) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(app.secret_key, salt="reader-tap")
+class TapTokens:
+    """Token -> identifier, each for one use within ``max_age`` seconds."""
+
+    def __init__(self, max_age: float = TAP_TOKEN_MAX_AGE, kept: int = TAP_TOKENS_KEPT):
+        self.max_age, self.kept = dt.timedelta(seconds=max_age), kept
+        self._waiting: dict[str, tuple[str, dt.datetime]] = {}  # in the order issued
+        self._lock = threading.Lock()
+
+    def issue(self, identifier: str) -> str:
+        token = secrets.token_urlsafe(24)
+        now = clock.now()
+        with self._lock:
+            for old in [t for t, (_, until) in self._waiting.items() if until <= now]:
+                del self._waiting[old]
+            while len(self._waiting) >= self.kept:
+                del self._waiting[next(iter(self._waiting))]
+            self._waiting[token] = (identifier, now + self.max_age)
+        return token
+
+    def redeem(self, token: str) -> str | None:
+        """The identifier of ``token``, once; None for an unknown, used or expired token."""
+        with self._lock:
+            found = self._waiting.pop(token, None)
+        if found is None or found[1] <= clock.now():
+            return None
+        return found[0]
+
+
+_tokens_lock = threading.Lock()
+
+
+def _tokens(app) -> TapTokens:
+    with _tokens_lock:
+        tokens: TapTokens | None = app.extensions.get("tap_tokens")
+        if tokens is None:
+            tokens = app.extensions["tap_tokens"] = TapTokens()
+        return tokens
 
 
 def tap_token(app, identifier: str) -> str:
-    return _serializer(app).dumps(identifier)
+    """A new one-time token standing for ``identifier`` (what the page receives instead of it)."""
+    return _tokens(app).issue(identifier)
 
 
 def read_tap_token(app, token: str) -> str | None:
-    try:
-        return _serializer(app).loads(token, max_age=TAP_TOKEN_MAX_AGE)
-    except BadSignature:
-        return None
+    """The identifier behind ``token``, consumed: a second use, or one after 30 s, gives None."""
+    return _tokens(app).redeem(token)
 
 
 def render_item(app, item) -> str | None:

@@ -11,6 +11,12 @@ counter of its own (keyed by the name's keyed hash, never the name), so the scre
 behaves the same for it. Every failed sign-in also counts towards a per-kiosk
 throttle (``SignInThrottle``): ``SIGNIN_MAX_FAILURES`` within ``SIGNIN_WINDOW_SECONDS``
 pause sign-in at this kiosk for ``SIGNIN_PAUSE_SECONDS``.
+
+While the central store answers, it is the authority for PINs (kiosk/services.py ``check_pin``): its count and
+lock are mirrored here (``mirror``) so that they hold if the kiosk goes offline; offline, these counters decide.
+Every wrong PIN, online or not and whatever the card, also counts towards a kiosk-wide throttle (the same table,
+``name="pins"``): ``[kiosk] wrong_pins_per_minute`` within a minute pause PIN entry here for
+``wrong_pins_pause_seconds``.
 """
 from __future__ import annotations
 
@@ -30,7 +36,8 @@ class PinFailure(CacheModel):
 
 
 class SignInThrottle(CacheModel):
-    """Failed sign-ins without a card at this kiosk (one row, ``name="signin"``)."""
+    """Kiosk-wide throttles: failed sign-ins without a card (``name="signin"``), wrong PINs on any card
+    (``name="pins"``)."""
     name = pw.CharField(primary_key=True)
     failures = pw.IntegerField(default=0)
     window_start = pw.DateTimeField(null=True)
@@ -80,26 +87,36 @@ def clear(primary_id: str) -> None:
     PinFailure.delete().where(PinFailure.primary_id == primary_id).execute()
 
 
-def signin_paused_until(now: dt.datetime | None = None) -> dt.datetime | None:
-    """When the pause of sign-in without a card at this kiosk ends (UTC), or None when it is open."""
+def mirror(primary_id: str, failures: int, until: dt.datetime | None, now: dt.datetime | None = None) -> None:
+    """Keep this kiosk's counter as the central store (the authority) last said: so a kiosk that goes offline
+    goes on from the same count, and honours the central store's lock until it ends."""
     now = now or _now()
-    row = SignInThrottle.get_or_none(SignInThrottle.name == "signin")
+    with PinFailure._meta.database.atomic("IMMEDIATE"):
+        row = PinFailure.get_or_none(PinFailure.primary_id == primary_id)
+        new = row is None
+        if new:
+            row = PinFailure(primary_id=primary_id)
+        row.failures, row.locked_until, row.updated = max(0, failures), until, now
+        row.save(force_insert=new)
+
+
+def _paused_until(name: str, now: dt.datetime | None = None) -> dt.datetime | None:
+    now = now or _now()
+    row = SignInThrottle.get_or_none(SignInThrottle.name == name)
     if row and row.paused_until and row.paused_until > now:
         return row.paused_until
     return None
 
 
-def signin_failure(now: dt.datetime | None = None, max_failures: int = SIGNIN_MAX_FAILURES,
-                   window_seconds: float = SIGNIN_WINDOW_SECONDS,
-                   pause_seconds: float = SIGNIN_PAUSE_SECONDS) -> dt.datetime | None:
-    """Count one failed sign-in at this kiosk; return when the pause it starts ends, or None
-    (``[kiosk] signin_max_failures`` within ``signin_window_seconds`` pause for ``signin_pause_seconds``)."""
+def _throttle_failure(name: str, now: dt.datetime | None, max_failures: int, window_seconds: float,
+                      pause_seconds: float) -> dt.datetime | None:
+    """Count one failure on the kiosk-wide throttle ``name``; when the pause it starts ends, or None."""
     now = now or _now()
     with SignInThrottle._meta.database.atomic("IMMEDIATE"):
-        row = SignInThrottle.get_or_none(SignInThrottle.name == "signin")
+        row = SignInThrottle.get_or_none(SignInThrottle.name == name)
         new = row is None
         if new:
-            row = SignInThrottle(name="signin", failures=0)
+            row = SignInThrottle(name=name, failures=0)
         if row.window_start is None or (now - row.window_start).total_seconds() > window_seconds:
             row.window_start, row.failures = now, 0
         row.failures += 1
@@ -109,3 +126,37 @@ def signin_failure(now: dt.datetime | None = None, max_failures: int = SIGNIN_MA
             row.failures, row.window_start = 0, None  # after the pause, a fresh count
         row.save(force_insert=new)
     return paused
+
+
+def signin_paused_until(now: dt.datetime | None = None) -> dt.datetime | None:
+    """When the pause of sign-in without a card at this kiosk ends (UTC), or None when it is open."""
+    return _paused_until("signin", now)
+
+
+def signin_failure(now: dt.datetime | None = None, max_failures: int = SIGNIN_MAX_FAILURES,
+                   window_seconds: float = SIGNIN_WINDOW_SECONDS,
+                   pause_seconds: float = SIGNIN_PAUSE_SECONDS) -> dt.datetime | None:
+    """Count one failed sign-in at this kiosk; return when the pause it starts ends, or None
+    (``[kiosk] signin_max_failures`` within ``signin_window_seconds`` pause for ``signin_pause_seconds``)."""
+    return _throttle_failure("signin", now, max_failures, window_seconds, pause_seconds)
+
+
+def pins_paused_until(now: dt.datetime | None = None) -> dt.datetime | None:
+    """When the pause of PIN entry at this kiosk (too many wrong PINs, any cards) ends (UTC), or None."""
+    return _paused_until("pins", now)
+
+
+def pin_paused(until: dt.datetime) -> None:
+    """Pause PIN entry at this kiosk until ``until`` (the central store asked this kiosk to wait)."""
+    with SignInThrottle._meta.database.atomic("IMMEDIATE"):
+        row = SignInThrottle.get_or_none(SignInThrottle.name == "pins")
+        if row is None:
+            SignInThrottle.create(name="pins", failures=0, paused_until=until)
+        else:
+            SignInThrottle.update(paused_until=until).where(SignInThrottle.name == "pins").execute()
+
+
+def wrong_pin(max_per_minute: int, pause_seconds: float, now: dt.datetime | None = None) -> dt.datetime | None:
+    """Count one wrong PIN at this kiosk, whatever the card (``[kiosk] wrong_pins_per_minute``): when that many
+    come within a minute, PIN entry pauses here for ``wrong_pins_pause_seconds``; returns the pause's end."""
+    return _throttle_failure("pins", now, max_per_minute, 60, pause_seconds)

@@ -30,7 +30,7 @@ def check_record(record) -> None:
             if not isinstance(account, dict) or account.get("primary_id") != record["primary_id"]:
                 raise PageError(f"the record of {record['primary_id']!r} is incomplete")
         if not isinstance(identifiers, list) \
-                or not all(isinstance(i, dict) and isinstance(i.get("value"), str) for i in identifiers):
+                or not all(isinstance(i, dict) and isinstance(i.get("key"), str) for i in identifiers):
             raise PageError(f"the record of {record['primary_id']!r} is incomplete")
 
 
@@ -77,6 +77,7 @@ def parse_lines(text: str) -> dict:
         else:
             raise PageError("a record line is garbled")
     page = {"cursor": head.get("cursor"), "more": head.get("more"), "records": records}
-    if "horizon" in head:
-        page["horizon"] = head["horizon"]
+    for name in ("horizon", "key_id"):
+        if name in head:
+            page[name] = head[name]
     return page

@@ -4,11 +4,10 @@ A patron's session moves identified -> pin_ok (``session["stage"]``); nothing of
 account is shown before the PIN is right when the patron's group requires one. The
 PIN travels in POST bodies only. Every session ends at "Done", at the idle timeout
 (the page's countdown, and here too for a page that stopped counting), or when a
-new card is tapped.
+new card is tapped. Sessions are kept on the server; the cookie carries a random
+id only, replaced at each start and end (kiosk/sessions.py).
 """
 from __future__ import annotations
-
-import time
 
 from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
@@ -17,6 +16,7 @@ from htmx_flask import request as htmx_request
 from kiosk import (
     receipts,
     services,
+    sessions,
     usage,  # daily usage counters, nothing personal (kiosk/usage.py)
 )
 from kiosk.events import read_tap_token
@@ -34,6 +34,7 @@ from kiosk.visit import (
     kiosk_config,
     locked_message,
     message,
+    moment,
     receipt_at_end,
     receipt_sections,
     render,
@@ -42,9 +43,11 @@ from kiosk.visit import (
     show_account,
     start_visit,
 )
+from library_kiosk.domain import clock
 
 bp = Blueprint("kiosk", __name__)
 bp.record_once(lambda state: receipts.check_settings(state.app.config["KIOSK"]["kiosk"]))  # refused at start
+bp.record_once(lambda state: sessions.init_app(state.app))  # the cookie carries a session id, nothing else
 
 
 @bp.before_app_request
@@ -52,13 +55,13 @@ def _expire_idle_session():
     """End a session the page stopped counting for (a closed tab, a crashed browser)."""
     if request.endpoint in ("static", "events.events") or "patron" not in session:
         return
-    now = time.time()
-    limit = kiosk_config()["idle_timeout_seconds"] + 15
-    if now - session.get("seen", now) > limit:
+    now = moment()
+    if now - session.get("seen", now) > sessions.idle_limit_seconds(kiosk_config()):
         usage.count("ended_timeout")
         receipt_at_end()
         lang = session.get("lang")
         session.clear()
+        sessions.new_id(session)  # forgotten on the server: a copy of this cookie opens nothing
         if lang:
             session["lang"] = lang
     else:
@@ -70,8 +73,18 @@ def _out_of_order(_error):
     """Anything unexpected (a full or read-only cache, a bug): a plain screen with the desk as the way forward,
     never the framework's error page, and nothing personal kept (the session ends; the page's idle timer runs)."""
     session.clear()
+    sessions.new_id(session)
     return message(_("This kiosk cannot do that just now"),
                     _("Please ask at the library desk: staff can see your account and help you."), 500, "warning")
+
+
+def no_keys_yet(_error):
+    """A card cannot be looked up before this kiosk has its keys from the central store (kiosk/device_keys.py):
+    say so plainly; nothing was counted and the patron can try again in a moment."""
+    end_visit()
+    return message(_("This kiosk is still starting"),
+                   _("It cannot read cards until it has reached the library's server. Please try again in a "
+                     "minute, or ask at the desk."), 503, "warning")
 
 
 @bp.get("/")
@@ -132,6 +145,13 @@ def pin():
         if chosen_contrast is not None:  # the patron is still reading this message; "Back" then resets it
             session["contrast"] = chosen_contrast
         return locked_message(result.locked_until)
+    if result.paused_until:  # too many wrong PINs at this kiosk, on any cards: PIN entry waits a little
+        if result.attempts_left is not None:  # this PIN was checked, and wrong
+            usage.count("pins_wrong")
+        seconds = max(1, int((result.paused_until - clock.now()).total_seconds()) + 1)
+        return render("_pin.html", account=account, attempts_left=None, error=_(
+            "Too many wrong PINs have been typed at this kiosk. Please wait %(seconds)s seconds and try again.",
+            seconds=seconds)), 429
     if result.message:  # the PIN could not be checked (library system unreachable): nothing counted
         return render("_pin.html", account=account, error=_(result.message), attempts_left=None), 503
     usage.count("pins_wrong")

@@ -222,6 +222,7 @@ class PinResult:
     attempts_left: int | None = 0
     locked_until: dt.datetime | None = None  # UTC, naive
     message: str = ""  # set when the PIN could not be checked at all (nothing was counted)
+    paused_until: dt.datetime | None = None  # PIN entry at this kiosk waits until then (UTC, naive)
 
 
 PIN_UNCHECKED = ("Your PIN cannot be checked just now because the library system cannot be reached. "
@@ -240,39 +241,116 @@ def pin_locked_until(primary_id: str) -> dt.datetime | None:
 
 
 def check_pin(account: Account, pin: str) -> PinResult:
-    """Verify ``pin`` against the account's slow hash, counting failures at this kiosk.
+    """Check ``pin``: the central store is the authority while it answers; offline, this kiosk decides.
 
-    An account without a PIN hash (a patron of the library system behind the central store)
-    is checked by the central store, which asks that system (``verify_pin_upstream``); when it
-    cannot be asked (central store offline, library system down) the PIN is refused with
-    ``PIN_UNCHECKED`` and no failure is counted: an unchecked PIN is never accepted.
-    The last allowed failure locks the card here for ``pin_lockout_minutes`` and
-    reports the lockout to the central store (``record_lockout``).
+    Online, every check goes to the central store (``POST .../verify-pin``), which counts wrong PINs per patron
+    across every kiosk and locks the patron everywhere; its answer (attempts left, the lock and its end) is
+    mirrored in this kiosk's counters (``lockout.mirror``), so a lock made there is honoured here, offline too.
+    Offline (or when the central store cannot be reached), the kiosk falls back to its own counters and
+    ``_check_offline``; a PIN that cannot be checked at all is refused with ``PIN_UNCHECKED`` and nothing is
+    counted: an unchecked PIN is never accepted. The last allowed local failure locks the card here for
+    ``pin_lockout_minutes`` and reports the lockout to the central store (``record_lockout``). Every wrong PIN
+    also counts towards this kiosk's wrong-PIN throttle (``[kiosk] wrong_pins_per_minute``, any cards), which
+    pauses PIN entry here for a while.
     """
     from kiosk import lockout
-    from library_kiosk.domain.hashing import verify_secret
 
-    config = _kiosk_config()
+    paused = lockout.pins_paused_until()
+    if paused:
+        return PinResult(False, None, None, paused_until=paused)
     until = lockout.locked_until(account.primary_id)
     if until:
         return PinResult(False, 0, until)
-    if account.pin_hash:
-        ok = verify_secret(account.pin_hash, pin)
-    elif not pin:
-        ok = False
-    else:
-        ok = verify_pin_upstream(account.primary_id, pin)
-        if ok is None:
-            return PinResult(False, None, None, PIN_UNCHECKED)
+    result = _check_at_central(account, pin) if central_online() else None
+    if result is None:
+        result = _check_here(account, pin)
+    if not result.ok and not result.message and result.paused_until is None:
+        config = _kiosk_config()
+        paused = lockout.wrong_pin(int(config["wrong_pins_per_minute"]), float(config["wrong_pins_pause_seconds"]))
+        if paused:
+            result = PinResult(False, result.attempts_left, result.locked_until, paused_until=paused)
+    return result
+
+
+def _check_offline(account: Account, pin: str) -> bool | None:
+    """This kiosk's own check of a PIN (the central store cannot be asked): the few bits of the PIN's offline
+    check value (domain/offline_pin.py). None when it cannot check: no value (none sent, or the library's policy
+    sends none) or no key (the kiosk has not reached the central store since it started)."""
+    from kiosk.device_keys import KeysUnavailable
+    from library_kiosk.domain import offline_pin
+
+    if not account.pin_check:
+        return None
+    try:
+        keys = _cache().device_keys()
+    except KeysUnavailable:
+        return None
+    return offline_pin.matches(keys.pin_check_key, account.primary_id, pin, account.pin_check)
+
+
+def _check_here(account: Account, pin: str) -> PinResult:
+    """Offline: this kiosk's check and counters decide."""
+    from kiosk import lockout
+
+    config = _kiosk_config()
+    ok = _check_offline(account, pin) if pin else False
+    if ok is None:
+        return PinResult(False, None, None, PIN_UNCHECKED)
     if ok:
         lockout.clear(account.primary_id)
         return PinResult(True, config["pin_max_attempts"])
+    return _wrong_here(account)
+
+
+def _wrong_here(account: Account) -> PinResult:
+    """Count a wrong PIN on this kiosk's counter; the last allowed one locks the card here and is reported."""
+    from kiosk import lockout
+
+    config = _kiosk_config()
     left, locked = lockout.failure(account.primary_id, config["pin_max_attempts"], config["pin_lockout_minutes"])
     if locked:
         until = lockout.locked_until(account.primary_id)
         record_lockout(account.primary_id, until)
         return PinResult(False, 0, until)
     return PinResult(False, left)
+
+
+def _check_at_central(account: Account, pin: str) -> PinResult | None:
+    """The central store's answer, mirrored here; None when it could not be asked (fall back to this kiosk)."""
+    from kiosk import lockout
+
+    answer = _secret_check_at_central(account.primary_id, {"pin": pin}, "PIN")
+    if answer is None:
+        return None
+    if answer.get("retry_after") is not None:  # 429: this kiosk asked too often; wait, check nothing
+        paused = clock.now() + dt.timedelta(seconds=answer["retry_after"])
+        lockout.pin_paused(paused)
+        return PinResult(False, None, None, paused_until=paused)
+    if answer.get("not_found"):  # not a patron there: wrong, counted here
+        return _wrong_here(account)
+    config = _kiosk_config()
+    if answer.get("ok") is True:
+        lockout.clear(account.primary_id)
+        return PinResult(True, _whole(answer.get("attempts_left"), config["pin_max_attempts"]))
+    until = _timestamp(answer.get("locked_until"))
+    left = 0 if until else _whole(answer.get("attempts_left"), config["pin_max_attempts"] - 1)
+    lockout.mirror(account.primary_id, int(config["pin_max_attempts"]) - left, until)
+    return PinResult(False, left, until)
+
+
+def _whole(value, default) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else int(default)
+
+
+def _timestamp(value) -> dt.datetime | None:
+    """A central store's UTC time (``...Z``) as naive UTC; None for anything else."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(value.rstrip("Z"))
+    except ValueError:
+        return None
+    return moment.replace(tzinfo=None) if moment.tzinfo is None else moment.astimezone(dt.UTC).replace(tzinfo=None)
 
 
 def verify_pin_upstream(primary_id: str, pin: str) -> bool | None:
@@ -289,21 +367,41 @@ def verify_password_central(primary_id: str, password: str) -> bool | None:
 
 
 def _verify_at_central(primary_id: str, body: dict, what: str) -> bool | None:
+    answer = _secret_check_at_central(primary_id, body, what)
+    if answer is None:
+        return None
+    return answer.get("ok") is True
+
+
+def _secret_check_at_central(primary_id: str, body: dict, what: str) -> dict | None:
+    """The central store's answer to ``POST .../verify-pin`` (``ok``, ``attempts_left``, ``locked_until``; or
+    ``retry_after`` after a 429); None when it could not check (offline, the library system down, refused)."""
     from urllib.parse import quote
 
     if not central_online():
         return None
+    central = _central()
     try:
-        answer = _central()._call("POST", f"/api/v1/patrons/{quote(primary_id, safe='')}/verify-pin", json=body)
+        response = central._send("POST", f"/api/v1/patrons/{quote(primary_id, safe='')}/verify-pin", json=body)
+        if response.status_code == 429:  # this kiosk asked too often: wait as long as it is told
+            current_app.logger.warning("%s not checked: too many checks from this kiosk", what)
+            return {"ok": False, "retry_after": _whole(_int_or_none(response.headers.get("Retry-After")), 60)}
+        return central._json(response)
     except CentralUnavailable as exc:  # includes 503: the library system behind it is down
         current_app.logger.warning("%s not checked: %s", what, exc)
         return None
     except CentralError as exc:
         if exc.status == 404:  # not a patron there: no secret can be right
-            return False
+            return {"ok": False, "not_found": True}
         current_app.logger.warning("%s not checked: the central store refused (%s)", what, exc.code)
         return None
-    return answer.get("ok") is True
+
+
+def _int_or_none(text: str | None) -> int | None:
+    try:
+        return int(text) if text else None
+    except ValueError:
+        return None
 
 
 # --- Signing in without a card (kiosk/signin.py): user name and password ---
@@ -357,19 +455,31 @@ def sign_in(user_name: str, password: str) -> SignInResult:
         if not _dummy_hash:
             _dummy_hash.append(hash_secret("not anyone's password"))
         verify_secret(_dummy_hash[0], password or "x")  # as slow as a real check: no hint the name is nobody's
-        ok = False
+        answer: dict | None = {"ok": False}
     else:
-        ok = verify_password_central(account.primary_id, password) if password else False
-        if ok is None:
+        answer = _secret_check_at_central(account.primary_id, {"password": password}, "password") if password \
+            else {"ok": False}
+        if answer is None or "retry_after" in answer:
             return SignInResult(message=SIGNIN_UNCHECKED)
-    if ok:
+    if answer.get("ok") is True:
         lockout.clear(key)
         return SignInResult(account=account)
+    return _sign_in_failed(key, account, _timestamp(answer.get("locked_until")))
+
+
+def _sign_in_failed(key: str, account: Account | None, central_lock: dt.datetime | None) -> SignInResult:
+    """Count a failed sign-in here; a lock the central store made (it counts PINs and passwords for every kiosk)
+    is mirrored and needs no report, a lock made here is reported."""
+    from kiosk import lockout
+
     config = _kiosk_config()
     _left, locked = lockout.failure(key, config["pin_max_attempts"], config["pin_lockout_minutes"])
     paused = lockout.signin_failure(max_failures=int(config["signin_max_failures"]),
                                     window_seconds=float(config["signin_window_seconds"]),
                                     pause_seconds=float(config["signin_pause_seconds"]))
+    if central_lock is not None:
+        lockout.mirror(key, int(config["pin_max_attempts"]), central_lock)
+        return SignInResult(locked_until=central_lock, paused_until=paused)
     if locked:
         until = lockout.locked_until(key)
         if account is not None:

@@ -37,6 +37,9 @@ def pull(client: CentralClient, cache: PatronCache, page_size: int = 1000, progr
     """
     applied = 0
     prepared = cache.prepare_page(client.changes_lines(cache.cursor(), page_size))
+    if cache.key_changed(prepared.page):  # enrolled again: the stored hashes are under the old key
+        cache.reset()
+        prepared = cache.prepare_page(client.changes_lines(0, page_size))
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pull") as ahead:
         while True:
             page = prepared.page
@@ -55,6 +58,7 @@ def pull(client: CentralClient, cache: PatronCache, page_size: int = 1000, progr
                 progress(applied, page["cursor"])
             if following is None:
                 cache.set_state(last_pull_ok=_now())
+                cache.fetch_keys()  # so cards can be found even if the central store is away at the next tap
                 return applied
             prepared = following.result()
 

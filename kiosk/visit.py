@@ -7,8 +7,6 @@ before the PIN is right when the patron's group requires one.
 """
 from __future__ import annotations
 
-import time
-
 from flask import current_app, render_template, session
 from flask_babel import gettext as _
 from htmx_flask import request as htmx_request
@@ -16,6 +14,7 @@ from htmx_flask import request as htmx_request
 from kiosk import (
     receipts,
     services,
+    sessions,  # kept on the server; the cookie holds a random id (kiosk/sessions.py)
     usage,  # daily usage counters, nothing personal (kiosk/usage.py)
 )
 from kiosk.central_client import CentralUnavailable
@@ -66,6 +65,7 @@ def end_visit(keep_language: bool = False) -> None:
     receipt_at_end()
     lang = session.get("lang")
     session.clear()
+    sessions.new_id(session)  # Done: the session is forgotten; a copy of the cookie finds nothing
     if keep_language and lang:
         session["lang"] = lang
 
@@ -94,12 +94,18 @@ def current_patron(stage: str = PIN_OK):
     return services.get_patron(primary_id)
 
 
+def moment() -> float:
+    """Now on the product's clock, in seconds (``session["seen"]``: the idle timeout's reference)."""
+    return clock.now_aware().timestamp()
+
+
 def start_visit(account, chosen_language: str = "", contrast: bool | None = None) -> None:
     session.clear()
+    sessions.new_id(session)  # a new patron, a new id: a cookie copied before the tap gets nothing
     if contrast is not None:  # high contrast chosen before the tap stays on for this patron
         session["contrast"] = contrast
     session["patron"] = account.primary_id
-    session["seen"] = time.time()
+    session["seen"] = moment()
     if chosen_language:  # chosen on screen before the tap: the patron's choice wins
         session["lang"], session["lang_chosen"] = chosen_language, True
     elif account.preferred_language in kiosk_config()["languages"]:

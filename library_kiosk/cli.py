@@ -10,7 +10,7 @@ not Flask, peewee or the central store. ``kiosk --help`` imports none of them.
     kiosk reader ... | readers      card and barcode readers            (hardware/cli.py)
     kiosk provisioning serve        the staff provisioning station      (provisioning/cli.py)
     kiosk staff add NAME --role R   a staff user of the station         (provisioning/cli.py)
-    kiosk db init | central serve | devices ... | usage ...   the central store (library_kiosk/central/cli.py)
+    kiosk db init | central serve | devices ... | usage ... | tls ...   the central store (library_kiosk/central/cli.py)
     kiosk admin ...                 the central store's jobs            (library_kiosk/central/admin_cli.py)
     kiosk upstream ...              the library system behind the store (library_kiosk/central/upstream/cli.py)
     kiosk install | upgrade | migrate | doctor | enrol | heartbeat | screen   the appliance
@@ -36,6 +36,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "central": ("library_kiosk.central.cli", "the central patron store"),
     "devices": ("library_kiosk.central.cli", "kiosk devices at the central store"),
     "usage": ("library_kiosk.central.cli", "kiosk usage statistics at the central store (counts only)"),
+    "tls": ("library_kiosk.central.cli", "the fleet CA and the central store's or station's TLS certificate"),
     "admin": ("library_kiosk.central.admin_cli", "central store administration: patron feed and jobs"),
     "upstream": ("library_kiosk.central.upstream.cli", "the library system behind the central store"),
     "install": ("library_kiosk.appliance.cli", "set up this box for a role (root)"),

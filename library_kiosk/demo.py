@@ -2,6 +2,7 @@
 simulated reader, in the foreground. Ctrl-C stops every process it started."""
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -25,10 +26,15 @@ def _wait_for(url: str, seconds: float = 30) -> bool:
     return False
 
 
+DEMO_READERS = [{"type": "simulator", "name": "Simulated reader"}]  # `kiosk reader tap UID` taps a card
+
+
 def run(config_path: str | None, patrons: int = 500) -> int:
     if config_path:
         os.environ["KIOSK_CONFIG"] = config_path
     config = settings.load()
+    if not config["readers"]["devices"]:  # the simulator is off by default (anyone who reaches it taps any card):
+        os.environ["KIOSK_READERS_DEVICES"] = json.dumps(DEMO_READERS)  # the demo's reader service has it
     cli = [sys.executable, "-m", "library_kiosk"]
     subprocess.run(cli + ["demo", "load", "--patrons", str(patrons), "--if-empty"], check=True)
 

@@ -46,7 +46,10 @@ def create_app(config: dict | None = None, today=None) -> Flask:
     app.secret_key = _secret_key(config)
     minutes = int(config["provisioning"].get("session_timeout_minutes", 15))
     app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Strict", WTF_CSRF_TIME_LIMIT=None,
-                      PERMANENT_SESSION_LIFETIME=dt.timedelta(minutes=minutes), SESSION_TIMEOUT_MINUTES=minutes)
+                      PERMANENT_SESSION_LIFETIME=dt.timedelta(minutes=minutes), SESSION_TIMEOUT_MINUTES=minutes,
+                      # behind TLS the browser sends the session cookie over HTTPS only (docs/tls.md)
+                      SESSION_COOKIE_SECURE=bool(config["provisioning"].get("tls_cert")
+                                                 or config["provisioning"].get("secure_cookies")))
     from library_kiosk.web.network import restrict
 
     restrict(app, config["provisioning"].get("allowed_networks"), "[provisioning] allowed_networks",

@@ -29,11 +29,13 @@ def cmd_staff_add(args) -> int:
 
 def cmd_provisioning_serve(args) -> int:
     from library_kiosk.web.serving import app_threads, serve
+    from library_kiosk.web.tls import server_files
     from provisioning import create_app
 
     config = settings.load()
+    tls = server_files(config, "provisioning")  # a missing or unreadable file stops the start, saying which
     serve(create_app(config), config["provisioning"]["host"], config["provisioning"]["port"],
-          threads=app_threads(config, "provisioning"))
+          threads=app_threads(config, "provisioning"), tls=tls, table="provisioning")
     return 0
 
 

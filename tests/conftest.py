@@ -96,8 +96,7 @@ def config(tmp_path, central_url):
     return settings.load(environ={}, overrides={
         "data_dir": str(tmp_path / "data"),
         "central": {"database_url": central_url},
-        "kiosk": {"cache_url": f"sqlite:///{tmp_path}/kiosk-cache.db", "identifier_key": "test-key",
-                  "secret_key": "test-secret"},
+        "kiosk": {"cache_url": f"sqlite:///{tmp_path}/kiosk-cache.db", "secret_key": "test-secret"},
         "readers": {"service_url": "http://127.0.0.1:9"},
     })
 

@@ -31,7 +31,10 @@ KNOWN_READERS = {
 BLACKLISTED = ("port100", "pn533_usb", "pn533", "nfc")
 REQUIRED_POLICY = {"DeveloperToolsAvailability": 2, "RemoteDebuggingAllowed": False, "URLBlocklist": ["*"],
                    "BrowserSignin": 0, "PasswordManagerEnabled": False, "DownloadRestrictions": 3,
-                   "TranslateEnabled": False}
+                   "TranslateEnabled": False, "BrowserGuestModeEnabled": False, "BrowserAddPersonEnabled": False,
+                   "ExtensionInstallBlocklist": ["*"], "TaskManagerEndProcessEnabled": False,
+                   "SavingBrowserHistoryDisabled": True, "DefaultPopupsSetting": 2,
+                   "AutofillAddressEnabled": False, "AutofillCreditCardEnabled": False}
 MIN_FREE_BYTES = 500 * 1024 * 1024
 
 
@@ -81,7 +84,9 @@ def check_readers(config: dict, sys_root: str = "/sys", proc_modules: str = "/pr
                                 "plug the reader in (RC-S380 054c:06c1, PN533, ACR122U 072f:2200); "
                                 "check `lsusb`"))
         else:
-            checks.append(_warn("readers visible", "no NFC reader on USB and only the simulator configured",
+            configured = "only the simulator configured" if config.get("readers", {}).get("devices") else \
+                "no reader configured"
+            checks.append(_warn("readers visible", f"no NFC reader on USB and {configured}",
                                 "add your readers to [readers] devices in /etc/kiosk/kiosk.toml"))
     for device, (name, driver) in found:
         node = Path(root, device["node"].lstrip("/"))
@@ -135,7 +140,12 @@ def check_central(config: dict, now: float | None = None) -> list[Check]:
     url = config.get("kiosk", {}).get("central_url", "").rstrip("/")
     checks = []
     try:
-        with urllib.request.urlopen(url + "/health", timeout=5) as response:
+        context = None
+        if url.startswith("https:"):  # as the kiosk connects: the certificate checked against [kiosk] central_ca
+            import ssl
+
+            context = ssl.create_default_context(cafile=config["kiosk"].get("central_ca") or None)
+        with urllib.request.urlopen(url + "/health", timeout=5, context=context) as response:
             date = response.headers.get("Date")
         checks.append(_pass("central store", f"{url} answers"))
         if date:
@@ -221,7 +231,7 @@ def check_app_answers(config: dict, table: str, name: str) -> Check:
     """The web app answers its health probe within a second: its threads are not all stuck (docs/operations.md)."""
     from library_kiosk.web.serving import PROBE_TIMEOUT_SECONDS, answers, probe_url
 
-    url = probe_url(config[table]["host"], int(config[table]["port"]))
+    url = probe_url(config[table]["host"], int(config[table]["port"]), tls=bool(config[table].get("tls_cert")))
     started = time.monotonic()
     if answers(url):
         return _pass(name, f"{url} answered in {(time.monotonic() - started) * 1000:.0f} ms")

@@ -73,10 +73,13 @@ def enrol(code: str, config_path: str, central_url: str | None = None, exchange=
     if not central_url:
         print("enrol: say which central store: --central URL", file=sys.stderr)
         return 2
-    from kiosk.central_client import CentralError, CentralUnavailable
+    from kiosk.central_client import CentralError, CentralUnavailable, CentralUntrusted
 
     try:
         result = exchange(central_url, code)
+    except CentralUntrusted as exc:  # the certificate: nothing was sent, not even the code (docs/tls.md)
+        print(f"enrol: {exc}; nothing was written", file=sys.stderr)
+        return 1
     except CentralUnavailable as exc:
         print(f"enrol: the central store at {central_url} is not reachable ({exc}); nothing was written",
               file=sys.stderr)
@@ -93,5 +96,9 @@ def enrol(code: str, config_path: str, central_url: str | None = None, exchange=
     set_values(path, "kiosk", {"central_url": central_url})
     print(f"enrolled as device {result.get('device')} at {central_url}; token in {credential}, "
           f"central_url written to {path}")
+    pin = result.get("central_pin") or {}
+    if pin:
+        print(f"pinned the central store's {'CA' if pin.get('kind') == 'ca' else 'certificate'}: sha256 "
+              f"{pin.get('sha256')} (another is refused; docs/tls.md)")
     print("restart the services to use it: systemctl restart kiosk-sync kiosk-web")
     return 0

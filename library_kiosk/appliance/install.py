@@ -9,11 +9,16 @@ What it sets up (paths under ``--root``, default ``/``):
 - Debian packages the role needs (``apt-get install``; ``--skip-packages`` to leave them alone)
 - the system users ``kiosk`` (every service) and ``kiosk-display`` (the browser, kiosk role)
 - a versioned virtual environment ``/opt/kiosk/releases/VERSION`` and the ``current`` symlink,
-  from PyPI (the project from ``--source``) or from ``--wheelhouse DIR`` without internet
+  from PyPI (the project from ``--source``; its dependencies only from the role's lock,
+  ``requirements/release-*.txt``, hash-checked) or from ``--wheelhouse DIR`` without internet
 - ``/etc/kiosk/kiosk.toml`` (written once, never overwritten) and ``kiosk.example.toml``
 - the role's systemd units in ``/etc/systemd/system``, enabled
 - udev rules and the kernel-module blacklist for NFC readers (kiosk, station)
 - Chromium's managed policy allowing only the kiosk's origin (kiosk)
+- TLS for the central store (central): the library's certificate (``--tls-cert``, ``--tls-key``) copied into
+  ``/etc/kiosk/tls/``, or else a fleet CA and a certificate for ``--tls-hosts`` made there by ``kiosk tls init``
+  (the release's, since this file uses the standard library only); the first ``kiosk.toml`` names them
+  (docs/tls.md)
 """
 from __future__ import annotations
 
@@ -35,6 +40,7 @@ DISPLAY_USER = "kiosk-display"
 CONFIG_DIR = "/etc/kiosk"
 STATE_DIR = "/var/lib/kiosk"
 UNIT_DIR = "/etc/systemd/system"
+TLS_DIR = "/etc/kiosk/tls"
 POLICY_FILE = "/etc/chromium/policies/managed/kiosk-lockdown.json"
 UDEV_RULES = "/etc/udev/rules.d/60-kiosk-nfc-readers.rules"
 TOUCH_RULES = "/etc/udev/rules.d/61-kiosk-touch.rules"
@@ -101,7 +107,8 @@ def version_in_wheelhouse(wheelhouse: Path) -> str:
     wheels = glob.glob(str(wheelhouse / "library_kiosk-*.whl"))
     if not wheels:
         raise InstallError(f"no library_kiosk-*.whl in the wheelhouse {wheelhouse}; "
-                           "build one with: pip wheel '.[readers,postgres]' -w WHEELHOUSE")
+                           "build one from the lock as docs/operations.md (Install) says: pip wheel --require-hashes "
+                           "-r requirements/release-postgres-readers.txt -w WHEELHOUSE, and the project's wheel")
     versions = [Path(w).name.split("-")[1] for w in wheels]
     return max(versions, key=_version_key)
 
@@ -109,7 +116,8 @@ def version_in_wheelhouse(wheelhouse: Path) -> str:
 class Installer:
     def __init__(self, role: str, *, root: str = "/", prefix: str = PREFIX, source: str | None = None,
                  wheelhouse: str | None = None, skip_packages: bool = False, skip_users: bool = False,
-                 skip_venv: bool = False, python: str = "python3", out=print):
+                 skip_venv: bool = False, python: str = "python3", out=print, tls_hosts: str = "",
+                 tls_cert: str = "", tls_key: str = ""):
         if role not in ROLES:
             raise InstallError(f"unknown role {role!r}: choose one of {', '.join(ROLES)}")
         self.role_name = role
@@ -124,6 +132,9 @@ class Installer:
         self.skip_venv = skip_venv
         self.python = python
         self.out = out
+        self.tls_hosts, self.tls_cert, self.tls_key = tls_hosts, tls_cert, tls_key
+        if bool(tls_cert) != bool(tls_key):
+            raise InstallError("--tls-cert and --tls-key go together: the library's certificate and its key")
         self.changes: list[str] = []
         self.changed_units: set[str] = set()
 
@@ -270,7 +281,59 @@ class Installer:
         self.ensure_symlink(f"{self.prefix}/current", f"releases/{version}")
         return version
 
-    def configuration(self) -> None:
+    def tls(self) -> dict[str, str] | None:
+        """The central store's certificate: kept if the configuration names one; else the library's, copied in;
+        else a fleet CA and a certificate made here. Returns the settings for a first kiosk.toml, or None."""
+        named = self.config().get("central", {}).get("tls_cert")
+        if named:
+            self.report(False, f"[central] tls_cert {named} kept as configured")
+            return None
+        self.ensure_dir(TLS_DIR, 0o750, "root", None if self.skip_users else SERVICE_USER)
+        cert, key = f"{TLS_DIR}/central.pem", f"{TLS_DIR}/central.key"
+        owner = (None, None) if self.skip_users else (SERVICE_USER, SERVICE_USER)
+        if self.tls_cert:  # the library's own certificate
+            try:
+                self.ensure_file(cert, Path(self.tls_cert).read_bytes(), 0o644, what=f"{cert} (from {self.tls_cert})")
+                self.ensure_file(key, Path(self.tls_key).read_bytes(), 0o600, *owner,
+                                 what=f"{key} (from {self.tls_key}, mode 0600)")
+            except OSError as exc:
+                raise InstallError(f"cannot read the library's certificate or key: {exc}") from None
+        elif self.path(cert).is_file() and self.path(key).is_file():
+            self.report(False, f"{cert}, signed by the fleet CA {TLS_DIR}/ca.pem")
+        elif not self._fleet_certificate(cert, key, owner):
+            return None
+        return {"tls_cert": cert, "tls_key": key}
+
+    def _fleet_certificate(self, cert: str, key: str, owner) -> bool:
+        """``kiosk tls init`` with the release's Python (or this one, if it has ``cryptography``)."""
+        import importlib.util
+        import socket
+
+        hosts = self.tls_hosts or ",".join(dict.fromkeys([socket.getfqdn(), socket.gethostname(), "localhost",
+                                                          "127.0.0.1"]))
+        folder = self.path(TLS_DIR)
+        kiosk = self.path(f"{self.prefix}/current/bin/kiosk")
+        if kiosk.exists():
+            import os
+
+            environment = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # the release's own modules
+            self._run([str(kiosk), "tls", "init", "--hosts", hosts, "--dir", str(folder), "--name", "central"],
+                      env=environment)
+        elif importlib.util.find_spec("cryptography") is not None:
+            from library_kiosk.web import tls
+
+            tls.init(folder, hosts, "central")
+        else:
+            self.out(f"WARNING: no release to make the fleet CA with: the central store will serve plain HTTP; "
+                     f"run `kiosk tls init --hosts NAMES --dir {TLS_DIR}` and set [central] tls_cert, tls_key",
+                     flush=True)
+            return False
+        self._chown(self.path(key), *owner)
+        self.report(True, f"fleet CA {TLS_DIR}/ca.pem (give it to every kiosk: [kiosk] central_ca) and {cert} "
+                          f"for {hosts}")
+        return True
+
+    def configuration(self, tls: dict[str, str] | None = None) -> None:
         self.ensure_dir(CONFIG_DIR, 0o750, "root", None if self.skip_users else SERVICE_USER)
         self.report(False, f"{CONFIG_DIR}/")
         example = (self.deploy / "kiosk.example.toml").read_bytes()
@@ -279,7 +342,7 @@ class Installer:
         if config.exists():
             self.report(False, f"{CONFIG_DIR}/kiosk.toml kept as it is (edit it; see kiosk.example.toml)")
         else:
-            self.ensure_file(f"{CONFIG_DIR}/kiosk.toml", initial_config(self.role_name).encode(), 0o640,
+            self.ensure_file(f"{CONFIG_DIR}/kiosk.toml", initial_config(self.role_name, tls).encode(), 0o640,
                              "root", None if self.skip_users else SERVICE_USER)
         self.ensure_dir(STATE_DIR, 0o750, *((None, None) if self.skip_users else (SERVICE_USER, SERVICE_USER)))
 
@@ -375,7 +438,7 @@ class Installer:
         before = len(self.changes)
         version = self.venv()
         self.release_changed = len(self.changes) > before
-        self.configuration()
+        self.configuration(self.tls() if self.role_name == "central" else None)
         self.units()
         self.readers()
         self.screen()
@@ -398,6 +461,56 @@ def kiosk_origin(config: dict) -> str:
     return f"http://{kiosk.get('host', '127.0.0.1')}:{kiosk.get('port', 8080)}"
 
 
+def lock_file(source: Path, extras) -> Path:
+    """The release's dependencies for these extras, pinned with their hashes (``make lock`` writes them):
+    ``requirements/release-readers.txt`` for the kiosk, ``release-postgres-readers.txt`` for the station,
+    ``release-postgres.txt`` for the central store."""
+    return Path(source) / "requirements" / f"release-{'-'.join(sorted(extras)) or 'base'}.txt"
+
+
+def find_lock(extras, *, source: Path | None, wheelhouse: Path | None) -> Path:
+    """The lock a release is built from: the wheelhouse's own copy (it travels with the wheels it names),
+    else the source tree's."""
+    name = lock_file(Path("."), extras).name
+    candidates = ([wheelhouse / name] if wheelhouse else []) + ([lock_file(source, extras)] if source else [])
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    raise InstallError(f"no {name} (the release's pinned dependencies, `make lock`) in "
+                       f"{' or '.join(str(c.parent) for c in candidates) or 'the source tree'}")
+
+
+def pins_of(lock_text: str) -> str:
+    """The lock without its hashes: the same requirements and versions (environment markers kept)."""
+    lines = [line.rstrip().removesuffix("\\").rstrip() for line in lock_text.splitlines()
+             if not line.strip().startswith("--hash=")]
+    return "\n".join(lines) + "\n"
+
+
+PINS = ".kiosk-pins.txt"   # in a release built from a wheelhouse: its lock's versions, without the hashes
+
+
+def pip_commands(release: Path, version: str, extras, *, source: Path | None,
+                 wheelhouse: Path | None) -> list[list[str]]:
+    """The pip runs that fill a release's virtual environment; pip resolves nothing in either case.
+
+    From PyPI: the lock, hash-checked (``--require-hashes``: every dependency pinned, every file checked
+    against the hashes ``make lock`` recorded), then the project from ``source`` with ``--no-deps``.
+    From a wheelhouse, offline: the lock's versions (``PINS``, which ``build_release`` writes) and the
+    project, both ``--no-deps``; the hashes were checked when the wheelhouse was built from the same lock
+    (``pip wheel --require-hashes -r LOCK``, docs/operations.md): the wheels of sdist-only packages built
+    there cannot match the hashes of the files on PyPI. Last, ``pip check``: the lock satisfies the project.
+    """
+    python = str(release / "bin" / "python")
+    pip = [python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    check = [python, "-m", "pip", "check", "--disable-pip-version-check"]
+    if wheelhouse:
+        offline = [*pip, "--no-index", "--find-links", str(wheelhouse), "--no-deps"]
+        return [[*offline, "-r", str(release / PINS)], [*offline, f"{PROJECT}=={version}"], check]
+    lock = find_lock(extras, source=source, wheelhouse=None)
+    return [[*pip, "--require-hashes", "-r", str(lock)], [*pip, "--no-deps", str(source)], check]
+
+
 def build_release(release: Path, version: str, extras, *, source: Path | None, wheelhouse: Path | None,
                   python: str = "python3", deploy: Path | None = None, report=None) -> bool:
     """Create ``release`` (a virtual environment with the product) unless it is already complete.
@@ -411,21 +524,20 @@ def build_release(release: Path, version: str, extras, *, source: Path | None, w
     if marker.exists() and json.loads(marker.read_text()) == wanted:
         report(False, f"release {version} at {release}")
         return False
+    lock = find_lock(extras, source=source, wheelhouse=wheelhouse)    # no lock: nothing is touched
+    commands = pip_commands(release, version, extras, source=source, wheelhouse=wheelhouse)
     if release.exists():
         shutil.rmtree(release)
     release.parent.mkdir(parents=True, exist_ok=True)
     subprocess.run([python, "-m", "venv", str(release)], check=True, capture_output=True)
-    extra = f"[{','.join(extras)}]" if extras else ""
-    pip = [str(release / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
     if wheelhouse:
-        pip += ["--no-index", "--find-links", str(wheelhouse), f"{PROJECT}{extra}=={version}"]
-    else:
-        pip += [f"{source}{extra}"]
-    result = subprocess.run(pip, capture_output=True, text=True)
-    if result.returncode != 0:
-        shutil.rmtree(release, ignore_errors=True)
-        raise InstallError(f"pip could not install {PROJECT} {version}:\n"
-                           f"{result.stdout[-3000:]}{result.stderr[-3000:]}")
+        (release / PINS).write_text(pins_of(lock.read_text()))
+    for pip in commands:
+        result = subprocess.run(pip, capture_output=True, text=True)
+        if result.returncode != 0:
+            shutil.rmtree(release, ignore_errors=True)
+            raise InstallError(f"pip could not install {PROJECT} {version}:\n"
+                               f"{result.stdout[-3000:]}{result.stderr[-3000:]}")
     if deploy is not None:
         shutil.copytree(deploy, release / "share" / "kiosk" / "deploy",
                         ignore=shutil.ignore_patterns("__pycache__"))
@@ -434,8 +546,9 @@ def build_release(release: Path, version: str, extras, *, source: Path | None, w
     return True
 
 
-def initial_config(role: str) -> str:
-    """The first /etc/kiosk/kiosk.toml of a role: only what differs from the defaults."""
+def initial_config(role: str, tls: dict[str, str] | None = None) -> str:
+    """The first /etc/kiosk/kiosk.toml of a role: only what differs from the defaults (``tls``: the central
+    store's ``tls_cert`` and ``tls_key``)."""
     head = (f"# /etc/kiosk/kiosk.toml, written by `kiosk install --role {role}`; never overwritten.\n"
             "# Every setting, with its default and meaning: /etc/kiosk/kiosk.example.toml\n"
             "# Environment variables KIOSK_<TABLE>_<KEY> override this file.\n\n"
@@ -454,8 +567,10 @@ rotation = 0
 
 [readers]
 service_url = "http://127.0.0.1:8083"
-# the readers on this box; see kiosk.example.toml for pcsc, nfcpy, serial and evdev
-devices = [{type = "simulator", name = "Simulated reader"}]
+# the readers on this box, e.g. [{type = "pcsc", name = "Card reader", match = "ACR122"}]; see
+# kiosk.example.toml for pcsc, nfcpy, serial and evdev (the simulator is for development only:
+# whoever can reach it can tap any card)
+devices = []
 """
     if role == "station":
         return head + """
@@ -468,7 +583,8 @@ port = 8081
 
 [readers]
 service_url = "http://127.0.0.1:8083"
-devices = [{type = "simulator", name = "Simulated reader"}]
+# the desk reader, e.g. [{type = "pcsc", name = "Desk reader", match = "ACR122"}] (no simulator)
+devices = []
 """
     return head + """
 [central]
@@ -476,7 +592,10 @@ host = "0.0.0.0"
 port = 8082
 # a fleet: PostgreSQL (docs/operations.md); one box or a trial: SQLite in the state directory
 database_url = "sqlite:////var/lib/kiosk/central.db"
-"""
+""" + ("" if not tls else f"""# HTTPS (docs/tls.md): kiosks trust {TLS_DIR}/ca.pem ([kiosk] central_ca)
+tls_cert = "{tls['tls_cert']}"
+tls_key = "{tls['tls_key']}"
+""")
 
 
 def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
@@ -491,6 +610,11 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
     parser.add_argument("--skip-packages", action="store_true", help="do not run apt-get")
     parser.add_argument("--skip-users", action="store_true", help="do not create users or change owners")
     parser.add_argument("--skip-venv", action="store_true", help="do not build the virtual environment")
+    parser.add_argument("--tls-hosts", default="", metavar="NAMES",
+                        help="central: the names and addresses kiosks use, comma-separated, for the fleet "
+                             "certificate (default: this box's names)")
+    parser.add_argument("--tls-cert", default="", metavar="FILE", help="central: the library's own certificate (PEM)")
+    parser.add_argument("--tls-key", default="", metavar="FILE", help="central: its private key (PEM)")
     return parser
 
 
@@ -498,7 +622,8 @@ def run_from_args(args) -> int:
     try:
         return Installer(args.role, root=args.root, prefix=args.prefix, source=args.source,
                          wheelhouse=args.wheelhouse, skip_packages=args.skip_packages,
-                         skip_users=args.skip_users, skip_venv=args.skip_venv, python=args.python).run()
+                         skip_users=args.skip_users, skip_venv=args.skip_venv, python=args.python,
+                         tls_hosts=args.tls_hosts, tls_cert=args.tls_cert, tls_key=args.tls_key).run()
     except InstallError as exc:
         print(f"install failed: {exc}", file=sys.stderr)
         return 1

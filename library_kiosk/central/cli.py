@@ -4,6 +4,7 @@
     kiosk central serve                           the central patron store API
     kiosk devices add NAME | revoke NAME | list   kiosk devices at the central store
     kiosk usage report ...                        kiosk usage statistics (counts only)
+    kiosk tls init --hosts H,H | fingerprint FILE the fleet CA and a server certificate (docs/tls.md)
 """
 from __future__ import annotations
 
@@ -25,9 +26,35 @@ def cmd_db_init(args) -> int:
 def cmd_central_serve(args) -> int:
     from library_kiosk.central.api import create_app
     from library_kiosk.web.serving import serve
+    from library_kiosk.web.tls import server_files
 
     config = settings.load()
-    serve(create_app(config), config["central"]["host"], config["central"]["port"], workers=args.workers)
+    tls = server_files(config, "central")  # a missing or unreadable file stops the start, saying which
+    serve(create_app(config), config["central"]["host"], config["central"]["port"], workers=args.workers, tls=tls,
+          table="central")
+    return 0
+
+
+def cmd_tls(args) -> int:
+    """kiosk tls init --hosts H[,H...] [--dir DIR] [--name NAME] | kiosk tls fingerprint FILE (docs/tls.md)."""
+    import os
+
+    from library_kiosk.web import tls
+
+    if args.tls_command == "fingerprint":
+        print(f"sha256 {tls.file_fingerprint(args.file)}  {args.file}")
+        return 0
+    folder = args.dir or os.path.join(settings.load()["data_dir"], "tls")
+    made = tls.init(folder, args.hosts, args.name)
+    print(("created the fleet CA " if made["ca_created"] else "kept the fleet CA ") + made["ca"]
+          + f" (sha256 {tls.file_fingerprint(made['ca'])}); its key {os.path.join(folder, 'ca.key')} (mode 0600) "
+          "signs every certificate of the fleet: keep it on this box only, or offline")
+    print(f"created {made['cert']} and {made['key']} (mode 0600) for {', '.join(made['hosts'])}")
+    table = "provisioning" if args.name in ("station", "provisioning") else "central"
+    print(f"\nin this box's configuration:\n  [{table}]\n  tls_cert = \"{os.path.abspath(made['cert'])}\"\n"
+          f"  tls_key = \"{os.path.abspath(made['key'])}\"")
+    print(f"on each kiosk: copy {made['ca']} there and set\n  [kiosk]\n  central_url = \"https://{made['hosts'][0]}:"
+          f"{settings.load()['central']['port']}\"\n  central_ca = \"/etc/kiosk/fleet-ca.pem\"")
     return 0
 
 
@@ -95,6 +122,17 @@ def add_subcommands(commands) -> None:
     central_serve = central_commands.add_parser("serve", help="serve the central store API")
     central_serve.add_argument("--workers", type=int, default=2)
     central_serve.set_defaults(func=cmd_central_serve)
+    tls_parser = commands.add_parser("tls", help="the fleet CA and the central store's or station's certificate")
+    tls_commands = tls_parser.add_subparsers(dest="tls_command", required=True)
+    tls_init = tls_commands.add_parser("init", help="the fleet CA (made once) and a server certificate signed by it")
+    tls_init.add_argument("--hosts", required=True,
+                          help="the names and addresses kiosks use, comma-separated: central.library.local,10.0.0.5")
+    tls_init.add_argument("--dir", default="", help="where the files go (default: {data_dir}/tls)")
+    tls_init.add_argument("--name", default="central",
+                          help="the certificate's file name: central (default), or station for the staff station")
+    tls_fingerprint = tls_commands.add_parser("fingerprint", help="the SHA-256 fingerprint of a PEM certificate")
+    tls_fingerprint.add_argument("file")
+    tls_parser.set_defaults(func=cmd_tls)
     # kiosk enrol CODE is appliance/cli.py's (it calls kiosk.devices.enrol and writes the configuration).
     devices_parser = commands.add_parser("devices", help="kiosk devices at the central store")
     devices_commands = devices_parser.add_subparsers(dest="devices_command", required=True)

@@ -102,8 +102,8 @@ class Account:
     status: str = "ACTIVE"
     source_system: str = ""
     preferred_language: str = "en"
-    preferred_email: str = ""
-    pin_hash: str = ""
+    preferred_email: str = ""  # in full at the central store; masked in what kiosks are sent (mask_email)
+    pin_check: str = ""  # the PIN's offline check value as kiosks are sent it (domain/offline_pin.py), or ""
     purge_date: dt.date | None = None
     blocks: tuple[Block, ...] = ()
     loans: tuple[Loan, ...] = ()
@@ -190,3 +190,11 @@ def _build(cls: type[_D], data: Mapping[str, Any]) -> _D:
             raw = Decimal(raw)
         values[spec.name] = raw
     return cls(**values)
+
+
+def mask_email(address: str) -> str:
+    """An email address as a kiosk may hold it: enough to recognise ("j•••@ucl.ac.uk"), not to write to."""
+    local, at, domain = (address or "").partition("@")
+    if not at:
+        return "•••" if address else ""
+    return f"{local[:1]}•••@{domain}"

@@ -28,18 +28,26 @@ DEFAULTS: dict[str, Any] = {
         "port": 8082,
         "allowed_networks": [],  # answer only these ranges (CIDR); empty: any address (device tokens guard it)
         "max_request_mib": 4.0,  # a larger request body is refused (413) before it is read: a push holds 500 operations
+        "tls_cert": "",  # HTTPS: the server certificate (PEM, with its chain), e.g. from `kiosk tls init`; empty: plain HTTP (docs/tls.md)
+        "tls_key": "",  # the private key of tls_cert (PEM, mode 0600); both or neither
+        "pin_max_attempts": 5,  # wrong PINs (or passwords) in a row, at any kiosks, before the patron is locked at every kiosk
+        "pin_lockout_minutes": 15,  # how long the central store's lock lasts; PINs are not checked meanwhile
+        "pin_checks_per_device_per_minute": 30,  # more PIN/password checks a minute from one device token get 429
+        "letters_per_patron_per_hour": 5,  # letters kiosks may send one patron within an hour; more are refused (429)
+        "offline_pin_check_bits": 6,  # bits of a PIN's offline check value kiosks hold (0-16; 0: PIN patrons not served offline; docs/security.md)
     },
     "kiosk": {
         "host": "127.0.0.1",  # the kiosk web app listens here (the touch screen's browser opens it)
         "port": 8080,
         "max_request_kib": 64,  # a larger request body is refused (413): the kiosk's own pages send a few fields
         "allowed_networks": ["127.0.0.0/8", "::1/128"],  # only the box's own screen; [] answers any address
-        "central_url": "http://127.0.0.1:8082",  # where this kiosk finds the central store
+        "central_url": "http://127.0.0.1:8082",  # where this kiosk finds the central store: https://, or http:// on this machine only
+        "central_ca": "",  # the CA (PEM) the central store's certificate must chain to, e.g. the fleet CA's ca.pem; empty: the system's (docs/tls.md)
         "cache_url": "sqlite:///{data_dir}/kiosk-cache.db",  # the local cache and outbox (SQLite only)
         "central_timeout_seconds": 3.0,  # how long to wait for the central store before working offline
         "device_name": "kiosk-1",  # this kiosk's name at the central store (enrolment, fleet view)
-        "identifier_key": "",  # key of the cache's identifier hashes; empty: made once in {data_dir}/identifier.key
-        "secret_key": "",  # signs sessions and tap tokens; empty: made once under {data_dir}/session/
+        "keys_file": "",  # where the keys from the central store are kept; empty: $RUNTIME_DIRECTORY (tmpfs), else {data_dir}/run
+        "secret_key": "",  # Flask's key (sessions and tap tokens are kept on the kiosk, never signed into the page); empty: made once under {data_dir}/session/
         "library_name": "Main Library",  # shown at the top of every screen
         "expiry_warning_days": 14,  # warn a patron whose membership ends within this many days
         # Serving (docs/operations.md, "Serving"): reader event streams are bounded so pages always have threads.
@@ -71,6 +79,8 @@ DEFAULTS: dict[str, Any] = {
         "signin_max_failures": 5,  # failed sign-ins at this kiosk (any user name) within ...
         "signin_window_seconds": 60,  # ... this many seconds pause sign-in here for ...
         "signin_pause_seconds": 30,  # ... this many seconds
+        "wrong_pins_per_minute": 10,  # wrong PINs at this kiosk (any cards) within a minute that pause PIN entry here for ...
+        "wrong_pins_pause_seconds": 60,  # ... this many seconds
         "templates_dir": "",  # a folder of template overrides, e.g. _help_text.html (library-editable)
         "referrals": {  # what to do when expired/inactive/blocked; first match: user group, source, type
             "default": "Please ask at the library desk.",
@@ -116,6 +126,9 @@ DEFAULTS: dict[str, Any] = {
         "event_streams_per_client": 4,  # per staff browser address; a new one ends that address's oldest
         "event_keepalive_seconds": 5.0,  # a stream writes at least this often, so one whose browser left ends
         "request_timeout_seconds": 30,  # a page request unanswered this long shows "Try again" (after 2 s: "Still working")
+        "tls_cert": "",  # HTTPS: the station's certificate (PEM, with its chain); empty: plain HTTP (docs/tls.md)
+        "tls_key": "",  # the private key of tls_cert (PEM, mode 0600); both or neither
+        "secure_cookies": False,  # mark the session cookie Secure even without tls_cert (a TLS proxy in front); with tls_cert it always is
     },
     "mail": {  # the SMTP server letters (requests reports, receipts, refused renewals) go through
         "host": "localhost",
@@ -132,11 +145,13 @@ DEFAULTS: dict[str, Any] = {
     },
     "readers": {
         "service_url": "http://127.0.0.1:8083",  # the reader service (its own process)
+        "secret_file": "{data_dir}/reader.secret",  # the reader service's shared secret (made once, mode 0600): taps and simulated taps need it; "" turns it off
+        "log_key_file": "{data_dir}/reader-log.key",  # key of the fingerprints the reader service logs instead of card numbers and barcodes (made once, mode 0600)
         "debounce_seconds": 2.0,  # the same card again within this window is one tap
         "uid_format": "hex",  # card serial numbers as the card office prints them: hex, hex_reversed, decimal, decimal_reversed
         "uid_width": 0,  # zero-pad card serial numbers to this many characters (0: no padding)
         "uid_byte_length": 0,  # card serial numbers typed in decimal: their length in bytes (0: the smallest of 4, 7, 10)
-        "devices": [{"type": "simulator", "name": "Simulated reader"}],  # readers to open (see hardware/config.py)
+        "devices": [],  # readers to open (see hardware/config.py); the simulator only for development (`kiosk demo` adds it)
         "barcode": {  # the library's card barcodes: the kiosk refuses other codes unread, the station will not register them
             "min_length": 1,
             "max_length": 40,
@@ -242,6 +257,41 @@ def problems(data: Mapping[str, Any], defaults: Mapping[str, Any] = DEFAULTS, wh
     return found
 
 
+def loopback(host: str) -> bool:
+    """True if ``host`` (a name or an address, IPv6 in brackets or not) can only be this machine."""
+    import ipaddress
+
+    host = host.strip().strip("[]").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def plain_http_refusal(url: str, what: str = "[kiosk] central_url") -> str | None:
+    """Why ``url`` may not be used to reach the central store (plain HTTP to another machine), or None."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme == "http" and not loopback(parts.hostname or ""):
+        return (f"{what} {url} is plain HTTP to another machine: device tokens, PINs and patron records would "
+                f"cross the network readable; use https:// (and [kiosk] central_ca, docs/tls.md)")
+    return None
+
+
+def transport_warnings(config: Mapping[str, Any]) -> list[str]:
+    """The apps that will listen beyond this machine without TLS (``kiosk config check``, the serving log)."""
+    found = []
+    for table, what in (("central", "the central store"), ("provisioning", "the staff station")):
+        options = config.get(table, {})
+        if not options.get("tls_cert") and not loopback(str(options.get("host", ""))):
+            found.append(f"[{table}] {what} listens on {options.get('host') or 'every address'} over plain HTTP: "
+                         f"set [{table}] tls_cert and tls_key (kiosk tls init, docs/tls.md)")
+    return found
+
+
 def _merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
     for key, value in override.items():
         if isinstance(value, dict) and isinstance(base.get(key), dict):
@@ -310,4 +360,7 @@ def load(path: str | os.PathLike[str] | None = None, environ: Mapping[str, str] 
     _apply_environment(config, environ)
     data_dir = str(Path(config["data_dir"]))
     _expand(config, data_dir)
+    refusal = plain_http_refusal(str(config["kiosk"]["central_url"]))
+    if refusal:  # the start stops here, before anything is sent in clear (docs/tls.md)
+        raise SettingsError(refusal)
     return config

@@ -38,7 +38,9 @@ def toml_value(value: TomlValue) -> str:
 
 
 def _shown(key: str, value: _V) -> _V | str:
-    return "***" if SECRET.search(key) and isinstance(value, str) and value else value
+    """A secret's value as ``***``; a path to a secret (``*_file``) as it is: it names the file, not its content."""
+    secret = SECRET.search(key) and not key.endswith("_file")
+    return "***" if secret and isinstance(value, str) and value else value
 
 
 def as_toml(config: Mapping[str, Any]) -> str:
@@ -64,8 +66,16 @@ def cmd_config(args: argparse.Namespace) -> int:
     except (OSError, tomllib.TOMLDecodeError) as exc:
         print(f"{path}: {exc}", file=sys.stderr)
         return 2
+    warnings: list[str] = []
+    if not found:  # the file is well formed: what the configuration it gives would refuse or warn about
+        try:
+            warnings = settings.transport_warnings(settings.load(path))
+        except settings.SettingsError as exc:
+            found = [str(exc).removeprefix(f"{path}: ")]
     for problem in found:
         print(f"{path}: {problem}")
+    for warning in warnings:
+        print(f"{path}: warning: {warning}")
     if not found:
         print(f"{path}: ok")
     return 1 if found else 0

@@ -2,7 +2,8 @@
 
 The kiosk and the staff station each call ``respond`` from their ``/events`` route with how to render
 an item (a reader event, a reader status, ``UNREACHABLE``/``REACHABLE``) as SSE text. The settings of
-the app's table (``[kiosk]`` or ``[provisioning]``) set the bounds; ``[readers] service_url`` the service.
+the app's table (``[kiosk]`` or ``[provisioning]``) set the bounds; ``[readers] service_url`` the service,
+``[readers] secret_file`` the shared secret the app sends it (read at each connection: hardware/auth.py).
 """
 from __future__ import annotations
 
@@ -21,12 +22,15 @@ def streams(app: Flask, table: str) -> tuple[StreamBoard, ReaderHub]:
     with _lock:
         found: tuple[StreamBoard, ReaderHub] | None = app.extensions.get("reader_streams")
         if found is None:
+            from hardware.auth import client_secret
             from hardware.client import subscribe
 
             config = app.config["KIOSK"]
-            options = config[table]
+            options, readers = config[table], config["readers"]
             board = StreamBoard(int(options["event_streams"]), int(options["event_streams_per_client"]))
-            hub = ReaderHub(config["readers"]["service_url"], board, lambda url: subscribe(url, timeout=60))
+            secret_file = str(readers.get("secret_file", ""))
+            hub = ReaderHub(readers["service_url"], board,
+                            lambda url: subscribe(url, timeout=60, secret=client_secret(secret_file)))
             found = app.extensions["reader_streams"] = (board, hub)
         return found
 

@@ -12,6 +12,7 @@ second, so an app whose threads are all stuck stops the pings and systemd restar
 from __future__ import annotations
 
 import logging
+import ssl
 import threading
 import urllib.request
 from collections.abc import Callable, Mapping
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from gunicorn.app.base import BaseApplication
 
 from hardware import sdnotify
+from library_kiosk import settings
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
@@ -44,16 +46,22 @@ class _Server(BaseApplication):  # type: ignore[misc]  # gunicorn ships no type 
         return self.application
 
 
-def probe_url(host: str, port: int) -> str:
+def probe_url(host: str, port: int, tls: bool = False) -> str:
     """Where the app answers its own health probe (an any-address bind is probed on loopback)."""
     host = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
-    return f"http://[{host}]:{port}/health" if ":" in host else f"http://{host}:{port}/health"
+    scheme = "https" if tls else "http"
+    return f"{scheme}://[{host}]:{port}/health" if ":" in host else f"{scheme}://{host}:{port}/health"
 
 
 def answers(url: str, timeout: float = PROBE_TIMEOUT_SECONDS) -> bool:
-    """True if ``url`` answered 200 within ``timeout`` seconds."""
+    """True if ``url`` answered 200 within ``timeout`` seconds. An https probe is the app asking itself whether
+    its threads answer, so it does not check the certificate (whose names are the ones kiosks use)."""
+    context = None
+    if url.startswith("https:"):
+        context = ssl.create_default_context()
+        context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
+        with urllib.request.urlopen(url, timeout=timeout, context=context) as response:
             status: int = response.status  # urlopen is typed as returning Any
             return status == 200
     except OSError:
@@ -82,9 +90,25 @@ def start_every_thread(worker: ThreadWorker) -> None:
     everyone.wait(10)
 
 
-def serve(app: WSGIApplication, host: str, port: int, workers: int = 1, threads: int = 8) -> None:
-    """Run ``app`` under gunicorn's threaded workers (long-lived SSE streams need threads)."""
-    url, stop = probe_url(host, port), threading.Event()
+def plain_http_warning(host: str, tls: tuple[str, str] | None, table: str) -> str | None:
+    """The loud warning for an app that listens beyond this machine without TLS, or None."""
+    if tls or settings.loopback(host):
+        return None
+    return (f"WARNING: [{table}] listens on {host or 'every address'} over PLAIN HTTP: staff passwords, session "
+            f"cookies, device tokens and patron records cross the network readable. Set [{table}] tls_cert and "
+            f"tls_key (kiosk tls init; docs/tls.md).")
+
+
+def serve(app: WSGIApplication, host: str, port: int, workers: int = 1, threads: int = 8,
+          tls: tuple[str, str] | None = None, table: str = "") -> None:
+    """Run ``app`` under gunicorn's threaded workers (long-lived SSE streams need threads).
+
+    ``tls`` is (certificate, key) for HTTPS (``library_kiosk.web.tls.server_files``, which checked them); without
+    it an app of ``table`` bound beyond loopback logs a loud warning at start."""
+    url, stop = probe_url(host, port, tls=tls is not None), threading.Event()
+    warning = plain_http_warning(host, tls, table or "this app")
+    if warning:
+        log.warning("%s", warning)
 
     def when_ready(_server: Arbiter) -> None:
         interval = sdnotify.watchdog_interval()
@@ -103,6 +127,7 @@ def serve(app: WSGIApplication, host: str, port: int, workers: int = 1, threads:
         "when_ready": when_ready,
         "post_worker_init": start_every_thread,
         "on_exit": lambda _server: stop.set(),
+        **({"certfile": tls[0], "keyfile": tls[1]} if tls else {}),
     }).run()
 
 

@@ -51,6 +51,7 @@ def protected_requests(library) -> list[tuple[str, str, str, dict | None]]:
         ("GET", "/api/v1/capabilities", "/api/v1/capabilities", None),
         ("POST", "/api/v1/upstream/replay", "/api/v1/upstream/replay", None),
         ("GET", "/api/v1/sync/changes", "/api/v1/sync/changes?after=0", None),
+        ("GET", "/api/v1/sync/keys", "/api/v1/sync/keys", None),
         ("POST", "/api/v1/sync/ops", "/api/v1/sync/ops", {"ops": [OP], "checksum": batch_checksum([OP])}),
         ("POST", "/api/v1/sync/heartbeat", "/api/v1/sync/heartbeat", {}),
         ("GET", "/api/v1/sync/devices", "/api/v1/sync/devices", None),

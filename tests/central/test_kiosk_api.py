@@ -47,9 +47,13 @@ def test_letter_is_sent_by_smtp(api, central_app):
 
 
 def test_pin_lockout_goes_to_the_audit_log(api):
+    import datetime as dt
+
+    from library_kiosk.domain import clock
+
     patron("P1")
-    answer = api.post("/api/v1/patrons/P1/pin-lockouts",
-                      json={"device": "kiosk-2", "locked_until": "2026-11-25T10:15Z"})
+    until = (clock.now() + dt.timedelta(minutes=15)).replace(microsecond=0).isoformat() + "Z"  # a real, live lock
+    answer = api.post("/api/v1/patrons/P1/pin-lockouts", json={"device": "kiosk-2", "locked_until": until})
     assert answer.status_code == 201
     entry = AuditEntry.get_by_id(answer.json["id"])
     assert entry.action == "kiosk.pin_lockout" and entry.primary_id == "P1"

@@ -11,7 +11,8 @@ from hardware.service import ReaderService
 
 @pytest.fixture
 def service():
-    service = ReaderService(ReaderSettings.from_mapping({"service_url": "http://127.0.0.1:0"}))
+    service = ReaderService(ReaderSettings.from_mapping({"service_url": "http://127.0.0.1:0",
+                                                         "devices": [{"type": "simulator"}]}))
     service.start()
     yield service
     service.stop()

@@ -4,9 +4,9 @@ from hardware.config import ConfigError, ReaderSettings
 from hardware.events import ReaderEvent, ReaderStatus, StatusEvent
 
 
-def test_defaults_run_only_the_simulator():
+def test_defaults_open_no_reader_and_never_the_simulator():
     settings = ReaderSettings.from_mapping({})
-    assert settings.devices == ({"type": "simulator", "name": "Simulated reader"},)
+    assert settings.devices == ()
     assert settings.address == ("127.0.0.1", 8083)
     assert settings.debounce_seconds == 2.0
 

@@ -15,15 +15,18 @@ HX = {"HX-Request": "true"}  # the header htmx sends: the routes answer with a p
 def fill_cache(kiosk_app) -> int:
     """Copy the central store's change feed into the kiosk's cache (the pull's pages, without HTTP)."""
     from kiosk.cache import cache_db
-    from library_kiosk.central.store import sync
+    from library_kiosk.central.store import fleet_keys, sync
+    from library_kiosk.central.store.devices import Device
 
     cache = kiosk_app.extensions["patron_cache"]
+    keyer = fleet_keys.keyer_for(Device.get(Device.name == kiosk_app.extensions["device_name"]))
     applied = 0
     with cache_db.connection_context():
         while True:
-            page = sync.changes_after(cache.cursor(), 1000)
+            page = sync.changes_after(keyer, cache.cursor(), 1000)
             applied += cache.apply_page(page)
             if not page["more"]:
+                cache.fetch_keys()  # as the pull does: the kiosk's keys from the central store
                 return applied
 
 

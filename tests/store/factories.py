@@ -3,11 +3,15 @@ import datetime as dt
 from decimal import Decimal
 
 from library_kiosk.central.store import changes
+from library_kiosk.central.store.fleet_keys import pin_check_key
 from library_kiosk.central.store.models import Fee, Identifier, Loan, Request, User, UserGroup
+from library_kiosk.domain import offline_pin
 from library_kiosk.domain.hashing import hash_secret
+from library_kiosk.domain.identifier_keys import IdentifierKeyer
 from tests.helpers import TODAY  # the pinned day (tests/helpers.py)
 
 _PIN_HASH = {}
+KEYER = IdentifierKeyer(b"test-identifier-key")  # a kiosk's identifier key, for pages read without a device
 
 
 def group(code="25", **policy):
@@ -28,7 +32,8 @@ def patron(primary_id="P1", barcode="20000000000011", card="04A1B2C3D4E5F6", gro
            expiry=TODAY + dt.timedelta(days=200), **fields):
     user = User.create(primary_id=primary_id, first_name=fields.pop("first_name", "Zoë"),
                        last_name=fields.pop("last_name", "Ólafsdóttir"), user_group=group(group_code),
-                       expiry_date=expiry, pin_hash=pin_hash(pin) if pin else "", **fields)
+                       expiry_date=expiry, pin_hash=pin_hash(pin) if pin else "",
+                       pin_check=offline_pin.check_value(pin_check_key(), primary_id, pin) if pin else "", **fields)
     if barcode:
         Identifier.create(user=user, id_type="BARCODE", value=barcode)
     if card:

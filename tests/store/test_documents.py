@@ -2,7 +2,7 @@
 import json
 
 from library_kiosk.central.store import changes, documents, sync
-from library_kiosk.central.store.accounts import build_accounts, get_user
+from library_kiosk.central.store.accounts import build_accounts, get_user, kiosk_document
 from library_kiosk.central.store.db import database
 from library_kiosk.central.store.models import User
 from tests.store.factories import fine, patron
@@ -22,7 +22,7 @@ def _all_pages(limit=2):
 
 def _expected(primary_id):
     user = get_user(primary_id)
-    return None if user is None else build_accounts([user])[0].to_dict()
+    return None if user is None else kiosk_document(build_accounts([user])[0].to_dict())
 
 
 def test_refreshed_patrons_are_streamed_by_the_first_sync_without_a_build(central_db, builds):

@@ -7,18 +7,18 @@ import pytest
 from kiosk.central_client import CentralClient, CentralUnavailable
 from kiosk.pages import PageError, parse_lines
 from library_kiosk.central.store import changes, demo, documents, sync
-from library_kiosk.central.store.accounts import build_accounts, get_user
+from library_kiosk.central.store.accounts import build_accounts, get_user, kiosk_document
 from library_kiosk.central.store.accounts import documents as build_documents
 from library_kiosk.central.store.db import database, is_postgres
 from library_kiosk.central.store.models import Block, Email, Fee, User
 from tests.helpers import BACKEND
-from tests.store.factories import TODAY, fine, hold, loan, patron
+from tests.store.factories import KEYER, TODAY, fine, hold, loan, patron
 from tests.sync.served import served
 
 
 def _expected(primary_id):
     user = get_user(primary_id)
-    return None if user is None else build_accounts([user])[0].to_dict()
+    return None if user is None else kiosk_document(build_accounts([user])[0].to_dict())
 
 
 def _served(cursor=0):
@@ -102,7 +102,7 @@ def test_deleted_patrons_travel_as_deletes_and_leave_the_read_model(central_db):
     with database.atomic():
         user.delete_instance(recursive=True)
         changes.record("P1", "delete")
-    page = sync.changes_after(0, 100)
+    page = sync.changes_after(KEYER, 0, 100)
     assert [(r["primary_id"], r["kind"]) for r in page["records"]] == [("P2", "upsert"), ("P1", "delete")]
     assert [d.primary_id for d in documents.PatronDocument.select()] == ["P2"]
 
@@ -165,8 +165,8 @@ def test_the_line_format_carries_the_same_page(central_db):
     with database.atomic():
         User.get(User.primary_id == "P3").delete_instance(recursive=True)
         changes.record("P3", "delete")
-    as_json = sync.changes_after(0, 100)
-    lines = parse_lines(sync.changes_lines(0, 100))
+    as_json = sync.changes_after(KEYER, 0, 100)
+    lines = parse_lines(sync.changes_lines(KEYER, 0, 100))
     assert {k: lines[k] for k in ("cursor", "more", "horizon")} == {k: as_json[k] for k in ("cursor", "more",
                                                                                              "horizon")}
     assert len(lines["records"]) == len(as_json["records"]) == 3
@@ -180,7 +180,7 @@ def test_the_line_format_carries_the_same_page(central_db):
 def test_cut_off_or_garbled_line_pages_are_refused(central_db):
     patron("P1")
     patron("P2", barcode="B2", card="C2")
-    text = sync.changes_lines(0, 100)
+    text = sync.changes_lines(KEYER, 0, 100)
     for bad in (text[:len(text) // 2], text[:-1], text.replace('"upsert"', '"upsurt"', 1),
                 text.replace('{"primary_id":"P2"', '{"primary_id":"P9"', 1), text.replace("\t", " ", 1),
                 text.split("\n", 1)[1]):

@@ -11,13 +11,14 @@ from library_kiosk.central.upstream import cache
 from library_kiosk.central.upstream.base import Fetched
 from library_kiosk.central.upstream.models import create_tables
 from tests.store import factories
+from tests.store.factories import KEYER
 
 TODAY = factories.TODAY
 X = "3100000000001"
 
 
 def _holder_flag(cursor):
-    page = sync.changes_after(cursor, 100)
+    page = sync.changes_after(KEYER, cursor, 100)
     return {r["primary_id"]: [l["requested_by_other"] for l in r["account"]["loans"]]
             for r in page["records"] if r.get("account")}
 

@@ -11,6 +11,7 @@ from tests.helpers import (
     TODAY,  # the pinned day
     device_client,
 )
+from tests.store.factories import KEYER
 from tests.upstream.alma_fake import example_user
 from tests.upstream.sip2_servers import Library, PysipILS, pysip2_app
 
@@ -59,7 +60,7 @@ def test_alma_refresh_caches_the_account_for_kiosk_sync(alma_api):
     assert api.get("/api/v1/patrons/lookup", query_string={"identifier": "20000000000111"}).json["primary_id"] == "AL1"
     from library_kiosk.central.store.sync import changes_after
 
-    page = changes_after(before)
+    page = changes_after(KEYER, before)
     assert page["records"][0]["account"]["requests"][0]["title"] == "Beloved"
     seq = latest_seq()
     api.post("/api/v1/patrons/refresh", query_string={"identifier": "AL1"})
@@ -175,7 +176,7 @@ def test_a_hold_the_ils_reports_shows_on_the_loan_in_the_kiosk_document(sip_api)
     body = api.post("/api/v1/patrons/refresh", query_string={"identifier": "21000000001"}).json
     flags = {loan["title"]: loan["requested_by_other"] for loan in body["account"]["loans"]}
     assert flags == {"Middlemarch": False, "Ulysses": True}
-    record = sync.account_record("21000000001")
+    record = sync.account_record(KEYER, "21000000001")
     assert [loan["requested_by_other"] for loan in record["account"]["loans"]] == [True, False]  # by due date
     library.items["39000000002"]["holds"] = 0  # the hold is gone at the ILS
     before = latest_seq()

@@ -49,6 +49,11 @@ def served(tmp_path_factory):
             f'[provisioning]\nport = {station_port}\nevent_keepalive_seconds = 1.0\n'
             f'[readers]\nservice_url = "{reader_url}"\n')
         env = dict(os.environ, KIOSK_CONFIG=str(config))
+        from kiosk import device_keys
+
+        # keys as a kiosk keeps them after a sync (there is no central store here): cards can be looked up
+        device_keys.save(str(folder / "run" / "device-keys.json"),
+                         device_keys.DeviceKeys(os.urandom(32), os.urandom(32), 6))
         subprocess.run([sys.executable, "-m", "library_kiosk", "staff", "add", "admin", "--role", "administrator",
                         "--password-stdin"], input=PASSWORDS["admin"], text=True, env=env, check=True,
                        capture_output=True)

@@ -25,6 +25,12 @@ def create_app(config: dict | None = None, today=None) -> Flask:
              lambda address: (jsonify(error={"code": "network_not_allowed", "message": (
                  f"This central store does not answer requests from {address} ([central] allowed_networks).")}), 403))
     schema.init(config["central"]["database_url"])
+    from library_kiosk.central.store import documents
+
+    with database.connection_context():
+        documents.configure(config["central"]["offline_pin_check_bits"])  # the offline PIN check kiosks get
+    if hasattr(database.obj, "close_all"):
+        database.obj.close_all()  # as schema.init: no pooled connection may outlive this call (gunicorn forks)
     from library_kiosk.central import (
         upstream,  # the library system behind the store: [upstream] kind (docs/upstream.md)
     )

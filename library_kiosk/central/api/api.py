@@ -6,8 +6,8 @@ from flask import Blueprint, current_app, jsonify, request
 from library_kiosk.central.api.auth import current_device
 from library_kiosk.central.api.errors import ApiError, int_arg
 from library_kiosk.central.api.openapi import OPENAPI
-from library_kiosk.central.store import circulation, kiosk_calls, letters, staff
-from library_kiosk.central.store.accounts import build_account, find_user, get_user
+from library_kiosk.central.store import circulation, kiosk_calls, letters, pin_checks, staff
+from library_kiosk.central.store.accounts import build_account, find_user, get_user, kiosk_document
 from library_kiosk.domain.blocks import active_blocks
 
 bp = Blueprint("api", __name__)
@@ -26,8 +26,7 @@ def _user_or_404(primary_id: str):
 
 def _account_json(user) -> dict:
     account = build_account(user)
-    data = account.to_dict()
-    data.pop("pin_hash", None)
+    data = kiosk_document(account.to_dict())  # as the sync sends it: the email masked, a few bits of PIN check
     data["active_blocks"] = [{"code": b.code, "message": b.message} for b in active_blocks(account, _today())]
     data["total_owed"] = str(account.total_owed())
     return data
@@ -129,6 +128,11 @@ def send_letter(primary_id):
     if not isinstance(context, dict):
         raise ApiError(400, "invalid_body", "context must be a JSON object.")
     allowed = {key: context[key] for key in ("renewals",) if key in context}
+    limit = letters.kiosk_letter_limit(user, current_app.config["KIOSK"])
+    if limit is not None:
+        raise ApiError(429, "too_many_letters",
+                       f"This patron has already been sent {limit} letters from kiosks in the last hour. "
+                       "Please try again later, or ask at the desk.")
     letter = letters.send_letter(user, letter_type, current_app.config["KIOSK"], f"kiosk:{_device()}",
                                  channel="email", today=_today(), **allowed)
     if letter.status != "sent":
@@ -138,13 +142,21 @@ def send_letter(primary_id):
 
 @bp.post("/api/v1/patrons/<primary_id>/pin-lockouts")
 def pin_lockout(primary_id):
-    """Record that a card was locked at a kiosk after too many wrong PINs (the staff audit log shows it)."""
+    """Record that a card was locked at a kiosk after too many wrong PINs (the staff audit log shows it).
+
+    Validated strictly (``pin_checks.lockout_report_problem``): ``locked_until`` must be a real UTC timestamp in
+    the future and within ``[central] pin_lockout_minutes`` of now; anything else is refused with 400 and
+    nothing is written."""
     _user_or_404(primary_id)
     body = _json_body()
     device = _device()
-    until = str(body.get("locked_until", ""))[:40]
-    entry = staff.audit(f"kiosk:{device}", "kiosk.pin_lockout", primary_id,
-                        f"Card locked at {device} after too many wrong PINs" + (f", until {until}" if until else ""))
+    until = body.get("locked_until")
+    limits = pin_checks.PinLimits.from_config(current_app.config["KIOSK"].get("central"))
+    problem = pin_checks.lockout_report_problem(until, limits, live=True)
+    if problem:
+        raise ApiError(400, "invalid_lockout", problem)
+    entry = staff.audit(pin_checks.operator(device), pin_checks.LOCKOUT_ACTION, primary_id,
+                        f"Card locked at {device} after too many wrong PINs, until {until}")
     return jsonify(id=entry.id), 201
 
 
@@ -175,6 +187,12 @@ def list_staff_calls():
 
 @bp.post("/api/v1/staff-calls/<int:call_id>/close")
 def close_staff_call(call_id):
-    if not kiosk_calls.close_call(call_id):
+    """Close a call this kiosk made (staff close any call at the station; a kiosk only its own: 403)."""
+    call = kiosk_calls.StaffCall.get_or_none(kiosk_calls.StaffCall.id == call_id)
+    if call is None or call.status != "open":
+        raise ApiError(404, "call_not_found", "No open call has this id.")
+    if call.device != _device()[:100]:
+        raise ApiError(403, "not_this_kiosks_call", "A kiosk may close only the calls for staff it made.")
+    if not kiosk_calls.close_call(call_id):  # closed meanwhile (at the station)
         raise ApiError(404, "call_not_found", "No open call has this id.")
     return jsonify(id=call_id, status="closed")

@@ -68,12 +68,19 @@ OPENAPI = {
                     "context": {"type": "object"}}}}}},
             "responses": {"201": {"description": "Sent", "content": {"application/json": {"schema": {
                 "$ref": "#/components/schemas/LetterResult"}}}},
-                "422": _ERROR, "400": _ERROR, "404": _ERROR}}},
+                "422": _ERROR, "400": _ERROR, "404": _ERROR,
+                "429": {"description": "Kiosks have already asked [central] letters_per_patron_per_hour letters "
+                                       "for this patron within the last hour; nothing was sent",
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}}}},
         "/api/v1/patrons/{primary_id}/pin-lockouts": {"post": {
-            "summary": "Record that a kiosk locked the patron's card after too many wrong PINs (staff audit log)",
+            "summary": "Record that a kiosk locked the patron's card after too many wrong PINs (staff audit log); "
+                       "locked_until must be a UTC timestamp in the future, within [central] pin_lockout_minutes "
+                       "of now (400 invalid_lockout otherwise, nothing recorded)",
             "parameters": [_PRIMARY_ID],
-            "requestBody": {"required": False, "content": {"application/json": {"schema": {
-                "type": "object", "properties": {"locked_until": {"type": "string", "format": "date-time"}}}}}},
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "required": ["locked_until"], "properties": {"locked_until": {
+                    "type": "string", "format": "date-time",
+                    "pattern": r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z?$"}}}}}},
             "responses": {"201": {"description": "Recorded"}, "400": _ERROR, "404": _ERROR}}},
         "/api/v1/staff-calls": {
             "post": {"summary": "A patron at a kiosk asks for staff",
@@ -88,9 +95,9 @@ OPENAPI = {
                         "type": "object", "properties": {"calls": {"type": "array", "items": {
                             "$ref": "#/components/schemas/StaffCall"}}}}}}}}}},
         "/api/v1/staff-calls/{call_id}/close": {"post": {
-            "summary": "Close a call for staff",
+            "summary": "Close a call for staff that this kiosk made (another kiosk's call: 403, left open)",
             "parameters": [{"name": "call_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
-            "responses": {"200": {"description": "Closed"}, "404": _ERROR}}},
+            "responses": {"200": {"description": "Closed"}, "403": _ERROR, "404": _ERROR}}},
         "/api/v1/capabilities": {"get": {
             "summary": "What the upstream library system supports (kiosks hide what is false, e.g. renew_all)",
             "responses": {"200": {"description": "OK", "content": {"application/json": {"schema": {
@@ -111,17 +118,32 @@ OPENAPI = {
                     "account": {"$ref": "#/components/schemas/Account"}}}}}},
                 "400": _ERROR, "404": _ERROR, "503": _ERROR}}},
         "/api/v1/patrons/{primary_id}/verify-pin": {"post": {
-            "summary": "Check a PIN with the upstream library system (for patrons whose account has no PIN hash), "
-                       "or a password (kiosk sign-in without a card: the patron's password hash here, else the "
-                       "upstream); the secret is sent in the body, never in the URL",
+            "summary": "Check a PIN, or a password (kiosk sign-in without a card): the central store is the "
+                       "authority; it checks the slow hash it holds, else asks the upstream library system. Wrong "
+                       "secrets are counted per patron across all kiosks; after [central] pin_max_attempts the "
+                       "patron is locked at every kiosk for pin_lockout_minutes and nothing is checked meanwhile "
+                       "(ok false, locked_until set). Every check is audited; the secret is sent in the body, "
+                       "never in the URL",
             "parameters": [{"name": "primary_id", "in": "path", "required": True, "schema": {"type": "string"}}],
             "requestBody": {"required": True, "content": {"application/json": {"schema": {"oneOf": [
                 {"type": "object", "required": ["pin"], "properties": {"pin": {"type": "string", "minLength": 1}}},
                 {"type": "object", "required": ["password"],
                  "properties": {"password": {"type": "string", "minLength": 1}}}]}}}},
-            "responses": {"200": {"description": "Checked", "content": {"application/json": {"schema": {
-                "type": "object", "properties": {"ok": {"type": "boolean"}}}}}},
-                "400": _ERROR, "404": _ERROR, "502": _ERROR, "503": _ERROR}}},
+            "responses": {"200": {"description": "Checked, or not checked because the patron is locked",
+                                  "content": {"application/json": {"schema": {
+                "type": "object", "required": ["ok", "attempts_left", "locked_until"], "properties": {
+                    "ok": {"type": "boolean"},
+                    "attempts_left": {"type": "integer", "minimum": 0,
+                                      "description": "wrong secrets left before the patron is locked"},
+                    "locked_until": {"type": ["string", "null"], "format": "date-time",
+                                     "description": "UTC, ending in Z: the patron is locked at every kiosk until "
+                                                    "then (null: not locked)"}}}}}},
+                "400": _ERROR, "404": _ERROR, "429": {
+                    "description": "This device asked for more than [central] pin_checks_per_device_per_minute "
+                                   "checks within a minute; nothing was checked",
+                    "headers": {"Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}},
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+                "502": _ERROR, "503": _ERROR}}},
         "/api/v1/upstream/replay": {"post": {
             "summary": "Send renewals queued while the upstream was down, each exactly once",
             "responses": {"200": {"description": "OK", "content": {"application/json": {"schema": {

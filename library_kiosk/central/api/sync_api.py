@@ -11,7 +11,7 @@ from flask import Blueprint, current_app, jsonify, request
 
 from library_kiosk.central.api.auth import current_device
 from library_kiosk.central.api.errors import ApiError, int_arg
-from library_kiosk.central.store import devices, letters, sync
+from library_kiosk.central.store import devices, fleet_keys, letters, sync
 from library_kiosk.central.store.idempotency import MAX_OPS, OpRefused, apply_ops
 from library_kiosk.central.store.sync_ops import HANDLERS, PAYLOADS, REQUIRED
 from library_kiosk.domain.checksums import batch_checksum
@@ -55,11 +55,12 @@ def changes():
     shape = request.args.get("format", "json")
     if shape not in ("json", "lines"):
         raise ApiError(400, "invalid_parameter", "format must be json or lines.")
+    keyer = fleet_keys.keyer_for(device)  # identifiers only as HMACs under this kiosk's own key
     if shape == "lines":  # the stored documents as they are (store/sync.py changes_lines)
-        body = sync.changes_lines(cursor, limit)
+        body = sync.changes_lines(keyer, cursor, limit)
         devices.note_pull(device, cursor)
         return current_app.response_class(body, mimetype=sync.LINES_MEDIA_TYPE)
-    page = sync.changes_after(cursor, limit)
+    page = sync.changes_after(keyer, cursor, limit)
     devices.note_pull(device, cursor)
     return jsonify(page)
 
@@ -167,8 +168,19 @@ LIST_ITEMS = {
 }
 
 
+@bp.get("/api/v1/sync/keys")
+def keys():
+    """This kiosk's keys: its identifier key and the fleet's PIN check key (store/fleet_keys.py). The kiosk keeps
+    them in memory and its runtime directory, never beside its cache; a revoked kiosk gets them no more."""
+    bits = current_app.config["KIOSK"]["central"]["offline_pin_check_bits"]
+    response = jsonify(fleet_keys.keys_for(current_device(), bits))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 def _records(primary_ids) -> list[dict]:
-    return [sync.account_record(pid) for pid in dict.fromkeys(p for p in primary_ids if p)]
+    keyer = fleet_keys.keyer_for(current_device())
+    return [sync.account_record(keyer, pid) for pid in dict.fromkeys(p for p in primary_ids if p)]
 
 
 def _send_letters(letter_ids=None) -> None:

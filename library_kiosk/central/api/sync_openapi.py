@@ -16,8 +16,12 @@ def _ref(name: str) -> dict:
 _AUTH_ERRORS = {"401": _ERROR, "403": _ERROR}
 _RECORD = {"type": "object", "required": ["seq", "primary_id", "kind"], "properties": {
     "seq": {"type": "integer"}, "primary_id": {"type": "string"}, "kind": {"enum": ["upsert", "delete"]},
-    "account": {"type": "object"}, "identifiers": {"type": "array", "items": {"type": "object", "properties": {
-        "id_type": {"type": "string"}, "value": {"type": "string"}, "status": {"type": "string"}}}}}}
+    "account": {"type": "object"}, "identifiers": {
+        "type": "array", "description": "The active identifiers, each keyed for the asking kiosk only",
+        "items": {"type": "object", "required": ["id_type", "key"], "properties": {
+            "id_type": {"type": "string"},
+            "key": {"type": "string", "pattern": "^[0-9a-f]{64}$",
+                    "description": "HMAC-SHA256 of the trimmed, upper-case value under this kiosk's key"}}}}}}
 _OP_RESULT = {"type": "object", "required": ["seq", "key", "type", "status"], "properties": {
     "seq": {"type": "integer"}, "key": {"type": "string"}, "type": {"type": "string"},
     "primary_id": {"type": "string"}, "status": {"enum": ["applied", "rejected"]}, "replayed": {"type": "boolean"},
@@ -46,6 +50,18 @@ SYNC_PATHS = {
             {"name": "after", "in": "query", "schema": {"type": "integer", "minimum": 0}},
             {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 5000}}],
         "responses": {"200": _json(_ref("ChangePage")), "400": _ERROR, **_AUTH_ERRORS}}},
+    "/api/v1/sync/keys": {"get": {
+        "summary": "This kiosk's keys: its identifier key (new at each enrolment) and the fleet's PIN check key",
+        "description": "A kiosk keeps them in memory and its runtime directory, never beside its cache "
+                       "(docs/security.md). A revoked kiosk is refused.",
+        "security": _DEVICE,
+        "responses": {"200": _json({"type": "object", "required": [
+            "identifier_key", "key_id", "pin_check_key", "pin_check_bits"], "properties": {
+            "identifier_key": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+            "key_id": {"type": "string", "description": "Also in every page's head: a kiosk enrolled again "
+                                                        "notices its stored hashes are under an old key"},
+            "pin_check_key": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+            "pin_check_bits": {"type": "integer", "minimum": 0, "maximum": 16}}}), **_AUTH_ERRORS}}},
     "/api/v1/sync/ops": {"post": {
         "summary": "Apply this kiosk's queued operations in sequence order, each idempotency key at most once",
         "description": "A replayed key gets its first answer; a key reused with another payload is refused (422); "

@@ -3,8 +3,10 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify, request
 
-from library_kiosk.central.api.errors import ApiError
-from library_kiosk.central.store.accounts import build_account, get_user
+from library_kiosk.central.api.auth import current_device
+from library_kiosk.central.api.errors import ApiError, error_response
+from library_kiosk.central.store import fleet_keys, pin_checks
+from library_kiosk.central.store.accounts import build_account, get_user, kiosk_document
 from library_kiosk.central.upstream import cache
 from library_kiosk.central.upstream.base import UpstreamError, UpstreamUnavailable
 from library_kiosk.domain.blocks import active_blocks
@@ -35,8 +37,7 @@ def refresh():
                            "The library system cannot be reached and this card is not known here yet.")
         raise ApiError(404, "identifier_not_found", "No patron holds this identifier.")
     account = build_account(user)
-    data = account.to_dict()
-    data.pop("pin_hash", None)
+    data = kiosk_document(account.to_dict())  # as the sync sends it: the email masked, a few bits of PIN check
     data["active_blocks"] = [{"code": b.code, "message": b.message} for b in active_blocks(account, today)]
     data["total_owed"] = str(account.total_owed())
     return jsonify(primary_id=user.primary_id, source=source, account=data)
@@ -48,13 +49,8 @@ def replay():
     return jsonify(**counts, pending=cache.pending_count())
 
 
-@bp.post("/api/v1/patrons/<primary_id>/verify-pin")
-def verify_pin(primary_id):
-    """Ask whether a PIN, or a password, is the patron's. The PIN (``{"pin": ...}``: kiosks use it for patrons
-    whose account carries no PIN hash, i.e. upstream patrons) is checked by the library system; a password
-    (``{"password": ...}``: signing in at a kiosk without a card) against the patron's password hash here when
-    the store holds one, else by the library system (Alma ``op=auth``, SIP2 AD). The secret travels in the
-    JSON body only and is never logged."""
+def _secret_from_body() -> tuple[str, bool]:
+    """The secret and whether it is a password (else a PIN); a 400 when there is none."""
     body = request.get_json(silent=True) if request.get_data() else None
     body = body if isinstance(body, dict) else {}
     password = body.get("password") if "password" in body and "pin" not in body else None
@@ -63,20 +59,80 @@ def verify_pin(primary_id):
         if password is not None:
             raise ApiError(400, "password_required", "Give the password in the JSON body: {\"password\": \"...\"}.")
         raise ApiError(400, "pin_required", "Give the PIN in the JSON body: {\"pin\": \"...\"}.")
+    return secret, password is not None
+
+
+def _rate_limited(device: str, limits: pin_checks.PinLimits):
+    wait = pin_checks.retry_after(device, limits)
+    if wait is None:
+        return None
+    response, status = error_response(
+        429, "too_many_checks",
+        f"This kiosk asked for more than {limits.per_device_per_minute} PIN checks in a minute. "
+        f"Try again in {wait} seconds.")
+    response.headers["Retry-After"] = str(wait)
+    return response, status
+
+
+def _check(user, secret: str, is_password: bool) -> bool:
+    """The central store decides from its own slow hash when it holds one, else it asks the library system."""
+    if is_password:
+        if user.password_hash:  # a password set here (the provisioning station)
+            return verify_secret(user.password_hash, secret)
+        return _upstream().verify_password(user.primary_id, secret)
+    if user.pin_hash:
+        return verify_secret(user.pin_hash, secret)
+    return _upstream().verify_pin(user.primary_id, secret)
+
+
+@bp.post("/api/v1/patrons/<primary_id>/verify-pin")
+def verify_pin(primary_id):
+    """Ask whether a PIN (``{"pin": ...}``) or a password (``{"password": ...}``: signing in without a card) is
+    the patron's. The central store is the authority: it checks against the patron's slow hash here when it holds
+    one, else asks the library system (Alma ``op=auth``, SIP2 AD). Wrong secrets are counted per patron across
+    every kiosk; after ``[central] pin_max_attempts`` the patron is locked everywhere for ``pin_lockout_minutes``
+    and nothing is checked meanwhile; one device gets 429 beyond ``pin_checks_per_device_per_minute``. Every
+    check is audited (device, patron, outcome). The secret travels in the JSON body only and is never logged."""
+    secret, is_password = _secret_from_body()
+    device = current_device().name
+    limits = pin_checks.PinLimits.from_config(current_app.config["KIOSK"].get("central"))
+    limited = _rate_limited(device, limits)
+    if limited is not None:
+        return limited
+    what = "password" if is_password else "PIN"
     user = get_user(primary_id)
     if user is None:
+        pin_checks.audit_check(device, primary_id[:100], what, "no such patron")
         raise ApiError(404, "patron_not_found", f"No patron has the primary id {primary_id!r}.")
-    what = "PIN" if password is None else "password"
+    early = pin_checks.begin(primary_id, limits)  # counted before checking: parallel requests get no extra guesses
+    if early is not None:
+        pin_checks.audit_check(device, primary_id, what,
+                               f"not checked, locked until {pin_checks.iso(early.locked_until)}" if early.locked_until
+                               else "not checked, the last attempts are being checked")
+        return jsonify(early.to_dict(False))
     try:
-        if password is None:
-            ok = _upstream().verify_pin(primary_id, secret)
-        elif user.password_hash:  # a password set here (the provisioning station): our own slow hash decides
-            ok = verify_secret(user.password_hash, secret)
-        else:
-            ok = _upstream().verify_password(primary_id, secret)
+        ok = bool(_check(user, secret, is_password))
     except UpstreamUnavailable:
+        pin_checks.uncount(primary_id)
+        pin_checks.audit_check(device, primary_id, what, "not checked, the library system cannot be reached")
         raise ApiError(503, "upstream_unavailable",
                        f"The library system cannot be reached, so the {what} cannot be checked just now.") from None
     except UpstreamError as exc:
+        pin_checks.uncount(primary_id)
+        pin_checks.audit_check(device, primary_id, what, f"not checked, the library system refused ({exc.code})")
         raise ApiError(502, exc.code, exc.message) from None
-    return jsonify(ok=bool(ok))
+    if ok:
+        pin_checks.record_success(primary_id)
+        if not is_password:  # the offline check value of a PIN seen right (patrons from before, the library system's)
+            fleet_keys.remember_check(user, secret)
+        pin_checks.audit_check(device, primary_id, what, "right")
+        return jsonify(pin_checks.CheckState(limits.max_attempts).to_dict(True))
+    state, started = pin_checks.record_failure(primary_id, device, limits)
+    if state.locked_until is None:
+        pin_checks.audit_check(device, primary_id, what, f"wrong, {state.attempts_left} attempts left")
+    else:
+        pin_checks.audit_check(device, primary_id, what,
+                               f"wrong, locked at every kiosk until {pin_checks.iso(state.locked_until)}")
+    if started:  # the lock itself, once, where staff look for locked cards
+        pin_checks.audit_lock(device, primary_id, limits, state.locked_until)
+    return jsonify(state.to_dict(False))

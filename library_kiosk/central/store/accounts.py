@@ -26,6 +26,8 @@ from library_kiosk.central.store.models import (
     UserGroup,
 )
 from library_kiosk.domain import account as domain
+from library_kiosk.domain.account import mask_email
+from library_kiosk.domain.offline_pin import STORED_BITS, truncated
 
 OPEN_REQUEST_STATUSES = ("ON_HOLD_SHELF", "IN_PROCESS", "NOT_STARTED")
 
@@ -127,7 +129,7 @@ def _account(user, loans, requested, not_renewable, requests, fees, blocks, emai
         source_system=user.external_id,
         preferred_language=user.preferred_language,
         preferred_email=emails[0].email_address if emails else "",
-        pin_hash=user.pin_hash,
+        pin_check=user.pin_check,
         purge_date=user.purge_date,
         blocks=tuple(domain.Block(b.block_type, b.block_description, b.block_status, b.expiry_date) for b in blocks),
         loans=tuple(
@@ -251,6 +253,26 @@ def _by_user(rows) -> dict:
     return found
 
 
+# What kiosks are sent of an account (the read model's documents, kiosk_document): the email masked, and the PIN's
+# offline check value cut to ``[central] offline_pin_check_bits`` (configure_kiosk_documents, at start).
+DEFAULT_PIN_CHECK_BITS = 6
+_served = {"pin_check_bits": DEFAULT_PIN_CHECK_BITS}
+
+
+def configure_kiosk_documents(pin_check_bits: int) -> int:
+    """Set (and return) the bits of the offline PIN check kiosks are sent (0: none; patrons with a PIN are then
+    not served offline). ``documents.configure`` also drops stored documents built with other bits."""
+    _served["pin_check_bits"] = min(max(int(pin_check_bits), 0), STORED_BITS)
+    return _served["pin_check_bits"]
+
+
+def kiosk_document(document: dict) -> dict:
+    """An account document (``Account.to_dict()``) as a kiosk may hold it (same keys, same order)."""
+    document["preferred_email"] = mask_email(document.get("preferred_email", ""))
+    document["pin_check"] = truncated(document.get("pin_check", ""), _served["pin_check_bits"])
+    return document
+
+
 def documents(primary_ids, batch: int = 2000) -> dict[str, tuple[str, str]]:
     """``{primary_id: (account document JSON, identifiers JSON)}`` of the patrons that exist (others are left
     out). The identifiers JSON is ``identifiers_of`` for that user; both are compact JSON (what a kiosk stores)."""
@@ -260,10 +282,11 @@ def documents(primary_ids, batch: int = 2000) -> dict[str, tuple[str, str]]:
     primary_ids = list(primary_ids)
     open_requests = ",".join(f"'{status}'" for status in OPEN_REQUEST_STATUSES)
     empty = ()
+    bits = _served["pin_check_bits"]
     for start in range(0, len(primary_ids), batch):
         users = _rows(User, '"id", "primary_id", "first_name", "last_name", "user_group", "expiry_date", '
                             '"account_type", "record_type", "status", "external_id", "preferred_language", '
-                            '"pin_hash", "purge_date"', '"primary_id"', primary_ids[start:start + batch])
+                            '"pin_check", "purge_date"', '"primary_id"', primary_ids[start:start + batch])
         if not users:
             continue
         if policies is None:
@@ -296,7 +319,7 @@ def documents(primary_ids, batch: int = 2000) -> dict[str, tuple[str, str]]:
         identifiers = _by_user(_rows(Identifier, '"user_id", "id_type", "value", "status"', '"user_id"', ids,
                                      'ORDER BY "id"'))
         for (user_id, primary_id, first_name, last_name, group, expiry_date, account_type, record_type, status,
-             external_id, language, pin_hash, purge_date) in users:
+             external_id, language, pin_check, purge_date) in users:
             policy = policies.get(group)
             if policy is None:  # a group created after the policies were read
                 policies = _policies()
@@ -305,7 +328,8 @@ def documents(primary_ids, batch: int = 2000) -> dict[str, tuple[str, str]]:
                 "primary_id": primary_id, "first_name": first_name, "last_name": last_name, "policy": policy,
                 "expiry_date": _day(expiry_date), "account_type": account_type, "record_type": record_type,
                 "status": status, "source_system": external_id, "preferred_language": language,
-                "preferred_email": emails.get(user_id, ""), "pin_hash": pin_hash, "purge_date": _day(purge_date),
+                "preferred_email": mask_email(emails.get(user_id, "")), "pin_check": truncated(pin_check, bits),
+                "purge_date": _day(purge_date),
                 "blocks": [{"block_type": b[1], "description": b[2], "status": b[3], "expiry_date": _day(b[4])}
                            for b in blocks.get(user_id, empty)],
                 "loans": [{"loan_id": l[1], "item_barcode": l[2], "title": l[3], "author": l[4], "call_number": l[5],

@@ -23,6 +23,7 @@ from library_kiosk.central.store import changes
 from library_kiosk.central.store import documents as read_model
 from library_kiosk.central.store.bulk import insert_rows
 from library_kiosk.central.store.db import database, is_postgres
+from library_kiosk.central.store.fleet_keys import pin_check_key
 from library_kiosk.central.store.jobs.report import DOCUMENTS_PHASE, phase_progress
 from library_kiosk.central.store.models import (
     Address,
@@ -37,7 +38,7 @@ from library_kiosk.central.store.models import (
     User,
     UserGroup,
 )
-from library_kiosk.domain import clock
+from library_kiosk.domain import clock, offline_pin
 from library_kiosk.domain.codes import HARVARD_USER_GROUPS
 from library_kiosk.domain.hashing import hash_secret
 
@@ -116,7 +117,7 @@ def generate(patrons: int = 200, seed: int = 1, today: dt.date | None = None, pr
     takes a third argument, the phase name (``progress(done, total, DOCUMENTS_PHASE)``)."""
     today = today or clock.today()
     rng = random.Random(seed)
-    pin_hash = hash_secret(DEMO_PIN)
+    pins = (hash_secret(DEMO_PIN), pin_check_key())  # one slow hash for all; a check value per patron
     ensure_groups()
     codes = list(HARVARD_USER_GROUPS)
     start_id = (User.select(User.id).order_by(User.id.desc()).scalar() or 0) + 1
@@ -126,7 +127,7 @@ def generate(patrons: int = 200, seed: int = 1, today: dt.date | None = None, pr
     while done < patrons:
         size = min(5000, patrons - done)
         with database.atomic():
-            loan_id = _generate_batch(rng, start_id + done, size, codes, pin_hash, today, loan_id, counts)
+            loan_id = _generate_batch(rng, start_id + done, size, codes, pins, today, loan_id, counts)
         done += size
         if progress:
             progress(done, patrons)
@@ -145,7 +146,7 @@ BATCH_TABLES = (User, Identifier, Email, Address, Phone, Statistic, Block, Loan,
 BATCH_COUNTS = {"users": User, "identifiers": Identifier, "loans": Loan, "requests": Request, "fees": Fee}
 
 
-def _generate_batch(rng, first, size, codes, pin_hash, today, loan_id, counts) -> int:
+def _generate_batch(rng, first, size, codes, pins, today, loan_id, counts) -> int:
     """Generate and insert patrons ``first`` to ``first + size - 1``; returns the next loan id.
 
     The helpers draw from ``rng`` in a fixed order, patron by patron: keep it, or a seed stops giving the same
@@ -153,7 +154,7 @@ def _generate_batch(rng, first, size, codes, pin_hash, today, loan_id, counts) -
     rows = {model: [] for model in BATCH_TABLES}
     held = []  # (user id, item barcode) of loans, for "requested by another patron"
     for number in range(first, first + size):
-        user = _user(rng, number, codes, pin_hash, today)
+        user = _user(rng, number, codes, pins, today)
         rows[User].append(user)
         _add_segments(rows, rng, number, user)
         loan_id = _add_loans(rows, held, rng, number, user["user_group"], today, loan_id)
@@ -167,7 +168,7 @@ def _generate_batch(rng, first, size, codes, pin_hash, today, loan_id, counts) -
     return loan_id
 
 
-def _user(rng, number, codes, pin_hash, today) -> dict:
+def _user(rng, number, codes, pins, today) -> dict:
     """A patron's row: 60% external, a few expired, inactive or expiring soon."""
     external = rng.random() < 0.6
     group = rng.choice(codes)
@@ -178,7 +179,8 @@ def _user(rng, number, codes, pin_hash, today) -> dict:
         expiry_date=expiry, purge_date=expiry + dt.timedelta(days=365) if external else None,
         account_type="EXTERNAL" if external else "INTERNAL",
         external_id=rng.choice(["STUDENT", "HR", "VISITORS"]) if external else "",
-        record_type="PUBLIC" if external else "STAFF", status=status, pin_hash=pin_hash,
+        record_type="PUBLIC" if external else "STAFF", status=status, pin_hash=pins[0],
+        pin_check=offline_pin.check_value(pins[1], f"P{number:07d}", DEMO_PIN),
         preferred_language=rng.choice(["en", "en", "en", "fr"]),
     )
 

@@ -42,6 +42,7 @@ class Device(BaseModel):
     cursor = pw.BigIntegerField(default=0)  # the cursor of its last pull
     last_heartbeat = pw.DateTimeField(null=True)
     heartbeat = pw.TextField(default="{}")
+    identifier_key = pw.CharField(max_length=64, null=True)  # the key of its identifier hashes (fleet_keys.py)
 
 
 class SyncConflict(BaseModel):
@@ -117,7 +118,7 @@ def enrol(code: str) -> tuple[str, str]:
                 or device.code_expires < _now():
             raise DeviceError("This enrolment code is not valid (unknown, used, expired or revoked).")
         updated = (Device.update(code_digest=None, code_expires=None, token_digest=digest(token), status="active",
-                                 enrolled=_now())
+                                 enrolled=_now(), identifier_key=secrets.token_hex(32))  # a new key per enrolment
                    .where((Device.id == device.id) & (Device.code_digest == digest(code))).execute())
         if not updated:
             raise DeviceError("This enrolment code was used at the same moment by another kiosk.")

@@ -48,6 +48,30 @@ class PatronDocument(BaseModel):
     identifiers = pw.TextField()  # compact JSON list of {id_type, value, status}
 
 
+def configure(pin_check_bits: int) -> bool:
+    """Serve kiosks ``pin_check_bits`` of each PIN's offline check value (``[central] offline_pin_check_bits``).
+    When that differs from what the stored documents were built with, they are all dropped (pages build them
+    again) and every patron with a check value is recorded as changed, so kiosks pull the new value; return
+    whether the setting changed."""
+    from library_kiosk.central.store import changes
+    from library_kiosk.central.store.accounts import configure_kiosk_documents
+    from library_kiosk.central.store.fleet_keys import FleetKey
+    from library_kiosk.central.store.models import User
+
+    bits = str(configure_kiosk_documents(pin_check_bits))
+    with database.atomic():
+        held = FleetKey.get_or_none(FleetKey.name == "served_pin_check_bits")
+        if held is not None and held.value == bits:
+            return False
+        FleetKey.insert(name="served_pin_check_bits", value=bits).on_conflict(
+            conflict_target=[FleetKey.name], update={FleetKey.value: bits}).execute()
+        if held is None:
+            return False  # the first start: documents already carry the setting's bits
+        PatronDocument.delete().execute()
+        changes.record_many([pid for (pid,) in User.select(User.primary_id).where(User.pin_check != "").tuples()])
+    return True
+
+
 def build(primary_ids, stamp: int, keep: bool = True) -> dict[str, tuple[str, str] | None]:
     """Build the documents of ``primary_ids`` now (``None`` for patrons gone) and, with ``keep``, store them
     stamped ``stamp``. ``stamp`` must be a safe horizon read *before* this call (see the module docstring)."""

@@ -155,6 +155,16 @@ def queue_letter(user: User, letter_type: str, config: dict, operator: str, devi
     return letter
 
 
+def kiosk_letter_limit(user: User, config: dict, now: dt.datetime | None = None) -> int | None:
+    """``[central] letters_per_patron_per_hour`` when kiosks have already asked that many letters for ``user``
+    within the last hour (any kiosk, sent, queued or failed), else None: the next one must be refused."""
+    limit = int(config.get("central", {}).get("letters_per_patron_per_hour", 5))
+    since = (now or _now()) - dt.timedelta(hours=1)
+    count = (Letter.select().where((Letter.user == user) & Letter.sent_by.startswith("kiosk:")
+                                   & (Letter.created > since)).count())
+    return limit if count >= limit else None
+
+
 def _message_id(letter: Letter) -> str:
     """The same Message-ID at every attempt, so a letter sent again after a crash can be recognised."""
     return f"<letter-{letter.id}.{letter.created:%Y%m%d%H%M%S%f}@library.invalid>"

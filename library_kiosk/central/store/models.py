@@ -56,6 +56,7 @@ class User(BaseModel):
     status = pw.CharField(max_length=10, default="ACTIVE")  # ACTIVE / INACTIVE
     pin_hash = pw.CharField(max_length=200, default="")
     password_hash = pw.CharField(max_length=200, default="")
+    pin_check = pw.CharField(max_length=20, default="")  # the PIN's offline check value (domain/offline_pin.py)
     rs_library = pw.CharField(max_length=100, default="")
     preferred_language = pw.CharField(max_length=10, default="en")
     roles = pw.CharField(max_length=200, default="PATRON")  # comma-separated user roles

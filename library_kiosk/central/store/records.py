@@ -13,6 +13,7 @@ import peewee as pw
 
 from library_kiosk.central.store import changes, staff
 from library_kiosk.central.store.db import database
+from library_kiosk.central.store.fleet_keys import pin_fields
 from library_kiosk.central.store.models import Address, Email, Identifier, Note, Phone, Statistic, User, _now
 from library_kiosk.central.store.registration import (
     Invalid,
@@ -82,10 +83,11 @@ def update_general(user: User, form, operator: str) -> None:
         raise Invalid(errors)
     fields = dict(values, user_group=group, expiry_date=expiry, status=status)
     if secrets["pin"]:
-        fields["pin_hash"] = hash_secret(secrets["pin"])
+        fields.update(pin_fields(user.primary_id, secrets["pin"]))  # the slow hash and the offline check value
     if secrets["password"]:
         fields["password_hash"] = hash_secret(secrets["password"])
-    changed = sorted(k for k in fields if k.endswith("_hash") or str(getattr(user, k)) != str(fields[k]))
+    changed = sorted(k for k in fields if k.endswith("_hash") or str(getattr(user, k)) != str(fields[k])
+                     if k != "pin_check")  # said as pin_hash
     _write(user, operator, "patron.update", "changed " + (", ".join(changed) or "nothing"),
            lambda: User.update(**fields).where(User.id == user.id).execute())
 

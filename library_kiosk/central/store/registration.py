@@ -15,6 +15,7 @@ import peewee as pw
 
 from library_kiosk.central.store import changes, staff
 from library_kiosk.central.store.db import database
+from library_kiosk.central.store.fleet_keys import pin_fields
 from library_kiosk.central.store.models import Address, Email, Fee, Identifier, Statistic, User, UserGroup
 from library_kiosk.domain import codes
 from library_kiosk.domain.hashing import hash_secret
@@ -198,9 +199,9 @@ def register(form, today: dt.date, operator: str, rs_libraries=(), writer=None) 
             user = User.create(
                 primary_id=_next_primary_id(), first_name=values["first_name"], last_name=values["last_name"],
                 user_group=group, expiry_date=values["expiry_date"], account_type="INTERNAL", record_type="STAFF",
-                rs_library=values["rs_library"],
-                pin_hash=hash_secret(values["pin"]) if values["pin"] else "",
-                password_hash=hash_secret(values["password"]))
+                rs_library=values["rs_library"], password_hash=hash_secret(values["password"]))
+            if values["pin"]:  # the slow hash and the offline check value (fleet_keys.py) need the primary id
+                User.update(**pin_fields(user.primary_id, values["pin"])).where(User.id == user.id).execute()
             Email.create(user=user, preferred=True, **values["email"])
             Address.create(user=user, preferred=True, **values["address"])
             if values["address2"]:

@@ -27,10 +27,11 @@ from dataclasses import dataclass, field
 import peewee as pw
 
 from library_kiosk.central.store import documents
-from library_kiosk.central.store.accounts import build_accounts, identifiers_of
+from library_kiosk.central.store.accounts import build_accounts, identifiers_of, kiosk_document
 from library_kiosk.central.store.changes import safe_horizon
 from library_kiosk.central.store.db import database, is_postgres
 from library_kiosk.central.store.models import Change, User, UserGroup
+from library_kiosk.domain.identifier_keys import IdentifierKeyer
 
 log = logging.getLogger(__name__)
 LINES_MEDIA_TYPE = "application/x-kiosk-changes"
@@ -85,8 +86,8 @@ def page(cursor: int, limit: int = 500, horizon: int | None = None) -> Page:
     return Page(last, len(rows) == limit and last < horizon, horizon, records, len(stale))
 
 
-def changes_after(cursor: int, limit: int = 500, horizon: int | None = None) -> dict:
-    """The page as a dict (the JSON answer of ``GET /api/v1/sync/changes``)."""
+def changes_after(keyer: IdentifierKeyer, cursor: int, limit: int = 500, horizon: int | None = None) -> dict:
+    """The page as a dict (the JSON answer of ``GET /api/v1/sync/changes``), identifiers keyed for one kiosk."""
     found = page(cursor, limit, horizon)
     records = []
     for seq, primary_id, document, identifiers in found.records:
@@ -94,42 +95,45 @@ def changes_after(cursor: int, limit: int = 500, horizon: int | None = None) -> 
             records.append({"seq": seq, "primary_id": primary_id, "kind": "delete"})
         else:
             records.append({"seq": seq, "primary_id": primary_id, "kind": "upsert",
-                            "account": json.loads(document), "identifiers": json.loads(identifiers)})
-    return {"cursor": found.cursor, "more": found.more, "horizon": found.horizon, "records": records}
+                            "account": json.loads(document), "identifiers": keyer.keyed(json.loads(identifiers))})
+    return {"cursor": found.cursor, "more": found.more, "horizon": found.horizon, "key_id": keyer.key_id,
+            "records": records}
 
 
-def changes_lines(cursor: int, limit: int = 500) -> str:
+def changes_lines(keyer: IdentifierKeyer, cursor: int, limit: int = 500) -> str:
     """The page in the line format (``format=lines``), text of ``LINES_MEDIA_TYPE``:
 
     line 1: ``{"cursor": C, "more": M, "horizon": H, "count": N}``;
     then N lines, one per record: ``[seq, "primary_id", "upsert", IDENTIFIERS]`` TAB ``DOCUMENT`` for an
-    upsert (DOCUMENT: the account document's compact JSON text, starting ``{"primary_id":``), or
+    upsert (IDENTIFIERS: the active ones keyed for this kiosk, ``[{"id_type": T, "key": HMAC}, ...]``;
+    DOCUMENT: the account document's compact JSON text, starting ``{"primary_id":``), or
     ``[seq, "primary_id", "delete"]``; last line ``{"end": N}``. Compact JSON never holds a raw tab or
     newline (they are escaped in strings), so the lines split safely; a cut-off page lacks its end line.
     """
     found = page(cursor, limit)
     dumps = json.dumps
-    parts = [dumps({"cursor": found.cursor, "more": found.more, "horizon": found.horizon,
+    parts = [dumps({"cursor": found.cursor, "more": found.more, "horizon": found.horizon, "key_id": keyer.key_id,
                     "count": len(found.records)})]
     for seq, primary_id, document, identifiers in found.records:
         if document is None:
             parts.append(f'[{seq},{dumps(primary_id)},"delete"]')
         else:
-            parts.append(f'[{seq},{dumps(primary_id)},"upsert",{identifiers}]\t{document}')
+            parts.append(f'[{seq},{dumps(primary_id)},"upsert",{keyer.keyed_json(identifiers)}]\t{document}')
     parts.append(f'{{"end":{len(found.records)}}}')
     parts.append("")
     return "\n".join(parts)
 
 
-def account_record(primary_id: str) -> dict:
-    """One patron's record as a page carries it (an upsert, or a delete if gone), at its latest seq."""
+def account_record(keyer: IdentifierKeyer, primary_id: str) -> dict:
+    """One patron's record as a page carries it to one kiosk (an upsert, or a delete if gone), at its latest seq."""
     seq = (Change.select(Change.seq).where(Change.primary_id == primary_id)
            .order_by(Change.seq.desc()).limit(1).scalar()) or 0
     user = User.select(User, UserGroup).join(UserGroup).where(User.primary_id == primary_id).first()
     if user is None:
         return {"seq": seq, "primary_id": primary_id, "kind": "delete"}
-    return {"seq": seq, "primary_id": primary_id, "kind": "upsert", "account": build_accounts([user])[0].to_dict(),
-            "identifiers": identifiers_of([user.id])[user.id]}
+    return {"seq": seq, "primary_id": primary_id, "kind": "upsert",
+            "account": kiosk_document(build_accounts([user])[0].to_dict()),
+            "identifiers": keyer.keyed(identifiers_of([user.id])[user.id])}
 
 
 def refresh_documents(after: int = 0, batch: int = 5000, progress=None) -> int:

@@ -79,14 +79,24 @@ def _after_commit(context: dict, letter) -> None:
 
 
 def lockout(device: str, key: str, payload: dict, context: dict) -> dict:
-    """A card locked at a kiosk after too many wrong PINs (counted there): the staff audit log shows it."""
-    from library_kiosk.central.store import staff
+    """A card locked at a kiosk after too many wrong PINs (counted there, offline): the staff audit log shows it.
+
+    Validated strictly before anything is written (``pin_checks.lockout_report_problem``: a real UTC timestamp no
+    later than ``[central] pin_lockout_minutes`` from now; it may be past, the kiosk may report on reconnect),
+    with a sensible count of attempts; otherwise rejected (``invalid_lockout``, recorded, the queue moves on)."""
+    from library_kiosk.central.store import pin_checks, staff
 
     user = _user(payload)
-    until = str(payload.get("locked_until", ""))[:40]
-    entry = staff.audit(f"kiosk:{device}", "kiosk.pin_lockout", user.primary_id,
-                        f"Card locked at {device} after {int(payload.get('failed_attempts', 0))} wrong PINs"
-                        + (f", until {until}" if until else "") + " (reported by sync)")
+    until = payload.get("locked_until", "")
+    limits = pin_checks.PinLimits.from_config(context["config"].get("central"))
+    problem = pin_checks.lockout_report_problem(until, limits, live=False)
+    attempts = payload.get("failed_attempts", 0)
+    if problem is None and not (isinstance(attempts, int) and 0 <= attempts <= 100):
+        problem = "failed_attempts must be a whole number from 0 to 100."
+    if problem:
+        raise OpRejected("invalid_lockout", problem)
+    entry = staff.audit(pin_checks.operator(device), pin_checks.LOCKOUT_ACTION, user.primary_id,
+                        f"Card locked at {device} after {attempts} wrong PINs, until {until} (reported by sync)")
     return {"audit_id": entry.id}
 
 
@@ -102,12 +112,16 @@ def call_staff(device: str, key: str, payload: dict, context: dict) -> dict:
 
 def send_letter(device: str, key: str, payload: dict, context: dict) -> dict:
     """Queue the letter in this transaction; it is sent after commit (``status``: queued, or failed)."""
-    from library_kiosk.central.store.letters import LETTER_TYPES, queue_letter
+    from library_kiosk.central.store.letters import LETTER_TYPES, kiosk_letter_limit, queue_letter
 
     user = _user(payload)
     letter_type = payload.get("letter_type", "")
     if letter_type not in LETTER_TYPES:
         raise OpRejected("unknown_letter_type", f"There is no letter type {letter_type!r}.")
+    limit = kiosk_letter_limit(user, context["config"])
+    if limit is not None:  # refused with its reason (a SyncConflict); the batch goes on
+        raise OpRejected("too_many_letters",
+                         f"This patron has already been sent {limit} letters from kiosks in the last hour.")
     letter = queue_letter(user, letter_type, context["config"], operator=f"kiosk:{device}")
     _after_commit(context, letter)
     return {"letter_id": letter.id, "status": letter.status}

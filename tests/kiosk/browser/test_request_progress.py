@@ -18,5 +18,5 @@ def test_a_held_request_shows_still_working_then_try_again_which_works(page, kio
     assert len(held) == 1
     page.unroute("**/identify")  # the network is back
     progress.get_by_role("button", name="Try again").click()
-    page.get_by_role("heading", name="Hello Zoë").wait_for()
+    page.get_by_role("heading", name="Enter your PIN").wait_for()
     assert progress.is_hidden()
