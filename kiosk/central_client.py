@@ -210,12 +210,13 @@ class CentralClient:
 
     def _send(self, method: str, path: str, **kwargs) -> requests.Response:
         headers = kwargs.pop("headers", {})
+        timeout = kwargs.pop("timeout", self.timeout)
         self._secure()
         token = self.token
         if token:
             headers["Authorization"] = f"Bearer {token}"
         try:
-            response = self.session.request(method, self.base_url + path, timeout=self.timeout, headers=headers,
+            response = self.session.request(method, self.base_url + path, timeout=timeout, headers=headers,
                                             verify=self.session.verify, **kwargs)
         except requests.exceptions.SSLError as exc:
             raise self._untrusted(exc) from exc
@@ -299,6 +300,12 @@ class CentralClient:
     def renew(self, primary_id: str, loan_ids: list[int] | None) -> list[dict]:
         body = {} if loan_ids is None else {"loan_ids": loan_ids}
         return self._call("POST", f"/api/v1/patrons/{primary_id}/renew", json=body)["results"]
+
+    def refresh(self, identifier: str, timeout: float | None = None) -> dict:
+        """The patron holding ``identifier`` read through the central store from the library system
+        (``POST /api/v1/patrons/refresh``): primary id, account and the record as a page carries it."""
+        return self._call("POST", "/api/v1/patrons/refresh", params={"identifier": identifier},
+                          timeout=timeout or self.timeout)
 
     def account(self, primary_id: str) -> dict:
         return self._call("GET", f"/api/v1/patrons/{primary_id}")

@@ -9,7 +9,7 @@ id only, replaced at each start and end (kiosk/sessions.py).
 """
 from __future__ import annotations
 
-from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from htmx_flask import request as htmx_request
 
@@ -107,6 +107,11 @@ def identify():
         return message(_("This is not a library card"),
                        _("Scan the barcode on your library card, or tap the card on the reader."), 400, "warning")
     account = services.find_patron(identifier)
+    unchecked = g.get("lookup") == "unchecked"  # the library system behind the central store could not be asked
+    if account is None and unchecked:
+        return message(_("This card cannot be checked just now"),
+                       _("The library system cannot be reached, and this kiosk does not know this card yet. "
+                         "Please try again in a few minutes, or ask at the desk."), 503, "warning")
     if account is None:
         usage.count("unknown_cards")
         return message(_("This card is not registered"),
@@ -116,6 +121,8 @@ def identify():
         usage.count("locked_card_refused")
         return locked_message(until)
     start_visit(account, chosen, preferences.get("contrast"))
+    if g.get("lookup") in ("stale", "unchecked"):  # not read from the library system now: say as of when
+        session["as_of"] = g.get("as_of") or ""
     usage.session_started("tap" if "tap" in request.form else "barcode")
     if account.policy.pin_required:
         return render("_pin.html", account=account, error="", attempts_left=None)

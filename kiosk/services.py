@@ -36,7 +36,54 @@ def _central():
 
 
 def find_patron(identifier: str) -> Account | None:
-    return _cache().find(identifier)
+    """The patron holding ``identifier``. With a library system behind the central store and both answering,
+    read through: the central store reads the patron from the library system (or its copy, if read within its
+    freshness window) and this kiosk keeps the answer, so a patron never seen here is found in one tap and a
+    block lifted upstream is gone at the next. Otherwise (no library system behind it, central store or
+    library system away) from this kiosk's cache, or the central store's copy. ``g.lookup`` says how it was
+    found: "cache" (no library system), "checked" (read now, or within its freshness window), "stale" (the
+    central store's copy: the library system is away) or "unchecked" (not asked: this kiosk's copy);
+    ``g.as_of`` when a stale or unchecked account was last read (ISO, UTC)."""
+    from flask import g
+
+    cache = _cache()
+    g.lookup, g.as_of = "cache", ""
+    if capabilities().get("kind", "local") == "local" or not central_online():
+        return cache.find(identifier)
+    try:
+        answer = _central().refresh(identifier, float(_kiosk_config()["read_through_seconds"]))
+    except CentralError as exc:
+        if exc.status == 404:  # neither the library system nor the store knows it
+            g.lookup = "checked"
+            return None
+        current_app.logger.warning("patron not read through: the central store refused (%s)", exc.code)
+    except CentralUnavailable as exc:  # central store away, or the library system behind it (503)
+        current_app.logger.warning("patron not read through: %s", exc)
+    else:
+        if answer.get("source") == "offline":  # the library system is away: the central store's own copy
+            g.lookup, g.as_of = "stale", answer.get("read_at") or ""
+        else:
+            g.lookup = "checked"
+        return _keep_refreshed(cache, answer)
+    g.lookup, g.as_of = "unchecked", cache.state("last_pull_ok")
+    return cache.find(identifier)
+
+
+def _keep_refreshed(cache, answer: dict) -> Account | None:
+    """Keep the central store's fresh record of the patron in the cache (as a push answer's) and return it."""
+    from kiosk.pages import PageError
+
+    record = answer.get("record")
+    try:
+        if isinstance(record, dict):
+            cache.apply_records([record])
+    except PageError as exc:
+        current_app.logger.warning("a refreshed record was malformed and not kept: %s", exc)
+    found = cache.get(answer.get("primary_id", ""))
+    if found is None and isinstance(answer.get("account"), dict):
+        return Account.from_dict(answer["account"])
+    return found
+
 
 
 def get_patron(primary_id: str) -> Account | None:
@@ -574,6 +621,8 @@ def capabilities() -> dict:
         answer = _central()._call("GET", "/api/v1/capabilities")
         if isinstance(answer, dict):
             found.update({k: v for k, v in answer.items() if isinstance(v, bool)})
+            if isinstance(answer.get("kind"), str):
+                found["kind"] = answer["kind"]  # "local", "alma", "sip2": whether a library system is behind it
     except (CentralUnavailable, CentralError):
         pass
     current_app.extensions["kiosk_capabilities"] = (time.monotonic(), found)

@@ -7,6 +7,8 @@ before the PIN is right when the patron's group requires one.
 """
 from __future__ import annotations
 
+import datetime as dt
+
 from flask import current_app, render_template, session
 from flask_babel import gettext as _
 from htmx_flask import request as htmx_request
@@ -252,11 +254,26 @@ def email_letter(letter_type: str, account, context=None):
     return render_template("_notice.html", ok=ok, text=text)
 
 
+def _as_of() -> str:
+    """When the account shown was last heard of from the central store, in local time ("" when it was read now)."""
+    if "as_of" not in session:
+        return ""
+    when = session["as_of"]
+    if not when:
+        return _("an earlier visit")
+    moment = dt.datetime.fromisoformat(when.rstrip("Z")).replace(tzinfo=dt.UTC).astimezone()
+    from kiosk.filters import long_date
+
+    if moment.date() == clock.today():
+        return f"{moment:%H:%M}"
+    return f"{moment:%H:%M}, {long_date(moment.date())}"
+
+
 def show_account(account):
     config = kiosk_config()
     screen = account_screen(account, today(), config["expiry_warning_days"], config["referrals"])
     show_loans = config["show_loans_on_open"] or session.get("show_loans", False)
     usage.account_shown(screen)
-    return render("_account.html", screen=screen, today=today(), show_loans=show_loans,
+    return render("_account.html", screen=screen, today=today(), show_loans=show_loans, as_of=_as_of(),
                    renew_all=services.capabilities().get("renew_all", True),
                    renew_selected=renew_selected_offered(), receipt_sections=receipt_sections(account))

@@ -45,6 +45,7 @@ DEFAULTS: dict[str, Any] = {
         "central_ca": "",  # the CA (PEM) the central store's certificate must chain to, e.g. the fleet CA's ca.pem; empty: the system's (docs/tls.md)
         "cache_url": "sqlite:///{data_dir}/kiosk-cache.db",  # the local cache and outbox (SQLite only)
         "central_timeout_seconds": 3.0,  # how long to wait for the central store before working offline
+        "read_through_seconds": 2.5,  # at a tap, how long to wait for the library system's fresh account (docs/upstream.md)
         "device_name": "kiosk-1",  # this kiosk's name at the central store (enrolment, fleet view)
         "keys_file": "",  # where the keys from the central store are kept; empty: $RUNTIME_DIRECTORY (tmpfs), else {data_dir}/run
         "secret_key": "",  # Flask's key (sessions and tap tokens are kept on the kiosk, never signed into the page); empty: made once under {data_dir}/session/

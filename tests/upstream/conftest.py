@@ -63,3 +63,19 @@ def _close_sip2_pools():
     from library_kiosk.central.upstream.sip2.client import close_all
 
     close_all()
+
+
+@pytest.fixture
+def alma_central(central_db, config, alma):
+    """The central store in front of Alma (Prism) with its example patron AL1 (PIN 2468, one loan), not yet
+    read into the store; test modules make it their ``central_app`` (the kiosk fixtures build on that)."""
+    from library_kiosk.central import api as central
+    from tests.helpers import TODAY
+    from tests.upstream.alma_fake import example_user
+
+    fake, url = alma
+    fake.add_user(example_user(), pin="2468")
+    fake.add_loan("AL1", "39000000001", "Middlemarch")
+    config["upstream"].update({"kind": "alma", "alma_base_url": url, "alma_api_key": "l7xx-test",
+                               "alma_max_per_second": 200, "alma_max_retries": 0, "fresh_seconds": 0})
+    return central.create_app(config, today=lambda: TODAY)

@@ -11,23 +11,13 @@ from tests.helpers import (
     TODAY,  # the pinned day
     device_client,
 )
-from tests.upstream.alma_fake import example_user
 from tests.upstream.sip2_servers import PysipServer
 
 
-def alma_settings(url):
-    return {"kind": "alma", "alma_base_url": url, "alma_api_key": "l7xx-test", "alma_max_per_second": 200,
-            "alma_max_retries": 0, "fresh_seconds": 0}
-
-
 @pytest.fixture
-def central_app(central_db, config, alma):
+def central_app(alma_central):
     """The central store in front of Alma (Prism); the kiosk fixtures build on this one."""
-    fake, url = alma
-    fake.add_user(example_user(), pin="2468")
-    fake.add_loan("AL1", "39000000001", "Middlemarch")
-    config["upstream"].update(alma_settings(url))
-    return central.create_app(config, today=lambda: TODAY)
+    return alma_central
 
 
 def test_the_central_store_asks_alma(central_app, alma, caplog, device_token):

@@ -32,6 +32,20 @@ def init_app(app) -> None:
     def _api_error(exc: ApiError):
         return error_response(exc.status, exc.code, exc.message)
 
+    from library_kiosk.central.upstream.base import UpstreamError, UpstreamUnavailable
+
+    @app.errorhandler(UpstreamUnavailable)
+    def _upstream_away(exc: UpstreamUnavailable):  # on any route: the library system did not answer
+        app.logger.warning("library system unavailable: %s", exc.message)
+        return error_response(503, "upstream_unavailable",
+                              "The library system cannot be reached just now. Try again in a moment.")
+
+    @app.errorhandler(UpstreamError)
+    def _upstream_refused(exc: UpstreamError):  # on any route: it answered, but not with what we asked
+        app.logger.warning("library system error %s: %s", exc.code, exc.message)
+        return error_response(502, exc.code or "upstream_error",
+                              exc.message or "The library system gave an answer the central store could not use.")
+
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
         code = (exc.name or "error").lower().replace(" ", "_")

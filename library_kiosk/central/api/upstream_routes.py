@@ -5,7 +5,7 @@ from flask import Blueprint, current_app, jsonify, request
 
 from library_kiosk.central.api.auth import current_device
 from library_kiosk.central.api.errors import ApiError, error_response
-from library_kiosk.central.store import fleet_keys, pin_checks
+from library_kiosk.central.store import fleet_keys, pin_checks, sync
 from library_kiosk.central.store.accounts import build_account, get_user, kiosk_document
 from library_kiosk.central.upstream import cache
 from library_kiosk.central.upstream.base import UpstreamError, UpstreamUnavailable
@@ -40,7 +40,9 @@ def refresh():
     data = kiosk_document(account.to_dict())  # as the sync sends it: the email masked, a few bits of PIN check
     data["active_blocks"] = [{"code": b.code, "message": b.message} for b in active_blocks(account, today)]
     data["total_owed"] = str(account.total_owed())
-    return jsonify(primary_id=user.primary_id, source=source, account=data)
+    record = sync.account_record(fleet_keys.keyer_for(current_device()), user.primary_id)
+    return jsonify(primary_id=user.primary_id, source=source, account=data, record=record,
+                   read_at=cache.read_at(user.primary_id))
 
 
 @bp.post("/api/v1/upstream/replay")

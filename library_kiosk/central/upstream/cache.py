@@ -174,6 +174,12 @@ def is_fresh(primary_id: str, seconds: float) -> bool:
     return row is not None and (_now() - row.refreshed).total_seconds() < seconds
 
 
+def read_at(primary_id: str) -> str | None:
+    """When the patron was last read from the upstream (ISO, UTC, ``Z``), or None if never."""
+    row = UpstreamPatron.get_or_none(UpstreamPatron.primary_id == primary_id)
+    return row.refreshed.replace(microsecond=0).isoformat() + "Z" if row is not None else None
+
+
 def refresh(upstream: Upstream, identifier: str, today: dt.date, force: bool = False) -> tuple[User | None, str]:
     """Bring the patron holding ``identifier`` up to date from the upstream.
 
