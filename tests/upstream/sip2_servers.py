@@ -7,6 +7,7 @@ connection, to test recovery.
 """
 from __future__ import annotations
 
+import re
 import socket
 import threading
 from dataclasses import dataclass, field
@@ -195,7 +196,9 @@ class PysipILS:
 
 
 class FaultyProxy:
-    """A TCP relay that can corrupt the next answer's checksum or drop every connection."""
+    """A TCP relay that can corrupt the next message's checksum in either direction, drop the next answer, send
+    answers without their error-detection fields (a server that switched it off), or drop every connection.
+    ``requests`` keeps every byte the client sent."""
 
     def __init__(self, target_port: int):
         self.target_port = target_port
@@ -203,6 +206,10 @@ class FaultyProxy:
         self.port = self.listener.getsockname()[1]
         self.corrupt_next_answer = False
         self.corrupt_next_request = False
+        self.drop_next_answer = False
+        self.corrupt_every_answer = False
+        self.strip_error_detection = False  # from the next answer with AY/AZ on
+        self.requests = b""
         self.connections: list[socket.socket] = []
         self.accepted = 0
         self._lock = threading.Lock()
@@ -228,8 +235,16 @@ class FaultyProxy:
                 data = source.recv(65536)
                 if not data:
                     break
+                if direction == "request":
+                    self.requests += data
+                elif self.drop_next_answer:
+                    self.drop_next_answer = False  # lost on the way: the client never sees it
+                    continue
+                elif self.strip_error_detection:
+                    data = re.sub(rb"\|?AY\dAZ[0-9A-Fa-f]{4}(\r\n?)", rb"\1", data)
                 flag = f"corrupt_next_{direction}"
-                if getattr(self, flag) and b"AZ" in data:
+                every = direction == "answer" and self.corrupt_every_answer
+                if (getattr(self, flag) or every) and b"AZ" in data:
                     setattr(self, flag, False)
                     at = data.rfind(b"AZ") + 2
                     digit = data[at:at + 1]

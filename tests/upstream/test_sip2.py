@@ -139,6 +139,57 @@ def test_checksum_errors_are_recovered_both_ways(server, proxy):
         upstream.close()
 
 
+def test_a_resend_request_carries_no_sequence_number(server, proxy):
+    """The specification's 97: ``97AZFEF5``, no AY, even with error detection on (issue 14)."""
+    upstream = Sip2Upstream(settings(proxy.port))
+    try:
+        upstream.supported()
+        proxy.corrupt_next_answer = True
+        assert upstream.end_session("21000000001")
+        assert b"97AZFEF5\r" in proxy.requests and b"97AY" not in proxy.requests
+    finally:
+        upstream.close()
+
+
+def test_a_server_that_switches_error_detection_off_is_followed():
+    """A server that resends our answer without AY/AZ has turned error detection off: its answer is taken,
+    and so are those after it, instead of asking three times and failing (issue 14). pysip2's server behind a
+    proxy that strips AY/AZ plays it (invenio-sip2 resends without a line terminator, which a server without
+    error detection could not frame at all)."""
+    server = start_server("pysip2")
+    proxy = FaultyProxy(server.port)
+    upstream = Sip2Upstream(settings(proxy.port))
+    try:
+        upstream.supported()
+        proxy.corrupt_next_answer = True
+        proxy.strip_error_detection = True  # the resend, and every answer after it, without AY/AZ
+        assert upstream.end_session("21000000001")
+        assert upstream.end_session("21000000001")
+        assert server.received.count("35") == 2
+    finally:
+        upstream.close()
+        proxy.stop()
+        server.stop()
+
+
+def test_a_garbled_conversation_closes_its_connection(server, proxy):
+    """Three bad answers in a row: an UpstreamError, and the connection is closed at once, never reused."""
+    from library_kiosk.central.upstream.base import UpstreamError
+
+    upstream = Sip2Upstream(settings(proxy.port))
+    try:
+        upstream.supported()
+        accepted = proxy.accepted
+        proxy.corrupt_every_answer = True
+        with pytest.raises(UpstreamError):
+            upstream.end_session("21000000001")
+        proxy.corrupt_every_answer = False
+        assert upstream.end_session("21000000001")
+        assert proxy.accepted == accepted + 1  # a new connection, not the garbled one
+    finally:
+        upstream.close()
+
+
 def test_a_dropped_connection_is_reopened(server, proxy):
     upstream = Sip2Upstream(settings(proxy.port))
     try:

@@ -4,7 +4,11 @@
   configurable (UTF-8 or the ILS's code page). With error detection on, each
   message carries ``AY`` (sequence number 0-9) and ``AZ`` (checksum: the two's
   complement of the byte sum, four hex digits); an answer with a bad checksum is
-  asked for again with 97; a 96 from the ILS makes us send the message again.
+  asked for again with 97; a 96 from the ILS makes us send the message again. 96 and 97
+  carry no sequence number (the specification's "97AZFEF5"). A server that answers our 97
+  without AY/AZ has switched error detection off: from then on its answers are taken
+  without a checksum on that connection (``sip2_error_detection = false`` for a server
+  that never uses it).
 - Connections log in (93) when a login user is configured, are reused from a pool
   (one pool per central process), are dropped after ``idle_seconds`` unused, and
   one dropped by the ILS is reconnected and the message sent once more.
@@ -97,6 +101,7 @@ class Connection:
         self.encoding = settings.get("sip2_encoding", "utf-8")
         self.terminator = "\r\n" if str(settings.get("sip2_line_ending", "CR")).upper() == "CRLF" else "\r"
         self.error_detection = bool(settings.get("sip2_error_detection", True))
+        self.server_checks = self.error_detection  # whether the server's answers must carry a valid AZ
         self.sock: socket.socket | None = None
         self.buffer = b""
         self.sequence = 0
@@ -117,6 +122,7 @@ class Connection:
                                       f"({type(exc).__name__}).") from None
         sock.settimeout(self.timeout)
         self.sock, self.buffer, self.sequence = sock, b"", 0
+        self.server_checks = self.error_detection
         self.last_used = time.monotonic()
         if self.s.get("sip2_login_user"):
             try:
@@ -143,6 +149,9 @@ class Connection:
     def _frame(self, message: str) -> bytes:
         if not self.error_detection:
             return (message + self.terminator).encode(self.encoding)
+        if message in ("96", "97"):  # resend requests carry no sequence number
+            body = f"{message}AZ".encode("ascii")
+            return body + checksum(body).encode("ascii") + self.terminator.encode("ascii")
         body = f"{message}AY{self.sequence}AZ".encode(self.encoding)
         self.sequence = (self.sequence + 1) % 10
         return body + checksum(body).encode("ascii") + self.terminator.encode("ascii")
@@ -174,8 +183,13 @@ class Connection:
     def _valid(self, raw: bytes) -> bool:
         at = raw.rfind(b"AZ")
         if at < 0 or len(raw) - at != 6:
-            return not self.error_detection  # error detection on: an answer without a checksum is suspect
+            return not self.server_checks  # error detection on: an answer without a checksum is suspect
         return checksum(raw[:at + 2]) == raw[at + 2:].decode("ascii", "replace").upper()
+
+    @staticmethod
+    def _unchecked(raw: bytes) -> bool:
+        """An answer with no error-detection fields at all (``...|AY1AZ....`` gone): not a garbled one."""
+        return b"AZ" not in raw[-12:] and b"AY" not in raw[-12:]
 
     def exchange(self, message: str) -> Response:
         """Send one message and read its answer (OSError / ConnectionError propagate to the pool)."""
@@ -185,12 +199,14 @@ class Connection:
         resend_asked = False
         for _attempt in range(3):
             raw = self._read_message(unterminated_ok=resend_asked)
-            resend_asked = False
+            resend_was_asked, resend_asked = resend_asked, False
             if raw.startswith(b"96"):  # the ILS saw a bad checksum: send it again
                 self.sock.sendall(frame)
                 self.sent += 1
                 continue
-            if self.error_detection and not self._valid(raw):
+            if resend_was_asked and self.server_checks and self._unchecked(raw):
+                self.server_checks = False  # it resent without AY/AZ: it switched error detection off
+            if self.server_checks and not self._valid(raw):
                 self.sock.sendall(self._frame("97"))  # ask for the answer again
                 self.sent += 1
                 resend_asked = True
@@ -250,6 +266,9 @@ class Pool:
             with self.connection() as conn:
                 try:
                     return conn.exchange(message)
+                except Sip2Error:
+                    conn.close()  # garbled beyond repair: never hand this connection to the next request
+                    raise
                 except (OSError, ConnectionError) as exc:
                     conn.close()
                     if attempt == 1 or isinstance(exc, socket.timeout):
