@@ -206,3 +206,16 @@ def test_server_down_is_unavailable(server):
     server.stop()
     with pytest.raises(UpstreamUnavailable):
         Sip2Upstream(settings(port)).fetch("21000000001", TODAY)
+
+
+@pytest.mark.parametrize(("personal_name", "first", "last"), [
+    ("Ólafsdóttir, Zoë", "Zoë", "Ólafsdóttir"),  # "Last, First": split at the first comma
+    ("Smith, Mary Ann", "Mary Ann", "Smith"),
+    ("Mary Ann Smith", "", "Mary Ann Smith"),  # no rule says where this splits: kept whole
+    ("  Prince  ", "", "Prince"),
+    ("", "", ""),
+])
+def test_the_personal_name_is_split_only_in_the_last_first_form(personal_name, first, last):
+    from library_kiosk.central.upstream.sip2.backend import split_name
+
+    assert split_name(personal_name) == (first, last)

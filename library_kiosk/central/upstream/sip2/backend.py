@@ -86,6 +86,18 @@ def refusal_reason(screen_message: str) -> str:
     return "not_renewable"
 
 
+def split_name(name: str) -> tuple[str, str]:
+    """(first, last) of SIP2's personal name (AE), which has no fixed form: "Last, First" (the common one) is
+    split at its first comma; any other form is kept whole as the last name, so the display name ("first
+    last") is the name exactly as the library system wrote it ("Mary Ann Smith" is not split into a first
+    name "Mary" and a last name "Ann Smith")."""
+    name = " ".join((name or "").split())
+    if "," in name:
+        last, first = (part.strip() for part in name.split(",", 1))
+        return first, last
+    return "", name
+
+
 class Sip2Upstream(Upstream):
     kind = "sip2"
 
@@ -191,9 +203,7 @@ class Sip2Upstream(Upstream):
                               loan_date=min(due, today), due_date=due,
                               status="LOST" if info.fixed.get("circulation_status") == "12" else "ON_LOAN",
                               requested_by_other=_number(info.get("CF")) > 0))
-        name = charged.get("AE")
-        first, _, last = name.partition(" ") if "," not in name else (name.split(",", 1)[1].strip(), "",
-                                                                       name.split(",", 1)[0].strip())
+        first, last = split_name(charged.get("AE"))
         fees = tuple(Fee(fee_id=_stable_id(identifier, "fee", text), fee_type="OTHER", original_amount=amount,
                          balance=amount, title=text[:300])
                      for text in fines for amount in [_money(text.split()[0] if text.split() else "")])
