@@ -13,25 +13,11 @@ fingerprints its log shows instead of card numbers and barcodes.
 """
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import hmac
-import os
 import secrets
 
-
-def made_once(path: str) -> str:
-    """The secret in ``path``, made (random, mode 0600) if the file does not exist yet."""
-    if not os.path.exists(path):
-        folder = os.path.dirname(path)
-        if folder:
-            os.makedirs(folder, exist_ok=True)
-        with contextlib.suppress(FileExistsError):  # the other side made it first: read theirs
-            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(descriptor, "w") as handle:
-                handle.write(secrets.token_hex(32))
-    with open(path) as handle:
-        return handle.read().strip()
+from library_kiosk.settings.secret_files import made_once
 
 
 def client_secret(path: str) -> str:

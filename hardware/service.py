@@ -47,6 +47,7 @@ from hardware.debounce import Debouncer
 from hardware.events import BARCODE, CARD, READER_BACK, READER_LOST, REMOVED, ReaderEvent, ReaderStatus, StatusEvent
 from hardware.simulator import SimulatorReader
 from hardware.uid import UidError, parse_uid
+from library_kiosk.settings.secret_files import made_once
 
 log = logging.getLogger("hardware.service")
 KEEPALIVE_SECONDS = 15.0
@@ -120,7 +121,7 @@ class ReaderService:
         if len(set(names)) != len(names):
             raise ValueError(f"reader names must be unique, got {names}")
         self.hub = ReaderHub(settings, self.readers)
-        self.secret = auth.made_once(settings.secret_file) if settings.secret_file else ""
+        self.secret = made_once(settings.secret_file) if settings.secret_file else ""
         self.keepalive_seconds = keepalive_seconds
         self.stopping = threading.Event()
         self._threads: list[threading.Thread] = []

@@ -7,12 +7,13 @@ from flask import Flask
 from htmx_flask import Htmx
 from markupsafe import escape
 
-from kiosk.cache import PatronCache, cache_db, load_device_key, open_cache
+from kiosk.cache import PatronCache, cache_db, open_cache
 from kiosk.central_client import CentralClient
 from library_kiosk import settings
 from library_kiosk.database import connect_per_request
 from library_kiosk.domain import clock
 from library_kiosk.domain.barcodes import card_barcode_rules
+from library_kiosk.settings.secret_files import made_once
 
 
 def create_app(config: dict | None = None, today=None) -> Flask:
@@ -27,7 +28,8 @@ def create_app(config: dict | None = None, today=None) -> Flask:
     app.config["TODAY"] = today or clock.today
     app.config["MAX_CONTENT_LENGTH"] = int(config["kiosk"]["max_request_kib"]) * 1024
     app.config["CARD_BARCODES"] = card_barcode_rules(config)  # [readers.barcode]; a bad rule stops the start
-    app.secret_key = kiosk_config["secret_key"] or load_device_key("", os.path.join(config["data_dir"], "session"))
+    session_key = os.path.join(config["data_dir"], "session", "identifier.key")  # (its name from older versions)
+    app.secret_key = kiosk_config["secret_key"] or made_once(session_key)
     app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Strict")
     from library_kiosk.web.network import restrict
 

@@ -9,8 +9,6 @@ the cache never sees a card number or barcode, and the key is not kept beside it
 from __future__ import annotations
 
 import json
-import os
-import secrets
 from typing import NamedTuple
 
 import peewee as pw
@@ -53,20 +51,6 @@ def open_cache(url: str) -> pw.Database:
     with db.connection_context():
         db.create_tables(CACHE_MODELS + LOCKOUT_MODELS + OUTBOX_MODELS + USAGE_MODELS, safe=True)
     return db
-
-
-def load_device_key(configured: str, data_dir: str) -> bytes:
-    """A secret of this kiosk's own (the session cookie's key): configured, or made once and kept in ``data_dir``."""
-    if configured:
-        return configured.encode()
-    path = os.path.join(data_dir, "identifier.key")
-    if not os.path.exists(path):
-        os.makedirs(data_dir, exist_ok=True)
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "w") as handle:
-            handle.write(secrets.token_hex(32))
-    with open(path) as handle:
-        return handle.read().strip().encode()
 
 
 class PreparedPage(NamedTuple):

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import secrets
 
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
@@ -21,19 +20,11 @@ from library_kiosk.central.store.db import database
 from library_kiosk.database import connect_per_request
 from library_kiosk.domain import clock
 from library_kiosk.domain.barcodes import card_barcode_rules
+from library_kiosk.settings.secret_files import made_once
 
 
 def _secret_key(config: dict) -> str:
-    configured = config["provisioning"].get("secret_key")
-    if configured:
-        return configured
-    path = os.path.join(config["data_dir"], "station-secret.key")
-    if not os.path.exists(path):
-        os.makedirs(config["data_dir"], exist_ok=True)
-        with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as handle:
-            handle.write(secrets.token_hex(32))
-    with open(path) as handle:
-        return handle.read().strip()
+    return config["provisioning"].get("secret_key") or made_once(os.path.join(config["data_dir"], "station-secret.key"))
 
 
 def create_app(config: dict | None = None, today=None) -> Flask:
