@@ -157,15 +157,27 @@ class PatronCache:
                 SyncState.replace(name="horizon", value=str(page["horizon"])).execute()
             if page.get("key_id"):
                 SyncState.replace(name="key_id", value=page["key_id"]).execute()
+            if isinstance(page.get("scope"), str):
+                SyncState.replace(name="scope", value=page["scope"]).execute()
             if before_commit is not None:
                 before_commit()
         return len(page["records"])
 
-    def key_changed(self, page: dict) -> bool:
+    def must_refill(self, page: dict) -> bool:
         """Whether ``page``'s identifiers are keyed under another key than the cache's (this kiosk was enrolled
-        again): then every stored hash is useless and the cache must be filled again from the start."""
+        again), or the page is cut to another scope (``[central] sync_recent_days`` changed): then the stored
+        hashes are useless, or patrons are held that the scope leaves out, and the cache must be filled again
+        from the start."""
+        started = self.cursor() > 0
         held = self.state("key_id")
-        return bool(page.get("key_id")) and page["key_id"] != held and (bool(held) or self.cursor() > 0)
+        if page.get("key_id") and page["key_id"] != held and (bool(held) or started):
+            return True
+        scope = page.get("scope")
+        return isinstance(scope, str) and started and scope != (self.state("scope") or "all")
+
+    def scoped(self) -> bool:
+        """Whether the central store sends this kiosk only some patrons (an unknown card may be a patron)."""
+        return (self.state("scope") or "all") != "all"
 
     @staticmethod
     def reset() -> None:
@@ -173,7 +185,7 @@ class PatronCache:
         with cache_db.atomic("IMMEDIATE"):
             CachedIdentifier.delete().execute()
             CachedPatron.delete().execute()
-            SyncState.delete().where(SyncState.name.in_(["cursor", "horizon", "key_id"])).execute()
+            SyncState.delete().where(SyncState.name.in_(["cursor", "horizon", "key_id", "scope"])).execute()
 
     def apply_records(self, records: list[dict]) -> int:
         """Apply single patrons' records (from a push answer), skipping any older than the cached one."""

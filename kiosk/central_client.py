@@ -18,7 +18,7 @@ import os
 import socket
 import ssl
 from collections.abc import Callable
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import requests
 import urllib3
@@ -27,6 +27,13 @@ from requests.adapters import HTTPAdapter
 from kiosk.pages import PageError, parse_lines
 from library_kiosk import settings
 from library_kiosk.domain.checksums import batch_checksum
+
+VISIT_HEADER = "X-Kiosk-Visit"  # the patron's visit at this kiosk, which the central store opened (docs/sync.md)
+
+
+def visit_headers(visit: str) -> dict:
+    """The header naming the patron's visit, for a call that acts for the patron (none without a visit)."""
+    return {VISIT_HEADER: visit} if visit else {}
 
 
 class CentralUnavailable(Exception):
@@ -297,9 +304,11 @@ class CentralClient:
         except (requests.RequestException, CentralUntrusted):
             return False
 
-    def renew(self, primary_id: str, loan_ids: list[int] | None) -> list[dict]:
+    def renew(self, primary_id: str, loan_ids: list[int] | None, visit: str = "") -> list[dict]:
+        """Renew at once (not through the outbox), within the patron's ``visit`` at this kiosk."""
         body = {} if loan_ids is None else {"loan_ids": loan_ids}
-        return self._call("POST", f"/api/v1/patrons/{primary_id}/renew", json=body)["results"]
+        return self._call("POST", f"/api/v1/patrons/{quote(primary_id, safe='')}/renew", json=body,
+                          headers=visit_headers(visit))["results"]
 
     def refresh(self, identifier: str, timeout: float | None = None) -> dict:
         """The patron holding ``identifier`` read through the central store from the library system
@@ -307,5 +316,17 @@ class CentralClient:
         return self._call("POST", "/api/v1/patrons/refresh", params={"identifier": identifier},
                           timeout=timeout or self.timeout)
 
-    def account(self, primary_id: str) -> dict:
-        return self._call("GET", f"/api/v1/patrons/{primary_id}")
+    def end_visit(self, primary_id: str, visit: str, timeout: float | None = None) -> bool:
+        """Tell the central store the patron has left (``POST /api/v1/patrons/{id}/visit/end``)."""
+        return bool(self._call("POST", f"/api/v1/patrons/{quote(primary_id, safe='')}/visit/end",
+                               headers=visit_headers(visit), timeout=timeout or self.timeout).get("ended"))
+
+    def account(self, primary_id: str, visit: str = "") -> dict:
+        """The patron's account as the central store has it now, within the patron's ``visit`` at this kiosk."""
+        return self._call("GET", f"/api/v1/patrons/{quote(primary_id, safe='')}", headers=visit_headers(visit))
+
+    def send_letter(self, primary_id: str, letter_type: str, context: dict | None = None, visit: str = "") -> dict:
+        """Have the central store email the patron a letter now, within the patron's ``visit`` at this kiosk."""
+        body = {"letter_type": letter_type, "channel": "email", "context": context or {}}
+        return self._call("POST", f"/api/v1/patrons/{quote(primary_id, safe='')}/letters", json=body,
+                          headers=visit_headers(visit))

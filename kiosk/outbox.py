@@ -107,7 +107,12 @@ def length() -> int:
 
 
 def _as_op(item: OutboxItem) -> dict:
-    return {"seq": item.seq, "key": item.key, "type": item.op_type, "payload": json.loads(item.payload)}
+    """An operation as pushed: with ``created``, the time it was queued here (UTC), by which the central store
+    judges whether the patron's visit, or this kiosk's time out of contact, covers it (docs/sync.md)."""
+    op = {"seq": item.seq, "key": item.key, "type": item.op_type, "payload": json.loads(item.payload)}
+    if isinstance(item.created, dt.datetime):
+        op["created"] = item.created.replace(microsecond=0).isoformat() + "Z"
+    return op
 
 
 def push(client, cache, batch: int = 100, until_seq: int | None = None, max_batches: int | None = None) -> dict:

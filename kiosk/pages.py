@@ -77,7 +77,7 @@ def parse_lines(text: str) -> dict:
         else:
             raise PageError("a record line is garbled")
     page = {"cursor": head.get("cursor"), "more": head.get("more"), "records": records}
-    for name in ("horizon", "key_id"):
+    for name in ("horizon", "key_id", "scope"):
         if name in head:
             page[name] = head[name]
     return page

@@ -120,7 +120,7 @@ def identify():
     if until:
         usage.count("locked_card_refused")
         return locked_message(until)
-    start_visit(account, chosen, preferences.get("contrast"))
+    start_visit(account, chosen, preferences.get("contrast"), g.get("visit") or "")  # the central store's visit
     if g.get("lookup") in ("stale", "unchecked"):  # not read from the library system now: say as of when
         session["as_of"] = g.get("as_of") or ""
     usage.session_started("tap" if "tap" in request.form else "barcode")
@@ -140,9 +140,11 @@ def pin():
     if not request.form.get("pin", "").strip():  # OK with nothing typed: a slip of the finger, not a guess
         return render("_pin.html", account=account, error=_("Type your PIN on the keypad, then press OK."),
                        attempts_left=None), 400
-    result = services.check_pin(account, request.form.get("pin", ""))
+    result = services.check_pin(account, request.form.get("pin", ""), session.get("visit", ""))
     if result.ok:
         session["stage"] = PIN_OK
+        if result.visit:  # checked by the central store: the visit it verified
+            session["visit"] = result.visit
         return show_account(account)
     if result.locked_until:
         usage.count("pins_wrong")

@@ -82,6 +82,10 @@ RENEWAL_REASONS = {
     "not_renewable": lambda: _("This item cannot be renewed. Please ask at the desk."),
     "renewals_denied": lambda: _("Renewals are not allowed on your account. Please ask at the desk."),
     "upstream_unavailable": lambda: _("The library system cannot be reached just now. Please try again later."),
+    "unconfirmed": lambda: _("Your renewal was sent, but the library system did not confirm it. It will be "
+                             "checked, and staff will see the outcome."),
+    # the central store knew of no visit of this patron here (docs/sync.md): nothing was renewed
+    "no_visit": lambda: _("This item cannot be renewed here. Please ask at the desk."),
 }
 
 

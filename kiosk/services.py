@@ -36,37 +36,44 @@ def _central():
 
 
 def find_patron(identifier: str) -> Account | None:
-    """The patron holding ``identifier``. With a library system behind the central store and both answering,
-    read through: the central store reads the patron from the library system (or its copy, if read within its
-    freshness window) and this kiosk keeps the answer, so a patron never seen here is found in one tap and a
-    block lifted upstream is gone at the next. Otherwise (no library system behind it, central store or
-    library system away) from this kiosk's cache, or the central store's copy. ``g.lookup`` says how it was
-    found: "cache" (no library system), "checked" (read now, or within its freshness window), "stale" (the
-    central store's copy: the library system is away) or "unchecked" (not asked: this kiosk's copy);
-    ``g.as_of`` when a stale or unchecked account was last read (ISO, UTC)."""
+    """The patron holding ``identifier``, read through the central store whenever it answers: it reads the
+    patron from the library system behind it (or its copy, if read within its freshness window), or from its own
+    records, opens a visit there (``g.visit``) and this kiosk keeps the answer. So a patron this kiosk does not
+    hold (never seen, or outside the patrons the central store sends it: ``[central] sync_recent_days``) is
+    found in one tap, and a block lifted upstream is gone at the next. With the central store (or the library
+    system behind it) away, from this kiosk's cache, or the central store's copy.
+
+    ``g.lookup`` says how it was found: "cache" (the central store's own records, or this kiosk's copy of them),
+    "checked" (from the library system now, or within its freshness window), "stale" (the central store's
+    copy: the library system is away) or "unchecked" (not asked, and the answer may be missing or old: this
+    kiosk's copy, while a library system or a scoped sync stands behind it); ``g.as_of`` when a stale or
+    unchecked account was last read (ISO, UTC)."""
     from flask import g
 
     cache = _cache()
-    g.lookup, g.as_of = "cache", ""
-    if capabilities().get("kind", "local") == "local" or not central_online():
-        return cache.find(identifier)
-    try:
-        answer = _central().refresh(identifier, float(_kiosk_config()["read_through_seconds"]))
-    except CentralError as exc:
-        if exc.status == 404:  # neither the library system nor the store knows it
-            g.lookup = "checked"
-            return None
-        current_app.logger.warning("patron not read through: the central store refused (%s)", exc.code)
-    except CentralUnavailable as exc:  # central store away, or the library system behind it (503)
-        current_app.logger.warning("patron not read through: %s", exc)
-    else:
-        if answer.get("source") == "offline":  # the library system is away: the central store's own copy
-            g.lookup, g.as_of = "stale", answer.get("read_at") or ""
+    g.lookup, g.as_of, g.visit = "cache", "", ""
+    local = capabilities().get("kind", "local") == "local"
+    if central_online():
+        try:
+            answer = _central().refresh(identifier, float(_kiosk_config()["read_through_seconds"]))
+        except CentralError as exc:
+            if exc.status == 404:  # neither the library system nor the store knows it
+                g.lookup = "cache" if local else "checked"
+                return None
+            current_app.logger.warning("patron not read through: the central store refused (%s)", exc.code)
+        except CentralUnavailable as exc:  # central store away, or the library system behind it (503)
+            current_app.logger.warning("patron not read through: %s", exc)
         else:
-            g.lookup = "checked"
-        return _keep_refreshed(cache, answer)
-    g.lookup, g.as_of = "unchecked", cache.state("last_pull_ok")
-    return cache.find(identifier)
+            g.visit = answer.get("visit") or ""
+            if answer.get("source") == "offline":  # the library system is away: the central store's own copy
+                g.lookup, g.as_of = "stale", answer.get("read_at") or ""
+            elif not local:
+                g.lookup = "checked"
+            return _keep_refreshed(cache, answer)
+    found = cache.find(identifier)
+    if not local or (found is None and cache.scoped()):
+        g.lookup, g.as_of = "unchecked", cache.state("last_pull_ok")
+    return found
 
 
 def _keep_refreshed(cache, answer: dict) -> Account | None:
@@ -84,6 +91,19 @@ def _keep_refreshed(cache, answer: dict) -> Account | None:
         return Account.from_dict(answer["account"])
     return found
 
+
+
+def end_central_visit(primary_id: str, visit: str) -> bool:
+    """Tell the central store the patron's visit has ended (it tells the library system: SIP2 35). Waits at
+    most a second, and only when the central store answered lately; a failure changes nothing here (the
+    visit then lapses by itself after ``[central] visit_minutes``)."""
+    if not primary_id or not visit or not central_online():
+        return False
+    try:
+        return _central().end_visit(primary_id, visit, min(1.0, float(_kiosk_config()["central_timeout_seconds"])))
+    except (CentralError, CentralUnavailable) as exc:
+        current_app.logger.info("the end of a visit was not told to the central store: %s", exc)
+        return False
 
 
 def get_patron(primary_id: str) -> Account | None:
@@ -112,8 +132,10 @@ UNCONFIRMED = "Your renewal has been sent and will be confirmed when the library
 PENDING = "Renewed here until {date:%d %B %Y}; this will be confirmed when the library system answers."
 
 
-def renew(account: Account, loan_ids: list[int] | None) -> list[RenewalOutcome]:
-    """Renew the given loans (all when None). Every renewal goes through the durable outbox.
+def renew(account: Account, loan_ids: list[int] | None, visit: str = "") -> list[RenewalOutcome]:
+    """Renew the given loans (all when None). Every renewal goes through the durable outbox, within the patron's
+    ``visit`` at this kiosk (the id the central store gave at identification or at the PIN; none when the patron
+    was identified offline: the central store then accepts it only as made while this kiosk was out of contact).
 
     Online: queued, sent at once, and the central store's answer returned (cache refreshed).
     Offline (``[kiosk] offline_renewals``): "refuse" refuses without queueing (raising
@@ -126,8 +148,8 @@ def renew(account: Account, loan_ids: list[int] | None) -> list[RenewalOutcome]:
     titles = {loan.loan_id: loan.title for loan in account.loans}
     wanted = [loan.loan_id for loan in account.loans] if loan_ids is None else list(loan_ids)
     if not central_online():
-        return _renew_offline(account, wanted, titles)
-    return _renew_online(account, loan_ids, wanted, titles)
+        return _renew_offline(account, wanted, titles, visit)
+    return _renew_online(account, loan_ids, wanted, titles, visit)
 
 
 def _renews_locally() -> bool:
@@ -140,13 +162,18 @@ def _queued_titles(wanted: list[int], titles: dict) -> dict:
     return {str(i): titles.get(i, "") for i in wanted}
 
 
-def _renew_offline(account: Account, wanted: list[int], titles: dict) -> list[RenewalOutcome]:
+def _in_visit(payload: dict, visit: str) -> dict:
+    """An operation's payload with the patron's visit at this kiosk, when there is one (docs/sync.md)."""
+    return {**payload, "visit": visit} if visit else payload
+
+
+def _renew_offline(account: Account, wanted: list[int], titles: dict, visit: str = "") -> list[RenewalOutcome]:
     """The central store is down: refuse (nothing is queued), or decide here and queue the decisions for the
     central store to confirm on replay."""
     if not _renews_locally():
         raise CentralUnavailable(OFFLINE_REFUSED, not_sent=True)  # the screens say so; nothing is queued
     decisions = _decide_locally(account, wanted)
-    _queue_local_decisions(account, wanted, titles, decisions)
+    _queue_local_decisions(account, wanted, titles, decisions, visit)
     return [_pending_outcome(loan_id, titles, decision) for loan_id, decision in zip(wanted, decisions)]
 
 
@@ -162,7 +189,8 @@ def _decide_locally(account: Account, wanted: list[int]) -> list:
     return decisions
 
 
-def _queue_local_decisions(account: Account, wanted: list[int], titles: dict, decisions: list) -> None:
+def _queue_local_decisions(account: Account, wanted: list[int], titles: dict, decisions: list,
+                           visit: str = "") -> None:
     """Queue the renewal with this kiosk's decisions, and renew the cached loans in the same transaction: the
     screens show the new due dates at once, and a crash cannot keep one without the other."""
     from kiosk import outbox
@@ -177,8 +205,8 @@ def _queue_local_decisions(account: Account, wanted: list[int], titles: dict, de
         if renewed:
             cache.replace_account(_with_renewals(account, renewed))
 
-    outbox.enqueue("renew", {"primary_id": account.primary_id, "loan_ids": wanted, "local": local,
-                             "titles": _queued_titles(wanted, titles)}, effect)
+    outbox.enqueue("renew", _in_visit({"primary_id": account.primary_id, "loan_ids": wanted, "local": local,
+                                       "titles": _queued_titles(wanted, titles)}, visit), effect)
 
 
 def _pending_outcome(loan_id: int, titles: dict, decision) -> RenewalOutcome:
@@ -193,19 +221,19 @@ def _pending_outcome(loan_id: int, titles: dict, decision) -> RenewalOutcome:
 
 
 def _renew_online(account: Account, loan_ids: list[int] | None, wanted: list[int],
-                  titles: dict) -> list[RenewalOutcome]:
+                  titles: dict, visit: str = "") -> list[RenewalOutcome]:
     """Queue the renewal and send it at once: the central store decides. If the connection failed before anything
     was sent, the renewal has been taken back and the offline policy applies."""
     from kiosk import outbox
 
-    item = outbox.enqueue("renew", {"primary_id": account.primary_id, "loan_ids": wanted,
-                                    "titles": _queued_titles(wanted, titles)})
+    item = outbox.enqueue("renew", _in_visit({"primary_id": account.primary_id, "loan_ids": wanted,
+                                              "titles": _queued_titles(wanted, titles)}, visit))
     try:
         answer = _ask_central(item)
     except CentralUnavailable:  # it never left the kiosk and is withdrawn
         if not _renews_locally():
             raise
-        return renew(account, loan_ids)
+        return renew(account, loan_ids, visit)
     return _merge_answer(answer, wanted, titles)
 
 
@@ -270,6 +298,7 @@ class PinResult:
     locked_until: dt.datetime | None = None  # UTC, naive
     message: str = ""  # set when the PIN could not be checked at all (nothing was counted)
     paused_until: dt.datetime | None = None  # PIN entry at this kiosk waits until then (UTC, naive)
+    visit: str = ""  # checked right by the central store: the patron's verified visit there (docs/sync.md)
 
 
 PIN_UNCHECKED = ("Your PIN cannot be checked just now because the library system cannot be reached. "
@@ -287,8 +316,11 @@ def pin_locked_until(primary_id: str) -> dt.datetime | None:
     return lockout.locked_until(primary_id)
 
 
-def check_pin(account: Account, pin: str) -> PinResult:
+def check_pin(account: Account, pin: str, visit: str = "") -> PinResult:
     """Check ``pin``: the central store is the authority while it answers; offline, this kiosk decides.
+
+    ``visit`` is the patron's visit the central store opened at identification: a PIN it finds right verifies
+    it (or a verified one is opened), and ``PinResult.visit`` is the id to keep in the session.
 
     Online, every check goes to the central store (``POST .../verify-pin``), which counts wrong PINs per patron
     across every kiosk and locks the patron everywhere; its answer (attempts left, the lock and its end) is
@@ -308,7 +340,7 @@ def check_pin(account: Account, pin: str) -> PinResult:
     until = lockout.locked_until(account.primary_id)
     if until:
         return PinResult(False, 0, until)
-    result = _check_at_central(account, pin) if central_online() else None
+    result = _check_at_central(account, pin, visit) if central_online() else None
     if result is None:
         result = _check_here(account, pin)
     if not result.ok and not result.message and result.paused_until is None:
@@ -362,11 +394,11 @@ def _wrong_here(account: Account) -> PinResult:
     return PinResult(False, left)
 
 
-def _check_at_central(account: Account, pin: str) -> PinResult | None:
+def _check_at_central(account: Account, pin: str, visit: str = "") -> PinResult | None:
     """The central store's answer, mirrored here; None when it could not be asked (fall back to this kiosk)."""
     from kiosk import lockout
 
-    answer = _secret_check_at_central(account.primary_id, {"pin": pin}, "PIN")
+    answer = _secret_check_at_central(account.primary_id, _in_visit({"pin": pin}, visit), "PIN")
     if answer is None:
         return None
     if answer.get("retry_after") is not None:  # 429: this kiosk asked too often; wait, check nothing
@@ -378,11 +410,18 @@ def _check_at_central(account: Account, pin: str) -> PinResult | None:
     config = _kiosk_config()
     if answer.get("ok") is True:
         lockout.clear(account.primary_id)
-        return PinResult(True, _whole(answer.get("attempts_left"), config["pin_max_attempts"]))
+        return PinResult(True, _whole(answer.get("attempts_left"), config["pin_max_attempts"]),
+                         visit=_visit_of(answer))
     until = _timestamp(answer.get("locked_until"))
     left = 0 if until else _whole(answer.get("attempts_left"), config["pin_max_attempts"] - 1)
     lockout.mirror(account.primary_id, int(config["pin_max_attempts"]) - left, until)
     return PinResult(False, left, until)
+
+
+def _visit_of(answer: dict) -> str:
+    """The visit id in a central store's answer ("" when there is none, or it is not one)."""
+    visit = answer.get("visit")
+    return visit if isinstance(visit, str) and len(visit) <= 64 else ""
 
 
 def _whole(value, default) -> int:
@@ -421,8 +460,9 @@ def _verify_at_central(primary_id: str, body: dict, what: str) -> bool | None:
 
 
 def _secret_check_at_central(primary_id: str, body: dict, what: str) -> dict | None:
-    """The central store's answer to ``POST .../verify-pin`` (``ok``, ``attempts_left``, ``locked_until``; or
-    ``retry_after`` after a 429); None when it could not check (offline, the library system down, refused)."""
+    """The central store's answer to ``POST .../verify-pin`` (``ok``, ``attempts_left``, ``locked_until``, and when
+    right the patron's verified ``visit``; or ``retry_after`` after a 429); None when it could not check (offline,
+    the library system down, refused). ``body`` holds the secret and the session's ``visit``, if any."""
     from urllib.parse import quote
 
     if not central_online():
@@ -459,6 +499,7 @@ class SignInResult:
     locked_until: dt.datetime | None = None  # this account (or name) is locked at this kiosk (UTC, naive)
     paused_until: dt.datetime | None = None  # sign-in at this kiosk is paused (too many failures)
     message: str = ""  # the password could not be checked (nothing was counted)
+    visit: str = ""  # signed in: the patron's verified visit at the central store (docs/sync.md)
 
 
 SIGNIN_UNCHECKED = ("Signing in without a card is not possible just now because the library system cannot be "
@@ -485,6 +526,8 @@ def sign_in(user_name: str, password: str) -> SignInResult:
     that is nobody's fails the same way, on a counter of its own, after an equally slow check. Every failure
     also counts towards the kiosk's sign-in throttle.
     """
+    from flask import g
+
     from kiosk import lockout
     from library_kiosk.domain.hashing import hash_secret, verify_secret
 
@@ -504,13 +547,14 @@ def sign_in(user_name: str, password: str) -> SignInResult:
         verify_secret(_dummy_hash[0], password or "x")  # as slow as a real check: no hint the name is nobody's
         answer: dict | None = {"ok": False}
     else:
-        answer = _secret_check_at_central(account.primary_id, {"password": password}, "password") if password \
-            else {"ok": False}
+        found_visit = str(g.get("visit") or "")  # the visit find_patron's read through opened, if it did
+        answer = _secret_check_at_central(account.primary_id, _in_visit({"password": password}, found_visit),
+                                          "password") if password else {"ok": False}
         if answer is None or "retry_after" in answer:
             return SignInResult(message=SIGNIN_UNCHECKED)
     if answer.get("ok") is True:
         lockout.clear(key)
-        return SignInResult(account=account)
+        return SignInResult(account=account, visit=_visit_of(answer))
     return _sign_in_failed(key, account, _timestamp(answer.get("locked_until")))
 
 
@@ -576,25 +620,26 @@ class LetterOutcome:
     error: str = ""
 
 
-def email_letter(primary_id: str, letter_type: str, context: dict | None = None) -> LetterOutcome:
-    """Have the central store email the patron a letter (requests report, loans receipt).
+def email_letter(primary_id: str, letter_type: str, context: dict | None = None, visit: str = "") -> LetterOutcome:
+    """Have the central store email the patron a letter (requests report, loans receipt), within the patron's
+    ``visit`` at this kiosk (without one it refuses: 403 ``visit_required``).
 
     Raises ``CentralUnavailable`` when the central store does not answer.
     """
-    body = {"letter_type": letter_type, "channel": "email", "context": context or {}}
     try:
-        answer = _central()._call("POST", f"/api/v1/patrons/{primary_id}/letters", json=body)
+        answer = _central().send_letter(primary_id, letter_type, context, visit)
     except CentralError as exc:  # 422: no usable address, or the mail server refused
         return LetterOutcome(False, exc.message)
     return LetterOutcome(answer.get("status") == "sent")
 
 
-def queue_letter(primary_id: str, letter_type: str) -> None:
+def queue_letter(primary_id: str, letter_type: str, visit: str = "") -> None:
     """Have the central store email the patron a letter when it can be reached again: an outbox
-    operation, applied after the renewals queued before it (their new due dates show)."""
+    operation, applied after the renewals queued before it (their new due dates show), carrying the patron's
+    ``visit`` at this kiosk if there is one."""
     from kiosk import outbox
 
-    outbox.enqueue("send_letter", {"primary_id": primary_id, "letter_type": letter_type})
+    outbox.enqueue("send_letter", _in_visit({"primary_id": primary_id, "letter_type": letter_type}, visit))
 
 
 def print_receipt(title: str, account: Account, lines: list[str]) -> bool:

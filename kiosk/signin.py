@@ -73,7 +73,7 @@ def sign_in():
         return _screen(_("Type your user name and your password."), user_name, 400)
     result = services.sign_in(user_name, password)
     if result.account is not None:
-        start_visit(result.account, chosen, preferences.get("contrast"))
+        start_visit(result.account, chosen, preferences.get("contrast"), result.visit)
         session["stage"] = PIN_OK
         return show_account(result.account)
     if result.locked_until:

@@ -37,7 +37,7 @@ def pull(client: CentralClient, cache: PatronCache, page_size: int = 1000, progr
     """
     applied = 0
     prepared = cache.prepare_page(client.changes_lines(cache.cursor(), page_size))
-    if cache.key_changed(prepared.page):  # enrolled again: the stored hashes are under the old key
+    if cache.must_refill(prepared.page):  # enrolled again (the hashes are under the old key), or another scope
         cache.reset()
         prepared = cache.prepare_page(client.changes_lines(0, page_size))
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pull") as ahead:

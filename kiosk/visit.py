@@ -3,7 +3,9 @@
 whole page), the account and renewal screens, and receipts. The routes stay thin.
 
 A patron's session moves identified -> pin_ok (``session["stage"]``); nothing of the account is shown
-before the PIN is right when the patron's group requires one.
+before the PIN is right when the patron's group requires one. ``session["visit"]`` keeps the patron's visit at
+the central store (opened at identification, verified by the PIN or password there; none when the patron was
+identified offline): renewals and letters carry it, as the central store asks (docs/sync.md).
 """
 from __future__ import annotations
 
@@ -65,6 +67,7 @@ def message(title: str, text: str, status: int = 200, kind: str = "info", **cont
 
 def end_visit(keep_language: bool = False) -> None:
     receipt_at_end()
+    services.end_central_visit(session.get("patron", ""), session.get("visit", ""))
     lang = session.get("lang")
     session.clear()
     sessions.new_id(session)  # Done: the session is forgotten; a copy of the cookie finds nothing
@@ -101,9 +104,12 @@ def moment() -> float:
     return clock.now_aware().timestamp()
 
 
-def start_visit(account, chosen_language: str = "", contrast: bool | None = None) -> None:
+def start_visit(account, chosen_language: str = "", contrast: bool | None = None, visit: str = "") -> None:
+    """A new patron's session; ``visit``: their visit at the central store, if it opened one."""
     session.clear()
     sessions.new_id(session)  # a new patron, a new id: a cookie copied before the tap gets nothing
+    if visit:
+        session["visit"] = visit
     if contrast is not None:  # high contrast chosen before the tap stays on for this patron
         session["contrast"] = contrast
     session["patron"] = account.primary_id
@@ -142,7 +148,7 @@ def renew_selected_offered() -> bool:
 def renew_and_show(account, loan_ids: list[int] | None):
     """Renew through ``services.renew`` (outbox, offline policy, upstream) and show one outcome per loan."""
     try:
-        outcomes = services.renew(account, loan_ids)
+        outcomes = services.renew(account, loan_ids, session.get("visit", ""))
     except CentralUnavailable:
         return message(_("Renewals are not available just now"),
                         _("Nothing has changed on your account. Please try again in a few minutes, "
@@ -222,9 +228,9 @@ def receipt_at_end() -> None:
         session["receipt_taken"] = True  # once, whatever happens next
         try:
             outcome = services.email_letter(account.primary_id, receipts.LETTERS["loans"],
-                                            {"renewals": session.get("renewed", [])})
+                                            {"renewals": session.get("renewed", [])}, session.get("visit", ""))
         except CentralUnavailable:  # offline: the outbox sends it when the central store is back
-            services.queue_letter(account.primary_id, receipts.LETTERS["loans"])
+            services.queue_letter(account.primary_id, receipts.LETTERS["loans"], session.get("visit", ""))
             return
         usage.emailed(receipts.LETTERS["loans"], outcome.sent)
         usage.count("receipts_at_end", outcome.sent)
@@ -239,7 +245,7 @@ def emailed(letter_type: str, account, context=None) -> tuple[bool, str]:
     if not account.preferred_email:
         return False, _("We have no email address for you. Please ask at the desk.")
     try:
-        outcome = services.email_letter(account.primary_id, letter_type, context)
+        outcome = services.email_letter(account.primary_id, letter_type, context, session.get("visit", ""))
     except CentralUnavailable:
         return False, _("Email is not available just now. Please try again later.")
     usage.emailed(letter_type, outcome.sent)

@@ -1,6 +1,6 @@
 """Plain helpers the test modules import (the fixtures are in tests/conftest.py, which uses these too):
-the pinned day, the database backend, device clients, a live server in a thread, Chromium's environment
-and screenshots, free ports, the real reader service in a subprocess, and waiting for a condition."""
+the pinned day, the database backend, device clients and patrons' visits, a live server in a thread, Chromium's
+environment and screenshots, free ports, the real reader service in a subprocess, and waiting for a condition."""
 from __future__ import annotations
 
 import contextlib
@@ -27,6 +27,42 @@ def device_client(app, token: str):
     client = app.test_client()
     client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
     return client
+
+
+VISIT = "X-Kiosk-Visit"  # the header naming a patron's visit at a kiosk (library_kiosk/central/store/visits.py)
+
+
+def open_visit(client, primary_id: str, pin: str = "2468") -> str:
+    """A patron's visit at the kiosk whose token ``client`` (``device_client``) sends, opened the way a kiosk opens
+    one: the card read at the central store (``POST /api/v1/patrons/refresh``; here by the primary id, which it
+    finds too), then, when the patron's group asks for a PIN, the PIN checked there with that visit. The id, for
+    the ``X-Kiosk-Visit`` header (``visit_header``) or an operation's ``"visit"``."""
+    read = client.post("/api/v1/patrons/refresh", query_string={"identifier": primary_id})
+    assert read.status_code == 200, read.json
+    visit = read.json["visit"]
+    if read.json["account"]["policy"]["pin_required"]:
+        checked = client.post(f"/api/v1/patrons/{primary_id}/verify-pin", json={"pin": pin, "visit": visit})
+        assert checked.status_code == 200 and checked.json["ok"] and checked.json["visit"] == visit, checked.json
+    return visit
+
+
+def visit_header(visit: str) -> dict:
+    return {VISIT: visit}
+
+
+def visiting(client, primary_id: str, pin: str = "2468"):
+    """``client``, sending from now on the patron's visit (``open_visit``) with every request (a request's own
+    ``X-Kiosk-Visit`` header replaces it); returns the client."""
+    client.environ_base["HTTP_X_KIOSK_VISIT"] = open_visit(client, primary_id, pin)
+    return client
+
+
+def pass_time(**delta) -> None:
+    """Move the product's clock on (``timedelta`` keywords): a test never sleeps for time to pass. The
+    ``pinned_day`` fixture (tests/conftest.py) puts the clock back after each test."""
+    from library_kiosk.domain import clock
+
+    clock.set_offset(clock.offset() + dt.timedelta(**delta))
 
 
 class LiveServer:

@@ -34,6 +34,9 @@ DEFAULTS: dict[str, Any] = {
         "pin_lockout_minutes": 15,  # how long the central store's lock lasts; PINs are not checked meanwhile
         "pin_checks_per_device_per_minute": 30,  # more PIN/password checks a minute from one device token get 429
         "letters_per_patron_per_hour": 5,  # letters kiosks may send one patron within an hour; more are refused (429)
+        "visit_minutes": 15,  # a patron's visit at a kiosk (opened at identification) lets the kiosk act for them until unused this long (docs/security.md)
+        "offline_gap_seconds": 30,  # a kiosk silent this long was out of contact: operations it queued meanwhile need no visit (docs/sync.md)
+        "sync_recent_days": 0,  # kiosks hold only patrons active within this many days (a kiosk or a loan); 0: every patron (docs/sync.md, least privilege)
         "offline_pin_check_bits": 6,  # bits of a PIN's offline check value kiosks hold (0-16; 0: PIN patrons not served offline; docs/security.md)
     },
     "kiosk": {

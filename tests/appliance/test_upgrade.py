@@ -121,6 +121,34 @@ def test_failing_health_check_rolls_back_and_keeps_the_outbox(box, monkeypatch):
     assert (prefix / "releases" / upgrade.version_of_source(REPO)).is_dir()   # kept for inspection
 
 
+def test_migrate_brings_an_older_central_store_up_to_patrons_visits(tmp_path):
+    """`kiosk migrate --role central` (the upgrade's migration, with the new release) on a central database from
+    before visits: their tables and the device's last_contact column are added; what was there is kept."""
+    from playhouse.migrate import SchemaMigrator, migrate
+
+    from library_kiosk.central.store import devices, schema
+    from library_kiosk.central.store.visits import DeviceGap, Visit
+
+    url = f"sqlite:///{tmp_path}/central.db"
+    db = schema.init(url)
+    with db.connection_context():
+        devices.enrol(devices.add("kiosk-1"))
+        db.drop_tables([Visit, DeviceGap])  # as an older release made it
+        migrate(SchemaMigrator.from_database(db).drop_column("device", "last_contact"))
+        assert "last_contact" not in {column.name for column in db.get_columns("device")}
+    config = tmp_path / "central.toml"
+    config.write_text(f'data_dir = "{tmp_path}"\n[central]\ndatabase_url = "{url}"\n')
+    env = dict(os.environ, KIOSK_CONFIG=str(config), PYTHONPATH=str(REPO))
+    done = subprocess.run([sys.executable, "-m", "library_kiosk", "migrate", "--role", "central"], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and "central store migrated" in done.stdout, done.stderr
+    with db.connection_context():
+        assert {"visit", "device_gap"} <= set(db.get_tables())
+        assert "last_contact" in {column.name for column in db.get_columns("device")}
+        kept = devices.Device.get()
+        assert (kept.name, kept.status, kept.last_contact) == ("kiosk-1", "active", None)
+
+
 def test_same_version_is_a_no_op(tmp_path):
     prefix = tmp_path / "opt"
     version = upgrade.version_of_source(REPO)

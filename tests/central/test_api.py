@@ -1,8 +1,8 @@
 import datetime as dt
 import re
 
-from library_kiosk.central.store.models import Loan
-from tests.helpers import NO_TOKEN
+from library_kiosk.central.store.models import Loan, User
+from tests.helpers import NO_TOKEN, visiting
 from tests.store.factories import TODAY, fine, hold, loan, patron
 
 
@@ -31,6 +31,7 @@ def test_full_account(api):
     loan(user, due=TODAY - dt.timedelta(days=1))
     hold(user, status="ON_HOLD_SHELF", place=None)
     fine(user, "12.00")
+    visiting(api, "P1")  # reading a patron needs their visit at this kiosk (tests/central/test_visits.py)
     body = api.get("/api/v1/patrons/P1").json
     assert body["first_name"] == "Zoë"
     assert "pin_hash" not in body  # the API never hands out PIN hashes to callers of the account
@@ -43,15 +44,20 @@ def test_full_account(api):
     assert len(api.get("/api/v1/patrons/P1/loans").json["loans"]) == 1
 
 
-def test_unknown_patron_is_404(api):
-    response = api.get("/api/v1/patrons/NOBODY")
+def test_unknown_patron_is_refused_and_a_patron_gone_during_the_visit_is_404(api):
+    response = api.get("/api/v1/patrons/NOBODY")  # no visit can name a patron who does not exist
+    assert response.status_code == 403 and response.json["error"]["code"] == "visit_required"
+    patron()
+    visiting(api, "P1")
+    User.delete().where(User.primary_id == "P1").execute()  # deleted (purged, merged) while the patron is here
+    response = api.get("/api/v1/patrons/P1")
     assert response.status_code == 404 and response.json["error"]["code"] == "patron_not_found"
 
 
 def test_renew_one(api):
     user = patron()
     item = loan(user)
-    response = api.post(f"/api/v1/patrons/P1/loans/{item.id}/renew")
+    response = visiting(api, "P1").post(f"/api/v1/patrons/P1/loans/{item.id}/renew")
     assert response.status_code == 200
     assert response.json["renewed"] is True
     assert response.json["new_due_date"] == (TODAY + dt.timedelta(days=21)).isoformat()
@@ -60,7 +66,7 @@ def test_renew_one(api):
 
 def test_renew_unknown_loan_is_404_and_changes_nothing(api):
     patron()
-    response = api.post("/api/v1/patrons/P1/loans/999/renew")
+    response = visiting(api, "P1").post("/api/v1/patrons/P1/loans/999/renew")
     assert response.status_code == 404 and response.json["error"]["code"] == "loan_not_found"
 
 
@@ -68,7 +74,7 @@ def test_renew_all_with_mixed_outcomes(api):
     user = patron()
     loan(user, "A")
     loan(user, "B", renewals=2)
-    results = api.post("/api/v1/patrons/P1/renew", json={}).json["results"]
+    results = visiting(api, "P1").post("/api/v1/patrons/P1/renew", json={}).json["results"]
     assert [(r["renewed"], r["reason"]) for r in results] == [(True, ""), (False, "limit")]
     assert results[1]["message"] == "This item has been renewed the maximum number of times."
 
@@ -76,6 +82,7 @@ def test_renew_all_with_mixed_outcomes(api):
 def test_invalid_renew_bodies_change_nothing(api):
     user = patron()
     item = loan(user)
+    visiting(api, "P1")
     for body in ([1, 2], {"loan_ids": "all"}, {"loan_ids": [True]}, {"loan_ids": ["1"]}):
         response = api.post("/api/v1/patrons/P1/renew", json=body)
         assert response.status_code == 400, body

@@ -8,7 +8,7 @@ from library_kiosk.central.api.openapi import PUBLIC_OPERATIONS
 from library_kiosk.central.store import devices, kiosk_calls
 from library_kiosk.central.store.db import database
 from library_kiosk.domain.checksums import batch_checksum
-from tests.helpers import NO_TOKEN
+from tests.helpers import NO_TOKEN, visiting
 from tests.store.factories import fine, hold, loan, patron
 
 OP = {"seq": 1, "key": "auth-test-0001", "type": "call_staff", "payload": {"reason": "help", "primary_id": "P1"}}
@@ -50,6 +50,7 @@ def protected_requests(library) -> list[tuple[str, str, str, dict | None]]:
         ("POST", "/api/v1/staff-calls/<int:call_id>/close", f"/api/v1/staff-calls/{call_id}/close", None),
         ("GET", "/api/v1/capabilities", "/api/v1/capabilities", None),
         ("POST", "/api/v1/upstream/replay", "/api/v1/upstream/replay", None),
+        ("POST", "/api/v1/patrons/<primary_id>/visit/end", "/api/v1/patrons/P1/visit/end", None),
         ("GET", "/api/v1/sync/changes", "/api/v1/sync/changes?after=0", None),
         ("GET", "/api/v1/sync/keys", "/api/v1/sync/keys", None),
         ("POST", "/api/v1/sync/ops", "/api/v1/sync/ops", {"ops": [OP], "checksum": batch_checksum([OP])}),
@@ -94,7 +95,9 @@ def test_a_request_without_a_good_token_is_refused_and_changes_nothing(api, libr
 
 
 def test_the_enrolled_kiosk_is_let_through(api, library):
-    """The same requests with the fixture's good token reach their routes (whatever those answer)."""
+    """The same requests with the fixture's good token reach their routes (whatever those answer); those that act
+    for the patron within the patron's visit at this kiosk (tests/central/test_visits.py)."""
+    visiting(api, "P1")
     for method, rule, url, body in protected_requests(library):
         answer = api.open(url, method=method, json=body)
         assert answer.status_code not in (401, 403), (method, rule, answer.json)

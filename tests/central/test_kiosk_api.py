@@ -1,11 +1,13 @@
 """Central routes the kiosk uses: letters by email, PIN lockouts for staff, calls for staff."""
 from library_kiosk.central.store.models import Email
 from library_kiosk.central.store.staff import AuditEntry
+from tests.helpers import visiting
 from tests.store.factories import patron
 
 
 def test_letter_needs_a_known_type_and_an_address(api):
     patron("P1")
+    visiting(api, "P1")  # letters only within the patron's visit at this kiosk (tests/central/test_visits.py)
     bad = api.post("/api/v1/patrons/P1/letters", json={"letter_type": "Nope"})
     assert bad.status_code == 400 and bad.json["error"]["code"] == "invalid_letter_type"
     printed = api.post("/api/v1/patrons/P1/letters",
@@ -14,7 +16,7 @@ def test_letter_needs_a_known_type_and_an_address(api):
     no_address = api.post("/api/v1/patrons/P1/letters", json={"letter_type": "FulRequestsReportLetter"})
     assert no_address.status_code == 422 and no_address.json["error"]["code"] == "letter_not_sent"
     nobody = api.post("/api/v1/patrons/NOBODY/letters", json={"letter_type": "FulRequestsReportLetter"})
-    assert nobody.status_code == 404
+    assert nobody.status_code == 403 and nobody.json["error"]["code"] == "visit_required"  # P1's visit only
 
 
 def test_letter_is_sent_by_smtp(api, central_app):
@@ -38,7 +40,7 @@ def test_letter_is_sent_by_smtp(api, central_app):
         central_app.config["KIOSK"]["mail"].update(host="127.0.0.1", port=port)
         user = patron("P1")
         Email.create(user=user, email_address="zoe@example.org", preferred=True)
-        answer = api.post("/api/v1/patrons/P1/letters",
+        answer = visiting(api, "P1").post("/api/v1/patrons/P1/letters",
                           json={"letter_type": "FulUserBorrowingActivityLetter", "device": "kiosk-7"})
         assert answer.status_code == 201 and answer.json["status"] == "sent"
     finally:

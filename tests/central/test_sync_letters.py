@@ -15,18 +15,20 @@ from library_kiosk.central.store.idempotency import apply_ops
 from library_kiosk.central.store.models import Email, _now
 from library_kiosk.central.store.sync_ops import HANDLERS
 from library_kiosk.domain.checksums import batch_checksum
-from tests.helpers import TODAY, free_port
+from tests.helpers import TODAY, free_port, open_visit
 from tests.store.factories import hold, loan, patron
 
 
-def _refused_renewal(seq=1):
-    """A patron with an email address whose offline renewal the central store now refuses; the operation."""
+def _refused_renewal(api, seq=1):
+    """A patron with an email address whose offline renewal the central store now refuses; the operation (made in
+    the patron's visit at the kiosk: tests/central/test_visits.py)."""
     user = patron("P1")
     Email.create(user=user, email_address="zoe@example.org", preferred=True)
     item = loan(user, "Middlemarch", barcode="3000000000001")
     hold(patron("P2", barcode="B2", card="C2"), item_barcode="3000000000001")  # requested meanwhile
     return {"seq": seq, "key": uuid.uuid4().hex, "type": "renew",
             "payload": {"primary_id": "P1", "loan_ids": [item.id], "titles": {str(item.id): "Middlemarch"},
+                        "visit": open_visit(api, "P1"),
                         "local": [{"loan_id": item.id, "renewed": True, "new_due_date": "2026-12-16"}]}}
 
 
@@ -59,7 +61,7 @@ def _fail_once(monkeypatch, model, op_type):
 
 def test_a_rolled_back_operation_sends_no_letter_and_its_retry_sends_one(api, config, smtp_server, monkeypatch):
     _use(config, smtp_server)
-    op = _refused_renewal()
+    op = _refused_renewal(api)
     _fail_once(monkeypatch, AppliedOp, "renew")
     failed = _push(api, [op])
     assert failed.status_code == 500
@@ -86,7 +88,7 @@ def test_a_rolled_back_operation_sends_no_letter_and_its_retry_sends_one(api, co
 
 def test_an_error_later_in_the_batch_sends_the_committed_letter_once(api, config, smtp_server, monkeypatch):
     _use(config, smtp_server)
-    ops = [_refused_renewal(1), _call(2)]
+    ops = [_refused_renewal(api, 1), _call(2)]
     _fail_once(monkeypatch, AppliedOp, "call_staff")
     assert _push(api, ops).status_code == 500
     assert len(smtp_server.handler.messages) == 1  # the renewal committed before the failure: its letter went
@@ -98,7 +100,7 @@ def test_an_error_later_in_the_batch_sends_the_committed_letter_once(api, config
 
 def test_a_letter_left_queued_by_a_crash_is_sent_once_by_the_heartbeat(api, config, smtp_server):
     _use(config, smtp_server)
-    op = _refused_renewal()
+    op = _refused_renewal(api)
     device = Device.get(Device.name == "kiosk-1")
     # the batch committed, then the process died before sending: the letter is queued, nothing went out
     apply_ops(device, [op], HANDLERS, {"today": lambda: TODAY, "config": config})
@@ -116,7 +118,7 @@ def test_a_letter_left_queued_by_a_crash_is_sent_once_by_the_heartbeat(api, conf
 
 def test_with_the_mail_server_down_the_letter_stays_queued_and_goes_later(api, config, smtp_server):
     _use(config, None)  # nothing listens there
-    op = _refused_renewal()
+    op = _refused_renewal(api)
     answer = _push(api, [op])
     assert answer.status_code == 200 and answer.json["results"][0]["result"]["letter"] == "queued"
     letter = letters.Letter.get()

@@ -11,7 +11,7 @@ from library_kiosk.central.store.models import Email
 from library_kiosk.central.store.staff import AuditEntry
 from library_kiosk.domain import clock
 from library_kiosk.domain.checksums import batch_checksum
-from tests.helpers import device_client, mail_received
+from tests.helpers import device_client, mail_received, open_visit, visiting
 from tests.store.factories import patron
 
 LETTER = {"letter_type": "FulRequestsReportLetter"}
@@ -39,6 +39,7 @@ def _lockout_entries():
 
 def test_a_sixth_letter_in_the_hour_is_refused_and_not_sent(api, central_app, smtp_server):
     _patron_with_email(central_app, smtp_server)
+    visiting(api, "P1")  # the patron at this kiosk (tests/central/test_visits.py)
     sent = [api.post("/api/v1/patrons/P1/letters", json=LETTER) for _ in range(5)]
     assert [a.status_code for a in sent] == [201] * 5
     flood = api.post("/api/v1/patrons/P1/letters", json=LETTER)
@@ -48,15 +49,17 @@ def test_a_sixth_letter_in_the_hour_is_refused_and_not_sent(api, central_app, sm
     assert Letter.select().count() == 5
     # another kiosk's token adds nothing: the limit is the patron's
     _name, token = devices.enrol(devices.add("kiosk-2"))
-    assert device_client(central_app, token).post("/api/v1/patrons/P1/letters", json=LETTER).status_code == 429
-    clock.set_offset(clock.offset() + dt.timedelta(minutes=61))  # an hour on: letters go again
-    assert api.post("/api/v1/patrons/P1/letters", json=LETTER).status_code == 201
+    kiosk_2 = visiting(device_client(central_app, token), "P1")  # the patron there too
+    assert kiosk_2.post("/api/v1/patrons/P1/letters", json=LETTER).status_code == 429
+    clock.set_offset(clock.offset() + dt.timedelta(minutes=61))  # an hour on (the patron back): letters go again
+    assert visiting(api, "P1").post("/api/v1/patrons/P1/letters", json=LETTER).status_code == 201
     mail_received(smtp_server, 6)
 
 
 def test_letters_pushed_as_operations_beyond_the_limit_are_rejected_not_the_batch(api, central_app, smtp_server):
     _patron_with_email(central_app, smtp_server)
-    ops = [_op(seq, "send_letter", {"primary_id": "P1", "letter_type": "FulRequestsReportLetter"})
+    visit = open_visit(api, "P1")
+    ops = [_op(seq, "send_letter", {"primary_id": "P1", "letter_type": "FulRequestsReportLetter", "visit": visit})
            for seq in range(1, 8)]
     ops.append(_op(8, "call_staff", {"reason": "help", "primary_id": ""}))  # behind the refused letters
     answer = _push(api, ops)

@@ -54,6 +54,25 @@ def make_patrons():
            last_name="Dubois")
 
 
+def identify(identifier: str, pin: str = "2468"):
+    """Inside a kiosk request context: a patron identified as the kiosk's screens do it (``services.find_patron``,
+    read through the central store while it answers, which opens the patron's visit there) and, when the group asks
+    for one, the PIN checked with that visit (``services.check_pin``). (The account, the visit a session keeps:
+    "" when identified offline.)"""
+    from flask import g
+
+    from kiosk import services
+
+    account = services.find_patron(identifier)
+    assert account is not None, identifier
+    visit = g.get("visit") or ""
+    if account.policy.pin_required:
+        result = services.check_pin(account, pin, visit)
+        assert result.ok, result
+        visit = result.visit or visit
+    return account, visit
+
+
 def login(kiosk):
     """Scan P1's barcode and type her PIN (``make_patrons``), through the kiosk's test client."""
     kiosk.post("/identify", data={"identifier": "20000000000011"})

@@ -8,8 +8,10 @@ import uuid
 import pytest
 
 from library_kiosk.central.store import devices, kiosk_calls
+from library_kiosk.central.store.models import User
 from library_kiosk.central.store.staff import LOGIN_ACTIONS, AuditEntry
 from library_kiosk.domain.checksums import batch_checksum
+from tests.helpers import open_visit
 from tests.provisioning.helpers import StaffClient, not_logged_in
 from tests.store.factories import hold, loan, patron
 
@@ -182,16 +184,22 @@ def test_sync_conflicts_are_listed_with_the_patron_the_promise_and_the_letter(st
     user.emails.model.create(user=user, email_address="ada@example.org", preferred=True)
     item = loan(user, "Middlemarch", barcode="3000000000001")
     hold(patron("P2", barcode="B2", card="C2"), item_barcode="3000000000001")  # requested meanwhile
+    patron("GONE", barcode="B3", card="C3")
+    visits = {primary_id: open_visit(api, primary_id) for primary_id in ("P1", "GONE")}  # each at the kiosk ...
+    User.delete().where(User.primary_id == "GONE").execute()  # ... and one purged since
     ops = [_op(1, "renew", {"primary_id": "P1", "loan_ids": [item.id], "titles": {str(item.id): "Middlemarch"},
-                            "local": [{"loan_id": item.id, "renewed": True, "new_due_date": "2026-12-16"}]}),
-           _op(2, "renew", {"primary_id": "GONE", "loan_ids": None})]
+                            "local": [{"loan_id": item.id, "renewed": True, "new_due_date": "2026-12-16"}],
+                            "visit": visits["P1"]}),
+           _op(2, "renew", {"primary_id": "GONE", "loan_ids": None, "visit": visits["GONE"]}),
+           _op(3, "renew", {"primary_id": "P1", "loan_ids": None})]  # no visit, and the kiosk never offline
     pushed = api.post("/api/v1/sync/ops", json={"ops": ops, "checksum": batch_checksum(ops)},
                       headers={"Authorization": f"Bearer {device_token}"})
     assert pushed.status_code == 200
     page = desk.get("/conflicts").get_data(as_text=True)
     rows = re.findall(r'<tr data-testid="conflict-\d+">.*?</tr>', page, re.S)
-    assert len(rows) == 2
-    gone, refused = rows  # newest first
+    assert len(rows) == 3
+    no_visit, gone, refused = rows  # newest first
+    assert "Not made while the patron was at that kiosk" in no_visit and "Ada Held (P1)" in no_visit
     assert 'href="/patrons/P1"' in refused and "Ada Held (P1)" in refused
     assert "Middlemarch (3000000000001)" in refused and "renewal: renewed until 2026-12-16" in refused
     assert "Renewal refused at replay" in refused and "kiosk-1" in refused

@@ -10,6 +10,8 @@ from kiosk.pages import PageError
 from library_kiosk.central.store.devices import AppliedOp
 from library_kiosk.central.store.models import Loan
 from library_kiosk.central.store.staff import AuditEntry
+from tests.helpers import pass_time
+from tests.kiosk.helpers import identify
 from tests.store.factories import hold, loan, patron
 
 
@@ -36,8 +38,8 @@ def _come_back(app, url):
 def test_online_renewal_goes_through_the_outbox_and_comes_back_applied(setup):
     app, _user, first, _second = setup
     with app.test_request_context(), cache_db.connection_context():
-        account = services.get_patron("P1")
-        outcomes = services.renew(account, [first.id])
+        account, visit = identify("20000000000011")  # card and PIN: the patron's visit at the central store
+        outcomes = services.renew(account, [first.id], visit)
         assert outcomes[0].renewed and not outcomes[0].pending
         assert outbox.length() == 0
         assert services.get_patron("P1").loan(first.id).renewals == 1  # refreshed from the push answer
@@ -60,8 +62,11 @@ def test_offline_local_policy_decides_pending_then_replays_exactly_once(setup, l
     app, user, first, second = setup
     app.config["KIOSK"]["kiosk"]["offline_renewals"] = "local"
     _go_offline(app)
+    pass_time(minutes=2)  # an outage: the central store hears nothing from this kiosk meanwhile
     with app.test_request_context(), cache_db.connection_context():
-        outcomes = services.renew(services.get_patron("P1"), [first.id, second.id])
+        account, visit = identify("20000000000011")  # from the cache: no visit at the central store
+        assert visit == ""
+        outcomes = services.renew(account, [first.id, second.id], visit)
         assert [o.pending for o in outcomes] == [True, True] and all(o.renewed for o in outcomes)
         assert services.get_patron("P1").loan(first.id).renewals == 1  # shown at once, from the cache
         assert outbox.length() == 1
@@ -69,7 +74,8 @@ def test_offline_local_policy_decides_pending_then_replays_exactly_once(setup, l
         assert status["online"] is False and status["outbox_length"] == 1 and status["oldest_pending"]
     # meanwhile someone requests the second item at the central store
     hold(patron("P2", barcode="B2", card="C2"), item_barcode="3000000000002")
-    _come_back(app, live_central.url)
+    pass_time(minutes=2)
+    _come_back(app, live_central.url)  # its first request records the gap: the renewal was made within it
     with app.test_request_context(), cache_db.connection_context():
         report = sync.cycle(app.extensions["central"], app.extensions["patron_cache"])
         assert report["error"] == "" and outbox.length() == 0

@@ -23,6 +23,7 @@ from library_kiosk.central.store.devices import AppliedOp
 from library_kiosk.central.store.kiosk_calls import StaffCall
 from library_kiosk.central.store.models import Loan, User
 from tests.helpers import wait_until
+from tests.kiosk.helpers import identify
 from tests.store.factories import loan, patron
 from tests.sync.procs import Central, LossyProxy, kiosk_env, pusher
 
@@ -62,13 +63,17 @@ def test_central_stopped_while_patrons_renew_then_every_change_applied_once(cent
     cache = kiosk_app.extensions["patron_cache"]
     with cache_db.connection_context():
         sync.pull(client, cache)
+    visits = {}  # the patrons at the kiosk, identified (card and PIN) while the central store answers
+    for user in users:
+        with kiosk_app.test_request_context(), cache_db.connection_context():
+            visits[user.primary_id] = identify(f"B{user.primary_id[1:]}")[1]
     outcomes = []
     for index, item in enumerate(loans):
         if index == 3:
             central.stop()  # the central store goes down while patrons renew
         with kiosk_app.test_request_context(), cache_db.connection_context():
             account = services.get_patron(item.user.primary_id)
-            outcomes += services.renew(account, [item.id])
+            outcomes += services.renew(account, [item.id], visits[item.user.primary_id])
     assert all(o.renewed for o in outcomes)
     assert [o.pending for o in outcomes] == [False] * 3 + [True] * 5
     central.start()

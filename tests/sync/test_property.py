@@ -1,9 +1,14 @@
 """A property: 2 to 5 kiosks doing random operations (online and offline), random partial syncs and
-staff changes at the central store; after a full sync every kiosk's view equals the central store's."""
+staff changes at the central store; after a full sync every kiosk's view equals the central store's.
+
+Patrons renew as at a kiosk: identified by their card (online, read through the central store, which opens
+their visit: they need no PIN; offline, from the cache), and an outage lasts long enough for the central store to
+record the kiosk's time out of contact, within which what it queued needs no visit (tests/central/test_visits.py)."""
 from __future__ import annotations
 
 import json
 
+from flask import g
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
@@ -17,7 +22,9 @@ from library_kiosk.central.store import changes, devices
 from library_kiosk.central.store.db import database
 from library_kiosk.central.store.models import Identifier, User
 from library_kiosk.central.store.schema import ALL_MODELS
-from tests.store.factories import hold, loan, patron
+from library_kiosk.domain import clock
+from tests.helpers import pass_time
+from tests.store.factories import group, hold, loan, patron
 from tests.sync.served import served
 
 PATRONS = 4
@@ -95,13 +102,16 @@ step = st.one_of(
 
 def test_every_kiosk_ends_with_the_central_view(central_app, config, tmp_path):
     apps, dbs = _kiosk_apps(central_app, config, tmp_path, count=5)
+    start = clock.offset()
 
     @hsettings(max_examples=200, deadline=None, derandomize=True,
                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
     @given(kiosks=st.integers(2, 5), steps=st.lists(step, max_size=14))
     def run(kiosks, steps):
+        clock.set_offset(start)  # outages move the clock on: each example starts at the same moment
         _reset_central()
-        users = [patron(f"P{i}", barcode=f"B{i}", card=f"C{i}") for i in range(PATRONS)]
+        group("58", description="Library Guest", pin_required=False)
+        users = [patron(f"P{i}", barcode=f"B{i}", card=f"C{i}", group_code="58") for i in range(PATRONS)]
         loans = {u.primary_id: [loan(u, f"Book {u.primary_id}-{n}", barcode=f"3{u.id:05d}{n}").id
                                 for n in range(2)] for u in users}
         clients = _enrol_kiosks(central_app, apps[:kiosks], dbs)
@@ -152,22 +162,27 @@ def _kiosk_step(action, args, client, cache):
     """One random step at a kiosk (inside its request context): an outage, a partial sync, a renewal or a
     lockout."""
     if action == "outage":
+        if client.up and not args[1]:
+            pass_time(seconds=40)  # out of contact longer than [central] offline_gap_seconds
         client.up = args[1]
         sync.note_online(cache, client.up)
     elif action == "sync":
         _partial_sync(client, cache, page_size=args[1], pages=args[2], push_first=args[3])
     elif action == "renew":
-        _renew_one(f"P{args[1]}", args[2])
+        _renew_one(args[1], args[2])
     elif action == "lockout" and services.get_patron(f"P{args[1]}") is not None:
         services.record_lockout(f"P{args[1]}")
 
 
-def _renew_one(primary_id, index):
-    """Renew one of the patron's cached loans, if any; refused offline is fine."""
-    account = services.get_patron(primary_id)
+def _renew_one(index, loan_index):
+    """Patron ``index`` identified (online by their card, read through the central store, which opens their visit;
+    offline from the cache, with none) renews one of their loans, if any; refused offline is fine."""
+    online = services.central_online()
+    account = services.find_patron(f"B{index}") if online else services.get_patron(f"P{index}")
     if account is not None and account.loans:
         try:
-            services.renew(account, [account.loans[index % len(account.loans)].loan_id])
+            services.renew(account, [account.loans[loan_index % len(account.loans)].loan_id],
+                           g.get("visit", "") if online else "")
         except CentralUnavailable:
             pass
 

@@ -5,11 +5,11 @@ import uuid
 from library_kiosk.central.store import devices
 from library_kiosk.central.store.devices import AppliedOp
 from library_kiosk.central.store.kiosk_calls import StaffCall
-from library_kiosk.central.store.models import Loan
+from library_kiosk.central.store.models import Loan, User
 from library_kiosk.central.store.staff import AuditEntry
 from library_kiosk.domain import clock
 from library_kiosk.domain.checksums import batch_checksum
-from tests.helpers import NO_TOKEN
+from tests.helpers import NO_TOKEN, open_visit
 from tests.store.factories import hold, loan, patron
 
 
@@ -61,13 +61,17 @@ def test_a_push_in_progress_answers_409(api, device_token):
 
 
 def test_business_rejections_are_recorded_and_do_not_block(api, device_token):
-    ops = [_op(1, "renew", {"primary_id": "NOBODY", "loan_ids": None}), _op(2)]
+    patron("P1")
+    visit = open_visit(api, "P1")  # the patron at this kiosk (tests/central/test_visits.py) ...
+    User.delete().where(User.primary_id == "P1").execute()  # ... purged meanwhile
+    ops = [_op(1, "renew", {"primary_id": "P1", "loan_ids": None, "visit": visit}),
+           _op(2, "renew", {"primary_id": "NOBODY", "loan_ids": None}), _op(3)]
     answer = _push(api, device_token, ops)
     assert answer.status_code == 200
-    assert [r["status"] for r in answer.json["results"]] == ["rejected", "applied"]
-    assert answer.json["results"][0]["reason"] == "patron_not_found"
+    assert [r["status"] for r in answer.json["results"]] == ["rejected", "rejected", "applied"]
+    assert [r["reason"] for r in answer.json["results"][:2]] == ["patron_not_found", "no_visit"]
     conflicts = api.get("/api/v1/sync/conflicts").json["conflicts"]
-    assert conflicts[0]["reason"] == "patron_not_found"
+    assert [c["reason"] for c in conflicts] == ["no_visit", "patron_not_found"]  # newest first
 
 
 def test_corrupt_or_truncated_payloads_change_nothing(api, device_token):
@@ -118,7 +122,8 @@ def test_a_pending_renewal_refused_at_replay_sends_a_letter_and_shows_staff(api,
     other = patron("P2", barcode="B2", card="C2")
     hold(other, item_barcode="3000000000001")  # requested meanwhile: the renewal is refused now
     op = _op(1, "renew", {"primary_id": "P1", "loan_ids": [item.id], "titles": {str(item.id): "Middlemarch"},
-                          "local": [{"loan_id": item.id, "renewed": True, "new_due_date": "2026-12-16"}]})
+                          "local": [{"loan_id": item.id, "renewed": True, "new_due_date": "2026-12-16"}],
+                          "visit": open_visit(api, "P1")})
     answer = _push(api, device_token, [op]).json["results"][0]
     assert answer["status"] == "applied" and answer["result"]["pending_refused"] == [item.id]
     assert Loan.get_by_id(item.id).renewals == 0

@@ -10,6 +10,7 @@ from library_kiosk.central.store.models import Loan
 from tests.helpers import (
     TODAY,  # the pinned day
     device_client,
+    visiting,
 )
 from tests.store.factories import KEYER
 from tests.upstream.alma_fake import example_user
@@ -71,7 +72,7 @@ def test_alma_refresh_caches_the_account_for_kiosk_sync(alma_api):
 
 def test_alma_renewals_are_forwarded(alma_api):
     fake, api, _app = alma_api
-    api.post("/api/v1/patrons/refresh", query_string={"identifier": "AL1"})
+    visiting(api, "AL1")  # the patron at a kiosk: card read, PIN checked (tests/central/test_visits.py)
     results = api.post("/api/v1/patrons/AL1/renew", json={}).json["results"]
     assert [(r["renewed"], r["reason"]) for r in results] == [(True, ""), (False, "not_renewable")]
     assert results[0]["new_due_date"] == "2026-12-16"
@@ -88,7 +89,7 @@ def test_alma_renewals_are_forwarded(alma_api):
 
 def test_alma_down_serves_from_the_store_and_replays_once(alma_api):
     fake, api, app = alma_api
-    api.post("/api/v1/patrons/refresh", query_string={"identifier": "AL1"})
+    visiting(api, "AL1")  # the patron at a kiosk: card read, PIN checked (tests/central/test_visits.py)
     fake.down = True
     body = api.post("/api/v1/patrons/refresh", query_string={"identifier": "AL1"}).json
     assert body["source"] == "offline" and len(body["account"]["loans"]) == 2
@@ -100,7 +101,7 @@ def test_alma_down_serves_from_the_store_and_replays_once(alma_api):
     assert api.post("/api/v1/upstream/replay").json["pending"] == 1  # still down
     fake.down = False
     counts = api.post("/api/v1/upstream/replay").json
-    assert counts == {"sent": 1, "renewed": 1, "refused": 0, "pending": 0}
+    assert counts == {"sent": 1, "renewed": 1, "refused": 0, "checked": 0, "pending": 0}
     assert api.post("/api/v1/upstream/replay").json["sent"] == 0  # exactly once
     api.post("/api/v1/patrons/refresh", query_string={"identifier": "AL1"})
     renews = [e for e in fake.log if e["args"].get("op") == "renew"]
@@ -116,6 +117,7 @@ def test_sip2_refresh_renew_all_and_offline(sip_api):
     library, server, api, _app = sip_api
     body = api.post("/api/v1/patrons/refresh", query_string={"identifier": "21000000001"}).json
     assert body["account"]["first_name"] == "Zoë" and len(body["account"]["loans"]) == 2
+    visiting(api, "21000000001")  # and her PIN checked: she may renew here
     caps = api.get("/api/v1/capabilities").json
     assert caps["kind"] == "sip2" and caps["renew_all"]
     results = api.post("/api/v1/patrons/21000000001/renew", json={}).json["results"]
@@ -135,7 +137,7 @@ def test_sip2_offline_renewal_is_queued_and_sent_once_when_the_ils_is_back(sip_a
     from library_kiosk.central.upstream.models import PendingRenewal
 
     library, server, api, _app = sip_api
-    api.post("/api/v1/patrons/refresh", query_string={"identifier": "21000000001"})  # the account, cached
+    visiting(api, "21000000001")  # the account read (and cached), the PIN checked
     server.stop()  # the ILS goes away
     loan = Loan.get(Loan.item_barcode == "39000000001")
     assert loan.due_date == dt.date(2026, 11, 28)  # Middlemarch, not renewed yet
@@ -145,7 +147,8 @@ def test_sip2_offline_renewal_is_queued_and_sent_once_when_the_ils_is_back(sip_a
     server.__init__(pysip2_app(library))  # back, on a new port
     _app.extensions["upstream"].pool.close()
     _app.extensions["upstream"].pool.settings["sip2_port"] = server.port
-    assert api.post("/api/v1/upstream/replay").json == {"sent": 1, "renewed": 1, "refused": 0, "pending": 0}
+    assert api.post("/api/v1/upstream/replay").json == {"sent": 1, "renewed": 1, "refused": 0, "checked": 0,
+                                                           "pending": 0}
     assert api.post("/api/v1/upstream/replay").json["sent"] == 0  # exactly once
     assert library.items["39000000001"]["due"] == "20261216    235900"  # renewed at the ILS
     assert library.received.count("29") == 1
@@ -157,7 +160,7 @@ def test_alma_is_not_asked_about_loans_our_rules_already_refuse(alma_api):
     lost["process_status"] = "LOST"
     worn = fake.add_loan("AL1", "39000000004", "Sula")
     worn["renewals"] = 3  # the group's maximum (our cached rule)
-    api.post("/api/v1/patrons/refresh", query_string={"identifier": "AL1"})
+    visiting(api, "AL1")  # the patron at a kiosk: card read, PIN checked (tests/central/test_visits.py)
     results = api.post("/api/v1/patrons/AL1/renew", json={}).json["results"]
     by_title = {Loan.get_by_id(r["loan_id"]).title: (r["renewed"], r["reason"]) for r in results}
     assert by_title == {"Middlemarch": (True, ""), "Ulysses": (False, "not_renewable"), "Jazz": (False, "lost"),

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify, request
 
-from library_kiosk.central.api.auth import current_device
+from library_kiosk.central.api.auth import current_device, require_visit
 from library_kiosk.central.api.errors import ApiError, int_arg
 from library_kiosk.central.api.openapi import OPENAPI
 from library_kiosk.central.store import circulation, kiosk_calls, letters, pin_checks, staff
@@ -48,30 +48,37 @@ def lookup():
     return jsonify(primary_id=user.primary_id, first_name=user.first_name, last_name=user.last_name)
 
 
+def _visited_user(primary_id: str):
+    """The patron, for a route that acts for them: only within this kiosk's live visit of the patron (403
+    ``visit_required`` first, so a token without one learns nothing, not even whether the patron exists)."""
+    require_visit(primary_id)
+    return _user_or_404(primary_id)
+
+
 @bp.get("/api/v1/patrons/<primary_id>")
 def account(primary_id):
-    return jsonify(_account_json(_user_or_404(primary_id)))
+    return jsonify(_account_json(_visited_user(primary_id)))
 
 
 @bp.get("/api/v1/patrons/<primary_id>/loans")
 def loans(primary_id):
-    return jsonify(loans=_account_json(_user_or_404(primary_id))["loans"])
+    return jsonify(loans=_account_json(_visited_user(primary_id))["loans"])
 
 
 @bp.get("/api/v1/patrons/<primary_id>/requests")
 def requests_(primary_id):
-    return jsonify(requests=_account_json(_user_or_404(primary_id))["requests"])
+    return jsonify(requests=_account_json(_visited_user(primary_id))["requests"])
 
 
 @bp.get("/api/v1/patrons/<primary_id>/fees")
 def fees(primary_id):
-    data = _account_json(_user_or_404(primary_id))
+    data = _account_json(_visited_user(primary_id))
     return jsonify(fees=data["fees"], total_owed=data["total_owed"])
 
 
 @bp.post("/api/v1/patrons/<primary_id>/loans/<int:loan_id>/renew")
 def renew_one(primary_id, loan_id):
-    user = _user_or_404(primary_id)
+    user = _visited_user(primary_id)
     decision = circulation.renew(user, [loan_id], _today(), current_app.extensions.get("renewal_forward"))[0]
     if decision.reason == "unknown_loan":
         raise ApiError(404, "loan_not_found", decision.message)
@@ -80,7 +87,7 @@ def renew_one(primary_id, loan_id):
 
 @bp.post("/api/v1/patrons/<primary_id>/renew")
 def renew_many(primary_id):
-    user = _user_or_404(primary_id)
+    user = _visited_user(primary_id)
     body = request.get_json(silent=True) if request.get_data() else {}
     if body is None:
         raise ApiError(400, "invalid_body", "The body is not valid JSON.")
@@ -117,7 +124,7 @@ def _device() -> str:
 @bp.post("/api/v1/patrons/<primary_id>/letters")
 def send_letter(primary_id):
     """Email a patron a letter: the requests report, the borrowing activity (loans receipt), the fines and fees."""
-    user = _user_or_404(primary_id)
+    user = _visited_user(primary_id)
     body = _json_body()
     letter_type = body.get("letter_type")
     if letter_type not in KIOSK_LETTERS:

@@ -6,13 +6,18 @@ upstream, sync), so a new route is protected unless it is added to ``PUBLIC`` on
 Refused: 401 ``device_token_required`` (no token), 401 ``device_unknown`` (a token no device
 holds), 403 ``device_revoked`` (from the device's next request after ``kiosk devices revoke``).
 A refused request reaches no route, so it changes nothing.
+
+Each accepted request also notes the device's contact (``visits.note_contact``): a request that finds the device
+silent for longer than ``[central] offline_gap_seconds`` records the gap, within which operations it queued
+offline need no visit. The live per-patron routes call ``require_visit``: the patron's visit at this kiosk, in
+the ``X-Kiosk-Visit`` header (store/visits.py), else 403 ``visit_required``.
 """
 from __future__ import annotations
 
-from flask import g, request
+from flask import current_app, g, request
 
 from library_kiosk.central.api.errors import ApiError
-from library_kiosk.central.store import devices
+from library_kiosk.central.store import devices, visits
 
 # endpoint names: the app's /health, the OpenAPI document, and enrolment (it takes the one-time code)
 PUBLIC = frozenset({"health", "api.openapi", "sync_api.enrol"})
@@ -30,12 +35,27 @@ def authenticate():
     if device.status != "active":
         raise ApiError(403, "device_revoked", "This device has been revoked; ask an administrator.")
     g.device = device
+    visits.note_contact(device, visit_rules())
     return device
 
 
 def current_device():
     """The device that made this request (checked before the route ran)."""
     return g.device
+
+
+def visit_rules() -> visits.VisitRules:
+    return visits.VisitRules.from_config(current_app.config["KIOSK"].get("central"))
+
+
+def require_visit(primary_id: str) -> None:
+    """Let this request act for ``primary_id`` only within this device's live, verified visit of the patron (the
+    ``X-Kiosk-Visit`` header), which it extends; 403 ``visit_required`` otherwise, before anything is read or
+    changed (so a refusal also says nothing of whether the patron exists)."""
+    try:
+        visits.use(current_device().name, primary_id, request.headers.get(visits.HEADER, "").strip(), visit_rules())
+    except visits.VisitRefused as refused:
+        raise ApiError(403, "visit_required", str(refused)) from None
 
 
 def init_app(app) -> None:

@@ -5,6 +5,17 @@ from library_kiosk.central.api import sync_openapi  # the sync routes (central/a
 
 _ERROR = {"$ref": "#/components/responses/Error"}
 _PRIMARY_ID = {"name": "primary_id", "in": "path", "required": True, "schema": {"type": "string"}}
+# The patron's visit at this kiosk (store/visits.py): the routes that act for a patron need it.
+_VISIT = {"name": "X-Kiosk-Visit", "in": "header", "required": True, "schema": {"type": "string", "maxLength": 64},
+          "description": "The patron's visit at this kiosk: the id the refresh (or a right PIN or password) "
+                         "answered. It must be this device's, this patron's, verified (no PIN needed, or one "
+                         "checked here in it) and used within [central] visit_minutes; each use extends it"}
+_NO_VISIT = {"description": "visit_required: no live, verified visit of this kiosk for this patron (the header "
+                            "missing, unknown, another kiosk's or patron's, not verified, or ended); nothing was "
+                            "read or changed",
+             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+_VISIT_ID = {"type": "string", "description": "The patron's visit at this kiosk: send it as X-Kiosk-Visit, and "
+                                              "as an operation's payload.visit"}
 
 
 def _ok(schema_ref: str, description: str = "OK") -> dict:
@@ -26,40 +37,41 @@ OPENAPI = {
             "parameters": [{"name": "identifier", "in": "query", "required": True, "schema": {"type": "string"}}],
             "responses": {"200": _ok("PatronRef"), "400": _ERROR, "404": _ERROR}}},
         "/api/v1/patrons/{primary_id}": {"get": {
-            "summary": "The patron's full account", "parameters": [_PRIMARY_ID],
-            "responses": {"200": _ok("Account"), "404": _ERROR}}},
+            "summary": "The patron's full account", "parameters": [_PRIMARY_ID, _VISIT],
+            "responses": {"200": _ok("Account"), "403": _NO_VISIT, "404": _ERROR}}},
         "/api/v1/patrons/{primary_id}/loans": {"get": {
-            "summary": "Open loans", "parameters": [_PRIMARY_ID],
+            "summary": "Open loans", "parameters": [_PRIMARY_ID, _VISIT],
             "responses": {"200": {"description": "OK", "content": {"application/json": {"schema": {
                 "type": "object", "properties": {"loans": {"type": "array", "items": {
-                    "$ref": "#/components/schemas/Loan"}}}}}}}, "404": _ERROR}}},
+                    "$ref": "#/components/schemas/Loan"}}}}}}}, "403": _NO_VISIT, "404": _ERROR}}},
         "/api/v1/patrons/{primary_id}/requests": {"get": {
-            "summary": "Requests (holds, digitisation, bookings)", "parameters": [_PRIMARY_ID],
+            "summary": "Requests (holds, digitisation, bookings)", "parameters": [_PRIMARY_ID, _VISIT],
             "responses": {"200": {"description": "OK", "content": {"application/json": {"schema": {
                 "type": "object", "properties": {"requests": {"type": "array", "items": {
-                    "$ref": "#/components/schemas/Request"}}}}}}}, "404": _ERROR}}},
+                    "$ref": "#/components/schemas/Request"}}}}}}}, "403": _NO_VISIT, "404": _ERROR}}},
         "/api/v1/patrons/{primary_id}/fees": {"get": {
-            "summary": "Active fines and fees with the total owed", "parameters": [_PRIMARY_ID],
+            "summary": "Active fines and fees with the total owed", "parameters": [_PRIMARY_ID, _VISIT],
             "responses": {"200": {"description": "OK", "content": {"application/json": {"schema": {
                 "type": "object", "properties": {
                     "fees": {"type": "array", "items": {"$ref": "#/components/schemas/Fee"}},
-                    "total_owed": _MONEY}}}}}, "404": _ERROR}}},
+                    "total_owed": _MONEY}}}}}, "403": _NO_VISIT, "404": _ERROR}}},
         "/api/v1/patrons/{primary_id}/loans/{loan_id}/renew": {"post": {
             "summary": "Renew one loan",
             "parameters": [_PRIMARY_ID, {"name": "loan_id", "in": "path", "required": True,
-                                         "schema": {"type": "integer"}}],
-            "responses": {"200": _ok("RenewalResult"), "404": _ERROR}}},
+                                         "schema": {"type": "integer"}}, _VISIT],
+            "responses": {"200": _ok("RenewalResult"), "403": _NO_VISIT, "404": _ERROR}}},
         "/api/v1/patrons/{primary_id}/renew": {"post": {
             "summary": "Renew the listed loans, or every open loan when loan_ids is absent",
-            "parameters": [_PRIMARY_ID],
+            "parameters": [_PRIMARY_ID, _VISIT],
             "requestBody": {"required": False, "content": {"application/json": {"schema": {
                 "type": "object", "properties": {"loan_ids": {"type": "array", "items": {"type": "integer"}}}}}}},
             "responses": {"200": {"description": "One result per loan", "content": {"application/json": {
                 "schema": {"type": "object", "properties": {"results": {"type": "array", "items": {
-                    "$ref": "#/components/schemas/RenewalResult"}}}}}}}, "400": _ERROR, "404": _ERROR}}},
+                    "$ref": "#/components/schemas/RenewalResult"}}}}}}}, "400": _ERROR, "403": _NO_VISIT,
+                "404": _ERROR}}},
         "/api/v1/patrons/{primary_id}/letters": {"post": {
             "summary": "Email the patron a letter: requests report, borrowing activity (loans receipt), fines and fees",
-            "parameters": [_PRIMARY_ID],
+            "parameters": [_PRIMARY_ID, _VISIT],
             "requestBody": {"required": True, "content": {"application/json": {"schema": {
                 "type": "object", "required": ["letter_type"], "properties": {
                     "letter_type": {"enum": ["FulRequestsReportLetter", "FulUserBorrowingActivityLetter",
@@ -68,7 +80,7 @@ OPENAPI = {
                     "context": {"type": "object"}}}}}},
             "responses": {"201": {"description": "Sent", "content": {"application/json": {"schema": {
                 "$ref": "#/components/schemas/LetterResult"}}}},
-                "422": _ERROR, "400": _ERROR, "404": _ERROR,
+                "422": _ERROR, "400": _ERROR, "403": _NO_VISIT, "404": _ERROR,
                 "429": {"description": "Kiosks have already asked [central] letters_per_patron_per_hour letters "
                                        "for this patron within the last hour; nothing was sent",
                         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}}}},
@@ -108,14 +120,17 @@ OPENAPI = {
                     "fee_paid": {"type": "boolean"}, "write_users": {"type": "boolean"}}}}}}}}},
         "/api/v1/patrons/refresh": {"post": {
             "summary": "On a tap: read the patron's account from the upstream into the central store "
-                       "(kiosks then sync it); served from the store when read recently or the upstream is down",
+                       "(kiosks then sync it); served from the store when read recently or the upstream is down. "
+                       "Opens the patron's visit at this kiosk (visit): verified at once when the patron's user "
+                       "group needs no PIN, else once a PIN or password is checked with it (verify-pin)",
             "parameters": [{"name": "identifier", "in": "query", "required": True, "schema": {"type": "string"}},
                            {"name": "force", "in": "query", "schema": {"enum": ["0", "1"]}}],
             "responses": {"200": {"description": "OK", "content": {"application/json": {"schema": {
                 "type": "object", "properties": {
                     "primary_id": {"type": "string"},
                     "source": {"enum": ["upstream", "cache", "offline", "local"]},
-                    "account": {"$ref": "#/components/schemas/Account"}}}}}},
+                    "account": {"$ref": "#/components/schemas/Account"},
+                    "visit": _VISIT_ID}}}}},
                 "400": _ERROR, "404": _ERROR, "503": _ERROR}}},
         "/api/v1/patrons/{primary_id}/verify-pin": {"post": {
             "summary": "Check a PIN, or a password (kiosk sign-in without a card): the central store is the "
@@ -123,12 +138,14 @@ OPENAPI = {
                        "secrets are counted per patron across all kiosks; after [central] pin_max_attempts the "
                        "patron is locked at every kiosk for pin_lockout_minutes and nothing is checked meanwhile "
                        "(ok false, locked_until set). Every check is audited; the secret is sent in the body, "
-                       "never in the URL",
+                       "never in the URL. A right secret verifies the visit given (this kiosk's live visit of "
+                       "this patron), or opens a verified one, and answers its id (visit)",
             "parameters": [{"name": "primary_id", "in": "path", "required": True, "schema": {"type": "string"}}],
             "requestBody": {"required": True, "content": {"application/json": {"schema": {"oneOf": [
-                {"type": "object", "required": ["pin"], "properties": {"pin": {"type": "string", "minLength": 1}}},
-                {"type": "object", "required": ["password"],
-                 "properties": {"password": {"type": "string", "minLength": 1}}}]}}}},
+                {"type": "object", "required": ["pin"], "properties": {
+                    "pin": {"type": "string", "minLength": 1}, "visit": {"type": "string"}}},
+                {"type": "object", "required": ["password"], "properties": {
+                    "password": {"type": "string", "minLength": 1}, "visit": {"type": "string"}}}]}}}},
             "responses": {"200": {"description": "Checked, or not checked because the patron is locked",
                                   "content": {"application/json": {"schema": {
                 "type": "object", "required": ["ok", "attempts_left", "locked_until"], "properties": {
@@ -137,18 +154,30 @@ OPENAPI = {
                                       "description": "wrong secrets left before the patron is locked"},
                     "locked_until": {"type": ["string", "null"], "format": "date-time",
                                      "description": "UTC, ending in Z: the patron is locked at every kiosk until "
-                                                    "then (null: not locked)"}}}}}},
+                                                    "then (null: not locked)"},
+                    "visit": {**_VISIT_ID, "description": "When ok: the patron's verified visit at this kiosk"}}}}}},
                 "400": _ERROR, "404": _ERROR, "429": {
                     "description": "This device asked for more than [central] pin_checks_per_device_per_minute "
                                    "checks within a minute; nothing was checked",
                     "headers": {"Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}},
                     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
                 "502": _ERROR, "503": _ERROR}}},
+        "/api/v1/patrons/{primary_id}/visit/end": {"post": {
+            "summary": "The patron left this kiosk (Done, the idle timeout, another card): the visit named by "
+                       "X-Kiosk-Visit serves no live route any more (operations made before count), and the "
+                       "library system is told once the answer has gone (SIP2: end patron session, 35)",
+            "parameters": [_PRIMARY_ID, {**_VISIT, "required": False}],
+            "responses": {"200": {"description": "ended: whether it was this kiosk's open visit of this patron "
+                                                 "(false: nothing changed, nobody told)",
+                                  "content": {"application/json": {"schema": {
+                                      "type": "object", "required": ["ended"],
+                                      "properties": {"ended": {"type": "boolean"}}}}}}}}},
         "/api/v1/upstream/replay": {"post": {
-            "summary": "Send renewals queued while the upstream was down, each exactly once",
+            "summary": "Settle renewals whose outcome was unknown (read back: to_check), then send renewals "
+                       "queued while the upstream was down, each exactly once",
             "responses": {"200": {"description": "OK", "content": {"application/json": {"schema": {
                 "type": "object", "properties": {k: {"type": "integer"} for k in
-                                                 ("sent", "renewed", "refused", "pending")}}}}}}}},
+                                                 ("sent", "renewed", "refused", "checked", "pending")}}}}}}}},
         "/api/v1/sync/changes": {"get": {
             "summary": "Patrons changed after a cursor (the change sequence), oldest first",
             "parameters": [

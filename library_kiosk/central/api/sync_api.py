@@ -11,7 +11,7 @@ from flask import Blueprint, current_app, jsonify, request
 
 from library_kiosk.central.api.auth import current_device
 from library_kiosk.central.api.errors import ApiError, int_arg
-from library_kiosk.central.store import devices, fleet_keys, letters, sync
+from library_kiosk.central.store import devices, fleet_keys, letters, sync, sync_scope, visits
 from library_kiosk.central.store.idempotency import MAX_OPS, OpRefused, apply_ops
 from library_kiosk.central.store.sync_ops import HANDLERS, PAYLOADS, REQUIRED
 from library_kiosk.domain.checksums import batch_checksum
@@ -56,13 +56,36 @@ def changes():
     if shape not in ("json", "lines"):
         raise ApiError(400, "invalid_parameter", "format must be json or lines.")
     keyer = fleet_keys.keyer_for(device)  # identifiers only as HMACs under this kiosk's own key
+    scope = swept_scope()
     if shape == "lines":  # the stored documents as they are (store/sync.py changes_lines)
-        body = sync.changes_lines(keyer, cursor, limit)
+        body = sync.changes_lines(keyer, cursor, limit, scope)
         devices.note_pull(device, cursor)
         return current_app.response_class(body, mimetype=sync.LINES_MEDIA_TYPE)
-    page = sync.changes_after(keyer, cursor, limit)
+    page = sync.changes_after(keyer, cursor, limit, scope=scope)
     devices.note_pull(device, cursor)
     return jsonify(page)
+
+
+def sync_scope_of(app) -> sync_scope.Scope:
+    """The patrons kiosks hold (``[central] sync_recent_days``; store/sync_scope.py)."""
+    return sync_scope.Scope.from_config(app.config["KIOSK"].get("central"))
+
+
+def swept_scope() -> sync_scope.Scope:
+    """The scope, after recording (at most once a minute per process) the patrons who left it, so the pages
+    send kiosks their deletes. A failure here never stops a pull: the next one sweeps again."""
+    from library_kiosk.domain import clock
+
+    scope = sync_scope_of(current_app)
+    swept = current_app.extensions.setdefault("scope_swept", {})
+    now = clock.now()
+    if not scope.everyone and (swept.get("at") is None or (now - swept["at"]).total_seconds() >= 60):
+        swept["at"] = now
+        try:
+            sync_scope.expire(scope, now)
+        except Exception:
+            log.exception("patrons who left the kiosks' scope not recorded (tried again in a minute)")
+    return scope
 
 
 def _valid_int(value, low=1) -> bool:
@@ -97,6 +120,7 @@ def _check_op(where: str, op, previous: int | None) -> int:
     _check_key(where, op.get("key"))
     _check_type(where, kind)
     _check_payload(where, kind, op.get("payload"))
+    _check_created(where, op.get("created"))
     return seq
 
 
@@ -114,6 +138,12 @@ def _check_key(where: str, key) -> None:
     if not isinstance(key, str) or not 8 <= len(key) <= 80 or not key.replace("-", "").isalnum() \
             or not key.isascii():
         raise ApiError(400, "invalid_body", f"{where}.key must be 8 to 80 letters, digits or dashes.")
+
+
+def _check_created(where: str, created) -> None:
+    """When the kiosk queued the operation (optional): a UTC timestamp, ``YYYY-MM-DDTHH:MM:SS[.ffffff]Z``."""
+    if created is not None and visits.parse_time(created) is None:
+        raise ApiError(400, "invalid_body", f"{where}.created must be a UTC timestamp, YYYY-MM-DDTHH:MM:SSZ.")
 
 
 def _check_type(where: str, kind) -> None:
@@ -179,8 +209,8 @@ def keys():
 
 
 def _records(primary_ids) -> list[dict]:
-    keyer = fleet_keys.keyer_for(current_device())
-    return [sync.account_record(keyer, pid) for pid in dict.fromkeys(p for p in primary_ids if p)]
+    keyer, scope = fleet_keys.keyer_for(current_device()), sync_scope_of(current_app)
+    return [sync.account_record(keyer, pid, scope) for pid in dict.fromkeys(p for p in primary_ids if p)]
 
 
 def _send_letters(letter_ids=None) -> None:
@@ -219,8 +249,41 @@ def heartbeat():
     devices.note_heartbeat(device, body)
     _send_letters()  # the sweeper: each kiosk's sync cycle sends letters a crash or a mail outage left queued
     if counted is not None:
-        return jsonify(status="ok", device=device.name, usage={"stored": counted})
-    return jsonify(status="ok", device=device.name)
+        response = jsonify(status="ok", device=device.name, usage={"stored": counted})
+    else:
+        response = jsonify(status="ok", device=device.name)
+    _replay_upstream_after(response)
+    return response
+
+
+def _replay_upstream_after(response) -> None:
+    """The library system's background step, at most once a minute per process, after a heartbeat's answer has
+    gone (the kiosk never waits for it): settle renewals whose outcome was unknown and send those queued while
+    the library system was away (upstream/cache.py ``replay``)."""
+    from library_kiosk.central.store.db import database
+    from library_kiosk.central.upstream import cache
+    from library_kiosk.domain import clock
+
+    upstream = current_app.extensions.get("upstream")
+    if upstream is None or upstream.kind == "local":
+        return
+    done = current_app.extensions.setdefault("upstream_replayed", {})
+    now = clock.now()
+    if done.get("at") is not None and (now - done["at"]).total_seconds() < 60:
+        return
+    done["at"] = now
+    today = current_app.config["TODAY"]
+
+    def run() -> None:
+        try:
+            with database.connection_context():
+                counts = cache.replay(upstream, today())
+            if any(counts.values()):
+                log.info("library system background step: %s", counts)
+        except Exception:  # tried again at a later heartbeat
+            log.exception("library system background step failed")
+
+    response.call_on_close(run)
 
 
 def _usage(device, found) -> int | None:

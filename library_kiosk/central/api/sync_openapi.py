@@ -33,7 +33,11 @@ _REFUSAL = {"type": "object", "required": ["error"], "properties": {
     "records": {"type": "array", "items": _RECORD}}}
 _OP = {"type": "object", "required": ["seq", "key", "type", "payload"], "properties": {
     "seq": {"type": "integer", "minimum": 1}, "key": {"type": "string", "minLength": 8, "maxLength": 80},
-    "type": {"enum": ["renew", "lockout", "call_staff", "send_letter"]}, "payload": {"type": "object"}}}
+    "type": {"enum": ["renew", "lockout", "call_staff", "send_letter"]},
+    "payload": {"type": "object", "properties": {"visit": {
+        "type": "string", "description": "renew, send_letter: the patron's visit at this kiosk (X-Kiosk-Visit)"}}},
+    "created": {"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$",
+                "description": "When the kiosk queued the operation (UTC); without it, when it arrives"}}}
 
 SYNC_PATHS = {
     "/api/v1/sync/enrol": {"post": {
@@ -66,7 +70,11 @@ SYNC_PATHS = {
         "summary": "Apply this kiosk's queued operations in sequence order, each idempotency key at most once",
         "description": "A replayed key gets its first answer; a key reused with another payload is refused (422); "
                        "a push while another is in progress (409 in_progress); a sequence gap (409 sequence_gap "
-                       "with expected_seq). Business-rule refusals are results with status rejected.",
+                       "with expected_seq). Business-rule refusals are results with status rejected. "
+                       "Operations that act for a patron (renew, send_letter) are applied only within the "
+                       "patron's verified visit at this kiosk (payload.visit) open at the operation's time "
+                       "(created), or when that time falls within a gap in this kiosk's contact with the central "
+                       "store ([central] offline_gap_seconds): otherwise rejected with the reason no_visit.",
         "security": _DEVICE,
         "requestBody": {"required": True, "content": {"application/json": {"schema": {
             "type": "object", "required": ["ops", "checksum"], "properties": {
@@ -107,6 +115,9 @@ SECURITY_SCHEMES = {"deviceToken": {"type": "http", "scheme": "bearer",
                                     "description": "The device token from enrolment (kiosk enrol CODE)"}}
 CHANGE_PAGE = {"type": "object", "required": ["cursor", "more", "records"], "properties": {
     "cursor": {"type": "integer"}, "more": {"type": "boolean"}, "horizon": {"type": "integer"},
+    "scope": {"type": "string", "description": "which patrons the pages carry: \"all\", or \"recent:N\" "
+              "([central] sync_recent_days); a kiosk that held another scope's patrons empties its cache and "
+              "pulls again from 0"},
     "records": {"type": "array", "items": _RECORD}}}
 
 

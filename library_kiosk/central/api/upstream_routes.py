@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify, request
 
-from library_kiosk.central.api.auth import current_device
+from library_kiosk.central.api.auth import current_device, visit_rules
 from library_kiosk.central.api.errors import ApiError, error_response
-from library_kiosk.central.store import fleet_keys, pin_checks, sync
+from library_kiosk.central.store import fleet_keys, pin_checks, sync, sync_scope, visits
 from library_kiosk.central.store.accounts import build_account, get_user, kiosk_document
 from library_kiosk.central.upstream import cache
 from library_kiosk.central.upstream.base import UpstreamError, UpstreamUnavailable
@@ -40,9 +40,31 @@ def refresh():
     data = kiosk_document(account.to_dict())  # as the sync sends it: the email masked, a few bits of PIN check
     data["active_blocks"] = [{"code": b.code, "message": b.message} for b in active_blocks(account, today)]
     data["total_owed"] = str(account.total_owed())
-    record = sync.account_record(fleet_keys.keyer_for(current_device()), user.primary_id)
+    scope = sync_scope.Scope.from_config(current_app.config["KIOSK"].get("central"))
+    sync_scope.note_active(scope, [user.primary_id])  # used a kiosk: held by every kiosk from now on
+    record = sync.account_record(fleet_keys.keyer_for(current_device()), user.primary_id, scope)
+    visit = visits.open_for(current_device().name, user)  # the patron identified here: a visit (store/visits.py)
     return jsonify(primary_id=user.primary_id, source=source, account=data, record=record,
-                   read_at=cache.read_at(user.primary_id))
+                   read_at=None if source == "local" else cache.read_at(user.primary_id), visit=visit)
+
+
+@bp.post("/api/v1/patrons/<primary_id>/visit/end")
+def end_visit(primary_id):
+    """The patron left this kiosk (Done, the idle timeout, another card): their visit (``X-Kiosk-Visit``) serves
+    no live route any more, and the library system is told once the answer has gone (SIP2: 35). Answers
+    ``{"ended": false}`` for a visit that is not this kiosk's open visit of this patron, and tells nobody."""
+    from library_kiosk.central.store.db import database
+
+    ended = visits.end(current_device().name, primary_id, request.headers.get(visits.HEADER, "").strip())
+    response = jsonify(ended=ended)
+    upstream = _upstream()
+    if ended and upstream.kind != "local":
+        def tell() -> None:
+            with database.connection_context():
+                upstream.end_visit(primary_id)
+
+        response.call_on_close(tell)
+    return response
 
 
 @bp.post("/api/v1/upstream/replay")
@@ -62,6 +84,13 @@ def _secret_from_body() -> tuple[str, bool]:
             raise ApiError(400, "password_required", "Give the password in the JSON body: {\"password\": \"...\"}.")
         raise ApiError(400, "pin_required", "Give the PIN in the JSON body: {\"pin\": \"...\"}.")
     return secret, password is not None
+
+
+def _visit_from_body() -> str:
+    """The visit the kiosk's session holds (``{"visit": ...}``, optional): a right secret verifies it."""
+    body = request.get_json(silent=True) if request.get_data() else None
+    visit = body.get("visit") if isinstance(body, dict) else None
+    return visit if isinstance(visit, str) else ""
 
 
 def _rate_limited(device: str, limits: pin_checks.PinLimits):
@@ -94,7 +123,11 @@ def verify_pin(primary_id):
     one, else asks the library system (Alma ``op=auth``, SIP2 AD). Wrong secrets are counted per patron across
     every kiosk; after ``[central] pin_max_attempts`` the patron is locked everywhere for ``pin_lockout_minutes``
     and nothing is checked meanwhile; one device gets 429 beyond ``pin_checks_per_device_per_minute``. Every
-    check is audited (device, patron, outcome). The secret travels in the JSON body only and is never logged."""
+    check is audited (device, patron, outcome). The secret travels in the JSON body only and is never logged.
+
+    A right secret verifies the patron's visit at this kiosk (``"visit"`` in the body, when it is this device's
+    live visit of this patron) or opens a verified one; the answer's ``visit`` is the id the kiosk keeps
+    (store/visits.py). A wrong one verifies nothing."""
     secret, is_password = _secret_from_body()
     device = current_device().name
     limits = pin_checks.PinLimits.from_config(current_app.config["KIOSK"].get("central"))
@@ -128,7 +161,8 @@ def verify_pin(primary_id):
         if not is_password:  # the offline check value of a PIN seen right (patrons from before, the library system's)
             fleet_keys.remember_check(user, secret)
         pin_checks.audit_check(device, primary_id, what, "right")
-        return jsonify(pin_checks.CheckState(limits.max_attempts).to_dict(True))
+        visit = visits.verified_by_secret(device, primary_id, _visit_from_body(), visit_rules())
+        return jsonify({**pin_checks.CheckState(limits.max_attempts).to_dict(True), "visit": visit})
     state, started = pin_checks.record_failure(primary_id, device, limits)
     if state.locked_until is None:
         pin_checks.audit_check(device, primary_id, what, f"wrong, {state.attempts_left} attempts left")

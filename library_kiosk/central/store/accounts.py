@@ -33,7 +33,9 @@ OPEN_REQUEST_STATUSES = ("ON_HOLD_SHELF", "IN_PROCESS", "NOT_STARTED")
 
 
 def find_user(identifier: str) -> User | None:
-    """The user holding an active identifier of any type, or with this primary id."""
+    """The user holding an active identifier of any type, or with this primary id. An identifier is matched as
+    given, in upper case or in lower case (a reader may give a card serial number's hex either way; kiosks key
+    identifiers in upper case, ``domain/identifier_keys.normalised``), each through the index."""
     value = (identifier or "").strip()
     if not value:
         return None
@@ -42,7 +44,8 @@ def find_user(identifier: str) -> User | None:
         .join(UserGroup)
         .switch(User)
         .join(Identifier)
-        .where((Identifier.value == value) & (Identifier.status == "ACTIVE"))
+        .where(Identifier.value.in_(list(dict.fromkeys([value, value.upper(), value.lower()])))
+               & (Identifier.status == "ACTIVE"))
         .first()
     )
     if match is None:

@@ -43,6 +43,7 @@ class Device(BaseModel):
     last_heartbeat = pw.DateTimeField(null=True)
     heartbeat = pw.TextField(default="{}")
     identifier_key = pw.CharField(max_length=64, null=True)  # the key of its identifier hashes (fleet_keys.py)
+    last_contact = pw.DateTimeField(null=True)  # its last authenticated request, written at most every 10 s (visits.py)
 
 
 class SyncConflict(BaseModel):

@@ -13,6 +13,8 @@ once, in the same transaction as the change it makes, and stores the answer:
 - an operation refused on business rules is recorded as ``rejected`` with its
   reason and the sequence moves on, so it never blocks the operations behind it.
 
+A handler finds the time the kiosk made the operation (its ``created``, if it gave one) in ``context["created"]``.
+
 Nothing outside the database happens inside these transactions: a handler that decides
 a letter queues it (``library_kiosk.central.store.letters.queue_letter``, its id in ``context["letters"]``)
 and the caller sends it after ``apply_ops`` returns (``library_kiosk.central.store.letters.send_queued``).
@@ -99,6 +101,7 @@ def _apply_one(device: Device, op: dict, last_seq: int, handlers: dict, context:
             raise OpRefused(409, "sequence_gap", f"Expected sequence number {last_seq + 1}, got {op['seq']}.",
                             expected_seq=last_seq + 1)
         handler = handlers[op["type"]]
+        context["created"] = op.get("created")  # when the kiosk queued it (store/visits.py op_time)
         answer = {"seq": op["seq"], "key": op["key"], "type": op["type"],
                   "primary_id": op["payload"].get("primary_id", "")}
         try:

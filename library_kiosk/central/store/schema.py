@@ -12,7 +12,9 @@ from library_kiosk.central.store.models import PATRON_MODELS
 from library_kiosk.central.store.pin_checks import PinFailures
 from library_kiosk.central.store.staff import AuditEntry, StaffUser
 from library_kiosk.central.store.staff_logins import LoginFailures, StaffSession
+from library_kiosk.central.store.sync_scope import PatronActivity, ScopeSweep
 from library_kiosk.central.store.usage import KioskUsage
+from library_kiosk.central.store.visits import DeviceGap, Visit
 
 # Every table of the central store, in an order that creates a table after those it refers to. The upstream
 # connectors' own tables (library_kiosk/central/upstream/models.py) are created by the connector that uses them.
@@ -28,6 +30,8 @@ ALL_MODELS = [
     StaffCall,              # "call staff" at a kiosk (kiosk_calls.py)
     PatronDocument,         # the sync read model (documents.py)
     KioskUsage,             # kiosk usage statistics, counts only (usage.py)
+    Visit, DeviceGap,       # patrons' visits at kiosks, kiosks' times out of contact (visits.py)
+    PatronActivity, ScopeSweep,  # who used a kiosk lately, for the kiosks' scope (sync_scope.py)
 ]
 
 
@@ -37,16 +41,18 @@ def create_tables(db=None) -> None:
     add_missing_columns(db)
 
 
-def add_missing_columns(db) -> list[str]:
+def add_missing_columns(db, models=None) -> list[str]:
     """Add the columns a newer version of a model has to a table made by an older one (a new column always has a
-    default or allows NULL); return ``table.column`` of each added. Columns are never dropped or changed here."""
+    default or allows NULL); return ``table.column`` of each added. Columns are never dropped or changed here.
+    ``models``: the store's (default), or a connector's own tables (upstream/models.py)."""
     from playhouse.migrate import SchemaMigrator, migrate
 
+    models = ALL_MODELS if models is None else models
     db = db.obj if hasattr(db, "obj") else db
     migrator = SchemaMigrator.from_database(db)
     added, operations = [], []
-    columns = _columns(db)
-    for model in ALL_MODELS:
+    columns = _columns(db, models)
+    for model in models:
         table = model._meta.table_name
         for field in model._meta.sorted_fields:
             if field.column_name not in columns.get(table, set()):
@@ -58,7 +64,7 @@ def add_missing_columns(db) -> list[str]:
     return added
 
 
-def _columns(db) -> dict[str, set[str]]:
+def _columns(db, models) -> dict[str, set[str]]:
     """Every table's column names, in one statement on PostgreSQL (a test creates the store hundreds of times)."""
     found: dict[str, set[str]] = {}
     if is_postgres(db):
@@ -67,7 +73,7 @@ def _columns(db) -> dict[str, set[str]]:
         for table, column in rows:
             found.setdefault(table, set()).add(column)
         return found
-    for model in ALL_MODELS:
+    for model in models:
         table = model._meta.table_name
         found[table] = {row[1] for row in db.execute_sql(f'PRAGMA table_info("{table}")').fetchall()}
     return found

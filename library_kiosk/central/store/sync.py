@@ -13,7 +13,8 @@ kiosk can show the progress of a first sync (``cursor / horizon``).
 Documents come from the read model (``store/documents.py``): a stored document is
 served for a change at seq ``s`` only if it was built from a snapshot that included
 every change up to ``s``; stale or missing ones are built in one batch for the page,
-stored, and served. Two shapes of the same page:
+stored, and served. A patron outside the kiosks' scope (``store/sync_scope.py``: with
+``[central] sync_recent_days``, only the recently active) is served as a delete. Two shapes of the same page:
 - ``changes_after``: a dict (the JSON answer), documents as objects;
 - ``changes_lines``: the line format kiosks pull (``format=lines``), documents as the
   stored JSON text, never decoded or encoded again on the way to the kiosk's cache.
@@ -31,6 +32,7 @@ from library_kiosk.central.store.accounts import build_accounts, identifiers_of,
 from library_kiosk.central.store.changes import safe_horizon
 from library_kiosk.central.store.db import database, is_postgres
 from library_kiosk.central.store.models import Change, User, UserGroup
+from library_kiosk.central.store.sync_scope import EVERY_PATRON, Scope, in_scope
 from library_kiosk.domain.identifier_keys import IdentifierKeyer
 
 log = logging.getLogger(__name__)
@@ -86,24 +88,33 @@ def page(cursor: int, limit: int = 500, horizon: int | None = None) -> Page:
     return Page(last, len(rows) == limit and last < horizon, horizon, records, len(stale))
 
 
-def changes_after(keyer: IdentifierKeyer, cursor: int, limit: int = 500, horizon: int | None = None) -> dict:
+def _scoped(found: Page, scope: Scope) -> list:
+    """The page's records with those outside ``scope`` turned into deletes."""
+    if scope.everyone:
+        return found.records
+    keep = in_scope(scope, [r[1] for r in found.records if r[2] is not None])
+    return [r if r[1] in keep else (r[0], r[1], None, None) for r in found.records]
+
+
+def changes_after(keyer: IdentifierKeyer, cursor: int, limit: int = 500, horizon: int | None = None,
+                  scope: Scope = EVERY_PATRON) -> dict:
     """The page as a dict (the JSON answer of ``GET /api/v1/sync/changes``), identifiers keyed for one kiosk."""
     found = page(cursor, limit, horizon)
     records = []
-    for seq, primary_id, document, identifiers in found.records:
+    for seq, primary_id, document, identifiers in _scoped(found, scope):
         if document is None:
             records.append({"seq": seq, "primary_id": primary_id, "kind": "delete"})
         else:
             records.append({"seq": seq, "primary_id": primary_id, "kind": "upsert",
                             "account": json.loads(document), "identifiers": keyer.keyed(json.loads(identifiers))})
     return {"cursor": found.cursor, "more": found.more, "horizon": found.horizon, "key_id": keyer.key_id,
-            "records": records}
+            "scope": scope.label, "records": records}
 
 
-def changes_lines(keyer: IdentifierKeyer, cursor: int, limit: int = 500) -> str:
+def changes_lines(keyer: IdentifierKeyer, cursor: int, limit: int = 500, scope: Scope = EVERY_PATRON) -> str:
     """The page in the line format (``format=lines``), text of ``LINES_MEDIA_TYPE``:
 
-    line 1: ``{"cursor": C, "more": M, "horizon": H, "count": N}``;
+    line 1: ``{"cursor": C, "more": M, "horizon": H, "key_id": K, "scope": S, "count": N}``;
     then N lines, one per record: ``[seq, "primary_id", "upsert", IDENTIFIERS]`` TAB ``DOCUMENT`` for an
     upsert (IDENTIFIERS: the active ones keyed for this kiosk, ``[{"id_type": T, "key": HMAC}, ...]``;
     DOCUMENT: the account document's compact JSON text, starting ``{"primary_id":``), or
@@ -112,24 +123,26 @@ def changes_lines(keyer: IdentifierKeyer, cursor: int, limit: int = 500) -> str:
     """
     found = page(cursor, limit)
     dumps = json.dumps
+    records = _scoped(found, scope)
     parts = [dumps({"cursor": found.cursor, "more": found.more, "horizon": found.horizon, "key_id": keyer.key_id,
-                    "count": len(found.records)})]
-    for seq, primary_id, document, identifiers in found.records:
+                    "scope": scope.label, "count": len(records)})]
+    for seq, primary_id, document, identifiers in records:
         if document is None:
             parts.append(f'[{seq},{dumps(primary_id)},"delete"]')
         else:
             parts.append(f'[{seq},{dumps(primary_id)},"upsert",{keyer.keyed_json(identifiers)}]\t{document}')
-    parts.append(f'{{"end":{len(found.records)}}}')
+    parts.append(f'{{"end":{len(records)}}}')
     parts.append("")
     return "\n".join(parts)
 
 
-def account_record(keyer: IdentifierKeyer, primary_id: str) -> dict:
-    """One patron's record as a page carries it to one kiosk (an upsert, or a delete if gone), at its latest seq."""
+def account_record(keyer: IdentifierKeyer, primary_id: str, scope: Scope = EVERY_PATRON) -> dict:
+    """One patron's record as a page carries it to one kiosk (an upsert, or a delete if gone or outside
+    ``scope``), at its latest seq."""
     seq = (Change.select(Change.seq).where(Change.primary_id == primary_id)
            .order_by(Change.seq.desc()).limit(1).scalar()) or 0
     user = User.select(User, UserGroup).join(UserGroup).where(User.primary_id == primary_id).first()
-    if user is None:
+    if user is None or not in_scope(scope, [primary_id]):
         return {"seq": seq, "primary_id": primary_id, "kind": "delete"}
     return {"seq": seq, "primary_id": primary_id, "kind": "upsert",
             "account": kiosk_document(build_accounts([user])[0].to_dict()),

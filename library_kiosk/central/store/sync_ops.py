@@ -16,10 +16,17 @@ would send the email again. A handler queues the letter in its own transaction
 ``context["letters"]``; the caller sends those after the commit
 (``library_kiosk.central.store.letters.send_queued``), and the sweeper sends any a crash left behind. The
 answer (stored for replays) therefore says ``queued``, not whether the email has gone.
+
+Operations that act for a patron (``renew``, ``send_letter``) are applied only within a visit the central store
+knows of (store/visits.py): the payload's ``visit`` must be this device's verified visit of the patron, open at the
+operation's time (``created``, the time the kiosk queued it; else the time it arrived), or that time must fall
+within a gap when this device was out of contact (it identified the patron offline). Otherwise the operation is
+rejected with the reason ``no_visit`` before it changes anything. Lockout reports and calls for staff protect
+the patron rather than act for them: they need no visit.
 """
 from __future__ import annotations
 
-from library_kiosk.central.store import circulation
+from library_kiosk.central.store import circulation, visits
 from library_kiosk.central.store.accounts import get_user
 from library_kiosk.central.store.devices import SyncConflict
 from library_kiosk.central.store.idempotency import OpRejected
@@ -32,7 +39,18 @@ def _user(payload: dict):
     return user
 
 
+def _within_visit(device: str, payload: dict, context: dict) -> None:
+    """Act for the patron only within this device's visit of them, or within a gap in its contact (module doc);
+    ``OpRejected`` (``no_visit``) otherwise, with nothing changed."""
+    rules = visits.VisitRules.from_config(context["config"].get("central"))
+    at = visits.op_time(context.get("created"))
+    problem = visits.op_problem(device, payload["primary_id"], payload.get("visit"), at, rules)
+    if problem:
+        raise OpRejected("no_visit", problem)
+
+
 def renew(device: str, key: str, payload: dict, context: dict) -> dict:
+    _within_visit(device, payload, context)
     user = _user(payload)
     decisions = circulation.renew(user, payload.get("loan_ids"), context["today"](), context.get("forward"))
     results = [d.to_dict() for d in decisions]
@@ -114,6 +132,7 @@ def send_letter(device: str, key: str, payload: dict, context: dict) -> dict:
     """Queue the letter in this transaction; it is sent after commit (``status``: queued, or failed)."""
     from library_kiosk.central.store.letters import LETTER_TYPES, kiosk_letter_limit, queue_letter
 
+    _within_visit(device, payload, context)
     user = _user(payload)
     letter_type = payload.get("letter_type", "")
     if letter_type not in LETTER_TYPES:
@@ -132,10 +151,10 @@ HANDLERS = {"renew": renew, "lockout": lockout, "call_staff": call_staff, "send_
 # The payload each operation type must carry: field -> accepted types (validated before anything is applied).
 PAYLOADS = {
     "renew": {"primary_id": (str,), "loan_ids": (list, type(None)), "local": (list, type(None)),
-              "titles": (dict, type(None))},
+              "titles": (dict, type(None)), "visit": (str,)},
     "lockout": {"primary_id": (str,), "failed_attempts": (int,), "locked_until": (str,)},
     "call_staff": {"primary_id": (str,), "reason": (str,)},
-    "send_letter": {"primary_id": (str,), "letter_type": (str,)},
+    "send_letter": {"primary_id": (str,), "letter_type": (str,), "visit": (str,)},
 }
 REQUIRED = {"renew": ("primary_id",), "lockout": ("primary_id",), "call_staff": (), "send_letter":
             ("primary_id", "letter_type")}
