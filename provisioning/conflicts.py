@@ -23,7 +23,9 @@ SHOWN = 200
 DETAIL = re.compile(r"^loan (?P<loan>\d+) \((?P<title>.*?)\): (?P<why>.*?)(?: \[the kiosk said: (?P<promised>.*)\])?$",
                     re.S)
 REASONS = {"renewal_refused_at_replay": "Renewal refused at replay", "patron_not_found": "Patron no longer exists",
-           "unknown_letter_type": "Unknown letter type", "unknown_reason": "Unknown call reason"}
+           "unknown_letter_type": "Unknown letter type", "unknown_reason": "Unknown call reason",
+           "no_visit": "Not made while the patron was at that kiosk (nor while it was offline)",
+           "renewal_to_be_checked": "Renewal sent to the library system, its answer lost: being checked"}
 LETTERS = {"sent": "sent", "queued": "queued (goes out shortly)", "failed": "not sent (failed)", "none": "not sent",
            "": "no letter"}
 OPERATIONS = {"renew": "renewal", "lockout": "card lock", "call_staff": "call for staff", "send_letter": "letter"}
@@ -39,6 +41,8 @@ def describe(conflict: SyncConflict, loans: dict, names: dict, dealt=None) -> di
         why, promised = parsed["why"], parsed["promised"] or ""
     if not promised and conflict.reason == "renewal_refused_at_replay":
         promised = "renewed"
+    if not promised and conflict.reason == "renewal_to_be_checked":
+        promised = "sent, to be confirmed"
     return {"id": conflict.id, "created": conflict.created, "device": conflict.device,
             "operation": OPERATIONS.get(conflict.op_type, conflict.op_type), "primary_id": conflict.primary_id,
             "patron": names.get(conflict.primary_id), "item": item, "promised": promised or "nothing (refused)",

@@ -31,6 +31,8 @@ REASONS = {
     "not_renewable": "This item cannot be renewed. Please ask at the desk.",
     "renewals_denied": "Renewals are not allowed on your account. Please ask at the desk.",
     "upstream_unavailable": "The library system cannot be reached just now. Please try again later.",
+    "unconfirmed": "Your renewal was sent, but the library system did not confirm it. It will be checked, and "
+                   "staff will see the outcome.",
 }
 
 

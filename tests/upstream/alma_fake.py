@@ -78,6 +78,7 @@ class FakeAlma:
         self.remaining = 100_000
         self.inject: list[tuple[int, dict, dict]] = []  # canned (status, body, headers) for the next calls
         self.down = False
+        self.lose_next_write_answer = False  # do the next write, then answer 504 as a gateway would
         self._ids = itertools.count(9_000_000_000_000_121, 1000)
         self.lock = threading.Lock()
 
@@ -251,6 +252,9 @@ class FakeAlma:
                 body_json = json.loads(raw) if raw else None
                 status, body = self.answer(request.method, request.path, request.args, body_json)
                 headers = {}
+                if self.lose_next_write_answer and request.method != "GET" and request.args.get("op") != "auth":
+                    self.lose_next_write_answer = False  # done here; the answer is lost on the way back
+                    status, body = 504, None
         headers = {"X-Exl-Api-Remaining": str(self.remaining), **headers}
         payload = b"" if body is None else json.dumps(body).encode()
         return Response(payload, status=status, headers=headers, content_type="application/json")(

@@ -14,6 +14,7 @@ import pytest
 
 from tests import reaper
 from tests.helpers import free_port, wait_for_port
+from tests.upstream.sip2_servers import SERVER_KINDS
 
 HERE = Path(__file__).resolve().parent
 ALMA_SPEC = HERE / "alma_spec/specs/local/users.json"  # Ex Libris's Users API description (alma_spec/README.md)
@@ -79,3 +80,23 @@ def alma_central(central_db, config, alma):
     config["upstream"].update({"kind": "alma", "alma_base_url": url, "alma_api_key": "l7xx-test",
                                "alma_max_per_second": 200, "alma_max_retries": 0, "fresh_seconds": 0})
     return central.create_app(config, today=lambda: TODAY)
+
+
+@pytest.fixture(params=SERVER_KINDS)
+def server(request):
+    """Each SIP2 server nobody on this team wrote, with the test library behind it (sip2_servers.start_server)."""
+    from tests.upstream.sip2_servers import start_server
+
+    started = start_server(request.param)
+    yield started
+    started.stop()
+
+
+@pytest.fixture
+def proxy(server):
+    """A ``FaultyProxy`` in front of ``server``."""
+    from tests.upstream.sip2_servers import FaultyProxy
+
+    relay = FaultyProxy(server.port)
+    yield relay
+    relay.stop()

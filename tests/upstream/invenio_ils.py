@@ -143,10 +143,13 @@ def patron_account(patron_id, **kwargs):
     info = SelfcheckPatronInformation(
         patron_id=patron_id, institution_id="MAIN", patron_name=patron["name"], patron_status=patron["status"],
         language="eng", email=patron["email"], currency_type="GBP",
-        fee_amount="2.50" if patron["fines"] else "0.00")
+        fee_amount=patron.get("fee_amount", "2.50" if patron["fines"] else "0.00"))
     info.update(valid_patron=True, hold_items=list(patron["holds"]), overdue_items=list(patron["overdue"]),
                 charged_items=list(patron["charged"]), fine_items=list(patron["fines"]),
-                unavailable_hold_items=list(patron["unavailable"]))
+                recall_items=list(patron.get("recalls", [])), unavailable_hold_items=list(patron["unavailable"]))
+    # invenio-sip2 1.0 counts unavailable holds from a key its own model never fills ("unavailable_items", not
+    # "unavailable_hold_items"): without this its 64 says 0 unavailable holds whatever the list holds
+    info["unavailable_items"] = list(patron["unavailable"])
     return info
 
 

@@ -20,12 +20,27 @@ LIBRARY_PATRONS = {
     "21000000002": {"name": "Núñez, José", "pin": "1357", "status": " Y" + " " * 12,  # renewal privileges denied
                     "charged": ["39000000003"], "overdue": [], "holds": [], "unavailable": [], "fines": [],
                     "email": ""},
+    # every list of a 64 (tests/upstream/test_sip2_fields.py): an overdue item listed under AT only, a recalled
+    # loan (BU), every hold under AS with the unavailable one under CD too, fines that state their amounts
+    "21000000003": {"name": "Austen, Jane", "pin": "1111", "status": " " * 14,
+                    "charged": ["39000000010"], "overdue": ["39000000011"], "recalls": ["39000000010"],
+                    "holds": ["39000000012", "39000000013"], "unavailable": ["39000000013"],
+                    "fines": ["1.00 Overdue: Emma", "0.50 Damaged: Walden"], "fee_amount": "1.50",
+                    "email": "jane@example.org"},
+    # fine items that state no amount: BV is the total
+    "21000000004": {"name": "Joyce, James", "pin": "2222", "status": " " * 14,
+                    "charged": [], "overdue": [], "holds": [], "unavailable": [],
+                    "fines": ["Overdue: Emma", "39000000011 damaged"], "fee_amount": "4.00", "email": ""},
 }
 LIBRARY_ITEMS = {
     "39000000001": {"title": "Middlemarch", "due": "20261128    235900", "holds": 0},
     "39000000002": {"title": "Ulysses", "due": "20261120    235900", "holds": 1},
     "39000000003": {"title": "Beloved", "due": "20261201    235900", "holds": 0},
     "39000000009": {"title": "Jazz", "due": "", "holds": 0},
+    "39000000010": {"title": "Walden", "due": "20261210    235900", "holds": 0},
+    "39000000011": {"title": "Emma", "due": "20261101    235900", "holds": 0},
+    "39000000012": {"title": "Persuasion", "due": "", "holds": 0},
+    "39000000013": {"title": "Dubliners", "due": "20261215    235900", "holds": 0},
 }
 
 
@@ -103,12 +118,14 @@ def pysip2_app(library: Library, renew_all: bool = True, error_detection: str = 
             patron_status=p["status"], language="001", transaction_date=ctx.now_18(),
             hold_items_count=f"{len(p['holds']):04d}", overdue_items_count=f"{len(p['overdue']):04d}",
             charged_items_count=f"{len(p['charged']):04d}", fine_items_count=f"{len(p['fines']):04d}",
-            recall_items_count="0000", unavailable_holds_count=f"{len(p['unavailable']):04d}",
+            recall_items_count=f"{len(p.get('recalls', [])):04d}",
+            unavailable_holds_count=f"{len(p['unavailable']):04d}",
             institution_id="MAIN", patron_identifier=req.patron_identifier, personal_name=p["name"],
             valid_patron="Y", valid_patron_password="Y" if req.patron_password == p["pin"] else "N",
-            currency_type="GBP", fee_amount="2.50" if p["fines"] else "0.00",
+            currency_type="GBP", fee_amount=p.get("fee_amount", "2.50" if p["fines"] else "0.00"),
             hold_items=tuple(p["holds"]) if wanted(0) else (), overdue_items=tuple(p["overdue"]) if wanted(1) else (),
             charged_items=tuple(p["charged"]) if wanted(2) else (), fine_items=tuple(p["fines"]) if wanted(3) else (),
+            recall_items=tuple(p.get("recalls", ())) if wanted(4) else (),
             unavailable_hold_items=tuple(p["unavailable"]) if wanted(5) else (),
             email_address=p["email"] or None)
 
@@ -197,7 +214,8 @@ class PysipILS:
 
 class FaultyProxy:
     """A TCP relay that can corrupt the next message's checksum in either direction, drop the next answer, send
-    answers without their error-detection fields (a server that switched it off), or drop every connection.
+    answers without their error-detection fields (a server that switched it off), cut each connection as its
+    answer comes back, or drop every connection.
     ``requests`` keeps every byte the client sent."""
 
     def __init__(self, target_port: int):
@@ -209,6 +227,7 @@ class FaultyProxy:
         self.drop_next_answer = False
         self.corrupt_every_answer = False
         self.strip_error_detection = False  # from the next answer with AY/AZ on
+        self.cut_every_answer = False  # the connection is cut as each answer comes back (never delivered)
         self.requests = b""
         self.connections: list[socket.socket] = []
         self.accepted = 0
@@ -223,7 +242,11 @@ class FaultyProxy:
             except OSError:
                 return
             self.accepted += 1
-            server = socket.create_connection(("127.0.0.1", self.target_port))
+            try:
+                server = socket.create_connection(("127.0.0.1", self.target_port))
+            except OSError:  # the server is down: so is the relay's connection
+                client.close()
+                continue
             with self._lock:
                 self.connections += [client, server]
             threading.Thread(target=self._pipe, args=(client, server, "request"), daemon=True).start()
@@ -237,6 +260,8 @@ class FaultyProxy:
                     break
                 if direction == "request":
                     self.requests += data
+                elif self.cut_every_answer:
+                    break  # (the finally below shuts both ends)
                 elif self.drop_next_answer:
                     self.drop_next_answer = False  # lost on the way: the client never sees it
                     continue
@@ -299,6 +324,13 @@ class PysipServer:
 
 
 SERVER_KINDS = ("pysip2", "invenio")
+
+
+def sip2_settings(port, **more) -> dict:
+    """``[upstream]`` settings for a SIP2 server of the test library on ``port`` (login kiosk / s3cret)."""
+    return {"kind": "sip2", "sip2_host": "127.0.0.1", "sip2_port": port, "sip2_login_user": "kiosk",
+            "sip2_login_password": "s3cret", "sip2_institution_id": "MAIN", "sip2_timeout_seconds": 3,
+            "sip2_pool_size": 2, **more}
 
 
 def start_server(kind: str):

@@ -35,3 +35,17 @@ def test_a_sip2_patron_never_seen_is_found_in_one_tap_then_served_as_of_when_the
     assert again.status_code == 200 and "not registered" not in again.get_data(as_text=True)
     unknown = kiosk.post("/identify", data={"identifier": "21000000999"})
     assert unknown.status_code == 503 and "cannot be checked just now" in unknown.get_data(as_text=True)
+
+
+def test_done_at_the_kiosk_ends_the_patrons_session_at_the_library_system(synced_kiosk, sip2_server):
+    """35 (end patron session) when the patron leaves: Done, and a new card at the same screen."""
+    from tests.helpers import wait_until
+
+    kiosk = synced_kiosk.test_client()
+    assert kiosk.post("/identify", data={"identifier": "21000000001"}).status_code == 200
+    assert "35" not in sip2_server.received
+    kiosk.post("/done")
+    wait_until(lambda: sip2_server.received.count("35") == 1, 5, "the library system told the patron left")
+    kiosk.post("/identify", data={"identifier": "21000000002"})
+    kiosk.post("/identify", data={"identifier": "21000000001"})  # another card: the one before has left
+    wait_until(lambda: sip2_server.received.count("35") == 2, 5, "35 for the patron a new card replaced")

@@ -13,20 +13,8 @@ import pytest
 from library_kiosk.central.upstream.base import LoanRef, UpstreamUnavailable
 from library_kiosk.central.upstream.sip2.backend import Sip2Upstream
 from tests.helpers import TODAY, wait_until  # TODAY: the pinned day
-from tests.upstream.sip2_servers import SERVER_KINDS, FaultyProxy, start_server
-
-
-def settings(port, **more):
-    return {"kind": "sip2", "sip2_host": "127.0.0.1", "sip2_port": port, "sip2_login_user": "kiosk",
-            "sip2_login_password": "s3cret", "sip2_institution_id": "MAIN", "sip2_timeout_seconds": 3,
-            "sip2_pool_size": 2, **more}
-
-
-@pytest.fixture(params=SERVER_KINDS)
-def server(request):
-    started = start_server(request.param)
-    yield started
-    started.stop()
+from tests.upstream.sip2_servers import FaultyProxy, start_server
+from tests.upstream.sip2_servers import sip2_settings as settings
 
 
 @pytest.fixture
@@ -34,13 +22,6 @@ def sip(server):
     upstream = Sip2Upstream(settings(server.port))
     yield upstream
     upstream.close()
-
-
-@pytest.fixture
-def proxy(server):
-    relay = FaultyProxy(server.port)
-    yield relay
-    relay.stop()
 
 
 def test_login_and_status_read_the_supported_messages(sip, server):

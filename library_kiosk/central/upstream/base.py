@@ -38,6 +38,15 @@ class UpstreamUnavailable(UpstreamError):
         super().__init__("upstream_unavailable", message, upstream_code)
 
 
+class OutcomeUnknown(UpstreamError):
+    """A write (a renewal) was sent and its answer was lost or garbled: the library system may or may not have
+    done it. Never sent again blindly: the caller reads the library system back to find out
+    (``upstream/cache.py`` ``reconcile``). Not an ``UpstreamUnavailable``, so nothing treats it as "not sent"."""
+
+    def __init__(self, message: str = "The library system's answer was lost.", upstream_code: str = ""):
+        super().__init__("outcome_unknown", message, upstream_code)
+
+
 class PatronNotFound(UpstreamError):
     def __init__(self, message: str = "No patron holds this identifier.", upstream_code: str = ""):
         super().__init__("identifier_not_found", message, upstream_code)
@@ -147,6 +156,10 @@ class Upstream(abc.ABC):
     def renew_all(self, primary_id: str, loans: list[LoanRef], today: dt.date) -> list[RenewalDecision]:
         """Renew every open loan (back ends with a renew-all message override this)."""
         return self.renew(primary_id, loans, today)
+
+    def end_visit(self, primary_id: str) -> None:
+        """The patron has left the kiosk (SIP2: end patron session, 35). A courtesy to the library system:
+        never raises."""
 
     def check(self, identifier: str = "", pin: str = "", today: dt.date | None = None) -> list[tuple[str, bool, str]]:
         """Try the upstream step by step for ``kiosk upstream check``: (step, ok, detail) rows."""

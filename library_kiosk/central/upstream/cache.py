@@ -29,7 +29,14 @@ from library_kiosk.central.store.models import (
     UserGroup,
     _now,
 )
-from library_kiosk.central.upstream.base import Fetched, LoanRef, Upstream, UpstreamError, UpstreamUnavailable
+from library_kiosk.central.upstream.base import (
+    Fetched,
+    LoanRef,
+    OutcomeUnknown,
+    Upstream,
+    UpstreamError,
+    UpstreamUnavailable,
+)
 from library_kiosk.central.upstream.models import PendingRenewal, UpstreamLoan, UpstreamPatron, create_tables
 from library_kiosk.domain.account import Account
 from library_kiosk.domain.renewal import RenewalDecision, decide
@@ -255,12 +262,17 @@ def forward(upstream: Upstream, user: User, loan_ids: list[int] | None, today: d
         decisions.update(known)
         refs = [ref for ref in refs if ref.loan_id not in known]
     if refs:
+        due_before: dict[int, dt.date] = {}
         try:
             replay(upstream, today, user.primary_id)
+            due_before = _due_dates(refs)  # after the replay: what a read-back compares with
             if loan_ids is None and upstream.capabilities().renew_all:
                 got = upstream.renew_all(user.primary_id, refs, today)
             else:
                 got = upstream.renew(user.primary_id, refs, today)
+        except OutcomeUnknown as exc:  # sent, answer lost: find out what the library system did
+            log.warning("renewal outcome unknown for %s, reading back: %s", user.primary_id, exc.message)
+            got = reconcile(upstream, user, refs, due_before, today)  # (it keeps what it finds)
         except UpstreamUnavailable:
             got = _renew_offline(user, refs, today)
         else:
@@ -269,6 +281,78 @@ def forward(upstream: Upstream, user: User, loan_ids: list[int] | None, today: d
         decisions.update({d.loan_id: d for d in got})
     order = [ref.loan_id for ref in all_refs] + unknown if loan_ids is None else loan_ids
     return [decisions[i] for i in order]
+
+
+def _due_dates(refs: list[LoanRef]) -> dict[int, dt.date]:
+    """Our loans' due dates now, before a renewal is sent (what a read-back compares with)."""
+    ids = [ref.loan_id for ref in refs]
+    return {row.id: row.due_date for row in Loan.select(Loan.id, Loan.due_date).where(Loan.id.in_(ids))}
+
+
+def _renewed_upstream(fetched: Fetched, refs: list[LoanRef], due_before: dict) -> tuple[list, list]:
+    """From a read-back: the decisions for loans whose due date moved past what it was (renewed), and the refs
+    of those it did not (not renewed, so safe to send again)."""
+    due_now = {loan.item_barcode: loan.due_date for loan in fetched.account.loans}
+    renewed, not_renewed = [], []
+    for ref in refs:
+        due, before = due_now.get(ref.item_barcode), due_before.get(ref.loan_id)
+        if due is not None and before is not None and due > before:
+            renewed.append(RenewalDecision(ref.loan_id, True, due, ""))
+        else:
+            not_renewed.append(ref)
+    return renewed, not_renewed
+
+
+def reconcile(upstream: Upstream, user: User, refs: list[LoanRef], due_before: dict,
+              today: dt.date) -> list[RenewalDecision]:
+    """Renewals were sent and the answer was lost or garbled (``OutcomeUnknown``): read the patron back from the
+    library system, keep what it says (so both agree), take the loans whose due date moved as renewed, and send
+    the others once more (known not done, so they cannot be renewed twice). If the library system cannot be
+    read, or the second answer is lost too, the loans are marked "to be checked" (``PendingRenewal`` status
+    ``to_check``, and a conflict staff see) and answered ``unconfirmed``; ``replay`` settles them later by
+    reading back again. Never a 500, never an outcome left unknown without a trace."""
+    try:
+        fetched = upstream.fetch(user.primary_id, today)
+    except UpstreamError as exc:
+        log.warning("renewal read-back failed for %s: %s", user.primary_id, exc.message)
+        return _to_check(user, refs, due_before, f"the answer was lost and the read-back failed: {exc.message}")
+    if fetched is None:
+        return _to_check(user, refs, due_before, "the answer was lost and the patron could not be read back")
+    renewed, again = _renewed_upstream(fetched, refs, due_before)
+    with database.atomic():
+        store_account(fetched, today)  # the due dates as the library system has them
+        _apply(user, renewed)  # (and the renewal counted)
+    decisions = {d.loan_id: d for d in renewed}
+    if again:
+        try:
+            sent = upstream.renew(user.primary_id, again, today)
+        except OutcomeUnknown as exc:
+            sent = _to_check(user, again, due_before, exc.message)
+        except UpstreamUnavailable:
+            sent = _renew_offline(user, again, today)  # (it keeps what it decides)
+        else:
+            with database.atomic():
+                _apply(user, sent)
+        decisions.update({d.loan_id: d for d in sent})
+    return [decisions[ref.loan_id] for ref in refs]
+
+
+def _to_check(user: User, refs: list[LoanRef], due_before: dict, why: str) -> list[RenewalDecision]:
+    """Mark renewals whose outcome is unknown: kept for ``replay`` and shown to staff as a conflict."""
+    from library_kiosk.central.store.devices import SyncConflict
+
+    titles = {row.id: row.title for row in Loan.select(Loan.id, Loan.title).where(
+        Loan.id.in_([ref.loan_id for ref in refs]))}
+    with database.atomic():
+        for ref in refs:
+            PendingRenewal.create(primary_id=user.primary_id, loan_id=ref.loan_id, item_barcode=ref.item_barcode,
+                                  upstream_id=ref.upstream_id, status="to_check",
+                                  due_before=due_before.get(ref.loan_id), reason="outcome_unknown")
+            SyncConflict.create(device="central store", op_key=f"to-check-{ref.loan_id}", op_type="renew",
+                                primary_id=user.primary_id, reason="renewal_to_be_checked",
+                                detail=f"loan {ref.loan_id} ({titles.get(ref.loan_id, ref.item_barcode)}): "
+                                       f"{why[:300]}; it will be checked against the library system and settled")
+    return [RenewalDecision(ref.loan_id, False, None, "unconfirmed") for ref in refs]
 
 
 def _renew_offline(user: User, refs: list[LoanRef], today: dt.date) -> list[RenewalDecision]:
@@ -282,14 +366,19 @@ def _renew_offline(user: User, refs: list[LoanRef], today: dt.date) -> list[Rene
             decisions.append(decision)
             if decision.renewed:
                 PendingRenewal.create(primary_id=user.primary_id, loan_id=ref.loan_id, item_barcode=ref.item_barcode,
-                                      upstream_id=ref.upstream_id)
+                                      upstream_id=ref.upstream_id, due_before=loan.due_date)
         _apply(user, decisions)
     return decisions
 
 
 def replay(upstream: Upstream, today: dt.date, primary_id: str | None = None) -> dict:
-    """Send queued renewals upstream, each exactly once; stops at the first sign the upstream is down."""
-    counts = {"sent": 0, "renewed": 0, "refused": 0}
+    """Settle renewals whose outcome was unknown (``to_check``: read back), then send queued renewals upstream,
+    each exactly once; stops at the first sign the upstream is down."""
+    counts = {"sent": 0, "renewed": 0, "refused": 0, "checked": 0}
+    try:
+        counts["checked"] = check_unknown(upstream, today, primary_id)
+    except UpstreamUnavailable:
+        return counts
     query = PendingRenewal.select().where(PendingRenewal.status == "pending").order_by(PendingRenewal.id)
     if primary_id is not None:
         query = query.where(PendingRenewal.primary_id == primary_id)
@@ -300,13 +389,12 @@ def replay(upstream: Upstream, today: dt.date, primary_id: str | None = None) ->
         if claimed != 1:
             continue  # another worker has it
         try:
-            [decision] = upstream.renew(row.primary_id, [LoanRef(row.loan_id, row.item_barcode, row.upstream_id)],
-                                        today)
+            decision = _send_queued(upstream, row, today)
         except UpstreamUnavailable:
             PendingRenewal.update(status="pending").where(PendingRenewal.id == row.id).execute()
             break
-        except UpstreamError as exc:
-            decision = RenewalDecision(row.loan_id, False, None, exc.code)
+        if decision is None:
+            continue
         counts["sent"] += 1
         counts["renewed" if decision.renewed else "refused"] += 1
         PendingRenewal.update(status="done" if decision.renewed else "refused", reason=decision.reason).where(
@@ -323,6 +411,67 @@ def replay(upstream: Upstream, today: dt.date, primary_id: str | None = None) ->
             if fetched is not None:
                 store_account(fetched, today)
     return counts
+
+
+def _send_queued(upstream: Upstream, row: PendingRenewal, today: dt.date) -> RenewalDecision | None:
+    """Send one queued renewal; None when its answer was lost (then ``to_check``: read back next time, never sent
+    again blindly). ``UpstreamUnavailable`` propagates (not sent)."""
+    try:
+        [decision] = upstream.renew(row.primary_id, [LoanRef(row.loan_id, row.item_barcode, row.upstream_id)], today)
+    except OutcomeUnknown:
+        # the library system's due date before: recorded when the renewal was queued (our row has moved since)
+        due = row.due_before or Loan.select(Loan.due_date).where(Loan.id == row.loan_id).scalar()
+        PendingRenewal.update(status="to_check", reason="outcome_unknown", due_before=due).where(
+            PendingRenewal.id == row.id).execute()
+        return None
+    except UpstreamUnavailable:
+        raise
+    except UpstreamError as exc:
+        return RenewalDecision(row.loan_id, False, None, exc.code)
+    return decision
+
+
+def check_unknown(upstream: Upstream, today: dt.date, primary_id: str | None = None) -> int:
+    """Read back each patron with renewals ``to_check``: a due date that moved past the one before means the
+    library system renewed (``done``, our loan follows); otherwise it did not, and the renewal is queued to be
+    sent (``pending``), which is now safe. The staff conflict is marked dealt with. Returns how many were
+    settled; ``UpstreamUnavailable`` propagates (try again later)."""
+    from library_kiosk.central.store.devices import SyncConflict, SyncConflictDealt
+
+    query = PendingRenewal.select().where(PendingRenewal.status == "to_check").order_by(PendingRenewal.id)
+    if primary_id is not None:
+        query = query.where(PendingRenewal.primary_id == primary_id)
+    rows: dict[str, list] = {}
+    for row in query:
+        rows.setdefault(row.primary_id, []).append(row)
+    settled = 0
+    for pid, found in rows.items():
+        try:
+            fetched = upstream.fetch(pid, today)
+        except UpstreamUnavailable:
+            raise
+        except UpstreamError as exc:
+            log.warning("renewals to check for %s not read back: %s", pid, exc.message)
+            continue
+        if fetched is None:
+            continue
+        refs = [LoanRef(row.loan_id, row.item_barcode, row.upstream_id) for row in found]
+        renewed, _again = _renewed_upstream(fetched, refs, {row.loan_id: row.due_before for row in found})
+        done = {d.loan_id for d in renewed}
+        with database.atomic():
+            store_account(fetched, today)
+            for row in found:
+                status = "done" if row.loan_id in done else "pending"
+                PendingRenewal.update(status=status, reason="checked").where(PendingRenewal.id == row.id).execute()
+                for conflict in SyncConflict.select().where(
+                        (SyncConflict.op_key == f"to-check-{row.loan_id}")
+                        & (SyncConflict.reason == "renewal_to_be_checked")):
+                    SyncConflictDealt.get_or_create(conflict=conflict, defaults={
+                        "operator": "checked: renewed" if status == "done" else "checked: not renewed, sent again"})
+            if done:
+                changes.record(pid)
+        settled += len(found)
+    return settled
 
 
 def pending_count() -> int:

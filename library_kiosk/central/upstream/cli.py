@@ -35,14 +35,7 @@ def cmd_check(args) -> int:
     pin = sys.stdin.readline().strip() if args.pin_stdin else values.get("test_pin", "")
     print(f"upstream: {backend.kind}")
     with db.connection_context():
-        rows = backend.check(identifier, pin, clock.today())
-        if backend.kind == "sip2":
-            try:
-                supported = backend.supported()
-                rows.insert(0, ("status (99)", supported.get("online", False),
-                                "supports " + ", ".join(k for k, v in supported.items() if v and k != "online")))
-            except Exception as exc:  # reported, not raised
-                rows.insert(0, ("status (99)", False, str(getattr(exc, "message", exc))))
+        rows = backend.check(identifier, pin, clock.today())  # each back end's steps (SIP2: status and AO too)
     backend.close()
     for step, ok, detail in rows:
         print(f"  {'ok  ' if ok else 'FAIL'}  {step}{': ' + detail if detail else ''}")

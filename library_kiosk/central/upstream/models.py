@@ -27,7 +27,8 @@ class PendingRenewal(BaseModel):
     loan_id = pw.IntegerField()
     item_barcode = pw.CharField(max_length=60)
     upstream_id = pw.CharField(max_length=100, default="")
-    status = pw.CharField(max_length=10, default="pending", index=True)  # pending / sending / done / refused
+    status = pw.CharField(max_length=10, default="pending", index=True)  # pending / sending / done / refused / to_check
+    due_before = pw.DateField(null=True)  # to_check: the due date before the renewal whose answer was lost
     reason = pw.CharField(max_length=40, default="")
     created = pw.DateTimeField(default=_now)
     sent = pw.DateTimeField(null=True)
@@ -37,4 +38,7 @@ UPSTREAM_MODELS = [UpstreamLoan, UpstreamPatron, PendingRenewal]
 
 
 def create_tables(db) -> None:
+    from library_kiosk.central.store.schema import add_missing_columns
+
     db.create_tables(UPSTREAM_MODELS, safe=True)
+    add_missing_columns(db, UPSTREAM_MODELS)

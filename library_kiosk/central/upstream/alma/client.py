@@ -10,6 +10,10 @@
   refused locally (``UpstreamUnavailable``) so the last of the daily quota is kept
   for renewals and staff writes.
 - Errors: the ``errorList`` envelope becomes ``AlmaError`` with the Alma code.
+- Writes (``write=True``: renewals, staff writes) are never sent twice: once a write may have reached Alma
+  (anything but a failure to connect), a lost answer, a server error (5xx but 503, which says it was not
+  taken in) or a body that is not JSON raises
+  ``OutcomeUnknown``, and the caller reads back (``upstream/cache.py`` ``reconcile``).
 - Lists page with ``limit`` (at most 100) and ``offset`` until ``total_record_count``.
 """
 from __future__ import annotations
@@ -21,7 +25,7 @@ import time
 
 import requests
 
-from library_kiosk.central.upstream.base import UpstreamUnavailable
+from library_kiosk.central.upstream.base import OutcomeUnknown, UpstreamUnavailable
 
 log = logging.getLogger(__name__)
 # the API key, and the patron's PIN or password that op=auth sends as a query parameter
@@ -94,21 +98,29 @@ class AlmaClient:
         if json is not None:
             headers["Content-Type"] = "application/json"
         for attempt in range(self.max_retries + 1):
-            response = self._send(method, path, query, json, headers, attempt)
-            if response is None or self._backed_off(method, response, attempt):
+            response = self._send(method, path, query, json, headers, attempt, write)
+            if response is None or self._backed_off(method, response, attempt, write):
                 continue
-            return self._decoded(response)
+            try:
+                return self._decoded(response)
+            except UpstreamUnavailable as exc:  # a body that is not JSON
+                if write:
+                    raise OutcomeUnknown(f"Alma's answer to a write could not be read: {exc.message}") from None
+                raise
         raise UpstreamUnavailable("Alma could not be reached.")  # only with a negative max_retries: no attempt
 
-    def _send(self, method: str, path: str, query: dict, json, headers: dict, attempt: int):
+    def _send(self, method: str, path: str, query: dict, json, headers: dict, attempt: int, write: bool = False):
         """One exchange in its throttle slot; the response, or None when the connection failed and another
-        attempt is due (after a pause). Requests' own exception quotes the URL: only its type is told."""
+        attempt is due (after a pause). Requests' own exception quotes the URL: only its type is told. A write
+        is tried again only if it never left (no connection was made)."""
         self._wait_for_slot()
         try:
             response = self.session.request(method, self.base_url + path, params=query, json=json,
                                             headers=headers, timeout=self.timeout)
         except requests.RequestException as exc:
             detail = self._redact(type(exc).__name__)
+            if write and not _never_sent(exc):
+                raise OutcomeUnknown(f"Alma's answer to a write was lost ({detail}).") from None
             if attempt < self.max_retries and isinstance(exc, requests.ConnectionError):
                 _pause(attempt)
                 return None
@@ -120,13 +132,16 @@ class AlmaClient:
             self.remaining = int(remaining)
         return response
 
-    def _backed_off(self, method: str, response, attempt: int) -> bool:
+    def _backed_off(self, method: str, response, attempt: int, write: bool = False) -> bool:
         """Whether the answer asks for another attempt, having waited for it: a per-second throttle, or a
-        server error on a read (a write is not repeated). ``UpstreamUnavailable`` when no attempt is left."""
+        server error on a read (a write is not repeated: a server error on a write may or may not have done it,
+        ``OutcomeUnknown``). ``UpstreamUnavailable`` when no attempt is left."""
         status = response.status_code
         if status == 429:
             self._throttled(response, attempt)
             return True
+        if status >= 500 and status != 503 and write:  # 503: not taken in (down, maintenance)
+            raise OutcomeUnknown(f"Alma answered HTTP {status} to a write: it may or may not be done.", str(status))
         if status >= 500:
             if attempt < self.max_retries and method == "GET":
                 _pause(attempt)
@@ -171,6 +186,20 @@ class AlmaClient:
             offset += len(batch)
             if not batch or offset >= total or (limit and len(records) >= limit):
                 return records
+
+
+def _never_sent(exc: requests.RequestException) -> bool:
+    """Whether a request failed before anything reached Alma: the connection was never made (refused, no route,
+    name not resolved, connect timeout). Anything else (read timeout, reset, a cut answer) may have arrived."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    if not isinstance(exc, requests.ConnectionError):
+        return False
+    from urllib3.exceptions import MaxRetryError, NewConnectionError
+
+    reason = exc.args[0] if exc.args else None
+    reason = reason.reason if isinstance(reason, MaxRetryError) else reason
+    return isinstance(reason, NewConnectionError)
 
 
 def _pause(attempt: int) -> None:

@@ -1,22 +1,35 @@
 """``sip2``: any library system speaking SIP2 2.00 as the upstream.
 
-A visit: patron information (63) asking for the charged items (and, only when
-the counts say there are some, the hold and fine items), item information (17)
-for each loan's title and due date, renew all (65, or 29 one by one when the
-status message's supported-messages field says 65 is not there), end session (35).
-The 14 patron-status flags become blocks with plain-language reasons.
+A visit: patron information (63) asking for the charged items (AU) with the counts, then one 63 per
+other list the counts say is not empty (the summary field asks for one list at a time: position 0
+hold items AS, 1 overdue AT, 2 charged AU, 3 fine AV, 4 recall BU, 5 unavailable holds CD; AT only
+when the charged items do not already account for the overdue count), item information (17) for each
+loan's title and due date, renew all (65, or 29 one by one when the status message's
+supported-messages field says 65 is not there; a loan 65 left unrenewed gets its reason from a 29 of its
+own), end session (35). The 14 patron-status flags become blocks with plain-language reasons.
+What each field becomes is in docs/upstream.md ("SIP2 fields").
 """
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
 import re
 from decimal import Decimal, InvalidOperation
 
-from library_kiosk.central.upstream.base import Capabilities, Fetched, LoanRef, Upstream
+from library_kiosk.central.upstream.base import (
+    Capabilities,
+    Fetched,
+    LoanRef,
+    OutcomeUnknown,
+    Upstream,
+    UpstreamError,
+)
 from library_kiosk.central.upstream.sip2.client import SUPPORTED, pool_for, sip_date
 from library_kiosk.domain.account import Account, Block, Fee, GroupPolicy, Loan, Request
 from library_kiosk.domain.renewal import RenewalDecision
+
+log = logging.getLogger(__name__)
 
 # The SIP2 patron-status flags, position by position: (block type, plain reason, stops renewals)
 PATRON_FLAGS = [
@@ -71,6 +84,64 @@ def _stable_id(*parts: str) -> int:
     return int(hashlib.sha1("|".join(parts).encode()).hexdigest()[:12], 16)
 
 
+# The patron information request's summary field: the position of the one list asked for (the specification
+# asks for one Y at a time), the field the answer carries it in, and the 64's count of it.
+HOLD_ITEMS, OVERDUE_ITEMS, CHARGED_ITEMS, FINE_ITEMS, RECALL_ITEMS, UNAVAILABLE_HOLDS = range(6)
+SUMMARY_LISTS = {
+    HOLD_ITEMS: ("AS", "hold_count"),
+    OVERDUE_ITEMS: ("AT", "overdue_count"),
+    CHARGED_ITEMS: ("AU", "charged_count"),
+    FINE_ITEMS: ("AV", "fine_count"),
+    RECALL_ITEMS: ("BU", "recall_count"),
+    UNAVAILABLE_HOLDS: ("CD", "unavailable_hold_count"),
+}
+# item information's circulation status (18): what a loan's status becomes
+CIRCULATION_RECALLED, CIRCULATION_CLAIMED_RETURNED, CIRCULATION_LOST = "07", "11", "12"
+
+# An amount in a fine item's free text (AV has no fixed form: "2.50 Overdue: Ulysses", "Charge-Number: 7,
+# Amount-Due: 2.50, ..."): the first number written with two decimals, so an item barcode or a count is never
+# taken for money.
+_AMOUNT = re.compile(r"(?<![\w.,])(-?)[£$€]?\s?(\d{1,3}(?:,\d{3})+\.\d{2}|\d+[.,]\d{2})(?![\w.,]\d|[\w])")
+
+
+def fine_amount(text: str) -> Decimal | None:
+    """The amount a fine item (AV) states, or None when it states none."""
+    m = _AMOUNT.search(text or "")
+    if m is None:
+        return None
+    number = m[2].replace(",", "") if "." in m[2] else m[2].replace(",", ".")
+    return Decimal(m[1] + number).quantize(Decimal("0.01"))
+
+
+def fees_from(identifier: str, fine_items: list[str], fee_amount: str | None) -> tuple[Fee, ...]:
+    """The fees of a 64: its fine items (AV) and its fee amount (BV, the patron's total).
+
+    Fine items that state an amount are fees of that amount; BV is the total, so what BV holds beyond them is
+    one more fee ("Outstanding fees", with the fine items that state no amount as its text): the total owed is
+    BV, never BV plus the items. Items that add up to more than BV (amounts before payments) give way to BV:
+    one fee of BV, the items' text kept as its comment; BV of 0 or less (a credit), no fee. Without BV, the
+    itemised amounts are the total."""
+    itemised = [(text, amount) for text in fine_items for amount in [fine_amount(text)] if amount is not None]
+    unpriced = [text for text in fine_items if fine_amount(text) is None]
+    fees = [Fee(fee_id=_stable_id(identifier, "fee", text), fee_type="OTHER", original_amount=amount,
+                balance=amount, title=text[:300]) for text, amount in itemised]
+    if fee_amount is None or not fee_amount.strip():
+        return tuple(fees)
+    total = fine_amount(fee_amount)
+    total = _money(fee_amount) if total is None else total  # "2,50" as well as "2.5" or "3"
+    listed = sum((amount for _text, amount in itemised), Decimal("0.00"))
+    if total <= 0:  # nothing owed (or a credit): no fee, whatever the items say
+        return ()
+    if listed > total:
+        return (Fee(_stable_id(identifier, "fees"), "OTHER", total, total, title="Outstanding fees",
+                    comment="; ".join(fine_items)[:300]),)
+    if total > listed:
+        rest = total - listed
+        fees.append(Fee(_stable_id(identifier, "fees"), "OTHER", rest, rest,
+                        title="; ".join(unpriced)[:300] or "Outstanding fees"))
+    return tuple(fees)
+
+
 def refusal_reason(screen_message: str) -> str:
     text = screen_message.lower()
     if re.search(r"\b(hold|holds|request|requested|reserved|recall)", text):
@@ -106,6 +177,7 @@ class Sip2Upstream(Upstream):
         self.pool = pool_for(self.settings)
         self.institution = self.settings.get("sip2_institution_id", "")
         self._supported: dict[str, bool] | None = None
+        self.status_institution: list[str] = []  # the AO of the last status answer (98), for ``check``
 
     @property
     def calls(self) -> int:
@@ -118,13 +190,14 @@ class Sip2Upstream(Upstream):
     def _fields(self, *pairs) -> str:
         return "".join(f"{field_id}{value}|" for field_id, value in pairs if value is not None)
 
-    def _send(self, message: str):
-        return self.pool.exchange(message)
+    def _send(self, message: str, write: bool = False):
+        return self.pool.exchange(message, write=write)
 
     # ---- status (99) -------------------------------------------------------------------
     def supported(self) -> dict[str, bool]:
         if self._supported is None:
             reply = self._send("9900802.00")
+            self.status_institution = reply.all("AO")
             flags = reply.get("BX").ljust(16, "N")
             self._supported = {name: flag == "Y" for name, flag in zip(SUPPORTED, flags)}
             self._supported["online"] = reply.fixed.get("online") == "Y"
@@ -166,6 +239,13 @@ class Sip2Upstream(Upstream):
         return self._send("17" + sip_date() + self._fields(
             ("AO", self.institution), ("AB", item), ("AC", self.settings.get("sip2_terminal_password", ""))))
 
+    def end_visit(self, primary_id: str) -> None:
+        """35 when the patron leaves the kiosk (Done, the idle timeout, another card)."""
+        try:
+            self.end_session(primary_id)
+        except UpstreamError as exc:
+            log.info("end patron session (35) not sent for a patron: %s", exc.message)
+
     def end_session(self, identifier: str) -> bool:
         reply = self._send("35" + sip_date() + self._fields(
             ("AO", self.institution), ("AA", identifier), ("AC", self.settings.get("sip2_terminal_password", ""))))
@@ -179,62 +259,81 @@ class Sip2Upstream(Upstream):
             ("AC", self.settings.get("sip2_terminal_password", "")), ("CG", fee_id or None),
             ("BK", transaction_id or None)))
 
+    def _listed(self, identifier: str, first, position: int) -> list[str]:
+        """The list at summary ``position`` (one 63 asking for it), or none when the first 64's count of it is 0
+        (a list the first answer already carries is taken from it)."""
+        field_id, count = SUMMARY_LISTS[position]
+        if first.all(field_id):
+            return first.all(field_id)
+        if not _number(first.fixed[count]):
+            return []
+        return self.patron_information(identifier, summary_position=position).all(field_id)
+
     def fetch(self, identifier: str, today: dt.date) -> Fetched | None:
-        charged = self.patron_information(identifier, summary_position=2)
-        if charged.get("BL", "Y") == "N":
+        """The patron's account from patron information (63/64), the fields as SIP2 2.00 defines them.
+
+        BL = N: no such patron (None). Lists, each asked for on its own (one summary position at a time) and only
+        when its count is not 0: AU charged items are loans; AT overdue items are loans too (asked for only when
+        the charged items' due dates do not account for the overdue count, i.e. a server that lists overdue
+        items under AT alone); BU recall items mark those loans requested by another patron; AS hold items are
+        requests ready for pickup, CD unavailable hold items requests not yet available (an item in both is
+        unavailable: some servers list every hold under AS); AV fine items and BV, the patron's total, are the
+        fees (``fees_from``). BE is the preferred email, AE the name (``split_name``)."""
+        first = self.patron_information(identifier, summary_position=CHARGED_ITEMS)
+        if first.get("BL") == "N":
             return None
-        counts = charged.fixed
-        holds, fines = [], []
-        if _number(counts["hold_count"]) or _number(counts["unavailable_hold_count"]):
-            reply = self.patron_information(identifier, summary_position=0)
-            holds = [(item, "ON_HOLD_SHELF") for item in reply.all("AS")]
-            if _number(counts["unavailable_hold_count"]):
-                reply = self.patron_information(identifier, summary_position=5)
-                holds += [(item, "NOT_STARTED") for item in reply.all("CD")]
-        if _number(counts["fine_count"]):
-            fines = self.patron_information(identifier, summary_position=3).all("AV")
-        overdue = set(charged.all("AT"))
+        charged = first.all("AU")
+        unavailable = self._listed(identifier, first, UNAVAILABLE_HOLDS)
+        holds = [(item, "ON_HOLD_SHELF") for item in self._listed(identifier, first, HOLD_ITEMS)
+                 if item not in unavailable] + [(item, "NOT_STARTED") for item in unavailable]
+        fines = self._listed(identifier, first, FINE_ITEMS)
+        recalled = set(self._listed(identifier, first, RECALL_ITEMS))
+        infos = {item: self.item_information(item) for item in dict.fromkeys(charged)}
+        past_due = sum(1 for info in infos.values() if (parse_due(info.get("AH")) or today) < today)
+        if _number(first.fixed["overdue_count"]) > past_due or first.all("AT"):
+            for item in self._listed(identifier, first, OVERDUE_ITEMS):
+                if item not in infos:  # an overdue item the server did not list among the charged ones
+                    infos[item] = self.item_information(item)
         loans = []
-        for item in dict.fromkeys(charged.all("AU") + list(overdue)):
-            info = self.item_information(item)
+        for item, info in infos.items():
             due = parse_due(info.get("AH")) or today
+            circulation = info.fixed.get("circulation_status")
+            status = {CIRCULATION_LOST: "LOST", CIRCULATION_CLAIMED_RETURNED: "CLAIMED_RETURNED"}.get(
+                circulation, "ON_LOAN")
             loans.append(Loan(loan_id=_stable_id(identifier, item), item_barcode=item,
                               title=info.get("AJ") or item, author="", call_number=info.get("AQ"),
-                              loan_date=min(due, today), due_date=due,
-                              status="LOST" if info.fixed.get("circulation_status") == "12" else "ON_LOAN",
-                              requested_by_other=_number(info.get("CF")) > 0))
-        first, last = split_name(charged.get("AE"))
-        fees = tuple(Fee(fee_id=_stable_id(identifier, "fee", text), fee_type="OTHER", original_amount=amount,
-                         balance=amount, title=text[:300])
-                     for text in fines for amount in [_money(text.split()[0] if text.split() else "")])
-        if not fees and _money(charged.get("BV")) > 0:
-            amount = _money(charged.get("BV"))
-            fees = (Fee(_stable_id(identifier, "fees"), "OTHER", amount, amount, title="Outstanding fees"),)
+                              loan_date=min(due, today), due_date=due, status=status,
+                              requested_by_other=(_number(info.get("CF")) > 0 or item in recalled
+                                                  or circulation == CIRCULATION_RECALLED)))
+        first_name, last_name = split_name(first.get("AE"))
+        fee_amount = first.all("BV")
         account = Account(
-            primary_id=charged.get("AA") or identifier, first_name=first, last_name=last,
+            primary_id=first.get("AA") or identifier, first_name=first_name, last_name=last_name,
             policy=GroupPolicy(code="SIP2", description="Library system patron"), expiry_date=None,
-            preferred_email=charged.get("BE"),
-            blocks=flags_to_blocks(charged.fixed["patron_status"]),
+            preferred_email=first.get("BE"),
+            blocks=flags_to_blocks(first.fixed["patron_status"]),
             loans=tuple(loans),
             requests=tuple(Request(request_id=_stable_id(identifier, "hold", item), request_type="HOLD", title=item,
                                    author="", status=status, pickup_location="", place_in_queue=None,
                                    request_date=today) for item, status in holds),
-            fees=fees,
+            fees=fees_from(identifier, fines, fee_amount[0] if fee_amount else None),
         )
         return Fetched(account, (("BARCODE", account.primary_id),), {})
 
     def verify_pin(self, primary_id: str, pin: str) -> bool:
+        """Patron information with the PIN as the patron password (AD): CQ (valid patron password) decides, Y
+        and nothing else; BL = N (no such patron) is never a right PIN."""
         if not pin:
             return False
         reply = self.patron_information(primary_id, pin=pin)
-        return reply.get("BL") == "Y" and reply.get("CQ") == "Y"
+        return reply.get("BL") != "N" and reply.get("CQ") == "Y"
 
     # ---- renewals (29, 65) ---------------------------------------------------------------
     def _renew_one(self, primary_id: str, ref: LoanRef) -> RenewalDecision:
         now = sip_date()  # strict servers want a date in "nb due date" too, not blanks
         reply = self._send("29NN" + now + now + self._fields(
             ("AO", self.institution), ("AA", primary_id), ("AB", ref.item_barcode),
-            ("AC", self.settings.get("sip2_terminal_password", ""))))
+            ("AC", self.settings.get("sip2_terminal_password", ""))), write=True)
         if reply.fixed.get("ok") == "1":
             return RenewalDecision(ref.loan_id, True, parse_due(reply.get("AH")), "")
         return RenewalDecision(ref.loan_id, False, None, refusal_reason(" ".join(reply.all("AF"))))
@@ -246,16 +345,79 @@ class Sip2Upstream(Upstream):
         if not self._use_renew_all():
             return self.renew(primary_id, loans, today)
         reply = self._send("65" + sip_date() + self._fields(
-            ("AO", self.institution), ("AA", primary_id), ("AC", self.settings.get("sip2_terminal_password", ""))))
-        renewed, message = set(reply.all("BM")), " ".join(reply.all("AF"))
+            ("AO", self.institution), ("AA", primary_id), ("AC", self.settings.get("sip2_terminal_password", ""))),
+            write=True)
+        return self._renew_all_decisions(primary_id, loans, reply)
+
+    def _renew_all_decisions(self, primary_id: str, loans: list[LoanRef], reply) -> list[RenewalDecision]:
+        """Each loan's decision from a 66, with a reason as good as renewing it alone would give.
+
+        66 lists the renewed items (BM) and the unrenewed ones (BN) but gives one screen message (AF) for the
+        whole: a renewed loan's new due date comes from a 17 (66 has none); an unrenewed loan's reason from a 29
+        for that item alone, refused with the server's own message for it (``_renew_one``, a write: should it
+        renew the item after all, it is reported renewed). No 29 when the message can only be that item's (one
+        unrenewed item, one message, a reason ``refusal_reason`` recognises), nor when the server refused the
+        whole renew-all (nothing listed, ok 0: "Renewals not allowed"), whose message is every loan's reason. A
+        loan in neither list is not on loan to the patron there: ``unknown_loan``. A 66 that counts more items
+        than it lists cannot say which were renewed: ``OutcomeUnknown``, and the caller reads the patron back."""
+        renewed, unrenewed = set(reply.all("BM")), set(reply.all("BN"))
+        messages = [text for text in reply.all("AF") if text.strip()]
+        listed = renewed | unrenewed
+        counted = _number(reply.fixed.get("renewed_count", "")) + _number(reply.fixed.get("unrenewed_count", ""))
+        if counted > len(listed) and any(ref.item_barcode not in listed for ref in loans):
+            raise OutcomeUnknown(f"the SIP2 server's answer to a 65 counted {counted} items but listed "
+                                 f"{len(listed)}: which were renewed is not known.")
+        if not listed and reply.fixed.get("ok") != "1":
+            return [RenewalDecision(ref.loan_id, False, None, refusal_reason(" ".join(messages))) for ref in loans]
+        said = refusal_reason(messages[0]) if len(unrenewed) == 1 and len(messages) == 1 else "not_renewable"
         decisions = []
         for ref in loans:
             if ref.item_barcode in renewed:
                 info = self.item_information(ref.item_barcode)  # 66 carries no due dates
                 decisions.append(RenewalDecision(ref.loan_id, True, parse_due(info.get("AH")), ""))
+            elif ref.item_barcode in unrenewed:
+                decisions.append(RenewalDecision(ref.loan_id, False, None, said) if said != "not_renewable"
+                                 else self._renew_one(primary_id, ref))
             else:
-                decisions.append(RenewalDecision(ref.loan_id, False, None, refusal_reason(message)))
+                decisions.append(RenewalDecision(ref.loan_id, False, None, "unknown_loan"))
         return decisions
+
+    # ---- kiosk upstream check ---------------------------------------------------------------
+    def check(self, identifier: str = "", pin: str = "", today: dt.date | None = None) -> list[tuple[str, bool, str]]:
+        """The status (99/98) and the institution id (AO) rows around the common steps (``Upstream.check``)."""
+        try:
+            supported = self.supported()
+        except UpstreamError as exc:  # reported, not raised
+            return [("status (99)", False, f"{exc.code}: {exc.message}"), *super().check(identifier, pin, today),
+                    ("institution id (AO)", False, "not checked: the status message failed")]
+        rows = [("status (99)", supported.get("online", False),
+                 "supports " + ", ".join(k for k, v in supported.items() if v and k != "online"))]
+        rows += super().check(identifier, pin, today)
+        return rows + [self._institution_row(identifier)]
+
+    def _institution_row(self, identifier: str) -> tuple[str, bool, str]:
+        """Whether the server's answers carry the AO we send (``[upstream] sip2_institution_id``): the status
+        answer's (98) and, with a test patron, a patron information answer's (64). The specification requires
+        AO in both; a server that answers another institution is configured for another one."""
+        step, configured = "institution id (AO)", self.institution
+        answers = [("98", self.status_institution)]
+        if identifier:
+            try:
+                answers.append(("64", self.patron_information(identifier).all("AO")))
+            except UpstreamError as exc:
+                return step, False, f"patron information (63) failed: {exc.code}: {exc.message}"
+        missing = [command for command, values in answers if not values]
+        other = sorted({value for _command, values in answers for value in values if value != configured})
+        if other:
+            where = ", ".join(command for command, values in answers if any(v != configured for v in values))
+            advice = (f'set [upstream] sip2_institution_id = "{other[0]}"' if len(other) == 1
+                      else "set [upstream] sip2_institution_id to the institution the server serves")
+            return step, False, (f"the server answers with institution id {' and '.join(map(repr, other))} "
+                                 f"({where}), not {configured!r} as configured: {advice}")
+        if missing:
+            return step, False, (f"the server's answer ({', '.join(missing)}) carries no institution id (AO), "
+                                 f"which SIP2 requires; expected {configured!r}")
+        return step, True, f"{configured!r}, as the server answers"
 
     def close(self) -> None:
         self.pool.close()

@@ -11,13 +11,15 @@
   that never uses it).
 - Connections log in (93) when a login user is configured, are reused from a pool
   (one pool per central process), are dropped after ``idle_seconds`` unused, and
-  one dropped by the ILS is reconnected and the message sent once more.
+  one dropped by the ILS is reconnected and the message sent once more, unless it is a write (29, 65):
+  then a lost or garbled answer raises ``OutcomeUnknown`` and the caller reads the patron back.
 - Every failure to reach the ILS becomes ``UpstreamUnavailable``.
 """
 from __future__ import annotations
 
 import datetime as dt
 import queue
+import select
 import socket
 import ssl
 import threading
@@ -25,7 +27,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from library_kiosk.central.upstream.base import UpstreamError, UpstreamUnavailable
+from library_kiosk.central.upstream.base import OutcomeUnknown, UpstreamError, UpstreamUnavailable
 from library_kiosk.domain import clock
 
 # fixed-length header of each response: command -> [(name, width)]
@@ -133,10 +135,25 @@ class Connection:
                 self.close()
                 raise UpstreamUnavailable(f"the SIP2 server dropped the connection during login "
                                           f"({type(exc).__name__}).") from None
+            except Sip2Error:
+                self.close()  # garbled during login: never left open for the garbage collector
+                raise
             if reply.fixed["ok"] != "1":
                 self.close()
                 raise UpstreamUnavailable("the SIP2 server refused our login (93): check sip2_login_user and "
                                           "the password.", "93")
+
+    def dropped(self) -> bool:
+        """Whether the server has closed this idle connection (or sent something unasked): checked before each
+        use without waiting, so a message is never written into a connection the server had already left, where
+        a renewal's fate would be unknown."""
+        if self.sock is None:
+            return True
+        try:
+            readable, _, _ = select.select([self.sock], [], [], 0)
+            return bool(readable)  # an idle connection has nothing to read: this is its end, or stray bytes
+        except (OSError, ValueError):
+            return True
 
     def close(self) -> None:
         if self.sock is not None:
@@ -243,8 +260,8 @@ class Pool:
                 conn = self.idle.get_nowait()
             except queue.Empty:
                 conn = None
-            if conn is not None and time.monotonic() - conn.last_used > self.idle_seconds:
-                conn.close()  # the ILS has likely dropped it; do not find out the slow way
+            if conn is not None and (time.monotonic() - conn.last_used > self.idle_seconds or conn.dropped()):
+                conn.close()  # the ILS has dropped it (or likely has): never send a renewal into it
                 conn = None
             if conn is None:
                 conn = Connection(self.settings)
@@ -259,18 +276,25 @@ class Pool:
                 conn.sent = 0
             self.slots.release()
 
-    def exchange(self, message: str) -> Response:
+    def exchange(self, message: str, write: bool = False) -> Response:
         """Send ``message`` on a pooled connection; a dropped connection is reopened and the message sent once
-        more."""
+        more. Not a ``write`` (a renewal): once it may have reached the server, a lost or garbled answer raises
+        ``OutcomeUnknown`` and nothing is sent again (a resent 29 would renew twice); the caller reads back."""
         for attempt in range(2):
-            with self.connection() as conn:
+            with self.connection() as conn:  # connecting or logging in fails before anything is sent
                 try:
                     return conn.exchange(message)
-                except Sip2Error:
+                except Sip2Error as exc:
                     conn.close()  # garbled beyond repair: never hand this connection to the next request
+                    if write:
+                        raise OutcomeUnknown(f"the SIP2 server's answer to a {message[:2]} was garbled: "
+                                             f"{exc.message}") from None
                     raise
                 except (OSError, ConnectionError) as exc:
                     conn.close()
+                    if write:
+                        raise OutcomeUnknown(f"the SIP2 server's answer to a {message[:2]} was lost "
+                                             f"({type(exc).__name__}).") from None
                     if attempt == 1 or isinstance(exc, socket.timeout):
                         raise UpstreamUnavailable(f"the SIP2 server stopped answering ({type(exc).__name__}).") \
                             from None
