@@ -213,7 +213,8 @@ class PysipILS:
 
 
 class FaultyProxy:
-    """A TCP relay that can corrupt the next message's checksum in either direction, drop the next answer, send
+    """A TCP relay that can corrupt the next message's checksum in either direction, drop the next message in
+    either direction, send
     answers without their error-detection fields (a server that switched it off), cut each connection as its
     answer comes back, or drop every connection.
     ``requests`` keeps every byte the client sent."""
@@ -225,6 +226,7 @@ class FaultyProxy:
         self.corrupt_next_answer = False
         self.corrupt_next_request = False
         self.drop_next_answer = False
+        self.drop_next_request = False  # lost on the way to the server: it never sees it
         self.corrupt_every_answer = False
         self.strip_error_detection = False  # from the next answer with AY/AZ on
         self.cut_every_answer = False  # the connection is cut as each answer comes back (never delivered)
@@ -260,6 +262,9 @@ class FaultyProxy:
                     break
                 if direction == "request":
                     self.requests += data
+                    if self.drop_next_request:
+                        self.drop_next_request = False
+                        continue
                 elif self.cut_every_answer:
                     break  # (the finally below shuts both ends)
                 elif self.drop_next_answer:

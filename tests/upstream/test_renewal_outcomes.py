@@ -63,6 +63,17 @@ def test_a_renewal_whose_answer_is_lost_is_read_back_and_not_sent_twice(server, 
         == decision.new_due_date
 
 
+def test_a_renewal_lost_on_its_way_to_the_library_system_is_read_back_and_sent_once_more(server, proxy, upstream):
+    before = Loan.get(Loan.item_barcode == MIDDLEMARCH).due_date
+    upstream.supported()
+    proxy.drop_next_request = True
+    decision = _renew(upstream, MIDDLEMARCH)
+    assert not proxy.drop_next_request  # the renewal was the message lost
+    assert decision.renewed and decision.new_due_date > before  # read back: not done, so sent again
+    assert server.received.count("29") == 1  # the server saw one renewal: the second
+    assert Loan.get(Loan.item_barcode == MIDDLEMARCH).due_date == _library_due(server, MIDDLEMARCH)
+
+
 def test_a_refused_renewal_whose_answer_is_lost_gets_its_real_reason(server, proxy, upstream):
     before = Loan.get(Loan.item_barcode == ULYSSES).due_date
     upstream.supported()
