@@ -107,6 +107,81 @@
     if (focus) { focus.focus(); }
   });
 
+  // Lists that do not fit (the account's sections, the renewals' outcomes) are shown a page at a time, as many
+  // rows as the screen has room for, with "Next page" / "Previous page" (the pager of the same tab or screen). Every row stays
+  // in the page (hidden), so ticks on one page count on another.
+  function scopeOf(element) { return element.closest(".panel, main > section"); }  // one list and its pager
+  function paginate(list) {
+    var pager = scopeOf(list) && scopeOf(list).querySelector(".pager");
+    if (!pager) { return; }
+    var items = Array.prototype.slice.call(list.querySelectorAll("[data-page-item]"));
+    if (!items.length || !list.offsetParent) { return; }   // a hidden tab: paged when it is shown
+    items.forEach(function (item) { item.hidden = false; });
+    pager.hidden = true;
+    if (list.scrollHeight <= list.clientHeight + 1) { list.pages = null; return; }
+    pager.hidden = false;
+    // Fill each page row by row while the list still fits (measured, so headers, footers and borders count).
+    var pages = [[]];
+    items.forEach(function (item) { item.hidden = true; });
+    items.forEach(function (item) {
+      var page = pages[pages.length - 1];
+      item.hidden = false;
+      if (page.length && list.scrollHeight > list.clientHeight + 1) {
+        page.forEach(function (shown) { shown.hidden = true; });
+        pages.push([item]);
+      } else {
+        page.push(item);
+      }
+    });
+    list.pages = pages;
+    showPage(list, Math.min(list.page || 0, pages.length - 1));
+  }
+  function showPage(list, number) {
+    var pages = list.pages, pager = scopeOf(list).querySelector(".pager");
+    if (!pages) { return; }
+    list.page = number;
+    pages.forEach(function (page, index) { page.forEach(function (item) { item.hidden = index !== number; }); });
+    list.scrollTop = 0;
+    var words = (list.closest("[data-page-of]") || list).dataset.pageOf || "{page} / {pages}";
+    pager.querySelector(".page-of").textContent = words.replace("{page}", number + 1).replace("{pages}", pages.length);
+    pager.querySelector('[data-pager-step="-1"]').disabled = number === 0;
+    pager.querySelector('[data-pager-step="1"]').disabled = number === pages.length - 1;
+  }
+  function paginateAll() { document.querySelectorAll("#screen [data-pager]").forEach(paginate); }
+  document.addEventListener("click", function (event) {
+    var step = event.target.closest && event.target.closest("[data-pager-step]");
+    if (!step) { return; }
+    var list = scopeOf(step) && scopeOf(step).querySelector("[data-pager]");
+    if (list && list.pages) { showPage(list, list.page + Number(step.dataset.pagerStep)); }
+  });
+  document.addEventListener("DOMContentLoaded", paginateAll);
+  document.addEventListener("htmx:afterSettle", paginateAll);
+  window.addEventListener("resize", paginateAll);
+
+  // The account's tabs (a USB keyboard, a switch device): the arrow keys, Home and End move to a tab and open it.
+  document.addEventListener("keydown", function (event) {
+    var tab = event.target.closest && event.target.closest('[role="tab"]');
+    if (!tab) { return; }
+    var tabs = Array.prototype.slice.call(tab.parentElement.querySelectorAll('[role="tab"]'));
+    var at = tabs.indexOf(tab), to = {ArrowLeft: at - 1, ArrowRight: at + 1, Home: 0, End: tabs.length - 1}[event.key];
+    if (to === undefined) { return; }
+    event.preventDefault();
+    var next = tabs[(to + tabs.length) % tabs.length], id = next.id;
+    htmx.ajax("GET", next.getAttribute("hx-get"), {target: "#sections", swap: "outerHTML"}).then(function () {
+      var shown = document.getElementById(id);
+      if (shown) { shown.focus(); }
+    });
+  });
+
+  // Each new screen starts at its top (the page itself never scrolls; <main> may, as a last resort).
+  document.addEventListener("htmx:afterSwap", function (event) {
+    var target = event.detail && event.detail.target;
+    if (!target || target.id !== "screen") { return; }
+    window.scrollTo(0, 0);
+    var main = document.getElementById("main");
+    if (main) { main.scrollTop = 0; }
+  });
+
   // The on-screen PIN keypad: no system keyboard (the field has inputmode="none").
   document.addEventListener("click", function (event) {
     var key = event.target.closest("[data-key]");

@@ -34,7 +34,8 @@ def test_identify_by_barcode_and_see_the_account(page, kiosk_url):
     page.get_by_role("heading", name="Zoë Ólafsdóttir").wait_for()
     assert page.locator("tr.overdue").count() == 1
     assert "Les Misérables" in page.content()
-    assert page.get_by_text("Ready for pickup", exact=True).is_visible()
+    page.get_by_test_id("tab-requests").click()  # the account's sections are tabs (issue 15)
+    page.get_by_text("Ready for pickup", exact=True).wait_for()
     screenshot(page, "kiosk-shell", "account")
 
 

@@ -23,12 +23,13 @@ def axe_check(page, name: str) -> None:
 
 
 def shots(page, name: str) -> None:
-    """Screenshots of the current screen at the kiosk's two sizes."""
+    """Screenshots of the current screen at the kiosk's two sizes; the page is left at the size it had."""
+    before = page.viewport_size
     for size, (width, height) in SIZES.items():
         page.set_viewport_size({"width": width, "height": height})
         page.wait_for_function("([w, h]) => innerWidth === w && innerHeight === h", arg=[width, height])  # laid out
         screenshot(page, "kiosk", f"{name}-{size}")
-    page.set_viewport_size({"width": 1280, "height": 800})
+    page.set_viewport_size(before)
 
 
 def scan_and_pin(page, url: str, barcode: str, pin: str = "2468") -> None:

@@ -48,7 +48,7 @@ def test_tap_pin_renew_all_and_print_a_receipt(page, kiosk_url, reader_service, 
     page.get_by_test_id("renewals").wait_for()
     outcomes = page.locator("[data-outcome]")
     assert outcomes.count() == 5
-    text = page.get_by_test_id("renewals").inner_text()
+    text = page.get_by_test_id("renewals").text_content()  # every outcome, on whichever page it is shown
     assert "2 of 5 renewed." in text
     assert "maximum number of times" in text and "Another patron has requested this item" in text
     assert "claimed returned" in text
@@ -89,12 +89,15 @@ def test_barcode_wrong_pin_then_locked(page, kiosk_url, kiosk_app):
 
 def test_renew_one_and_email_my_requests(page, kiosk_url, smtp_server):
     _open_account(page, kiosk_url)
+    page.get_by_test_id("tab-requests").click()  # the account's sections are tabs (issue 15)
     page.get_by_test_id("email-requests").click()
     page.get_by_text("Sent to your email address.").wait_for()
     message = mail_received(smtp_server)[0]
     body = message.get_payload()[0].get_payload(decode=True).decode()
     assert message["To"] == "zoe@example.org" and "Beloved" in body and "Dubliners" in body
     loan_id = Loan.get(Loan.title == "Les Misérables").id
+    page.set_viewport_size({"width": 1920, "height": 1080})  # every loan on one page (test_screen_fit.py pages)
+    page.get_by_test_id("tab-loans").click()
     page.get_by_test_id(f"renew-{loan_id}").click()
     page.get_by_text("1 of 1 renewed.").wait_for()
     assert "New due date: 16 December 2026" in page.get_by_test_id("renewals").inner_text()
@@ -151,6 +154,7 @@ def test_language_switch_help_and_call_staff(page, kiosk_url):
 
 
 def test_renew_selected_loans(page, kiosk_url):
+    page.set_viewport_size({"width": 1920, "height": 1080})  # all five loans on one page (test_screen_fit.py pages)
     _open_account(page, kiosk_url)
     button = page.get_by_test_id("renew-selected")
     assert button.is_disabled() and button.inner_text().split() == ["Renew", "selected", "(0)"]
@@ -309,6 +313,7 @@ def test_fines_and_fees_receipt_printed_and_emailed(page, kiosk_url, kiosk_app, 
     changes.record("P1")
     fill_cache(kiosk_app)
     _open_account(page, kiosk_url)
+    page.get_by_test_id("tab-fees").click()  # the account's sections are tabs (issue 15)
     fees = page.get_by_role("group", name="Receipt: Fines and fees")
     assert fees.get_by_role("button").all_inner_texts() == ["Email me my fines and fees", "Print my fines and fees"]
     page.get_by_test_id("print-fees").click()

@@ -32,7 +32,7 @@ def test_a_very_long_name_wraps_at_800x480(page, kiosk_with_a_long_name):
     for digit in "2468":
         page.get_by_test_id(f"key-{digit}").click()
     page.get_by_test_id("pin-ok").click()
-    page.get_by_text("Renewals left").wait_for()  # the account, with the long title in its loans
+    page.get_by_test_id("account").wait_for()  # the account, with the long title in its loans
     assert page.evaluate("() => document.documentElement.scrollWidth") <= 800
 
 
