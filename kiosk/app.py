@@ -7,11 +7,11 @@ from flask import Flask
 from htmx_flask import Htmx
 from markupsafe import escape
 
+from kiosk import trusted_clock
 from kiosk.cache import PatronCache, cache_db, open_cache
 from kiosk.central_client import CentralClient
 from library_kiosk import settings
 from library_kiosk.database import connect_per_request
-from library_kiosk.domain import clock
 from library_kiosk.domain.barcodes import card_barcode_rules
 from library_kiosk.settings.secret_files import made_once
 
@@ -19,13 +19,15 @@ from library_kiosk.settings.secret_files import made_once
 def create_app(config: dict | None = None, today=None) -> Flask:
     """Build the kiosk app from a loaded settings dict (defaults if None).
 
-    ``today`` is a callable returning the current date; tests pin it.
+    ``today`` is a callable returning the current date; tests pin it. By default the trusted clock's day: this
+    kiosk's clock corrected by the central store's time (kiosk/trusted_clock.py), so blocks, expiry, overdue
+    loans and offline renewals are decided on the library's day even when this box's clock is wrong.
     """
     config = config or settings.load()
     kiosk_config = config["kiosk"]
     app = Flask(__name__)
     app.config["KIOSK"] = config
-    app.config["TODAY"] = today or clock.today
+    app.config["TODAY"] = today or trusted_clock.today
     app.config["MAX_CONTENT_LENGTH"] = int(config["kiosk"]["max_request_kib"]) * 1024
     app.config["CARD_BARCODES"] = card_barcode_rules(config)  # [readers.barcode]; a bad rule stops the start
     session_key = os.path.join(config["data_dir"], "session", "identifier.key")  # (its name from older versions)

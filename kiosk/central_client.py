@@ -25,7 +25,9 @@ import urllib3
 from requests.adapters import HTTPAdapter
 
 from kiosk.pages import PageError, parse_lines
+from kiosk.trusted_clock import HEADER, Sample, parse_header
 from library_kiosk import settings
+from library_kiosk.domain import clock
 from library_kiosk.domain.checksums import batch_checksum
 
 VISIT_HEADER = "X-Kiosk-Visit"  # the patron's visit at this kiosk, which the central store opened (docs/sync.md)
@@ -124,6 +126,7 @@ class CentralClient:
         self._ca, self._pin = ca, pin
         self._mounted: str | None = None  # the certificate fingerprint the HTTPS adapter asserts, if any
         self._ca_fingerprint: tuple[str, int, str] | None = None  # (path, mtime, sha256) of the CA file
+        self.time_sample: Sample | None = None  # the central store's time at the latest answer (trusted_clock.py)
 
     def _trust(self) -> tuple[str, Pin | None]:
         if self._ca is None or self._pin is None:
@@ -222,6 +225,7 @@ class CentralClient:
         token = self.token
         if token:
             headers["Authorization"] = f"Bearer {token}"
+        sent = clock.now()
         try:
             response = self.session.request(method, self.base_url + path, timeout=timeout, headers=headers,
                                             verify=self.session.verify, **kwargs)
@@ -229,9 +233,17 @@ class CentralClient:
             raise self._untrusted(exc) from exc
         except requests.RequestException as exc:
             raise CentralUnavailable(str(exc), not_sent=_not_sent(exc)) from exc
+        self._note_time(response, sent)
         if response.status_code >= 500:
             raise CentralUnavailable(f"central store answered {response.status_code}")
         return response
+
+    def _note_time(self, response: requests.Response, sent) -> None:
+        """Keep the central store's time from this answer's ``X-Central-Time`` (read as soon as its headers came;
+        with this kiosk's clock before and after: kiosk/trusted_clock.py). The sync worker stores it."""
+        central = parse_header(response.headers.get(HEADER))
+        if central is not None:
+            self.time_sample = Sample(central, sent, clock.now())
 
     def _get_text(self, path: str, params: dict) -> str:
         """A GET whose good answer is text (the line format of pages); errors come as JSON as usual.

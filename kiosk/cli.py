@@ -43,7 +43,7 @@ def cmd_sync(args) -> int:
     db, cache, client = _sync_parts(config)
     if args.mode == "status":
         with db.connection_context():
-            print(sync.status_json(cache))
+            print(sync.status_json(cache, config["kiosk"]["trusted_time_hours"]))
         return 0
     if args.mode == "push":
         with db.connection_context():
@@ -56,7 +56,7 @@ def cmd_sync(args) -> int:
     faults = _cache_faults()
     while True:
         try:
-            report = _sync_cycle(sync, db, cache, client, args.mode)
+            report = _sync_cycle(sync, db, cache, client, args.mode, config["kiosk"]["trusted_time_hours"])
         except faults as exc:  # the cache locked, full, read-only or missing: wait and try again
             failures += 1
             print(f"sync: the kiosk cache cannot be used just now ({exc}); will retry", file=sys.stderr, flush=True)
@@ -82,7 +82,7 @@ def _cache_faults() -> tuple:
     return (peewee.PeeweeException, sqlite3.Error, OSError)
 
 
-def _sync_cycle(sync, db, cache, client, mode: str) -> dict:
+def _sync_cycle(sync, db, cache, client, mode: str, trusted_hours: float | None = None) -> dict:
     with db.connection_context():
         horizon = {"value": 0}
 
@@ -91,7 +91,7 @@ def _sync_cycle(sync, db, cache, client, mode: str) -> dict:
             print(f"\r  {applied:,} records applied, cursor {cursor:,} of {horizon['value']:,}", end="",
                   file=sys.stderr, flush=True)
 
-        report = sync.cycle(client, cache, progress=progress if mode == "once" else None)
+        report = sync.cycle(client, cache, progress=progress if mode == "once" else None, trusted_hours=trusted_hours)
         if mode == "once" or report["pulled"] or report["pushed"]:
             print(f"\nsync: {report['pulled']} records applied, {report['pushed']} operations sent, "
                   f"cursor {cache.cursor()}, outbox {sync.outbox.length()}", flush=True)

@@ -17,6 +17,10 @@ lock are mirrored here (``mirror``) so that they hold if the kiosk goes offline;
 Every wrong PIN, online or not and whatever the card, also counts towards a kiosk-wide throttle (the same table,
 ``name="pins"``): ``[kiosk] wrong_pins_per_minute`` within a minute pause PIN entry here for
 ``wrong_pins_pause_seconds``.
+
+Times here are on the kiosk's trusted clock (kiosk/trusted_clock.py). A lock or pause whose end is further ahead
+than it could be (made while this kiosk's clock was ahead, then corrected) is cut back when read: a card is never
+locked for longer than the lockout (``longest``) from now, whatever the clock said when the lock was made.
 """
 from __future__ import annotations
 
@@ -24,8 +28,8 @@ import datetime as dt
 
 import peewee as pw
 
+from kiosk import trusted_clock
 from kiosk.cache_db import CacheModel
-from library_kiosk.domain import clock
 
 
 class PinFailure(CacheModel):
@@ -51,14 +55,19 @@ SIGNIN_PAUSE_SECONDS = 30  # ... pause sign-in at this kiosk for this long
 
 
 def _now() -> dt.datetime:
-    return clock.now()
+    return trusted_clock.now()
 
 
-def locked_until(primary_id: str, now: dt.datetime | None = None) -> dt.datetime | None:
-    """When the card's lock ends, or None when it is not locked."""
+def locked_until(primary_id: str, now: dt.datetime | None = None,
+                 longest: dt.timedelta | None = None) -> dt.datetime | None:
+    """When the card's lock ends, or None when it is not locked. A lock ending more than ``longest`` (the lockout's
+    length) from now was made under a clock that was ahead: it is cut back to ``now + longest`` and kept so."""
     now = now or _now()
     row = PinFailure.get_or_none(PinFailure.primary_id == primary_id)
     if row and row.locked_until and row.locked_until > now:
+        if longest is not None and row.locked_until > now + longest:
+            row.locked_until = now + longest
+            PinFailure.update(locked_until=row.locked_until).where(PinFailure.primary_id == primary_id).execute()
         return row.locked_until
     return None
 
@@ -100,10 +109,14 @@ def mirror(primary_id: str, failures: int, until: dt.datetime | None, now: dt.da
         row.save(force_insert=new)
 
 
-def _paused_until(name: str, now: dt.datetime | None = None) -> dt.datetime | None:
+def _paused_until(name: str, now: dt.datetime | None = None,
+                  longest: dt.timedelta | None = None) -> dt.datetime | None:
     now = now or _now()
     row = SignInThrottle.get_or_none(SignInThrottle.name == name)
     if row and row.paused_until and row.paused_until > now:
+        if longest is not None and row.paused_until > now + longest:  # paused under a clock that was ahead
+            row.paused_until = now + longest
+            SignInThrottle.update(paused_until=row.paused_until).where(SignInThrottle.name == name).execute()
         return row.paused_until
     return None
 
@@ -117,7 +130,7 @@ def _throttle_failure(name: str, now: dt.datetime | None, max_failures: int, win
         new = row is None
         if new:
             row = SignInThrottle(name=name, failures=0)
-        if row.window_start is None or (now - row.window_start).total_seconds() > window_seconds:
+        if row.window_start is None or not 0 <= (now - row.window_start).total_seconds() <= window_seconds:
             row.window_start, row.failures = now, 0
         row.failures += 1
         paused = None
@@ -128,9 +141,10 @@ def _throttle_failure(name: str, now: dt.datetime | None, max_failures: int, win
     return paused
 
 
-def signin_paused_until(now: dt.datetime | None = None) -> dt.datetime | None:
+def signin_paused_until(now: dt.datetime | None = None,
+                        longest: dt.timedelta | None = None) -> dt.datetime | None:
     """When the pause of sign-in without a card at this kiosk ends (UTC), or None when it is open."""
-    return _paused_until("signin", now)
+    return _paused_until("signin", now, longest)
 
 
 def signin_failure(now: dt.datetime | None = None, max_failures: int = SIGNIN_MAX_FAILURES,
@@ -141,9 +155,10 @@ def signin_failure(now: dt.datetime | None = None, max_failures: int = SIGNIN_MA
     return _throttle_failure("signin", now, max_failures, window_seconds, pause_seconds)
 
 
-def pins_paused_until(now: dt.datetime | None = None) -> dt.datetime | None:
+def pins_paused_until(now: dt.datetime | None = None,
+                      longest: dt.timedelta | None = None) -> dt.datetime | None:
     """When the pause of PIN entry at this kiosk (too many wrong PINs, any cards) ends (UTC), or None."""
-    return _paused_until("pins", now)
+    return _paused_until("pins", now, longest)
 
 
 def pin_paused(until: dt.datetime) -> None:

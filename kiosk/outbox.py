@@ -12,19 +12,28 @@ for staff, and never block the ones behind them.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import fcntl
 import json
+import logging
+import os
+import time
 import uuid
 
 import peewee as pw
 
+from kiosk import trusted_clock
 from kiosk.cache_db import CacheModel, SyncState, cache_db
 from kiosk.central_client import CentralError, CentralUnavailable
 from library_kiosk.domain import clock
 
+log = logging.getLogger(__name__)
+
 
 def _now() -> dt.datetime:
-    return clock.now()
+    """When an operation was queued, on the trusted clock: the central store judges visits and gaps by it."""
+    return trusted_clock.now()
 
 
 class OutboxItem(CacheModel):
@@ -115,15 +124,59 @@ def _as_op(item: OutboxItem) -> dict:
     return op
 
 
-def push(client, cache, batch: int = 100, until_seq: int | None = None, max_batches: int | None = None) -> dict:
-    """Send pending operations in order until the outbox is empty (or ``until_seq`` is answered).
+class PushBusy(CentralError):
+    """Another process of this kiosk is pushing and did not finish within the wait: nothing was sent."""
+
+    def __init__(self, waited: float):
+        super().__init__(409, "push_busy", f"another push of this kiosk is still running after {waited:g} s")
+
+
+@contextlib.contextmanager
+def push_turn(wait: float | None = None):
+    """This kiosk's turn to push: the web app (a patron's renewal) and the sync worker are separate processes, and
+    the central store answers a second push of one device ``in_progress`` while the first runs; so they take
+    turns on a lock file beside the cache (``flock``, freed by the kernel if a process dies). ``wait``: seconds
+    to wait at most (None: as long as it takes); ``PushBusy`` when that passes."""
+    path = getattr(cache_db.obj, "database", "") if cache_db.obj is not None else ""
+    if not path or path == ":memory:":
+        yield
+        return
+    fd = os.open(f"{path}.push-lock", os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        if wait is None:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        else:
+            deadline = time.monotonic() + wait
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        raise PushBusy(wait) from None
+                    time.sleep(0.02)
+        yield
+    finally:
+        os.close(fd)  # (closing frees the lock)
+
+
+def push(client, cache, batch: int = 100, until_seq: int | None = None, max_batches: int | None = None,
+         wait: float | None = None) -> dict:
+    """Send pending operations in order until the outbox is empty (or ``until_seq`` is answered), in this
+    kiosk's turn (``push_turn``: ``wait`` seconds at most, else ``PushBusy`` and nothing sent).
 
     Returns {"sent", "applied", "rejected", "answers": {key: answer}}. Raises
     ``CentralUnavailable`` when the central store does not answer (everything
     stays queued) and ``CentralError`` for a refusal the kiosk cannot fix itself.
     """
+    with push_turn(wait):
+        return _push(client, cache, batch, until_seq, max_batches)
+
+
+def _push(client, cache, batch: int, until_seq: int | None, max_batches: int | None) -> dict:
     summary = {"sent": 0, "applied": 0, "rejected": 0, "answers": {}}
     batches = 0
+    close_gaps()
     while True:
         items = pending(batch)
         if until_seq is not None:
@@ -189,7 +242,27 @@ def _settle(cache, results: list[dict], records: list[dict], summary: dict) -> N
             OutboxItem.delete().where(OutboxItem.key.in_(keys[start:start + 500])).execute()
         if records:
             cache.apply_records(records)
-        _set_state(last_push_ok=_now().isoformat() + "Z")
+        _set_state(last_push_ok=clock.now().isoformat() + "Z")  # this box's own log, as last_pull_ok
+
+
+def close_gaps() -> int:
+    """Renumber pending operations so their sequence numbers follow on without a hole (an operation taken back
+    by ``withdraw`` leaves one; a hole would make every push after it refused). Safe: none of them has been
+    applied (the central store applies a device's operations in order, and none could follow the hole), and the
+    central store knows an operation by its key and payload, never its number. Returns how many moved."""
+    moved = 0
+    with cache_db.atomic("IMMEDIATE") if _is_sqlite() else cache_db.atomic():  # no enqueue in between
+        items = pending()
+        if not items or items[-1].seq - items[0].seq == len(items) - 1:
+            return 0
+        for number, item in enumerate(items, start=items[0].seq):
+            if item.seq != number:
+                OutboxItem.update(seq=number).where(OutboxItem.key == item.key).execute()
+                moved += 1
+        if int(_state("op_seq", "0")) == items[-1].seq:
+            _set_state(op_seq=items[0].seq + len(items) - 1)
+    log.warning("outbox: closed a gap in the sequence (%d operations renumbered)", moved)
+    return moved
 
 
 def _renumber(expected) -> bool:
@@ -209,7 +282,7 @@ def withdraw(item: OutboxItem) -> None:
     """Take back an operation the central store certainly never received (its connection failed)."""
     with cache_db.atomic():
         if OutboxItem.delete().where(OutboxItem.key == item.key).execute() and int(_state("op_seq", "0")) == item.seq:
-            _set_state(op_seq=item.seq - 1)  # else the gap is closed by renumbering at the next push
+            _set_state(op_seq=item.seq - 1)  # else the gap is closed at the next push (close_gaps)
 
 
 def rejected(limit: int = 50) -> list[dict]:

@@ -17,6 +17,7 @@ from kiosk import (
     receipts,
     services,
     sessions,
+    trusted_clock,  # the central store's time, for locks and pauses (kiosk/trusted_clock.py)
     usage,  # daily usage counters, nothing personal (kiosk/usage.py)
 )
 from kiosk.events import read_tap_token
@@ -24,6 +25,8 @@ from kiosk.visit import (
     CALL_REASONS,
     IDENTIFIED,
     PIN_OK,
+    SECTIONS,
+    account_context,
     contrast_on,
     current_patron,
     email_letter,
@@ -43,7 +46,6 @@ from kiosk.visit import (
     show_account,
     start_visit,
 )
-from library_kiosk.domain import clock
 
 bp = Blueprint("kiosk", __name__)
 bp.record_once(lambda state: receipts.check_settings(state.app.config["KIOSK"]["kiosk"]))  # refused at start
@@ -157,7 +159,7 @@ def pin():
     if result.paused_until:  # too many wrong PINs at this kiosk, on any cards: PIN entry waits a little
         if result.attempts_left is not None:  # this PIN was checked, and wrong
             usage.count("pins_wrong")
-        seconds = max(1, int((result.paused_until - clock.now()).total_seconds()) + 1)
+        seconds = max(1, int((result.paused_until - trusted_clock.now()).total_seconds()) + 1)
         return render("_pin.html", account=account, attempts_left=None, error=_(
             "Too many wrong PINs have been typed at this kiosk. Please wait %(seconds)s seconds and try again.",
             seconds=seconds)), 429
@@ -174,6 +176,22 @@ def account():
     if account is None:
         return redirect(url_for("kiosk.attract"))
     return show_account(account)
+
+
+@bp.get("/account/section/<section>")
+def account_section(section):
+    """A tab of the account (loans, requests, fines and fees): only the sections are swapped, and the tab chosen
+    is kept for the session (the account comes back at it after renewals, help or a language switch)."""
+    account = current_patron()
+    if account is None:
+        return render("_attract.html", personal=False)
+    if section not in SECTIONS:
+        return message(_("Nothing to show"), _("This part of your account is not shown here."), 404, "warning",
+                       back="account")
+    session["section"] = section
+    if not htmx_request.htmx:
+        return show_account(account)
+    return render_template("_account_sections.html", **account_context(account))
 
 
 @bp.post("/account/loans")
@@ -261,9 +279,9 @@ def help_screen():
 def call_staff():
     reason = request.form.get("reason", "help")
     reason = reason if reason in CALL_REASONS else "help"
-    ok = services.call_staff(reason, session.get("patron", "") if session.get("stage") == PIN_OK else "")
+    state = services.call_staff(reason, session.get("patron", "") if session.get("stage") == PIN_OK else "")
     usage.count("staff_calls")
-    return render("_help.html", help=kiosk_config()["help"], called=True, call_ok=ok)
+    return render("_help.html", help=kiosk_config()["help"], called=True, call_ok=state == "sent", call_state=state)
 
 
 @bp.post("/contrast")

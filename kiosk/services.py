@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from flask import current_app
 
+from kiosk import trusted_clock
 from kiosk.central_client import CentralError, CentralUnavailable
 from library_kiosk.domain import clock
 from library_kiosk.domain.account import Account
@@ -127,6 +128,7 @@ def central_online() -> bool:
     return False
 
 
+PUSH_WAIT = 3.0  # seconds a patron's push waits for the sync worker's push to finish (kiosk/outbox.push_turn)
 OFFLINE_REFUSED = "the central store is offline and [kiosk] offline_renewals is \"refuse\""
 UNCONFIRMED = "Your renewal has been sent and will be confirmed when the library system answers."
 PENDING = "Renewed here until {date:%d %B %Y}; this will be confirmed when the library system answers."
@@ -172,13 +174,23 @@ def _renew_offline(account: Account, wanted: list[int], titles: dict, visit: str
     central store to confirm on replay."""
     if not _renews_locally():
         raise CentralUnavailable(OFFLINE_REFUSED, not_sent=True)  # the screens say so; nothing is queued
+    if not time_trusted():  # the due dates would come from a clock nobody has checked: refused the same way
+        current_app.logger.warning("offline renewal refused: %s", trusted_clock.UNTRUSTED)
+        raise CentralUnavailable(trusted_clock.UNTRUSTED, not_sent=True)
     decisions = _decide_locally(account, wanted)
     _queue_local_decisions(account, wanted, titles, decisions, visit)
     return [_pending_outcome(loan_id, titles, decision) for loan_id, decision in zip(wanted, decisions)]
 
 
+def time_trusted() -> bool:
+    """Whether this kiosk learnt the time from the central store within ``[kiosk] trusted_time_hours``
+    (kiosk/trusted_clock.py): without it, nothing that depends on the date is decided here offline."""
+    return trusted_clock.trusted(float(_kiosk_config().get("trusted_time_hours", trusted_clock.DEFAULT_HOURS)))
+
+
 def _decide_locally(account: Account, wanted: list[int]) -> list:
-    """The cached rules' decision for each wanted loan; None for a loan that is not on the account."""
+    """The cached rules' decision for each wanted loan, on the app's day (the trusted clock's:
+    kiosk/trusted_clock.py); None for a loan that is not on the account."""
     from library_kiosk.domain.renewal import decide
 
     today = current_app.config["TODAY"]()
@@ -248,7 +260,7 @@ def _ask_central(item) -> dict | None:
     answer = None
     try:
         if outbox.length() <= 50:  # a long backlog is the sync worker's job; do not keep the patron waiting
-            answer = outbox.push(_central(), cache, until_seq=item.seq)["answers"].get(item.key)
+            answer = outbox.push(_central(), cache, until_seq=item.seq, wait=PUSH_WAIT)["answers"].get(item.key)
         sync.note_online(cache, True)
     except CentralUnavailable as exc:
         sync.note_online(cache, False, f"central store not reachable: {exc}")
@@ -309,11 +321,26 @@ def _kiosk_config() -> dict:
     return current_app.config["KIOSK"]["kiosk"]
 
 
+def _lock_longest() -> dt.timedelta:
+    """The longest a card can be locked from now: this kiosk's lockout, or the central store's (mirrored here),
+    whichever is longer. A lock ending later was made under a clock that was ahead (kiosk/lockout.py)."""
+    config = current_app.config["KIOSK"]
+    minutes = max(float(_kiosk_config()["pin_lockout_minutes"]),
+                  float(config.get("central", {}).get("pin_lockout_minutes", 0) or 0))
+    return dt.timedelta(minutes=minutes)
+
+
+def _pins_pause_longest() -> dt.timedelta:
+    """The longest PIN entry at this kiosk can be paused from now: its own pause, or a minute (the central store's
+    ``Retry-After`` for too many checks a minute), whichever is longer."""
+    return dt.timedelta(seconds=max(float(_kiosk_config()["wrong_pins_pause_seconds"]), 60.0))
+
+
 def pin_locked_until(primary_id: str) -> dt.datetime | None:
-    """When the card's lock at this kiosk ends (UTC), or None when it is not locked."""
+    """When the card's lock at this kiosk ends (UTC, trusted clock), or None when it is not locked."""
     from kiosk import lockout
 
-    return lockout.locked_until(primary_id)
+    return lockout.locked_until(primary_id, longest=_lock_longest())
 
 
 def check_pin(account: Account, pin: str, visit: str = "") -> PinResult:
@@ -334,10 +361,10 @@ def check_pin(account: Account, pin: str, visit: str = "") -> PinResult:
     """
     from kiosk import lockout
 
-    paused = lockout.pins_paused_until()
+    paused = lockout.pins_paused_until(longest=_pins_pause_longest())
     if paused:
         return PinResult(False, None, None, paused_until=paused)
-    until = lockout.locked_until(account.primary_id)
+    until = lockout.locked_until(account.primary_id, longest=_lock_longest())
     if until:
         return PinResult(False, 0, until)
     result = _check_at_central(account, pin, visit) if central_online() else None
@@ -388,7 +415,7 @@ def _wrong_here(account: Account) -> PinResult:
     config = _kiosk_config()
     left, locked = lockout.failure(account.primary_id, config["pin_max_attempts"], config["pin_lockout_minutes"])
     if locked:
-        until = lockout.locked_until(account.primary_id)
+        until = lockout.locked_until(account.primary_id, longest=_lock_longest())
         record_lockout(account.primary_id, until)
         return PinResult(False, 0, until)
     return PinResult(False, left)
@@ -402,7 +429,7 @@ def _check_at_central(account: Account, pin: str, visit: str = "") -> PinResult 
     if answer is None:
         return None
     if answer.get("retry_after") is not None:  # 429: this kiosk asked too often; wait, check nothing
-        paused = clock.now() + dt.timedelta(seconds=answer["retry_after"])
+        paused = trusted_clock.now() + dt.timedelta(seconds=answer["retry_after"])
         lockout.pin_paused(paused)
         return PinResult(False, None, None, paused_until=paused)
     if answer.get("not_found"):  # not a patron there: wrong, counted here
@@ -531,14 +558,15 @@ def sign_in(user_name: str, password: str) -> SignInResult:
     from kiosk import lockout
     from library_kiosk.domain.hashing import hash_secret, verify_secret
 
-    paused = lockout.signin_paused_until()
+    paused = lockout.signin_paused_until(
+        longest=dt.timedelta(seconds=float(_kiosk_config()["signin_pause_seconds"])))
     if paused:
         return SignInResult(paused_until=paused)
     if not central_online():
         return SignInResult(message=SIGNIN_UNCHECKED)
     account = find_sign_in(user_name)
     key = account.primary_id if account else "?" + _cache().identifier_key(user_name)
-    until = lockout.locked_until(key)
+    until = lockout.locked_until(key, longest=_lock_longest())
     if until:
         return SignInResult(locked_until=until)
     if account is None:
@@ -572,7 +600,7 @@ def _sign_in_failed(key: str, account: Account | None, central_lock: dt.datetime
         lockout.mirror(key, int(config["pin_max_attempts"]), central_lock)
         return SignInResult(locked_until=central_lock, paused_until=paused)
     if locked:
-        until = lockout.locked_until(key)
+        until = lockout.locked_until(key, longest=_lock_longest())
         if account is not None:
             record_lockout(account.primary_id, until)
         return SignInResult(locked_until=until, paused_until=paused)
@@ -594,7 +622,7 @@ def record_lockout(primary_id: str, locked_until: dt.datetime | None = None) -> 
     if not central_online():
         return False
     try:
-        answers = outbox.push(_central(), _cache(), until_seq=item.seq)["answers"]
+        answers = outbox.push(_central(), _cache(), until_seq=item.seq, wait=PUSH_WAIT)["answers"]
         return item.key in answers
     except CentralUnavailable as exc:
         sync.note_online(_cache(), False, f"central store not reachable: {exc}")
@@ -603,15 +631,28 @@ def record_lockout(primary_id: str, locked_until: dt.datetime | None = None) -> 
     return False
 
 
-def call_staff(reason: str, primary_id: str = "") -> bool:
-    """Ask for staff (the staff station lists open calls); False when the central store was not reached."""
-    body = {"reason": reason, "primary_id": primary_id or ""}
+def call_staff(reason: str, primary_id: str = "") -> str:
+    """Ask for staff (the staff station lists open calls). The call goes through the outbox, so it is never lost
+    and made exactly once, even when an answer is lost: "sent" (the central store has it), "queued" (kept here
+    and sent as soon as the central store answers: it may already have it) or "failed" (refused)."""
+    from kiosk import outbox, sync
+
+    item = outbox.enqueue("call_staff", {"reason": reason, "primary_id": primary_id or ""})
+    if not central_online():
+        return "queued"
+    cache = _cache()
     try:
-        _central()._call("POST", "/api/v1/staff-calls", json=body)
-        return True
-    except (CentralUnavailable, CentralError) as exc:
-        current_app.logger.warning("call for staff not delivered: %s", exc)
-        return False
+        answer = outbox.push(_central(), cache, until_seq=item.seq, wait=PUSH_WAIT)["answers"].get(item.key)
+        sync.note_online(cache, True)
+    except CentralUnavailable as exc:
+        sync.note_online(cache, False, f"central store not reachable: {exc}")
+        return "queued"
+    except CentralError as exc:
+        current_app.logger.warning("call for staff queued; the central store refused the push: %s", exc)
+        return "queued"
+    if answer is None:
+        return "queued"
+    return "sent" if answer.get("status") == "applied" else "failed"
 
 
 @dataclass(frozen=True)

@@ -16,9 +16,8 @@ import datetime as dt
 from flask import Blueprint, current_app, request, session
 from flask_babel import gettext as _
 
-from kiosk import services
+from kiosk import services, trusted_clock
 from kiosk.visit import PIN_OK, fresh_start, message, render, show_account, start_visit
-from library_kiosk.domain import clock
 
 bp = Blueprint("signin", __name__)
 
@@ -40,14 +39,14 @@ def _screen(error: str = "", user_name: str = "", status: int = 200):
 
 
 def _wait_message(until: dt.datetime) -> str:
-    now = clock.now()
+    now = trusted_clock.now()
     seconds = max(1, int((until - now).total_seconds() + 0.999))
     return _("Too many unsuccessful sign-ins at this kiosk. Please wait %(seconds)s seconds and try again.",
              seconds=seconds)
 
 
 def _locked(until: dt.datetime):
-    remaining = until - clock.now()
+    remaining = until - trusted_clock.now()
     minutes = max(1, int(remaining.total_seconds() // 60) + 1)
     return message(_("This account is locked"),
                     _("The PIN or password was wrong too many times. Try again in %(minutes)s minutes, or ask at "

@@ -10,10 +10,11 @@ and ``kiosk.services.central_online`` read it. See docs/sync.md.
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from kiosk import outbox
+from kiosk import outbox, trusted_clock
 from kiosk.cache import PatronCache
 from kiosk.central_client import CentralClient, CentralError, CentralUnavailable
 from library_kiosk.domain import clock
@@ -57,6 +58,7 @@ def pull(client: CentralClient, cache: PatronCache, page_size: int = 1000, progr
             if progress:
                 progress(applied, page["cursor"])
             if following is None:
+                keep_time(client)
                 cache.set_state(last_pull_ok=_now())
                 cache.fetch_keys()  # so cards can be found even if the central store is away at the next tap
                 return applied
@@ -77,6 +79,15 @@ def push(client: CentralClient, cache: PatronCache, batch: int = 100) -> dict:
     return outbox.push(client, cache, batch=batch)
 
 
+def keep_time(client: CentralClient) -> None:
+    """Keep the central store's time from the client's latest answer as this kiosk's trusted time
+    (kiosk/trusted_clock.py; docs/sync.md "Trusted time"). Never stops the sync."""
+    try:
+        trusted_clock.learn(getattr(client, "time_sample", None))
+    except Exception:  # (learnt again at the next exchange)
+        logging.getLogger(__name__).exception("the central store's time was not kept")
+
+
 def note_online(cache: PatronCache, online: bool, error: str = "") -> None:
     values = {"central_online": "1" if online else "0", "central_checked": _now()}
     if error:
@@ -84,8 +95,9 @@ def note_online(cache: PatronCache, online: bool, error: str = "") -> None:
     cache.set_state(**values)
 
 
-def heartbeat_data(cache: PatronCache) -> dict:
-    """What this kiosk reports each cycle: the box's own figures (kiosk/heartbeat.py) and its sync state."""
+def heartbeat_data(cache: PatronCache, trusted_hours: float | None = None) -> dict:
+    """What this kiosk reports each cycle: the box's own figures (kiosk/heartbeat.py), its sync state and its
+    trusted time (``clock``: trusted or not, the offset from the central store's time, when it was learnt)."""
     from kiosk.heartbeat import collect
 
     data = {}
@@ -93,12 +105,14 @@ def heartbeat_data(cache: PatronCache) -> dict:
         data.update(collect() or {})
     except Exception as exc:  # a broken probe must not stop the sync
         data["heartbeat_error"] = str(exc)[:200]
-    summary = status(cache)
+    summary = status(cache, trusted_hours)
     data["sync"] = {key: summary[key] for key in ("cursor", "outbox_length", "oldest_pending", "rejected_count",
                                                   "last_pull_ok", "last_push_ok")}
+    data["clock"] = summary["clock"]
     try:  # daily usage counters, cumulative, nothing personal (kiosk/usage.py; docs/sync.md "Usage statistics")
         from kiosk import usage
 
+        usage.redate_future(trusted_clock.today())  # counted under a clock that was ahead: today's, not sent ahead
         found = usage.unsent()
         if found:
             data["usage"] = found
@@ -107,7 +121,8 @@ def heartbeat_data(cache: PatronCache) -> dict:
     return data
 
 
-def cycle(client: CentralClient, cache: PatronCache, page_size: int = 1000, progress=None) -> dict:
+def cycle(client: CentralClient, cache: PatronCache, page_size: int = 1000, progress=None,
+          trusted_hours: float | None = None) -> dict:
     """One round: push, pull, push (what the pull made possible), heartbeat. Never raises for the network."""
     report = {"pushed": 0, "pulled": 0, "error": ""}
     try:
@@ -115,9 +130,10 @@ def cycle(client: CentralClient, cache: PatronCache, page_size: int = 1000, prog
         report["pulled"] = pull(client, cache, page_size, progress)
         report["pushed"] += push(client, cache)["sent"]
         try:
-            data = heartbeat_data(cache)
-            client.heartbeat(data)
-            _usage_sent(data.get("usage"))
+            data = heartbeat_data(cache, trusted_hours)
+            answer = client.heartbeat(data)
+            keep_time(client)
+            _usage_sent(data.get("usage"), answer)
         except CentralError as exc:
             if exc.status in (401, 403):
                 raise
@@ -131,22 +147,26 @@ def cycle(client: CentralClient, cache: PatronCache, page_size: int = 1000, prog
     return report
 
 
-def _usage_sent(sent) -> None:
-    """The central store stored these cumulative counters (the heartbeat was answered): remember it."""
+def _usage_sent(sent, answer=None) -> None:
+    """The central store stored these cumulative counters (the heartbeat was answered): remember it, but for the
+    days its answer says it skipped (``usage.skipped``: days ahead of its clock), which are sent again."""
     if not sent:
         return
+    told = answer.get("usage") if isinstance(answer, dict) else None
+    skipped = told.get("skipped") if isinstance(told, dict) else None
+    if isinstance(skipped, list):
+        sent = {day: counts for day, counts in sent.items() if day not in skipped}
     try:
         from kiosk import usage
 
-        usage.mark_sent(sent)
+        usage.mark_sent(sent, trusted_clock.today())
     except Exception:  # (they are sent again next cycle, which changes nothing there)
-        import logging
-
         logging.getLogger(__name__).exception("usage counters not marked as sent")
 
 
-def status(cache: PatronCache) -> dict:
-    """The sync state staff see: last good pull and push, cursor, outbox, rejections, errors."""
+def status(cache: PatronCache, trusted_hours: float | None = None) -> dict:
+    """The sync state staff see: last good pull and push, cursor, outbox, rejections, errors, and the trusted time
+    (``clock``; ``trusted_hours``: ``[kiosk] trusted_time_hours``, its default when None)."""
     oldest = outbox.OutboxItem.select().order_by(outbox.OutboxItem.seq).first()
     rejected = outbox.rejected(20)
     return {
@@ -164,11 +184,12 @@ def status(cache: PatronCache) -> dict:
         "rejected": rejected,
         "last_error": cache.state("last_error") or None,
         "last_error_at": cache.state("last_error_at") or None,
+        "clock": trusted_clock.summary(trusted_clock.DEFAULT_HOURS if trusted_hours is None else trusted_hours),
     }
 
 
-def status_json(cache: PatronCache) -> str:
-    return json.dumps(status(cache), indent=2)
+def status_json(cache: PatronCache, trusted_hours: float | None = None) -> str:
+    return json.dumps(status(cache, trusted_hours), indent=2)
 
 
 def cycle_push_only(client: CentralClient, cache: PatronCache) -> dict:
@@ -176,6 +197,7 @@ def cycle_push_only(client: CentralClient, cache: PatronCache) -> dict:
     report = {"sent": 0, "error": ""}
     try:
         report["sent"] = push(client, cache)["sent"]
+        keep_time(client)
         note_online(cache, True)
     except CentralUnavailable as exc:
         report["error"] = f"central store not reachable: {exc}"

@@ -13,6 +13,7 @@ bp = Blueprint("sync_status", __name__)
 
 @bp.get("/sync/status")
 def sync_status():
-    data = sync.status(current_app.extensions["patron_cache"])
+    data = sync.status(current_app.extensions["patron_cache"],
+                       current_app.config["KIOSK"]["kiosk"]["trusted_time_hours"])
     data["device"] = current_app.extensions.get("device_name", "")
     return jsonify(data)

@@ -29,8 +29,8 @@ import threading
 
 import peewee as pw
 
+from kiosk import trusted_clock
 from kiosk.cache_db import CacheModel, cache_db
-from library_kiosk.domain import clock
 
 log = logging.getLogger(__name__)
 
@@ -246,6 +246,28 @@ def unsent(days: int = DAYS_PER_HEARTBEAT, max_bytes: int = MAX_BYTES) -> dict:
     return found
 
 
+def redate_future(today: dt.date) -> int:
+    """Move what was counted on days after ``today`` (the trusted day: counted while this kiosk's clock was ahead)
+    to ``today``, so no heartbeat carries a day ahead of the central store's. Only the part the central store has
+    not acknowledged moves (a counter's ``value`` beyond its ``sent``): what it holds for that day stays there and is
+    not counted twice. Returns how many counts moved."""
+    flush()
+    moved = 0
+    with cache_db.atomic():
+        ahead = list(UsageCount.select().where((UsageCount.day > today) & (UsageCount.value > UsageCount.sent)))
+        for row in ahead:
+            extra = row.value - row.sent
+            UsageCount.update(value=row.sent).where(
+                (UsageCount.day == row.day) & (UsageCount.counter == row.counter)).execute()
+            UsageCount.insert(day=today, counter=row.counter, value=extra, sent=0).on_conflict(
+                conflict_target=[UsageCount.day, UsageCount.counter],
+                update={UsageCount.value: UsageCount.value + extra}).execute()
+            moved += extra
+    if moved:
+        log.warning("%d usage counts dated after %s (this kiosk's clock was ahead) moved to that day", moved, today)
+    return moved
+
+
 def mark_sent(sent: dict, today: dt.date | None = None) -> None:
     """Record what the central store acknowledged; drop acknowledged counters older than ``KEEP_DAYS``."""
     if not sent:
@@ -256,7 +278,7 @@ def mark_sent(sent: dict, today: dt.date | None = None) -> None:
                 UsageCount.update(sent=pw.fn.MAX(UsageCount.sent, value) if _is_sqlite() else
                                   pw.fn.GREATEST(UsageCount.sent, value)).where(
                     (UsageCount.day == day) & (UsageCount.counter == counter)).execute()
-        oldest = (today or clock.today()) - dt.timedelta(days=KEEP_DAYS)
+        oldest = (today or trusted_clock.today()) - dt.timedelta(days=KEEP_DAYS)
         UsageCount.delete().where((UsageCount.day < oldest) & (UsageCount.sent >= UsageCount.value)).execute()
 
 

@@ -19,6 +19,7 @@ from kiosk import (
     receipts,
     services,
     sessions,  # kept on the server; the cookie holds a random id (kiosk/sessions.py)
+    trusted_clock,  # the central store's time, for dates and locks (kiosk/trusted_clock.py)
     usage,  # daily usage counters, nothing personal (kiosk/usage.py)
 )
 from kiosk.central_client import CentralUnavailable
@@ -122,7 +123,7 @@ def start_visit(account, chosen_language: str = "", contrast: bool | None = None
 
 
 def locked_message(until):
-    remaining = until - clock.now()
+    remaining = until - trusted_clock.now()
     minutes = max(1, int(remaining.total_seconds() // 60) + 1)
     return message(_("This card is locked"),
                     _("The PIN was wrong too many times. Try again in %(minutes)s minutes, or ask at the desk.",
@@ -270,16 +271,27 @@ def _as_of() -> str:
     moment = dt.datetime.fromisoformat(when.rstrip("Z")).replace(tzinfo=dt.UTC).astimezone()
     from kiosk.filters import long_date
 
-    if moment.date() == clock.today():
+    if moment.date() == trusted_clock.today():
         return f"{moment:%H:%M}"
     return f"{moment:%H:%M}, {long_date(moment.date())}"
 
 
-def show_account(account):
+SECTIONS = ("loans", "requests", "fees")  # the account's tabs (_account_sections.html)
+
+
+def account_context(account) -> dict:
+    """What the account screen and its sections show (``_account.html``, ``_account_sections.html``)."""
     config = kiosk_config()
     screen = account_screen(account, today(), config["expiry_warning_days"], config["referrals"])
     show_loans = config["show_loans_on_open"] or session.get("show_loans", False)
-    usage.account_shown(screen)
-    return render("_account.html", screen=screen, today=today(), show_loans=show_loans, as_of=_as_of(),
-                   renew_all=services.capabilities().get("renew_all", True),
-                   renew_selected=renew_selected_offered(), receipt_sections=receipt_sections(account))
+    section = session.get("section", "loans")
+    return dict(screen=screen, today=today(), show_loans=show_loans, as_of=_as_of(),
+                section=section if section in SECTIONS else "loans",
+                renew_all=services.capabilities().get("renew_all", True),
+                renew_selected=renew_selected_offered(), receipt_sections=receipt_sections(account))
+
+
+def show_account(account):
+    context = account_context(account)
+    usage.account_shown(context["screen"])
+    return render("_account.html", **context)

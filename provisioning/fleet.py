@@ -94,7 +94,29 @@ def _errors(data: dict, limit: int = 3) -> list[str]:
             found.append(str(error))
     if data.get("heartbeat_error"):
         found.append(f"heartbeat: {data['heartbeat_error']}")
+    clock = _clock(data)
+    if clock:
+        found.append(clock)
     return [e[:300] for e in found[-limit:]]
+
+
+def _clock(data: dict) -> str:
+    """What the kiosk's heartbeat says of its clock against the central store's (kiosk/trusted_clock.py): a
+    clock more than a minute off (corrected at the kiosk, but its NTP wants fixing), or no trusted time (offline
+    renewals refused there); "" when neither."""
+    clock = data.get("clock")
+    if not isinstance(clock, dict):
+        return ""
+    offset = clock.get("offset_seconds")
+    off = ""
+    if isinstance(offset, (int, float)) and not isinstance(offset, bool) and abs(offset) > 60:
+        ahead = "ahead of" if offset < 0 else "behind"
+        amount = f"{abs(offset) / 86400:.1f} days" if abs(offset) >= 86400 else f"{abs(offset):.0f} s"
+        off = f"clock: {amount} {ahead} the central store's (corrected here; check its time sync)"
+    if clock.get("trusted") is False:
+        problem = str(clock.get("problem") or "")[:120]
+        return (f"{off}; " if off else "clock: ") + f"no trusted time ({problem}): offline renewals refused"
+    return off
 
 
 def _outbox(data: dict):

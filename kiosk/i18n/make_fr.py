@@ -138,6 +138,8 @@ FR = {
         "Un membre du personnel a été appelé et va venir vous aider.",
     "We could not call staff from here. Please go to the desk.":
         "Nous n'avons pas pu appeler le personnel d'ici. Rendez-vous à l'accueil.",
+    "Staff will be told as soon as this kiosk is back online. If you need help now, please go to the desk.":
+        "Le personnel sera prévenu dès que cette borne sera de nouveau en ligne. Si vous avez besoin d'aide maintenant, rendez-vous à l'accueil.",
     "Call a member of staff": "Appeler un membre du personnel",
     "Back to my account": "Retour à mon compte",
     "Back": "Retour",
@@ -224,12 +226,23 @@ FR = {
     "Your receipt": "Votre reçu",
     "If you do not take a receipt, one will be emailed to you when your session ends.":
         "Si vous ne prenez pas de reçu, il vous sera envoyé par e-mail à la fin de votre session.",
+    "Previous page": "Page précédente",
+    "Email": "E-mail",
+    "Print": "Imprimer",
+    "Due %(date)s": "À rendre le %(date)s",
+    "Next page": "Page suivante",
+    "Page %(page)s of %(pages)s": "Page %(page)s sur %(pages)s",
+    "Your account": "Votre compte",
+    "Nothing to show": "Rien à afficher",
+    "This part of your account is not shown here.": "Cette partie de votre compte n'est pas affichée ici.",
 }
 PLURALS = {
     "expires in %(num)d day.": ("expire dans %(num)d jour.", "expire dans %(num)d jours."),
     "%(num)d request is ready for pickup": ("%(num)d réservation est prête à retirer",
                                             "%(num)d réservations sont prêtes à retirer"),
     "%(num)d attempt left.": ("%(num)d essai restant.", "%(num)d essais restants."),
+    "%(num)d loan is overdue": ("%(num)d prêt est en retard", "%(num)d prêts sont en retard"),
+    "%(num)d renewal left": ("%(num)d prolongation restante", "%(num)d prolongations restantes"),
 }
 
 HERE = os.path.dirname(os.path.abspath(__file__))

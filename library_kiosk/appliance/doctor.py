@@ -167,6 +167,32 @@ def check_central(config: dict, now: float | None = None) -> list[Check]:
     return checks
 
 
+def check_trusted_time(config: dict) -> Check:
+    """The time this kiosk learnt from the central store (kiosk/trusted_clock.py): without it for longer than
+    ``[kiosk] trusted_time_hours``, offline renewals are refused (docs/sync.md "Trusted time")."""
+    from kiosk import trusted_clock
+    from library_kiosk.domain import clock
+
+    hours = float(config["kiosk"].get("trusted_time_hours", trusted_clock.DEFAULT_HOURS))
+    path = sqlite_path(config["kiosk"]["cache_url"])
+    rows: dict = {}
+    if path and os.path.exists(path):
+        try:
+            with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+                marks = ",".join("?" * len(trusted_clock.KEYS))
+                rows = dict(db.execute(f"SELECT name, value FROM sync_state WHERE name IN ({marks})",
+                                       trusted_clock.KEYS).fetchall())
+        except sqlite3.DatabaseError:
+            rows = {}
+    found = trusted_clock.summary(hours, trusted_clock.reading_from(rows, clock.now()))
+    if found["trusted"]:
+        return _pass("trusted time", f"learnt from the central store {found['age_hours']} h ago; this clock is "
+                                     f"{-found['offset_seconds']:+.1f} s from it")
+    return _fail("trusted time", f"no time learnt from the central store within {hours:g} h "
+                                 f"({found['problem']}): offline renewals are refused",
+                 "let the sync worker reach the central store (`kiosk sync once`; systemctl status kiosk-sync)")
+
+
 def check_clock_sync() -> Check | None:
     """systemd's view of NTP synchronisation, where systemd runs."""
     if not shutil.which("timedatectl") or not Path("/run/systemd/system").is_dir():
@@ -278,6 +304,7 @@ def run_checks(config: dict, role: str | None = None) -> list[Check]:
         checks.append(check_app_answers(config, "kiosk", "kiosk app"))
         checks += check_central(config)
         checks.append(check_database(config["kiosk"]["cache_url"], "kiosk cache"))
+        checks.append(check_trusted_time(config))
         checks.append(check_policy(config))
     else:
         checks.append(check_database(config["central"]["database_url"], "central database"))

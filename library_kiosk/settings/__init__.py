@@ -63,6 +63,7 @@ DEFAULTS: dict[str, Any] = {
         # Offline-tolerant sync (issue 5); see docs/sync.md.
         "credential_file": "{data_dir}/device.json",  # the device token from `kiosk enrol CODE` (mode 0600)
         "offline_renewals": "refuse",  # central store down: "refuse", or "local" (decided here, marked pending)
+        "trusted_time_hours": 24.0,  # with no time learnt from the central store for this long, offline decisions by date (renewals) are refused (docs/sync.md "Trusted time")
         "sync_interval_seconds": 5.0,  # between cycles of `kiosk sync run`
         "offline_after_seconds": 20.0,  # no answer from the central store for this long: the kiosk is offline
         # Patron kiosk screens (issue 3); see docs/kiosk.md for each key.

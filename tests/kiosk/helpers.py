@@ -12,6 +12,15 @@ from tests.store.factories import TODAY, fine, group, hold, loan, patron
 HX = {"HX-Request": "true"}  # the header htmx sends: the routes answer with a partial
 
 
+def _learn_time(kiosk_app) -> None:
+    """As a pull does: keep the central store's time, from one of its answers, as the kiosk's trusted time."""
+    from kiosk import sync
+
+    central = kiosk_app.extensions["central"]
+    central._send("GET", "/health")
+    sync.keep_time(central)
+
+
 def fill_cache(kiosk_app) -> int:
     """Copy the central store's change feed into the kiosk's cache (the pull's pages, without HTTP)."""
     from kiosk.cache import cache_db
@@ -27,6 +36,7 @@ def fill_cache(kiosk_app) -> int:
             applied += cache.apply_page(page)
             if not page["more"]:
                 cache.fetch_keys()  # as the pull does: the kiosk's keys from the central store
+                _learn_time(kiosk_app)  # and the central store's time (kiosk/trusted_clock.py)
                 return applied
 
 

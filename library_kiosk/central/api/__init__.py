@@ -9,14 +9,19 @@ from library_kiosk.central.store.db import database
 from library_kiosk.database import connect_per_request
 from library_kiosk.domain import clock
 
+# This store's time on every answer: kiosks correct their clocks by it (kiosk/trusted_clock.py).
+TIME_HEADER = "X-Central-Time"
 
-def create_app(config: dict | None = None, today=None) -> Flask:
+
+def create_app(config: dict | None = None, today=None, now=None) -> Flask:
     """Build the central store app. ``config`` is a loaded settings dict (defaults if None);
-    ``today`` is a callable returning the current date (tests pin it)."""
+    ``today`` is a callable returning the current date, ``now`` one returning the current instant (naive UTC)
+    that answers carry to the kiosks (``X-Central-Time``); tests pin or move them."""
     config = config or settings.load()
     app = Flask(__name__, static_folder=None)  # a JSON API: no static files (and no unprotected route)
     app.config["KIOSK"] = config
     app.config["TODAY"] = today or clock.today
+    app.config["NOW"] = now or clock.now
     app.config["MAX_CONTENT_LENGTH"] = int(float(config["central"]["max_request_mib"]) * 1024 * 1024)
     app.json.sort_keys = False
     from library_kiosk.web.network import restrict
@@ -46,6 +51,12 @@ def create_app(config: dict | None = None, today=None) -> Flask:
     app.register_blueprint(api.bp)
     app.register_blueprint(sync_api.bp)
     app.register_blueprint(upstream_routes.bp)
+
+    @app.after_request
+    def _central_time(response):
+        # Every answer carries this store's time, read as late as possible (docs/sync.md "Trusted time").
+        response.headers[TIME_HEADER] = app.config["NOW"]().isoformat(timespec="milliseconds") + "Z"
+        return response
 
     @app.get("/health")
     def health():

@@ -271,7 +271,9 @@ _HEARTBEAT["requestBody"]["content"]["application/json"]["schema"] = {"type": "o
                   "type": "object", "minProperties": 1, "maxProperties": 100,
                   "additionalProperties": {"type": "integer", "minimum": 0}}}}}
 _HEARTBEAT["responses"]["200"]["content"]["application/json"]["schema"]["properties"]["usage"] = {
-    "type": "object", "properties": {"stored": {"type": "integer"}}}
+    "type": "object", "properties": {"stored": {"type": "integer"}, "skipped": {
+        "type": "array", "items": {"type": "string"},
+        "description": "days more than 2 days ahead of the central store's, not stored (the kiosk's clock was ahead)"}}}
 
 # Operations anyone may call (central/auth.py PUBLIC; /health and this document are not listed here).
 PUBLIC_OPERATIONS = frozenset({("/api/v1/sync/enrol", "post")})

@@ -249,7 +249,7 @@ def heartbeat():
     devices.note_heartbeat(device, body)
     _send_letters()  # the sweeper: each kiosk's sync cycle sends letters a crash or a mail outage left queued
     if counted is not None:
-        response = jsonify(status="ok", device=device.name, usage={"stored": counted})
+        response = jsonify(status="ok", device=device.name, usage=counted)
     else:
         response = jsonify(status="ok", device=device.name)
     _replay_upstream_after(response)
@@ -286,18 +286,26 @@ def _replay_upstream_after(response) -> None:
     response.call_on_close(run)
 
 
-def _usage(device, found) -> int | None:
+def _usage(device, found) -> dict | None:
     """A heartbeat's daily usage counters (cumulative; store/usage.py): stored for the token's device, the
-    larger value kept, so a resend changes nothing. A bad payload: 400 and nothing is written."""
+    larger value kept, so a resend changes nothing. A bad payload: 400 and nothing is written. Days more than 2
+    days ahead of this store's day (a kiosk clock that was ahead) are skipped, not refused: the heartbeat is
+    kept, and the answer names them (``skipped``) so the kiosk sends those counts again, re-dated."""
     if found is None:
         return None
     from library_kiosk.central.store import usage
 
+    skipped: list[str] = []
     try:
-        rows = usage.parse(found, current_app.config["TODAY"]())
+        rows = usage.parse(found, current_app.config["TODAY"](), skipped)
     except usage.UsageError as exc:
         raise ApiError(400, "invalid_usage", str(exc)) from None
-    return usage.record(device.name, rows)
+    answer: dict = {"stored": usage.record(device.name, rows)}
+    if skipped:
+        log.warning("device %s sent usage for days ahead of this store's (%s): skipped", device.name,
+                    ", ".join(skipped))
+        answer["skipped"] = skipped
+    return answer
 
 
 @bp.get("/api/v1/sync/devices")

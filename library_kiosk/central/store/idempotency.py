@@ -7,7 +7,8 @@ once, in the same transaction as the change it makes, and stores the answer:
 - a replayed key gets its first answer back;
 - a key reused with a different payload is refused (``key_reused``, HTTP 422);
 - a push while another push of the same device is in progress is refused
-  (``in_progress``, HTTP 409; a lease, so a crashed server frees it);
+  (``in_progress``, HTTP 409; a lease of ``LEASE_SECONDS`` renewed at each operation, so a push that died with
+  its server frees it within seconds);
 - a sequence number that is not the next one is refused (``sequence_gap``, HTTP
   409, with ``expected_seq``) and the kiosk resends in order;
 - an operation refused on business rules is recorded as ``rejected`` with its
@@ -29,7 +30,7 @@ from library_kiosk.central.store.devices import AppliedOp, Device
 from library_kiosk.central.store.models import _now
 from library_kiosk.domain.checksums import canonical, op_digest
 
-LEASE_SECONDS = 30
+LEASE_SECONDS = 5  # a push holds its lease this long past its last operation: a dead push frees it in seconds
 REFRESHES = ("renew",)  # operation types that change what a kiosk shows about the patron
 MAX_OPS = 500
 
@@ -115,5 +116,7 @@ def _apply_one(device: Device, op: dict, last_seq: int, handlers: dict, context:
                                 primary_id=answer["primary_id"], reason=rejected.reason, detail=rejected.message)
         AppliedOp.create(device=device.id, key=op["key"], seq=op["seq"], op_type=op["type"], digest=digest,
                          status=answer["status"], response=canonical(answer))
-        Device.update(last_seq=op["seq"], last_push=_now()).where(Device.id == device.id).execute()
+        now = _now()
+        Device.update(last_seq=op["seq"], last_push=now, push_lease=now + dt.timedelta(seconds=LEASE_SECONDS)).where(
+            Device.id == device.id).execute()  # (the lease renewed: this push is alive)
     return answer

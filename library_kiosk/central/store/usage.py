@@ -84,8 +84,13 @@ def label(counter: str) -> str:
     return counter
 
 
-def parse(usage, today: dt.date) -> list[tuple[dt.date, str, int]]:
-    """Check a heartbeat's ``usage`` object, ``{"YYYY-MM-DD": {counter: value}}``; the rows, or ``UsageError``."""
+def parse(usage, today: dt.date, skipped: list[str] | None = None) -> list[tuple[dt.date, str, int]]:
+    """Check a heartbeat's ``usage`` object, ``{"YYYY-MM-DD": {counter: value}}``; the rows, or ``UsageError``.
+
+    A day more than 2 days after ``today`` (counted under a kiosk clock that was ahead) is refused, unless
+    ``skipped`` is a list: then, when the rest of the day is well formed, it is left out of the rows and its
+    date added to ``skipped`` (the heartbeat's answer names it; the kiosk keeps those counts and sends them
+    again, dated by its trusted clock: docs/sync.md "Trusted time")."""
     if not isinstance(usage, dict):
         raise UsageError("usage must be an object of days.")
     if len(usage) > MAX_DAYS:
@@ -93,23 +98,39 @@ def parse(usage, today: dt.date) -> list[tuple[dt.date, str, int]]:
     rows = []
     latest = today + dt.timedelta(days=2)  # a kiosk's clock a little ahead of the central store's
     for day_text, counts in usage.items():
-        try:
-            day = dt.date.fromisoformat(day_text) if isinstance(day_text, str) and len(day_text) == 10 else None
-        except ValueError:
-            day = None
-        if day is None:
-            raise UsageError(f"usage day {str(day_text)[:20]!r} is not a date (YYYY-MM-DD).")
-        if not EARLIEST <= day <= latest:
+        day = _day(day_text)
+        ahead = day > latest and skipped is not None
+        if not EARLIEST <= day <= latest and not ahead:
             raise UsageError(f"usage day {day_text} is out of range.")
-        if not isinstance(counts, dict) or not 1 <= len(counts) <= MAX_COUNTERS:
-            raise UsageError(f"usage[{day_text}] must be an object of 1 to {MAX_COUNTERS} counters.")
-        for counter, value in counts.items():
-            if not isinstance(counter, str) or not NAME.match(counter):
-                raise UsageError(f"usage[{day_text}]: counter {str(counter)[:45]!r} is not a counter name "
-                                 "(lower-case letters, digits and _).")
-            if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_VALUE:
-                raise UsageError(f"usage[{day_text}][{counter}] must be a whole number of at least 0.")
-            rows.append((day, counter, value))
+        found = _counts(day, day_text, counts)
+        if ahead and skipped is not None:
+            skipped.append(day_text)
+        else:
+            rows.extend(found)
+    return rows
+
+
+def _day(day_text) -> dt.date:
+    try:
+        day = dt.date.fromisoformat(day_text) if isinstance(day_text, str) and len(day_text) == 10 else None
+    except ValueError:
+        day = None
+    if day is None:
+        raise UsageError(f"usage day {str(day_text)[:20]!r} is not a date (YYYY-MM-DD).")
+    return day
+
+
+def _counts(day: dt.date, day_text: str, counts) -> list[tuple[dt.date, str, int]]:
+    if not isinstance(counts, dict) or not 1 <= len(counts) <= MAX_COUNTERS:
+        raise UsageError(f"usage[{day_text}] must be an object of 1 to {MAX_COUNTERS} counters.")
+    rows = []
+    for counter, value in counts.items():
+        if not isinstance(counter, str) or not NAME.match(counter):
+            raise UsageError(f"usage[{day_text}]: counter {str(counter)[:45]!r} is not a counter name "
+                             "(lower-case letters, digits and _).")
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_VALUE:
+            raise UsageError(f"usage[{day_text}][{counter}] must be a whole number of at least 0.")
+        rows.append((day, counter, value))
     return rows
 
 
