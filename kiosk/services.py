@@ -249,26 +249,27 @@ def _renew_online(account: Account, loan_ids: list[int] | None, wanted: list[int
     return _merge_answer(answer, wanted, titles)
 
 
-def _ask_central(item) -> dict | None:
+def _ask_central(item, take_back: bool = True, backlog: int | None = 50) -> dict | None:
     """Push the outbox up to ``item`` and return the central store's answer for it; None when there is none now (a
-    long backlog is left to the sync worker, the push was refused, or the central store stopped answering: the
-    operation stays queued). ``CentralUnavailable`` only when the push certainly never left the kiosk, after
-    ``item`` is withdrawn."""
+    backlog longer than ``backlog`` is left to the sync worker, the push was refused, or the central store stopped
+    answering: the operation stays queued). With ``take_back``, ``CentralUnavailable`` when the push certainly
+    never left the kiosk, after ``item`` is withdrawn (the caller follows its offline policy); without, it stays
+    queued too."""
     from kiosk import outbox, sync
 
     cache = _cache()
     answer = None
     try:
-        if outbox.length() <= 50:  # a long backlog is the sync worker's job; do not keep the patron waiting
+        if backlog is None or outbox.length() <= backlog:  # a long one is the sync worker's: the patron waits not
             answer = outbox.push(_central(), cache, until_seq=item.seq, wait=PUSH_WAIT)["answers"].get(item.key)
         sync.note_online(cache, True)
     except CentralUnavailable as exc:
         sync.note_online(cache, False, f"central store not reachable: {exc}")
-        if exc.not_sent:  # it never left the kiosk: take it back (the caller follows the offline policy)
+        if take_back and exc.not_sent:  # it never left the kiosk: take it back (the caller follows the offline policy)
             outbox.withdraw(item)
             raise
     except CentralError as exc:
-        current_app.logger.warning("renewal queued; the central store refused the push: %s", exc)
+        current_app.logger.warning("%s queued; the central store refused the push: %s", item.op_type, exc)
     return answer
 
 
@@ -635,21 +636,10 @@ def call_staff(reason: str, primary_id: str = "") -> str:
     """Ask for staff (the staff station lists open calls). The call goes through the outbox, so it is never lost
     and made exactly once, even when an answer is lost: "sent" (the central store has it), "queued" (kept here
     and sent as soon as the central store answers: it may already have it) or "failed" (refused)."""
-    from kiosk import outbox, sync
+    from kiosk import outbox
 
     item = outbox.enqueue("call_staff", {"reason": reason, "primary_id": primary_id or ""})
-    if not central_online():
-        return "queued"
-    cache = _cache()
-    try:
-        answer = outbox.push(_central(), cache, until_seq=item.seq, wait=PUSH_WAIT)["answers"].get(item.key)
-        sync.note_online(cache, True)
-    except CentralUnavailable as exc:
-        sync.note_online(cache, False, f"central store not reachable: {exc}")
-        return "queued"
-    except CentralError as exc:
-        current_app.logger.warning("call for staff queued; the central store refused the push: %s", exc)
-        return "queued"
+    answer = _ask_central(item, take_back=False, backlog=None) if central_online() else None
     if answer is None:
         return "queued"
     return "sent" if answer.get("status") == "applied" else "failed"

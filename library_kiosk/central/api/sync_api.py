@@ -9,6 +9,7 @@ import logging
 
 from flask import Blueprint, current_app, jsonify, request
 
+from library_kiosk.central.api import background
 from library_kiosk.central.api.auth import current_device
 from library_kiosk.central.api.errors import ApiError, int_arg
 from library_kiosk.central.store import devices, fleet_keys, letters, sync, sync_scope, visits
@@ -74,15 +75,10 @@ def sync_scope_of(app) -> sync_scope.Scope:
 def swept_scope() -> sync_scope.Scope:
     """The scope, after recording (at most once a minute per process) the patrons who left it, so the pages
     send kiosks their deletes. A failure here never stops a pull: the next one sweeps again."""
-    from library_kiosk.domain import clock
-
     scope = sync_scope_of(current_app)
-    swept = current_app.extensions.setdefault("scope_swept", {})
-    now = clock.now()
-    if not scope.everyone and (swept.get("at") is None or (now - swept["at"]).total_seconds() >= 60):
-        swept["at"] = now
+    if not scope.everyone and background.due("scope_sweep"):
         try:
-            sync_scope.expire(scope, now)
+            sync_scope.expire(scope)
         except Exception:
             log.exception("patrons who left the kiosks' scope not recorded (tried again in a minute)")
     return scope
@@ -260,30 +256,19 @@ def _replay_upstream_after(response) -> None:
     """The library system's background step, at most once a minute per process, after a heartbeat's answer has
     gone (the kiosk never waits for it): settle renewals whose outcome was unknown and send those queued while
     the library system was away (upstream/cache.py ``replay``)."""
-    from library_kiosk.central.store.db import database
     from library_kiosk.central.upstream import cache
-    from library_kiosk.domain import clock
 
     upstream = current_app.extensions.get("upstream")
-    if upstream is None or upstream.kind == "local":
+    if upstream is None or upstream.kind == "local" or not background.due("upstream_replay"):
         return
-    done = current_app.extensions.setdefault("upstream_replayed", {})
-    now = clock.now()
-    if done.get("at") is not None and (now - done["at"]).total_seconds() < 60:
-        return
-    done["at"] = now
     today = current_app.config["TODAY"]
 
-    def run() -> None:
-        try:
-            with database.connection_context():
-                counts = cache.replay(upstream, today())
-            if any(counts.values()):
-                log.info("library system background step: %s", counts)
-        except Exception:  # tried again at a later heartbeat
-            log.exception("library system background step failed")
+    def replay() -> None:
+        counts = cache.replay(upstream, today())
+        if any(counts.values()):
+            log.info("library system background step: %s", counts)
 
-    response.call_on_close(run)
+    background.after_answer(response, replay, "the library system's background step (tried again later)")
 
 
 def _usage(device, found) -> dict | None:

@@ -3,8 +3,10 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify, request
 
+from library_kiosk.central.api import background
 from library_kiosk.central.api.auth import current_device, visit_rules
 from library_kiosk.central.api.errors import ApiError, error_response
+from library_kiosk.central.api.sync_api import sync_scope_of
 from library_kiosk.central.store import fleet_keys, pin_checks, sync, sync_scope, visits
 from library_kiosk.central.store.accounts import build_account, get_user, kiosk_document
 from library_kiosk.central.upstream import cache
@@ -40,7 +42,7 @@ def refresh():
     data = kiosk_document(account.to_dict())  # as the sync sends it: the email masked, a few bits of PIN check
     data["active_blocks"] = [{"code": b.code, "message": b.message} for b in active_blocks(account, today)]
     data["total_owed"] = str(account.total_owed())
-    scope = sync_scope.Scope.from_config(current_app.config["KIOSK"].get("central"))
+    scope = sync_scope_of(current_app)
     sync_scope.note_active(scope, [user.primary_id])  # used a kiosk: held by every kiosk from now on
     record = sync.account_record(fleet_keys.keyer_for(current_device()), user.primary_id, scope)
     visit = visits.open_for(current_device().name, user)  # the patron identified here: a visit (store/visits.py)
@@ -53,17 +55,12 @@ def end_visit(primary_id):
     """The patron left this kiosk (Done, the idle timeout, another card): their visit (``X-Kiosk-Visit``) serves
     no live route any more, and the library system is told once the answer has gone (SIP2: 35). Answers
     ``{"ended": false}`` for a visit that is not this kiosk's open visit of this patron, and tells nobody."""
-    from library_kiosk.central.store.db import database
-
     ended = visits.end(current_device().name, primary_id, request.headers.get(visits.HEADER, "").strip())
     response = jsonify(ended=ended)
     upstream = _upstream()
     if ended and upstream.kind != "local":
-        def tell() -> None:
-            with database.connection_context():
-                upstream.end_visit(primary_id)
-
-        response.call_on_close(tell)
+        background.after_answer(response, lambda: upstream.end_visit(primary_id), "telling the library system a "
+                                                                                 "patron left")
     return response
 
 
