@@ -309,7 +309,8 @@ def test_a_visit_the_kiosk_ended_serves_nothing_more_and_only_its_kiosk_may_end_
     pass_time(seconds=5)
     assert api.post("/api/v1/patrons/P1/visit/end", headers=visit_header(visit)).json == {"ended": True}
     assert api.post("/api/v1/patrons/P1/visit/end", headers=visit_header(visit)).json == {"ended": False}
-    _all_refused(api, "P1", library["P1"], visit_header(visit))  # Done: no live route any more
+    assert _all_refused(api, "P1", library["P1"], visit_header(visit)) == {  # Done: no live route any more
+        "This visit has ended: the patron left this kiosk and must identify again."}
     pass_time(minutes=2)  # (beyond the kiosk clock's allowance)
     results = _push(api, [_renewal(1, "P1", library["P1"], visit, created=made),  # made during the visit
                           _renewal(2, "P1", library["P1"], visit)]).json["results"]  # made after Done

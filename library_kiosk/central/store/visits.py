@@ -162,6 +162,8 @@ def use(device: str, primary_id: str, visit_id: object, rules: VisitRules, now: 
     if not visit.verified:
         raise VisitRefused("The patron's PIN has not been checked in this visit: check it first (verify-pin, "
                            "with this visit).")
+    if visit.ended is not None:
+        raise VisitRefused("This visit has ended: the patron left this kiosk and must identify again.")
     if not _live(visit, rules, now):
         raise VisitRefused(f"This visit has ended (unused for more than {rules.minutes:g} minutes): the patron "
                            "must identify again.")
