@@ -83,6 +83,19 @@ def identify(identifier: str, pin: str = "2468"):
     return account, visit
 
 
+def pin_refused_offline(kiosk_app, primary_id: str = "P1", right: str = "2468") -> str:
+    """A wrong PIN that this kiosk's offline check refuses. The check value keeps a few bits of the PIN, so about 1
+    wrong PIN in 64 passes it by design (docs/security.md, "The offline PIN check"); a test of the offline
+    counters must not leave to chance whether its wrong PIN is one of them. Needs the cache filled."""
+    from kiosk import services
+    from kiosk.cache import cache_db
+
+    with kiosk_app.test_request_context(), cache_db.connection_context():
+        account = services.get_patron(primary_id)
+        return next(pin for pin in (f"{n:04d}" for n in range(1111, 10000))
+                    if pin != right and services._check_offline(account, pin) is False)
+
+
 def login(kiosk):
     """Scan P1's barcode and type her PIN (``make_patrons``), through the kiosk's test client."""
     kiosk.post("/identify", data={"identifier": "20000000000011"})

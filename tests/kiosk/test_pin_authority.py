@@ -9,7 +9,7 @@ from library_kiosk.central.store import devices
 from library_kiosk.central.store.staff import AuditEntry
 from library_kiosk.domain import clock
 from tests.helpers import device_client
-from tests.kiosk.helpers import HX, fill_cache
+from tests.kiosk.helpers import HX, fill_cache, pin_refused_offline
 from tests.store.factories import patron
 
 BARCODE = "20000000000011"  # P1, Zoë Ólafsdóttir, PIN 2468 (tests/kiosk/helpers.py make_patrons)
@@ -59,17 +59,18 @@ def test_a_lock_made_through_another_kiosk_is_honoured_here(kiosk, central_app):
     assert "Middlemarch" in _pin(kiosk, "2468").get_data(as_text=True)
 
 
-def test_offline_the_kiosk_falls_back_to_its_own_counters(kiosk, live_central):
-    _pin(kiosk, "1111")
-    _pin(kiosk, "1111")  # two wrong while online: counted at the central store, mirrored here
+def test_offline_the_kiosk_falls_back_to_its_own_counters(kiosk, kiosk_app, live_central):
+    wrong_pin = pin_refused_offline(kiosk_app)
+    _pin(kiosk, wrong_pin)
+    _pin(kiosk, wrong_pin)  # two wrong while online: counted at the central store, mirrored here
     live_central.stop()
-    wrong = _pin(kiosk, "1111")
+    wrong = _pin(kiosk, wrong_pin)
     assert wrong.status_code == 401 and "2 attempts left" in wrong.get_data(as_text=True)  # the count goes on
     assert "Middlemarch" in _pin(kiosk, "2468").get_data(as_text=True)  # checked here, against the cached hash
     kiosk.post("/done")
     for _ in range(4):
-        _pin(kiosk, "1111")
-    locked = _pin(kiosk, "1111")
+        _pin(kiosk, wrong_pin)
+    locked = _pin(kiosk, wrong_pin)
     assert locked.status_code == 423
     with cache_db.connection_context():
         assert [item.op_type for item in outbox.pending()] == ["lockout"]  # reported to staff on reconnect

@@ -21,7 +21,7 @@ from library_kiosk.domain import clock
 from library_kiosk.domain.renewal import decide
 from tests.conftest import TODAY
 from tests.helpers import LiveServer, pass_time
-from tests.kiosk.helpers import identify
+from tests.kiosk.helpers import identify, pin_refused_offline
 from tests.store.factories import loan, patron
 
 FAST = dt.timedelta(days=40)  # what was found: a kiosk 40 days fast
@@ -141,12 +141,13 @@ def _locked_under_a_fast_clock(kiosk_app, skew) -> None:
     """The true time learnt; then the clock jumps 40 days ahead while the kiosk is offline, P1 is locked by five
     wrong PINs, and the clock is put right."""
     _cycle(kiosk_app)
+    wrong_pin = pin_refused_offline(kiosk_app)
     _go_offline(kiosk_app)
     skew.kiosk_fast()
     with kiosk_app.test_request_context(), cache_db.connection_context():
         account = services.get_patron("P1")
         for _ in range(5):
-            services.check_pin(account, "0000")
+            services.check_pin(account, wrong_pin)
     skew.kiosk_corrected()
 
 
