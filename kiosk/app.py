@@ -72,6 +72,7 @@ def create_app(config: dict | None = None, today=None) -> Flask:
                                                 app.jinja_loader])
     i18n.init_app(app)
     filters.init_app(app)
+    screens.init_look(app)  # [kiosk] logo, accent_colour, attract_image, tap_sound, currency: checked, then shown
     app.add_template_global(screens.renewal_message, "renewal_message")  # why a loan cannot be renewed now
     app.register_blueprint(routes.bp)
     from kiosk.device_keys import KeysUnavailable

@@ -39,7 +39,9 @@ def open_printer(config: dict):
 
 def receipt_lines(library: str, title: str, name: str, lines: list[str], today: dt.date, width: int) -> list[str]:
     """The receipt as text lines, wrapped to the printer's width."""
-    out = [library, title, "", name, f"{today.day} {today:%B %Y}", "-" * width]
+    from kiosk.filters import long_date
+
+    out = [library, title, "", name, long_date(today), "-" * width]  # the day as the screen's language writes it
     for line in lines:
         out.extend(textwrap.wrap(line, width) or [""])
     out += ["-" * width, ""]
@@ -57,7 +59,8 @@ def print_receipt(config: dict, library: str, title: str, name: str, lines: list
         except TypeError:
             pass
         width = int(config.get("width") or 42)
-        text = receipt_lines(library, title, name, lines, today, width)
+        # (a narrow no-break space, French's before "?" and in "1 234,50 £", is in no printer code page: a no-break one)
+        text = [line.replace("\u202f", "\u00a0") for line in receipt_lines(library, title, name, lines, today, width)]
         printer.set(align="center", bold=True, double_height=True)
         printer.textln(text[0])
         printer.set(align="center", bold=True, normal_textsize=True)
@@ -107,6 +110,7 @@ def section_lines(what: str, account, renewed: list | None = None) -> tuple[str,
     from flask_babel import gettext as _
 
     from kiosk.filters import describe, long_date, money
+    from kiosk.i18n import colon
     from library_kiosk.domain import codes
 
     if what == "requests":
@@ -114,11 +118,11 @@ def section_lines(what: str, account, renewed: list | None = None) -> tuple[str,
         lines = []
         for r in ready + [r for r in account.requests if not r.ready_for_pickup]:
             if r.ready_for_pickup:
-                line = f"{r.title}: " + _("ready for pickup at %(place)s", place=r.pickup_location)
+                line = f"{r.title}{colon()}" + _("ready for pickup at %(place)s", place=r.pickup_location)
                 if r.expiry_date:
                     line += ", " + _("until %(date)s", date=long_date(r.expiry_date))
             else:
-                line = f"{r.title}: {describe(codes.REQUEST_STATUSES, r.status)} - " + _(
+                line = f"{r.title}{colon()}{describe(codes.REQUEST_STATUSES, r.status)} - " + _(
                     "pickup at %(place)s", place=r.pickup_location)
                 if r.place_in_queue:
                     line += " - " + _("place in queue: %(n)s", n=r.place_in_queue)
@@ -128,13 +132,13 @@ def section_lines(what: str, account, renewed: list | None = None) -> tuple[str,
         lines = []
         for fee in account.active_fees():
             line = describe(codes.FEE_TYPES, fee.fee_type) + (f" ({fee.title})" if fee.title else "")
-            lines.append(f"{line}: {money(fee.balance)}")
-        lines.append(_("Total") + f": {money(account.total_owed())}")
+            lines.append(f"{line}{colon()}{money(fee.balance)}")
+        lines.append(_("Total") + f"{colon()}{money(account.total_owed())}")
         return _("Your fines and fees"), lines
     rows = {row[0]: row for row in renewed or []}
     lines = []
     for loan in account.loans:
-        line = f"{loan.title}: " + _("due %(date)s", date=long_date(loan.due_date))
+        line = f"{loan.title}{colon()}" + _("due %(date)s", date=long_date(loan.due_date))
         if loan.loan_id in rows:
             line += " - " + (_("renewed") if rows[loan.loan_id][1] else _("not renewed"))
         lines.append(line)

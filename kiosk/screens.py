@@ -130,3 +130,106 @@ def account_screen(account: Account, today: dt.date, warning_days: int, referral
         referral=(referral(account, referrals or {}) if any(b.code in ("expired", "inactive") for b in blocks)
                   else _("Please ask at the library desk.") if blocks else ""),
     )
+
+
+# --- The kiosk's look: the library's logo and colour, the attract screen's picture, a tap's sound (issue 15) ------
+
+IMAGE_TYPES = {".svg": "image/svg+xml", ".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
+               ".webp": "image/webp"}
+IMAGE_MAX_BYTES = 1024 * 1024
+_LIGHTEST_GROUND = "#dfe9f6"  # kiosk.css --current: a chosen language's button, the accent colour's text on it
+
+
+class LookSettingsError(ValueError):
+    """``[kiosk] logo``, ``attract_image``, ``accent_colour``, ``tap_volume`` or ``currency`` cannot be used; the
+    kiosk refuses to start and says which and why."""
+
+
+def _luminance(colour: str) -> float:
+    """WCAG 2 relative luminance of "#rrggbb"."""
+    def channel(hex_pair: str) -> float:
+        c = int(hex_pair, 16) / 255
+        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+    r, g, b = (channel(colour[i:i + 2]) for i in (1, 3, 5))
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def contrast(one: str, other: str) -> float:
+    """The WCAG contrast ratio of two "#rrggbb" colours (1 to 21)."""
+    a, b = sorted((_luminance(one), _luminance(other)), reverse=True)
+    return (a + 0.05) / (b + 0.05)
+
+
+def _image(kiosk_config: dict, key: str) -> str:
+    path = str(kiosk_config.get(key) or "")
+    if not path:
+        return ""
+    import os
+
+    if os.path.splitext(path)[1].lower() not in IMAGE_TYPES:
+        raise LookSettingsError(f"[kiosk] {key} = {path!r}: use a {', '.join(IMAGE_TYPES)} file.")
+    if not os.path.isfile(path):
+        raise LookSettingsError(f"[kiosk] {key} = {path!r}: no such file.")
+    if os.path.getsize(path) > IMAGE_MAX_BYTES:
+        raise LookSettingsError(f"[kiosk] {key} = {path!r}: larger than 1 MiB.")
+    return path
+
+
+def look(kiosk_config: dict) -> dict:
+    """The checked look settings (called when the kiosk app is built): the accent colour as "#rrggbb", the logo's
+    and the attract picture's files ("" for none / the shipped one), the tap sound's volume."""
+    import re
+
+    from babel.numbers import is_currency
+
+    colour = str(kiosk_config.get("accent_colour") or "#0b4f9c").strip().lower()
+    short = re.fullmatch(r"#([0-9a-f])([0-9a-f])([0-9a-f])", colour)
+    if short:
+        colour = "#" + "".join(c * 2 for c in short.groups())
+    if not re.fullmatch(r"#[0-9a-f]{6}", colour):
+        raise LookSettingsError(f"[kiosk] accent_colour = {kiosk_config.get('accent_colour')!r}: write a CSS hex "
+                                f"colour, \"#rrggbb\" (or \"#rgb\").")
+    worst = min(contrast(colour, "#ffffff"), contrast(colour, _LIGHTEST_GROUND))
+    if worst < 4.5:
+        raise LookSettingsError(f"[kiosk] accent_colour = {colour!r}: white text on it (and it on light grounds) "
+                                f"would have a contrast of {worst:.1f}:1, under the 4.5:1 patrons need; use a "
+                                f"darker colour.")
+    volume = kiosk_config.get("tap_volume", 0.5)
+    if isinstance(volume, bool) or not isinstance(volume, (int, float)) or not 0 <= volume <= 1:
+        raise LookSettingsError(f"[kiosk] tap_volume = {volume!r}: a number from 0 to 1.")
+    currency = str(kiosk_config.get("currency") or "GBP")
+    if not is_currency(currency):
+        raise LookSettingsError(f"[kiosk] currency = {currency!r}: not an ISO 4217 currency code (e.g. \"GBP\", "
+                                f"\"EUR\").")
+    return {"accent_colour": colour, "logo": _image(kiosk_config, "logo"),
+            "attract_image": _image(kiosk_config, "attract_image"),
+            "tap_sound": bool(kiosk_config.get("tap_sound")), "tap_volume": float(volume)}
+
+
+def init_look(app) -> None:
+    """Check the look settings, give the templates ``look``, and serve the library's own pictures: each from the
+    one file its setting names (no path comes from a request), with its image type, never sniffed, and an SVG
+    kept from running scripts or loading anything even when opened on its own."""
+    from flask import Blueprint, abort, send_file, url_for
+
+    found = look(app.config["KIOSK"]["kiosk"])
+    bp = Blueprint("look", __name__)
+
+    def image_url(key: str) -> str:
+        return url_for("look.image", key=key) if found[key] else ""
+
+    @bp.get("/look/<any(logo, attract_image):key>")
+    def image(key: str):
+        import os
+
+        if not found[key]:
+            abort(404)
+        response = send_file(found[key], mimetype=IMAGE_TYPES[os.path.splitext(found[key])[1].lower()],
+                             max_age=0)
+        response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
+        return response
+
+    app.register_blueprint(bp)
+    app.add_template_global({**found, "logo_url": lambda: image_url("logo"),
+                             "attract_url": lambda: image_url("attract_image")
+                             or url_for("static", filename="attract.svg")}, "look")

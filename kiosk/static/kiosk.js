@@ -244,6 +244,59 @@
     field.focus();
   });
 
+  // A tap is seen (and, with [kiosk] tap_sound, heard) at once: the button, key or tab under the finger looks
+  // pressed (kiosk.css .pressed, kept at least 150 ms so a quick tap shows too).
+  var PRESSABLE = ".button, .key, .kb-key, .tab, .pick-box";
+  var sound = null;
+  function click() {
+    var url = document.body.dataset.tapSound;
+    if (!url) { return; }                  // off by default
+    try {
+      if (!sound) { sound = new Audio(url); }
+      sound.volume = Math.min(1, Math.max(0, Number(document.body.dataset.tapVolume) || 0));
+      sound.currentTime = 0;
+      var playing = sound.play();
+      if (playing && playing.catch) { playing.catch(function () { /* no sound device: the look is enough */ }); }
+    } catch (e) { /* idem */ }
+  }
+  document.addEventListener("pointerdown", function (event) {
+    var target = event.target.closest && event.target.closest(PRESSABLE);
+    if (!target || target.disabled) { return; }
+    target.classList.add("pressed");
+    var since = Date.now();
+    function release() {
+      ["pointerup", "pointercancel", "pointerleave"].forEach(function (name) { target.removeEventListener(name, release); });
+      setTimeout(function () { target.classList.remove("pressed"); }, Math.max(0, 150 - (Date.now() - since)));
+    }
+    ["pointerup", "pointercancel", "pointerleave"].forEach(function (name) { target.addEventListener(name, release); });
+    click();
+  }, true);
+
+  // The reader reported a card (the event stream's "tap", page.html #tap-inbox): "Card read. One moment…" until
+  // the screen it opens comes (or the request timeout passes).
+  var cardReadTimer = null;
+  function cardRead(on) {
+    var shown = document.getElementById("card-read");
+    if (!shown) { return; }
+    clearTimeout(cardReadTimer);
+    if (on) {
+      var f = frame();
+      if (f && f.dataset.cardRead) { shown.querySelector(".card-read-box").textContent = f.dataset.cardRead; }
+      cardReadTimer = setTimeout(function () { shown.hidden = true; },
+                                 (Number(document.body.dataset.requestTimeout) || 15) * 1000);
+    }
+    shown.hidden = !on;
+  }
+  document.addEventListener("htmx:sseMessage", function (event) {
+    if (event.detail && event.detail.type === "tap") { cardRead(true); click(); }
+  });
+  document.addEventListener("htmx:afterSwap", function (event) {
+    var target = event.detail && event.detail.target;
+    if (target && target.id === "screen") { cardRead(false); }
+  });
+  document.addEventListener("htmx:responseError", function () { cardRead(false); });
+  document.addEventListener("htmx:sendError", function () { cardRead(false); });
+
   // Back/forward must never bring a personal screen back: always start again at the attract screen.
   window.addEventListener("pageshow", function (event) {
     if (event.persisted) { window.location.replace("/"); }

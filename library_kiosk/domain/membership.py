@@ -14,7 +14,8 @@ from library_kiosk.domain.common_passwords import COMMON_PASSWORDS
 
 PASSWORD_MIN_LENGTH = 8
 STAFF_PASSWORD_SCORE = 3  # zxcvbn's 0-4 scale: 3 is "safely unguessable" (about 10^8 guesses or more)
-PIN_PATTERN = re.compile(r"^[0-9]{4,8}$")
+PIN_SHORTEST, PIN_LONGEST = 4, 8  # a kiosk PIN's digits; fewer typed at the kiosk is a slip, never counted
+PIN_PATTERN = re.compile(rf"^[0-9]{{{PIN_SHORTEST},{PIN_LONGEST}}}$")
 
 
 def expiry_from_card(card_expiry: dt.date) -> dt.date:

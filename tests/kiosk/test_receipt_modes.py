@@ -235,8 +235,8 @@ def test_fees_printed(fees, kiosk_app, printer_file):
     assert "Your receipt is printing." in html
     printed = _printed(printer_file)
     assert "Main Library Your fines and fees Zoë Ólafsdóttir" in printed
-    assert printed.index("Overdue fine: 2.50") < printed.index(
-        "Lost item replacement fee (Les Misérables): 45.00") < printed.index("Total: 47.50")
+    assert printed.index("Overdue fine: £2.50") < printed.index(
+        "Lost item replacement fee (Les Misérables): £45.00") < printed.index("Total: £47.50")
     assert "Paid long ago" not in printed
     assert _counts(kiosk_app)["fees_printed"] == 1
 
@@ -246,7 +246,7 @@ def test_fees_printed_in_french(fees, kiosk_app, printer_file):
     login(fees)
     fees.post("/receipt", data={"what": "fees", "how": "print"}, headers=HX)
     printed = _printed(printer_file)
-    assert "Vos amendes et frais" in printed and "Total: 47.50" in printed
+    assert "Vos amendes et frais" in printed and "Total : 47,50 £" in printed  # (no-break spaces, printed)
 
 
 def test_requests_printed_ready_for_pickup_first(kiosk, kiosk_app, printer_file):

@@ -83,6 +83,15 @@ def test_ok_with_no_pin_typed_is_not_a_wrong_pin(kiosk):
     assert "Zoë Ólafsdóttir" in kiosk.post("/pin", data={"pin": "2468"}).get_data(as_text=True)
 
 
+def test_ok_with_a_pin_shorter_than_any_pin_is_not_a_wrong_pin(kiosk):
+    kiosk.post("/identify", data={"identifier": "20000000000011"})
+    for _ in range(6):  # more than the lockout's 5
+        short = kiosk.post("/pin", data={"pin": "246"})
+        html = short.get_data(as_text=True)
+        assert short.status_code == 400 and "Type your PIN on the keypad" in html and "attempts left" not in html
+    assert "Zoë Ólafsdóttir" in kiosk.post("/pin", data={"pin": "2468"}).get_data(as_text=True)
+
+
 def test_group_without_pin_goes_straight_to_the_account(kiosk):
     html = kiosk.post("/identify", data={"identifier": "20000000000033"}).get_data(as_text=True)
     assert "Guest Reader" in html and "Enter your PIN" not in html

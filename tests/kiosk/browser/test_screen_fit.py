@@ -2,15 +2,21 @@
 and 1920×1080, in English and French, in both themes, a patron's walk (the attract screen, signing in without a
 card, the PIN, the account's three sections and their pages, renewing the ticked loans, a receipt, help, Done) has
 every primary action inside the viewport, at least 48 px, with 8 px between targets, nothing wider than the screen,
-and text of at least 20 px at 800×480; all read from the page's own geometry. axe-core checks each screen. The
-screenshots of the walk are in test-artifacts/screens/."""
+and text of at least 20 px at 800×480; all read from the page's own geometry. axe-core checks each screen (with the
+library's own accent colour and logo). On each screen no date is written the ISO way and, in French, ":", ";", "!"
+and "?" have their no-break space; the attract screen shows its picture, the library's logo and name; money is
+written with its currency ("£7.35", "7,35 £"). The screenshots of the walk are in test-artifacts/screens/, with a
+contact sheet, index.html."""
 from __future__ import annotations
 
 import datetime as dt
+import glob
+import html
+import os
 
 import pytest
 
-from tests.helpers import LiveServer, screenshot
+from tests.helpers import ARTIFACTS, LiveServer, screenshot
 from tests.kiosk.browser.helpers import AXE
 from tests.kiosk.helpers import fill_cache, make_patrons
 from tests.store.factories import TODAY, fine, hold, loan, patron
@@ -52,6 +58,29 @@ TEXT_SIZES = """() => {
   }
   return small;
 }"""
+
+LOGO = ('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 40 40" width="40" height="40"><rect width="40" '
+        'height="40" rx="8" fill="#fff"/><path d="M8 30V10h6v14h10v6z" fill="#7a1f5c"/></svg>')
+TOTAL = {"en": "£7.35", "fr": "7,35\u00a0£"}  # the fines and fees of P7, as each language writes money
+
+# On-screen text: an ISO date ("2026-11-25"), or French ":;!?" after a plain space (or none, after a letter).
+TEXT_RULES = """(french) => {
+  const text = document.body.innerText, found = [];
+  for (const m of text.matchAll(/\\b\\d{4}-\\d{2}-\\d{2}\\b/g)) found.push(`ISO date ${m[0]}`);
+  if (french) for (const m of text.matchAll(/.{0,20}(?: |[A-Za-zÀ-ÿ])[:;!?](?!\\/\\/).{0,10}/g))
+    found.push(`no no-break space: ${m[0]}`);
+  return found;
+}"""
+
+
+@pytest.fixture
+def config(config, tmp_path):
+    """The library's own look: a logo and an accent colour (plum) of its own, on every screen of the walk."""
+    logo = tmp_path / "logo.svg"
+    logo.write_text(LOGO)
+    config["kiosk"].update(logo=str(logo), accent_colour="#7a1f5c", library_name="Bibliothèque Saint-Denis")
+    return config
+
 
 # Interactive targets on the screen (the toolbar and the screen's own), for their size and the gaps between them.
 TARGETS = "#screen button, #screen input:not([type=hidden]), #screen [role=tab], #screen a[href]"
@@ -110,6 +139,8 @@ class Walk:
             small = page.evaluate(TEXT_SIZES)
             if small:
                 self.problems.append(f"{where}: text under 20 px: {small[:5]}")
+        text = page.evaluate(TEXT_RULES, self.lang == "fr" and chosen)
+        self.problems += [f"{where}: {found}" for found in text]
         if self.axe:
             page.add_script_tag(path=AXE)
             found = page.evaluate("""async () => {
@@ -171,6 +202,7 @@ def walk(page, url: str, size: str, lang: str, theme: str) -> list[str]:
     w.choose()
     toolbar = ["help", f"lang-{lang}", "contrast"]
     w.screen("attract", ["identifier", "continue", "no-card", *toolbar])
+    w.problems += _look(w)
 
     w.click("no-card")
     page.get_by_test_id("keyboard").wait_for()
@@ -198,6 +230,8 @@ def walk(page, url: str, size: str, lang: str, theme: str) -> list[str]:
         w.click(f"tab-{section}")
         page.locator(f'#tab-{section}[aria-selected="true"]').wait_for()
         w.screen(section, [*account, *receipts])
+        if section == "fees" and page.get_by_test_id("total").inner_text() != TOTAL[lang]:
+            w.problems.append(f"{size} {lang} {theme}: the total is {page.get_by_test_id('total').inner_text()!r}")
         w.problems += _pages(w, section)
     w.click("tab-loans")
     page.locator('#tab-loans[aria-selected="true"]').wait_for()
@@ -220,6 +254,19 @@ def walk(page, url: str, size: str, lang: str, theme: str) -> list[str]:
     page.get_by_test_id("goodbye").wait_for()
     w.screen("goodbye", ["identifier", "continue", "no-card", "help", "lang-en", "contrast"], chosen=False)
     return w.problems
+
+
+def _look(w: Walk) -> list[str]:
+    """The attract screen: its picture (loaded, inside the screen), the library's logo (loaded) and name."""
+    found = w.page.evaluate("""() => {
+        const picture = document.querySelector('[data-testid=attract-picture]'), logo = document.querySelector(
+            '[data-testid=logo]'), r = picture.getBoundingClientRect();
+        return [picture.complete && picture.naturalWidth > 0, r.height >= 100 && r.bottom <= innerHeight,
+                logo.complete && logo.naturalWidth > 0, document.querySelector('[data-testid=library-name]').innerText,
+                document.querySelector('[data-testid=welcome]').innerText.includes('Bibliothèque Saint-Denis')];
+    }""")
+    expected = [True, True, True, "Bibliothèque Saint-Denis", True]
+    return [] if found == expected else [f"{w.size} {w.lang} {w.theme} attract: picture, logo, name {found}"]
 
 
 def _pages(w: Walk, section: str) -> list[str]:
@@ -291,7 +338,7 @@ def test_a_tab_swaps_only_the_sections_and_is_kept(page, crowded_kiosk):
     page.get_by_test_id("help").click()
     page.get_by_test_id("help-back").click()
     page.get_by_test_id("account").wait_for()
-    assert (kept, page.locator("#tab-fees").get_attribute("aria-selected")) == (("7.35", "yes"), "true")
+    assert (kept, page.locator("#tab-fees").get_attribute("aria-selected")) == (("£7.35", "yes"), "true")
 
 
 def test_each_screen_starts_at_its_top(page, crowded_kiosk):
@@ -338,3 +385,27 @@ def test_the_arrow_keys_move_between_tabs(page, crowded_kiosk):
     page.keyboard.press("ArrowRight")
     page.locator('#tab-requests[aria-selected="true"]').wait_for()
     assert page.evaluate("() => document.activeElement.id") == "tab-requests"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def contact_sheet():
+    """After the module: test-artifacts/screens/index.html, every screenshot of the walks on one page, grouped by
+    size, language and theme, for people to review."""
+    yield
+    folder = os.path.join(ARTIFACTS, "screens")
+    shots = sorted(glob.glob(os.path.join(folder, "*.png")))
+    if not shots:
+        return
+    groups: dict[str, list[str]] = {}
+    for path in shots:
+        name = os.path.basename(path)[:-4]
+        groups.setdefault("-".join(name.split("-")[:3]), []).append(name)
+    parts = ['<!doctype html><meta charset="utf-8"><title>Kiosk screens</title><style>body{font-family:sans-serif}'
+             'figure{display:inline-block;margin:6px;vertical-align:top}img{max-width:320px;max-height:320px;'
+             'border:1px solid #999}figcaption{font-size:12px}</style><h1>Kiosk screens (issue 15)</h1>']
+    for group, names in groups.items():
+        parts.append(f"<h2>{html.escape(group)}</h2>")
+        parts += [f'<figure><a href="{html.escape(n)}.png"><img src="{html.escape(n)}.png" alt="{html.escape(n)}" '
+                  f'loading="lazy"></a><figcaption>{html.escape(n)}</figcaption></figure>' for n in names]
+    with open(os.path.join(folder, "index.html"), "w", encoding="utf-8") as sheet:
+        sheet.write("\n".join(parts))
