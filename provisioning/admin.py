@@ -100,7 +100,8 @@ def build(job: str, who: str, day) -> tuple[object, dict, str]:
         shown = {"file": name, "format": fmt, "source": source, "full feed": full, "encoding": encoding}
         return partial(feed.load_feed, path, fmt=fmt, source=source, operator=who, today=day, full=full,
                        group_mapping=config["user_groups"], missing_purge_days=config["missing_purge_days"],
-                       max_deactivate_share=config["max_deactivate_share"], encoding=encoding), shown, path
+                       max_deactivate_share=config["max_deactivate_share"], encoding=encoding,
+                       create_groups=config["create_groups"], group_policy=config["default_group_policy"]), shown, path
     if job == "purge":
         kw = {"grace_days": _int("grace_days", 0), "record_type": _text("record_type"),
               "user_group": _text("user_group"), "max_owed": _text("max_owed")}
@@ -129,7 +130,8 @@ def build(job: str, who: str, day) -> tuple[object, dict, str]:
 
 def _page(status: int = 200, **context):
     runs = [(r, json.loads(r.counts)) for r in latest_runs(50)]
-    return render("admin.html", status, jobs=JOBS, runs=runs, groups=_groups(),
+    return render("admin.html", status, jobs=JOBS, runs=runs, groups=_groups(), policy_fields=GROUP_POLICY_LABELS,
+                  group_list=list(UserGroup.select().order_by(UserGroup.code)), editing=None, notice="", error="",
                   sources=codes.SOURCE_SYSTEMS, fee_types=codes.FEE_TYPES, segments=list(merge.SEGMENTS),
                   anonymise_days=_feed_config()["anonymise_after_days"], group_rows=None, **context)
 
@@ -173,6 +175,41 @@ def confirm(token):
                       error="This dry run cannot be confirmed (already confirmed, refused or not finished). "
                             "Start a new dry run.")
     return render("_job.html", 202, tracker=real, shown=SHOWN_PER_LIST)
+
+
+GROUP_POLICY_LABELS = (("pin_required", "PIN required"), ("loan_limit", "Loan limit"),
+                       ("loan_period_days", "Loan period (days)"), ("max_renewals", "Renewals"),
+                       ("fine_limit", "Fine limit"), ("overdue_limit", "Overdue limit"),
+                       ("statistics_required", "Statistics required"))
+
+
+def _groups_partial(status: int = 200, editing=None, notice: str = "", error: str = ""):
+    return render("_groups_edit.html", status, group_list=list(UserGroup.select().order_by(UserGroup.code)),
+                  policy_fields=GROUP_POLICY_LABELS, editing=editing, notice=notice, error=error)
+
+
+@bp.get("/groups")
+@requires("administrator")
+def groups_edit():
+    code = request.args.get("edit", "")
+    return _groups_partial(editing=or_404(UserGroup.get_or_none(UserGroup.code == code)) if code else None)
+
+
+@bp.post("/groups")
+@requires("administrator")
+def groups_save():
+    """Create a user group (a field left empty takes ``[feed] default_group_policy``) or edit one."""
+    form = request.form
+    policy = {name: form.get(name, "") for name, _label in GROUP_POLICY_LABELS}
+    editing = form.get("mode") == "edit"
+    try:
+        group, created = groups.save_group(form.get("code", ""), form.get("description", ""), policy,
+                                           operator=operator(), create=not editing,
+                                           default_policy=_feed_config()["default_group_policy"])
+    except ValueError as exc:
+        found = UserGroup.get_or_none(UserGroup.code == form.get("code", "").strip()) if editing else None
+        return _groups_partial(422, editing=found, error=f"Not saved: {exc}.")
+    return _groups_partial(notice=f"User group {group.code} {'created' if created else 'saved'}.")
 
 
 @bp.post("/groups/report")

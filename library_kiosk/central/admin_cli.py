@@ -4,7 +4,7 @@
     kiosk admin purge [--grace-days N] [--record-type T] [--user-group G] [--max-owed AMOUNT]
     kiosk admin waive --max-threshold AMOUNT --reason TEXT [--exclude-overdue] [--user-group G] [--fee-type T]
     kiosk admin merge DUPLICATE KEEP [--segments notes,identifiers,...] [--copy-as-internal | --copy-as-external]
-    kiosk admin groups report | move FROM TO | remove CODE
+    kiosk admin groups import FILE | report | move FROM TO | remove CODE
     kiosk admin anonymise [--days N]
     kiosk admin jobs list [--job NAME] [--limit N] | show ID
 
@@ -70,7 +70,13 @@ def add_subcommands(commands) -> None:
     choice.add_argument("--copy-as-internal", dest="copy_as_internal", action="store_const", const=True)
     choice.add_argument("--copy-as-external", dest="copy_as_internal", action="store_const", const=False)
 
-    groups = sub.add_parser("groups", help="user-group clean-up").add_subparsers(dest="groups_command", required=True)
+    groups = sub.add_parser("groups", help="user groups: import, report, clean-up").add_subparsers(
+        dest="groups_command", required=True)
+    imported = job(groups.add_parser("import", help="create or update user groups from a CSV file: code, "
+                                     "description, then policy (field=value;...) or a column per policy field"),
+                   cmd_groups_import)
+    imported.add_argument("file")
+    imported.add_argument("--encoding", default="utf-8", help="CSV encoding (default utf-8)")
     report = groups.add_parser("report", help="users, active users and last activity per group")
     report.add_argument("--json", action="store_true")
     report.add_argument("--today", type=dt.date.fromisoformat, default=None, help=argparse_hidden())
@@ -180,7 +186,8 @@ def cmd_feed(args) -> int:
         args.file, fmt=args.format, source=args.source, operator=_operator(args), today=_today(args),
         full=args.full, dry_run=dry_run, group_mapping=config["user_groups"],
         missing_purge_days=config["missing_purge_days"], max_deactivate_share=config["max_deactivate_share"],
-        encoding=args.encoding, progress=_progress))
+        encoding=args.encoding, progress=_progress, create_groups=config["create_groups"],
+        group_policy=config["default_group_policy"]))
 
 
 def cmd_purge(args) -> int:
@@ -207,6 +214,14 @@ def cmd_merge(args) -> int:
     return _run(args, lambda dry_run: merge_users(
         duplicate=args.duplicate, keep=args.keep, operator=_operator(args), today=_today(args), segments=segments,
         copy_as_internal=args.copy_as_internal, dry_run=dry_run, progress=_progress))
+
+
+def cmd_groups_import(args) -> int:
+    from library_kiosk.central.store.jobs.groups import import_groups
+
+    policy = settings.load()["feed"]["default_group_policy"]
+    return _run(args, lambda dry_run: import_groups(args.file, operator=_operator(args), default_policy=policy,
+                                                    dry_run=dry_run, encoding=args.encoding, today=_today(args)))
 
 
 def cmd_groups_report(args) -> int:

@@ -53,6 +53,13 @@ DEFAULTS: dict[str, Any] = {
         "keys_file": "",  # where the keys from the central store are kept; empty: $RUNTIME_DIRECTORY (tmpfs), else {data_dir}/run
         "secret_key": "",  # Flask's key (sessions and tap tokens are kept on the kiosk, never signed into the page); empty: made once under {data_dir}/session/
         "library_name": "Main Library",  # shown at the top of every screen
+        # The kiosk's look (issue 15): the library's logo and colour, the attract screen's picture, a tap's sound.
+        "logo": "",  # the library's logo beside its name (a .svg, .png, .jpg or .webp file, at most 1 MiB); empty: none
+        "accent_colour": "#0b4f9c",  # buttons, tabs and the top bar: a CSS hex colour ("#rrggbb") with white text on it (contrast 4.5:1 at least, checked at start)
+        "attract_image": "",  # the attract screen's picture of where to tap or scan (.svg, .png, .jpg or .webp); empty: the one shipped (kiosk/static/attract.svg)
+        "tap_sound": False,  # true: a short click when the screen is touched or a card is read
+        "tap_volume": 0.5,  # the click's volume, 0 to 1
+        "currency": "GBP",  # the fines and fees' currency (ISO 4217 code), written as the screen's language writes it ("£7.00", "7,00 £")
         "expiry_warning_days": 14,  # warn a patron whose membership ends within this many days
         # Serving (docs/operations.md, "Serving"): reader event streams are bounded so pages always have threads.
         "page_threads": 8,  # threads for page requests, beyond those the event streams may hold
@@ -170,6 +177,16 @@ DEFAULTS: dict[str, Any] = {
         "missing_purge_days": 90,  # a full feed: records missing from it get purge date = today + this
         "max_deactivate_share": 0.10,  # a full feed that would deactivate more of a source's records stops
         "anonymise_after_days": 60,  # returned loans lose their patron link this many days after return
+        "create_groups": False,  # true: a feed row's unknown user group is created (code, desc) instead of refused
+        "default_group_policy": {  # a new group's policy: one the feed creates, or a field a groups CSV leaves out
+            "pin_required": True,
+            "loan_limit": 20,
+            "loan_period_days": 21,
+            "max_renewals": 3,
+            "fine_limit": 10.0,  # owing more blocks loans at the kiosk
+            "overdue_limit": 5,
+            "statistics_required": False,
+        },
     },
     "screen": {  # the kiosk's browser (appliance/screen.py, deploy/kiosk.example.toml)
         "url": "",  # the page Chromium shows; empty: http://<kiosk.host>:<kiosk.port>/

@@ -60,6 +60,14 @@ class User(BaseModel):
     rs_library = pw.CharField(max_length=100, default="")
     preferred_language = pw.CharField(max_length=10, default="en")
     roles = pw.CharField(max_length=200, default="PATRON")  # comma-separated user roles
+    # what Alma's user record holds besides (the patron feed keeps them; shown at the station)
+    pref_first_name = pw.CharField(max_length=100, default="")
+    pref_middle_name = pw.CharField(max_length=100, default="")
+    pref_last_name = pw.CharField(max_length=100, default="")
+    job_description = pw.CharField(max_length=200, default="")
+    campus_code = pw.CharField(max_length=40, default="")
+    birth_date = pw.DateField(null=True)
+    gender = pw.CharField(max_length=20, default="")
     created = pw.DateTimeField(default=_now)
     updated = pw.DateTimeField(default=_now)
 
@@ -121,6 +129,7 @@ class Statistic(BaseModel):
     user = pw.ForeignKeyField(User, backref="statistics", on_delete="CASCADE")
     statistic_category = pw.CharField(max_length=60)
     category_type = pw.CharField(max_length=60, default="Patron Type")
+    statistic_note = pw.CharField(max_length=200, default="")  # tells two statistics of one category apart
     segment_type = pw.CharField(max_length=10, default="Internal")
 
 
@@ -141,6 +150,16 @@ class Block(BaseModel):
     block_description = pw.CharField(max_length=300)
     block_status = pw.CharField(max_length=10, default="ACTIVE")
     expiry_date = pw.DateField(null=True)
+    segment_type = pw.CharField(max_length=10, default="Internal")
+
+
+class UserRole(BaseModel):
+    """A role from Alma's ``user_roles`` (the feed's; ``User.roles`` are the roles this product acts on)."""
+
+    user = pw.ForeignKeyField(User, backref="user_roles", on_delete="CASCADE")
+    role_type = pw.CharField(max_length=40)
+    scope = pw.CharField(max_length=60, default="")
+    status = pw.CharField(max_length=10, default="ACTIVE")
     segment_type = pw.CharField(max_length=10, default="Internal")
 
 
@@ -225,5 +244,5 @@ class UpstreamItem(BaseModel):
 
 ELSEWHERE = 0  # stands for "another patron" among the user ids that requested an item (no user has id 0)
 
-PATRON_MODELS = [UserGroup, User, Identifier, Email, Address, Phone, Statistic, Note, Block, Loan, Request, Fee,
-                 FeeTransaction, Change, UpstreamItem]  # the central store's tables: all of them in schema.py
+PATRON_MODELS = [UserGroup, User, Identifier, Email, Address, Phone, Statistic, Note, Block, UserRole, Loan, Request,
+                 Fee, FeeTransaction, Change, UpstreamItem]  # the central store's tables: all of them in schema.py

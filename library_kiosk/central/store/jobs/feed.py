@@ -4,10 +4,16 @@ Formats: CSV with the column mapping documented in ``docs/feed.md``, and Alma's
 user XML (``<users><user>...</user></users>``, the SIS synchronisation shape).
 
 Rules (see docs/feed.md):
-- a record not in the store is created EXTERNAL with ``external_id`` = the source;
+- a record not in the store is created EXTERNAL with ``external_id`` = the source; the segments the file marks
+  ``segment_type="Internal"`` are stored as Internal;
 - an existing EXTERNAL record of the same source is updated: the core fields the
   feed owns are replaced, its External segments (identifiers, emails, addresses,
-  phones, statistics) are replaced by the file's, its Internal segments are kept;
+  phones, statistics, notes, blocks, roles) are replaced by the file's, its Internal segments are kept
+  (the file's Internal segments are ignored for it: Alma's SIS load never touches them);
+- a row's user group goes through ``[feed] user_groups``; a group the store does not have rejects the row
+  (naming the mapping and the store's groups), or with ``create_groups`` is created from the code and the
+  file's description (``desc``), with ``group_policy`` (``[feed] new_group_policy``);
+- an element name Alma's user record does not have is reported once, as a warning with its line;
 - a record owned by another source, or an INTERNAL record, is not touched (rejected);
 - a full feed (``full=True``) deactivates the source's ACTIVE records missing from
   the file: status INACTIVE, purge date today + ``missing_purge_days``; if that
@@ -57,7 +63,7 @@ from library_kiosk.central.store.jobs.feed_parse import (
     read_csv,
     reader_for,
 )
-from library_kiosk.central.store.jobs.feed_validate import SEGMENTS, resolve_group
+from library_kiosk.central.store.jobs.feed_validate import SEGMENTS, resolve_group, unknown_group
 from library_kiosk.central.store.jobs.report import (
     DOCUMENTS_PHASE,
     JobRefused,
@@ -71,7 +77,7 @@ from library_kiosk.domain.codes import SOURCE_SYSTEMS
 
 __all__ = ["BadRow", "CORE_FIELDS", "FORMATS", "FeedFileError", "FeedRecord", "OPTIONAL_COLUMNS", "RECORD_TYPES",
            "REQUIRED_COLUMNS", "SEGMENTS", "STATUSES", "load_feed", "parse_date", "primary_ids", "read_alma_xml",
-           "read_csv", "reader_for", "resolve_group"]
+           "read_csv", "reader_for", "resolve_group", "unknown_group"]
 
 COUNTS = ("created", "updated", "unchanged", "rejected", "deactivated")  # in every report, from 0
 
@@ -79,13 +85,16 @@ COUNTS = ("created", "updated", "unchanged", "rejected", "deactivated")  # in ev
 def load_feed(path, *, fmt: str, source: str, operator: str, today: dt.date, full: bool = False,
               dry_run: bool = False, group_mapping: dict | None = None, missing_purge_days: int = 90,
               max_deactivate_share: float = 0.10, encoding: str = "utf-8", batch_size: int = 1000,
-              progress: Progress | None = None, documents: bool = True) -> JobReport:
+              progress: Progress | None = None, documents: bool = True, create_groups: bool = False,
+              group_policy: dict | None = None) -> JobReport:
     """Load a feed file; returns the job report (counts: created, updated, unchanged, rejected, deactivated, and
     for a real run documents_prepared). ``progress(done, total)`` counts the file's records, then (a real run,
     ``documents``) the kiosk documents of the records changed, as the phase ``DOCUMENTS_PHASE`` (passed as a
-    third argument if ``progress`` takes one)."""
+    third argument if ``progress`` takes one). ``create_groups``: a user group the store does not have is created
+    (with ``group_policy``, UserGroup fields) instead of rejecting the row (counted as groups_created)."""
     job = _FeedJob(path, fmt, source, today, full, dry_run, group_mapping, missing_purge_days,
-                   max_deactivate_share, encoding, batch_size, progress, documents)
+                   max_deactivate_share, encoding, batch_size, progress, documents, create_groups,
+                   dict(group_policy or {}))
     return run_job("feed", job.parameters(), operator, dry_run, job.run)
 
 
@@ -105,18 +114,20 @@ class _FeedJob:
     batch_size: int
     progress: Progress | None
     documents: bool
+    create_groups: bool = False
+    group_policy: dict | None = None
 
     def parameters(self) -> dict:
         """The parameters stored with the run."""
         return {"file": str(self.path), "format": self.fmt, "source": self.source, "full": self.full,
                 "encoding": self.encoding, "missing_purge_days": self.missing_purge_days,
-                "max_deactivate_share": self.max_deactivate_share}
+                "max_deactivate_share": self.max_deactivate_share, "create_groups": self.create_groups}
 
     def run(self, report: JobReport) -> None:
         """The job's body (``run_job``): refuse unknown parameters, survey the file, load it, deactivate the
         records missing from a full feed, then prepare the kiosk documents of the records written."""
         loader = FeedLoader(report, self.source, self.today, dict(self.group_mapping or {}), self.dry_run,
-                            self.batch_size)
+                            self.batch_size, self.create_groups, self.group_policy)
         read = self._reader()
         for key in COUNTS:
             report.counts[key] = 0

@@ -1,7 +1,8 @@
 """The patron feed's load phase: the checked rows written to the store, a batch at a time.
 
 A batch is classified with three bulk selects (``feed_validate.read_store``), then its new records, updates,
-External segments and Change rows are written in one transaction with bulk inserts and updates. Rows
+segments and Change rows are written in one transaction with bulk inserts and updates (a new record's segments the
+file marks Internal are written as Internal; an existing record's Internal segments are never touched). Rows
 deferred (waiting for an identifier a later row releases) are loaded as one last batch (``finish``). A dry
 run writes nothing: it reports what it would create and update.
 """
@@ -15,20 +16,20 @@ from library_kiosk.central.store import bulk, changes
 from library_kiosk.central.store.db import database, is_postgres
 from library_kiosk.central.store.jobs.feed_parse import CORE_FIELDS, FeedRecord
 from library_kiosk.central.store.jobs.feed_validate import SEGMENTS, FeedChecks, read_store
+from library_kiosk.central.store.jobs.groups import policy_values
 from library_kiosk.central.store.jobs.report import JobReport
-from library_kiosk.central.store.models import Change, User, _now
-
-assert tuple(SEGMENTS) == ("identifiers", "emails", "addresses", "phones", "statistics")  # _new_segment_rows' order
+from library_kiosk.central.store.models import Change, User, UserGroup, _now
 
 
 class FeedLoader:
     """Loads the batches the checks let through; a dry run counts what it would write and writes nothing."""
 
     def __init__(self, report: JobReport, source: str, today: dt.date, mapping: dict, dry_run: bool,
-                 batch_size: int):
+                 batch_size: int, create_groups: bool = False, group_policy: dict | None = None):
         self.report, self.source, self.today, self.dry_run = report, source, today, dry_run
         self.batch_size = batch_size
-        self.checks = FeedChecks(report, source, mapping)
+        self.group_policy = policy_values(group_policy or {})  # the policy of the groups the feed creates
+        self.checks = FeedChecks(report, source, mapping, create_groups)
         self.written = []  # primary ids created, updated or deactivated (committed), for the kiosk documents
         self.released = {}  # dry runs: (id_type, value) -> user id, identifiers let go by rows counted as updated
 
@@ -72,6 +73,8 @@ class FeedLoader:
 
     def _commit(self, new: list[FeedRecord], changed: list) -> None:
         """Write the batch in one transaction; if the database refuses it, record by record."""
+        if self.checks.new_groups:
+            self._create_groups()
         try:
             with database.atomic():
                 self._write(new, changed)
@@ -83,6 +86,14 @@ class FeedLoader:
         self.report.add_all("updated", updated)
         self.written += created
         self.written += updated
+
+    def _create_groups(self) -> None:
+        """The user groups the rows so far create (``[feed] create_groups``), with the library's default policy."""
+        rows = [{"code": code, "description": description, **self.group_policy}
+                for code, description in self.checks.new_groups.items()]
+        with database.atomic():
+            UserGroup.insert_many(rows).on_conflict_ignore().execute()
+        self.checks.new_groups = {}
 
     def _write_one_by_one(self, new: list[FeedRecord], changed: list) -> None:
         """Something the checks did not foresee (a concurrent writer, a constraint): find the row record by
@@ -156,20 +167,17 @@ def _update_users(changed: list, now) -> None:
 
 
 def _new_segment_rows(new: list[FeedRecord], ids: dict) -> list[list]:
-    """The new records' segment rows, all five kinds in one pass (in the order of SEGMENTS)."""
-    identifiers, emails, addresses, phones, statistics = fresh = [[] for _name in SEGMENTS]
+    """The new records' segment rows, every kind in one pass (in the order of SEGMENTS): External, and those the
+    file marks Internal."""
+    names = list(SEGMENTS)
+    fresh = [[] for _name in names]
     for r in new:
         uid = ids[r.primary_id]
-        for row in r.identifiers:
-            identifiers.append((uid, *row, "External"))
-        for row in r.emails:
-            emails.append((uid, *row, "External"))
-        for row in r.addresses:
-            addresses.append((uid, *row, "External"))
-        for row in r.phones:
-            phones.append((uid, *row, "External"))
-        for row in r.statistics:
-            statistics.append((uid, *row, "External"))
+        for rows, name in zip(fresh, names):
+            rows += [(uid, *row, "External") for row in getattr(r, name)]
+        if r.internal:
+            for rows, name in zip(fresh, names):
+                rows += [(uid, *row, "Internal") for row in r.internal.get(name, ())]
     return fresh
 
 

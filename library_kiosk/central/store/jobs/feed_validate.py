@@ -13,9 +13,20 @@ import datetime as dt
 from dataclasses import dataclass
 
 from library_kiosk.central.store import bulk
-from library_kiosk.central.store.jobs.feed_parse import CORE_FIELDS, BadRow, FeedRecord
+from library_kiosk.central.store.jobs.feed_parse import CORE_FIELDS, BadRow, FeedRecord, FeedWarning
 from library_kiosk.central.store.jobs.report import JobReport
-from library_kiosk.central.store.models import Address, Email, Identifier, Phone, Statistic, User, UserGroup
+from library_kiosk.central.store.models import (
+    Address,
+    Block,
+    Email,
+    Identifier,
+    Note,
+    Phone,
+    Statistic,
+    User,
+    UserGroup,
+    UserRole,
+)
 
 # Segments the feed owns, with the columns compared and written (all but user and segment_type).
 SEGMENTS = {
@@ -24,8 +35,12 @@ SEGMENTS = {
     "addresses": (Address, ("line1", "line2", "line3", "line4", "line5", "city", "state_province", "postal_code",
                             "country", "address_types", "preferred", "start_date", "end_date")),
     "phones": (Phone, ("phone_number", "phone_types", "preferred", "preferred_sms")),
-    "statistics": (Statistic, ("statistic_category", "category_type")),
+    "statistics": (Statistic, ("statistic_category", "category_type", "statistic_note")),
+    "notes": (Note, ("note_type", "note_text", "user_viewable", "popup_note")),
+    "blocks": (Block, ("block_type", "block_description", "block_status", "expiry_date")),
+    "roles": (UserRole, ("role_type", "scope", "status")),
 }
+KNOWN_GROUPS_SHOWN = 20  # an unknown group's message lists at most this many of the store's groups
 _GROUP_AT = CORE_FIELDS.index("user_group")
 
 
@@ -33,6 +48,21 @@ def resolve_group(code: str, mapping: dict, groups: set) -> str | None:
     """The user group for a code in the file: through the ``[feed] user_groups`` mapping, else as is."""
     target = mapping.get(code, code)
     return target if target in groups else None
+
+
+def unknown_group(code: str, mapping: dict, groups: set) -> str:
+    """Why a row's user group is refused: the mapping it went through, and the groups the store has."""
+    if not groups:
+        return (f"unknown user group {code!r}: the store has no user groups yet (create them at the station's "
+                f"Administration page or with `kiosk admin groups import FILE`, or set [feed] create_groups = true)")
+    known = sorted(groups)
+    shown = ", ".join(known[:KNOWN_GROUPS_SHOWN]) + (f" and {len(known) - KNOWN_GROUPS_SHOWN:,} more"
+                                                     if len(known) > KNOWN_GROUPS_SHOWN else "")
+    if code in mapping:
+        how = f"[feed] user_groups maps it to {mapping[code]!r}, which the store does not have"
+    else:
+        how = "not in [feed] user_groups, nor a group of the store"
+    return f"unknown user group {code!r} ({how}; the store's groups: {shown})"
 
 
 def _norm(value) -> str:
@@ -84,6 +114,7 @@ def read_store(batch: list[FeedRecord], released: dict) -> StoredBatch:
         existing[row[1]] = row
     held = {}
     values = [v for r in batch for _t, v, _s, _n in r.identifiers]
+    values += [v for r in batch if r.internal for _t, v, _s, _n in r.internal.get("identifiers", ())]
     for id_type, value, uid, segment in bulk.select_in(Identifier, ["id_type", "value", "user", "segment_type"],
                                                        "value", values):
         held[(id_type, value)] = (uid, segment)
@@ -113,9 +144,10 @@ class FeedChecks:
     """The rules across the rows of one feed file, and what they need to remember: the rows seen so far, the
     identifiers they claim, the rows rejected and the rows waiting for another row's identifier."""
 
-    def __init__(self, report: JobReport, source: str, mapping: dict):
-        self.report, self.source, self.mapping = report, source, mapping
+    def __init__(self, report: JobReport, source: str, mapping: dict, create_groups: bool = False):
+        self.report, self.source, self.mapping, self.create_groups = report, source, mapping, create_groups
         self.groups = {g for (g,) in UserGroup.select(UserGroup.code).tuples()}
+        self.new_groups = {}  # code -> description: groups the file's rows create (create_groups), not yet written
         self.lines = {}  # primary id -> line, for duplicates in the file
         self.claimed = {}  # (id_type, value) -> (line, primary id), for identifiers shared across records
         self.seen: set = set()  # the file's primary ids (load_feed's first pass): the records this feed updates
@@ -132,10 +164,8 @@ class FeedChecks:
 
     def take(self, item, batch: list) -> None:
         """Add the parsed ``item`` to ``batch`` if it passes the checks across the file, else reject it."""
-        if isinstance(item, BadRow):
-            self.reject(item.line, item.primary_id, item.reason)
-            if item.primary_id:
-                self.bad.setdefault(item.primary_id, item.line)
+        if not isinstance(item, FeedRecord):
+            self._not_a_record(item)
             return
         rec: FeedRecord = item
         if rec.primary_id in self.lines:
@@ -145,10 +175,13 @@ class FeedChecks:
         code = rec.core[_GROUP_AT]
         group = resolve_group(code, self.mapping, self.groups)
         if group is None:
-            self.reject(rec.line, rec.primary_id, f"unknown user group {code!r}")
-            return
+            group = self._new_group(rec, code)
+            if group is None:
+                return
         rec.core[_GROUP_AT] = group
         keys = [(t, v) for t, v, _s, _n in rec.identifiers]
+        if rec.internal and "identifiers" in rec.internal:
+            keys += [(t, v) for t, v, _s, _n in rec.internal["identifiers"]]
         if len(keys) > 1 and len(set(keys)) != len(keys):
             self.reject(rec.line, rec.primary_id, "the same identifier twice in one record")
             return
@@ -164,6 +197,31 @@ class FeedChecks:
         for key in keys:
             claimed[key] = mark
         batch.append(rec)
+
+    def _not_a_record(self, item: BadRow | FeedWarning) -> None:
+        """A row that could not be read is rejected; a warning is reported."""
+        if isinstance(item, FeedWarning):
+            self.report.add("warnings", {"line": item.line, "warning": item.message})
+            return
+        self.reject(item.line, item.primary_id, item.reason)
+        if item.primary_id:
+            self.bad.setdefault(item.primary_id, item.line)
+
+    def _new_group(self, rec: FeedRecord, code: str) -> str | None:
+        """With ``[feed] create_groups``, the group the row's code names (through the mapping), created from the
+        code and the file's description; else the row is rejected (None)."""
+        target = self.mapping.get(code, code)
+        if not self.create_groups:
+            self.reject(rec.line, rec.primary_id, unknown_group(code, self.mapping, self.groups))
+            return None
+        if len(target) > 40:
+            self.reject(rec.line, rec.primary_id, f"user group {target!r} is longer than 40 characters")
+            return None
+        description = (rec.group_description or target)[:200]
+        self.groups.add(target)
+        self.new_groups[target] = description
+        self.report.add("groups_created", {"line": rec.line, "code": target, "description": description})
+        return target
 
     def _holder_wins(self, rec: FeedRecord, key: tuple, line: int, other: str, batch: list) -> bool:
         """Two rows claim ``key``: if ``rec``'s record holds it in the store, ``rec`` keeps it and the earlier row
@@ -204,6 +262,11 @@ class FeedChecks:
             row = stored.existing.get(rec.primary_id)
             if not self._fed_here(rec, row):
                 continue
+            if rec.internal:
+                if row is not None:
+                    rec.internal = None  # an existing record's Internal segments are the library's: never touched
+                elif not self._internal_identifiers_free(rec, stored):
+                    continue
             # (none of the batch's identifiers in the store, as in a first load: nothing to check)
             if stored.held and not self._take_identifiers(rec, row[0] if row else None, stored, waits_of):
                 continue
@@ -227,6 +290,17 @@ class FeedChecks:
         if row and row[3] != self.source:
             self.reject(rec.line, rec.primary_id, f"the record belongs to source {row[3] or '(none)'}")
             return False
+        return True
+
+    def _internal_identifiers_free(self, rec: FeedRecord, stored: StoredBatch) -> bool:
+        """A new record's identifiers marked Internal: stored as Internal, if no other record holds them."""
+        for id_type, value, *_rest in rec.internal.get("identifiers", ()):
+            owner = stored.held.get((id_type, value))
+            if owner is not None:
+                pid = stored.owners().get(owner[0], ("?",))[0]
+                self.reject(rec.line, rec.primary_id,
+                            f"identifier {id_type} {value} (Internal) belongs to another record (primary_id {pid})")
+                return False
         return True
 
     def _take_identifiers(self, rec: FeedRecord, uid: int | None, stored: StoredBatch, waits_of: dict) -> bool:
