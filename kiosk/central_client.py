@@ -305,6 +305,11 @@ class CentralClient:
     def heartbeat(self, data: dict) -> dict:
         return self._call("POST", "/api/v1/sync/heartbeat", json=data)
 
+    def staff_call(self, reason: str, primary_id: str = "") -> dict:
+        """A call for staff made at once, not through the outbox (the kiosk's own call when its cache is out of
+        order: kiosk/services.py ``call_staff_out_of_order``)."""
+        return self._call("POST", "/api/v1/staff-calls", json={"reason": reason, "primary_id": primary_id})
+
     def enrol(self, code: str) -> dict:
         return self._call("POST", "/api/v1/sync/enrol", json={"code": code})
 

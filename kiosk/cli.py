@@ -40,11 +40,16 @@ def cmd_sync(args) -> int:
     from kiosk import sync
 
     config = settings.load()
-    db, cache, client = _sync_parts(config)
     if args.mode == "status":
-        with db.connection_context():
-            print(sync.status_json(cache, config["kiosk"]["trusted_time_hours"]))
+        try:
+            db, cache, _client = _sync_parts(config)
+            with db.connection_context():
+                print(sync.status_json(cache, config["kiosk"]["trusted_time_hours"]))
+        except _cache_faults() as exc:  # a cache that cannot even be read: its storage fault, as JSON
+            print(sync.storage_status_json(exc, config["kiosk"]["cache_url"]))
+            return 1
         return 0
+    db, cache, client = _sync_parts(config)
     if args.mode == "push":
         with db.connection_context():
             report = sync.cycle_push_only(client, cache)
@@ -59,6 +64,7 @@ def cmd_sync(args) -> int:
             report = _sync_cycle(sync, db, cache, client, args.mode, config["kiosk"]["trusted_time_hours"])
         except faults as exc:  # the cache locked, full, read-only or missing: wait and try again
             failures += 1
+            sync.storage_fault(client, exc, config["kiosk"]["cache_url"], config)  # status, doctor, heartbeat
             print(f"sync: the kiosk cache cannot be used just now ({exc}); will retry", file=sys.stderr, flush=True)
             if args.mode == "once":
                 return 1

@@ -63,6 +63,122 @@ def _outbox_length(cache_url: str, errors: list) -> int | None:
         return None
 
 
+# --- the kiosk cache's storage (issue 21): full, read-only, missing or corrupt, in plain words ---
+STORAGE_WORDS = {
+    "full": "the disk holding the kiosk cache is full",
+    "read-only": "the kiosk cache cannot be written (read-only)",
+    "missing": "the kiosk cache file is missing or cannot be opened",
+    "corrupt": "the kiosk cache file is damaged",
+}
+_STORAGE: dict = {}  # this process's last storage fault: {"problem", "detail", "at"}
+
+
+def storage_problem(exc: BaseException) -> str | None:
+    """Which storage fault ``exc`` is (a key of ``STORAGE_WORDS``), or None for anything else (a locked
+    database is a wait, not a fault: the writers retry)."""
+    seen = 0
+    while exc is not None and seen < 5:  # SQLite rolls back by itself on a full disk; peewee's own rollback
+        found = _problem_of(exc)       # then fails ("no transaction is active"): the fault is its context
+        if found:
+            return found
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return None
+
+
+def _problem_of(exc: BaseException) -> str | None:
+    import errno
+
+    text = str(exc).lower()
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC or "disk is full" in text or "no space left" in text:
+        return "full"
+    if (isinstance(exc, OSError) and exc.errno == errno.EROFS) or "readonly" in text or "read-only" in text:
+        return "read-only"
+    if "malformed" in text or "not a database" in text or "disk i/o error" in text:
+        return "corrupt"
+    if "unable to open database" in text or "no such table" in text:
+        return "missing"
+    return None
+
+
+def _note_path(cache_url: str) -> str:
+    path = cache_url[len("sqlite:///"):] if cache_url.startswith("sqlite:///") else ""
+    return f"{path}.storage-fault" if path and path != ":memory:" else ""
+
+
+def note_storage(exc: BaseException, cache_url: str = "", remember: bool = True) -> str | None:
+    """Remember a storage fault of the kiosk cache (with ``remember``: this process's heartbeat reports it) and,
+    if the folder can still be written, leave a note beside the cache for the other processes (``kiosk sync
+    status``, ``kiosk doctor``, the sync worker's heartbeat); its problem, or None when ``exc`` is no storage
+    fault."""
+    problem = storage_problem(exc)
+    if problem is None:
+        return None
+    found = {"problem": problem, "detail": str(exc)[:200], "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    if remember:
+        _STORAGE.update(found)
+    note = _note_path(cache_url)
+    if note:
+        try:
+            with open(note, "w") as handle:
+                json.dump(found, handle)
+        except OSError:  # a full or read-only disk may refuse even this: the memory note stays
+            pass
+    return problem
+
+
+def storage_ok(cache_url: str = "") -> None:
+    """The cache was written again (a good sync cycle): the fault is over."""
+    _STORAGE.clear()
+    note = _note_path(cache_url)
+    if note and os.path.exists(note):
+        try:
+            os.remove(note)
+        except OSError:
+            pass
+
+
+def _probe(path: str) -> tuple[str, str] | None:
+    """Look at the cache file itself: missing, damaged, or not writable (a write begun and rolled back)."""
+    if not os.path.exists(path):
+        return "missing", f"{path} does not exist"
+    try:
+        db = sqlite3.connect(path, timeout=1, isolation_level=None)
+        try:
+            db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+            db.execute("BEGIN IMMEDIATE")
+            db.execute("UPDATE sync_state SET value = value WHERE name = 'op_seq'")
+            db.execute("ROLLBACK")
+        finally:
+            db.close()
+    except sqlite3.Error as exc:
+        problem = storage_problem(exc)
+        return (problem, str(exc)[:200]) if problem else None
+    return None
+
+
+def storage(cache_url: str) -> dict:
+    """The kiosk cache's storage as the heartbeat, ``kiosk sync status`` and ``kiosk doctor`` report it:
+    ``{"ok", "problem", "words", "detail", "at"}`` from this process's last fault, the note another process left,
+    and a look at the file (missing, damaged, read-only)."""
+    path = cache_url[len("sqlite:///"):] if cache_url.startswith("sqlite:///") else ""
+    found = dict(_STORAGE)
+    note = _note_path(cache_url)
+    if not found and note and os.path.exists(note):
+        try:
+            with open(note) as handle:
+                found = json.load(handle)
+        except (OSError, ValueError):
+            found = {}
+    if path and path != ":memory:":
+        probed = _probe(path)
+        if probed:
+            found = {"problem": probed[0], "detail": probed[1], "at": time.strftime("%Y-%m-%dT%H:%M:%SZ",
+                                                                                    time.gmtime())}
+    problem = found.get("problem") if found.get("problem") in STORAGE_WORDS else None
+    return {"ok": problem is None, "problem": problem, "words": STORAGE_WORDS.get(problem or "", ""),
+            "detail": found.get("detail", "") if problem else "", "at": found.get("at") if problem else None}
+
+
 def collect(config: dict | None = None) -> dict:
     """One heartbeat: a JSON-ready dict."""
     if config is None:
@@ -79,5 +195,8 @@ def collect(config: dict | None = None) -> dict:
         "readers": _readers(config.get("readers", {}).get("service_url", "http://127.0.0.1:8083"), errors),
         "outbox_length": _outbox_length(config.get("kiosk", {}).get("cache_url", ""), errors),
     }
+    beat["storage"] = storage(config.get("kiosk", {}).get("cache_url", ""))
+    if not beat["storage"]["ok"]:
+        errors.append(f"storage: {beat['storage']['problem']}: {beat['storage']['words']}")
     beat["errors"] = list(_ERRORS) + [{"at": beat["at"], "message": e} for e in errors]
     return beat

@@ -60,7 +60,18 @@ class OpResult(CacheModel):
     created = pw.DateTimeField(default=_now)
 
 
-OUTBOX_MODELS = [OutboxItem, OpResult]
+class RenewalAnswer(CacheModel):
+    """The central store's answer to a renewal this kiosk queued (loan ids, renewed or not, due dates, reasons;
+    nothing that identifies the patron), so a screen that showed it pending can show its outcome once it is
+    known (``renewal_answers``). Kept a day."""
+
+    key = pw.CharField(primary_key=True)
+    results = pw.TextField()  # JSON: [{"loan_id", "renewed", "new_due_date", "reason", "message"}]
+    created = pw.DateTimeField(default=clock.now, index=True)
+
+
+ANSWER_DAYS = 1
+OUTBOX_MODELS = [OutboxItem, OpResult, RenewalAnswer]
 
 
 def _state(name: str, default: str = "") -> str:
@@ -238,11 +249,44 @@ def _settle(cache, results: list[dict], records: list[dict], summary: dict) -> N
                                     detail=f"loans {refused} were renewed offline but refused by the central store;"
                                            f" letter: {(result.get('result') or {}).get('letter', '')}"
                                     ).on_conflict_ignore().execute()
+        _keep_renewal_answers(results)
         for start in range(0, len(keys), 500):
             OutboxItem.delete().where(OutboxItem.key.in_(keys[start:start + 500])).execute()
         if records:
             cache.apply_records(records)
         _set_state(last_push_ok=clock.now().isoformat() + "Z")  # this box's own log, as last_pull_ok
+
+
+def _keep_renewal_answers(results: list[dict]) -> None:
+    """Keep each renewal's per-loan outcome (in ``_settle``'s transaction), and forget those older than a day."""
+    rows = []
+    for result in results:
+        if result.get("type") != "renew" or not result.get("key"):
+            continue
+        if result.get("status") == "rejected":
+            loans = [{"loan_id": None, "renewed": False, "new_due_date": None, "reason": result.get("reason", ""),
+                      "message": result.get("message", "")}]
+        else:
+            loans = (result.get("result") or {}).get("results") or []
+        rows.append({"key": result["key"], "results": json.dumps(loans, separators=(",", ":")),
+                     "created": clock.now()})
+    if rows:
+        RenewalAnswer.insert_many(rows).on_conflict_replace().execute()
+    RenewalAnswer.delete().where(RenewalAnswer.created < clock.now() - dt.timedelta(days=ANSWER_DAYS)).execute()
+
+
+def renewal_answers(keys: list[str]) -> dict:
+    """For each queued renewal's key: None while it waits in the outbox (pending), else what the central store
+    answered, ``{loan_id: result}`` (a rejected operation: ``{None: result}``, for every loan); keys neither
+    waiting nor answered (forgotten) are left out."""
+    keys = [k for k in keys if k]
+    if not keys:
+        return {}
+    waiting = {row.key for row in OutboxItem.select(OutboxItem.key).where(OutboxItem.key.in_(keys))}
+    found: dict = dict.fromkeys(waiting)
+    for row in RenewalAnswer.select().where(RenewalAnswer.key.in_(keys)):
+        found[row.key] = {r.get("loan_id"): r for r in json.loads(row.results)}
+    return found
 
 
 def close_gaps() -> int:

@@ -46,6 +46,7 @@ from kiosk.visit import (
     show_account,
     start_visit,
 )
+from library_kiosk.domain.membership import PIN_SHORTEST
 
 bp = Blueprint("kiosk", __name__)
 bp.record_once(lambda state: receipts.check_settings(state.app.config["KIOSK"]["kiosk"]))  # refused at start
@@ -71,13 +72,37 @@ def _expire_idle_session():
 
 
 @bp.app_errorhandler(500)
-def _out_of_order(_error):
-    """Anything unexpected (a full or read-only cache, a bug): a plain screen with the desk as the way forward,
-    never the framework's error page, and nothing personal kept (the session ends; the page's idle timer runs)."""
+def _out_of_order(error):
+    """Anything unexpected (a bug): a plain screen with the desk as the way forward, never the framework's error
+    page, and nothing personal kept (the session ends; the page's idle timer runs). A storage fault of the cache
+    met on the way (full, read-only, missing, damaged): the out-of-order screen."""
+    original = getattr(error, "original_exception", None)
+    if original is not None and services.storage_fault(original):
+        return out_of_order()
     session.clear()
     sessions.new_id(session)
     return message(_("This kiosk cannot do that just now"),
                     _("Please ask at the library desk: staff can see your account and help you."), 500, "warning")
+
+
+@bp.app_errorhandler(services.StorageFault)
+def _storage_fault(_error):
+    return out_of_order()
+
+
+def out_of_order():
+    """This kiosk cannot record what it would promise (its cache is full, read-only, missing or damaged): it says
+    so plainly, sends the patron to the desk, and calls staff through the central store where it can. The
+    session ends (nothing personal kept); the screen has Done and the idle timeout, as a patron's screen has."""
+    session.clear()
+    sessions.new_id(session)
+    try:
+        services.call_staff_out_of_order()
+    except Exception as exc:  # (the screen comes whatever happens)
+        current_app.logger.warning("staff not called about the kiosk being out of order: %s", exc)
+    return message(_("This kiosk is out of order"),
+                   _("Please go to the library desk: staff can see your account and help you there."), 503,
+                   "warning", personal=True)
 
 
 def no_keys_yet(_error):
@@ -108,6 +133,7 @@ def identify():
         usage.count("unknown_cards")
         return message(_("This is not a library card"),
                        _("Scan the barcode on your library card, or tap the card on the reader."), 400, "warning")
+    services.check_storage()  # nothing is read, kept or counted on a cache that cannot record it: out of order
     account = services.find_patron(identifier)
     unchecked = g.get("lookup") == "unchecked"  # the library system behind the central store could not be asked
     if account is None and unchecked:
@@ -139,9 +165,11 @@ def pin():
         return render("_attract.html", personal=False)
     if session.get("stage") == PIN_OK:
         return show_account(account)
-    if not request.form.get("pin", "").strip():  # OK with nothing typed: a slip of the finger, not a guess
+    typed = request.form.get("pin", "").strip()
+    if len(typed) < PIN_SHORTEST:  # OK with nothing or too little typed: a slip of the finger, not a guess
         return render("_pin.html", account=account, error=_("Type your PIN on the keypad, then press OK."),
                        attempts_left=None), 400
+    services.check_storage()  # a wrong PIN is counted only where the account could be shown: never half
     result = services.check_pin(account, request.form.get("pin", ""), session.get("visit", ""))
     if result.ok:
         session["stage"] = PIN_OK

@@ -25,7 +25,8 @@ class RenewalOutcome:
     new_due_date: dt.date | None
     reason: str
     message: str
-    pending: bool = False  # decided locally while the central store was down; confirmed on replay
+    pending: bool = False  # queued and waiting for the central store (decided here offline, or unanswered)
+    key: str = ""  # the queued operation's key while pending: its outcome is looked up by it (renewal_updates)
 
 
 def _cache():
@@ -178,8 +179,10 @@ def _renew_offline(account: Account, wanted: list[int], titles: dict, visit: str
         current_app.logger.warning("offline renewal refused: %s", trusted_clock.UNTRUSTED)
         raise CentralUnavailable(trusted_clock.UNTRUSTED, not_sent=True)
     decisions = _decide_locally(account, wanted)
-    _queue_local_decisions(account, wanted, titles, decisions, visit)
-    return [_pending_outcome(loan_id, titles, decision) for loan_id, decision in zip(wanted, decisions)]
+    granted = [(i, d) for i, d in zip(wanted, decisions) if d and d.renewed]
+    key = _queue_local_decisions(account, [i for i, _d in granted], titles, [d for _i, d in granted], visit) \
+        if granted else ""  # a renewal refused here is not queued: there is nothing for the central store to do
+    return [_pending_outcome(loan_id, titles, decision, key) for loan_id, decision in zip(wanted, decisions)]
 
 
 def time_trusted() -> bool:
@@ -202,13 +205,16 @@ def _decide_locally(account: Account, wanted: list[int]) -> list:
 
 
 def _queue_local_decisions(account: Account, wanted: list[int], titles: dict, decisions: list,
-                           visit: str = "") -> None:
-    """Queue the renewal with this kiosk's decisions, and renew the cached loans in the same transaction: the
-    screens show the new due dates at once, and a crash cannot keep one without the other."""
+                           visit: str = "") -> str:
+    """Queue the renewals granted here with this kiosk's decisions (and the renewals each loan had, so the central
+    store can tell a loan renewed meanwhile elsewhere: its letter says so), and renew the cached loans in the
+    same transaction: the screens show the new due dates at once, and a crash cannot keep one without the
+    other. The operation's key."""
     from kiosk import outbox
 
     cache = _cache()
-    local = [{"loan_id": i, "renewed": bool(d and d.renewed),
+    seen = {loan.loan_id: loan.renewals for loan in account.loans}
+    local = [{"loan_id": i, "renewed": bool(d and d.renewed), "renewals": seen.get(i, 0),
               "new_due_date": d.new_due_date.isoformat() if d and d.new_due_date else None}
              for i, d in zip(wanted, decisions)]
     renewed = {d.loan_id: d.new_due_date for d in decisions if d and d.renewed}
@@ -217,19 +223,19 @@ def _queue_local_decisions(account: Account, wanted: list[int], titles: dict, de
         if renewed:
             cache.replace_account(_with_renewals(account, renewed))
 
-    outbox.enqueue("renew", _in_visit({"primary_id": account.primary_id, "loan_ids": wanted, "local": local,
-                                       "titles": _queued_titles(wanted, titles)}, visit), effect)
+    return outbox.enqueue("renew", _in_visit({"primary_id": account.primary_id, "loan_ids": wanted, "local": local,
+                                              "titles": _queued_titles(wanted, titles)}, visit), effect).key
 
 
-def _pending_outcome(loan_id: int, titles: dict, decision) -> RenewalOutcome:
-    """What the patron is told of a decision made here: pending until the central store confirms it."""
+def _pending_outcome(loan_id: int, titles: dict, decision, key: str = "") -> RenewalOutcome:
+    """What the patron is told of a decision made here: a renewal granted is pending (queued under ``key``) until
+    the central store confirms it; one refused here is a refusal, with its reason (nothing was queued)."""
     if decision is None:
-        return RenewalOutcome(loan_id, "", False, None, "unknown_loan", "This loan was not found on your account.",
-                              True)
+        return RenewalOutcome(loan_id, "", False, None, "unknown_loan", "This loan was not found on your account.")
     if decision.renewed:
         return RenewalOutcome(loan_id, titles[loan_id], True, decision.new_due_date, "",
-                              PENDING.format(date=decision.new_due_date), True)
-    return RenewalOutcome(loan_id, titles[loan_id], False, None, decision.reason, decision.message, True)
+                              PENDING.format(date=decision.new_due_date), True, key)
+    return RenewalOutcome(loan_id, titles[loan_id], False, None, decision.reason, decision.message)
 
 
 def _renew_online(account: Account, loan_ids: list[int] | None, wanted: list[int],
@@ -246,7 +252,7 @@ def _renew_online(account: Account, loan_ids: list[int] | None, wanted: list[int
         if not _renews_locally():
             raise
         return renew(account, loan_ids, visit)
-    return _merge_answer(answer, wanted, titles)
+    return _merge_answer(answer, wanted, titles, item.key)
 
 
 def _ask_central(item, take_back: bool = True, backlog: int | None = 50) -> dict | None:
@@ -273,11 +279,13 @@ def _ask_central(item, take_back: bool = True, backlog: int | None = 50) -> dict
     return answer
 
 
-def _merge_answer(answer: dict | None, wanted: list[int], titles: dict) -> list[RenewalOutcome]:
-    """The central store's answer as outcomes, with the titles the kiosk knows: every loan unconfirmed (pending)
-    without an answer, every loan refused when the operation was rejected, else the answer's results."""
+def _merge_answer(answer: dict | None, wanted: list[int], titles: dict, key: str = "") -> list[RenewalOutcome]:
+    """The central store's answer as outcomes, with the titles the kiosk knows: every loan unconfirmed (pending,
+    under the operation's ``key``) without an answer, every loan refused when the operation was rejected, else
+    the answer's results."""
     if answer is None:
-        return [RenewalOutcome(i, titles.get(i, ""), False, None, "unconfirmed", UNCONFIRMED, True) for i in wanted]
+        return [RenewalOutcome(i, titles.get(i, ""), False, None, "unconfirmed", UNCONFIRMED, True, key)
+                for i in wanted]
     if answer.get("status") == "rejected":
         return [RenewalOutcome(i, titles.get(i, ""), False, None, answer.get("reason", "rejected"),
                                answer.get("message", "")) for i in wanted]
@@ -294,12 +302,122 @@ def _merge_answer(answer: dict | None, wanted: list[int], titles: dict) -> list[
     ]
 
 
+def renewal_updates(pending: list[tuple[int, str]]) -> dict[int, RenewalOutcome]:
+    """The outcomes now known of renewals shown as pending: ``pending`` is (loan id, the operation's key); returns
+    {loan id: outcome} for those the central store has answered (the push of the web app or the sync worker,
+    ``outbox.RenewalAnswer``), the due date as it answered. Still queued, or forgotten: left out."""
+    from kiosk import outbox
+
+    answers = outbox.renewal_answers(sorted({key for _loan, key in pending}))
+    known = {}
+    for loan_id, key in pending:
+        found = answers.get(key)
+        if not found:
+            continue
+        result = found.get(loan_id) or found.get(None)
+        if result is None:
+            continue
+        due = result.get("new_due_date")
+        known[loan_id] = RenewalOutcome(loan_id, "", bool(result.get("renewed")),
+                                        dt.date.fromisoformat(due) if due else None, result.get("reason", ""),
+                                        result.get("message", ""))
+    return known
+
+
 def _with_renewals(account: Account, renewed: dict) -> Account:
     import dataclasses
 
     loans = tuple(dataclasses.replace(loan, due_date=renewed[loan.loan_id], renewals=loan.renewals + 1)
                   if loan.loan_id in renewed else loan for loan in account.loans)
     return dataclasses.replace(account, loans=loans)
+
+
+# --- the cache's storage: what cannot be recorded is not promised (issue 21) ---
+
+class StorageFault(Exception):
+    """This kiosk cannot record what it would promise: its cache is full, read-only, missing or damaged
+    (``problem``: kiosk/heartbeat.py ``STORAGE_WORDS``). The screens say it is out of order."""
+
+    def __init__(self, problem: str):
+        super().__init__(problem)
+        self.problem = problem
+
+
+STORAGE_RETRY_SECONDS = 30.0  # after a storage fault, the screens say out of order this long before trying again
+PROBE_BYTES = 16384  # the probe's write: a few pages, as much as a patron's record or a renewal may need
+CALL_AGAIN_SECONDS = 600.0  # the kiosk calls staff about its storage at most this often
+TRY_CALL_SECONDS = 60.0  # and tries again this long after a call that could not be made
+
+
+def _moment() -> float:
+    return clock.now_aware().timestamp()  # the product's clock: tests move it on, never sleep
+
+
+def check_storage() -> None:
+    """Raise ``StorageFault`` when this kiosk cannot record what it would promise: a fault met within
+    ``STORAGE_RETRY_SECONDS`` (it is tried again after that: freed space needs no restart), or a write begun and
+    rolled back now fails (full, read-only, missing, damaged). Called before anything is counted or shown, so a
+    wrong PIN is never counted on a cache where the account could not be shown, nor the other way round."""
+    noted = current_app.extensions.get("storage_fault")
+    if noted and _moment() - noted["at"] < STORAGE_RETRY_SECONDS:
+        raise StorageFault(noted["problem"])
+    try:
+        _probe_write()
+    except Exception as exc:
+        problem = storage_fault(exc)
+        if problem is None:
+            if "locked" in str(exc).lower() or "busy" in str(exc).lower():
+                return  # the sync worker is writing (beyond the busy timeout): busy, not broken; go on
+            raise
+        raise StorageFault(problem) from exc
+    current_app.extensions.pop("storage_fault", None)
+
+
+def _probe_write() -> None:
+    """A write of a few pages begun and rolled back, without waiting for the write lock (the screen never waits
+    for the sync worker: a locked cache is busy, not broken)."""
+    import peewee
+
+    from kiosk.cache_db import SyncState, cache_db
+
+    if not isinstance(cache_db.obj, peewee.SqliteDatabase):  # (the cache is SQLite; anything else: not probed)
+        return
+    waits = cache_db.execute_sql("PRAGMA busy_timeout").fetchone()[0]
+    cache_db.execute_sql("PRAGMA busy_timeout = 0")
+    try:
+        with cache_db.atomic() as transaction:
+            SyncState.replace(name="storage_probe", value="-" * PROBE_BYTES).execute()
+            transaction.rollback()
+    finally:
+        cache_db.execute_sql(f"PRAGMA busy_timeout = {int(waits)}")
+
+
+def storage_fault(exc: BaseException) -> str | None:
+    """Note a storage fault met by this app (the screens then say out of order for a while; ``kiosk doctor`` and
+    the sync worker's heartbeat read the note beside the cache); its problem, or None for any other error."""
+    from kiosk import heartbeat, sync
+
+    problem = heartbeat.note_storage(exc, sync.cache_url(), remember=False)
+    if problem:
+        current_app.extensions["storage_fault"] = {"problem": problem, "at": _moment()}
+        current_app.logger.warning("kiosk cache: %s (%s)", heartbeat.STORAGE_WORDS[problem], exc)
+    return problem
+
+
+def call_staff_out_of_order() -> bool:
+    """Tell staff this kiosk is out of order, at once through the central store (the outbox is in the cache
+    that cannot be written), at most every ``CALL_AGAIN_SECONDS``; True when the call was made now."""
+    last = current_app.extensions.get("out_of_order_called")
+    if last is not None and _moment() - last["at"] < (CALL_AGAIN_SECONDS if last["made"] else TRY_CALL_SECONDS):
+        return False
+    current_app.extensions["out_of_order_called"] = {"at": _moment(), "made": False}
+    try:  # (a central store away costs one patron its timeout, not every patron)
+        _central().staff_call("out_of_order")
+    except (CentralError, CentralUnavailable) as exc:
+        current_app.logger.warning("staff not called about the kiosk being out of order: %s", exc)
+        return False
+    current_app.extensions["out_of_order_called"]["made"] = True
+    return True
 
 
 # --- PIN, lockouts, letters, receipts, calls for staff (issue 3: the patron screens) ---

@@ -109,6 +109,7 @@ def heartbeat_data(cache: PatronCache, trusted_hours: float | None = None) -> di
     data["sync"] = {key: summary[key] for key in ("cursor", "outbox_length", "oldest_pending", "rejected_count",
                                                   "last_pull_ok", "last_push_ok")}
     data["clock"] = summary["clock"]
+    data["storage"] = summary["storage"]
     try:  # daily usage counters, cumulative, nothing personal (kiosk/usage.py; docs/sync.md "Usage statistics")
         from kiosk import usage
 
@@ -121,14 +122,61 @@ def heartbeat_data(cache: PatronCache, trusted_hours: float | None = None) -> di
     return data
 
 
+def cache_url() -> str:
+    """The kiosk cache's URL, from the open database (kiosk/cache_db.py)."""
+    from kiosk.cache_db import cache_db
+
+    path = getattr(cache_db.obj, "database", "") if cache_db.obj is not None else ""
+    return f"sqlite:///{path}" if path else ""
+
+
+def storage_fault(client: CentralClient, exc: BaseException, url: str = "", config: dict | None = None) -> str | None:
+    """A storage fault of the kiosk cache met by the sync worker (full, read-only, missing, damaged): remembered
+    for ``kiosk sync status``, ``kiosk doctor`` and the heartbeat, and told to the central store at once by a
+    heartbeat made without the cache (the fleet page shows it). Its problem; None for any other error."""
+    from kiosk import heartbeat
+
+    problem = heartbeat.note_storage(exc, url or cache_url())
+    if problem is None:
+        return None
+    logging.getLogger(__name__).warning("kiosk cache: %s (%s)", heartbeat.STORAGE_WORDS[problem], exc)
+    try:
+        beat = heartbeat.collect(config) if config is not None else {}
+        beat["storage"] = heartbeat.storage(url or cache_url())
+        client.heartbeat(beat)
+    except Exception as sent:  # (the central store away too: the next cycle tries again)
+        logging.getLogger(__name__).info("the storage fault was not reported by heartbeat: %s", sent)
+    return problem
+
+
 def cycle(client: CentralClient, cache: PatronCache, page_size: int = 1000, progress=None,
           trusted_hours: float | None = None) -> dict:
-    """One round: push, pull, push (what the pull made possible), heartbeat. Never raises for the network."""
+    """One round: push, pull, push (what the pull made possible), heartbeat. Never raises for the network; a
+    storage fault of the cache (full, read-only, missing, damaged) ends the round with ``report["storage"]``,
+    reported by a heartbeat made without the cache (``storage_fault``)."""
+    from kiosk import heartbeat
+
+    try:
+        report = _cycle(client, cache, page_size, progress, trusted_hours)
+    except Exception as exc:
+        problem = storage_fault(client, exc)
+        if problem is None:
+            raise
+        return {"pushed": 0, "pulled": 0, "storage": problem,
+                "error": f"kiosk cache: {heartbeat.STORAGE_WORDS[problem]} ({str(exc)[:200]})"}
+    return report
+
+
+def _cycle(client: CentralClient, cache: PatronCache, page_size: int = 1000, progress=None,
+           trusted_hours: float | None = None) -> dict:
     report = {"pushed": 0, "pulled": 0, "error": ""}
     try:
         report["pushed"] += push(client, cache)["sent"]
         report["pulled"] = pull(client, cache, page_size, progress)
         report["pushed"] += push(client, cache)["sent"]
+        from kiosk import heartbeat
+
+        heartbeat.storage_ok(cache_url())  # the cache took this round's writes: a storage fault is over
         try:
             data = heartbeat_data(cache, trusted_hours)
             answer = client.heartbeat(data)
@@ -185,7 +233,23 @@ def status(cache: PatronCache, trusted_hours: float | None = None) -> dict:
         "last_error": cache.state("last_error") or None,
         "last_error_at": cache.state("last_error_at") or None,
         "clock": trusted_clock.summary(trusted_clock.DEFAULT_HOURS if trusted_hours is None else trusted_hours),
+        "storage": _storage(),
     }
+
+
+def _storage() -> dict:
+    """The cache's storage (kiosk/heartbeat.py ``storage``): ok, or full, read-only, missing, damaged."""
+    from kiosk import heartbeat
+
+    return heartbeat.storage(cache_url())
+
+
+def storage_status_json(exc: BaseException, url: str) -> str:
+    """``kiosk sync status`` for a cache that cannot be opened or read: its storage fault and the error."""
+    from kiosk import heartbeat
+
+    heartbeat.note_storage(exc, url)
+    return json.dumps({"storage": heartbeat.storage(url), "error": str(exc)[:500]}, indent=2)
 
 
 def status_json(cache: PatronCache, trusted_hours: float | None = None) -> str:

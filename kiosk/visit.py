@@ -147,7 +147,9 @@ def renew_selected_offered() -> bool:
 
 
 def renew_and_show(account, loan_ids: list[int] | None):
-    """Renew through ``services.renew`` (outbox, offline policy, upstream) and show one outcome per loan."""
+    """Renew through ``services.renew`` (outbox, offline policy, upstream) and show one outcome per loan; nothing
+    is renewed or promised on a cache that cannot record it (``services.StorageFault``: out of order)."""
+    services.check_storage()
     try:
         outcomes = services.renew(account, loan_ids, session.get("visit", ""))
     except CentralUnavailable:
@@ -160,6 +162,13 @@ def renew_and_show(account, loan_ids: list[int] | None):
     renewed.update({o.loan_id: [o.loan_id, o.renewed, o.new_due_date.isoformat() if o.new_due_date else "",
                                 o.reason, o.pending] for o in outcomes})
     session["renewed"] = list(renewed.values())
+    waiting = dict(session.get("pending_renewals", {}))  # loan id -> the queued operation's key (renewal_news)
+    for o in outcomes:
+        if o.pending and o.key:
+            waiting[str(o.loan_id)] = o.key
+        else:
+            waiting.pop(str(o.loan_id), None)
+    session["pending_renewals"] = waiting
     if any(o.renewed for o in outcomes):
         session.pop("receipt_taken", None)  # a receipt taken before these renewals does not show them
     rows = [{"outcome": o, "message": renewal_message(o.reason, o.message)} for o in outcomes]
@@ -291,7 +300,34 @@ def account_context(account) -> dict:
                 renew_selected=renew_selected_offered(), receipt_sections=receipt_sections(account))
 
 
+def renewal_news(account) -> list[dict]:
+    """Renewals this session showed as pending whose outcome the central store has given since (the web app's
+    push or the sync worker's): each as {"title", "outcome", "message"}, the session's record of it (the loans
+    receipt) made true, and no longer pending. Still waiting: nothing (the screens said pending, and it is)."""
+    waiting = session.get("pending_renewals") or {}
+    if not waiting:
+        return []
+    known = services.renewal_updates([(int(loan_id), key) for loan_id, key in waiting.items()])
+    if not known:
+        return []
+    titles = {loan.loan_id: loan.title for loan in account.loans}
+    rows = {row[0]: row for row in session.get("renewed", [])}
+    news = []
+    for loan_id, outcome in known.items():
+        rows[loan_id] = [loan_id, outcome.renewed, outcome.new_due_date.isoformat() if outcome.new_due_date else "",
+                         outcome.reason, False]
+        news.append({"title": titles.get(loan_id, ""), "outcome": outcome,
+                     "message": renewal_message(outcome.reason, outcome.message)})
+    session["renewed"] = list(rows.values())
+    session["pending_renewals"] = {k: v for k, v in waiting.items() if int(k) not in known}
+    return news
+
+
 def show_account(account):
+    services.check_storage()  # (out of order when the cache cannot record: kiosk/routes.py)
     context = account_context(account)
+    news = renewal_news(account)
     usage.account_shown(context["screen"])
+    if news:  # the account, with what became of the renewals shown pending
+        return render("_renewal_news.html", news=news, **context)
     return render("_account.html", **context)

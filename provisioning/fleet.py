@@ -119,6 +119,15 @@ def _clock(data: dict) -> str:
     return off
 
 
+def _storage(data: dict) -> str:
+    """The kiosk cache's storage fault its heartbeat reports (kiosk/heartbeat.py ``storage``): "full",
+    "read-only", "missing" or "corrupt"; "" when fine or not reported (an older kiosk)."""
+    found = data.get("storage")
+    if not isinstance(found, dict) or found.get("ok") is not False:
+        return ""
+    return str(found.get("problem") or "fault")[:20]
+
+
 def _outbox(data: dict):
     value = data.get("outbox_length")
     if value is None and isinstance(data.get("sync"), dict):
@@ -138,7 +147,7 @@ def fleet_rows(at: dt.datetime, minutes: int) -> list[dict]:
             "quiet": not revoked and is_quiet(device.last_heartbeat, at, minutes),
             "version": data.get("version") or "", "uptime": uptime_text(data.get("uptime_seconds")),
             "readers": _readers(data), "outbox": _outbox(data), "last_pull": device.last_pull,
-            "last_push": device.last_push, "errors": _errors(data),
+            "last_push": device.last_push, "errors": _errors(data), "storage": _storage(data),
         })
     return rows
 

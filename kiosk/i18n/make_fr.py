@@ -10,6 +10,8 @@ import os
 from babel.messages.catalog import Catalog
 from babel.messages.pofile import read_po, write_po
 
+from kiosk.i18n import french_spacing  # a no-break space before ":", a narrow one before ";", "!", "?"
+
 FR = {
     "Type your PIN on the keypad, then press OK.": "Saisissez votre code sur le clavier, puis appuyez sur OK.",
     "This kiosk cannot do that just now": "Cette borne ne peut pas faire cela pour le moment",
@@ -235,6 +237,20 @@ FR = {
     "Your account": "Votre compte",
     "Nothing to show": "Rien à afficher",
     "This part of your account is not shown here.": "Cette partie de votre compte n'est pas affichée ici.",
+    # the attract screen's picture and welcome, and a card just read (issue 15)
+    "Card read. One moment…": "Carte lue. Un instant…",
+    "A library card held flat over the reader below the screen.":
+        "Une carte de bibliothèque posée à plat sur le lecteur sous l'écran.",
+    "Welcome to %(library)s": "Bienvenue à %(library)s",
+    # issue 21: the out-of-order screen, and renewals' outcomes once known (kiosk/visit.py)
+    "This kiosk is out of order":
+        "Cette borne est hors service",
+    "Please go to the library desk: staff can see your account and help you there.":
+        "Adressez-vous à l'accueil de la bibliothèque : le personnel peut y consulter votre compte et vous aider.",
+    "%(title)s: your renewal is confirmed. New due date: %(date)s":
+        "%(title)s : votre prolongation est confirmée. Nouvelle date de retour : %(date)s",
+    "%(title)s: not renewed.":
+        "%(title)s : non prolongé.",
 }
 PLURALS = {
     "expires in %(num)d day.": ("expire dans %(num)d jour.", "expire dans %(num)d jours."),
@@ -259,12 +275,12 @@ def main() -> None:
         key = message.id[0] if isinstance(message.id, tuple) else message.id
         seen.add(key)
         if isinstance(message.id, tuple):
-            catalog.add(message.id, PLURALS.get(key, ("", "")))
+            catalog.add(message.id, tuple(french_spacing(form) for form in PLURALS.get(key, ("", ""))))
         else:
-            catalog.add(message.id, FR.get(key, ""))
+            catalog.add(message.id, french_spacing(FR.get(key, "")))
     for key, value in FR.items():
         if key not in seen:
-            catalog.add(key, value)
+            catalog.add(key, french_spacing(value))
     missing = [m.id for m in catalog if m.id and not m.string]
     if missing:
         raise SystemExit(f"untranslated: {missing}")

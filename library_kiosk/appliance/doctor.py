@@ -193,6 +193,26 @@ def check_trusted_time(config: dict) -> Check:
                  "let the sync worker reach the central store (`kiosk sync once`; systemctl status kiosk-sync)")
 
 
+def check_cache_storage(config: dict) -> Check:
+    """Whether the kiosk cache can be written (kiosk/heartbeat.py ``storage``): the sync worker's last fault
+    (full, read-only, missing, damaged), and a look at the file. While it fails the kiosk shows patrons an
+    out-of-order screen and sends them to the desk."""
+    from kiosk import heartbeat
+
+    found = heartbeat.storage(config["kiosk"]["cache_url"])
+    if found["ok"]:
+        return _pass("kiosk cache storage", "the kiosk cache can be written")
+    fixes = {"full": "free space on the disk (`df -h`; `journalctl --vacuum-size=100M`, old releases in "
+                     "/opt/kiosk/releases); the kiosk recovers by itself",
+             "read-only": "the file system went read-only (often a failing SD card): check `dmesg`, then "
+                          "`mount -o remount,rw` or replace the card",
+             "missing": "restart the kiosk's services (they make the cache again) and run `kiosk sync once`",
+             "corrupt": "stop the services, move the cache aside (recover its outbox: `sqlite3 FILE .recover`) and "
+                        "run `kiosk sync once`"}
+    return _fail("kiosk cache storage", f"{found['words']} ({found['detail'][:120]}): patrons are sent to the desk",
+                 fixes[found["problem"]])
+
+
 def check_clock_sync() -> Check | None:
     """systemd's view of NTP synchronisation, where systemd runs."""
     if not shutil.which("timedatectl") or not Path("/run/systemd/system").is_dir():
@@ -305,6 +325,7 @@ def run_checks(config: dict, role: str | None = None) -> list[Check]:
         checks += check_central(config)
         checks.append(check_database(config["kiosk"]["cache_url"], "kiosk cache"))
         checks.append(check_trusted_time(config))
+        checks.append(check_cache_storage(config))
         checks.append(check_policy(config))
     else:
         checks.append(check_database(config["central"]["database_url"], "central database"))

@@ -154,6 +154,8 @@ DEFAULTS: dict[str, Any] = {
     "letters": {
         "templates_dir": "",  # a folder whose files replace the shipped letter templates (store/letter_templates/)
         "library_name": "Main Library",  # signs the letters
+        "currency": "GBP",  # the fines and fees' currency in letters (ISO 4217), as the kiosk's [kiosk] currency
+        "locale": "en_GB",  # how letters write money and dates ("£7.00", "4 December 2026"); the letters' text is English
     },
     "readers": {
         "service_url": "http://127.0.0.1:8083",  # the reader service (its own process)

@@ -58,7 +58,7 @@ def test_always_emails_the_receipt_at_once_and_says_so(kiosk, kiosk_app, smtp_se
     assert 'data-testid="receipt-given"' in html and "Sent to your email address." in html
     assert "Would you like a receipt?" not in html  # nothing to choose: it went
     text = mail_text(mail_received(smtp_server)[0])
-    assert "Middlemarch" in text and "2026-12-16" in text  # the new due date
+    assert "Middlemarch" in text and "16 December 2026" in text  # the new due date
     kiosk.post("/done")
     mail_received(smtp_server, 1)  # not a second one at the end
     assert _counts(kiosk_app)["receipts_emailed"] == 1
@@ -85,7 +85,7 @@ def test_on_timeout_emails_the_receipt_when_the_patron_presses_done(kiosk, kiosk
     message = mail_received(smtp_server)[0]
     assert message["To"] == "zoe@example.org"
     text = mail_text(message)
-    assert "Middlemarch" in text and "2026-12-16" in text
+    assert "Middlemarch" in text and "16 December 2026" in text
     assert Letter.get().letter_type == "FulUserBorrowingActivityLetter"
     counts = _counts(kiosk_app)
     assert counts["receipts_at_end"] == 1 and counts["receipts_emailed"] == 1 and counts["ended_done"] == 1
@@ -111,7 +111,7 @@ def test_on_timeout_offline_queues_the_receipt_and_it_goes_when_the_central_stor
         with kiosk_app.app_context(), cache_db.connection_context():
             outbox.push(central, kiosk_app.extensions["patron_cache"])
         text = mail_text(mail_received(smtp_server)[0])
-        assert "Middlemarch" in text and "2026-12-16" in text  # applied after the renewals it follows
+        assert "Middlemarch" in text and "16 December 2026" in text  # applied after the renewals it follows
     finally:
         back.stop()
 
@@ -165,7 +165,7 @@ def test_on_timeout_with_a_new_renewal_after_a_receipt_sends_the_new_one(kiosk, 
     kiosk.post("/renew", data={"loan_id": str(Loan.get(Loan.title == "Les Misérables").id)}, headers=HX)
     kiosk.post("/done")
     messages = mail_received(smtp_server, 2)
-    assert "2026-12-16" in mail_text(messages[1])
+    assert "16 December 2026" in mail_text(messages[1])
 
 
 def test_on_timeout_with_receipts_print_is_refused_at_start(config):
@@ -219,9 +219,9 @@ def test_fees_by_email_in_utf8(fees, kiosk_app, smtp_server):
     assert body.get_content_charset() == "utf-8"
     text = mail_text(message)
     assert "Dear Zoë Ólafsdóttir" in text
-    assert "* Lost item replacement fee (Les Misérables)" in text and ": 45.00" in text
+    assert "* Lost item replacement fee (Les Misérables)" in text and ": £45.00" in text
     assert "Overdue fine" in text and "Paid long ago" not in text
-    assert "Total owed: 47.50" in text
+    assert "Total owed: £47.50" in text
     html = message.get_payload()[1].get_payload(decode=True).decode("utf-8")
     assert "<td>Les Misérables</td>" in html and "47.50" in html
     letter = Letter.get()

@@ -25,7 +25,7 @@ def test_loans_receipt_by_email_after_renewals(kiosk, smtp_server):
     assert "Sent to your email address." in kiosk.post("/receipt", data={"how": "email"}, headers=HX).get_data(
         as_text=True)
     text = mail_text(mail_received(smtp_server)[0])
-    assert "Middlemarch" in text and "2026-12-16" in text  # the new due date
+    assert "Middlemarch" in text and "16 December 2026" in text  # the new due date
 
 
 def test_loans_receipt_printed(kiosk, printer_file):

@@ -92,3 +92,18 @@ def test_a_letter_without_an_address_is_failed_at_once_and_never_queued(central_
     letter = _queue(patron("P1"), config)
     assert letter.status == "failed" and "no usable email address" in letter.error
     assert letters.queued_count() == 0
+
+
+def test_a_letter_writes_money_in_the_library_s_currency_and_dates_as_its_locale_writes_them(central_db):
+    from library_kiosk.central.store.accounts import build_account
+    from tests.store.factories import fine, loan
+
+    user = _patron()
+    fine(user, "7.5")
+    loan(user, "Middlemarch", due=dt.date(2026, 12, 16))
+    account = build_account(user)
+    _subject, text, html = letters.render_letter("FulUserBorrowingActivityLetter", account)
+    assert "due 16 December 2026" in text and "Total owed: £7.50" in text and "2026-12-16" not in text
+    _subject, text, html = letters.render_letter("FulFinesFeesNotificationLetter", account, currency="EUR",
+                                                 locale="fr_FR")
+    assert "7,50\u00a0€" in text and "7,50\u00a0€" in html and "Total owed" in text

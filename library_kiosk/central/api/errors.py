@@ -53,5 +53,38 @@ def init_app(app) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
+        if connection_lost(exc):  # a PostgreSQL backend killed or restarted: expected, one line, retried
+            app.logger.warning("database connection lost, request refused (the client retries): %s",
+                               str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__)
+            _drop_connection()
+            return error_response(503, "database_unavailable",
+                                  "The central store's database connection was lost. Try again in a moment.")
         app.logger.exception("unexpected error")
         return error_response(500, "internal_error", "The central store could not complete the request.")
+
+
+LOST = ("terminating connection", "server closed the connection", "connection already closed",
+        "connection to server", "could not connect to server", "ssl connection has been closed",
+        "the connection is closed", "cursor already closed", "connection not open")
+
+
+def connection_lost(exc: BaseException) -> bool:
+    """Whether ``exc`` is the database connection gone (a PostgreSQL backend killed, the server restarted), not a
+    bug: peewee's ``OperationalError``/``InterfaceError`` with psycopg2's words for it."""
+    import peewee
+
+    return isinstance(exc, (peewee.OperationalError, peewee.InterfaceError)) and any(
+        words in str(exc).lower() for words in LOST)
+
+
+def _drop_connection() -> None:
+    """Close this request's broken connection for good, so the pool never hands it out again (the next request
+    takes a new one): peewee's pool would otherwise keep a connection whose backend is gone."""
+    from library_kiosk.central.store.db import database
+
+    try:
+        if not database.is_closed():
+            manual = getattr(database.obj, "manual_close", None)
+            (manual or database.close)()
+    except Exception:  # (already unusable: nothing more to give back)
+        pass

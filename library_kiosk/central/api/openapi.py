@@ -99,7 +99,7 @@ OPENAPI = {
                      "requestBody": {"required": False, "content": {"application/json": {"schema": {
                          "type": "object", "properties": {
                              "primary_id": {"type": "string"},
-                             "reason": {"enum": ["help", "card", "pin", "renewal", "other"]}}}}}},
+                             "reason": {"enum": ["help", "card", "pin", "renewal", "other", "out_of_order"]}}}}}},
                      "responses": {"201": _ok("StaffCall", "Recorded"), "400": _ERROR}},
             "get": {"summary": "Open calls for staff, oldest first",
                     "parameters": [{"name": "limit", "in": "query", "schema": {"type": "integer"}}],

@@ -10,7 +10,8 @@ import peewee as pw
 from library_kiosk.central.store.models import BaseModel, _now
 
 REASONS = {"help": "Needs help", "card": "Problem with a card", "pin": "Problem with a PIN",
-           "renewal": "Problem with a renewal", "other": "Other"}
+           "renewal": "Problem with a renewal", "other": "Other",
+           "out_of_order": "Kiosk out of order (its storage)"}  # called by the kiosk itself (kiosk/services.py)
 
 
 class StaffCall(BaseModel):

@@ -76,7 +76,12 @@ MAX_ATTEMPTS = 30  # with the back-off below, about a day of trying before a let
 SWEEP_LIMIT = 20
 
 
-def _environment(templates_dir: str = "") -> jinja2.Environment:
+def _environment(templates_dir: str = "", currency: str = "GBP", locale: str = "en_GB") -> jinja2.Environment:
+    """The letters' templates, with ``money`` (in ``currency``, ISO 4217) and ``long_date`` as ``locale`` writes
+    them: a letter reads "£7.00" and "4 December 2026", never "7.00" or "2026-12-04"."""
+    from babel.dates import format_date
+    from babel.numbers import format_currency
+
     folders = [templates_dir] if templates_dir else []
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(folders + [SHIPPED]),
@@ -84,7 +89,49 @@ def _environment(templates_dir: str = "") -> jinja2.Environment:
         undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
     )
     env.globals.update(describe=codes.describe, codes=codes)
+    env.filters["money"] = lambda value: format_currency(value or 0, currency.upper(), locale=locale)
+    env.filters["long_date"] = lambda value: format_date(value, "d MMMM y", locale=locale) if value else ""
     return env
+
+
+REPLAY_REASONS = {  # a renewal the kiosk promised, refused at replay: what the letter says, true to the loan
+    "limit": "This item has already been renewed the maximum number of times, so it could not be renewed again.",
+    "requested": "Another patron requested this item before your renewal reached the library, so it could not "
+                 "be renewed.",
+    "returned": "This item has been returned, so there was nothing to renew.",
+    "unknown_loan": "This loan is no longer on your account, so there was nothing to renew.",
+}
+
+
+def replay_item(title: str, result: dict, told: dict, due: dt.date | None, renewals: int | None,
+                last_day: dt.date | None) -> dict:
+    """One loan of a ``RenewalRefusedLetter``: a renewal a kiosk promised offline (``told``: its local decision,
+    with ``renewals``, the count it saw, when it sent one) that the central store refused at replay (``result``);
+    ``due``/``renewals``: the loan as it is now; ``last_day``: the membership's last valid day.
+
+    Says what happened to the loan, never a reason that is not true: when the loan was renewed meanwhile (the
+    same renewal made at another kiosk or at the desk), the refusal only means it was not renewed twice, so the
+    letter says it *was* renewed, once, and until when."""
+    seen = told.get("renewals")
+    promised = told.get("new_due_date") or ""
+    if due is not None and renewals is not None:
+        renewed_meanwhile = (renewals > seen if isinstance(seen, int)
+                             else bool(promised) and due.isoformat() >= promised[:10])
+        if renewed_meanwhile:
+            return {"title": title, "renewed": True, "due_date": due,
+                    "reason": f"This loan was renewed once (the renewal reached the library from another kiosk or "
+                              f"the desk first), so it was not renewed twice. It is due on {due:%d %B %Y}."}
+    reason = result.get("reason", "")
+    if reason == "no_extension" and due is not None:
+        if last_day is not None and last_day <= due:
+            text = (f"Your membership ends on {last_day:%d %B %Y} and this loan is already due then, so it could "
+                    f"not be renewed. It is due on {due:%d %B %Y}.")
+        else:
+            text = (f"This loan is already due on {due:%d %B %Y}, as late as a renewal today would make it, so "
+                    "it was not renewed.")
+    else:
+        text = REPLAY_REASONS.get(reason) or result.get("message") or "It could not be renewed."
+    return {"title": title, "renewed": False, "due_date": due, "reason": text}
 
 
 def request_sections(account: Account) -> list[dict]:
@@ -93,11 +140,13 @@ def request_sections(account: Account) -> list[dict]:
             for status, title in REQUEST_SECTIONS]
 
 
-def render_letter(letter_type: str, account: Account, templates_dir: str = "", **context) -> tuple[str, str, str]:
-    """(subject, plain text, HTML) of ``letter_type`` for ``account``."""
+def render_letter(letter_type: str, account: Account, templates_dir: str = "", currency: str = "GBP",
+                  locale: str = "en_GB", **context) -> tuple[str, str, str]:
+    """(subject, plain text, HTML) of ``letter_type`` for ``account``, money in ``currency`` and dates as
+    ``locale`` writes them (``[letters]``)."""
     if letter_type not in LETTER_TYPES:
         raise ValueError(f"unknown letter type {letter_type!r}")
-    env = _environment(templates_dir)
+    env = _environment(templates_dir, currency, locale)
     values = {"account": account, "today": clock.today(), "library_name": "the Library",
               "sections": request_sections(account), **context}
     subject = env.get_template(f"{letter_type}.subject.txt").render(values).strip()
@@ -113,7 +162,9 @@ def _render_for(user: User, letter_type: str, config: dict, channel: str, contex
     account = build_account(user)
     letters_config = config.get("letters", {})
     context.setdefault("library_name", letters_config.get("library_name") or "the Library")
-    subject, text, html = render_letter(letter_type, account, letters_config.get("templates_dir", ""), **context)
+    subject, text, html = render_letter(letter_type, account, letters_config.get("templates_dir", ""),
+                                        letters_config.get("currency", "GBP"), letters_config.get("locale", "en_GB"),
+                                        **context)
     recipient = account.preferred_email if channel == "email" else "print"
     return recipient, subject, text, html
 

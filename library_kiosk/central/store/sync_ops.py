@@ -59,11 +59,12 @@ def renew(device: str, key: str, payload: dict, context: dict) -> dict:
     letter_status = ""
     if refused:
         titles = {int(k): v for k, v in (payload.get("titles") or {}).items()}
-        letter_status = _refusal_letter(user, refused, titles, device, key, context)
+        letter_status = _refusal_letter(user, refused, titles, device, key, context, told)
+        said = {r["loan_id"]: item["reason"] for r, item in zip(refused, _letter_items(user, refused, titles, told))}
         for r in refused:
             SyncConflict.create(device=device, op_key=key, op_type="renew", primary_id=user.primary_id,
                                 reason="renewal_refused_at_replay",
-                                detail=f"loan {r['loan_id']} ({titles.get(r['loan_id'], '')}): {r['message']}"
+                                detail=f"loan {r['loan_id']} ({titles.get(r['loan_id'], '')}): {said[r['loan_id']]}"
                                        + _promised(told[r["loan_id"]]),
                                 letter_status=letter_status)
     return {"results": results, "pending_refused": [r["loan_id"] for r in refused], "letter": letter_status}
@@ -77,13 +78,31 @@ def _promised(decision: dict) -> str:
     return " [the kiosk said: renewed]"
 
 
-def _refusal_letter(user, refused: list[dict], titles: dict, device: str, key: str, context: dict) -> str:
+def _letter_items(user, refused: list[dict], titles: dict, told: dict) -> list[dict]:
+    """Each refused loan as the letter tells it (``letters.replay_item``): what happened to the loan, read now."""
+    from library_kiosk.central.store.letters import replay_item
+    from library_kiosk.central.store.models import Loan
+    from library_kiosk.domain.membership import last_valid_day
+
+    items = []
+    for r in refused:
+        loan = Loan.get_or_none((Loan.id == r["loan_id"]) & (Loan.user == user))
+        if loan is not None and loan.status == "RETURNED":  # off the account ("unknown_loan"): returned, in truth
+            r = {**r, "reason": "returned"}
+        items.append(replay_item(titles.get(r["loan_id"], f"loan {r['loan_id']}"), r, told.get(r["loan_id"], {}),
+                                 loan.due_date if loan else None, loan.renewals if loan else None,
+                                 last_valid_day(user.expiry_date)))
+    return items
+
+
+def _refusal_letter(user, refused: list[dict], titles: dict, device: str, key: str, context: dict,
+                    told: dict | None = None) -> str:
     """Queue the RenewalRefusedLetter in this transaction (sent after commit); its status: queued, or failed."""
     try:
         from library_kiosk.central.store.letters import queue_letter
     except ImportError:  # the letters module is missing: the SyncConflict rows are the record
         return "none"
-    items = [{"title": titles.get(r["loan_id"], f"loan {r['loan_id']}"), "reason": r["message"]} for r in refused]
+    items = _letter_items(user, refused, titles, told or {})
     letter = queue_letter(user, "RenewalRefusedLetter", context["config"], operator=f"kiosk:{device}",
                           device=device, op_key=key, refused=items)
     _after_commit(context, letter)

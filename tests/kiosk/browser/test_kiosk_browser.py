@@ -329,7 +329,7 @@ def test_fines_and_fees_receipt_printed_and_emailed(page, kiosk_url, kiosk_app, 
     page.locator("#fees-notice").get_by_text("Sent to your email address.").wait_for()
     message = mail_received(smtp_server)[0]
     body = message.get_payload()[0].get_payload(decode=True).decode("utf-8")
-    assert "fines and fees" in message["Subject"] and "Total owed: 47.50" in body and "Les Misérables" in body
+    assert "fines and fees" in message["Subject"] and "Total owed: £47.50" in body and "Les Misérables" in body
 
 
 def test_on_timeout_receipt_emailed_when_the_patron_walks_away(page, kiosk_url, kiosk_app, smtp_server):
