@@ -38,3 +38,8 @@ def test_sync_streams_documents_built_ahead_then_a_delta():
 def test_feed_loads_every_patron_then_updates_the_changed_ones():
     stderr = _run("feed", "--patrons", "500").stderr
     assert "'created': 500, 'updated': 0" in stderr and "'updated': 5, 'unchanged': 495" in stderr
+
+
+def test_faults_plays_a_short_history_under_faults_with_no_violation(tmp_path):
+    figures = _bench("faults", "--minutes", "0", "--steps", "8", "--seed", "4", "--dir", str(tmp_path / "faults"))
+    assert (figures["violations"], figures["rounds"], figures["operations"] > 0) == (0, 1, True)

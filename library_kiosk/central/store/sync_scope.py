@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import peewee as pw
 
 from library_kiosk.central.store import changes
-from library_kiosk.central.store.db import database
+from library_kiosk.central.store.db import database, write_transaction
 from library_kiosk.central.store.models import BaseModel, Loan, User
 from library_kiosk.domain import clock
 
@@ -100,7 +100,7 @@ def note_active(scope: Scope, primary_ids, now: dt.datetime | None = None) -> li
         return []
     entered = [] if scope.everyone else sorted(set(wanted) - in_scope(scope, wanted, now))
     recent = now - NOTE_EVERY
-    with database.atomic():
+    with write_transaction():  # reads, then writes: on SQLite it waits for another writer instead of failing
         fresh = {pid for chunk in _chunks(wanted) for (pid,) in PatronActivity.select(PatronActivity.primary_id)
                  .where(PatronActivity.primary_id.in_(chunk) & (PatronActivity.last_active >= recent)).tuples()}
         stale = [pid for pid in wanted if pid not in fresh]
