@@ -1,12 +1,13 @@
-"""Find a patron (identifier, or surname and initial), open the record, register a member."""
+"""Find a patron (any part of a name, an identifier, an email address or a phone number), open the record,
+register a member."""
 from __future__ import annotations
 
-from flask import Blueprint, current_app, request, url_for
+from flask import Blueprint, current_app, redirect, request, url_for
 from htmx_flask import request as htmx_request
 
-from library_kiosk.central.store import accounts, fees, letters, registration, staff
+from library_kiosk.central.store import accounts, fees, letters, patron_search, registration, staff
 from library_kiosk.central.store.desk import actions_for, all_loans
-from library_kiosk.central.store.models import User, UserGroup
+from library_kiosk.central.store.models import UserGroup
 from library_kiosk.central.store.records import EXTERNAL_NOTICE, is_external, row_editable
 from library_kiosk.domain.membership import expiry_from_card
 from provisioning.views import check_card_barcode, operator, or_404, render, requires, today, upstream_writer
@@ -15,27 +16,18 @@ bp = Blueprint("patrons", __name__)
 TABS = ("general", "contact", "identifiers", "fees", "statistics", "notes", "loans", "requests", "letters")
 
 
-def search(query: str) -> list[User]:
-    """An identifier match, else surname with optional initial: ``Smith J`` or ``Smith, J``."""
-    found = accounts.find_user(query)
-    if found is not None:
-        return [found]
-    parts = query.replace(",", " ").split()
-    if not parts:
-        return []
-    where = User.last_name ** f"{parts[0]}%"
-    if len(parts) > 1:
-        where &= User.first_name ** f"{parts[1][0]}%"
-    return list(User.select().where(where).order_by(User.last_name, User.first_name).limit(50))
-
-
 @bp.get("/")
 def find():
+    """The station's search (library_kiosk/central/store/patron_search.py); an identifier or primary id that names
+    one record exactly (a scanned barcode, a tapped card) opens that record."""
     query = request.args.get("q", "").strip()
-    results = search(query) if query else []
-    if query and len(results) == 1 and not htmx_request.htmx:
-        return patron_page(results[0].primary_id)
-    return render("find.html", query=query, results=results, searched=bool(query))
+    page = request.args.get("page", "")
+    exact = accounts.find_user(query) if query and not page else None
+    if exact is not None:
+        target = url_for("patrons.patron", primary_id=exact.primary_id)
+        return ("", 204, {"HX-Redirect": target}) if htmx_request.htmx else redirect(target)
+    found = patron_search.search(query, int(page) if page.isdigit() else 1) if query else None
+    return render("find.html", query=query, found=found, searched=bool(query))
 
 
 @bp.get("/patrons/<primary_id>")

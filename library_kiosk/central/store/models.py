@@ -68,6 +68,8 @@ class User(BaseModel):
     campus_code = pw.CharField(max_length=40, default="")
     birth_date = pw.DateField(null=True)
     gender = pw.CharField(max_length=20, default="")
+    # the names normalised for the station's search, NULL until computed (patron_search.py keeps it and indexes it)
+    search_name = pw.TextField(null=True)
     created = pw.DateTimeField(default=_now)
     updated = pw.DateTimeField(default=_now)
 

@@ -11,7 +11,7 @@ import datetime as dt
 
 import peewee as pw
 
-from library_kiosk.central.store import changes, staff
+from library_kiosk.central.store import changes, patron_search, staff
 from library_kiosk.central.store.db import database
 from library_kiosk.central.store.fleet_keys import pin_fields
 from library_kiosk.central.store.models import Address, Email, Identifier, Note, Phone, Statistic, User, _now
@@ -89,7 +89,7 @@ def update_general(user: User, form, operator: str) -> None:
     changed = sorted(k for k in fields if k.endswith("_hash") or str(getattr(user, k)) != str(fields[k])
                      if k != "pin_check")  # said as pin_hash
     _write(user, operator, "patron.update", "changed " + (", ".join(changed) or "nothing"),
-           lambda: User.update(**fields).where(User.id == user.id).execute())
+           lambda: (User.update(**fields).where(User.id == user.id).execute(), patron_search.refresh([user.id])))
 
 
 def set_rs_library(user: User, library: str, operator: str, rs_libraries=()) -> bool:

@@ -13,7 +13,7 @@ from decimal import Decimal
 
 import peewee as pw
 
-from library_kiosk.central.store import changes, staff
+from library_kiosk.central.store import changes, patron_search, staff
 from library_kiosk.central.store.db import database
 from library_kiosk.central.store.fleet_keys import pin_fields
 from library_kiosk.central.store.models import Address, Email, Fee, Identifier, Statistic, User, UserGroup
@@ -200,6 +200,7 @@ def register(form, today: dt.date, operator: str, rs_libraries=(), writer=None) 
                 primary_id=_next_primary_id(), first_name=values["first_name"], last_name=values["last_name"],
                 user_group=group, expiry_date=values["expiry_date"], account_type="INTERNAL", record_type="STAFF",
                 rs_library=values["rs_library"], password_hash=hash_secret(values["password"]))
+            patron_search.refresh([user.id])  # the station search's key of the new names
             if values["pin"]:  # the slow hash and the offline check value (fleet_keys.py) need the primary id
                 User.update(**pin_fields(user.primary_id, values["pin"])).where(User.id == user.id).execute()
             Email.create(user=user, preferred=True, **values["email"])

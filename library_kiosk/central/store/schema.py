@@ -1,6 +1,7 @@
 """Creating, emptying and seeding the central store's tables."""
 from __future__ import annotations
 
+from library_kiosk.central.store import patron_search
 from library_kiosk.central.store.db import bind, database, is_postgres
 from library_kiosk.central.store.devices import AppliedOp, Device, SyncConflict, SyncConflictDealt
 from library_kiosk.central.store.documents import PatronDocument
@@ -39,6 +40,7 @@ def create_tables(db=None) -> None:
     db = db or database
     db.create_tables(ALL_MODELS, safe=True)
     add_missing_columns(db)
+    patron_search.prepare(db)  # the search key's index, and the key of records written without it
 
 
 def add_missing_columns(db, models=None) -> list[str]:

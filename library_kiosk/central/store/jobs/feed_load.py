@@ -12,7 +12,7 @@ import datetime as dt
 
 import peewee as pw
 
-from library_kiosk.central.store import bulk, changes
+from library_kiosk.central.store import bulk, changes, patron_search
 from library_kiosk.central.store.db import database, is_postgres
 from library_kiosk.central.store.jobs.feed_parse import CORE_FIELDS, FeedRecord
 from library_kiosk.central.store.jobs.feed_validate import SEGMENTS, FeedChecks, read_store
@@ -128,6 +128,7 @@ class FeedLoader:
         ids = _insert_users(new, self.source, now) if new else {}
         if changed:
             _update_users(changed, now)
+        patron_search.refresh([*ids.values(), *(uid for uid, _rec, core_diff, _s in changed if core_diff)])
         _replace_segments(_new_segment_rows(new, ids), changed)
         # the batch's Change rows (what changes.record_many writes, in one statement per batch), under the
         # change sequence's writer lock so kiosks never read a later seq before this one commits (PostgreSQL)
