@@ -21,6 +21,7 @@ The floor here is the app's own start: growth, not absolute size, is the figure.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import random
 import re
@@ -206,11 +207,13 @@ class Crowd:
     """The simulated people, a thread each, doing one thing after another until ``stop`` is set."""
 
     def __init__(self, tally: Tally, kiosk: str, station: str, reader: str, barcodes: list[str],
-                 staff: tuple[str, str]):
+                 staff: tuple[str, str], patrons_at_once: bool = False):
         self.tally, self.kiosk, self.station, self.reader = tally, kiosk, station, reader
         self.barcodes, self.staff = barcodes, staff
         self.stop = threading.Event()
-        self.at_the_kiosk = threading.Lock()  # one patron at a time at a kiosk's screen; everything else is concurrent
+        # one patron at a time at a kiosk's screen, everything else concurrent; or (--patrons-at-once) every
+        # simulated person a patron session of their own at once, as many screens on one kiosk web app would be
+        self.at_the_kiosk = contextlib.nullcontext() if patrons_at_once else threading.Lock()
 
     def person(self, number: int) -> None:
         rng = random.Random(number)
@@ -246,6 +249,8 @@ def main(argv: list[str]) -> dict:
     parser = argparse.ArgumentParser(prog="python -m bench soak")
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--clients", type=int, default=4, help="concurrent simulated people")
+    parser.add_argument("--patrons-at-once", action="store_true",
+                        help="patron sessions run concurrently (one per client), not one at a time")
     parser.add_argument("--dir", default=None, help="work folder (default var/bench/soak, made afresh)")
     args = parser.parse_args(argv)
     work = os.path.abspath(args.dir or "var/bench/soak")
@@ -295,7 +300,7 @@ def main(argv: list[str]) -> dict:
 
 def _soak(args, kiosk, station, reader, barcodes, staff, pids) -> dict:
     tally = Tally()
-    crowd = Crowd(tally, kiosk, station, reader, barcodes, staff)
+    crowd = Crowd(tally, kiosk, station, reader, barcodes, staff, args.patrons_at_once)
     duration = args.minutes * 60
     warmup = max(30.0, duration * 0.1)
     samples: dict[str, list[dict]] = {name: [] for name in pids}

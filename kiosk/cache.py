@@ -43,8 +43,11 @@ def open_cache(url: str) -> pw.Database:
     outbox operation or page survives a power cut, not only a crash of the process."""
     if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
         make_database(url)  # creates the folder
+        # lock_type IMMEDIATE: every transaction takes the write lock first, waiting its busy timeout for it. A
+        # deferred one that reads, then writes, fails at once with "database is locked" when another connection
+        # (the web app's other threads, the sync worker) committed in between: SQLite cannot wait there.
         db = pw.SqliteDatabase(url[len("sqlite:///"):], pragmas={**SQLITE_PRAGMAS, "synchronous": "full"},
-                               check_same_thread=False)
+                               check_same_thread=False, lock_type="IMMEDIATE")
     else:
         db = make_database(url)
     cache_db.initialize(db)
@@ -192,11 +195,11 @@ class PatronCache:
         for record in records:
             check_record(record)
         ids = [r["primary_id"] for r in records]
-        cached = dict(CachedPatron.select(CachedPatron.primary_id, CachedPatron.seq)
-                      .where(CachedPatron.primary_id.in_(ids)).tuples()) if ids else {}
-        fresh = [r for r in records if r["seq"] >= cached.get(r["primary_id"], 0)
-                 and (r["kind"] == "upsert" or r["primary_id"] in cached)]
-        with cache_db.atomic():
+        with cache_db.atomic():  # (the write lock first: open_cache) read and written as one step
+            cached = dict(CachedPatron.select(CachedPatron.primary_id, CachedPatron.seq)
+                          .where(CachedPatron.primary_id.in_(ids)).tuples()) if ids else {}
+            fresh = [r for r in records if r["seq"] >= cached.get(r["primary_id"], 0)
+                     and (r["kind"] == "upsert" or r["primary_id"] in cached)]
             self._write(fresh)
         return len(fresh)
 

@@ -64,3 +64,34 @@ def test_pull_in_pages_resumes_from_the_cursor(kiosk_app, central_db):
         sync.pull(kiosk_app.extensions["central"], cache, page_size=3, progress=lambda n, c: seen.append(n))
         assert seen == [3, 6, 7]
         assert cache.count() == 7 and cache.cursor() == 7
+
+
+def test_records_applied_by_many_threads_at_once_wait_for_each_other_never_fail(kiosk_app, central_db):
+    """The soak's 50 patrons at once (issue 21, finding 2 at the web app): each tap applies the patron's fresh
+    record to the cache; a read-then-write transaction that did not take the write lock first failed at once with
+    "database is locked" whenever another thread committed in between (7% of the soak's taps answered 500)."""
+    import threading
+
+    for number in range(8):
+        patron(f"P{number}", barcode=f"3100000000{number:04d}", card=f"04DD00000000{number:02d}")
+    cache: PatronCache = kiosk_app.extensions["patron_cache"]
+    with cache_db.connection_context():
+        records = kiosk_app.extensions["central"].changes(0)["records"]
+    assert len(records) == 8
+    failures, start = [], threading.Barrier(8)
+
+    def tap_after_tap(record):
+        with cache_db.connection_context():  # each thread its own connection, as the web app's threads
+            start.wait()
+            for round_ in range(40):
+                try:
+                    cache.apply_records([{**record, "seq": record["seq"] + round_}])
+                except Exception as exc:
+                    failures.append(f"{type(exc).__name__}: {exc}")
+
+    threads = [threading.Thread(target=tap_after_tap, args=(record,)) for record in records]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
