@@ -30,6 +30,9 @@ from library_kiosk import settings
 from library_kiosk.domain import clock
 from library_kiosk.domain.checksums import batch_checksum
 
+# 5xx answers that are the central store's definite word, not its absence: its mail server is down (a letter
+# was attempted and recorded as failed). They raise CentralError like a refusal: nothing is queued to send again.
+DEFINITE_SERVER_ERRORS = frozenset({"mail_unavailable"})
 VISIT_HEADER = "X-Kiosk-Visit"  # the patron's visit at this kiosk, which the central store opened (docs/sync.md)
 
 
@@ -48,6 +51,16 @@ class CentralUnavailable(Exception):
     def __init__(self, message: str, not_sent: bool = False):
         super().__init__(message)
         self.not_sent = not_sent
+
+
+def _error_code(response: requests.Response) -> str:
+    """The ``error.code`` of a JSON error answer ("" for anything else)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    error = body.get("error") if isinstance(body, dict) else None
+    return str(error.get("code", "")) if isinstance(error, dict) else ""
 
 
 def _not_sent(exc: Exception) -> bool:
@@ -234,7 +247,7 @@ class CentralClient:
         except requests.RequestException as exc:
             raise CentralUnavailable(str(exc), not_sent=_not_sent(exc)) from exc
         self._note_time(response, sent)
-        if response.status_code >= 500:
+        if response.status_code >= 500 and _error_code(response) not in DEFINITE_SERVER_ERRORS:
             raise CentralUnavailable(f"central store answered {response.status_code}")
         return response
 

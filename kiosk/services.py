@@ -777,7 +777,7 @@ def email_letter(primary_id: str, letter_type: str, context: dict | None = None,
     """
     try:
         answer = _central().send_letter(primary_id, letter_type, context, visit)
-    except CentralError as exc:  # 422: no usable address, or the mail server refused
+    except CentralError as exc:  # 422: no usable address; 503 mail_unavailable: the mail server refused
         return LetterOutcome(False, exc.message)
     return LetterOutcome(answer.get("status") == "sent")
 

@@ -6,11 +6,14 @@ from flask import Blueprint, current_app, jsonify, request
 from library_kiosk.central.api.auth import current_device, require_visit
 from library_kiosk.central.api.errors import ApiError, int_arg
 from library_kiosk.central.api.openapi import OPENAPI
-from library_kiosk.central.store import circulation, kiosk_calls, letters, pin_checks, staff
+from library_kiosk.central.store import circulation, kiosk_calls, letters, mail, pin_checks, staff
 from library_kiosk.central.store.accounts import build_account, find_user, get_user, kiosk_document
 from library_kiosk.domain.blocks import active_blocks
 
 bp = Blueprint("api", __name__)
+# The largest id a row can have on either database (PostgreSQL's ``serial``): a larger one names no row, and
+# SQLite or PostgreSQL would fail on it (OverflowError, out of range) rather than find nothing.
+MAX_ROW_ID = 2**31 - 1
 
 
 def _today():
@@ -93,8 +96,8 @@ def renew_many(primary_id):
         raise ApiError(400, "invalid_body", "The body is not valid JSON.")
     if not isinstance(body, dict):
         raise ApiError(400, "invalid_body", "The body must be a JSON object.")
-    loan_ids = body.get("loan_ids")
-    if loan_ids is not None and (
+    loan_ids = body.get("loan_ids")  # absent: every open loan; null is no list (it never means "all")
+    if "loan_ids" in body and (
         not isinstance(loan_ids, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in loan_ids)
     ):
         raise ApiError(400, "invalid_body", "loan_ids must be a list of loan ids (whole numbers).")
@@ -131,7 +134,7 @@ def send_letter(primary_id):
         raise ApiError(400, "invalid_letter_type", f"letter_type must be one of {', '.join(KIOSK_LETTERS)}.")
     if body.get("channel", "email") != "email":
         raise ApiError(400, "invalid_channel", "Letters from a kiosk go by email only.")
-    context = body.get("context") or {}
+    context = body.get("context", {})  # 0, false, null or a list is no context: refused, nothing attempted
     if not isinstance(context, dict):
         raise ApiError(400, "invalid_body", "context must be a JSON object.")
     allowed = {key: context[key] for key in ("renewals",) if key in context}
@@ -142,8 +145,10 @@ def send_letter(primary_id):
                        "Please try again later, or ask at the desk.")
     letter = letters.send_letter(user, letter_type, current_app.config["KIOSK"], f"kiosk:{_device()}",
                                  channel="email", today=_today(), **allowed)
-    if letter.status != "sent":
+    if letter.status != "sent" and not mail.usable_address(letter.recipient):  # the patron's data: a 422
         raise ApiError(422, "letter_not_sent", letter.error or "The letter was not sent.")
+    if letter.status != "sent":  # the mail server down or refusing: this side's fault, try again later
+        raise ApiError(503, "mail_unavailable", letter.error or "The mail server cannot be reached just now.")
     return jsonify(letter_id=letter.id, status=letter.status), 201
 
 
@@ -168,7 +173,7 @@ def pin_lockout(primary_id):
 
 
 def _call_json(call) -> dict:
-    return {"id": call.id, "created": call.created.isoformat(), "device": call.device, "reason": call.reason,
+    return {"id": call.id, "created": pin_checks.iso(call.created), "device": call.device, "reason": call.reason,
             "primary_id": call.primary_id, "status": call.status}
 
 
@@ -177,7 +182,7 @@ def create_staff_call():
     """A patron at a kiosk asks for staff."""
     body = _json_body()
     reason = body.get("reason", "help")
-    if reason not in kiosk_calls.REASONS:
+    if not isinstance(reason, str) or reason not in kiosk_calls.REASONS:  # (an object or list: no reason either)
         raise ApiError(400, "invalid_reason", f"reason must be one of {', '.join(kiosk_calls.REASONS)}.")
     primary_id = body.get("primary_id") or ""
     if not isinstance(primary_id, str):
@@ -195,6 +200,8 @@ def list_staff_calls():
 @bp.post("/api/v1/staff-calls/<int:call_id>/close")
 def close_staff_call(call_id):
     """Close a call this kiosk made (staff close any call at the station; a kiosk only its own: 403)."""
+    if call_id > MAX_ROW_ID:
+        raise ApiError(404, "call_not_found", "No open call has this id.")
     call = kiosk_calls.StaffCall.get_or_none(kiosk_calls.StaffCall.id == call_id)
     if call is None or call.status != "open":
         raise ApiError(404, "call_not_found", "No open call has this id.")

@@ -80,7 +80,13 @@ OPENAPI = {
                     "context": {"type": "object"}}}}}},
             "responses": {"201": {"description": "Sent", "content": {"application/json": {"schema": {
                 "$ref": "#/components/schemas/LetterResult"}}}},
-                "422": _ERROR, "400": _ERROR, "403": _NO_VISIT, "404": _ERROR,
+                "422": {"description": "letter_not_sent: the patron has no usable email address (a failed letter "
+                                       "is recorded)",
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+                "503": {"description": "mail_unavailable: the mail server could not be reached or did not take "
+                                       "the message (a failed letter is recorded); try again later",
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+                "400": _ERROR, "403": _NO_VISIT, "404": _ERROR,
                 "429": {"description": "Kiosks have already asked [central] letters_per_patron_per_hour letters "
                                        "for this patron within the last hour; nothing was sent",
                         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}}}},

@@ -241,6 +241,8 @@ def push_ops():
 def heartbeat():
     device = current_device()
     body = _json_object(MAX_HEARTBEAT_BYTES)
+    if "usage" in body and body["usage"] is None:  # absent is "no counters"; null is a malformed usage
+        raise ApiError(400, "invalid_usage", "usage must be an object of days.")
     counted = _usage(device, body.pop("usage", None))  # checked before anything is written
     devices.note_heartbeat(device, body)
     _send_letters()  # the sweeper: each kiosk's sync cycle sends letters a crash or a mail outage left queued

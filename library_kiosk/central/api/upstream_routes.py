@@ -66,6 +66,8 @@ def end_visit(primary_id):
 
 @bp.post("/api/v1/upstream/replay")
 def replay():
+    if _upstream().kind == "local":  # the store is the library system: nothing is ever queued or unknown
+        return jsonify(sent=0, renewed=0, refused=0, checked=0, pending=0)
     counts = cache.replay(_upstream(), current_app.config["TODAY"]())
     return jsonify(**counts, pending=cache.pending_count())
 

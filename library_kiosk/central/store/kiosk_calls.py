@@ -24,7 +24,7 @@ class StaffCall(BaseModel):
 
 
 def create_call(device: str, reason: str, primary_id: str = "") -> StaffCall:
-    if reason not in REASONS:
+    if not isinstance(reason, str) or reason not in REASONS:
         raise ValueError(f"unknown reason {reason!r}; one of {', '.join(REASONS)}")
     return StaffCall.create(device=device[:100], reason=reason, primary_id=(primary_id or "")[:100])
 
