@@ -385,9 +385,17 @@ def _probe_write() -> None:
     waits = cache_db.execute_sql("PRAGMA busy_timeout").fetchone()[0]
     cache_db.execute_sql("PRAGMA busy_timeout = 0")
     try:
-        with cache_db.atomic() as transaction:
+        try:  # (by hand: atomic() would try to roll back a BEGIN that failed, and hide why it failed)
+            cache_db.execute_sql("BEGIN IMMEDIATE")
+        except peewee.OperationalError as exc:
+            if "locked" in str(exc).lower() or "busy" in str(exc).lower():
+                return  # another connection holds the write lock: busy, not broken
+            raise
+        try:
             SyncState.replace(name="storage_probe", value="-" * PROBE_BYTES).execute()
-            transaction.rollback()
+        finally:
+            if cache_db.connection().in_transaction:  # (SQLite may have rolled back a failed write itself)
+                cache_db.execute_sql("ROLLBACK")
     finally:
         cache_db.execute_sql(f"PRAGMA busy_timeout = {int(waits)}")
 
