@@ -1,15 +1,18 @@
 """A PostgreSQL backend killed under the central store (issue 21, finding 9): the request it was serving is
 refused with 503 and one warning line, never a traceback in the log, and the next request works on a new
-connection, without a restart. PostgreSQL only (``make test`` runs it with KIOSK_TEST_DB=postgres)."""
+connection, without a restart. Always on PostgreSQL, whichever database the rest of the run uses."""
 import logging
 
 import psycopg2
 import pytest
 
 from library_kiosk.central.store.db import database
-from tests.conftest import BACKEND
 
-pytestmark = pytest.mark.skipif(BACKEND != "postgres", reason="kills a PostgreSQL backend: KIOSK_TEST_DB=postgres")
+
+@pytest.fixture
+def central_url(postgres_url):
+    """PostgreSQL in every pass (a backend is what is killed): the session's own fresh database."""
+    return postgres_url
 
 
 def _killed_mid_request(monkeypatch, url: str) -> None:
