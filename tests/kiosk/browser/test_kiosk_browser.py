@@ -347,4 +347,4 @@ def test_on_timeout_receipt_emailed_when_the_patron_walks_away(page, kiosk_url, 
     assert "Zoë" not in page.content()
     message = mail_received(smtp_server)[0]
     body = message.get_payload()[0].get_payload(decode=True).decode("utf-8")
-    assert message["To"] == "zoe@example.org" and "Middlemarch" in body and "2026-12-16" in body
+    assert message["To"] == "zoe@example.org" and "Middlemarch" in body and "16 December 2026" in body
