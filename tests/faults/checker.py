@@ -14,9 +14,9 @@
 """
 from __future__ import annotations
 
-import hashlib
 import json
-import sqlite3
+
+from tests.sync.procs import cache_checksum, central_checksum
 
 
 def _renewed(response: dict) -> dict[int, bool]:
@@ -198,30 +198,8 @@ def _conflicts_at_kiosks(run, conflicts: dict[str, set]) -> list[str]:
     return found
 
 
-def central_checksum() -> tuple[int, str]:
-    from tests.sync.served import served
-
-    digest, count = hashlib.sha256(), 0
-    documents = served(0, 5000)
-    for primary_id in sorted(d for d in documents if documents[d] is not None):
-        digest.update(f"{primary_id}\t{json.dumps(documents[primary_id], sort_keys=True)}\n".encode())
-        count += 1
-    return count, digest.hexdigest()
-
-
-def cache_checksum(path: str) -> tuple[int, str]:
-    digest = hashlib.sha256()
-    connection = sqlite3.connect(path, timeout=30)
-    try:
-        rows = connection.execute("SELECT primary_id, document FROM cached_patron ORDER BY primary_id").fetchall()
-    finally:
-        connection.close()
-    for primary_id, document in rows:
-        digest.update(f"{primary_id}\t{json.dumps(json.loads(document), sort_keys=True)}\n".encode())
-    return len(rows), digest.hexdigest()
-
-
 def _caches_equal(run) -> list[str]:
     central = central_checksum()
-    return [f"{kiosk.name}: its cache ({cache_checksum(kiosk.cache_path)[0]} patrons) differs from the central "
-            f"store ({central[0]})" for kiosk in run.kiosks if cache_checksum(kiosk.cache_path) != central]
+    caches = {kiosk.name: cache_checksum(kiosk.cache_path) for kiosk in run.kiosks}
+    return [f"{name}: its cache ({cache[0]} patrons) differs from the central store ({central[0]})"
+            for name, cache in caches.items() if cache != central]

@@ -3,7 +3,6 @@ proxy in front of the central store (answers lost, or the central store unreacha
 process (tests/faults/agent.py) over its real cache file, and pushers (the sync worker's push, killable)."""
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import random
@@ -13,9 +12,9 @@ import subprocess
 import sys
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 
-from tests.sync.procs import PUSHER, ROOT, Central, kiosk_env
+from tests.sync.procs import PUSHER, ROOT, Central, kiosk_env, lossy_handler
 
 FAKETIME_LIB = os.path.join(ROOT, ".venv", "libfaketime", "libfaketime.so.1")
 
@@ -37,50 +36,10 @@ class FaultProxy:
         self.up()
         self.url = f"http://127.0.0.1:{self.port}"
 
-    def _handler(self):
-        proxy = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
-            def _forward(self):
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else None
-                try:
-                    upstream = http.client.HTTPConnection("127.0.0.1", proxy.upstream_port, timeout=30)
-                    headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
-                    upstream.request(self.command, self.path, body=body, headers=headers)
-                    answer = upstream.getresponse()
-                    data = answer.read()
-                    upstream.close()
-                except OSError:
-                    self.close_connection = True
-                    return
-                with proxy.lock:
-                    drop = proxy.rng.random() < proxy.loss
-                    proxy.dropped += drop
-                if drop:
-                    self.close_connection = True
-                    return
-                self.send_response(answer.status)
-                for key, value in answer.getheaders():
-                    if key.lower() not in ("transfer-encoding", "connection", "content-length"):
-                        self.send_header(key, value)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            do_GET = do_POST = do_PUT = do_DELETE = _forward
-
-        return Handler
-
     def up(self) -> None:
         if self.server is not None:
             return
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), self._handler())
+        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), lossy_handler(self))
         self.server.daemon_threads = True
         self.port = self.server.server_port
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)

@@ -2,9 +2,12 @@
 pusher that can be killed, and an HTTP proxy that loses answers."""
 from __future__ import annotations
 
+import hashlib
 import http.client
+import json
 import os
 import random
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -60,48 +63,58 @@ def pusher(env: dict, batch: int) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-c", PUSHER, str(batch)], env=env, stdout=subprocess.PIPE, text=True)
 
 
-class LossyProxy:
-    """Forwards every request to ``upstream``; drops ``loss`` of the answers after the upstream answered
-    (the connection is closed without a response), so the client cannot know the request was applied."""
+def lossy_handler(proxy) -> type[BaseHTTPRequestHandler]:
+    """A handler forwarding every request to ``proxy.upstream_port`` and dropping the share ``proxy.loss`` of the
+    answers after the upstream answered (the connection closed without a response, so the client cannot know
+    the request was applied); ``proxy.rng``, ``proxy.lock`` and the count ``proxy.dropped`` are the proxy's."""
 
-    def __init__(self, upstream_port: int, loss: float, seed: int = 7):
-        rng = random.Random(seed)
-        lock = threading.Lock()
-        self.dropped = 0
-        proxy = self
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
+        def log_message(self, *args):
+            pass
 
-            def log_message(self, *args):
-                pass
-
-            def _forward(self):
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else None
-                upstream = http.client.HTTPConnection("127.0.0.1", upstream_port, timeout=30)
+        def _forward(self):
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else None
+            try:
+                upstream = http.client.HTTPConnection("127.0.0.1", proxy.upstream_port, timeout=30)
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
                 upstream.request(self.command, self.path, body=body, headers=headers)
                 answer = upstream.getresponse()
                 data = answer.read()
                 upstream.close()
-                with lock:
-                    drop = rng.random() < loss
-                    proxy.dropped += drop
-                if drop:
-                    self.close_connection = True
-                    return
-                self.send_response(answer.status)
-                for key, value in answer.getheaders():
-                    if key.lower() not in ("transfer-encoding", "connection", "content-length"):
-                        self.send_header(key, value)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+            except OSError:
+                self.close_connection = True
+                return
+            with proxy.lock:
+                drop = proxy.rng.random() < proxy.loss
+                proxy.dropped += drop
+            if drop:
+                self.close_connection = True
+                return
+            self.send_response(answer.status)
+            for key, value in answer.getheaders():
+                if key.lower() not in ("transfer-encoding", "connection", "content-length"):
+                    self.send_header(key, value)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
 
-            do_GET = do_POST = _forward
+        do_GET = do_POST = do_PUT = do_DELETE = _forward
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    return Handler
+
+
+class LossyProxy:
+    """Forwards every request to ``upstream``; drops ``loss`` of the answers after the upstream answered
+    (the connection is closed without a response), so the client cannot know the request was applied."""
+
+    def __init__(self, upstream_port: int, loss: float, seed: int = 7):
+        self.upstream_port, self.loss = upstream_port, loss
+        self.rng, self.lock = random.Random(seed), threading.Lock()
+        self.dropped = 0
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), lossy_handler(self))
         self.url = f"http://127.0.0.1:{self.server.server_port}"
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self.thread.start()
@@ -109,3 +122,28 @@ class LossyProxy:
     def stop(self):
         self.server.shutdown()
         self.server.server_close()
+
+
+def central_checksum() -> tuple[int, str]:
+    """(patrons, digest) of every document the central store serves to kiosks."""
+    from tests.sync.served import served
+
+    digest, count = hashlib.sha256(), 0
+    documents = served(0, 5000)
+    for primary_id in sorted(d for d in documents if documents[d] is not None):
+        digest.update(f"{primary_id}\t{json.dumps(documents[primary_id], sort_keys=True)}\n".encode())
+        count += 1
+    return count, digest.hexdigest()
+
+
+def cache_checksum(path: str) -> tuple[int, str]:
+    """(patrons, digest) of the kiosk cache file at ``path``, comparable with ``central_checksum``."""
+    digest = hashlib.sha256()
+    connection = sqlite3.connect(path, timeout=30)
+    try:
+        rows = connection.execute("SELECT primary_id, document FROM cached_patron ORDER BY primary_id").fetchall()
+    finally:
+        connection.close()
+    for primary_id, document in rows:
+        digest.update(f"{primary_id}\t{json.dumps(json.loads(document), sort_keys=True)}\n".encode())
+    return len(rows), digest.hexdigest()

@@ -2,8 +2,6 @@
 killed with SIGKILL during a replay and during a first sync, a proxy that loses answers."""
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import random
 import signal
@@ -25,7 +23,7 @@ from library_kiosk.central.store.models import Loan, User
 from tests.helpers import wait_until
 from tests.kiosk.helpers import identify
 from tests.store.factories import loan, patron
-from tests.sync.procs import Central, LossyProxy, kiosk_env, pusher
+from tests.sync.procs import Central, LossyProxy, cache_checksum, central_checksum, kiosk_env, pusher
 
 FIRST_SYNC_PATRONS = int(os.environ.get("KIOSK_TEST_SYNC_PATRONS", "100000"))  # the brief's figure
 
@@ -147,27 +145,6 @@ def test_a_proxy_losing_30_percent_of_answers_still_gives_exactly_once(central, 
     assert len({c.primary_id for c in StaffCall.select()}) == 1000
 
 
-def _central_checksum() -> tuple[int, str]:
-    from tests.sync.served import served
-
-    digest, count = hashlib.sha256(), 0
-    documents = served(0, 5000)
-    for primary_id in sorted(d for d in documents if documents[d] is not None):
-        digest.update(f"{primary_id}\t{json.dumps(documents[primary_id], sort_keys=True)}\n".encode())
-        count += 1
-    return count, digest.hexdigest()
-
-
-def _cache_checksum(cache_url) -> tuple[int, str]:
-    digest = hashlib.sha256()
-    connection = sqlite3.connect(cache_url[len("sqlite:///"):])
-    rows = connection.execute("SELECT primary_id, document FROM cached_patron ORDER BY primary_id").fetchall()
-    connection.close()
-    for primary_id, document in rows:
-        digest.update(f"{primary_id}\t{json.dumps(json.loads(document), sort_keys=True)}\n".encode())
-    return len(rows), digest.hexdigest()
-
-
 @pytest.mark.slow  # a first sync of 100,000 patrons (KIOSK_TEST_SYNC_PATRONS): about a minute
 def test_sigkill_during_a_first_sync_resumes_from_its_checkpoint(central, tmp_path):
     from library_kiosk.central.store import demo
@@ -191,8 +168,8 @@ def test_sigkill_during_a_first_sync_resumes_from_its_checkpoint(central, tmp_pa
     assert cursors[0] > 0 and cursors == sorted(cursors) and cursors[-1] < User.select().count()
     finished = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     assert finished.returncode == 0, finished.stderr
-    assert _cache_checksum(cache_url) == _central_checksum()
-    assert _cache_checksum(cache_url)[0] == FIRST_SYNC_PATRONS
+    assert cache_checksum(cache_url[len("sqlite:///"):]) == central_checksum()
+    assert cache_checksum(cache_url[len("sqlite:///"):])[0] == FIRST_SYNC_PATRONS
 
 
 def _cursor(cache_url) -> int:
@@ -230,10 +207,10 @@ def test_a_locked_kiosk_cache_makes_the_sync_worker_wait_not_exit(central, tmp_p
 
         def applied() -> bool:  # the worker still running, and the change in the cache
             assert worker.poll() is None, worker.stderr.read()
-            return _cache_checksum(cache_url)[0] >= 2
+            return cache_checksum(cache_url[len("sqlite:///"):])[0] >= 2
 
         wait_until(applied, 60, "the worker applies the change once the lock is gone", every=0.1)
-        assert _cache_checksum(cache_url) == _central_checksum()
+        assert cache_checksum(cache_url[len("sqlite:///"):]) == central_checksum()
     finally:
         worker.terminate()
         worker.wait(10)
