@@ -134,6 +134,8 @@ class PrivatePcscd:
             "another pcscd is already running on this machine; stop it first"
         deadline = time.monotonic() + timeout
         wanted = {self.slot(0)[0], self.slot(1)[0]}
+        for port in (self.port, self.port + 1):
+            _wait_until_free(port, PORT_FREE_TIMEOUT)
         self._launch()
         while not wanted <= set(_list_readers()):
             if time.monotonic() > deadline:
@@ -142,6 +144,8 @@ class PrivatePcscd:
                 raise AssertionError(f"pcscd did not list {wanted} within {timeout} s; its log ends:\n{log}")
             if self.proc.poll() is not None:
                 time.sleep(0.5)
+                for port in (self.port, self.port + 1):
+                    _wait_until_free(port, PORT_FREE_TIMEOUT)
                 self._launch()
             time.sleep(0.05)
 
@@ -157,6 +161,25 @@ class PrivatePcscd:
         elif self.proc:
             self.proc.wait()
         self.proc = None
+
+
+PORT_FREE_TIMEOUT = 90.0  # a port left in TIME_WAIT by a pcscd stopped just before is free within 60 s
+
+
+def _wait_until_free(port: int, timeout: float) -> None:
+    """Wait until vpcd could listen on ``port`` (it binds without SO_REUSEADDR, so a socket of the last pcscd
+    still in TIME_WAIT, or another process's listener, makes the new pcscd exit with "Address already in use")."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            try:
+                probe.bind(("0.0.0.0", port))
+                return
+            except OSError as exc:
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"vpcd's port {port} is still taken after {timeout:g} s ({exc}); "
+                                         f"another pcscd or test run? (ss -ltnp 'sport = :{port}')") from exc
+        time.sleep(0.5)
 
 
 def _list_readers() -> list[str]:
