@@ -7,9 +7,9 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Debian packages: to build pyscard, and for the tests' real components.
 BUILD_PACKAGES := python3-venv python3-dev gcc swig libpcsclite-dev
-TEST_PACKAGES  := chromium pcscd vsmartcard-vpcd systemd udev cage grim wlr-randr xwayland fonts-dejavu-core tesseract-ocr tesseract-ocr-eng debootstrap
+TEST_PACKAGES  := chromium pcscd vsmartcard-vpcd systemd udev cage grim wlr-randr xwayland fonts-dejavu-core tesseract-ocr tesseract-ocr-eng debootstrap qemu-system-x86 qemu-utils e2fsprogs
 
-.PHONY: install run test lint test-tools test-fast test-sqlite test-postgres test-dates test-at system-packages bench vendor clean lock
+.PHONY: install run test lint test-tools test-fast test-sqlite test-postgres test-dates test-at system-packages bench vendor clean lock image test-vm
 
 install: $(VENV)/.installed
 
@@ -95,6 +95,18 @@ test-sqlite: install test-tools
 test-postgres: install test-tools
 	KIOSK_TEST_DB=postgres $(BIN)/python -m pytest -q -m db
 
+# A bootable disk image of a box (tests/vm/image.py): Debian bookworm, its own kernel, systemd, the project
+# installed by deploy/install.sh for ROLE. Cached under /var/cache/kiosk-deploy-tests/vm: the base once (minutes),
+# then the role's copy-on-write layer, redone in about a minute when the sources change.
+ROLE ?= kiosk
+image: install test-tools
+	$(BIN)/python -m tests.vm.image --role $(ROLE)
+
+# The boot tests (tests/vm): the image under QEMU (KVM when /dev/kvm), real systemd, power cuts. Left out of the
+# default pytest run (marker vm) until they are wired into make test.
+test-vm: install test-tools
+	$(BIN)/python -m pytest -q -m vm tests/vm
+
 # The fast set while developing: every test but those marked slow (pyproject.toml); make test runs them all.
 test-fast: install test-tools
 	$(BIN)/python -m pytest -q -m "not slow"
@@ -115,8 +127,9 @@ bench: install test-tools
 
 # Refresh the vendored front-end assets from the npm registry.
 vendor:
-	cd /tmp && npm pack htmx.org@2.0.11 htmx-ext-sse@2.2.4 axe-core@4 >/dev/null
+	cd /tmp && npm pack htmx.org@2.0.11 htmx-ext-sse@2.2.4 axe-core@4 bootstrap@5 >/dev/null
 	@echo "unpack and copy dist/htmx.min.js, sse.js, axe.min.js into kiosk/static/vendor (see its README)"
+	@echo "and bootstrap's dist/css/bootstrap.min.css, dist/js/bootstrap.bundle.min.js into provisioning/static/bootstrap (see its README)"
 
 # The release's dependencies, pinned with their hashes (every wheel and sdist, x86_64 and aarch64 alike), one lock
 # per set of extras a role installs: requirements/release-readers.txt (kiosk), release-postgres-readers.txt

@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 BACKENDS = {
     "simulator": "hardware.simulator:SimulatorReader",
     "pcsc": "hardware.pcsc_reader:PcscReader",
+    "iso15693": "hardware.iso15693_reader:ItemPadReader",
     "nfcpy": "hardware.nfcpy_reader:NfcpyReader",
     "serial": "hardware.scanner:SerialScanner",
     "evdev": "hardware.scanner:EvdevScanner",
@@ -32,6 +33,16 @@ BACKENDS = {
 
 class ReaderLost(Exception):
     """Raised by a back end when its device is missing or stopped answering."""
+
+
+class TagLost(RuntimeError):
+    """An item tag left the pad (or stopped answering) while it was read or written, or is not on the pad."""
+
+
+class SecurityNotSet(RuntimeError):
+    """An item tag's security state could not be set, or did not read back as written."""
+
+    code = "security_not_set"     # what the kiosk refuses a checkout with
 
 
 class Reader(ABC):

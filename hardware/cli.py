@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 from hardware import auth, client
 from hardware.config import ReaderSettings
-from hardware.events import ReaderEvent, StatusEvent
+from hardware.events import ITEM_TAGS, ReaderEvent, StatusEvent
 
 
 def configured_readers() -> ReaderSettings:
@@ -40,6 +40,21 @@ def add_subcommands(subparsers: argparse._SubParsersAction[argparse.ArgumentPars
     scan.add_argument("code")
     scan.set_defaults(func=lambda args: _simulate(load_settings(), "barcode", args.code))
 
+    item = actions.add_parser("item", help="put a library item's tag on the simulated pad (needs a simulator)")
+    item.add_argument("uid", help="the tag's UID, hex (ISO 15693: 8 bytes, E0...)")
+    item.add_argument("item_id", help="the item's primary identifier (its barcode, as a rule)")
+    item.add_argument("--part", type=int, default=1, help="this tag's part of a multi-part set")
+    item.add_argument("--parts", type=int, default=1, help="how many parts the set has")
+    item.add_argument("--owner", default="", help="the owner library's ISIL")
+    item.add_argument("--on-loan", action="store_true", help="the tag's security is off (checked out)")
+    item.set_defaults(func=lambda args: _simulate(
+        load_settings(), "item", args.uid, item_id=args.item_id, part=args.part, parts=args.parts,
+        owner=args.owner, secured=not args.on_loan))
+
+    item_off = actions.add_parser("item-off", help="take an item's tag off the simulated pad")
+    item_off.add_argument("uid")
+    item_off.set_defaults(func=lambda args: _simulate(load_settings(), "item_removed", args.uid))
+
     service = actions.add_parser("service", help="run the reader service in the foreground")
     service.add_argument("--port", type=int, help="override the port of service_url")
     service.set_defaults(func=lambda args: _run_service(load_settings(), args.port))
@@ -60,7 +75,7 @@ def _simulate(settings: ReaderSettings, kind: str, value: str, **options: object
     except OSError as exc:                          # the secret file cannot be read (another user's box)
         print(f"error: reader service secret {settings.secret_file}: {exc}", file=sys.stderr)
         return 1
-    print(f"sent {kind} {answer['accepted']['value']} to {settings.service_url}")
+    print(f"sent {kind} {answer['accepted']['value'] or '(pad empty)'} to {settings.service_url}")
     return 0
 
 
@@ -92,6 +107,10 @@ def describe(item: ReaderEvent | StatusEvent) -> str:
     if isinstance(item, StatusEvent):
         return "status: " + ", ".join(f"{r.name} {'online' if r.online else 'OFFLINE'}"
                                       for r in item.readers)
+    if item.kind == ITEM_TAGS:
+        tags = [f"{t.item_id or t.error}" + (f" ({t.part} of {t.parts})" if t.parts > 1 else "")
+                + ("" if t.secured is None else " secured" if t.secured else " on loan") for t in item.items]
+        return f"{item.kind:12} {item.reader}: {len(tags)} tag(s)" + (": " + ", ".join(tags) if tags else "")
     shown = item.formatted or item.value
     return f"{item.kind:12} {item.reader}: {shown} {item.technology}".rstrip()
 

@@ -12,7 +12,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from hardware.auth import header
-from hardware.events import ReaderEvent, StatusEvent
+from hardware.base import SecurityNotSet
+from hardware.events import ItemTag, ReaderEvent, StatusEvent
 
 
 class ServiceError(RuntimeError):
@@ -62,6 +63,28 @@ def simulate(base_url: str, kind: str, value: str, secret: str = "", **options: 
     ``options`` go into the request body too, e.g. ``format="decimal"`` or ``hold=True``.
     """
     return _request(base_url, "POST", "/simulate", {"kind": kind, "value": value, **options}, secret)
+
+
+def set_item_security(base_url: str, uid: str, secured: bool, secret: str = "") -> ItemTag:
+    """Mark an item's tag for the exit gate (``POST /items/security``): ``secured=False`` at checkout, True on
+    return. Raises :class:`SecurityNotSet` when the tag's write did not take (the kiosk refuses the checkout
+    with ``security_not_set``), :class:`ServiceError` otherwise (the tag is not on a pad: code 404)."""
+    connection = _connect(base_url, 10)
+    try:
+        connection.request("POST", "/items/security", body=json.dumps({"uid": uid, "secured": secured}).encode(),
+                           headers={"Content-Type": "application/json", **header(secret)})
+        response = connection.getresponse()
+        answer: dict[str, Any] = json.loads(response.read() or b"{}")
+    except OSError as exc:
+        raise ServiceError(f"reader service at {base_url} is not reachable: {exc}") from exc
+    finally:
+        connection.close()
+    if response.status == 409 and answer.get("code") == SecurityNotSet.code:
+        raise SecurityNotSet(answer.get("error", "the tag's security was not set"))
+    if response.status != 200:
+        raise ServiceError(f"POST /items/security answered {response.status}: {answer.get('error', answer)}")
+    fields = ItemTag.__dataclass_fields__
+    return ItemTag(**{k: v for k, v in answer["tag"].items() if k in fields})
 
 
 def status(base_url: str) -> StatusEvent:

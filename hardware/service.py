@@ -22,7 +22,17 @@ The log never shows a card number or a barcode, only its keyed fingerprint (``#1
     400 if the request is wrong). Optional keys: ``"format"`` (the card number's
     presentation, default ``"hex"``) and ``"hold": true`` (present the card without
     taking it away; send ``{"kind": "removed", ...}`` later). Without ``hold`` a card is
-    presented and removed again.
+    presented and removed again. Item tags: ``{"kind": "item", "value": UID, "item_id": ...}`` (optional
+    ``parts``, ``part``, ``owner``, ``secured``, ``error``, ``security_fails``) puts one on the simulated
+    pad, ``{"kind": "item_removed", "value": UID}`` takes it away; each answers the ``item_tags`` event.
+``POST /items/security``
+    ``{"uid": UID, "secured": false}`` at checkout (true on return): the item pad holding that tag writes
+    its AFI and/or EAS bit (``[readers] item_security``) and reads it back. 200 ``{"tag": ItemTag}``;
+    409 ``{"error": ..., "code": "security_not_set"}`` when the write did not take; 404 ``{"error": ...,
+    "code": "tag_not_on_pad"}`` when no pad has the tag; 400 for a wrong request. Needs the secret too.
+
+Item pads publish ``event: reader`` with ``{"kind": "item_tags", "items": [ItemTag...], ...}`` (see
+:class:`hardware.events.ItemTag`) whenever a tag arrives or leaves, listing every tag on the pad.
 """
 from __future__ import annotations
 
@@ -36,17 +46,28 @@ import threading
 import time
 import tomllib
 from collections.abc import Iterable
-from dataclasses import replace
+from dataclasses import asdict, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from hardware import auth, sdnotify
-from hardware.base import Reader, open_reader
+from hardware.base import Reader, SecurityNotSet, TagLost, open_reader
 from hardware.config import ReaderSettings
 from hardware.debounce import Debouncer
-from hardware.events import BARCODE, CARD, READER_BACK, READER_LOST, REMOVED, ReaderEvent, ReaderStatus, StatusEvent
+from hardware.events import (
+    BARCODE,
+    CARD,
+    ITEM_TAGS,
+    READER_BACK,
+    READER_LOST,
+    REMOVED,
+    ItemTag,
+    ReaderEvent,
+    ReaderStatus,
+    StatusEvent,
+)
 from hardware.simulator import SimulatorReader
-from hardware.uid import UidError, parse_uid
+from hardware.uid import UidError, canonical_uid, parse_uid
 from library_kiosk.settings.secret_files import made_once
 
 log = logging.getLogger("hardware.service")
@@ -87,6 +108,8 @@ class ReaderHub:
 
     def _shown(self, event: ReaderEvent) -> str:
         """What the log says of an event's value: a card's or a barcode's keyed fingerprint, never itself."""
+        if event.kind == ITEM_TAGS:
+            return f"{len(event.items)} item tag(s)"
         return self.fingerprint(event.value) if event.kind in (CARD, REMOVED, BARCODE) else event.value
 
     def status(self) -> StatusEvent:
@@ -116,7 +139,7 @@ class ReaderService:
                  keepalive_seconds: float = KEEPALIVE_SECONDS):
         self.settings = settings
         self.readers = readers if readers is not None else [
-            open_reader(spec) for spec in settings.devices]
+            open_reader(spec) for spec in settings.device_specs()]
         names = [r.name for r in self.readers]
         if len(set(names)) != len(names):
             raise ValueError(f"reader names must be unique, got {names}")
@@ -165,12 +188,29 @@ class ReaderService:
         if simulator is None:
             raise LookupError("no simulator reader is configured")
         kind, value = str(request.get("kind") or ""), str(request.get("value", ""))
+        if kind == "item":
+            return simulator.place_item(
+                value, str(request.get("item_id", "")), int(request.get("parts", 1)), int(request.get("part", 1)),
+                str(request.get("owner", "")), bool(request.get("secured", True)), str(request.get("error", "")),
+                bool(request.get("security_fails", False)))
+        if kind == "item_removed":
+            return simulator.remove_item(value)
         if kind in (CARD, REMOVED):
             value = parse_uid(value, request.get("format", "hex"), self.settings.uid_byte_length)
         event = simulator.inject(kind, value, request.get("technology"))
         if kind == CARD and not request.get("hold"):
             simulator.inject(REMOVED, value, request.get("technology"))
         return event
+
+    def set_item_security(self, uid: str, secured: bool) -> ItemTag:
+        """Mark an item's tag for the gate through the pad that holds it (raises TagLost, SecurityNotSet)."""
+        uid = canonical_uid(uid)                        # item tags' UIDs: hex as read (8 bytes for ISO 15693)
+        for reader in self.readers:
+            tags = getattr(reader, "tags", None)
+            if tags is not None and any(tag.uid == uid for tag in tags()):
+                tag: ItemTag = reader.set_security(uid, secured)  # type: ignore[attr-defined]
+                return tag
+        raise TagLost(f"no item pad holds tag {uid}")
 
     def _run_reader(self, reader: Reader) -> None:
         while not self.stopping.is_set():
@@ -198,10 +238,13 @@ class _ReaderHandler(BaseHTTPRequestHandler):
             self._send_json(404, {"error": f"no such resource {self.path}"})
 
     def do_POST(self) -> None:
-        if self.path != "/simulate":
+        if self.path not in ("/simulate", "/items/security"):
             self._send_json(404, {"error": f"no such resource {self.path}"})
             return
         if not self._authorized():
+            return
+        if self.path == "/items/security":
+            self._item_security()
             return
         try:
             length = int(self.headers.get("Content-Length") or 0)
@@ -215,6 +258,23 @@ class _ReaderHandler(BaseHTTPRequestHandler):
             self._send_json(400, {"error": str(exc)})
         else:
             self._send_json(202, {"accepted": json.loads(event.to_json())})
+
+    def _item_security(self) -> None:
+        try:
+            request = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
+            if not isinstance(request, dict) or not isinstance(request.get("secured"), bool) \
+                    or not isinstance(request.get("uid"), str):
+                raise ValueError('the body must be {"uid": "<tag UID hex>", "secured": true or false}')
+            tag = self.service.set_item_security(request["uid"], request["secured"])
+        except (ValueError, UidError) as exc:
+            self._send_json(400, {"error": str(exc)})
+        except TagLost as exc:
+            self._send_json(404, {"error": str(exc), "code": "tag_not_on_pad"})
+        except SecurityNotSet as exc:
+            log.warning("item security not set: %s", exc)
+            self._send_json(409, {"error": str(exc), "code": SecurityNotSet.code})
+        else:
+            self._send_json(200, {"tag": asdict(tag)})
 
     def _authorized(self) -> bool:
         """Whether the request carries the shared secret; answers 401 if not."""

@@ -37,6 +37,9 @@ def run(config_path: str | None, patrons: int = 500) -> int:
         os.environ["KIOSK_READERS_DEVICES"] = json.dumps(DEMO_READERS)  # the demo's reader service has it
     cli = [sys.executable, "-m", "library_kiosk"]
     subprocess.run(cli + ["demo", "load", "--patrons", str(patrons), "--if-empty"], check=True)
+    from library_kiosk import demo_mail
+
+    sink, mail_note = demo_mail.start_for_demo(config)  # before the processes start: they inherit its settings
 
     # The central store first: the kiosk is enrolled and its cache filled before it starts,
     # so it knows its device name and has patrons to show from the first tap.
@@ -57,6 +60,8 @@ def run(config_path: str | None, patrons: int = 500) -> int:
                 child.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 child.kill()
+        if sink is not None:
+            sink.stop()
 
     signal.signal(signal.SIGTERM, lambda *a: (stop(), sys.exit(0)))
     try:
@@ -73,7 +78,7 @@ def run(config_path: str | None, patrons: int = 500) -> int:
             children.append(subprocess.Popen(command))
         kiosk = config["kiosk"]
         _wait_for(f"http://{kiosk['host']}:{kiosk['port']}/")
-        _welcome(config)
+        _welcome(config, mail_note)
         names = ["central store", *roles]
         return _supervise(children, commands, names, stop)
     except KeyboardInterrupt:
@@ -125,7 +130,7 @@ def _enrol_demo_kiosk(config: dict) -> None:
     print(f"  enrolled the demo kiosk as {name}", flush=True)
 
 
-def _welcome(config: dict) -> None:
+def _welcome(config: dict, mail_note: str = "") -> None:
     from library_kiosk.central.store import demo
     from library_kiosk.central.store.db import bind
     from library_kiosk.central.store.models import Identifier, User
@@ -149,6 +154,14 @@ def _welcome(config: dict) -> None:
             print(f"    {barcode}   {situation}")
     if card:
         print(f"\n  Simulate a card tap:   .venv/bin/kiosk reader tap {card}")
+    print("\n  No card? \"Sign in without a card\" at the kiosk with a user name and password (PIN "
+          f"{demo.DEMO_PIN} for their barcodes and cards too):")
+    for primary_id, first, last, _group, password, _number, _card in demo.SIGN_IN_PATRONS:
+        print(f"    {primary_id:<15} {password:<22} {first} {last}")
+    if mail_note:
+        print(f"\n  Mail: {mail_note}")
+        if os.environ.get("KIOSK_MAIL_DEMO_SINK_DIR"):
+            print("        (read them at the station: Demo mail, /demo-mail, as an administrator)")
     print("\n  Ctrl-C stops everything.\n", flush=True)
 
 
@@ -164,10 +177,14 @@ def cmd_demo_load(args) -> int:
 
         ensure_demo_staff()  # the station's demo administrator (see README)
         if args.if_empty and User.select().exists():
+            demo.add_sign_in_patrons()  # (added to a demo library loaded before they existed)
+            demo.add_demo_items()  # (likewise: items to borrow and give back, issue 18)
             print("central store already holds patrons; demo data not loaded again")
             return 0
         started = time.monotonic()
         counts = demo.generate(args.patrons, seed=args.seed, progress=progress_printer("patrons"))
+        demo.add_sign_in_patrons()
+        demo.add_demo_items()
     print(f"\nloaded {counts} in {time.monotonic() - started:.1f} s")
     return 0
 

@@ -259,6 +259,40 @@ def check_database(url: str, name: str = "database") -> Check:
                  "(queued outbox rows in it must be recovered first: `sqlite3 FILE .recover`)")
 
 
+def check_search_index(url: str) -> Check:
+    """The station's patron search indexes (central/store/patron_search.py: a trigram FTS5 table on SQLite, pg_trgm
+    indexes on PostgreSQL), which the central store makes when it opens; without them a search reads every record."""
+    from library_kiosk.central.store import patron_search
+
+    name = "patron search index"
+    path = sqlite_path(url)
+    try:
+        if path is not None:
+            if not os.path.exists(path):
+                return _warn(name, f"{path} does not exist yet", "it is made on the first start of the service")
+            with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+                missing = [] if db.execute("SELECT 1 FROM sqlite_master WHERE name = ?",
+                                           (patron_search.FTS_TABLE,)).fetchone() else [patron_search.FTS_TABLE]
+            fix = "start the central store once (it makes the index); it needs SQLite 3.34 or newer with FTS5"
+        else:
+            from library_kiosk.database import make_database
+
+            db = make_database(url)
+            try:
+                found = {row[0] for row in db.execute_sql("SELECT indexname FROM pg_indexes WHERE indexname = ANY(%s)",
+                                                          (list(patron_search.POSTGRES_INDEXES),))}
+            finally:
+                db.close()
+            missing = [index for index in patron_search.POSTGRES_INDEXES if index not in found]
+            fix = ("as a PostgreSQL superuser: CREATE EXTENSION pg_trgm; in this database (Debian: "
+                   "postgresql-contrib), then restart the central store, which makes the indexes")
+    except Exception as exc:  # the doctor reports every failure as a finding, never a traceback
+        return _fail(name, f"could not be read ({exc})", "check the central database with the check above")
+    if missing:
+        return _warn(name, f"missing: {', '.join(missing)}; the station's patron search reads every record", fix)
+    return _pass(name, "in place")
+
+
 def check_services(units, systemd_running: bool | None = None) -> list[Check]:
     if systemd_running is None:
         systemd_running = Path("/run/systemd/system").is_dir()
@@ -329,6 +363,8 @@ def run_checks(config: dict, role: str | None = None) -> list[Check]:
         checks.append(check_policy(config))
     else:
         checks.append(check_database(config["central"]["database_url"], "central database"))
+        if role == "central":
+            checks.append(check_search_index(config["central"]["database_url"]))
     if role == "station":
         checks.append(check_app_answers(config, "provisioning", "station app"))
     clock = check_clock_sync()

@@ -46,6 +46,14 @@ UDEV_RULES = "/etc/udev/rules.d/60-kiosk-nfc-readers.rules"
 TOUCH_RULES = "/etc/udev/rules.d/61-kiosk-touch.rules"
 MODPROBE_FILE = "/etc/modprobe.d/kiosk-nfc-blacklist.conf"
 PROJECT = "library-kiosk"
+ADMIN_COMMAND = "/usr/local/bin/kiosk"
+
+
+def admin_command(prefix: str) -> str:
+    return ("#!/bin/sh\n# Written by kiosk install: the installed release's kiosk command, reading this box's "
+            "configuration.\n"
+            f': "${{KIOSK_CONFIG:={CONFIG_DIR}/kiosk.toml}}"\nexport KIOSK_CONFIG\n'
+            f'exec {prefix}/current/bin/kiosk "$@"\n')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,7 +71,11 @@ ROLES: dict[str, Role] = {
     "kiosk": Role(
         units=("kiosk-web.service", "kiosk-reader.service", "kiosk-sync.service", "kiosk-browser.service"),
         extras=("readers",),
-        packages=("python3-venv", "pcscd", "libccid", "cage", "chromium", "wlr-randr", "fonts-dejavu-core"),
+        # polkitd: cage's libseat asks logind to activate the display user's session on tty1, which logind allows
+        # an active session's owner only through polkit; without it cage never gets the screen (found booting the
+        # image: tests/vm)
+        packages=("python3-venv", "pcscd", "libccid", "cage", "chromium", "wlr-randr", "fonts-dejavu-core",
+                  "polkitd"),
         build_packages=READER_BUILD, readers=True, screen=True),
     "station": Role(
         units=("kiosk-provisioning.service", "kiosk-reader.service"),
@@ -279,6 +291,10 @@ class Installer:
                       source=self.source, wheelhouse=self.wheelhouse, python=self.python,
                       deploy=self.deploy, report=self.report)
         self.ensure_symlink(f"{self.prefix}/current", f"releases/{version}")
+        # `sudo kiosk doctor`, `kiosk enrol`...: on the PATH, and reading the box's configuration as the units do
+        # (KIOSK_CONFIG); without it they read the built-in defaults (found booting the image: tests/vm)
+        self.ensure_file(ADMIN_COMMAND, admin_command(self.prefix).encode(), 0o755,
+                         what=f"{ADMIN_COMMAND} (the release's kiosk, with {CONFIG_DIR}/kiosk.toml)")
         return version
 
     def tls(self) -> dict[str, str] | None:

@@ -3,8 +3,10 @@
     kiosk admin feed load FILE --format csv|alma-xml --source STUDENT|HR|VISITORS [--full] [--dry-run]
     kiosk admin purge [--grace-days N] [--record-type T] [--user-group G] [--max-owed AMOUNT]
     kiosk admin waive --max-threshold AMOUNT --reason TEXT [--exclude-overdue] [--user-group G] [--fee-type T]
-    kiosk admin merge DUPLICATE KEEP [--segments notes,identifiers,...] [--copy-as-internal | --copy-as-external]
+    kiosk admin merge DUPLICATE KEEP [--segments notes,identifiers,roles,...] [--copy-as-internal | --copy-as-external]
     kiosk admin groups import FILE | report | move FROM TO | remove CODE
+    kiosk admin items import FILE.csv [--dry-run]
+    kiosk admin calendar close|open DAY [--library CODE] [--description TEXT] | list
     kiosk admin anonymise [--days N]
     kiosk admin jobs list [--job NAME] [--limit N] | show ID
 
@@ -64,8 +66,8 @@ def add_subcommands(commands) -> None:
     merge = job(sub.add_parser("merge", help="merge a duplicate record into the record kept"), cmd_merge)
     merge.add_argument("duplicate", help="primary id of the duplicate (deleted)")
     merge.add_argument("keep", help="primary id of the record kept")
-    merge.add_argument("--segments", default="notes,identifiers,statistics,contact,blocks",
-                       help="comma-separated: notes, identifiers, statistics, contact, blocks")
+    merge.add_argument("--segments", default="notes,identifiers,statistics,contact,blocks,roles,details",
+                       help="comma-separated: notes, identifiers, statistics, contact, blocks, roles, details")
     choice = merge.add_mutually_exclusive_group()
     choice.add_argument("--copy-as-internal", dest="copy_as_internal", action="store_const", const=True)
     choice.add_argument("--copy-as-external", dest="copy_as_internal", action="store_const", const=False)
@@ -87,6 +89,27 @@ def add_subcommands(commands) -> None:
     move.add_argument("to_group")
     remove = job(groups.add_parser("remove", help="remove an unused group"), cmd_groups_remove)
     remove.add_argument("code")
+
+    items = sub.add_parser("items", help="items patrons borrow: the items feed").add_subparsers(
+        dest="items_command", required=True)
+    items_import = items.add_parser("import", help="create or update items from a CSV file (docs/feed.md, "
+                                    "Items feed); a malformed row is refused with its line, the rest loaded")
+    items_import.add_argument("file")
+    items_import.add_argument("--encoding", default="utf-8", help="CSV encoding (default utf-8)")
+    items_import.add_argument("--dry-run", action="store_true", help="report what would change, change nothing")
+    items_import.set_defaults(func=cmd_items_import)
+
+    calendar = sub.add_parser("calendar", help="the library's closed days (due dates move off them)"
+                              ).add_subparsers(dest="calendar_command", required=True)
+    for name, text in (("close", "mark a day closed"), ("open", "open a closed day again")):
+        day = calendar.add_parser(name, help=text)
+        day.add_argument("day", type=dt.date.fromisoformat, help="YYYY-MM-DD")
+        day.add_argument("--library", default="", help="a library code (default: every library)")
+        day.add_argument("--description", default="")
+        day.set_defaults(func=cmd_calendar)
+    listed = calendar.add_parser("list", help="closed days from today on")
+    listed.add_argument("--today", type=dt.date.fromisoformat, default=None, help=argparse_hidden())
+    listed.set_defaults(func=cmd_calendar)
 
     anonymise = job(sub.add_parser("anonymise", help="unlink returned loans from their patrons"), cmd_anonymise)
     anonymise.add_argument("--days", type=int, default=None, help="days after return (default [feed] "
@@ -222,6 +245,39 @@ def cmd_groups_import(args) -> int:
     policy = settings.load()["feed"]["default_group_policy"]
     return _run(args, lambda dry_run: import_groups(args.file, operator=_operator(args), default_policy=policy,
                                                     dry_run=dry_run, encoding=args.encoding, today=_today(args)))
+
+
+def cmd_items_import(args) -> int:
+    """Load the items feed; exit 1 when a row was refused (the others are loaded) or the file is unreadable."""
+    from library_kiosk.central.store import items
+
+    _open()
+    try:
+        with open(args.file, encoding=args.encoding) as handle:
+            report = items.import_csv(handle.read(), dry_run=args.dry_run)
+    except (OSError, UnicodeDecodeError, items.FeedError) as exc:
+        print(f"{args.file}: {exc}; nothing loaded", file=sys.stderr)
+        return 1
+    for line in report.lines():
+        print(("(dry run) " if args.dry_run else "") + line if line.startswith("items") else line)
+    return 1 if report.refused else 0
+
+
+def cmd_calendar(args) -> int:
+    from library_kiosk.central.store import items
+
+    _open()
+    if args.calendar_command == "list":
+        start = args.today or clock.today()
+        rows = items.ClosedDay.select().where(items.ClosedDay.day >= start).order_by(items.ClosedDay.day)
+        for row in rows:
+            print(f"{row.day}  {row.library or '(every library)'}  {row.description}")
+        return 0
+    changed = items.set_closed(args.day, args.library, args.description, closed=args.calendar_command == "close")
+    where = args.library or "every library"
+    print(f"{args.day} {'closed' if args.calendar_command == 'close' else 'open'} for {where}"
+          + ("" if changed else " (already so)"))
+    return 0
 
 
 def cmd_groups_report(args) -> int:

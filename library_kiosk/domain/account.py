@@ -1,7 +1,8 @@
 """A patron's account as the screens and the rules see it.
 
 This is the document the central store serves and the kiosk caches: the user's
-general information, group policy, loans, requests, fees and manual blocks. It
+general information, group policy, loans, requests, fees, manual blocks and the
+notes the patron may see. It
 converts to and from plain JSON-ready dictionaries (dates as ISO strings, money
 as decimal strings) so it travels unchanged over HTTP and into a cache.
 """
@@ -41,6 +42,15 @@ class Block:
     description: str
     status: str = "ACTIVE"
     expiry_date: dt.date | None = None
+
+
+@dataclass(frozen=True)
+class Note:
+    """A note the library wrote for the patron to see (Alma's ``user_note`` with ``user_viewable`` true); notes
+    the patron may not see never leave the central store."""
+
+    note_type: str
+    text: str
 
 
 @dataclass(frozen=True)
@@ -109,6 +119,7 @@ class Account:
     loans: tuple[Loan, ...] = ()
     requests: tuple[Request, ...] = ()
     fees: tuple[Fee, ...] = field(default_factory=tuple)
+    notes: tuple[Note, ...] = ()  # the notes the patron may see, oldest first
 
     @property
     def display_name(self) -> str:
@@ -166,7 +177,7 @@ def _field_names(cls: type[DataclassInstance]) -> tuple[str, ...]:
 
 
 _NESTED: dict[str, type[DataclassInstance]] = {
-    "policy": GroupPolicy, "blocks": Block, "loans": Loan, "requests": Request, "fees": Fee,
+    "policy": GroupPolicy, "blocks": Block, "loans": Loan, "requests": Request, "fees": Fee, "notes": Note,
 }
 _DATES = {"expiry_date", "purge_date", "loan_date", "due_date", "request_date", "created"}
 _MONEY = {"fine_limit", "original_amount", "balance"}

@@ -4,7 +4,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 ACCOUNT_TYPES = {"INTERNAL": "Internal", "EXTERNAL": "External"}
-RECORD_TYPES = {"STAFF": "Staff", "PUBLIC": "Public", "CONTACT": "Contact"}
+# Record types as the Alma Essentials guide names them ("Staff, Public, or Contact user"): STAFF is an internal
+# record the library created, PUBLIC one the user record synchronisation (the feed) created. Neither says whether
+# the person works for the library ("it is not unusual for user records for library staff to have a Public record
+# type"); a station login is a StaffUser, not a record type. RECORD_TYPE_MEANINGS says so where the type is shown.
+RECORD_TYPES = {"STAFF": "Staff user", "PUBLIC": "Public user", "CONTACT": "Contact user"}
+RECORD_TYPE_MEANINGS = {
+    "STAFF": "a record the library created (not a staff account)",
+    "PUBLIC": "a record loaded by the user record synchronisation",
+    "CONTACT": "a vendor's contact person",
+}
 USER_STATUSES = {"ACTIVE": "Active", "INACTIVE": "Inactive"}
 SEGMENT_TYPES = {"Internal": "Internal", "External": "External"}
 
@@ -22,6 +31,11 @@ IDENTIFIER_TYPES = {
     "OTHER_ID": "Other ID",
 }
 IDENTIFIER_STATUSES = {"ACTIVE": "Active", "INACTIVE": "Inactive"}
+BLOCK_STATUSES = {"ACTIVE": "Active", "INACTIVE": "Inactive"}
+LETTER_CHANNELS = {"email": "Email", "print": "Print"}
+LETTER_STATUSES = {"sent": "Sent", "queued": "Waiting to be sent", "failed": "Not sent"}
+JOB_STATUSES = {"running": "Running", "done": "Done", "refused": "Refused (nothing changed)",
+                "failed": "Failed (rolled back)"}
 
 EMAIL_TYPES = {"personal": "Personal", "work": "Work", "school": "School", "alternative": "Alternative"}
 ADDRESS_TYPES = {"home": "Home", "work": "Work", "school": "School", "alternative": "Alternative"}

@@ -70,6 +70,9 @@ DEFAULTS: dict[str, Any] = {
         # Offline-tolerant sync (issue 5); see docs/sync.md.
         "credential_file": "{data_dir}/device.json",  # the device token from `kiosk enrol CODE` (mode 0600)
         "offline_renewals": "refuse",  # central store down: "refuse", or "local" (decided here, marked pending)
+        "offline_checkout": "refuse",  # central store down: "refuse" borrowing, or "allow" it (cached blocks and expiry checked, queued, decided again on replay; docs/circulation.md)
+        "offline_checkout_limit": 3,  # with offline_checkout = "allow": items lent one patron offline, not yet confirmed by the central store, at most
+        "library_code": "",  # this kiosk's library (the items' library codes): an item of another library given back here goes to transit; empty: every item is this library's
         "trusted_time_hours": 24.0,  # with no time learnt from the central store for this long, offline decisions by date (renewals) are refused (docs/sync.md "Trusted time")
         "sync_interval_seconds": 5.0,  # between cycles of `kiosk sync run`
         "offline_after_seconds": 20.0,  # no answer from the central store for this long: the kiosk is offline
@@ -150,12 +153,13 @@ DEFAULTS: dict[str, Any] = {
         "username": "",  # SMTP login, if the server asks for one
         "password": "",  # better from the environment: KIOSK_MAIL_PASSWORD
         "timeout_seconds": 10.0,
+        "demo_sink_dir": "",  # set by `kiosk demo` only: the demo mail sink's folder of .eml files, listed on the station's Demo mail page; empty: no such page
     },
     "letters": {
         "templates_dir": "",  # a folder whose files replace the shipped letter templates (store/letter_templates/)
         "library_name": "Main Library",  # signs the letters
-        "currency": "GBP",  # the fines and fees' currency in letters (ISO 4217), as the kiosk's [kiosk] currency
-        "locale": "en_GB",  # how letters write money and dates ("£7.00", "4 December 2026"); the letters' text is English
+        "currency": "GBP",  # the fines and fees' currency in letters and at the staff station (ISO 4217), as the kiosk's [kiosk] currency
+        "locale": "en_GB",  # how letters and the staff station write money, days and times ("£7.00", "4 December 2026, 13:53", in the machine's time zone); the text is English
     },
     "readers": {
         "service_url": "http://127.0.0.1:8083",  # the reader service (its own process)
@@ -165,6 +169,10 @@ DEFAULTS: dict[str, Any] = {
         "uid_format": "hex",  # card serial numbers as the card office prints them: hex, hex_reversed, decimal, decimal_reversed
         "uid_width": 0,  # zero-pad card serial numbers to this many characters (0: no padding)
         "uid_byte_length": 0,  # card serial numbers typed in decimal: their length in bytes (0: the smallest of 4, 7, 10)
+        "item_data_model": "28560-2",  # library items' RFID tags (ISO 15693): "28560-2" (the object-based model) or "28560-3" (the Danish model) (docs/rfid.md)
+        "item_security": "afi",  # how an item's tag tells the exit gate it is on loan: "afi", "eas" (NXP ICODE EAS bit) or "both"; every write is read back
+        "afi_on_loan": 194,  # the AFI written at checkout: 0xC2 (194) in ISO 28560-1 / NISO RP-6; 3M gates use 0xDA (218)
+        "afi_in_library": 7,  # the AFI written on return, the gate alarms on it: 0x07 (7); 3M gates use 0xD7 (215)
         "devices": [],  # readers to open (see hardware/config.py); the simulator only for development (`kiosk demo` adds it)
         "barcode": {  # the library's card barcodes: the kiosk refuses other codes unread, the station will not register them
             "min_length": 1,
@@ -212,6 +220,8 @@ DEFAULTS: dict[str, Any] = {
         "alma_quota_reserve": 500,  # below this X-Exl-Api-Remaining, serve from cache instead
         "alma_page_size": 100,  # limit= for lists (Alma's maximum is 100)
         "alma_fee_owner": "MAIN",  # the library code that owns fees the station adds in Alma
+        "alma_circ_desk": "DEFAULT_CIRC_DESK",  # the circulation desk kiosk loans and returns are made at in Alma
+        "alma_library": "MAIN",  # that desk's library code (Alma asks for both on a loan and a scan-in)
         "sip2_host": "127.0.0.1",
         "sip2_port": 6001,
         "sip2_tls": False,

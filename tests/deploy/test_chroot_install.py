@@ -8,64 +8,22 @@ is: from the release's lock, hash-checked (``pip wheel --require-hashes -r requi
 """
 from __future__ import annotations
 
-import hashlib
-import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from packaging.utils import canonicalize_name
 
 from library_kiosk.appliance.install import ROLES, lock_file
-from tests.deploy.helpers import CACHE, REPO, need
-
-SUITE = "bookworm"
-INCLUDE = "python3,python3-venv,ca-certificates,systemd,udev,pcscd,kmod"
-TARBALL = CACHE / f"{SUITE}-minbase-amd64.tar.gz"
-EXTRAS = "readers,postgres"
-
-
-def _tarball() -> Path:
-    if TARBALL.exists():
-        return TARBALL
-    need("debootstrap", "debootstrap")
-    CACHE.mkdir(parents=True, exist_ok=True)
-    build = CACHE / "build"
-    shutil.rmtree(build, ignore_errors=True)
-    subprocess.run(["debootstrap", "--variant=minbase", f"--include={INCLUDE}", SUITE, str(build),
-                    "http://deb.debian.org/debian"], check=True, capture_output=True)
-    subprocess.run(["tar", "-C", str(build), "-czf", f"{TARBALL}.tmp", "."], check=True)
-    os.replace(f"{TARBALL}.tmp", TARBALL)
-    shutil.rmtree(build)
-    return TARBALL
+from tests.deploy.helpers import REPO, bookworm_tarball, fill_wheelhouse, need
 
 
 @pytest.fixture(scope="session")
 def wheelhouse(tmp_path_factory) -> Path:
-    lock = lock_file(REPO, EXTRAS.split(","))       # the station's: every dependency of every role
-    key = hashlib.sha256(repr((lock.read_bytes(), sys.version_info[:2])).encode()).hexdigest()[:12]
-    deps = CACHE / f"wheelhouse-{key}"
-    if not deps.exists():
-        building = CACHE / f"wheelhouse-{key}.tmp"
-        shutil.rmtree(building, ignore_errors=True)
-        built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--require-hashes",
-                                "--wheel-dir", str(building), "-r", str(lock)], capture_output=True, text=True)
-        assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
-        os.replace(building, deps)
-    house = tmp_path_factory.mktemp("wheelhouse")
-    for wheel in deps.glob("*.whl"):
-        os.link(wheel, house / wheel.name)
-    for role in ROLES.values():                      # each role's lock travels with the wheels
-        shutil.copy(lock_file(REPO, role.extras), house)
-    build = tmp_path_factory.mktemp("wheel-build")
-    shutil.copytree(REPO, build / "src", ignore=shutil.ignore_patterns(
-        ".venv", ".git", "var", "tests", "*.egg-info", "__pycache__", "build", "node_modules", ".pytest_cache"))
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps",
-                    "--wheel-dir", str(house), str(build / "src")], check=True, capture_output=True)
-    return house
+    """Every dependency (cached), each role's lock and this tree's wheel (tests/deploy/helpers.py)."""
+    return fill_wheelhouse(tmp_path_factory.mktemp("wheelhouse"), tmp_path_factory.mktemp("wheel-build"))
 
 
 INSIDE = r"""
@@ -124,7 +82,7 @@ SERVE = {"kiosk": ("serve", "KIOSK_KIOSK_PORT", "/"),
 @pytest.mark.parametrize("role", sorted(ROLES))
 def test_install_script_in_fresh_bookworm_chroot(role, wheelhouse, tmp_path):
     need("unshare", "util-linux")
-    tarball = _tarball()
+    tarball = bookworm_tarball()
     root = tmp_path / "root"
     root.mkdir()
     subprocess.run(["tar", "-C", str(root), "-xzf", str(tarball)], check=True)

@@ -27,6 +27,10 @@ def test_a_full_readers_table():
     ({"devices": [{"path": "usb"}]}, "needs a type"),
     ({"service_url": "127.0.0.1:8083"}, "service_url must look like"),
     ({"debounce_seconds": -1}, "must not be negative"),
+    ({"item_data_model": "28560-4"}, "item_data_model must be one of 28560-2, 28560-3"),
+    ({"item_security": "rfid"}, "item_security must be one of afi, eas, both"),
+    ({"afi_on_loan": 7, "afi_in_library": 7}, "must differ"),
+    ({"afi_on_loan": 300}, "must be a byte"),
 ])
 def test_mistakes_are_reported(table, message):
     with pytest.raises(ConfigError, match=message):
@@ -41,3 +45,17 @@ def test_events_round_trip_through_json():
     assert status.to_json() == '{"readers":[{"name":"Desk","online":true,"technology":"iso14443a"}]}'
     with pytest.raises(ValueError, match="unknown reader event kind"):
         ReaderEvent("tap", "Desk")
+
+
+def test_item_pads_get_the_librarys_data_model_and_security():
+    settings = ReaderSettings.from_mapping({
+        "item_data_model": "28560-3", "item_security": "both", "afi_on_loan": 0xDA, "afi_in_library": 0xD7,
+        "devices": [{"type": "iso15693", "name": "Pad"}, {"type": "iso15693", "name": "Own", "data_model": "28560-2"},
+                    {"type": "pcsc", "name": "Desk"}]})
+    pad, own, desk = settings.device_specs()
+    assert (pad["data_model"], pad["security"].mode, pad["security"].afi_on_loan) == ("28560-3", "both", 0xDA)
+    assert own["data_model"] == "28560-2"
+    assert desk == {"type": "pcsc", "name": "Desk"}
+    assert settings.security().secured(0xD7, True) is True
+    assert settings.security().secured(0xDA, False) is False
+    assert settings.security().secured(0xD7, False) is None          # AFI and EAS disagree

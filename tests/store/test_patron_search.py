@@ -64,10 +64,18 @@ def case(draw):
 
 
 def _expected(people, query):
-    """The oracle: the patrons one of whose names, in its typed form, holds the query."""
+    """The oracle: the patrons one of whose names, in its typed form, holds the query; a query shorter than a
+    trigram (docs/station-search.md) must start a word of the names (two characters) or the surname (one)."""
     wanted = query.lower()
-    return {f"P{i}" for i, ((_f, first), (_l, last)) in enumerate(people)
-            if any(wanted in w for w in (first + " " + last).split())}
+
+    def holds(first: str, last: str) -> bool:
+        if len(wanted) == 1:
+            return last.startswith(wanted)
+        if len(wanted) == 2:
+            return any(w.startswith(wanted) for w in (first + " " + last).split())
+        return any(wanted in w for w in (first + " " + last).split())
+
+    return {f"P{i}" for i, ((_f, first), (_l, last)) in enumerate(people) if holds(first, last)}
 
 
 @hsettings(max_examples=60, deadline=None, derandomize=True,
@@ -157,6 +165,7 @@ def test_a_query_without_words_finds_nothing(central_db, query):
 
 def test_an_older_store_gets_the_column_its_index_and_the_keys_when_opened(central_db):
     factories.patron("P1", barcode=None, card=None, first_name="Ann", last_name="Wójcik")
+    patron_search.drop_indexes(central_db)  # as a store made before the search: no trigram index either
     central_db.execute_sql('DROP INDEX "user_search_name"')
     central_db.execute_sql('ALTER TABLE "user" DROP COLUMN "search_name"')  # as a store made before the search
     schema.create_tables(central_db)

@@ -6,6 +6,11 @@ header about the request, or 401/404/405) its refusal is handed back as is.
 Otherwise the answer comes from recorded examples that follow
 shared/product/alma-reference.md (the vendor document leaves user, loan and
 request bodies empty). ``log`` keeps each request with Prism's verdict.
+
+The vendor's description in shared/vendor/alma/ is of the Users API only: the two Bibs API calls a return
+makes (``GET /items?item_barcode=`` and the scan-in, ``POST /bibs/.../items/{item_pid}?op=scan``) have no
+description to be checked against, so they are answered here without Prism (logged ``validated: False``);
+their parameters are checked here against the vendor's reference (op=scan; library; circ_desk or department).
 """
 from __future__ import annotations
 
@@ -27,7 +32,16 @@ ERR = {
     "401823": "Loan ID {} does not exist.",
     "401866": "Failed to authenticate user {}.",
     "401851": "User with identifier {} already exists.",
+    "401651": "Item is not loanable.",
+    "401689": "No items found for barcode {}.",
+    "401664": "Mandatory field is missing: {}.",
 }
+
+
+def bibs_api(path: str) -> bool:
+    """The two Bibs API calls a return makes, which no vendor description here covers (anything else goes to
+    Prism, which refuses a path its description does not have)."""
+    return path == "/almaws/v1/items" or path.startswith("/almaws/v1/bibs/")
 
 
 def error(code: str, arg: str = "", status: int = 400) -> tuple[int, dict]:
@@ -79,6 +93,8 @@ class FakeAlma:
         self.inject: list[tuple[int, dict, dict]] = []  # canned (status, body, headers) for the next calls
         self.down = False
         self.lose_next_write_answer = False  # do the next write, then answer 504 as a gateway would
+        self.items: dict[str, dict] = {}  # barcode -> item record (bib_data, holding_data, item_data)
+        self.not_loanable: set[str] = set()
         self._ids = itertools.count(9_000_000_000_000_121, 1000)
         self.lock = threading.Lock()
 
@@ -121,6 +137,74 @@ class FakeAlma:
         self.fees[primary_id].append(fee)
         return fee
 
+    def add_item(self, barcode: str, title: str, library: str = "MAIN", requested: bool = False,
+                 loanable: bool = True) -> dict:
+        """An item as ``GET /items?item_barcode=`` returns it; ``requested``: a patron's hold waits for it."""
+        n = next(self._ids)
+        item = {"bib_data": {"mms_id": f"99{n}", "title": title, "author": "Woolf, Virginia"},
+                "holding_data": {"holding_id": f"22{n}", "in_temp_location": False},
+                "item_data": {"pid": f"23{n}", "barcode": barcode,
+                              "base_status": {"value": "1", "desc": "Item in place"},
+                              "process_type": {"value": "", "desc": ""}, "requested": requested,
+                              "library": {"value": library, "desc": library}, "location": {"value": "STACKS"},
+                              "policy": {"value": "BOOK" if loanable else "REFERENCE"}}}
+        self.items[barcode] = item
+        if not loanable:
+            self.not_loanable.add(barcode)
+        return item
+
+    def loan_of(self, barcode: str) -> tuple[str, dict] | None:
+        """(primary id, loan) of the active loan of ``barcode``, or None."""
+        return next(((pid, loan) for pid, loans in self.loans.items() for loan in loans
+                     if loan["item_barcode"] == barcode), None)
+
+    def _item_record(self, barcode: str) -> dict:
+        item = copy.deepcopy(self.items[barcode])
+        if self.loan_of(barcode):
+            item["item_data"]["process_type"] = {"value": "LOAN", "desc": "Loan"}
+            item["item_data"]["base_status"] = {"value": "0", "desc": "Item not in place"}
+        return item
+
+    def _bibs(self, method: str, path: str, args) -> tuple[int, object]:
+        """``GET /items?item_barcode=`` and the scan-in, ``POST /bibs/{mms_id}/holdings/{holding_id}/items/
+        {item_pid}?op=scan``: the loan ends; an item requested goes to the hold shelf, one of another library
+        into transit, as Alma's answer says (process type, ``additional_info``)."""
+        if path == "/almaws/v1/items":
+            barcode = args.get("item_barcode", "")
+            return (200, self._item_record(barcode)) if barcode in self.items else error("401689", barcode)
+        m = re.fullmatch(r"/almaws/v1/bibs/([^/]+)/holdings/([^/]+)/items/([^/]+)", path)
+        barcode = next((b for b, i in self.items.items() if m and i["item_data"]["pid"] == m[3]), None)
+        if method != "POST" or barcode is None:
+            return error("402119")
+        for name in ("op", "library"):
+            if not args.get(name):
+                return error("401664", name)
+        if args["op"] != "scan" or not (args.get("circ_desk") or args.get("department")):
+            return error("401664", "circ_desk or department")
+        held = self.loan_of(barcode)
+        if held:
+            self.loans[held[0]].remove(held[1])
+        item = self._item_record(barcode)
+        data = item["item_data"]
+        if data["requested"]:
+            data["process_type"] = {"value": "HOLDSHELF", "desc": "Hold Shelf"}
+            item["additional_info"] = "Item's destination is: Hold Shelf. Request ID: 31234."
+        elif data["library"]["value"] != args["library"]:
+            data["process_type"] = {"value": "TRANSIT", "desc": "Transit"}
+            item["additional_info"] = f"Item in transit to {data['library']['value']}."
+        return 200, item
+
+    def _checkout(self, pid: str, args, body) -> tuple[int, object]:
+        """``POST /users/{id}/loans?item_barcode=``: a loan at the desk and library the body names."""
+        barcode = args.get("item_barcode", "")
+        if barcode not in self.items:
+            return error("401689", barcode)
+        if barcode in self.not_loanable:
+            return error("401651")
+        loan = self.add_loan(pid, barcode, self.items[barcode]["bib_data"]["title"], due="2026-12-16T23:59:00Z")
+        loan.update(circ_desk=body["circ_desk"], library=body["library"])
+        return 200, loan
+
     # ---- the recorded layer ---------------------------------------------------------------
     def _find(self, identifier: str) -> str | None:
         if identifier in self.users:
@@ -133,6 +217,8 @@ class FakeAlma:
 
     def answer(self, method: str, path: str, args, body) -> tuple[int, object]:
         """The recorded answer to a request Prism let through: (status, body), None for an empty body."""
+        if bibs_api(path):
+            return self._bibs(method, path, args)
         m = re.fullmatch(r"/almaws/v1/users(?:/([^/]+))?(?:/(loans|requests|fees)(?:/([^/]+))?)?", path)
         if not m:
             return error("402119")
@@ -180,6 +266,8 @@ class FakeAlma:
     def _loans(self, method: str, pid: str, loan_id, args, body) -> tuple[int, object]:
         """``/users/{id}/loans[/{loan_id}]``: a page of loans, one loan, or its renewal (POST ``op=renew``)."""
         loans = self.loans[pid]
+        if loan_id is None and method == "POST":
+            return self._checkout(pid, args, body)
         if loan_id is None:
             offset, limit = int(args.get("offset", 0)), int(args.get("limit", 10))
             page = copy.deepcopy(loans[offset:offset + limit])
@@ -223,12 +311,13 @@ class FakeAlma:
         if self.down:
             response = Response("", status=503)
             return response(environ, start_response)
-        if self.prism_url is None:  # the benchmark: recorded examples only, no validation
+        if self.prism_url is None or bibs_api(request.path):
+            # the benchmark (recorded examples only), or a Bibs API call (no vendor description here to validate)
             body_json = json.loads(raw) if raw else None
             with self.lock:
                 self.log.append({"method": request.method, "path": request.path, "args": dict(request.args),
-                                 "prism_status": 0, "violations": []})
-                status, body = self.answer(request.method, request.path, request.args, body_json)
+                                 "prism_status": 0, "violations": [], "validated": False})
+                status, body = self._lost_or(request, body_json)
             payload = b"" if body is None else json.dumps(body).encode()
             return Response(payload, status=status, headers={"X-Exl-Api-Remaining": str(self.remaining)},
                             content_type="application/json")(environ, start_response)
@@ -239,7 +328,7 @@ class FakeAlma:
         violations = json.loads(prism.headers.get("sl-violations") or "[]")
         request_violations = [v for v in violations if v.get("location", [""])[0] == "request"]
         entry = {"method": request.method, "path": request.path, "args": dict(request.args),
-                 "prism_status": prism.status_code, "violations": request_violations}
+                 "prism_status": prism.status_code, "violations": request_violations, "validated": True}
         with self.lock:
             self.log.append(entry)
             if request_violations or prism.status_code in (401, 404, 405):
@@ -249,16 +338,20 @@ class FakeAlma:
             if self.inject:
                 status, body, headers = self.inject.pop(0)
             else:
-                body_json = json.loads(raw) if raw else None
-                status, body = self.answer(request.method, request.path, request.args, body_json)
+                status, body = self._lost_or(request, json.loads(raw) if raw else None)
                 headers = {}
-                if self.lose_next_write_answer and request.method != "GET" and request.args.get("op") != "auth":
-                    self.lose_next_write_answer = False  # done here; the answer is lost on the way back
-                    status, body = 504, None
         headers = {"X-Exl-Api-Remaining": str(self.remaining), **headers}
         payload = b"" if body is None else json.dumps(body).encode()
         return Response(payload, status=status, headers=headers, content_type="application/json")(
             environ, start_response)
+
+    def _lost_or(self, request, body_json) -> tuple[int, object]:
+        """The recorded answer; a write's is lost (504, after doing it) when ``lose_next_write_answer`` says so."""
+        status, body = self.answer(request.method, request.path, request.args, body_json)
+        if self.lose_next_write_answer and request.method != "GET" and request.args.get("op") != "auth":
+            self.lose_next_write_answer = False  # done here; the answer is lost on the way back
+            return 504, None
+        return status, body
 
 
 def serve(prism_url: str) -> tuple[FakeAlma, LiveServer]:

@@ -10,7 +10,7 @@ thread). The Flask app carries the extension with:
   as the process anyway);
 - test callbacks (``SIP2_REMOTE_ACTION_HANDLERS``) over the same small library as the
   pysip2 harness (``tests.upstream.sip2_servers.Library``): login, status, patron status
-  and information, PIN check, item information, renew. invenio-sip2 has no renew all
+  and information, PIN check, item information, renew, checkout, checkin. invenio-sip2 has no renew all
   (its action is a stub), so no handler is registered for it and the supported-messages
   field says so: clients fall back to renewing one by one.
 
@@ -176,6 +176,48 @@ def renew(user_id, item_id, *args, patron_id=None, **kwargs):
     return result
 
 
+def checkout(user_id, item_id, patron_id, *args, **kwargs):
+    from invenio_sip2.models import SelfcheckCheckout
+
+    ok, message = library().checkout(patron_id or "", item_id or "")
+    found = library().items.get(item_id or "", {"title": "", "due": ""})
+    result = SelfcheckCheckout(title_id=found["title"], checkout=ok, renewal=False, magnetic_media=False,
+                               desensitize=ok, screen_messages=[message])
+    if ok:
+        result["due_date"] = _due(found["due"])
+    return result
+
+
+def checkin(user_id, item_id, *args, **kwargs):
+    """invenio-sip2 hands a checkin callback the item alone (not the 09's return date): the test library's day
+    (``INVENIO_ILS_OPTIONS`` ``today``) is the return date."""
+    from invenio_sip2.models import SelfcheckCheckin
+
+    options = json.loads(os.environ.get("INVENIO_ILS_OPTIONS") or "{}")
+    answer = library().checkin(item_id or "", options.get("today", "20261125"))
+    found = library().items.get(item_id or "", {"title": ""})
+    fee = answer.get("fee")
+    return SelfcheckCheckin(
+        permanent_location="Main Library", checkin=answer["ok"], alert=bool(answer.get("alert_type")),
+        magnetic_media=False, resensitize=answer["ok"], title_id=found["title"],
+        patron_id=answer.get("holder"), alert_type=answer.get("alert_type"),
+        destination_location=answer.get("destination"), hold_patron_id=answer.get("hold_patron"),
+        hold_patron_name=answer.get("hold_name"), fee_amount=f"{fee:.2f}" if fee else None,
+        screen_messages=[answer["message"]])
+
+
+def _message_types() -> dict:
+    """invenio-sip2's message layouts with the checkin response (10) carrying the fields libraries' servers send
+    beyond SIP2 2.00 (the 3M extensions: CV alert type, CT destination, CY and DA the hold patron, and BV a fee),
+    each defined in the package's own field table; its default layout sends none of them."""
+    from invenio_sip2.config import SIP2_MESSAGE_TYPES
+
+    types = copy.deepcopy(SIP2_MESSAGE_TYPES)
+    types["10"]["variable_fields"] += ["alert_type", "destination_location", "hold_patron_id", "hold_patron_name",
+                                       "fee_amount"]
+    return types
+
+
 HANDLERS = {REMOTE: {
     "login_handler": f"{__name__}:login",
     "system_status_handler": f"{__name__}:system_status",
@@ -185,7 +227,8 @@ HANDLERS = {REMOTE: {
                         "patron_status": f"{__name__}:patron_status",
                         "account": f"{__name__}:patron_account"},
     "item_handlers": {"item": f"{__name__}:item"},
-    "circulation_handlers": {"renew": f"{__name__}:renew"},
+    "circulation_handlers": {"renew": f"{__name__}:renew", "checkout": f"{__name__}:checkout",
+                             "checkin": f"{__name__}:checkin"},
 }}
 
 
@@ -217,6 +260,7 @@ def create_app():
         SIP2_TEXT_ENCODING=options.get("encoding", "UTF-8"),
         SIP2_LOGGING_CONSOLE=True,
         SIP2_LOGGING_CONSOLE_LEVEL="INFO",
+        SIP2_MESSAGE_TYPES=_message_types(),
     )
     InvenioSIP2(app)
     if os.environ.get("INVENIO_ILS_RECEIVED"):

@@ -7,10 +7,12 @@ connection, to test recovery.
 """
 from __future__ import annotations
 
+import datetime as dt
 import re
 import socket
 import threading
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 LIBRARY_PATRONS = {
     "21000000001": {"name": "Ólafsdóttir, Zoë", "pin": "2468", "status": " " * 14,
@@ -41,7 +43,20 @@ LIBRARY_ITEMS = {
     "39000000011": {"title": "Emma", "due": "20261101    235900", "holds": 0},
     "39000000012": {"title": "Persuasion", "due": "", "holds": 0},
     "39000000013": {"title": "Dubliners", "due": "20261215    235900", "holds": 0},
+    # borrowing and returning (tests/upstream/test_sip2_checkout.py): on the shelf; for use in the library only;
+    # waiting for another patron; on loan to a patron, with a hold for another patron of this library or of
+    # another; belonging to another library
+    "39000000020": {"title": "Mrs Dalloway", "due": "", "holds": 0},
+    "39000000021": {"title": "Oxford English Dictionary", "due": "", "holds": 0, "loanable": False},
+    "39000000022": {"title": "Orlando", "due": "", "holds": 1, "hold_for": "21000000003"},
+    "39000000023": {"title": "The Waves", "due": "20261210    235900", "holds": 1, "hold_for": "21000000003",
+                    "on_loan_to": "21000000004"},
+    "39000000024": {"title": "To the Lighthouse", "due": "20261210    235900", "holds": 1,
+                    "hold_for": "21000000003", "hold_at": "BRANCH", "on_loan_to": "21000000004"},
+    "39000000025": {"title": "Jacob's Room", "due": "20261210    235900", "holds": 0, "home": "BRANCH",
+                    "on_loan_to": "21000000004"},
 }
+LATE_FEE_PER_DAY = Decimal("0.10")
 
 
 @dataclass
@@ -51,6 +66,7 @@ class Library:
     patrons: dict = field(default_factory=lambda: {k: dict(v) for k, v in LIBRARY_PATRONS.items()})
     items: dict = field(default_factory=lambda: {k: dict(v) for k, v in LIBRARY_ITEMS.items()})
     received: list = field(default_factory=list)
+    checkin_locations: list = field(default_factory=list)  # the current location (AP) of each checkin
 
     def renew(self, patron: str, item: str) -> tuple[bool, str]:
         p = self.patrons.get(patron)
@@ -62,6 +78,59 @@ class Library:
             return False, "Item has holds and cannot be renewed"
         self.items[item]["due"] = "20261216    235900"
         return True, "Renewed"
+
+    def holder(self, item: str) -> str | None:
+        """The patron who has the item on loan (a charged item of a patron, or ``on_loan_to``)."""
+        found = self.items.get(item, {})
+        return found.get("on_loan_to") or next((pid for pid, p in self.patrons.items() if item in p["charged"]), None)
+
+    def checkout(self, patron: str, item: str) -> tuple[bool, str]:
+        """Lend ``item`` to ``patron`` for 21 days, the test library's rules: (ok, screen message)."""
+        p, found = self.patrons.get(patron), self.items.get(item)
+        if p is None:
+            return False, "Invalid patron"
+        if found is None:
+            return False, "Item not found"
+        if p["status"][0] == "Y":
+            return False, "Patron is blocked from borrowing"
+        holder = self.holder(item)
+        if holder == patron:
+            return False, "Item already checked out to you"
+        if holder is not None:
+            return False, "Item is checked out to another patron"
+        if found.get("loanable") is False:
+            return False, "Not for loan: library use only"
+        if found.get("hold_for") not in (None, patron):
+            return False, "Item is on hold for another patron"
+        found.update(due="20261216    235900", on_loan_to=patron, hold_for=None, holds=0)
+        p["charged"] = [*p["charged"], item]
+        return True, "Checked out"
+
+    def checkin(self, item: str, returned: str) -> dict:
+        """Take ``item`` back on ``returned`` (the 09's return date): ok, where it goes (alert type), the late
+        fee (``LATE_FEE_PER_DAY`` per day past its due date)."""
+        found = self.items.get(item)
+        if found is None:
+            return {"ok": False, "message": "Item not found"}
+        holder = self.holder(item)
+        if holder is None:
+            return {"ok": False, "message": "Item not checked out"}
+        due = dt.datetime.strptime(found["due"][:8], "%Y%m%d").date() if found["due"].strip() else None
+        late = (dt.datetime.strptime(returned[:8], "%Y%m%d").date() - due).days if due else 0
+        found.update(due="", on_loan_to=None)
+        for p in self.patrons.values():
+            p["charged"] = [i for i in p["charged"] if i != item]
+            p["overdue"] = [i for i in p["overdue"] if i != item]
+        answer = {"ok": True, "message": "Checked in", "fee": LATE_FEE_PER_DAY * late if late > 0 else None,
+                  "holder": holder}
+        if found.get("hold_for"):
+            other_library = found.get("hold_at", "MAIN") != "MAIN"
+            hold_patron = self.patrons[found["hold_for"]]
+            answer.update(alert_type="02" if other_library else "01", hold_patron=found["hold_for"],
+                          hold_name=hold_patron["name"], destination=found.get("hold_at", "MAIN"))
+        elif found.get("home", "MAIN") != "MAIN":
+            answer.update(alert_type="04", destination=found["home"])
+        return answer
 
 
 def pysip2_app(library: Library, renew_all: bool = True, error_detection: str = "auto", encoding: str = "utf-8",
@@ -171,7 +240,70 @@ def pysip2_app(library: Library, renew_all: bool = True, error_detection: str = 
         return EndSessionResponse(end_session="Y", transaction_date=ctx.now_18(), institution_id="MAIN",
                                   patron_identifier=req.patron_identifier)
 
+    _circulation_routes(app, library)
     return app
+
+
+def _checkin_response_with_3m_extensions():
+    """pysip2 implements SIP2 2.00 as written, whose checkin response (10) has no alert type: the fields libraries'
+    servers send for it (CV alert type, CT destination, CY hold patron id, DA hold patron name, and BV/BT for a
+    fee) come from the 3M extensions that Koha, Evergreen and others follow. A response model with them, laid
+    out by pysip2's own codec: the 2.00 fields as pysip2 defines them, then these, before AF/AG."""
+    from pysip2 import CheckinResponse, models
+
+    class CheckinResponse3M(CheckinResponse, frozen=True, kw_only=True):
+        alert_type: str | None = None  # CV
+        destination_institution: str | None = None  # CT
+        hold_patron_id: str | None = None  # CY
+        hold_patron_name: str | None = None  # DA
+        fee_type: str | None = None  # BT
+        fee_amount: str | None = None  # BV
+
+    if CheckinResponse3M not in models.MESSAGE_SPECS_BY_TYPE:
+        base = models.MESSAGE_SPECS_BY_TYPE[CheckinResponse]
+        head = [f for f in base.fields if f.field_id not in ("AF", "AG")]
+        tail = [f for f in base.fields if f.field_id in ("AF", "AG")]
+        extra = [models.ident("alert_type", "CV"), models.ident("destination_institution", "CT"),
+                 models.ident("hold_patron_id", "CY"), models.ident("hold_patron_name", "DA"),
+                 models.ident("fee_type", "BT"), models.ident("fee_amount", "BV")]
+        models.MESSAGE_SPECS_BY_TYPE[CheckinResponse3M] = models.MessageSpec("10", CheckinResponse3M,
+                                                                             tuple(head + extra + tail))
+    return CheckinResponse3M
+
+
+def _circulation_routes(app, library: Library) -> None:
+    """Checkout (11) and checkin (09) over the test library, as the 63/29 routes above: pysip2 routes them to a
+    refusal unless the application registers handlers (its fallback answers ok 0)."""
+    from pysip2 import CHECKIN, CHECKOUT, CheckoutResponse
+
+    checkin_response = _checkin_response_with_3m_extensions()
+
+    @app.route(CHECKOUT)
+    async def _checkout(req, ctx):
+        library.received.append("11")
+        ok, message = library.checkout(req.patron_identifier, req.item_identifier)
+        item = library.items.get(req.item_identifier, {"title": "", "due": ""})
+        return CheckoutResponse(ok="1" if ok else "0", renewal_ok="N", magnetic_media="N",
+                                desensitize="Y" if ok else "N", transaction_date=ctx.now_18(), institution_id="MAIN",
+                                patron_identifier=req.patron_identifier, item_identifier=req.item_identifier,
+                                title_identifier=item["title"], due_date=item["due"] if ok else "",
+                                screen_message=(message,))
+
+    @app.route(CHECKIN)
+    async def _checkin(req, ctx):
+        library.received.append("09")
+        library.checkin_locations.append(req.current_location)
+        answer = library.checkin(req.item_identifier, req.return_date)
+        item = library.items.get(req.item_identifier, {"title": ""})
+        fee = answer.get("fee")
+        return checkin_response(
+            ok="1" if answer["ok"] else "0", resensitize="Y" if answer["ok"] else "N", magnetic_media="N",
+            alert="Y" if answer.get("alert_type") else "N", transaction_date=ctx.now_18(), institution_id="MAIN",
+            item_identifier=req.item_identifier, permanent_location="Main Library", title_identifier=item["title"],
+            patron_identifier=answer.get("holder"), alert_type=answer.get("alert_type"),
+            destination_institution=answer.get("destination"), hold_patron_id=answer.get("hold_patron"),
+            hold_patron_name=answer.get("hold_name"), fee_type="01" if fee else None,
+            fee_amount=f"{fee:.2f}" if fee else None, screen_message=(answer["message"],))
 
 
 class PysipILS:

@@ -28,7 +28,7 @@ def test_login_and_status_read_the_supported_messages(sip, server):
     supported = sip.supported()
     assert supported["online"] and supported["patron_information"] and supported["renew"]
     assert supported["renew_all"] is server.renews_all
-    assert not supported["checkout"]  # no checkout handler on either test library
+    assert supported["checkout"] and supported["checkin"]  # both test libraries lend (test_sip2_checkout.py)
     assert server.received[0] == "93"  # logged in first
     caps = sip.capabilities().to_dict()
     assert caps["kind"] == "sip2" and caps["renew_all"] and caps["item_info"] and not caps["fee_paid"]

@@ -44,13 +44,17 @@ def create_app(config: dict | None = None, today=None, now=None) -> Flask:
 
     connect_per_request(app, database)
 
-    from library_kiosk.central.api import api, auth, errors, sync_api, upstream_routes
+    from library_kiosk.central.api import api, auth, errors, sync_api, upstream_routes, validation
+    from library_kiosk.central.api.openapi import OPENAPI
 
     errors.init_app(app)
-    auth.init_app(app)  # a device token on every route but /health, the OpenAPI document and enrolment
+    app.url_map.converters["default"] = api.SegmentConverter  # (before any route is added)
     app.register_blueprint(api.bp)
     app.register_blueprint(sync_api.bp)
     app.register_blueprint(upstream_routes.bp)
+    validation.init_app(app, OPENAPI)  # every route's operation; a route the document lacks stops the start
+    # a device token on every route but /health, the OpenAPI document and enrolment; then the request's input
+    auth.init_app(app, validation.check_request)
 
     @app.after_request
     def _central_time(response):

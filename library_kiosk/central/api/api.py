@@ -2,18 +2,25 @@
 from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify, request
+from werkzeug.routing import BaseConverter
 
 from library_kiosk.central.api.auth import current_device, require_visit
-from library_kiosk.central.api.errors import ApiError, int_arg
-from library_kiosk.central.api.openapi import OPENAPI
+from library_kiosk.central.api.errors import ApiError
+from library_kiosk.central.api.openapi import MAX_ROW_ID, OPENAPI, RESERVED_PATRON_PATHS
+from library_kiosk.central.api.validation import body
 from library_kiosk.central.store import circulation, kiosk_calls, letters, mail, pin_checks, staff
 from library_kiosk.central.store.accounts import build_account, find_user, get_user, kiosk_document
 from library_kiosk.domain.blocks import active_blocks
 
 bp = Blueprint("api", __name__)
-# The largest id a row can have on either database (PostgreSQL's ``serial``): a larger one names no row, and
-# SQLite or PostgreSQL would fail on it (OverflowError, out of range) rather than find nothing.
-MAX_ROW_ID = 2**31 - 1
+
+
+class SegmentConverter(BaseConverter):
+    """The app's default converter (``<primary_id>``): one path segment, but never a word that names a route of
+    its own beside it (``lookup``, ``refresh``), so ``GET /api/v1/patrons/refresh`` is no patron's account and
+    that path's methods (``Allow``) are refresh's alone."""
+
+    regex = r"(?!(?:" + "|".join(RESERVED_PATRON_PATHS) + r")$)[^/]+"
 
 
 def _today():
@@ -42,10 +49,7 @@ def openapi():
 
 @bp.get("/api/v1/patrons/lookup")
 def lookup():
-    identifier = request.args.get("identifier", "").strip()
-    if not identifier:
-        raise ApiError(400, "identifier_required", "Give an identifier: a barcode, card serial number or other ID.")
-    user = find_user(identifier)
+    user = find_user(request.args["identifier"].strip())  # (checked: not blank)
     if user is None:
         raise ApiError(404, "identifier_not_found", "No patron holds this identifier.")
     return jsonify(primary_id=user.primary_id, first_name=user.first_name, last_name=user.last_name)
@@ -82,6 +86,8 @@ def fees(primary_id):
 @bp.post("/api/v1/patrons/<primary_id>/loans/<int:loan_id>/renew")
 def renew_one(primary_id, loan_id):
     user = _visited_user(primary_id)
+    if loan_id > MAX_ROW_ID:  # names no loan (and no database could look it up)
+        raise ApiError(404, "loan_not_found", "This patron has no open loan with this id.")
     decision = circulation.renew(user, [loan_id], _today(), current_app.extensions.get("renewal_forward"))[0]
     if decision.reason == "unknown_loan":
         raise ApiError(404, "loan_not_found", decision.message)
@@ -91,32 +97,48 @@ def renew_one(primary_id, loan_id):
 @bp.post("/api/v1/patrons/<primary_id>/renew")
 def renew_many(primary_id):
     user = _visited_user(primary_id)
-    body = request.get_json(silent=True) if request.get_data() else {}
-    if body is None:
-        raise ApiError(400, "invalid_body", "The body is not valid JSON.")
-    if not isinstance(body, dict):
-        raise ApiError(400, "invalid_body", "The body must be a JSON object.")
-    loan_ids = body.get("loan_ids")  # absent: every open loan; null is no list (it never means "all")
-    if "loan_ids" in body and (
-        not isinstance(loan_ids, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in loan_ids)
-    ):
-        raise ApiError(400, "invalid_body", "loan_ids must be a list of loan ids (whole numbers).")
+    loan_ids = body().get("loan_ids")  # absent: every open loan (null is refused by the document: never "all")
     decisions = circulation.renew(user, loan_ids, _today(), current_app.extensions.get("renewal_forward"))
     return jsonify(results=[d.to_dict() for d in decisions])
+
+
+# --- checkout and return (issue 18): once per key, the key namespaced by this device (as the outbox's) ---
+
+@bp.post("/api/v1/patrons/<primary_id>/checkouts")
+def checkout(primary_id):
+    from library_kiosk.central.api.forwards import circulation_forwards
+    from library_kiosk.central.store import lending
+
+    user = _visited_user(primary_id)
+    given = body()  # item_barcode (not blank, at most 60) and key (8-80 letters, digits, dashes)
+    try:
+        decision = circulation.checkout(user, given["item_barcode"], _today(), f"{_device()}:{given['key']}",
+                                        circulation_forwards()[0])
+    except lending.KeyReused as exc:
+        raise ApiError(422, "key_reused", str(exc)) from None
+    return jsonify(lending.decision_answer(decision))
+
+
+@bp.post("/api/v1/checkins")
+def checkin():
+    """Give an item back: no patron, no visit (whoever brings it)."""
+    from library_kiosk.central.api.forwards import circulation_forwards
+    from library_kiosk.central.store import lending
+
+    given = body()
+    try:
+        outcome = circulation.checkin(given["item_barcode"], _today(), f"{_device()}:{given['key']}",
+                                      given.get("library", ""), circulation_forwards()[1])
+    except lending.KeyReused as exc:
+        raise ApiError(422, "key_reused", str(exc)) from None
+    return jsonify(lending.outcome_answer(outcome))
 
 # /api/v1/sync/* (changes, ops, heartbeat, enrol, devices) live in central/sync_api.py.
 
 
 # --- kiosk requests: letters, PIN lockouts, calls for staff (issue 3) ---
 
-KIOSK_LETTERS = ("FulRequestsReportLetter", "FulUserBorrowingActivityLetter", "FulFinesFeesNotificationLetter")
-
-
-def _json_body() -> dict:
-    body = request.get_json(silent=True) if request.get_data() else {}
-    if not isinstance(body, dict):
-        raise ApiError(400, "invalid_body", "The body must be a JSON object.")
-    return body
+# KIOSK_LETTERS (api/openapi.py): the letters a kiosk may ask for
 
 
 def _device() -> str:
@@ -128,16 +150,9 @@ def _device() -> str:
 def send_letter(primary_id):
     """Email a patron a letter: the requests report, the borrowing activity (loans receipt), the fines and fees."""
     user = _visited_user(primary_id)
-    body = _json_body()
-    letter_type = body.get("letter_type")
-    if letter_type not in KIOSK_LETTERS:
-        raise ApiError(400, "invalid_letter_type", f"letter_type must be one of {', '.join(KIOSK_LETTERS)}.")
-    if body.get("channel", "email") != "email":
-        raise ApiError(400, "invalid_channel", "Letters from a kiosk go by email only.")
-    context = body.get("context", {})  # 0, false, null or a list is no context: refused, nothing attempted
-    if not isinstance(context, dict):
-        raise ApiError(400, "invalid_body", "context must be a JSON object.")
-    allowed = {key: context[key] for key in ("renewals",) if key in context}
+    given = body()  # letter_type one of KIOSK_LETTERS, channel email, context an object (0 or false: refused)
+    letter_type = given["letter_type"]
+    allowed = {key: value for key, value in given.get("context", {}).items() if key in ("renewals",)}
     limit = letters.kiosk_letter_limit(user, current_app.config["KIOSK"])
     if limit is not None:
         raise ApiError(429, "too_many_letters",
@@ -160,9 +175,8 @@ def pin_lockout(primary_id):
     the future and within ``[central] pin_lockout_minutes`` of now; anything else is refused with 400 and
     nothing is written."""
     _user_or_404(primary_id)
-    body = _json_body()
     device = _device()
-    until = body.get("locked_until")
+    until = body()["locked_until"]  # (checked: a UTC timestamp; its window is checked here, against the clock)
     limits = pin_checks.PinLimits.from_config(current_app.config["KIOSK"].get("central"))
     problem = pin_checks.lockout_report_problem(until, limits, live=True)
     if problem:
@@ -180,21 +194,15 @@ def _call_json(call) -> dict:
 @bp.post("/api/v1/staff-calls")
 def create_staff_call():
     """A patron at a kiosk asks for staff."""
-    body = _json_body()
-    reason = body.get("reason", "help")
-    if not isinstance(reason, str) or reason not in kiosk_calls.REASONS:  # (an object or list: no reason either)
-        raise ApiError(400, "invalid_reason", f"reason must be one of {', '.join(kiosk_calls.REASONS)}.")
-    primary_id = body.get("primary_id") or ""
-    if not isinstance(primary_id, str):
-        raise ApiError(400, "invalid_body", "primary_id must be a string.")
-    call = kiosk_calls.create_call(_device(), reason, primary_id)
+    given = body()  # reason one of kiosk_calls.REASONS (an object or list: refused), primary_id a string
+    call = kiosk_calls.create_call(_device(), given.get("reason", "help"), given.get("primary_id", ""))
     return jsonify(_call_json(call)), 201
 
 
 @bp.get("/api/v1/staff-calls")
 def list_staff_calls():
     """Open calls for staff, oldest first."""
-    return jsonify(calls=[_call_json(c) for c in kiosk_calls.open_calls(int_arg("limit", 100, 1, 1000))])
+    return jsonify(calls=[_call_json(c) for c in kiosk_calls.open_calls(int(request.args.get("limit", 100)))])
 
 
 @bp.post("/api/v1/staff-calls/<int:call_id>/close")

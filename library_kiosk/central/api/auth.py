@@ -7,12 +7,15 @@ Refused: 401 ``device_token_required`` (no token), 401 ``device_unknown`` (a tok
 holds), 403 ``device_revoked`` (from the device's next request after ``kiosk devices revoke``).
 A refused request reaches no route, so it changes nothing.
 
-Each accepted request also notes the device's contact (``visits.note_contact``): a request that finds the device
-silent for longer than ``[central] offline_gap_seconds`` records the gap, within which operations it queued
-offline need no visit. The live per-patron routes call ``require_visit``: the patron's visit at this kiosk, in
-the ``X-Kiosk-Visit`` header (store/visits.py), else 403 ``visit_required``.
+Each accepted request (its token, then its input: api/validation.py) also notes the device's contact
+(``visits.note_contact``): a request that finds the device silent for longer than ``[central]
+offline_gap_seconds`` records the gap, within which operations it queued offline need no visit. The live
+per-patron routes call ``require_visit``: the patron's visit at this kiosk, in the ``X-Kiosk-Visit`` header
+(store/visits.py), else 403 ``visit_required``.
 """
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from flask import current_app, g, request
 
@@ -35,7 +38,6 @@ def authenticate():
     if device.status != "active":
         raise ApiError(403, "device_revoked", "This device has been revoked; ask an administrator.")
     g.device = device
-    visits.note_contact(device, visit_rules())
     return device
 
 
@@ -58,11 +60,16 @@ def require_visit(primary_id: str) -> None:
         raise ApiError(403, "visit_required", str(refused)) from None
 
 
-def init_app(app) -> None:
+def init_app(app, check_input: Callable[[], None]) -> None:
+    """The token check, then ``check_input`` (the request against the OpenAPI document, api/validation.py), and
+    only then the device's contact is noted: a refused request writes nothing."""
     @app.before_request
     def _require_device():
         # endpoint None: no route matched (404/405 follow, with nothing to protect)
-        if request.endpoint is None or request.endpoint in PUBLIC:
+        if request.endpoint is None:
             return None
-        authenticate()
+        device = None if request.endpoint in PUBLIC else authenticate()
+        check_input()
+        if device is not None:
+            visits.note_contact(device, visit_rules())
         return None

@@ -1,36 +1,28 @@
 """JSON errors with a stable code and a human message."""
 from __future__ import annotations
 
-from flask import jsonify, request
+from flask import jsonify
 from werkzeug.exceptions import HTTPException
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str):
+    """An answer with ``status`` and the error shape; ``field`` names the input at fault, when one is (the
+    validation layer, api/validation.py: ``ops[0].seq``; ``""`` for the body as a whole)."""
+
+    def __init__(self, status: int, code: str, message: str, field: str | None = None):
         super().__init__(message)
-        self.status, self.code, self.message = status, code, message
+        self.status, self.code, self.message, self.field = status, code, message, field
 
 
-def int_arg(name: str, default: int, low: int, high: int) -> int:
-    """A whole-number query parameter within [low, high], or a 400 saying what is wrong."""
-    raw = request.args.get(name, default)
-    try:
-        value = int(raw)
-    except (TypeError, ValueError):
-        raise ApiError(400, "invalid_parameter", f"{name} must be a whole number.") from None
-    if not low <= value <= high:
-        raise ApiError(400, "invalid_parameter", f"{name} must be between {low} and {high}.")
-    return value
-
-
-def error_response(status: int, code: str, message: str):
-    return jsonify(error={"code": code, "message": message}), status
+def error_response(status: int, code: str, message: str, field: str | None = None):
+    error = {"code": code, "message": message} if field is None else {"code": code, "message": message, "field": field}
+    return jsonify(error=error), status
 
 
 def init_app(app) -> None:
     @app.errorhandler(ApiError)
     def _api_error(exc: ApiError):
-        return error_response(exc.status, exc.code, exc.message)
+        return error_response(exc.status, exc.code, exc.message, exc.field)
 
     from library_kiosk.central.upstream.base import UpstreamError, UpstreamUnavailable
 
@@ -48,7 +40,7 @@ def init_app(app) -> None:
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
-        code = (exc.name or "error").lower().replace(" ", "_")
+        code = (exc.name or "error").lower().replace(" ", "_")  # 413: request_entity_too_large ([central] limit)
         response, status = error_response(exc.code or 500, code, exc.description or exc.name)
         for name, value in exc.get_headers():  # a 405's Allow (RFC 9110), a 401's WWW-Authenticate...
             if name.lower() != "content-type":

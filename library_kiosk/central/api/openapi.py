@@ -2,11 +2,26 @@
 from __future__ import annotations
 
 from library_kiosk.central.api import sync_openapi  # the sync routes (central/api/sync_api.py)
+from library_kiosk.central.store import usage
+from library_kiosk.central.store.kiosk_calls import REASONS
+
+# The largest id a row can have on either database (PostgreSQL's ``serial``): a larger one names no row, and
+# SQLite or PostgreSQL would fail on it (OverflowError, out of range) rather than find nothing.
+MAX_ROW_ID = 2**31 - 1
+KIOSK_LETTERS = ("FulRequestsReportLetter", "FulUserBorrowingActivityLetter", "FulFinesFeesNotificationLetter")
+# Words after /api/v1/patrons/ that name routes, not patrons (api.PrimaryIdConverter).
+RESERVED_PATRON_PATHS = ("lookup", "refresh")
 
 _ERROR = {"$ref": "#/components/responses/Error"}
-_PRIMARY_ID = {"name": "primary_id", "in": "path", "required": True, "schema": {"type": "string"}}
+_PRIMARY_ID = {"name": "primary_id", "in": "path", "required": True, "schema": {"type": "string", "minLength": 1}}
+_NOT_BLANK = {"type": "string", "minLength": 1, "maxLength": 200, "pattern": r"\S"}
+_IDENTIFIER = {"name": "identifier", "in": "query", "required": True, "schema": _NOT_BLANK,
+               "x-error-code": "identifier_required",
+               "description": "A barcode, card serial number or other ID (surrounding spaces are ignored)"}
+_ROW_ID = {"type": "integer", "minimum": 0, "maximum": MAX_ROW_ID}
 # The patron's visit at this kiosk (store/visits.py): the routes that act for a patron need it.
 _VISIT = {"name": "X-Kiosk-Visit", "in": "header", "required": True, "schema": {"type": "string", "maxLength": 64},
+          "x-error-code": "visit_required", "x-error-status": 403,
           "description": "The patron's visit at this kiosk: the id the refresh (or a right PIN or password) "
                          "answered. It must be this device's, this patron's, verified (no PIN needed, or one "
                          "checked here in it) and used within [central] visit_minutes; each use extends it"}
@@ -16,11 +31,47 @@ _NO_VISIT = {"description": "visit_required: no live, verified visit of this kio
              "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
 _VISIT_ID = {"type": "string", "description": "The patron's visit at this kiosk: send it as X-Kiosk-Visit, and "
                                               "as an operation's payload.visit"}
+_ITEM_BARCODE = {"type": "string", "minLength": 1, "maxLength": 60, "pattern": r"\S",
+                 "description": "The item's barcode (the ISO 28560 primary item identifier of its RFID tag)"}
+_CIRCULATION_KEY = {"type": "string", "pattern": "^[A-Za-z0-9-]{8,80}$",
+                    "description": "The idempotency key: the same key again gets the first answer"}
+_TIMESTAMP = {"type": "string", "format": "date-time", "pattern": r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$"}
 
 
 def _ok(schema_ref: str, description: str = "OK") -> dict:
     return {"description": description,
             "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema_ref}"}}}}
+
+
+def _link(path: str, method: str, description: str, parameters: dict) -> dict:
+    """An OpenAPI link from an answer to the operation ``method path``, its parameters (``path.primary_id``,
+    ``header.X-Kiosk-Visit``) from that answer: how a client goes on from here."""
+    pointer = path.replace("~", "~0").replace("/", "~1")
+    return {"operationRef": f"#/paths/{pointer}/{method}", "description": description, "parameters": parameters}
+
+
+def _patron_links() -> dict:
+    """After a refresh: the patron's routes, within the visit it opened (a patron whose group asks for a PIN
+    needs the PIN checked with that visit first: verify-pin)."""
+    patron = {"path.primary_id": "$response.body#/primary_id"}
+    within = {**patron, "header.X-Kiosk-Visit": "$response.body#/visit"}
+    links = {name: _link(path, method, description, within) for name, (path, method, description) in {
+        "account": ("/api/v1/patrons/{primary_id}", "get", "The patron's account"),
+        "loans": ("/api/v1/patrons/{primary_id}/loans", "get", "The patron's loans"),
+        "requests": ("/api/v1/patrons/{primary_id}/requests", "get", "The patron's requests"),
+        "fees": ("/api/v1/patrons/{primary_id}/fees", "get", "The patron's fines and fees"),
+        "renew": ("/api/v1/patrons/{primary_id}/renew", "post", "Renew the patron's loans"),
+        "checkout": ("/api/v1/patrons/{primary_id}/checkouts", "post", "Lend the patron an item"),
+        "letter": ("/api/v1/patrons/{primary_id}/letters", "post", "Email the patron a letter"),
+        "end": ("/api/v1/patrons/{primary_id}/visit/end", "post", "The patron left"),
+    }.items()}
+    first_loan = {**within, "path.loan_id": "$response.body#/account/loans/0/loan_id"}
+    links["renew_loan"] = _link("/api/v1/patrons/{primary_id}/loans/{loan_id}/renew", "post",
+                                "Renew the patron's first loan", first_loan)
+    links["verify"] = _link("/api/v1/patrons/{primary_id}/verify-pin", "post", "Check the patron's PIN", patron)
+    links["lockout"] = _link("/api/v1/patrons/{primary_id}/pin-lockouts", "post", "Report a lock at this kiosk",
+                             patron)
+    return links
 
 
 _DATE = {"type": ["string", "null"], "format": "date"}
@@ -34,11 +85,18 @@ OPENAPI = {
     "paths": {
         "/api/v1/patrons/lookup": {"get": {
             "summary": "Find a patron by any active identifier (barcode, card serial number, other ID) or primary id",
-            "parameters": [{"name": "identifier", "in": "query", "required": True, "schema": {"type": "string"}}],
+            "parameters": [_IDENTIFIER],
             "responses": {"200": _ok("PatronRef"), "400": _ERROR, "404": _ERROR}}},
         "/api/v1/patrons/{primary_id}": {"get": {
-            "summary": "The patron's full account", "parameters": [_PRIMARY_ID, _VISIT],
-            "responses": {"200": _ok("Account"), "403": _NO_VISIT, "404": _ERROR}}},
+            "summary": "The patron's full account",
+            "parameters": [{**_PRIMARY_ID, "description": "Not lookup or refresh (those paths are other routes)",
+                            "schema": {**_PRIMARY_ID["schema"], "not": {"enum": list(RESERVED_PATRON_PATHS)}}},
+                           _VISIT],
+            "responses": {"200": _ok("Account"), "403": _NO_VISIT, "404": _ERROR, "405": {
+                "description": "primary_id lookup or refresh: those paths are other routes (Allow names their "
+                               "methods)",
+                "headers": {"Allow": {"schema": {"type": "string"}}},
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}}}},
         "/api/v1/patrons/{primary_id}/loans": {"get": {
             "summary": "Open loans", "parameters": [_PRIMARY_ID, _VISIT],
             "responses": {"200": {"description": "OK", "content": {"application/json": {"schema": {
@@ -58,26 +116,62 @@ OPENAPI = {
         "/api/v1/patrons/{primary_id}/loans/{loan_id}/renew": {"post": {
             "summary": "Renew one loan",
             "parameters": [_PRIMARY_ID, {"name": "loan_id", "in": "path", "required": True,
-                                         "schema": {"type": "integer"}}, _VISIT],
+                                         "schema": {"type": "integer", "minimum": 0}}, _VISIT],
             "responses": {"200": _ok("RenewalResult"), "403": _NO_VISIT, "404": _ERROR}}},
         "/api/v1/patrons/{primary_id}/renew": {"post": {
             "summary": "Renew the listed loans, or every open loan when loan_ids is absent",
             "parameters": [_PRIMARY_ID, _VISIT],
-            "requestBody": {"required": False, "content": {"application/json": {"schema": {
-                "type": "object", "properties": {"loan_ids": {"type": "array", "items": {"type": "integer"}}}}}}},
+            "requestBody": {"required": False, "x-body-limit": 65_536, "content": {"application/json": {"schema": {
+                "type": "object", "properties": {"loan_ids": {
+                    "type": "array", "maxItems": 1000, "items": _ROW_ID,
+                    "description": "The loans to renew (null is refused: it never means every loan)"}}}}}},
             "responses": {"200": {"description": "One result per loan", "content": {"application/json": {
                 "schema": {"type": "object", "properties": {"results": {"type": "array", "items": {
                     "$ref": "#/components/schemas/RenewalResult"}}}}}}}, "400": _ERROR, "403": _NO_VISIT,
                 "404": _ERROR}}},
+        "/api/v1/patrons/{primary_id}/checkouts": {"post": {
+            "summary": "Lend an item to the patron (docs/circulation.md): the central store's rules, or the library "
+                       "system behind it. Once per key: the same key again answers as the first time and lends "
+                       "nothing more (a client whose answer was lost sends it again); a refusal is a 200 answer "
+                       "with borrowed false and its reason",
+            "parameters": [_PRIMARY_ID, _VISIT],
+            "requestBody": {"required": True, "x-body-limit": 4096, "content": {"application/json": {"schema": {
+                "type": "object", "required": ["item_barcode", "key"], "properties": {
+                    "item_barcode": _ITEM_BARCODE, "key": _CIRCULATION_KEY}}}}},
+            "responses": {"200": _ok("CheckoutResult"), "400": _ERROR, "403": _NO_VISIT, "404": _ERROR,
+                          "422": {"description": "key_reused: the key was used before for another item or "
+                                                 "operation; nothing was lent",
+                                  "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+                          "503": _ERROR}}},
+        "/api/v1/checkins": {"post": {
+            "summary": "Take an item back (no patron, no visit: whoever brings it), with where it goes next (shelf, "
+                       "hold_shelf, desk, transit) and any late fee. Once per key, as checkouts",
+            "requestBody": {"required": True, "x-body-limit": 4096, "content": {"application/json": {"schema": {
+                "type": "object", "required": ["item_barcode", "key"], "properties": {
+                    "item_barcode": _ITEM_BARCODE, "key": _CIRCULATION_KEY,
+                    "library": {"type": "string", "maxLength": 40,
+                                "description": "The kiosk's library code ([kiosk] library_code): an item of "
+                                               "another library goes to transit"}}}}}},
+            "responses": {"200": _ok("CheckinResult"), "400": _ERROR,
+                          "422": {"description": "key_reused: the key was used before for another item or "
+                                                 "operation; nothing was returned",
+                                  "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+                          "503": _ERROR}}},
         "/api/v1/patrons/{primary_id}/letters": {"post": {
             "summary": "Email the patron a letter: requests report, borrowing activity (loans receipt), fines and fees",
             "parameters": [_PRIMARY_ID, _VISIT],
-            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+            "x-error-codes": {"letter_type": "invalid_letter_type", "channel": "invalid_channel"},
+            "requestBody": {"required": True, "x-body-limit": 65_536, "content": {"application/json": {"schema": {
                 "type": "object", "required": ["letter_type"], "properties": {
-                    "letter_type": {"enum": ["FulRequestsReportLetter", "FulUserBorrowingActivityLetter",
-                                             "FulFinesFeesNotificationLetter"]},
-                    "channel": {"enum": ["email"]},
-                    "context": {"type": "object"}}}}}},
+                    "letter_type": {"enum": list(KIOSK_LETTERS)},
+                    "channel": {"enum": ["email"], "description": "Letters from a kiosk go by email only"},
+                    "context": {"type": "object", "properties": {"renewals": {
+                        "type": "array", "maxItems": 1000,
+                        "description": "The session's renewals for the loans receipt: loan id, renewed, new due "
+                                       "date, reason, pending",
+                        "items": {"type": "array", "maxItems": 5, "prefixItems": [
+                            _ROW_ID, {"type": "boolean"}, {"type": "string", "maxLength": 40},
+                            {"type": ["string", "null"], "maxLength": 100}, {"type": "boolean"}]}}}}}}}}},
             "responses": {"201": {"description": "Sent", "content": {"application/json": {"schema": {
                 "$ref": "#/components/schemas/LetterResult"}}}},
                 "422": {"description": "letter_not_sent: the patron has no usable email address (a failed letter "
@@ -95,26 +189,38 @@ OPENAPI = {
                        "locked_until must be a UTC timestamp in the future, within [central] pin_lockout_minutes "
                        "of now (400 invalid_lockout otherwise, nothing recorded)",
             "parameters": [_PRIMARY_ID],
-            "requestBody": {"required": True, "content": {"application/json": {"schema": {
-                "type": "object", "required": ["locked_until"], "properties": {"locked_until": {
-                    "type": "string", "format": "date-time",
-                    "pattern": r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z?$"}}}}}},
-            "responses": {"201": {"description": "Recorded"}, "400": _ERROR, "404": _ERROR}}},
+            "x-error-codes": {"": "invalid_lockout", "locked_until": "invalid_lockout"},
+            "requestBody": {"required": True, "x-body-limit": 4096, "content": {"application/json": {"schema": {
+                "type": "object", "required": ["locked_until"],
+                "properties": {"locked_until": _TIMESTAMP}}}}},
+            "responses": {"201": {"description": "Recorded", "content": {"application/json": {"schema": {
+                "type": "object", "required": ["id"], "properties": {"id": {"type": "integer"}}}}}},
+                "400": {"description": "invalid_lockout: not a UTC timestamp, already past, or further than "
+                                       "[central] pin_lockout_minutes from now (the window is checked against the "
+                                       "central store's clock, so no schema can say it); nothing recorded",
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+                "404": _ERROR}}},
         "/api/v1/staff-calls": {
             "post": {"summary": "A patron at a kiosk asks for staff",
-                     "requestBody": {"required": False, "content": {"application/json": {"schema": {
-                         "type": "object", "properties": {
-                             "primary_id": {"type": "string"},
-                             "reason": {"enum": ["help", "card", "pin", "renewal", "other", "out_of_order"]}}}}}},
-                     "responses": {"201": _ok("StaffCall", "Recorded"), "400": _ERROR}},
+                     "x-error-codes": {"reason": "invalid_reason"},
+                     "requestBody": {"required": False, "x-body-limit": 4096, "content": {"application/json": {
+                         "schema": {"type": "object", "properties": {
+                             "primary_id": {"type": "string", "maxLength": 100},
+                             "reason": {"enum": list(REASONS), "default": "help"}}}}}},
+                     "responses": {"201": {**_ok("StaffCall", "Recorded"), "links": {"close": _link(
+                         "/api/v1/staff-calls/{call_id}/close", "post", "Close the call",
+                         {"path.call_id": "$response.body#/id"})}}, "400": _ERROR}},
             "get": {"summary": "Open calls for staff, oldest first",
-                    "parameters": [{"name": "limit", "in": "query", "schema": {"type": "integer"}}],
+                    "parameters": [{"name": "limit", "in": "query",
+                                    "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}}],
                     "responses": {"200": {"description": "OK", "content": {"application/json": {"schema": {
                         "type": "object", "properties": {"calls": {"type": "array", "items": {
                             "$ref": "#/components/schemas/StaffCall"}}}}}}}}}},
         "/api/v1/staff-calls/{call_id}/close": {"post": {
             "summary": "Close a call for staff that this kiosk made (another kiosk's call: 403, left open)",
-            "parameters": [{"name": "call_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+            "parameters": [{"name": "call_id", "in": "path", "required": True,
+                            "schema": {"type": "integer", "minimum": 0},
+                            "description": "An id beyond any row's is no open call (404)"}],
             "responses": {"200": {"description": "Closed"}, "403": _ERROR, "404": _ERROR}}},
         "/api/v1/capabilities": {"get": {
             "summary": "What the upstream library system supports (kiosks hide what is false, e.g. renew_all)",
@@ -123,19 +229,24 @@ OPENAPI = {
                     "kind": {"enum": ["local", "alma", "sip2"]}, "renew": {"type": "boolean"},
                     "renew_all": {"type": "boolean"}, "requests": {"type": "boolean"},
                     "fees": {"type": "boolean"}, "pin_check": {"type": "boolean"}, "item_info": {"type": "boolean"},
-                    "fee_paid": {"type": "boolean"}, "write_users": {"type": "boolean"}}}}}}}}},
+                    "fee_paid": {"type": "boolean"}, "write_users": {"type": "boolean"},
+                    "checkout": {"type": "boolean"}, "checkin": {"type": "boolean"}}}}}}}}},
         "/api/v1/patrons/refresh": {"post": {
             "summary": "On a tap: read the patron's account from the upstream into the central store "
                        "(kiosks then sync it); served from the store when read recently or the upstream is down. "
                        "Opens the patron's visit at this kiosk (visit): verified at once when the patron's user "
                        "group needs no PIN, else once a PIN or password is checked with it (verify-pin)",
-            "parameters": [{"name": "identifier", "in": "query", "required": True, "schema": {"type": "string"}},
-                           {"name": "force", "in": "query", "schema": {"enum": ["0", "1"]}}],
-            "responses": {"200": {"description": "OK", "content": {"application/json": {"schema": {
+            "parameters": [_IDENTIFIER, {"name": "force", "in": "query", "schema": {"enum": ["0", "1"]}}],
+            "responses": {"200": {"description": "OK", "links": _patron_links(),
+                                  "content": {"application/json": {"schema": {
                 "type": "object", "properties": {
                     "primary_id": {"type": "string"},
                     "source": {"enum": ["upstream", "cache", "offline", "local"]},
                     "account": {"$ref": "#/components/schemas/Account"},
+                    "record": {"type": "object", "description": "The patron as a change page carries it"},
+                    "read_at": {"type": ["string", "null"], "format": "date-time",
+                                "description": "When the library system was last read for this patron (null: "
+                                               "local, never read)"},
                     "visit": _VISIT_ID}}}}},
                 "400": _ERROR, "404": _ERROR, "503": _ERROR}}},
         "/api/v1/patrons/{primary_id}/verify-pin": {"post": {
@@ -147,11 +258,15 @@ OPENAPI = {
                        "never in the URL. A right secret verifies the visit given (this kiosk's live visit of "
                        "this patron), or opens a verified one, and answers its id (visit)",
             "parameters": [{"name": "primary_id", "in": "path", "required": True, "schema": {"type": "string"}}],
-            "requestBody": {"required": True, "content": {"application/json": {"schema": {"oneOf": [
-                {"type": "object", "required": ["pin"], "properties": {
-                    "pin": {"type": "string", "minLength": 1}, "visit": {"type": "string"}}},
-                {"type": "object", "required": ["password"], "properties": {
-                    "password": {"type": "string", "minLength": 1}, "visit": {"type": "string"}}}]}}}},
+            "x-error-codes": {"": "pin_required", "pin": "pin_required", "password": "password_required"},
+            "requestBody": {"required": True, "x-body-limit": 4096, "content": {"application/json": {"schema": {
+                "description": "A PIN or a password, not both",
+                "oneOf": [
+                    {"type": "object", "required": ["pin"], "not": {"required": ["password"]}, "properties": {
+                        "pin": {**_NOT_BLANK, "maxLength": 100}, "visit": {"type": "string", "maxLength": 64}}},
+                    {"type": "object", "required": ["password"], "not": {"required": ["pin"]}, "properties": {
+                        "password": {**_NOT_BLANK, "maxLength": 200},
+                        "visit": {"type": "string", "maxLength": 64}}}]}}}},
             "responses": {"200": {"description": "Checked, or not checked because the patron is locked",
                                   "content": {"application/json": {"schema": {
                 "type": "object", "required": ["ok", "attempts_left", "locked_until"], "properties": {
@@ -184,17 +299,6 @@ OPENAPI = {
             "responses": {"200": {"description": "OK", "content": {"application/json": {"schema": {
                 "type": "object", "properties": {k: {"type": "integer"} for k in
                                                  ("sent", "renewed", "refused", "checked", "pending")}}}}}}}},
-        "/api/v1/sync/changes": {"get": {
-            "summary": "Patrons changed after a cursor (the change sequence), oldest first",
-            "parameters": [
-                {"name": "after", "in": "query", "schema": {"type": "integer", "minimum": 0}},
-                {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 5000}},
-                {"name": "format", "in": "query", "schema": {"enum": ["json", "lines"]},
-                 "description": "lines: the same page as text, one record a line, documents as stored JSON "
-                                "text (docs/sync.md)"}],
-            "responses": {"200": {"description": "OK", "content": {
-                "application/json": {"schema": {"$ref": "#/components/schemas/ChangePage"}},
-                "application/x-kiosk-changes": {"schema": {"type": "string"}}}}, "400": _ERROR}}},
     },
     "components": {
         "responses": {"Error": {"description": "An error with a stable code and a human message",
@@ -203,7 +307,9 @@ OPENAPI = {
         "schemas": {
             "Error": {"type": "object", "required": ["error"], "properties": {"error": {
                 "type": "object", "required": ["code", "message"],
-                "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}}},
+                "properties": {"code": {"type": "string"}, "message": {"type": "string"},
+                               "field": {"type": "string", "description": "the input at fault, e.g. ops[0].seq, "
+                                                                         "or an empty string for the whole body"}}}}},
             "PatronRef": {"type": "object", "required": ["primary_id"], "properties": {
                 "primary_id": {"type": "string"}, "first_name": {"type": "string"},
                 "last_name": {"type": "string"}}},
@@ -244,14 +350,33 @@ OPENAPI = {
                 "fees": {"type": "array", "items": {"$ref": "#/components/schemas/Fee"}},
                 "active_blocks": {"type": "array", "items": {"type": "object", "properties": {
                     "code": {"type": "string"}, "message": {"type": "string"}}}},
-                "total_owed": _MONEY}},
+                "total_owed": _MONEY,
+                "notes": {"type": "array", "description": "Only the notes the patron may see (user_viewable)",
+                          "items": {"type": "object", "required": ["note_type", "text"], "properties": {
+                              "note_type": {"type": "string"}, "text": {"type": "string"}}}}}},
+            "CheckoutResult": {"type": "object", "required": ["item_barcode", "borrowed", "reason", "message"],
+                               "properties": {
+                "item_barcode": {"type": "string"}, "borrowed": {"type": "boolean"}, "due_date": _DATE,
+                "reason": {"type": "string", "description": "domain/checkout.py CHECKOUT_REASONS; empty when lent"},
+                "message": {"type": "string"}, "title": {"type": "string"},
+                "desensitize": {"type": ["boolean", "null"],
+                                "description": "The library system says clear the item's security (null: not said)"}}},
+            "CheckinResult": {"type": "object", "required": ["item_barcode", "returned", "route", "reason", "message"],
+                              "properties": {
+                "item_barcode": {"type": "string"}, "returned": {"type": "boolean"},
+                "route": {"enum": ["shelf", "hold_shelf", "desk", "transit"]},
+                "late_fee": {"type": ["string", "null"], "description": "The late fine charged (decimal text)"},
+                "reason": {"type": "string", "description": "domain/checkout.py CHECKIN_REASONS; empty when returned"},
+                "message": {"type": "string"}, "title": {"type": "string"},
+                "resensitize": {"type": ["boolean", "null"],
+                                "description": "The library system says set the item's security again"}}},
             "RenewalResult": {"type": "object", "required": ["loan_id", "renewed"], "properties": {
                 "loan_id": {"type": "integer"}, "renewed": {"type": "boolean"}, "new_due_date": _DATE,
                 "reason": {"type": "string"}, "message": {"type": "string"}}},
             "LetterResult": {"type": "object", "properties": {
                 "letter_id": {"type": "integer"}, "status": {"enum": ["sent"]}}},
             "StaffCall": {"type": "object", "properties": {
-                "id": {"type": "integer"}, "created": {"type": "string", "format": "date-time"},
+                "id": {"type": "integer"}, "created": _TIMESTAMP,
                 "device": {"type": "string"}, "reason": {"type": "string"}, "primary_id": {"type": "string"},
                 "status": {"enum": ["open", "closed"]}}},
             "ChangePage": {"type": "object", "required": ["cursor", "more", "records"], "properties": {
@@ -271,11 +396,17 @@ sync_openapi.merge(OPENAPI)
 # The heartbeat's daily usage counters (store/usage.py; docs/sync.md "Usage statistics"): cumulative values per
 # day and counter, nothing personal; the central store keeps the larger value, so a resend changes nothing.
 _HEARTBEAT = OPENAPI["paths"]["/api/v1/sync/heartbeat"]["post"]
+_HEARTBEAT["x-error-codes"] = {"usage": "invalid_usage"}
 _HEARTBEAT["requestBody"]["content"]["application/json"]["schema"] = {"type": "object", "properties": {
-    "usage": {"type": "object", "description": "{\"YYYY-MM-DD\": {counter: cumulative count}} (at most 31 days)",
-              "maxProperties": 31, "additionalProperties": {
-                  "type": "object", "minProperties": 1, "maxProperties": 100,
-                  "additionalProperties": {"type": "integer", "minimum": 0}}}}}
+    "usage": {"type": "object", "description": "{\"YYYY-MM-DD\": {counter: cumulative count}} (at most 31 days, "
+                                               "from 2000; a day more than 2 days ahead is skipped, not stored)",
+              "maxProperties": usage.MAX_DAYS,
+              "propertyNames": {"format": "date",
+                                "pattern": r"^2\d{3}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$"},
+              "additionalProperties": {
+                  "type": "object", "minProperties": 1, "maxProperties": usage.MAX_COUNTERS,
+                  "propertyNames": {"pattern": usage.NAME.pattern},
+                  "additionalProperties": {"type": "integer", "minimum": 0, "maximum": usage.MAX_VALUE}}}}}
 _HEARTBEAT["responses"]["200"]["content"]["application/json"]["schema"]["properties"]["usage"] = {
     "type": "object", "properties": {"stored": {"type": "integer"}, "skipped": {
         "type": "array", "items": {"type": "string"},
@@ -300,3 +431,37 @@ def _secure(document: dict) -> dict:
 
 
 _secure(OPENAPI)
+
+_UNAVAILABLE = {"description": "database_unavailable, upstream_unavailable (the library system), mail_unavailable: a "
+                               "part behind the central store cannot be reached just now; try again later",
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+_UPSTREAM_REFUSED = {"description": "The library system answered, but not with what the central store asked for "
+                                    "(its own code, or upstream_error)",
+                     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+
+
+def _complete(document: dict) -> dict:
+    """What every operation can answer besides its own statuses: 400 for a parameter or body the document refuses
+    (api/validation.py checks every request against it), 413 ``too_large`` for a body over the operation's limit
+    (``x-body-limit``; an operation without a request body takes none), 502/503 for the parts behind the central
+    store (errors.py). Every request body's description gives its limit."""
+    for operations in document["paths"].values():
+        for operation in operations.values():
+            responses = operation["responses"]
+            if operation.get("parameters") or "requestBody" in operation:
+                responses.setdefault("400", _ERROR)
+            body = operation.get("requestBody")
+            if body is not None:
+                body.setdefault("x-body-limit", 16_384)
+                body["description"] = f"At most {body['x-body-limit']:,} bytes (larger: 413 too_large)"
+            responses.setdefault("413", {
+                "description": "too_large: " + (f"the body is larger than {body['x-body-limit']:,} bytes"
+                                                if body is not None else "this operation takes no body")
+                               + "; request_entity_too_large: larger than [central] max_request_mib",
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}})
+            responses.setdefault("502", _UPSTREAM_REFUSED)
+            responses.setdefault("503", _UNAVAILABLE)
+    return document
+
+
+_complete(OPENAPI)

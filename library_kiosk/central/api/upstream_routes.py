@@ -7,6 +7,7 @@ from library_kiosk.central.api import background
 from library_kiosk.central.api.auth import current_device, visit_rules
 from library_kiosk.central.api.errors import ApiError, error_response
 from library_kiosk.central.api.sync_api import sync_scope_of
+from library_kiosk.central.api.validation import body
 from library_kiosk.central.store import fleet_keys, pin_checks, sync, sync_scope, visits
 from library_kiosk.central.store.accounts import build_account, get_user, kiosk_document
 from library_kiosk.central.upstream import cache
@@ -28,9 +29,7 @@ def capabilities():
 
 @bp.post("/api/v1/patrons/refresh")
 def refresh():
-    identifier = request.args.get("identifier", "").strip()
-    if not identifier:
-        raise ApiError(400, "identifier_required", "Give an identifier: a barcode, card serial number or other ID.")
+    identifier = request.args["identifier"].strip()  # (checked: not blank)
     today = current_app.config["TODAY"]()
     user, source = cache.refresh(_upstream(), identifier, today, force=request.args.get("force") == "1")
     if user is None:
@@ -73,23 +72,14 @@ def replay():
 
 
 def _secret_from_body() -> tuple[str, bool]:
-    """The secret and whether it is a password (else a PIN); a 400 when there is none."""
-    body = request.get_json(silent=True) if request.get_data() else None
-    body = body if isinstance(body, dict) else {}
-    password = body.get("password") if "password" in body and "pin" not in body else None
-    secret = password if password is not None else body.get("pin")
-    if not isinstance(secret, str) or not secret.strip():
-        if password is not None:
-            raise ApiError(400, "password_required", "Give the password in the JSON body: {\"password\": \"...\"}.")
-        raise ApiError(400, "pin_required", "Give the PIN in the JSON body: {\"pin\": \"...\"}.")
-    return secret, password is not None
+    """The secret and whether it is a password (else a PIN): the body holds one of them, not blank (checked)."""
+    given = body()
+    return (given["password"], True) if "password" in given else (given["pin"], False)
 
 
 def _visit_from_body() -> str:
     """The visit the kiosk's session holds (``{"visit": ...}``, optional): a right secret verifies it."""
-    body = request.get_json(silent=True) if request.get_data() else None
-    visit = body.get("visit") if isinstance(body, dict) else None
-    return visit if isinstance(visit, str) else ""
+    return body().get("visit", "")
 
 
 def _rate_limited(device: str, limits: pin_checks.PinLimits):

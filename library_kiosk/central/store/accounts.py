@@ -20,6 +20,7 @@ from library_kiosk.central.store.models import (
     Fee,
     Identifier,
     Loan,
+    Note,
     Request,
     UpstreamItem,
     User,
@@ -103,9 +104,11 @@ def build_accounts(users: list[User]) -> list[domain.Account]:
     fees = _grouped(Fee.select().where(Fee.user.in_(ids) & (Fee.status != "CLOSED")).order_by(Fee.created, Fee.id))
     blocks = _grouped(Block.select().where(Block.user.in_(ids)).order_by(Block.id))
     emails = _grouped(Email.select().where(Email.user.in_(ids)).order_by(Email.preferred.desc(), Email.id))
+    notes = _grouped(Note.select(Note.user, Note.note_type, Note.note_text)
+                     .where(Note.user.in_(ids) & (Note.user_viewable == True)).order_by(Note.id))  # noqa: E712
     return [
         _account(user, loans[user.id], requested, not_renewable, requests[user.id], fees[user.id], blocks[user.id],
-                 emails[user.id])
+                 emails[user.id], notes[user.id])
         for user in users
     ]
 
@@ -119,7 +122,7 @@ def _upstream_says(rows, requested: dict, not_renewable: set) -> None:
             not_renewable.add(item_barcode)
 
 
-def _account(user, loans, requested, not_renewable, requests, fees, blocks, emails) -> domain.Account:
+def _account(user, loans, requested, not_renewable, requests, fees, blocks, emails, notes) -> domain.Account:
     return domain.Account(
         primary_id=user.primary_id,
         first_name=user.first_name,
@@ -178,6 +181,7 @@ def _account(user, loans, requested, not_renewable, requests, fees, blocks, emai
             )
             for f in fees
         ),
+        notes=tuple(domain.Note(n.note_type, n.note_text) for n in notes),  # only those the patron may see
     )
 
 
@@ -321,6 +325,8 @@ def documents(primary_ids, batch: int = 2000) -> dict[str, tuple[str, str]]:
             emails.setdefault(user_id, address)
         identifiers = _by_user(_rows(Identifier, '"user_id", "id_type", "value", "status"', '"user_id"', ids,
                                      'ORDER BY "id"'))
+        notes = _by_user(_rows(Note, '"user_id", "note_type", "note_text"', '"user_id"', ids,
+                               'AND "user_viewable" ORDER BY "id"'))  # only those the patron may see
         for (user_id, primary_id, first_name, last_name, group, expiry_date, account_type, record_type, status,
              external_id, language, pin_check, purge_date) in users:
             policy = policies.get(group)
@@ -347,6 +353,7 @@ def documents(primary_ids, batch: int = 2000) -> dict[str, tuple[str, str]]:
                 "fees": [{"fee_id": f[1], "fee_type": f[2], "original_amount": _money(f[3]), "balance": _money(f[4]),
                           "status": f[5], "created": _day(f[6]), "title": f[7], "comment": f[8]}
                          for f in fees.get(user_id, empty)],
+                "notes": [{"note_type": n[1], "text": n[2]} for n in notes.get(user_id, empty)],
             }
             found[primary_id] = (dumps(document), dumps([{"id_type": i[1], "value": i[2], "status": i[3]}
                                                          for i in identifiers.get(user_id, empty)]))

@@ -17,6 +17,7 @@ from library_kiosk.central.store.db import database, is_postgres
 from library_kiosk.central.store.models import Change, Loan, User
 
 SEQ_LOCK = 0x6B696F736B  # the advisory lock key of the change sequence ("kiosk")
+UNLOCK = "unlock"  # a change's kind when staff cleared the patron's PIN lock: pages tell kiosks (store/sync.py)
 _last_horizon = {"value": 0}
 
 

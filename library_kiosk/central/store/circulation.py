@@ -8,6 +8,7 @@ from library_kiosk.central.store import changes
 from library_kiosk.central.store.accounts import build_account
 from library_kiosk.central.store.db import write_transaction
 from library_kiosk.central.store.models import Loan, User
+from library_kiosk.domain.checkout import CheckinOutcome, CheckoutDecision
 from library_kiosk.domain.renewal import RenewalDecision, decide
 
 Forward = Callable[[User, "list[int] | None", dt.date], "list[RenewalDecision]"]
@@ -68,3 +69,36 @@ def _decide_and_write(user: User, account, loan_id: int, today: dt.date):
             return decision, account
         account = build_account(user)  # renewed (or returned) meanwhile: decide again on the loan as it is now
     raise RuntimeError(f"loan {loan_id} changed under {MAX_DECISIONS} renewal decisions in a row")
+
+
+# --- checkout and return (issue 18): store/lending.py writes, domain/checkout.py decides ---
+
+# A library system behind the central store lending or taking back instead of the store's rules: the API passes
+# ``(primary_id, item_barcode, today, key) -> CheckoutDecision`` and ``(item_barcode, today, key, library) ->
+# CheckinOutcome`` built on the upstream (``upstream/cache.py`` ``checkout_through`` / ``checkin_through``, which
+# read a lost answer back), as it passes ``renewal_forward``; None: the store's own rules.
+CheckoutForward = Callable[[str, str, dt.date, str], CheckoutDecision]
+CheckinForward = Callable[[str, dt.date, str, str], CheckinOutcome]
+
+
+def checkout(user: User, item_barcode: str, today: dt.date, key: str = "",
+             forward: CheckoutForward | None = None, at_desk: bool = False) -> CheckoutDecision:
+    """Lend an item to ``user``, once per ``key``: the store's rules (store/lending.py; ``at_desk``: staff lend it
+    at the station's desk), or with ``forward`` the library system's, the store keeping a copy of the loan
+    (``lending.checkout_through``)."""
+    from library_kiosk.central.store import lending
+
+    if forward is not None:
+        return lending.checkout_through(user, item_barcode, today, key,
+                                        lambda: forward(user.primary_id, item_barcode, today, key))
+    return lending.checkout(user, item_barcode, today, key, at_desk)
+
+
+def checkin(item_barcode: str, today: dt.date, key: str = "", library: str = "",
+            forward: CheckinForward | None = None) -> CheckinOutcome:
+    """Take an item back at a kiosk of ``library``, once per ``key``; ``forward`` as for ``checkout``."""
+    from library_kiosk.central.store import lending
+
+    if forward is not None:
+        return lending.checkin_through(item_barcode, today, key, lambda: forward(item_barcode, today, key, library))
+    return lending.checkin(item_barcode, today, key, library)

@@ -308,3 +308,98 @@ def showcase(today: dt.date | None = None, limit: int = 1) -> dict[str, list[str
             barcode = Identifier.get((Identifier.user == user) & (Identifier.id_type == "BARCODE")).value
             found[key].append(barcode)
     return found
+
+
+# Patrons a newcomer signs in with without a card (the kiosk's user name and password: the primary id, or any of
+# their identifiers, is the user name), one of them with a very long hyphenated name with accents (within
+# store/limits.py), each with loans to renew, an email address for receipts, a barcode, a card and the demo PIN.
+SIGN_IN_PATRONS = (
+    # primary id, first name, last name, user group, password, number (barcode_for), card serial number
+    ("DEMO-READER", "Ada", "Quillfeather", "25", "Reading-room-2026", 9_000_001, "04DE0000000001"),
+    ("DEMO-LONGNAME", "María-José Anaïs", "Fernández-de-Córdoba-Ólafsdóttir-Wójcik-Đorđević-Saint-Léger", "21",
+     "Long-names-welcome-7", 9_000_002, "04DE0000000002"),
+)
+
+
+def add_sign_in_patrons(today: dt.date | None = None) -> list[dict]:
+    """Add the ``SIGN_IN_PATRONS`` that are missing (the PIN and password slow hashes are made for each) and
+    return what ``kiosk demo`` prints of all of them: primary id, name, password, barcode, card."""
+    from library_kiosk.central.store import patron_search
+    from library_kiosk.central.store.fleet_keys import pin_fields
+
+    today = today or clock.today()
+    ensure_groups()
+    shown = []
+    for primary_id, first, last, group, password, number, card in SIGN_IN_PATRONS:
+        shown.append({"primary_id": primary_id, "name": f"{first} {last}", "password": password,
+                      "barcode": barcode_for(number), "card": card})
+        if User.get_or_none(User.primary_id == primary_id) is not None:
+            continue
+        with database.atomic():
+            user = User.create(primary_id=primary_id, first_name=first, last_name=last, user_group=group,
+                               expiry_date=today + dt.timedelta(days=365), account_type="INTERNAL",
+                               record_type="PUBLIC", password_hash=hash_secret(password),
+                               **pin_fields(primary_id, DEMO_PIN))
+            Identifier.create(user=user, id_type="BARCODE", value=barcode_for(number))
+            Identifier.create(user=user, id_type="CARD_SERIAL_NUMBER", value=card)
+            ascii_name = first.split()[0].encode("ascii", "ignore").decode().lower()
+            Email.create(user=user, email_address=f"{ascii_name}.{number}@example.org", preferred=True)
+            Address.create(user=user, line1="1 Library Walk", city="London", postal_code="WC1E 7HU", country="GB",
+                           preferred=True)
+            for days_left, title_index in ((3, 0), (-4, 7)):  # one due in three days, one overdue
+                due = today + dt.timedelta(days=days_left)
+                Loan.create(user=user, user_group=group, item_barcode=f"39{number:012d}{title_index}",
+                            title=TITLES[title_index], author=AUTHORS[title_index],
+                            loan_date=due - dt.timedelta(days=21), due_date=due)
+            patron_search.refresh([user.id])
+            changes.record(primary_id)
+        read_model.refresh_patrons([primary_id])
+    return shown
+
+
+# Items to borrow and give back at a demo kiosk (issue 18): barcode, title, author, call number, material type,
+# library, circulates, kiosk checkout, and who holds it (a SIGN_IN_PATRONS primary id and the hold's status).
+DEMO_ITEMS = (
+    ("3999000000011", "Middlemarch", "Eliot, George", "PR4662 .A1", "BOOK", "MAIN", True, True, None),
+    ("3999000000029", "Dubliners", "Joyce, James", "PR6019 .O9 D8", "BOOK", "MAIN", True, True, None),
+    ("3999000000037", "Beloved", "Morrison, Toni", "PS3563 .O8749 B4", "BOOK", "MAIN", True, True, None),
+    ("3999000000045", "Metropolis", "Lang, Fritz", "PN1997 .M48", "DVD", "MAIN", True, True, None),
+    ("3999000000052", "The Waves", "Woolf, Virginia", "PR6045 .O72 W3", "BOOK", "MAIN", True, True,
+     ("DEMO-READER", "ON_HOLD_SHELF")),
+    ("3999000000060", "Things Fall Apart", "Achebe, Chinua", "PR9387.9 .A3 T5", "BOOK", "MAIN", True, True,
+     ("DEMO-LONGNAME", "NOT_STARTED")),
+    ("3999000000078", "Oxford English Dictionary, vol. 1", "", "PE1625 .O87 v.1", "BOOK", "MAIN", False, False,
+     None),
+    ("3999000000086", "On the Origin of Species", "Darwin, Charles", "QH365 .O2", "BOOK", "SCIENCE", True, True,
+     None),
+)
+
+
+def add_demo_items(today: dt.date | None = None) -> int:
+    """Add the ``DEMO_ITEMS`` that are missing (with their holds), and an item record for each sign-in patron's
+    loan, so a demo kiosk can lend and take back: some on the shelf, one on the hold shelf for DEMO-READER, one
+    first in DEMO-LONGNAME's queue, one for use in the library only, one of another library (SCIENCE). Returns
+    how many items were added."""
+    from library_kiosk.central.store.items import Item
+
+    today = today or clock.today()
+    added = 0
+    with database.atomic():
+        for barcode, title, author, call_number, material, library, circulates, kiosk, held in DEMO_ITEMS:
+            if Item.get_or_none(Item.barcode == barcode) is not None:
+                continue
+            Item.create(barcode=barcode, title=title, author=author, call_number=call_number, material_type=material,
+                        library=library, location="STACKS", circulates=circulates, kiosk_checkout=kiosk)
+            added += 1
+            holder = User.get_or_none(User.primary_id == held[0]) if held else None
+            if held and holder is not None:
+                Request.create(user=holder, item_barcode=barcode, title=title, author=author, status=held[1],
+                               pickup_location="Main Library", place_in_queue=None if held[1] == "ON_HOLD_SHELF"
+                               else 1, request_date=today)
+                changes.record(holder.primary_id)
+        for loan in Loan.select().join(User).where(User.primary_id.in_([p[0] for p in SIGN_IN_PATRONS])):
+            if Item.get_or_none(Item.barcode == loan.item_barcode) is None:
+                Item.create(barcode=loan.item_barcode, title=loan.title, author=loan.author, library="MAIN",
+                            location="STACKS")
+                added += 1
+    return added

@@ -60,6 +60,7 @@ def configure(pin_check_bits: int) -> bool:
 
     bits = str(configure_kiosk_documents(pin_check_bits))
     with database.atomic():
+        _reshape()
         held = FleetKey.get_or_none(FleetKey.name == "served_pin_check_bits")
         if held is not None and held.value == bits:
             return False
@@ -70,6 +71,26 @@ def configure(pin_check_bits: int) -> bool:
         PatronDocument.delete().execute()
         changes.record_many([pid for (pid,) in User.select(User.primary_id).where(User.pin_check != "").tuples()])
     return True
+
+
+DOCUMENT_SHAPE = "2"  # 2: documents carry the notes the patron may see (docs/sync.md)
+
+
+def _reshape() -> None:
+    """Once per new shape of the documents: the patrons whose document gains something (shape 2: a note they may
+    see) are recorded as changed, so their stored documents (built in the older shape) are built again and kiosks
+    pull them. Other patrons' older documents read the same (a missing ``notes`` is no notes)."""
+    from library_kiosk.central.store import changes
+    from library_kiosk.central.store.fleet_keys import FleetKey
+    from library_kiosk.central.store.models import Note, User
+
+    held = FleetKey.get_or_none(FleetKey.name == "document_shape")
+    if held is not None and held.value == DOCUMENT_SHAPE:
+        return
+    FleetKey.insert(name="document_shape", value=DOCUMENT_SHAPE).on_conflict(
+        conflict_target=[FleetKey.name], update={FleetKey.value: DOCUMENT_SHAPE}).execute()
+    changes.record_many([pid for (pid,) in User.select(User.primary_id).join(Note).where(Note.user_viewable)
+                         .distinct().tuples()])
 
 
 def build(primary_ids, stamp: int, keep: bool = True) -> dict[str, tuple[str, str] | None]:

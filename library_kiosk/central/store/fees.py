@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 
-from library_kiosk.central.store import changes, staff
+from library_kiosk.central.store import changes, limits, staff
 from library_kiosk.central.store.db import database
 from library_kiosk.central.store.models import Fee, FeeTransaction, User
 from library_kiosk.central.store.registration import Invalid, write_upstream
@@ -38,9 +38,13 @@ def add_fee(user: User, form, operator: str, writer=None) -> Fee:
     if fee_type not in codes.FEE_TYPES:
         raise Invalid({"fee_type": "Choose a fee type."})
     amount = parse_amount(form.get("amount"))
+    comment = (form.get("comment") or "").strip()
+    errors: dict[str, str] = {}
+    limits.check("Fee", {"comment": comment}, errors)
+    if errors:
+        raise Invalid(errors)
     with database.atomic():
-        fee = Fee.create(user=user, fee_type=fee_type, original_amount=amount, balance=amount,
-                         comment=(form.get("comment") or "").strip()[:300])
+        fee = Fee.create(user=user, fee_type=fee_type, original_amount=amount, balance=amount, comment=comment)
         write_upstream(writer, "amount",
                        lambda upstream: upstream.add_fee(user.primary_id, fee_type, amount, fee.comment))
         changes.record(user.primary_id)
@@ -56,6 +60,9 @@ def settle(fee: Fee, kind: str, form, operator: str) -> FeeTransaction:
     reason, method = (form.get("reason") or "").strip(), (form.get("method") or "").strip()
     if kind == "WAIVE" and not reason:
         raise Invalid({"reason": "Give the reason for waiving."})
+    too_long = limits.message("FeeTransaction", "reason", reason)
+    if too_long:
+        raise Invalid({"reason": too_long})
     if kind == "PAYMENT" and method not in codes.PAYMENT_METHODS:
         raise Invalid({"method": "Choose how the patron paid."})
     return record_transaction(fee, kind, amount, operator, reason, method)

@@ -31,7 +31,7 @@ from library_kiosk.central.store.models import _now
 from library_kiosk.domain.checksums import canonical, op_digest
 
 LEASE_SECONDS = 5  # a push holds its lease this long past its last operation: a dead push frees it in seconds
-REFRESHES = ("renew",)  # operation types that change what a kiosk shows about the patron
+REFRESHES = ("renew", "checkout")  # operation types that change what a kiosk shows about the patron
 MAX_OPS = 500
 
 

@@ -39,6 +39,7 @@ LETTER_TYPES = {
     "FulUserBorrowingActivityLetter": "Borrowing activity",
     "RenewalRefusedLetter": "Renewal refused",
     "FulFinesFeesNotificationLetter": "Fines and fees",  # Alma's fines/fees notification: active fees and total
+    "DeskSlipLetter": "Desk slip",  # what was done at the desk (renewals, an unlock), printed or emailed
 }
 REQUEST_SECTIONS = (("ON_HOLD_SHELF", "Ready for pickup on the hold shelf"), ("IN_PROCESS", "In process"),
                     ("NOT_STARTED", "Not yet active"))
@@ -78,9 +79,9 @@ SWEEP_LIMIT = 20
 
 def _environment(templates_dir: str = "", currency: str = "GBP", locale: str = "en_GB") -> jinja2.Environment:
     """The letters' templates, with ``money`` (in ``currency``, ISO 4217) and ``long_date`` as ``locale`` writes
-    them: a letter reads "£7.00" and "4 December 2026", never "7.00" or "2026-12-04"."""
-    from babel.dates import format_date
-    from babel.numbers import format_currency
+    them: a letter reads "£7.00" and "4 December 2026", never "7.00" or "2026-12-04" (the same formatter as the
+    staff station's: ``library_kiosk.domain.formatting``)."""
+    from library_kiosk.domain import formatting
 
     folders = [templates_dir] if templates_dir else []
     env = jinja2.Environment(
@@ -89,8 +90,8 @@ def _environment(templates_dir: str = "", currency: str = "GBP", locale: str = "
         undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
     )
     env.globals.update(describe=codes.describe, codes=codes)
-    env.filters["money"] = lambda value: format_currency(value or 0, currency.upper(), locale=locale)
-    env.filters["long_date"] = lambda value: format_date(value, "d MMMM y", locale=locale) if value else ""
+    env.filters["money"] = lambda value: formatting.money(value, currency, locale)
+    env.filters["long_date"] = lambda value: formatting.long_date(value or None, locale)
     return env
 
 

@@ -40,6 +40,7 @@ class UserGroup(BaseModel):
     registration_fee_type = pw.CharField(max_length=40, default="")
     registration_fee_amount = pw.DecimalField(max_digits=10, decimal_places=2, default=0)
     statistics_required = pw.BooleanField(default=False)
+    fine_per_day = pw.DecimalField(max_digits=10, decimal_places=2, default=0)  # a late return's fine per day late
 
 
 class User(BaseModel):
@@ -68,6 +69,9 @@ class User(BaseModel):
     campus_code = pw.CharField(max_length=40, default="")
     birth_date = pw.DateField(null=True)
     gender = pw.CharField(max_length=20, default="")
+    full_name = pw.CharField(max_length=300, default="")  # Alma's full_name, as the feed sends it
+    user_title = pw.CharField(max_length=40, default="")  # a code (MR, MS, DR, ...)
+    job_category = pw.CharField(max_length=60, default="")  # a code of the library's job categories
     # the names normalised for the station's search, NULL until computed (patron_search.py keeps it and indexes it)
     search_name = pw.TextField(null=True)
     created = pw.DateTimeField(default=_now)

@@ -12,6 +12,12 @@ Lockout reports from kiosks (a card locked at a kiosk while it was offline) are 
 accepted when ``lockout_report_problem`` finds nothing wrong with them: ``locked_until`` a real UTC timestamp
 (``YYYY-MM-DDTHH:MM:SS[.ffffff][Z]``, nothing else, so no control characters reach the log), no later than
 ``pin_lockout_minutes`` from now, and, when reported live (``live=True``), in the future.
+
+Staff unlock a patron at the station (``unlock``, user managers and up): the central store's count and lock are
+cleared, an unlock is recorded in the change sequence (``changes.UNLOCK``) so that every kiosk clears its own
+counter and lock for the patron at its next sync (docs/sync.md, "Unlocks"), and the staff audit log says who
+did it (``station.pin_unlock``). ``lockouts`` reads a patron's recent locks from the audit log, each with
+where it was made, until when, and whether and by whom it was cleared.
 """
 from __future__ import annotations
 
@@ -27,9 +33,11 @@ from library_kiosk.settings import DEFAULTS
 
 CHECK_ACTION = "kiosk.pin_check"
 LOCKOUT_ACTION = "kiosk.pin_lockout"
+UNLOCK_ACTION = "station.pin_unlock"
 RATE_WINDOW = dt.timedelta(minutes=1)
 CLOCK_SKEW = dt.timedelta(minutes=1)  # a kiosk's clock may be this far ahead of ours
 _TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z?")
+_UNTIL = re.compile(r"until (\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?)Z?")  # in both lockout texts
 
 
 @dataclass(frozen=True)
@@ -196,3 +204,70 @@ def lockout_report_problem(locked_until_text: object, limits: PinLimits, live: b
     if live and until <= now:
         return "locked_until is already past."
     return None
+
+
+# --- the station: a patron's locks, and unlocking them (issue 16) ---
+
+@dataclass(frozen=True)
+class Lockout:
+    """One lock as staff see it: a ``kiosk.pin_lockout`` entry (made by the central store's count or reported by a
+    kiosk that counted offline), and the unlock that cleared it, if any."""
+
+    at: dt.datetime  # when the lock was recorded (naive UTC)
+    device: str  # the kiosk where the last wrong PIN was typed
+    until: dt.datetime | None  # when the lock ends by itself (naive UTC)
+    cleared_by: str = ""  # the staff user who unlocked the patron
+    cleared_at: dt.datetime | None = None
+
+    def active(self, now: dt.datetime | None = None) -> bool:
+        return not self.cleared_by and self.until is not None and self.until > (now or _now())
+
+
+def _until_in(detail: str) -> dt.datetime | None:
+    found = _UNTIL.search(detail or "")
+    try:
+        return dt.datetime.fromisoformat(found.group(1)) if found else None
+    except ValueError:
+        return None
+
+
+def lockouts(primary_id: str, limit: int = 10) -> list[Lockout]:
+    """The patron's most recent locks, newest first, each marked cleared by the first unlock recorded after it."""
+    from library_kiosk.central.store.staff import AuditEntry
+
+    entries = list(AuditEntry.select().where(
+        (AuditEntry.primary_id == primary_id) & AuditEntry.action.in_([LOCKOUT_ACTION, UNLOCK_ACTION]))
+        .order_by(AuditEntry.created.desc(), AuditEntry.id.desc()).limit(limit * 4))
+    found: list[Lockout] = []
+    unlocks: list[tuple[str, dt.datetime]] = []  # those read so far: later than the entry at hand, newest first
+    for entry in entries:
+        if entry.action == UNLOCK_ACTION:
+            unlocks.append((entry.operator, entry.created))
+            continue
+        device = entry.operator[6:] if entry.operator.startswith("kiosk:") else entry.operator
+        until = _until_in(entry.detail)
+        # cleared by the first unlock made while it held (one made after it ended cleared another lock)
+        by, when = next(((who, at) for who, at in reversed(unlocks) if until is None or at < until), ("", None))
+        found.append(Lockout(entry.created, device, until, by, when))
+    return found[:limit]
+
+
+def unlock(primary_id: str, operator_name: str, now: dt.datetime | None = None):
+    """Clear the patron's PIN lock everywhere: the central store's count and lock now, each kiosk's at its next
+    sync (an unlock in the change sequence). Returns the audit entry, or None when nothing was locked (nothing is
+    written then)."""
+    from library_kiosk.central.store import changes, staff
+
+    now = now or _now()
+    with write_transaction():
+        held = [lock for lock in lockouts(primary_id) if lock.active(now)]
+        central = locked_until(primary_id, now)
+        if not held and central is None:
+            return None
+        kiosks = sorted({lock.device for lock in held})
+        PinFailures.delete().where(PinFailures.primary_id == primary_id).execute()
+        changes.record(primary_id, kind=changes.UNLOCK)
+        where = f" (locked at {', '.join(kiosks)})" if kiosks else ""
+        return staff.audit(operator_name, UNLOCK_ACTION, primary_id,
+                           f"PIN lock cleared at the desk{where}: the PIN can be entered again at every kiosk "
+                           f"after its next sync, a matter of seconds for a kiosk that is online.")

@@ -11,7 +11,7 @@ import datetime as dt
 
 import peewee as pw
 
-from library_kiosk.central.store import changes, patron_search, staff
+from library_kiosk.central.store import changes, limits, patron_search, staff
 from library_kiosk.central.store.db import database
 from library_kiosk.central.store.fleet_keys import pin_fields
 from library_kiosk.central.store.models import Address, Email, Identifier, Note, Phone, Statistic, User, _now
@@ -26,7 +26,7 @@ from library_kiosk.central.store.registration import (
     parse_date,
     text,
 )
-from library_kiosk.domain import codes
+from library_kiosk.domain import clock, codes
 from library_kiosk.domain.hashing import hash_secret
 
 ROW_MODELS = {"email": Email, "address": Address, "identifier": Identifier, "statistic": Statistic,
@@ -64,7 +64,7 @@ def _write(user: User, operator: str, action: str, detail: str, work):
     return result
 
 
-def update_general(user: User, form, operator: str) -> None:
+def update_general(user: User, form, operator: str, today: dt.date | None = None) -> None:
     """First and last name, user group, expiry date, status; password and PIN when given."""
     if is_external(user):
         raise Refused(EXTERNAL_NOTICE.format(source=codes.describe(codes.SOURCE_SYSTEMS, user.external_id)))
@@ -74,6 +74,8 @@ def update_general(user: User, form, operator: str) -> None:
     expiry = parse_date(text(form, "expiry_date"))
     if expiry is None:
         errors["expiry_date"] = "Enter the expiry date (card expiry + 1 day), YYYY-MM-DD."
+    elif problem := limits.expiry_problem(expiry, today or clock.today()):
+        errors["expiry_date"] = problem
     status = text(form, "status") or "ACTIVE"
     if status not in codes.USER_STATUSES:
         errors["status"] = "Choose a status."
@@ -119,6 +121,7 @@ def clean_row(user: User, kind: str, form, row=None) -> dict:
         values = {"phone_number": text(form, "phone_number"), "phone_types": text(form, "phone_type") or "mobile"}
         if not values["phone_number"]:
             errors["phone_number"] = "Enter a phone number."
+        limits.check("Phone", {"phone_number": values["phone_number"]}, errors)
     elif kind == "statistic":
         values = {"statistic_category": text(form, "statistic_category")}
         if values["statistic_category"] not in codes.STATISTIC_CATEGORIES:
@@ -128,12 +131,14 @@ def clean_row(user: User, kind: str, form, row=None) -> dict:
                   "user_viewable": bool(form.get("user_viewable"))}
         if not values["note_text"]:
             errors["note_text"] = "Write the note."
+        limits.check("Note", {"note_text": values["note_text"]}, errors)
     elif kind == "identifier":
         id_type = text(form, "id_type") or (row.id_type if row is not None else "")
         if id_type not in codes.IDENTIFIER_TYPES:
             errors["id_type"] = "Choose an identifier type."
         value = check_identifier(errors, "value", id_type, text(form, "value"), owner=user)
         values = {"id_type": id_type, "value": value, "note": text(form, "note")}
+        limits.check("Identifier", {"note": values["note"]}, errors)
     else:
         raise Refused(f"Unknown segment {kind!r}.")
     if errors:

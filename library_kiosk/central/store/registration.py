@@ -13,7 +13,7 @@ from decimal import Decimal
 
 import peewee as pw
 
-from library_kiosk.central.store import changes, patron_search, staff
+from library_kiosk.central.store import changes, limits, patron_search, staff
 from library_kiosk.central.store.db import database
 from library_kiosk.central.store.fleet_keys import pin_fields
 from library_kiosk.central.store.models import Address, Email, Fee, Identifier, Statistic, User, UserGroup
@@ -100,6 +100,7 @@ def check_names(form, errors: dict) -> dict:
     for name, label in (("first_name", "first name"), ("last_name", "last name")):
         if not values[name]:
             errors[name] = f"Enter the {label}."
+    limits.check("User", values, errors)
     return values
 
 
@@ -116,6 +117,7 @@ def check_email(form, errors: dict, prefix: str = "") -> dict:
         errors[prefix + "email"] = "Enter an email address like name@example.org."
     if kind not in codes.EMAIL_TYPES:
         errors[prefix + "email_type"] = "Choose an email type."
+    limits.check("Email", {"email_address": address}, errors, {"email_address": prefix + "email"})
     return {"email_address": address, "email_types": kind}
 
 
@@ -130,6 +132,8 @@ def check_address(form, errors: dict, prefix: str = "", required: bool = True) -
             errors[prefix + key] = f"Enter {label}."
     if values["address_types"] not in codes.ADDRESS_TYPES:
         errors[prefix + "address_type"] = "Choose an address type."
+    limits.check("Address", {key: values[key] for key in ("line1", "line2", "city", "postal_code", "country")},
+                 errors, {key: prefix + key for key in ("line1", "line2", "city", "postal_code", "country")})
     return values
 
 
@@ -142,7 +146,10 @@ def check_secrets(form, errors: dict, group: UserGroup | None, names: list[str],
             errors["pin"] = problems[0] if pin else "Enter a PIN: this user group borrows with a PIN."
     if password or required:
         problems = password_problems(password, names)
-        if problems:
+        too_long = limits.message("User", "password", password)
+        if too_long:
+            errors["password"] = too_long
+        elif problems:
             errors["password"] = " ".join(problems)
         elif password != confirm:
             errors["password_confirm"] = "The passwords do not match."
@@ -165,6 +172,8 @@ def check_registration(form, today: dt.date, rs_libraries=()) -> tuple[dict, dic
         errors["card_expiry"] = "Enter the expiry date printed on the card (YYYY-MM-DD)."
     elif card_expiry < today:
         errors["card_expiry"] = "The card's expiry date has already passed."
+    elif problem := limits.expiry_problem(card_expiry, today, "The card's expiry date"):
+        errors["card_expiry"] = problem
     values.update(group=group, expiry_date=expiry_from_card(card_expiry) if card_expiry else None)
     values.update(check_secrets(form, errors, group, [values["first_name"], values["last_name"]]))
     values["email"] = check_email(form, errors)

@@ -6,8 +6,10 @@ from library_kiosk.central.store.db import bind, database, is_postgres
 from library_kiosk.central.store.devices import AppliedOp, Device, SyncConflict, SyncConflictDealt
 from library_kiosk.central.store.documents import PatronDocument
 from library_kiosk.central.store.fleet_keys import FleetKey
+from library_kiosk.central.store.items import ITEM_MODELS
 from library_kiosk.central.store.jobs.models import JobRun
 from library_kiosk.central.store.kiosk_calls import StaffCall
+from library_kiosk.central.store.lending import LENDING_MODELS
 from library_kiosk.central.store.letters import Letter, LetterQueue
 from library_kiosk.central.store.models import PATRON_MODELS
 from library_kiosk.central.store.pin_checks import PinFailures
@@ -33,6 +35,8 @@ ALL_MODELS = [
     KioskUsage,             # kiosk usage statistics, counts only (usage.py)
     Visit, DeviceGap,       # patrons' visits at kiosks, kiosks' times out of contact (visits.py)
     PatronActivity, ScopeSweep,  # who used a kiosk lately, for the kiosks' scope (sync_scope.py)
+    *ITEM_MODELS,           # items, loan limits per material type, closed days (items.py)
+    *LENDING_MODELS,        # checkouts and returns applied once, by key (lending.py)
 ]
 
 

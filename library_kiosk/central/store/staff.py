@@ -12,7 +12,7 @@ import hashlib
 
 import peewee as pw
 
-from library_kiosk.central.store import staff_logins
+from library_kiosk.central.store import limits, staff_logins
 from library_kiosk.central.store.db import is_postgres, write_transaction
 from library_kiosk.central.store.models import BaseModel, _now
 from library_kiosk.central.store.staff_logins import LoginLimits
@@ -80,6 +80,11 @@ def create_staff(username: str, password: str, role: str, full_name: str = "") -
         raise StaffError("A user name is required.")
     if role not in ROLES:
         raise StaffError(f"Unknown role {role!r}; choose one of {', '.join(ROLES)}.")
+    full_name = (full_name or "").strip()
+    too_long = limits.first_problem("StaffUser", {"username": username, "full_name": full_name,
+                                                  "password": password or ""})
+    if too_long:
+        raise StaffError(too_long)
     problems = staff_password_problems(password or "", [username, full_name])
     if problems:
         raise StaffError(" ".join(problems))
@@ -148,8 +153,9 @@ def _user(username: str) -> StaffUser:
 def _new_password_problems(user: StaffUser, new: str, confirm: str) -> dict[str, str]:
     fields = {}
     problems = staff_password_problems(new or "", [user.username, user.full_name])
-    if problems:
-        fields["new_password"] = " ".join(problems)
+    too_long = limits.message("StaffUser", "password", new or "")
+    if too_long or problems:
+        fields["new_password"] = too_long or " ".join(problems)
     if (new or "") != (confirm or ""):
         fields["confirm_password"] = "The two new passwords are not the same."
     return fields

@@ -18,6 +18,10 @@ stored, and served. A patron outside the kiosks' scope (``store/sync_scope.py``:
 - ``changes_after``: a dict (the JSON answer), documents as objects;
 - ``changes_lines``: the line format kiosks pull (``format=lines``), documents as the
   stored JSON text, never decoded or encoded again on the way to the kiosk's cache.
+
+A page whose changes include staff unlocks (``changes.UNLOCK``, store/pin_checks.py ``unlock``) carries them in its
+head as ``unlocks``: ``{primary_id: the unlock's time, UTC}``, the latest per patron; a kiosk clears its own
+PIN counter and lock of that patron if they were made before then (docs/sync.md, "Unlocks").
 """
 from __future__ import annotations
 
@@ -29,7 +33,7 @@ import peewee as pw
 
 from library_kiosk.central.store import documents
 from library_kiosk.central.store.accounts import build_accounts, identifiers_of, kiosk_document
-from library_kiosk.central.store.changes import safe_horizon
+from library_kiosk.central.store.changes import UNLOCK, safe_horizon
 from library_kiosk.central.store.db import database, is_postgres
 from library_kiosk.central.store.models import Change, User, UserGroup
 from library_kiosk.central.store.sync_scope import EVERY_PATRON, Scope, in_scope
@@ -46,6 +50,7 @@ class Page:
     horizon: int
     records: list = field(default_factory=list)  # (seq, primary_id, document or None, identifiers or None)
     built: int = 0  # documents built (not served from the read model) for this page
+    unlocks: dict = field(default_factory=dict)  # primary_id -> when staff last cleared its PIN lock in the page
 
 
 def page(cursor: int, limit: int = 500, horizon: int | None = None) -> Page:
@@ -56,14 +61,16 @@ def page(cursor: int, limit: int = 500, horizon: int | None = None) -> Page:
         return Page(cursor, False, horizon)
     mark = "%s" if is_postgres() else "?"
     rows = database.execute_sql(  # the changes with their stored documents, in one statement through the driver
-        'SELECT c."seq", c."primary_id", d."seq", d."document", d."identifiers" FROM "change" AS c '
+        'SELECT c."seq", c."primary_id", d."seq", d."document", d."identifiers", c."kind" FROM "change" AS c '
         'LEFT JOIN "patron_document" AS d ON d."primary_id" = c."primary_id" '
         f'WHERE c."seq" > {mark} AND c."seq" <= {mark} ORDER BY c."seq" LIMIT {mark}', (cursor, horizon, limit)
     ).fetchall()
     if not rows:
         return Page(horizon, False, horizon)
-    latest, have = {}, {}
-    for seq, primary_id, stamp, document, identifiers in rows:
+    latest, have, unlocked = {}, {}, []
+    for seq, primary_id, stamp, document, identifiers, kind in rows:
+        if kind == UNLOCK:
+            unlocked.append(seq)
         latest.pop(primary_id, None)
         latest[primary_id] = seq  # later rows win; the dict stays in seq order
         if stamp is not None:
@@ -85,7 +92,21 @@ def page(cursor: int, limit: int = 500, horizon: int | None = None) -> Page:
             value = have[primary_id][1:]
         records.append((seq, primary_id, value[0], value[1]) if value else (seq, primary_id, None, None))
     last = rows[-1][0]
-    return Page(last, len(rows) == limit and last < horizon, horizon, records, len(stale))
+    return Page(last, len(rows) == limit and last < horizon, horizon, records, len(stale), _unlocks(unlocked))
+
+
+def _unlocks(seqs: list[int]) -> dict:
+    """The unlocks among a page's changes: primary_id -> the latest unlock's time (naive UTC)."""
+    found: dict = {}
+    if seqs:
+        for primary_id, created in (Change.select(Change.primary_id, Change.created)
+                                    .where(Change.seq.in_(seqs)).order_by(Change.seq).tuples()):
+            found[primary_id] = created
+    return found
+
+
+def _utc(moment) -> str:
+    return moment.isoformat() + "Z"  # to the microsecond: a lock made a moment before the unlock is cleared
 
 
 def _scoped(found: Page, scope: Scope) -> list:
@@ -107,14 +128,18 @@ def changes_after(keyer: IdentifierKeyer, cursor: int, limit: int = 500, horizon
         else:
             records.append({"seq": seq, "primary_id": primary_id, "kind": "upsert",
                             "account": json.loads(document), "identifiers": keyer.keyed(json.loads(identifiers))})
-    return {"cursor": found.cursor, "more": found.more, "horizon": found.horizon, "key_id": keyer.key_id,
-            "scope": scope.label, "records": records}
+    answer = {"cursor": found.cursor, "more": found.more, "horizon": found.horizon, "key_id": keyer.key_id,
+              "scope": scope.label, "records": records}
+    if found.unlocks:
+        answer["unlocks"] = {pid: _utc(at) for pid, at in found.unlocks.items()}
+    return answer
 
 
 def changes_lines(keyer: IdentifierKeyer, cursor: int, limit: int = 500, scope: Scope = EVERY_PATRON) -> str:
     """The page in the line format (``format=lines``), text of ``LINES_MEDIA_TYPE``:
 
-    line 1: ``{"cursor": C, "more": M, "horizon": H, "key_id": K, "scope": S, "count": N}``;
+    line 1: ``{"cursor": C, "more": M, "horizon": H, "key_id": K, "scope": S, "count": N}``, with
+    ``"unlocks": {primary_id: "YYYY-MM-DDTHH:MM:SS[.ffffff]Z"}`` when the page holds staff unlocks;
     then N lines, one per record: ``[seq, "primary_id", "upsert", IDENTIFIERS]`` TAB ``DOCUMENT`` for an
     upsert (IDENTIFIERS: the active ones keyed for this kiosk, ``[{"id_type": T, "key": HMAC}, ...]``;
     DOCUMENT: the account document's compact JSON text, starting ``{"primary_id":``), or
@@ -124,8 +149,11 @@ def changes_lines(keyer: IdentifierKeyer, cursor: int, limit: int = 500, scope: 
     found = page(cursor, limit)
     dumps = json.dumps
     records = _scoped(found, scope)
-    parts = [dumps({"cursor": found.cursor, "more": found.more, "horizon": found.horizon, "key_id": keyer.key_id,
-                    "scope": scope.label, "count": len(records)})]
+    head = {"cursor": found.cursor, "more": found.more, "horizon": found.horizon, "key_id": keyer.key_id,
+            "scope": scope.label, "count": len(records)}
+    if found.unlocks:
+        head["unlocks"] = {pid: _utc(at) for pid, at in found.unlocks.items()}
+    parts = [dumps(head)]
     for seq, primary_id, document, identifiers in records:
         if document is None:
             parts.append(f'[{seq},{dumps(primary_id)},"delete"]')

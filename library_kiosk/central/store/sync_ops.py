@@ -26,7 +26,7 @@ the patron rather than act for them: they need no visit.
 """
 from __future__ import annotations
 
-from library_kiosk.central.store import circulation, visits
+from library_kiosk.central.store import circulation, lending, visits
 from library_kiosk.central.store.accounts import get_user
 from library_kiosk.central.store.devices import SyncConflict
 from library_kiosk.central.store.idempotency import OpRejected
@@ -165,7 +165,47 @@ def send_letter(device: str, key: str, payload: dict, context: dict) -> dict:
     return {"letter_id": letter.id, "status": letter.status}
 
 
-HANDLERS = {"renew": renew, "lockout": lockout, "call_staff": call_staff, "send_letter": send_letter}
+def _item_barcode(payload: dict) -> str:
+    """The operation's item barcode, or ``OpRejected`` (``invalid_item_barcode``) when it can be no item's."""
+    barcode = payload["item_barcode"].strip()
+    if not barcode or len(barcode) > 60:
+        raise OpRejected("invalid_item_barcode", "The item barcode must be 1 to 60 characters.")
+    return barcode
+
+
+def checkout(device: str, key: str, payload: dict, context: dict) -> dict:
+    """Lend an item to the patron, within their visit (or this device's time out of contact), exactly once: the
+    central store decides (store/lending.py, or the library system behind it: ``context["checkout_forward"]``). A
+    checkout the kiosk granted offline (``local``: what it told the patron) and refused here is a
+    ``SyncConflict`` (``checkout_refused_at_replay``): the patron left with an item the central store did not
+    lend (on hold for someone else, on loan to another...), for staff to settle."""
+    _within_visit(device, payload, context)
+    user = _user(payload)
+    barcode = _item_barcode(payload)
+    decision = circulation.checkout(user, barcode, context["today"](), f"{device}:{key}",
+                                    context.get("checkout_forward"))
+    result = lending.decision_answer(decision)
+    told = payload.get("local") or {}
+    if told.get("borrowed") and not decision.borrowed and decision.reason != "already_yours":
+        due = told.get("due_date")
+        said = f"borrowed, due {str(due)[:10]}" if isinstance(due, str) and due else "borrowed"
+        SyncConflict.create(device=device, op_key=key, op_type="checkout", primary_id=user.primary_id,
+                            reason="checkout_refused_at_replay",
+                            detail=f"item {barcode} ({decision.title}): {decision.message} [the kiosk said: {said}]")
+        result["conflict"] = True
+    return result
+
+
+def checkin(device: str, key: str, payload: dict, context: dict) -> dict:
+    """Take an item back, exactly once. Returns need no visit: the patron need not identify (the item is back in
+    the library's hands whoever brings it). ``library``: the kiosk's library code (``[kiosk] library_code``)."""
+    outcome = circulation.checkin(_item_barcode(payload), context["today"](), f"{device}:{key}",
+                                  payload.get("library") or "", context.get("checkin_forward"))
+    return lending.outcome_answer(outcome)
+
+
+HANDLERS = {"renew": renew, "lockout": lockout, "call_staff": call_staff, "send_letter": send_letter,
+            "checkout": checkout, "checkin": checkin}
 
 # The payload each operation type must carry: field -> accepted types (validated before anything is applied).
 PAYLOADS = {
@@ -174,6 +214,8 @@ PAYLOADS = {
     "lockout": {"primary_id": (str,), "failed_attempts": (int,), "locked_until": (str,)},
     "call_staff": {"primary_id": (str,), "reason": (str,)},
     "send_letter": {"primary_id": (str,), "letter_type": (str,), "visit": (str,)},
+    "checkout": {"primary_id": (str,), "item_barcode": (str,), "visit": (str,), "local": (dict, type(None))},
+    "checkin": {"item_barcode": (str,), "library": (str,)},
 }
 REQUIRED = {"renew": ("primary_id",), "lockout": ("primary_id",), "call_staff": (), "send_letter":
-            ("primary_id", "letter_type")}
+            ("primary_id", "letter_type"), "checkout": ("primary_id", "item_barcode"), "checkin": ("item_barcode",)}

@@ -57,6 +57,8 @@ LABELS = {
     "staff_calls": "Calls for staff",
     "ended_done": "Sessions ended by Done",
     "ended_timeout": "Sessions ended by idle timeout",
+    "checkouts": "Items borrowed (checkouts, lent offline included)",
+    "returns": "Items returned (queued offline included)",
 }
 GROUPS = ("kiosk", "day", "week", "month")
 

@@ -7,7 +7,8 @@ imported lazily (``library_kiosk.central.upstream.from_config``), as readers are
 
 Everything an upstream answers is in our own terms: a ``domain.account.Account``
 for the account, ``domain.renewal.RenewalDecision`` with our plain-language
-reason codes for renewals. A back end raises ``UpstreamUnavailable`` when the
+reason codes for renewals, ``domain.checkout.CheckoutDecision`` / ``CheckinOutcome`` for borrowing and giving back
+an item. A back end raises ``UpstreamUnavailable`` when the
 library system cannot be reached (or must not be spent: Alma's daily quota), so
 the central store can serve from its cache and queue renewals instead.
 """
@@ -20,6 +21,7 @@ from dataclasses import asdict, dataclass, field
 
 from library_kiosk.domain import clock
 from library_kiosk.domain.account import Account
+from library_kiosk.domain.checkout import CheckinOutcome, CheckoutDecision
 from library_kiosk.domain.renewal import RenewalDecision
 
 
@@ -65,6 +67,8 @@ class Capabilities:
     item_info: bool = False
     fee_paid: bool = False
     write_users: bool = False
+    checkout: bool = False  # borrowing an item at the kiosk goes through this upstream (``Upstream.checkout``)
+    checkin: bool = False   # and giving one back (``Upstream.checkin``)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -156,6 +160,25 @@ class Upstream(abc.ABC):
     def renew_all(self, primary_id: str, loans: list[LoanRef], today: dt.date) -> list[RenewalDecision]:
         """Renew every open loan (back ends with a renew-all message override this)."""
         return self.renew(primary_id, loans, today)
+
+    @abc.abstractmethod
+    def checkout(self, primary_id: str, item_barcode: str, today: dt.date, key: str) -> CheckoutDecision:
+        """Lend the item to the patron; the library system decides (a refusal is a decision with our reason, never
+        an exception). ``key`` is the kiosk's idempotency key for this loan: kept with anything left to check.
+        A lost or garbled answer raises ``OutcomeUnknown`` and is never sent again blindly: the caller reads back
+        whether the item is on the patron's loans (``upstream/cache.py`` ``checkout_through``)."""
+
+    @abc.abstractmethod
+    def checkin(self, item_barcode: str, today: dt.date, key: str, library: str = "") -> CheckinOutcome:
+        """Take the item back (``library``: where it was returned, when the kiosk says), with where it goes next
+        (shelf, hold shelf, transit, desk) and any late fee. A lost answer raises ``OutcomeUnknown``: the caller
+        reads back whether the item is still on loan (``item_on_loan``; ``upstream/cache.py`` ``checkin_through``)."""
+
+    def item_on_loan(self, item_barcode: str, today: dt.date) -> bool | None:
+        """Whether the library system has the item on loan now (None: it does not know the item): the read-back
+        after a return whose answer was lost. Back ends whose writes can lose their answer override this; the
+        central store itself (``local``) never loses one."""
+        raise UpstreamError("not_supported", "This library system cannot say whether an item is on loan.")
 
     def end_visit(self, primary_id: str) -> None:
         """The patron has left the kiosk (SIP2: end patron session, 35). A courtesy to the library system:

@@ -1,12 +1,13 @@
 """The central store as a cache of the upstream library system.
 
 ``refresh`` reads a patron's account from the upstream when the patron taps and
-upserts it into our own models (User, Identifier, Loan, Request, Fee, Block),
+upserts it into our own models (User, Identifier, Loan, Request, Fee, Block, the notes the patron sees),
 recording a change so kiosks pull it as they pull any other change. ``forward``
 replaces the local renewal rules (``renewal_forward``, passed to ``circulation.renew`` by the central app): the upstream
 decides and our loan rows follow. With the upstream down, the central store
 answers from its own rows, decides renewals by our own rules, and queues the ones
-it granted in ``PendingRenewal``; ``replay`` sends each of them upstream once.
+it granted in ``PendingRenewal``; ``replay`` sends each of them upstream once. Borrowing and giving back an
+item go through ``checkout_through`` / ``checkin_through``: a lost answer is read back, never sent again blindly.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import logging
 
 import peewee as pw
 
-from library_kiosk.central.store import changes, circulation
+from library_kiosk.central.store import changes, circulation, limits
 from library_kiosk.central.store.accounts import OPEN_REQUEST_STATUSES, build_account, find_user, get_user
 from library_kiosk.central.store.db import database
 from library_kiosk.central.store.models import (
@@ -23,6 +24,7 @@ from library_kiosk.central.store.models import (
     Fee,
     Identifier,
     Loan,
+    Note,
     Request,
     UpstreamItem,
     User,
@@ -39,6 +41,7 @@ from library_kiosk.central.upstream.base import (
 )
 from library_kiosk.central.upstream.models import PendingRenewal, UpstreamLoan, UpstreamPatron, create_tables
 from library_kiosk.domain.account import Account
+from library_kiosk.domain.checkout import CheckinOutcome, CheckoutDecision
 from library_kiosk.domain.renewal import RenewalDecision, decide
 
 log = logging.getLogger(__name__)
@@ -80,8 +83,11 @@ def _snapshot(user: User | None) -> dict | None:
 
 
 def store_account(fetched: Fetched, today: dt.date) -> User:
-    """Upsert the upstream's account into our models; records a change when anything changed."""
+    """Upsert the upstream's account into our models; records a change when anything changed. A record whose
+    names or identifiers break the store's limits (store/limits.py) is refused whole: ``UpstreamError``
+    (``invalid_upstream_record``, the API answers 502 naming the field and its limit), nothing written."""
     account = fetched.account
+    _check_limits(fetched)
     with database.atomic():
         group = _group(account)
         user = get_user(account.primary_id)
@@ -114,11 +120,28 @@ def store_account(fetched: Fetched, today: dt.date) -> User:
         for b in account.blocks:
             Block.create(user=user, block_type=b.block_type[:40], block_description=b.description[:300],
                          block_status=b.status, expiry_date=b.expiry_date, segment_type=UPSTREAM_SEGMENT)
+        # the notes the patron may see (the upstream's account carries no others): staff's and hidden ones stay
+        Note.delete().where((Note.user == user) & (Note.segment_type == UPSTREAM_SEGMENT)
+                            & Note.user_viewable).execute()
+        for n in account.notes:
+            Note.create(user=user, note_type=n.note_type[:20], note_text=n.text, user_viewable=True,
+                        segment_type=UPSTREAM_SEGMENT)
         (UpstreamPatron.insert(primary_id=account.primary_id, refreshed=_now())
          .on_conflict(conflict_target=[UpstreamPatron.primary_id], preserve=[UpstreamPatron.refreshed]).execute())
         if _snapshot(user) != before:
             changes.record(account.primary_id)
     return get_user(account.primary_id)
+
+
+def _check_limits(fetched: Fetched) -> None:
+    account = fetched.account
+    problem = limits.first_problem("User", {"primary_id": account.primary_id, "first_name": account.first_name,
+                                            "last_name": account.last_name, "external_id": account.source_system})
+    for id_type, value in fetched.identifiers:
+        problem = problem or limits.first_problem("Identifier", {"id_type": id_type, "value": value or ""})
+    if problem:
+        raise UpstreamError("invalid_upstream_record", f"The library system's record of this patron cannot be "
+                                                       f"kept here, so nothing was saved: {problem}")
 
 
 def _requested_items(user: User) -> set[str]:
@@ -476,3 +499,95 @@ def check_unknown(upstream: Upstream, today: dt.date, primary_id: str | None = N
 
 def pending_count() -> int:
     return PendingRenewal.select().where(PendingRenewal.status == "pending").count()
+
+
+# ---- borrowing and giving back: a lost answer is read back, never sent again blindly ------------------
+
+def checkout_through(upstream: Upstream, primary_id: str, item_barcode: str, today: dt.date,
+                     key: str) -> CheckoutDecision:
+    """Lend the item through the upstream. A lost or garbled answer (``OutcomeUnknown``) is settled by
+    ``reconcile_checkout``; ``UpstreamUnavailable`` and refusals propagate as the back end raises them (nothing
+    was lent). Our rows are the caller's to write from the decision, as after any checkout."""
+    try:
+        return upstream.checkout(primary_id, item_barcode, today, key)
+    except OutcomeUnknown as exc:
+        log.warning("checkout outcome unknown for %s, reading back: %s", primary_id, exc.message)
+        return reconcile_checkout(upstream, primary_id, item_barcode, today, key)
+
+
+def reconcile_checkout(upstream: Upstream, primary_id: str, item_barcode: str, today: dt.date,
+                       key: str) -> CheckoutDecision:
+    """A checkout was sent and its answer lost: read the patron's loans back from the library system. The item
+    among them: lent (with the due date the library system holds). Not among them: known not lent, so it is
+    sent once more (a refusal then comes back with its real reason). If the read-back fails, or the second
+    answer is lost too, the patron is told ``unconfirmed`` and staff see a conflict (``checkout_to_be_checked``,
+    keyed by ``key``). (An item the patron already had on loan reads back as lent: it is theirs either way.)"""
+    try:
+        fetched = upstream.fetch(primary_id, today)
+    except UpstreamError as exc:
+        log.warning("checkout read-back failed for %s: %s", primary_id, exc.message)
+        return _checkout_to_check(primary_id, item_barcode, key, f"the read-back failed: {exc.message}")
+    if fetched is None:
+        return _checkout_to_check(primary_id, item_barcode, key, "the patron could not be read back")
+    loan = next((loan for loan in fetched.account.loans if loan.item_barcode == item_barcode), None)
+    if loan is not None:
+        return CheckoutDecision(item_barcode, True, loan.due_date, "", loan.title)
+    try:
+        return upstream.checkout(primary_id, item_barcode, today, key)
+    except OutcomeUnknown as exc:
+        return _checkout_to_check(primary_id, item_barcode, key, f"sent again, and that answer was lost too: "
+                                                                  f"{exc.message}")
+
+
+def checkin_through(upstream: Upstream, item_barcode: str, today: dt.date, key: str,
+                    library: str = "") -> CheckinOutcome:
+    """Take the item back through the upstream; a lost or garbled answer is settled by ``reconcile_checkin``."""
+    try:
+        return upstream.checkin(item_barcode, today, key, library)
+    except OutcomeUnknown as exc:
+        log.warning("checkin outcome unknown for %s, reading back: %s", item_barcode, exc.message)
+        return reconcile_checkin(upstream, item_barcode, today, key, library)
+
+
+def reconcile_checkin(upstream: Upstream, item_barcode: str, today: dt.date, key: str,
+                      library: str = "") -> CheckinOutcome:
+    """A checkin was sent and its answer lost: ask the library system whether the item is still on loan
+    (``Upstream.item_on_loan``). Not on loan: returned; where it goes next was in the lost answer, so the patron is
+    sent to the desk. Still on loan: known not returned, sent once more. Unknown to the library system:
+    ``unknown_item``. If the read-back fails, or the second answer is lost too, the item (which is back in the
+    library) goes to the desk and staff see a conflict (``checkin_to_be_checked``, keyed by ``key``)."""
+    try:
+        on_loan = upstream.item_on_loan(item_barcode, today)
+    except UpstreamError as exc:
+        log.warning("checkin read-back failed for %s: %s", item_barcode, exc.message)
+        return _checkin_to_check(item_barcode, key, f"the read-back failed: {exc.message}")
+    if on_loan is None:
+        return CheckinOutcome(item_barcode, False, "desk", None, "unknown_item")
+    if not on_loan:
+        return CheckinOutcome(item_barcode, True, "desk")
+    try:
+        return upstream.checkin(item_barcode, today, key, library)
+    except OutcomeUnknown as exc:
+        return _checkin_to_check(item_barcode, key, f"sent again, and that answer was lost too: {exc.message}")
+
+
+def _circulation_conflict(op_type: str, key: str, primary_id: str, reason: str, detail: str) -> None:
+    from library_kiosk.central.store.devices import SyncConflict
+
+    with database.atomic():
+        SyncConflict.create(device="central store", op_key=(key or f"{op_type}-unknown")[:80], op_type=op_type,
+                            primary_id=primary_id, reason=reason, detail=detail)
+
+
+def _checkout_to_check(primary_id: str, item_barcode: str, key: str, why: str) -> CheckoutDecision:
+    _circulation_conflict("checkout", key, primary_id, "checkout_to_be_checked",
+                          f"item {item_barcode}: the checkout's answer was lost and {why[:300]}; check at the "
+                          f"library system whether it is on loan to this patron")
+    return CheckoutDecision(item_barcode, False, None, "unconfirmed")
+
+
+def _checkin_to_check(item_barcode: str, key: str, why: str) -> CheckinOutcome:
+    _circulation_conflict("checkin", key, "", "checkin_to_be_checked",
+                          f"item {item_barcode}: the return's answer was lost and {why[:300]}; the item was sent "
+                          f"to the desk: check at the library system that it is returned")
+    return CheckinOutcome(item_barcode, True, "desk")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 
 from library_kiosk.central.upstream.base import Capabilities, Fetched, LoanRef, PatronNotFound, Upstream
+from library_kiosk.domain.checkout import CheckinOutcome, CheckoutDecision
 from library_kiosk.domain.hashing import verify_secret
 from library_kiosk.domain.renewal import RenewalDecision
 
@@ -16,7 +17,8 @@ class LocalUpstream(Upstream):
     kind = "local"
 
     def capabilities(self) -> Capabilities:
-        return Capabilities(kind="local", item_info=True, fee_paid=True, write_users=True)
+        return Capabilities(kind="local", item_info=True, fee_paid=True, write_users=True, checkout=True,
+                            checkin=True)
 
     def fetch(self, identifier: str, today: dt.date) -> Fetched | None:
         from library_kiosk.central.store.accounts import build_account, find_user, identifiers_of
@@ -47,3 +49,24 @@ class LocalUpstream(Upstream):
         if user is None:
             raise PatronNotFound(f"No patron has the primary id {primary_id!r}.")
         return renew_locally(user, [loan.loan_id for loan in loans], today)
+
+    def checkout(self, primary_id: str, item_barcode: str, today: dt.date, key: str) -> CheckoutDecision:
+        """The central store's own rules and write (store/lending.py), once per ``key``."""
+        from library_kiosk.central.store.accounts import get_user
+        from library_kiosk.central.store.lending import checkout
+
+        user = get_user(primary_id)
+        if user is None:
+            raise PatronNotFound(f"No patron has the primary id {primary_id!r}.")
+        return checkout(user, item_barcode, today, key)
+
+    def checkin(self, item_barcode: str, today: dt.date, key: str, library: str = "") -> CheckinOutcome:
+        from library_kiosk.central.store.lending import checkin
+
+        return checkin(item_barcode, today, key, library)
+
+    def item_on_loan(self, item_barcode: str, today: dt.date) -> bool | None:
+        from library_kiosk.central.store.lending import item_state
+
+        state = item_state(item_barcode)
+        return None if state is None else bool(state.borrower)

@@ -7,7 +7,8 @@ from library_kiosk.central.store.models import User
 from tests.store import factories
 
 NEW_COLUMNS = {"user": ("pref_first_name", "pref_middle_name", "pref_last_name", "job_description", "campus_code",
-                        "birth_date", "gender"), "statistic": ("statistic_note",)}
+                        "birth_date", "gender", "full_name", "user_title", "job_category"),
+               "statistic": ("statistic_note",)}
 
 
 def test_an_older_store_gains_the_feed_columns_and_keeps_its_rows(tmp_path):

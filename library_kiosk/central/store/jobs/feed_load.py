@@ -29,7 +29,7 @@ class FeedLoader:
         self.report, self.source, self.today, self.dry_run = report, source, today, dry_run
         self.batch_size = batch_size
         self.group_policy = policy_values(group_policy or {})  # the policy of the groups the feed creates
-        self.checks = FeedChecks(report, source, mapping, create_groups)
+        self.checks = FeedChecks(report, source, mapping, create_groups, today)
         self.written = []  # primary ids created, updated or deactivated (committed), for the kiosk documents
         self.released = {}  # dry runs: (id_type, value) -> user id, identifiers let go by rows counted as updated
 

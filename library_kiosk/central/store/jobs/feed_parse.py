@@ -20,10 +20,10 @@ from library_kiosk.central.store.jobs.report import JobRefused
 
 FORMATS = ("csv", "alma-xml")
 REQUIRED_COLUMNS = ("primary_id", "last_name", "user_group", "expiry_date")
-# the core fields beyond the names, group and dates: Alma's preferred names, job description, campus, birth date
-# and gender (CSV columns of the same names)
+# the core fields beyond the names, group and dates: Alma's preferred names, job description, campus, birth date,
+# gender, full name, title and job category (CSV columns of the same names)
 EXTRA_FIELDS = ("pref_first_name", "pref_middle_name", "pref_last_name", "job_description", "campus_code",
-                "birth_date", "gender")
+                "birth_date", "gender", "full_name", "user_title", "job_category")
 OPTIONAL_COLUMNS = (
     "first_name", "middle_name", "purge_date", "status", "record_type", "preferred_language",
     "barcode", "univ_id", "other_ids", "email", "email_type", "phone", "phone_type",
@@ -40,7 +40,7 @@ _DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})Z?$")
 _BAD_BYTES = re.compile("[\udc80-\udcff]")
 _NAME_LIMITS = {"first_name": 100, "middle_name": 100, "last_name": 100, "pref_first_name": 100,
                 "pref_middle_name": 100, "pref_last_name": 100, "job_description": 200, "campus_code": 40,
-                "gender": 20}
+                "gender": 20, "full_name": 300, "user_title": 40, "job_category": 60}
 
 # Alma user XML: bounds on what one file may make the parser hold (docs/feed.md). An Alma user is 8 levels deep.
 MAX_DEPTH = 32  # nesting levels
@@ -130,7 +130,7 @@ def _new_record(line: int, pid: str, first_name: str, middle_name: str, last_nam
         for name, limit in _NAME_LIMITS.items():
             if len(values.get(name) or "") > limit:
                 raise BadRow(line, f"{name} is longer than {limit} characters", pid)
-    pref_first, pref_middle, pref_last, job, campus, birth, gender = extra or ("",) * 7
+    pref_first, pref_middle, pref_last, job, campus, birth, gender, full_name, title, category = extra or ("",) * 10
     core = [first_name, middle_name, last_name, group, parse_date(expiry, "expiry_date", line, pid),
             parse_date(purge, "purge_date", line, pid) if purge else None,
             "ACTIVE" if not status else status if status in STATUSES
@@ -138,7 +138,7 @@ def _new_record(line: int, pid: str, first_name: str, middle_name: str, last_nam
             "PUBLIC" if not record_type else record_type if record_type in RECORD_TYPES
             else _coded(record_type, RECORD_TYPES, "record_type", line, pid, "PUBLIC"),
             pref_first, pref_middle, pref_last, job, campus,
-            parse_date(birth, "birth_date", line, pid) if birth else None, gender]
+            parse_date(birth, "birth_date", line, pid) if birth else None, gender, full_name, title, category]
     return FeedRecord(line, pid, core, [], [], [], [], [], [], [], [], language)
 
 

@@ -12,9 +12,10 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from library_kiosk.central.store import bulk
+from library_kiosk.central.store import bulk, limits
 from library_kiosk.central.store.jobs.feed_parse import CORE_FIELDS, BadRow, FeedRecord, FeedWarning
 from library_kiosk.central.store.jobs.report import JobReport
+from library_kiosk.central.store.limits import LENGTHS
 from library_kiosk.central.store.models import (
     Address,
     Block,
@@ -40,6 +41,10 @@ SEGMENTS = {
     "blocks": (Block, ("block_type", "block_description", "block_status", "expiry_date")),
     "roles": (UserRole, ("role_type", "scope", "status")),
 }
+# Per segment, the (position, column, most characters) of its columns that have a limit (store/limits.py).
+_SEGMENT_LIMITS = {name: tuple((at, col, LENGTHS[model.__name__][col].most) for at, col in enumerate(cols)
+                               if col in LENGTHS[model.__name__]) for name, (model, cols) in SEGMENTS.items()}
+_EXPIRY_AT, _BIRTH_AT = CORE_FIELDS.index("expiry_date"), CORE_FIELDS.index("birth_date")
 KNOWN_GROUPS_SHOWN = 20  # an unknown group's message lists at most this many of the store's groups
 _GROUP_AT = CORE_FIELDS.index("user_group")
 
@@ -63,6 +68,29 @@ def unknown_group(code: str, mapping: dict, groups: set) -> str:
     else:
         how = "not in [feed] user_groups, nor a group of the store"
     return f"unknown user group {code!r} ({how}; the store's groups: {shown})"
+
+
+def limit_problem(rec: FeedRecord, today: dt.date | None) -> str:
+    """Why the row breaks the store's limits (store/limits.py): a segment's value too long, an expiry date more
+    than ten years ahead, a birth date in the future or before 1900; '' when it keeps them. (The names are
+    checked while the row is read, ``feed_parse``.)"""
+    for name, checked in _SEGMENT_LIMITS.items():
+        rows = getattr(rec, name)
+        if rec.internal and name in rec.internal:
+            rows = [*rows, *rec.internal[name]]
+        for row in rows:
+            for at, col, most in checked:
+                value = row[at]
+                if isinstance(value, str) and len(value) > most:
+                    return f"{col} is longer than {most} characters"
+    if today is not None:
+        expiry, birth = rec.core[_EXPIRY_AT], rec.core[_BIRTH_AT]
+        problem = expiry and limits.expiry_problem(expiry, today, f"expiry_date {expiry.isoformat()}")
+        if not problem and birth:
+            problem = limits.birth_date_problem(birth, today)
+        if problem:
+            return problem.rstrip(".")
+    return ""
 
 
 def _norm(value) -> str:
@@ -144,8 +172,10 @@ class FeedChecks:
     """The rules across the rows of one feed file, and what they need to remember: the rows seen so far, the
     identifiers they claim, the rows rejected and the rows waiting for another row's identifier."""
 
-    def __init__(self, report: JobReport, source: str, mapping: dict, create_groups: bool = False):
+    def __init__(self, report: JobReport, source: str, mapping: dict, create_groups: bool = False,
+                 today: dt.date | None = None):
         self.report, self.source, self.mapping, self.create_groups = report, source, mapping, create_groups
+        self.today = today  # the dates' range (store/limits.py) is checked against it, when given
         self.groups = {g for (g,) in UserGroup.select(UserGroup.code).tuples()}
         self.new_groups = {}  # code -> description: groups the file's rows create (create_groups), not yet written
         self.lines = {}  # primary id -> line, for duplicates in the file
@@ -168,6 +198,10 @@ class FeedChecks:
             self._not_a_record(item)
             return
         rec: FeedRecord = item
+        problem = limit_problem(rec, self.today)
+        if problem:
+            self.reject(rec.line, rec.primary_id, problem)
+            return
         if rec.primary_id in self.lines:
             self.reject(rec.line, rec.primary_id, f"primary_id also on line {self.lines[rec.primary_id]}")
             return

@@ -21,7 +21,7 @@ import decimal
 
 from peewee import fn
 
-from library_kiosk.central.store import changes, staff
+from library_kiosk.central.store import changes, limits, staff
 from library_kiosk.central.store.db import database
 from library_kiosk.central.store.jobs.common import _chunks, refresh_documents
 from library_kiosk.central.store.jobs.report import JobRefused, JobReport, Progress, run_job
@@ -170,10 +170,11 @@ def policy_values(given: dict) -> dict:
 
 def check_group(code: str, description: str) -> tuple[str, str]:
     code, description = (code or "").strip(), (description or "").strip()
-    if not code or len(code) > 40 or any(c.isspace() or not c.isprintable() for c in code):
-        raise ValueError(f"bad group code {code!r} (1 to 40 characters, no spaces)")
-    if not description or len(description) > 200:
-        raise ValueError("the description must be 1 to 200 characters")
+    longest_code, longest_description = (limits.LENGTHS["UserGroup"][name].most for name in ("code", "description"))
+    if not code or len(code) > longest_code or any(c.isspace() or not c.isprintable() for c in code):
+        raise ValueError(f"bad group code {code!r} (1 to {longest_code} characters, no spaces)")
+    if not description or len(description) > longest_description:
+        raise ValueError(f"the description must be 1 to {longest_description} characters")
     return code, description
 
 

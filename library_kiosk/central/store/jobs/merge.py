@@ -3,7 +3,10 @@
 The duplicate (``from``) must have the patron role only (``roles == "PATRON"``);
 a record with any staff role is refused. Chosen segments (``notes``,
 ``identifiers``, ``statistics``, ``contact`` = emails, addresses and phones,
-``blocks``) move to the kept record; the others go with the duplicate. Merging an
+``blocks``, ``roles`` = Alma's user roles) move to the kept record; the others go with
+the duplicate. ``details`` fills the Alma fields the kept record leaves empty (full
+name, title, preferred names, job description and category, campus, birth date,
+gender) from the duplicate's; a value the kept record has is never replaced. Merging an
 INTERNAL duplicate into an EXTERNAL record needs an explicit
 ``copy_as_internal`` (True: the copies become Internal segments, protected from the
 feed; False: they stay as they are and an External copy is replaced by the next
@@ -33,6 +36,7 @@ from library_kiosk.central.store.models import (
     Request,
     Statistic,
     User,
+    UserRole,
     _now,
 )
 
@@ -42,7 +46,11 @@ SEGMENTS = {
     "statistics": (Statistic,),
     "contact": (Email, Address, Phone),
     "blocks": (Block,),
+    "roles": (UserRole,),
+    "details": (),  # the fields of DETAILS, filled where the kept record has none (_fill_details)
 }
+DETAILS = ("full_name", "user_title", "pref_first_name", "pref_middle_name", "pref_last_name", "job_description",
+           "job_category", "campus_code", "birth_date", "gender")
 ACTIVITY = {"loans": Loan, "requests": Request, "fees": Fee}
 
 
@@ -63,6 +71,8 @@ def merge_users(*, duplicate: str, keep: str, operator: str, today: dt.date | No
             for name in one_by_one([*segments, *ACTIVITY], progress):  # a progress step per segment, per activity
                 if name in ACTIVITY:
                     _move_activity(report, name, source, target, dry_run)
+                elif name == "details":
+                    _fill_details(report, source, target, dry_run)
                 else:
                     _move_segment(report, name, source, target, copy_as_internal, dry_run)
             report.add("deleted", duplicate)
@@ -116,6 +126,17 @@ def _move_segment(report: JobReport, name: str, source: User, target: User, copy
             if copy_as_internal and "segment_type" in model._meta.fields:
                 values["segment_type"] = "Internal"
             model.update(values).where(model.id.in_(ids)).execute()
+
+
+def _fill_details(report: JobReport, source: User, target: User, dry_run: bool) -> None:
+    """The duplicate's Alma fields (DETAILS) where the kept record has none, listed as ``filled`` (by name); a
+    value the kept record has stays (on an external record the next feed sets them as the file says)."""
+    filled = {name: getattr(source, name) for name in DETAILS
+              if getattr(source, name) not in ("", None) and getattr(target, name) in ("", None)}
+    for name in filled:
+        report.add("filled", name)  # the field's name only: the job's stored report keeps no personal values
+    if filled and not dry_run:
+        User.update(**filled).where(User.id == target.id).execute()
 
 
 def _move_activity(report: JobReport, name: str, source: User, target: User, dry_run: bool) -> None:

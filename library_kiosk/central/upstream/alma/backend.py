@@ -9,6 +9,11 @@ the new due date, so nothing is read again.
 
 Staff writes go upstream too: ``create_user``, ``add_identifier`` (Alma's update is
 swap-all: read, merge, write back every segment) and ``add_fee``.
+
+The kiosk's borrow and return screens: ``checkout`` is ``POST /users/{id}/loans?item_barcode=`` at the
+configured circulation desk and library (``alma_circ_desk``, ``alma_library``); ``checkin`` finds the item by
+its barcode (``GET /items?item_barcode=``) and scans it in at that desk (``POST /bibs/{mms_id}/holdings/
+{holding_id}/items/{item_pid}?op=scan``), whose answer says where the item goes next.
 """
 from __future__ import annotations
 
@@ -16,12 +21,31 @@ import datetime as dt
 from decimal import Decimal
 
 from library_kiosk.central.upstream.alma.client import AlmaClient, AlmaError
-from library_kiosk.central.upstream.base import Capabilities, Fetched, LoanRef, PatronNotFound, Upstream, UpstreamError
+from library_kiosk.central.upstream.base import (
+    Capabilities,
+    Fetched,
+    LoanRef,
+    PatronNotFound,
+    Upstream,
+    UpstreamError,
+)
 from library_kiosk.domain import clock
-from library_kiosk.domain.account import Account, Block, Fee, GroupPolicy, Loan, Request
+from library_kiosk.domain.account import Account, Block, Fee, GroupPolicy, Loan, Note, Request
+from library_kiosk.domain.checkout import CheckinOutcome, CheckoutDecision
 from library_kiosk.domain.renewal import RenewalDecision
 
 USERS = "/almaws/v1/users"
+ITEMS = "/almaws/v1/items"
+BIBS = "/almaws/v1/bibs"
+
+# Alma's refusals of a loan (POST /users/{id}/loans, as its API description lists them) -> our reasons
+CHECKOUT_ERRORS = {
+    "401153": "not_at_kiosk",     # Item cannot be loaned from this circulation desk.
+    "401651": "not_circulating",  # Item is not loanable.
+}
+ITEM_NOT_FOUND = ("401689",)  # No items found for barcode (GET /items?item_barcode=)
+# an item's process type after a scan-in -> where it goes next (none: back on its shelf)
+SCAN_ROUTES = {"HOLDSHELF": "hold_shelf", "TRANSIT": "transit", "TRANSIT_TO_REMOTE_STORAGE": "transit"}
 
 # Alma error codes -> (our code, plain-language message)
 ERRORS = {
@@ -99,10 +123,36 @@ def user_to_account(user: dict, loans: list[dict], requests: list[dict], fees: l
                   description=_desc(b.get("block_description")) or _desc(b.get("block_type")) or "Blocked",
                   status=_value(b.get("block_status")) or "ACTIVE", expiry_date=_date(b.get("expiry_date")))
             for b in user.get("user_block") or []),
+        notes=tuple(Note(note_type=_value(n.get("note_type")) or "OTHER", text=str(n.get("note_text") or ""))
+                    for n in user.get("user_note") or [] if _viewable(n) and n.get("note_text")),
         loans=tuple(_loan(loan) for loan in loans if _value(loan.get("loan_status")) in ("", "Active", "ACTIVE")),
         requests=tuple(_request(r) for r in requests),
         fees=tuple(_fee(f) for f in fees),
     )
+
+
+def scan_route(item: dict) -> str:
+    """Where an item goes after a scan-in, from Alma's answer: its process type (hold shelf, transit), its
+    ``requested`` flag (on hold for someone: the hold shelf), the ``additional_info`` text Alma shows at the desk
+    ("... hold shelf", "... in transit"), or, for an item with another process (a work order, missing...), the
+    desk; none of these: its shelf."""
+    data = item.get("item_data") or {}
+    process = _value(data.get("process_type"))
+    info = str(item.get("additional_info") or "").lower()
+    if process in SCAN_ROUTES:
+        return SCAN_ROUTES[process]
+    if "transit" in info:
+        return "transit"
+    if data.get("requested") is True or "hold shelf" in info:
+        return "hold_shelf"
+    if process not in ("", "NONE", "LOAN"):
+        return "desk"
+    return "shelf"
+
+
+def _viewable(note: dict) -> bool:
+    """Alma's ``user_viewable`` (a JSON boolean, or "true" in some payloads): only such notes reach a patron."""
+    return note.get("user_viewable") is True or str(note.get("user_viewable")).lower() == "true"
 
 
 def _loan(loan: dict) -> Loan:
@@ -172,7 +222,8 @@ class AlmaUpstream(Upstream):
 
     def capabilities(self) -> Capabilities:
         # renew_all is done one loan at a time (Alma has no renew-all call)
-        return Capabilities(kind="alma", renew_all=True, item_info=False, fee_paid=False, write_users=True)
+        return Capabilities(kind="alma", renew_all=True, item_info=False, fee_paid=False, write_users=True,
+                            checkout=True, checkin=True)
 
     def _call(self, method, path, params=None, json=None, write=False):
         try:
@@ -244,6 +295,77 @@ class AlmaUpstream(Upstream):
     def _loan_id_for(self, primary_id: str, item_barcode: str) -> str:
         loans = self.client.get_all(f"{USERS}/{_quote(primary_id)}/loans", "item_loan", {"loan_status": "Active"})
         return next((str(loan["loan_id"]) for loan in loans if loan.get("item_barcode") == item_barcode), "")
+
+    # ---- the kiosk's borrow and return ----------------------------------------------------
+
+    def _desk(self) -> dict:
+        return {"circ_desk": str(self.settings.get("alma_circ_desk", "DEFAULT_CIRC_DESK")),
+                "library": str(self.settings.get("alma_library", "MAIN"))}
+
+    def checkout(self, primary_id: str, item_barcode: str, today: dt.date, key: str) -> CheckoutDecision:
+        """``POST /users/{id}/loans?item_barcode=`` with the desk and library in the body (Alma's loan object);
+        Alma applies the library's policy and answers the loan with its due date, or refuses with a code
+        (``CHECKOUT_ERRORS``; any other: ``upstream_refused``, Alma's message kept for staff). A lost answer
+        (5xx, timeout) raises ``OutcomeUnknown``: the caller reads the patron's loans back. Alma takes no
+        idempotency key: ``key`` only names what is left to check."""
+        desk = self._desk()
+        body = {"circ_desk": {"value": desk["circ_desk"]}, "library": {"value": desk["library"]}}
+        try:
+            loan = self.client.request("POST", f"{USERS}/{_quote(primary_id)}/loans",
+                                       {"user_id_type": "all_unique", "item_barcode": item_barcode},
+                                       body, write=True) or {}
+        except AlmaError as exc:
+            mapped = upstream_error(exc)
+            if isinstance(mapped, PatronNotFound):
+                raise mapped from None
+            return CheckoutDecision(item_barcode, False, None, CHECKOUT_ERRORS.get(exc.code, "upstream_refused"),
+                                    upstream_message=f"{exc.code}: {exc.message}")
+        return CheckoutDecision(item_barcode, True, _date(loan.get("due_date")), "", loan.get("title") or "")
+
+    def item_by_barcode(self, item_barcode: str) -> dict | None:
+        """``GET /items?item_barcode=``: the item with its bib and holding ids, or None when Alma has none."""
+        try:
+            return self.client.request("GET", ITEMS, {"item_barcode": item_barcode}) or None
+        except AlmaError as exc:
+            if exc.code in ITEM_NOT_FOUND:
+                return None
+            raise upstream_error(exc) from None
+
+    def item_on_loan(self, item_barcode: str, today: dt.date) -> bool | None:
+        """The read-back after a return whose answer was lost: the item's process type is ``LOAN``."""
+        item = self.item_by_barcode(item_barcode)
+        if item is None:
+            return None
+        return _value((item.get("item_data") or {}).get("process_type")) == "LOAN"
+
+    def checkin(self, item_barcode: str, today: dt.date, key: str, library: str = "") -> CheckinOutcome:
+        """Find the item (``GET /items?item_barcode=``), then scan it in at the desk: ``POST /bibs/{mms_id}/
+        holdings/{holding_id}/items/{item_pid}?op=scan&library=&circ_desk=&register_in_house_use=false`` (a
+        return machine is no in-house use). The answer's process type, ``requested`` flag and ``additional_info``
+        say where the item goes (``scan_route``). An item that was not on loan and has nowhere else to go is
+        ``not_on_loan``. Alma's scan-in says nothing of fees: ``late_fee`` stays None (the patron's account,
+        read at the next tap, has them)."""
+        item = self.item_by_barcode(item_barcode)
+        if item is None:
+            return CheckinOutcome(item_barcode, False, "desk", None, "unknown_item")
+        bib, holding, data = item.get("bib_data") or {}, item.get("holding_data") or {}, item.get("item_data") or {}
+        was_on_loan = _value(data.get("process_type")) == "LOAN"
+        desk = self._desk()
+        path = (f"{BIBS}/{_quote(bib.get('mms_id', ''))}/holdings/{_quote(holding.get('holding_id', ''))}"
+                f"/items/{_quote(data.get('pid', ''))}")
+        try:
+            scanned = self.client.request("POST", path, {"op": "scan", "library": library or desk["library"],
+                                                         "circ_desk": desk["circ_desk"],
+                                                         "register_in_house_use": "false"}, write=True) or {}
+        except AlmaError as exc:
+            return CheckinOutcome(item_barcode, False, "desk", None, "upstream_refused", bib.get("title") or "",
+                                  upstream_message=f"{exc.code}: {exc.message}")
+        route = scan_route(scanned)
+        title = (scanned.get("bib_data") or {}).get("title") or bib.get("title") or ""
+        said = str(scanned.get("additional_info") or "")
+        if not was_on_loan and route == "shelf":
+            return CheckinOutcome(item_barcode, False, "shelf", None, "not_on_loan", title, upstream_message=said)
+        return CheckinOutcome(item_barcode, True, route, None, "", title, upstream_message=said)
 
     # ---- staff writes ------------------------------------------------------------------
 

@@ -6,7 +6,8 @@ hold items AS, 1 overdue AT, 2 charged AU, 3 fine AV, 4 recall BU, 5 unavailable
 when the charged items do not already account for the overdue count), item information (17) for each
 loan's title and due date, renew all (65, or 29 one by one when the status message's
 supported-messages field says 65 is not there; a loan 65 left unrenewed gets its reason from a 29 of its
-own), end session (35). The 14 patron-status flags become blocks with plain-language reasons.
+own), end session (35). At the kiosk's borrow and return screens: checkout (11/12) and checkin (09/10).
+The 14 patron-status flags become blocks with plain-language reasons.
 What each field becomes is in docs/upstream.md ("SIP2 fields").
 """
 from __future__ import annotations
@@ -27,6 +28,7 @@ from library_kiosk.central.upstream.base import (
 )
 from library_kiosk.central.upstream.sip2.client import SUPPORTED, pool_for, sip_date
 from library_kiosk.domain.account import Account, Block, Fee, GroupPolicy, Loan, Request
+from library_kiosk.domain.checkout import CheckinOutcome, CheckoutDecision
 from library_kiosk.domain.renewal import RenewalDecision
 
 log = logging.getLogger(__name__)
@@ -97,6 +99,9 @@ SUMMARY_LISTS = {
 }
 # item information's circulation status (18): what a loan's status becomes
 CIRCULATION_RECALLED, CIRCULATION_CLAIMED_RETURNED, CIRCULATION_LOST = "07", "11", "12"
+# the circulation statuses of an item out of the library on someone's account: charged (04), charged not to be
+# recalled yet (05), recalled (07), claimed returned (11), lost (12)
+ON_LOAN_STATUSES = ("04", "05", "07", "11", "12")
 
 # An amount in a fine item's free text (AV has no fixed form: "2.50 Overdue: Ulysses", "Charge-Number: 7,
 # Amount-Due: 2.50, ..."): the first number written with two decimals, so an item barcode or a count is never
@@ -157,6 +162,60 @@ def refusal_reason(screen_message: str) -> str:
     return "not_renewable"
 
 
+# A refused checkout's screen message (AF, free text) -> our reason, first match wins; else upstream_refused
+CHECKOUT_REFUSALS = [
+    (r"not (?:be )?found|unknown item|invalid item|no such item", "unknown_item"),
+    (r"already (?:checked out|charged|on loan) to (?:you|this patron)|you already have", "already_yours"),
+    (r"\b(?:hold|holds|reserved|request(?:ed)?|recall(?:ed)?)\b", "on_hold_for_other"),
+    (r"checked out to another|charged to another|on loan to another|already (?:checked out|charged|on loan)",
+     "on_loan_to_other"),
+    (r"not for loan|non-?circulating|reference only|library use only|in-library use|cannot circulate",
+     "not_circulating"),
+    (r"self-?check|at the desk only|desk only|cannot be (?:checked out|borrowed) here", "not_at_kiosk"),
+    (r"expired", "expired"),
+    (r"\b(?:limit|too many|maximum|max)\b", "loan_limit"),
+    (r"block|barred|denied|not allowed|privileges|suspended|debarred", "blocked"),
+]
+# A 10's alert type (CV): where the returned item goes next
+ALERT_ROUTES = {"01": "hold_shelf", "02": "transit", "04": "transit"}
+
+
+def checkout_refusal(screen_message: str) -> str:
+    """Our reason for a refused checkout, from the server's screen message where it is recognisable."""
+    text = screen_message.lower()
+    return next((reason for pattern, reason in CHECKOUT_REFUSALS if re.search(pattern, text)), "upstream_refused")
+
+
+def _flag(value: str) -> bool | None:
+    """A Y/N/U flag of a 12 or 10: True, False, or None for U (unknown) and anything else."""
+    return {"Y": True, "N": False}.get((value or "").upper())
+
+
+def late_fee(reply) -> Decimal | None:
+    """The fee a 10 or 12 reports (BV, with its type BT): None when it states none or nothing above 0."""
+    text = reply.get("BV")
+    if not text.strip():
+        return None
+    amount = fine_amount(text)
+    amount = _money(text) if amount is None else amount
+    return amount if amount > 0 else None
+
+
+def checkin_route(reply, institution: str = "") -> str:
+    """Where a returned item goes, from a 10: the alert type (CV) says hold shelf (01) or transit (02, 04). Without
+    a type we route: a destination (CT) other than ``institution`` means transit, a hold patron (CY) the hold
+    shelf, and any other alert (99 too) the desk; no alert, the shelf."""
+    if reply.fixed.get("alert") != "Y" and not reply.get("CV"):
+        return "shelf"
+    route = ALERT_ROUTES.get(reply.get("CV").strip())
+    destination = reply.get("CT").strip()
+    if route is None and destination and destination != institution:
+        route = "transit"
+    if route is None and reply.get("CY").strip():
+        route = "hold_shelf"
+    return route or "desk"
+
+
 def split_name(name: str) -> tuple[str, str]:
     """(first, last) of SIP2's personal name (AE), which has no fixed form: "Last, First" (the common one) is
     split at its first comma; any other form is kept whole as the last name, so the display name ("first
@@ -211,7 +270,8 @@ class Sip2Upstream(Upstream):
         return Capabilities(kind="sip2", renew=s.get("renew", True),
                             renew_all=s.get("renew_all", False) or s.get("renew", False),
                             requests=True, fees=True, pin_check=s.get("patron_information", True),
-                            item_info=s.get("item_information", False), fee_paid=s.get("fee_paid", False))
+                            item_info=s.get("item_information", False), fee_paid=s.get("fee_paid", False),
+                            checkout=s.get("checkout", False), checkin=s.get("checkin", False))
 
     def _use_renew_all(self) -> bool:
         choice = str(self.settings.get("sip2_renew_all", "auto")).lower()
@@ -381,6 +441,57 @@ class Sip2Upstream(Upstream):
             else:
                 decisions.append(RenewalDecision(ref.loan_id, False, None, "unknown_loan"))
         return decisions
+
+    # ---- checkout (11) and checkin (09) -------------------------------------------------------
+    def checkout(self, primary_id: str, item_barcode: str, today: dt.date, key: str) -> CheckoutDecision:
+        """Checkout (11): SC renewal policy N (renewing is the renew screen's), no block N (we are online), nb due
+        date now (strict servers want a date, not blanks), fee acknowledged N, cancel N. The 12: ok 1 is a loan
+        due on AH; ok 0 a refusal whose reason comes from AF (``checkout_refusal``), the message kept for staff.
+        Desensitize (Y/N/U) is reported for the kiosk to honour. A write: a lost answer raises ``OutcomeUnknown``
+        (nothing sent again; ``key`` has no place in SIP2)."""
+        now = sip_date()
+        reply = self._send("11NN" + now + now + self._fields(
+            ("AO", self.institution), ("AA", primary_id), ("AB", item_barcode),
+            ("AC", self.settings.get("sip2_terminal_password", "")), ("BO", "N"), ("BI", "N")), write=True)
+        said = " ".join(text for text in reply.all("AF") + reply.all("AG") if text.strip())
+        title = reply.get("AJ")
+        if reply.fixed.get("ok") == "1":
+            return CheckoutDecision(item_barcode, True, parse_due(reply.get("AH")), "", title,
+                                    desensitize=_flag(reply.fixed.get("desensitize", "")), upstream_message=said)
+        return CheckoutDecision(item_barcode, False, None, checkout_refusal(" ".join(reply.all("AF"))), title,
+                                desensitize=False, upstream_message=said)
+
+    def checkin(self, item_barcode: str, today: dt.date, key: str, library: str = "") -> CheckinOutcome:
+        """Checkin (09): no block N, return date now, current location (AP) the kiosk's library or
+        ``sip2_location_code``, cancel N. The 10: ok 1 is returned, routed by its alert (``checkin_route``), with a
+        late fee from BV; ok 0 is refused (AF kept for staff). Resensitize is reported for the kiosk to honour."""
+        now = sip_date()
+        reply = self._send("09N" + now + now + self._fields(
+            ("AP", library or self.settings.get("sip2_location_code", "")), ("AO", self.institution),
+            ("AB", item_barcode), ("AC", self.settings.get("sip2_terminal_password", "")), ("BI", "N")), write=True)
+        said = " ".join(text for text in reply.all("AF") + reply.all("AG") if text.strip())
+        resensitize = _flag(reply.fixed.get("resensitize", ""))
+        if reply.fixed.get("ok") != "1":
+            reason = "unknown_item" if checkout_refusal(said) == "unknown_item" else "upstream_refused"
+            return CheckinOutcome(item_barcode, False, "desk", None, reason, reply.get("AJ"),
+                                  resensitize=resensitize, upstream_message=said)
+        return CheckinOutcome(item_barcode, True, checkin_route(reply, self.institution), late_fee(reply), "",
+                              reply.get("AJ"),
+                              resensitize=resensitize, upstream_message=said)
+
+    def item_on_loan(self, item_barcode: str, today: dt.date) -> bool | None:
+        """The read-back after a return whose answer was lost: item information (17). On loan: a circulation
+        status in ``ON_LOAN_STATUSES``, or 01 (other) with a due date. None when the server does not know the item
+        (no title, and no status but 01 or none)."""
+        info = self.item_information(item_barcode)
+        status = info.fixed.get("circulation_status", "")
+        if status in ON_LOAN_STATUSES:
+            return True
+        if status == "01" and info.get("AH").strip():
+            return True
+        if not info.get("AJ").strip() and status in ("", "01"):
+            return None
+        return False
 
     # ---- kiosk upstream check ---------------------------------------------------------------
     def check(self, identifier: str = "", pin: str = "", today: dt.date | None = None) -> list[tuple[str, bool, str]]:

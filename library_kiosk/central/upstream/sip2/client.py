@@ -11,7 +11,7 @@
   that never uses it).
 - Connections log in (93) when a login user is configured, are reused from a pool
   (one pool per central process), are dropped after ``idle_seconds`` unused, and
-  one dropped by the ILS is reconnected and the message sent once more, unless it is a write (29, 65):
+  one dropped by the ILS is reconnected and the message sent once more, unless it is a write (29, 65, 11, 09):
   then a lost or garbled answer raises ``OutcomeUnknown`` and the caller reads the patron back.
 - Every failure to reach the ILS becomes ``UpstreamUnavailable``.
 """
@@ -40,6 +40,8 @@ FIXED = {
            ("charged_count", 4), ("fine_count", 4), ("recall_count", 4), ("unavailable_hold_count", 4)],
     "18": [("circulation_status", 2), ("security_marker", 2), ("fee_type", 2), ("date", 18)],
     "30": [("ok", 1), ("renewal_ok", 1), ("magnetic", 1), ("desensitize", 1), ("date", 18)],
+    "12": [("ok", 1), ("renewal_ok", 1), ("magnetic", 1), ("desensitize", 1), ("date", 18)],
+    "10": [("ok", 1), ("resensitize", 1), ("magnetic", 1), ("alert", 1), ("date", 18)],
     "66": [("ok", 1), ("renewed_count", 4), ("unrenewed_count", 4), ("date", 18)],
     "36": [("end_session", 1), ("date", 18)],
     "38": [("payment_accepted", 1), ("date", 18)],

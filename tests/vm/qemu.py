@@ -1,0 +1,100 @@
+"""The QEMU command line shared by the image builder (tests/vm/image.py) and the boot harness (tests/vm/machine.py).
+
+KVM when /dev/kvm can be opened and boots the kernel, plain emulation (TCG) otherwise: the same machine,
+slower. The image's own kernel and initrd are booted directly (``-kernel``/``-initrd``): no bootloader in the
+image; the root file system is the whole virtual disk (/dev/vda). The serial console is ttyS0.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from tests.deploy.helpers import CACHE
+
+MEMORY_MB = 2048
+CPUS = 2
+KERNEL_ARGS = "root=/dev/vda rw console=ttyS0,115200 net.ifnames=0 systemd.show_status=1"
+
+
+def qemu_binary() -> str:
+    """qemu-system-x86_64; the test fails, naming the Debian package, when it is missing."""
+    path = shutil.which("qemu-system-x86_64")
+    if not path:
+        pytest.fail("qemu-system-x86_64 is missing: apt-get install qemu-system-x86 qemu-utils")
+    return path
+
+
+def kvm_boots(kernel: Path, seconds: float = 20) -> bool:
+    """Whether KVM runs this kernel: /dev/kvm can be opened and the kernel prints its banner within ``seconds``.
+    A nested KVM can open /dev/kvm and still crawl (on the 2-core CI machine the kernel's decompression had not
+    ended after 100 s, when plain emulation boots to a login in 70 s). Asked once per host kernel and QEMU, the
+    answer cached beside the images."""
+    if not os.access("/dev/kvm", os.R_OK | os.W_OK):
+        return False
+    answer = CACHE / "vm" / f"kvm-boots-{os.uname().release}-{os.path.getmtime(qemu_binary()):.0f}"
+    if answer.exists():
+        return answer.read_text() == "yes"
+    probe = subprocess.Popen([qemu_binary(), "-accel", "kvm", "-cpu", "host", "-m", "256", "-nodefaults",
+                              "-no-user-config", "-no-reboot", "-display", "none", "-serial", "stdio",
+                              "-kernel", str(kernel), "-append", "console=ttyS0 panic=-1 root=/dev/null"],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.monotonic() + seconds
+    seen = b""
+    os.set_blocking(probe.stdout.fileno(), False)     # type: ignore[union-attr]
+    while time.monotonic() < deadline and b"Linux version" not in seen and probe.poll() is None:
+        seen += probe.stdout.read() or b""            # type: ignore[union-attr]
+        time.sleep(0.2)
+    probe.kill()
+    probe.wait()
+    works = b"Linux version" in seen
+    answer.parent.mkdir(parents=True, exist_ok=True)
+    answer.write_text("yes" if works else "no")
+    return works
+
+
+def accelerator(kernel: Path) -> list[str]:
+    """KVM where the host offers it and it works (``kvm_boots``), else TCG: the same test, slower.
+    ``KIOSK_VM_ACCEL=kvm|tcg`` chooses."""
+    choice = os.environ.get("KIOSK_VM_ACCEL") or ("kvm" if kvm_boots(kernel) else "tcg")
+    if choice == "kvm":
+        return ["-accel", "kvm", "-cpu", "host"]
+    return ["-accel", "tcg", "-cpu", "max"]
+
+
+@dataclass
+class Boot:
+    """What one QEMU run boots and attaches."""
+    disk: Path
+    kernel: Path
+    initrd: Path
+    serial_log: Path
+    kernel_args: str = KERNEL_ARGS
+    extra_disks: list[Path] = field(default_factory=list)
+    qmp_socket: Path | None = None          # QMP: screendump, quit
+    agent_socket: Path | None = None        # qemu-guest-agent over virtio-serial
+    netdev: str = "user,id=net0,restrict=on"  # restrict=on: no route out; guestfwd/hostfwd only
+
+    def command(self) -> list[str]:
+        command = [qemu_binary(), *accelerator(self.kernel), "-m", str(MEMORY_MB), "-smp", str(CPUS),
+                   "-nodefaults", "-no-user-config", "-no-reboot",
+                   "-kernel", str(self.kernel), "-initrd", str(self.initrd), "-append", self.kernel_args,
+                   "-drive", f"file={self.disk},if=virtio,format=qcow2,cache=writeback,discard=unmap",
+                   "-vga", "virtio", "-display", "none",   # virtio-gpu: PRIME, which wlroots needs
+                   "-serial", f"file:{self.serial_log}",
+                   "-netdev", self.netdev, "-device", "virtio-net-pci,netdev=net0",
+                   "-device", "virtio-rng-pci"]
+        for extra in self.extra_disks:
+            command += ["-drive", f"file={extra},if=virtio,format=raw,readonly=on"]
+        if self.qmp_socket:
+            command += ["-qmp", f"unix:{self.qmp_socket},server=on,wait=off"]
+        if self.agent_socket:
+            command += ["-chardev", f"socket,path={self.agent_socket},server=on,wait=off,id=qga0",
+                        "-device", "virtio-serial",
+                        "-device", "virtserialport,chardev=qga0,name=org.qemu.guest_agent.0"]
+        return command

@@ -1,0 +1,148 @@
+"""The kiosk box boots for real: its image (deploy/install.sh --role kiosk) under QEMU, systemd as PID 1, the screen
+from the guest's own display, enrolment with a central store on the host, and a reboot.
+
+One machine for the module (a boot costs a minute or more under emulation): it boots fresh, is enrolled as staff
+would enrol it (``kiosk enrol CODE``), and reboots; the tests then read that second boot, the box as it comes up
+every morning. The last test reboots it once more.
+"""
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import wait_until
+from tests.vm.conftest import ARTIFACTS, CENTRAL_PORT_IN_GUEST
+from tests.vm.image import fresh_disk
+from tests.vm.machine import Machine
+
+KIOSK = "kiosk"                # /usr/local/bin/kiosk: the release's, reading /etc/kiosk/kiosk.toml
+UNITS = ("kiosk-reader.service", "kiosk-web.service", "kiosk-sync.service", "kiosk-browser.service")
+ATTRACT_WORDS = ("Tap", "card", "scan", "barcode")     # "Tap your card or scan your barcode"
+SCREEN_SECONDS = 240          # Chromium's first page under emulation (TCG) on 2 shared cores
+
+
+@dataclass
+class Box:
+    machine: Machine
+    sync_before_enrolment: dict   # kiosk sync status on the first boot, before kiosk enrol
+    enrolled_at: float            # the guest's realtime clock at enrolment, seconds
+
+
+@pytest.fixture(scope="module")
+def kiosk_box(kiosk_image, central, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("vm-kiosk")
+    machine = Machine(fresh_disk("kiosk", folder), folder, {CENTRAL_PORT_IN_GUEST: central.port})
+    try:
+        machine.start()
+        machine.wait_running()
+        before = sync_status(machine)
+        enrolled_at = float(machine.run("date +%s.%N").out)
+        enrol(machine, central)
+        machine.reboot()
+        machine.wait_running()
+        yield Box(machine, before, enrolled_at)
+    finally:
+        machine.stop()
+
+
+def enrol(machine: Machine, central) -> None:
+    """As staff enrol a kiosk: trust the fleet CA ([kiosk] central_ca), then ``kiosk enrol CODE``."""
+    machine.write("/etc/kiosk/fleet-ca.pem", central.ca_pem)
+    machine.run("sed -i 's|^\\[kiosk\\]$|[kiosk]\\ncentral_ca = \"/etc/kiosk/fleet-ca.pem\"|' /etc/kiosk/kiosk.toml",
+                check=True)
+    machine.run(f"{KIOSK} enrol {central.code('kiosk-vm')} --central {central.guest_url}", check=True)
+
+
+def unit_property(machine: Machine, unit: str, name: str) -> str:
+    return machine.run(f"systemctl show -P {name} {unit}", check=True).out.strip()
+
+
+def test_every_kiosk_unit_is_active_and_none_failed(kiosk_box):
+    machine = kiosk_box.machine
+    states = {unit: machine.run(f"systemctl is-active {unit}").out.strip() for unit in UNITS}
+    assert states == dict.fromkeys(UNITS, "active"), machine.failed_report()
+    assert machine.run("systemctl --failed --no-legend --plain").out.strip() == ""
+
+
+def test_reader_and_web_are_up_before_the_browser_starts(kiosk_box):
+    machine = kiosk_box.machine
+    ready = {unit: int(unit_property(machine, unit, "ActiveEnterTimestampMonotonic")) for unit in UNITS}
+    started = {unit: int(unit_property(machine, unit, "InactiveExitTimestampMonotonic")) for unit in UNITS}
+    assert ready["kiosk-reader.service"] <= started["kiosk-web.service"], (ready, started)
+    assert ready["kiosk-web.service"] <= started["kiosk-browser.service"], (ready, started)
+
+
+def sync_status(machine: Machine) -> dict:
+    return json.loads(machine.run(f"{KIOSK} sync status", check=True).out)
+
+
+def test_sync_pulls_from_the_central_store_only_once_enrolled(kiosk_box):
+    assert kiosk_box.sync_before_enrolment["last_pull_ok"] is None, kiosk_box.sync_before_enrolment
+    pulled = wait_until(lambda: sync_status(kiosk_box.machine)["last_pull_ok"], 120, "a pull after enrolment")
+    assert datetime.fromisoformat(pulled).replace(tzinfo=UTC).timestamp() > kiosk_box.enrolled_at
+
+
+def ocr(shot: Path) -> str:
+    return subprocess.run(["tesseract", str(shot), "-"], capture_output=True, text=True, check=True).stdout
+
+
+def attract_words(text: str) -> list[str]:
+    return [word for word in ATTRACT_WORDS if re.search(rf"\b{word}\b", text, re.I)]
+
+
+def test_the_screen_shows_the_attract_page(kiosk_box):
+    """Read from the guest's own display (QMP screendump), by OCR; Chromium takes its time under emulation."""
+    machine = kiosk_box.machine
+    shot = ARTIFACTS / "kiosk-attract.png"
+
+    def attract_shown() -> bool:
+        return attract_words(ocr(machine.screendump(shot))) == list(ATTRACT_WORDS)
+
+    wait_until(attract_shown, SCREEN_SECONDS, f"the attract page on the guest's display ({shot})", every=5)
+
+
+def test_the_kiosk_page_answers_on_the_guests_loopback(kiosk_box):
+    page = kiosk_box.machine.run(
+        "python3 -c \"import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:8080/', timeout=10)"
+        ".read().decode())\"", check=True).out
+    title = re.search(r"<title>(.*?)</title>", page, re.S)
+    assert title and "self-service" in title.group(1), page[:2000]
+
+
+def test_kiosk_doctor_fails_nothing_but_the_clock_sync_the_vm_cannot_have(kiosk_box):
+    """Green but for NTP: the guest's network has no route out (restrict=on), so no time server; a Pi has one."""
+    doctor = kiosk_box.machine.run(f"{KIOSK} doctor")
+    failed = re.findall(r"^FAIL (.*?):", doctor.out, re.M)
+    assert failed == ["clock sync"], doctor.both
+    assert re.search(r"^PASS kiosk-browser.service: active$", doctor.out, re.M), doctor.out
+    assert re.search(r"^PASS enrolled:", doctor.out, re.M), doctor.out
+
+
+def test_a_killed_web_app_is_started_again_within_its_restart_delay(kiosk_box):
+    machine = kiosk_box.machine
+    restart_sec = float(unit_property(machine, "kiosk-web.service", "RestartUSec").rstrip("s"))
+    before = int(unit_property(machine, "kiosk-web.service", "NRestarts"))
+    killed_at = float(machine.run(
+        "kill -KILL $(systemctl show -P MainPID kiosk-web.service) && "
+        "python3 -c 'import time; print(time.monotonic())'", check=True).out)
+    wait_until(lambda: int(unit_property(machine, "kiosk-web.service", "NRestarts")) == before + 1, 60,
+               "systemd restarting kiosk-web")
+    started = int(unit_property(machine, "kiosk-web.service", "ExecMainStartTimestampMonotonic")) / 1e6
+    assert started - killed_at <= restart_sec + 2, (killed_at, started, restart_sec)
+    wait_until(lambda: machine.run("systemctl is-active kiosk-web.service").out.strip() == "active", 120,
+               "kiosk-web active again")
+
+
+def test_a_reboot_comes_back_the_same(kiosk_box):
+    machine = kiosk_box.machine
+    before = {unit: machine.run(f"systemctl is-active {unit}").out.strip() for unit in UNITS}
+    machine.reboot()
+    assert machine.wait_running() == "running"
+    after = {unit: machine.run(f"systemctl is-active {unit}").out.strip() for unit in UNITS}
+    assert after == before == dict.fromkeys(UNITS, "active")
