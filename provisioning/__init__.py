@@ -82,11 +82,16 @@ def create_app(config: dict | None = None, today=None) -> Flask:
     # ... and so is the page script both apps share (the "still working" / "try again" banner)
     shared = os.path.join(os.path.dirname(vendor), "shared")
     app.register_blueprint(Blueprint("shared", __name__, static_folder=shared, static_url_path="/static/shared"))
-    from provisioning import calls, conflicts, fleet  # staff calls and lockouts, sync conflicts, kiosk fleet
+    from provisioning import calls, conflicts, desk_circulation, fleet  # calls and lockouts, conflicts, fleet
 
-    for module in (calls, conflicts, fleet):
+    for module in (calls, conflicts, fleet, desk_circulation):  # desk_circulation: check out and check in
         app.register_blueprint(module.bp)
     from provisioning import usage  # kiosk usage statistics (counts only)
 
     app.register_blueprint(usage.bp)
+    from provisioning import demo_mail  # the demo mail sink's messages ([mail] demo_sink_dir, kiosk demo only)
+
+    app.register_blueprint(demo_mail.bp)
+    # browsers and tools ask for /favicon.ico whatever the page's <link rel="icon"> says
+    app.add_url_rule("/favicon.ico", "favicon", lambda: app.send_static_file("favicon.svg"))
     return app

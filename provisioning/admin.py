@@ -20,7 +20,7 @@ from library_kiosk.central.store.jobs import anonymise, feed, groups, merge, pur
 from library_kiosk.central.store.jobs.report import get_run, latest_runs
 from library_kiosk.central.store.models import UserGroup
 from library_kiosk.domain import codes
-from provisioning import jobrunner
+from provisioning import job_reports, jobrunner
 from provisioning.views import operator, or_404, render, requires, today
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -226,4 +226,8 @@ def run(run_id):
     if request.args.get("format") == "json":
         return current_app.response_class(json.dumps(found.as_dict(), ensure_ascii=False, indent=2),
                                           mimetype="application/json")
-    return render("admin_run.html", run=found.as_dict(), shown=SHOWN_PER_LIST)
+    if request.args.get("format") == "csv":  # every list of the report, patrons by name, amounts as money
+        name = f"job-run-{found.id}-{found.job.replace('.', '-')}{'-dry-run' if found.dry_run else ''}.csv"
+        return current_app.response_class(job_reports.csv_text(found.as_dict()), mimetype="text/csv",
+                                          headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return render("admin_run.html", run=found.as_dict(), job_run=found, shown=SHOWN_PER_LIST)

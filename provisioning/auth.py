@@ -7,10 +7,12 @@ from flask import Blueprint, current_app, g, redirect, request, session, url_for
 from htmx_flask import request as htmx_request
 
 from library_kiosk.central.store import staff, staff_logins
-from provisioning.views import operator, render, requires
+from provisioning.views import cleared_secrets, done, operator, render, requires
 
 bp = Blueprint("auth", __name__)
-PUBLIC = {"auth.login", "static", "health.health"}  # health: the watchdog's probe (kiosk/serving.py)
+# health: the watchdog's probe (kiosk/serving.py); the static files (the station's own, the vendored htmx and
+# the shared page script, the favicon) hold nothing private and the login page needs them before anyone logs in
+PUBLIC = {"auth.login", "static", "vendor.static", "shared.static", "favicon", "health.health"}
 
 
 def init_app(app) -> None:
@@ -102,15 +104,15 @@ def _staff_page(status: int = 200, notice: str = "", error: str = "", editing: s
 @bp.route("/staff", methods=["GET", "POST"])
 @requires("administrator")
 def staff_users():
-    error = notice = ""
+    error = ""
     if request.method == "POST":
         try:
             made = staff.create_staff(request.form.get("username", ""), request.form.get("password", ""),
                                       request.form.get("role", ""), request.form.get("full_name", ""))
-            notice = f"Staff user {made.username} created."
+            return done(url_for("auth.staff_users"), f"Staff user {made.username} created.")
         except staff.StaffError as exc:
-            error = str(exc)
-    return _staff_page(notice=notice, error=error)
+            error = " ".join(filter(None, (str(exc), cleared_secrets(request.form))))
+    return _staff_page(422 if error else 200, error=error)
 
 
 @bp.post("/staff/active")
@@ -122,8 +124,8 @@ def staff_active():
         user = staff.set_active(username, request.form.get("active") == "1", operator())
     except staff.StaffError as exc:
         return _staff_page(409, error=str(exc))
-    return _staff_page(notice=f"{user.username} is {'active again' if user.active else 'deactivated'}."
-                       + ("" if user.active else " Their open sessions end at their next request."))
+    return done(url_for("auth.staff_users"), f"{user.username} is {'active again' if user.active else 'deactivated'}."
+                + ("" if user.active else " Their open sessions end at their next request."))
 
 
 @bp.post("/staff/role")
@@ -135,8 +137,8 @@ def staff_role():
         user = staff.set_role(username, request.form.get("role", ""), operator())
     except staff.StaffError as exc:
         return _staff_page(409, error=str(exc))
-    return _staff_page(notice=f"{user.username} is now {staff.ROLES[user.role]}. Their open sessions have the new "
-                              f"role's rights from their next request.")
+    return done(url_for("auth.staff_users"), f"{user.username} is now {staff.ROLES[user.role]}. Their open sessions "
+                                              f"have the new role's rights from their next request.")
 
 
 @bp.post("/staff/password")
@@ -151,7 +153,8 @@ def staff_password():
         return _staff_page(422, editing=username, errors=exc.fields)
     except staff.StaffError as exc:
         return _staff_page(409, error=str(exc))
-    return _staff_page(notice=f"New password set for {user.username}. Their open sessions end at their next request.")
+    return done(url_for("auth.staff_users"),
+                f"New password set for {user.username}. Their open sessions end at their next request.")
 
 
 @bp.route("/password", methods=["GET", "POST"])
@@ -166,11 +169,20 @@ def own_password():
     except staff.PasswordError as exc:
         return render("password.html", 422, errors=exc.fields, notice="")
     session["stamp"] = staff.session_stamp(user)  # this session goes on; others end at their next request
-    return render("password.html", errors={}, notice="Your password is changed.")
+    return done(url_for("auth.own_password"), "Your password is changed.")
 
 
 @bp.get("/audit")
 @requires("administrator")
 def audit_log():
-    return render("audit.html", entries=staff.audit_log(request.args.get("primary_id") or None))
+    """The audit log, filtered by who, what action, which patron and a range of days; paged (provisioning/audit.py)."""
+    from provisioning import audit, paging
+
+    args = request.args.to_dict()
+    if "patron" not in args and args.get("primary_id"):  # the older link from a patron's record
+        args["patron"] = args["primary_id"]
+    filters = audit.read_filters(args)
+    who, actions = audit.choices(filters.action)
+    return render("audit.html", 422 if filters.errors else 200, found=audit.page(filters, paging.page_number(args)),
+                  filters=filters, who_choices=who, action_choices=actions, describe_action=audit.describe_action)
 

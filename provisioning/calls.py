@@ -9,14 +9,14 @@ refreshes itself every 10 s. The count of open calls is a badge in the navigatio
 """
 from __future__ import annotations
 
-from flask import Blueprint, request
+from flask import Blueprint, request, url_for
 from htmx_flask import request as htmx_request
 
 from library_kiosk.central.store import kiosk_calls, staff
 from library_kiosk.central.store.db import database
 from library_kiosk.central.store.staff import AuditEntry
 from provisioning.fleet import passive
-from provisioning.views import operator, render, requires
+from provisioning.views import done, operator, render, requires
 
 bp = Blueprint("calls", __name__, url_prefix="/calls")
 REFRESH_SECONDS = 10
@@ -78,4 +78,5 @@ def close():
             return _page(409, error="This call is already closed (or does not exist).")
         staff.audit(operator(), "kiosk.call_closed", call.primary_id,
                     f"Call {call.id} from {call.device} ({kiosk_calls.REASONS.get(call.reason, call.reason)}) done")
-    return _page(notice=f"Call from {call.device} closed.")
+    notice = f"Call from {call.device} closed."
+    return _page(notice=notice) if htmx_request.htmx else done(url_for("calls.index"), notice)

@@ -1,13 +1,23 @@
 """Cards: whose card is this, replace a lost card, unlink, start-of-term batch, CSV import."""
 from __future__ import annotations
 
-from flask import Blueprint, request, session
+from flask import Blueprint, request, session, url_for
 
 from library_kiosk.central.store import accounts, cards
 from library_kiosk.central.store.models import Identifier
 from library_kiosk.central.store.registration import Invalid
+from provisioning import formats
 from provisioning.patrons import patron_page
-from provisioning.views import check_card_barcode, operator, or_404, render, requires, setting_amount, upstream_writer
+from provisioning.views import (
+    check_card_barcode,
+    done,
+    operator,
+    or_404,
+    render,
+    requires,
+    setting_amount,
+    upstream_writer,
+)
 
 bp = Blueprint("cards", __name__)
 
@@ -30,9 +40,9 @@ def replace(primary_id):
     except Invalid as exc:
         return patron_page(primary_id, 422, tab="identifiers", form=request.form, errors=exc.errors,
                            error="The card was not replaced: correct the fields marked below.")
-    charged = f" A replacement fee of {fee.original_amount:.2f} was added." if fee else ""
-    return patron_page(primary_id, tab="identifiers", notice="The old card is deactivated and the new card "
-                                                              "is on the record." + charged)
+    charged = f" A replacement fee of {formats.money(fee.original_amount)} was added." if fee else ""
+    return done(url_for("patrons.patron", primary_id=primary_id, tab="identifiers"),
+                "The old card is deactivated and the new card is on the record." + charged)
 
 
 @bp.post("/patrons/<primary_id>/cards/<int:identifier_id>/unlink")
@@ -43,7 +53,8 @@ def unlink(primary_id, identifier_id):
         cards.unlink_card(user, identifier_id, operator(), writer=upstream_writer())
     except Invalid as exc:
         return patron_page(primary_id, 422, tab="identifiers", error=exc.errors["card"])
-    return patron_page(primary_id, tab="identifiers", notice="The card is unlinked from this record.")
+    return done(url_for("patrons.patron", primary_id=primary_id, tab="identifiers"),
+                "The card is unlinked from this record.")
 
 
 def _batch() -> list[dict]:
@@ -53,38 +64,38 @@ def _batch() -> list[dict]:
 @bp.route("/cards/batch", methods=["GET", "POST"])
 @requires("user_manager")
 def batch():
-    errors, notice = {}, ""
+    errors = {}
     if request.method == "POST":
         try:
             ident = cards.add_card_to_barcode(request.form.get("barcode", ""), request.form.get("card_serial", ""),
                                               operator(), writer=upstream_writer())
-            done = _batch() + [{"id": ident.id, "barcode": request.form["barcode"].strip(), "card": ident.value,
-                                "primary_id": ident.user.primary_id, "name": f"{ident.user.first_name} "
-                                                                             f"{ident.user.last_name}"}]
-            session["batch"] = done
-            notice = f"Card {ident.value} added to {ident.user.primary_id}. Next card."
+            added = _batch() + [{"id": ident.id, "barcode": request.form["barcode"].strip(), "card": ident.value,
+                                 "primary_id": ident.user.primary_id, "name": f"{ident.user.first_name} "
+                                                                              f"{ident.user.last_name}"}]
+            session["batch"] = added
+            return done(url_for("cards.batch"), f"Card {ident.value} added to {ident.user.primary_id}. Next card.")
         except Invalid as exc:
             errors = exc.errors
     return render("batch.html", 422 if errors else 200, rows=list(reversed(_batch())), errors=errors,
-                  notice=notice, form=request.form if errors else {})
+                  form=request.form if errors else {})
 
 
 @bp.post("/cards/batch/undo")
 @requires("user_manager")
 def batch_undo():
-    done = _batch()
+    added = _batch()
     notice = "Nothing to undo."
-    if done:
-        last = done[-1]
+    if added:
+        last = added[-1]
         try:
             cards.undo_batch_card(last["id"], operator(), writer=upstream_writer())
         except Invalid as exc:
-            return render("batch.html", 422, rows=list(reversed(done)), errors={}, notice="", form={},
+            return render("batch.html", 422, rows=list(reversed(added)), errors={}, notice="", form={},
                           error=next(iter(exc.errors.values())))
-        done.pop()
-        session["batch"] = done
+        added.pop()
+        session["batch"] = added
         notice = f"Card {last['card']} removed from {last['primary_id']}."
-    return render("batch.html", rows=list(reversed(done)), errors={}, notice=notice, form={})
+    return done(url_for("cards.batch"), notice)
 
 
 @bp.route("/cards/import", methods=["GET", "POST"])

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import re
 
-from flask import Blueprint, request
+from flask import Blueprint, request, url_for
 from htmx_flask import request as htmx_request
 
 from library_kiosk.central.store import devices
 from library_kiosk.central.store.devices import SyncConflict
 from library_kiosk.central.store.models import Loan, User
-from provisioning.views import operator, or_404, render, requires
+from provisioning.views import done, operator, or_404, render, requires
 
 bp = Blueprint("conflicts", __name__, url_prefix="/conflicts")
 SHOWN = 200
@@ -25,10 +25,12 @@ DETAIL = re.compile(r"^loan (?P<loan>\d+) \((?P<title>.*?)\): (?P<why>.*?)(?: \[
 REASONS = {"renewal_refused_at_replay": "Renewal refused at replay", "patron_not_found": "Patron no longer exists",
            "unknown_letter_type": "Unknown letter type", "unknown_reason": "Unknown call reason",
            "no_visit": "Not made while the patron was at that kiosk (nor while it was offline)",
-           "renewal_to_be_checked": "Renewal sent to the library system, its answer lost: being checked"}
+           "renewal_to_be_checked": "Renewal sent to the library system, its answer lost: being checked",
+           "checkout_refused_at_replay": "Item lent offline, refused at replay"}
 LETTERS = {"sent": "sent", "queued": "queued (goes out shortly)", "failed": "not sent (failed)", "none": "not sent",
            "": "no letter"}
-OPERATIONS = {"renew": "renewal", "lockout": "card lock", "call_staff": "call for staff", "send_letter": "letter"}
+OPERATIONS = {"renew": "renewal", "lockout": "card lock", "call_staff": "call for staff", "send_letter": "letter",
+              "checkout": "checkout", "checkin": "return"}
 
 
 def describe(conflict: SyncConflict, loans: dict, names: dict, dealt=None) -> dict:
@@ -93,4 +95,6 @@ def dealt_with():
         notice, error, status = "", str(exc), 409
     if htmx_request.htmx:
         return render("_conflict_row.html", status, c=conflict_rows(only=conflict_id)[0], error=error)
+    if not error:
+        return done(url_for("conflicts.index", dealt=request.values.get("dealt") or None), notice)
     return _page(status, notice=notice, error=error)

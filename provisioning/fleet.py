@@ -14,13 +14,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-from flask import Blueprint, current_app, request
+from flask import Blueprint, current_app, request, url_for
 from htmx_flask import request as htmx_request
 
 from library_kiosk.central.store import devices, staff
 from library_kiosk.central.store.db import database
 from library_kiosk.central.store.models import _now
-from provisioning.views import operator, render, requires
+from provisioning import formats, paging
+from provisioning.views import done, operator, render, requires
 
 bp = Blueprint("fleet", __name__, url_prefix="/fleet")
 REFRESH_SECONDS = 30
@@ -89,7 +90,7 @@ def _errors(data: dict, limit: int = 3) -> list[str]:
     found = []
     for error in data.get("errors") or []:
         if isinstance(error, dict):
-            found.append(f"{error.get('at', '')} {error.get('message', '')}".strip())
+            found.append(f"{_at(error.get('at'))} {error.get('message', '')}".strip())
         else:
             found.append(str(error))
     if data.get("heartbeat_error"):
@@ -98,6 +99,14 @@ def _errors(data: dict, limit: int = 3) -> list[str]:
     if clock:
         found.append(clock)
     return [e[:300] for e in found[-limit:]]
+
+
+def _at(value) -> str:
+    """A heartbeat error's UTC stamp ("2026-11-25T09:12:00Z") on the library's clock; as sent when unreadable."""
+    try:
+        return formats.moment_text(dt.datetime.fromisoformat(str(value))) + ":"
+    except ValueError:
+        return str(value or "")
 
 
 def _clock(data: dict) -> str:
@@ -152,17 +161,30 @@ def fleet_rows(at: dt.datetime, minutes: int) -> list[dict]:
     return rows
 
 
+# the fleet table's sortable columns (?sort=NAME&dir=desc)
+SORTS = {
+    "name": lambda row: row["name"],
+    "status": lambda row: (row["status"], row["name"]),
+    "heartbeat": lambda row: (row["last_heartbeat"] is not None, row["last_heartbeat"] or dt.datetime.min),
+    "version": lambda row: (row["version"], row["name"]),
+}
+
+
 def _page(status: int = 200, notice: str = "", error: str = "", enrolment: dict | None = None):
     """The whole fleet page, or only its table for htmx (the 30 s refresh, a revoke); after a re-enrolment
     the code comes too (out of band for htmx, into the box above the table)."""
     minutes, at = quiet_minutes(), now()
     rows = fleet_rows(at, minutes)
+    sort, descending = paging.sort_order(request.args, SORTS, "name")  # sorted, then paged, on the server
+    rows.sort(key=SORTS[sort], reverse=descending)
+    found = paging.paginate_list(rows, paging.page_number(request.args))
     if htmx_request.htmx:
         template = "_fleet_reenrolled.html" if enrolment else "_fleet_table.html"
     else:
         template = "fleet.html"
-    return render(template, status, rows=rows, minutes=minutes, at=at, refresh=REFRESH_SECONDS,
-                  quiet_count=sum(1 for r in rows if r["quiet"]), notice=notice, error=error, enrolment=enrolment)
+    return render(template, status, rows=found.rows, found=found, sort=sort, descending=descending, minutes=minutes,
+                  at=at, refresh=REFRESH_SECONDS, quiet_count=sum(1 for r in rows if r["quiet"]), notice=notice,
+                  error=error, enrolment=enrolment)
 
 
 @bp.get("")
@@ -190,7 +212,8 @@ def revoke():
     with database.atomic():
         devices.revoke(name)  # the same as `kiosk devices revoke NAME`
         staff.audit(operator(), "device.revoke", detail=f"Revoked kiosk device {name} at the station")
-    return _page(notice=f"{name} is revoked: the central store refuses it from its next request.")
+    notice = f"{name} is revoked: the central store refuses it from its next request."
+    return _page(notice=notice) if htmx_request.htmx else done(url_for("fleet.index"), notice)
 
 
 @bp.post("/reenrol")

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from library_kiosk.central.store.db import database
+from provisioning import job_reports
 
 KEEP_SECONDS = 6 * 3600  # trackers (and uploaded feed files) older than this are forgotten
 _lock = threading.Lock()
@@ -44,6 +45,7 @@ class Tracker:
     error: str = ""
     phase: str = ""  # a later named phase of the job, e.g. "Preparing kiosk documents"
     confirmed: bool = False
+    names: dict = field(default_factory=dict)  # primary id -> name, as the dry run found them (a purge deletes them)
     started: float = field(default_factory=time.time)
     thread: threading.Thread | None = None
 
@@ -106,7 +108,8 @@ def confirm(dry: Tracker) -> Tracker | None:
             return None
         dry.confirmed = True
         real = Tracker(token=secrets.token_urlsafe(16), job=dry.job, title=dry.title, operator=dry.operator,
-                       call=dry.call, dry_run=False, parameters=dry.parameters, upload=dry.upload)
+                       call=dry.call, dry_run=False, parameters=dry.parameters, upload=dry.upload,
+                       names=job_reports.names_in(dry.report))  # before the run deletes any of them
         _trackers[real.token] = real
     _launch(real)
     return real

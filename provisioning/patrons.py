@@ -10,7 +10,17 @@ from library_kiosk.central.store.desk import actions_for, all_loans
 from library_kiosk.central.store.models import UserGroup
 from library_kiosk.central.store.records import EXTERNAL_NOTICE, is_external, row_editable
 from library_kiosk.domain.membership import expiry_from_card
-from provisioning.views import check_card_barcode, operator, or_404, render, requires, today, upstream_writer
+from provisioning.views import (
+    check_card_barcode,
+    cleared_secrets,
+    done,
+    operator,
+    or_404,
+    render,
+    requires,
+    today,
+    upstream_writer,
+)
 
 bp = Blueprint("patrons", __name__)
 TABS = ("general", "contact", "identifiers", "fees", "statistics", "notes", "loans", "requests", "letters")
@@ -65,10 +75,10 @@ def register():
     except registration.Invalid as exc:
         return render("register.html", 422, groups=groups, rs_libraries=[(n, n) for n in libraries],
                       form=request.form, errors=exc.errors,
-                      error="The record was not saved: correct the fields marked below.")
-    return patron_page(user.primary_id, notice=f"{user.first_name} {user.last_name} is registered as "
-                                               f"{user.primary_id}.", push=url_for("patrons.patron",
-                                                                                   primary_id=user.primary_id))
+                      error=" ".join(filter(None, ("The record was not saved: correct the fields marked below.",
+                                                   cleared_secrets(request.form)))))
+    return done(url_for("patrons.patron", primary_id=user.primary_id),
+                f"{user.first_name} {user.last_name} is registered as {user.primary_id}.")
 
 
 def rs_libraries() -> list[str]:

@@ -1,7 +1,7 @@
 """Updating a record: general information and the segment rows (add, edit, duplicate, delete)."""
 from __future__ import annotations
 
-from flask import Blueprint, request
+from flask import Blueprint, request, url_for
 from htmx_flask import request as htmx_request
 
 from library_kiosk.central.store import accounts
@@ -18,7 +18,7 @@ from library_kiosk.central.store.records import (
 )
 from library_kiosk.central.store.registration import Invalid
 from provisioning.patrons import patron_page, rs_libraries
-from provisioning.views import operator, or_404, render, requires
+from provisioning.views import cleared_secrets, done, operator, or_404, render, requires, today
 
 bp = Blueprint("records", __name__, url_prefix="/patrons/<primary_id>")
 TAB_OF = {"email": "contact", "address": "contact", "phone": "contact", "identifier": "identifiers",
@@ -29,22 +29,23 @@ def _user(primary_id):
     return or_404(accounts.get_user(primary_id))
 
 
-def _attempt(primary_id, tab, work, done: str):
+def _attempt(primary_id, tab, work, notice: str):
     try:
         work()
     except Invalid as exc:
         return patron_page(primary_id, 422, tab=tab, form=request.form, errors=exc.errors,
-                           error="Nothing was saved: correct the fields marked below.")
+                           error=" ".join(filter(None, ("Nothing was saved: correct the fields marked below.",
+                                                        cleared_secrets(request.form)))))
     except Refused as exc:
         return patron_page(primary_id, 403, tab=tab, error=str(exc))
-    return patron_page(primary_id, tab=tab, notice=done)
+    return done(url_for("patrons.patron", primary_id=primary_id, tab=tab), notice)
 
 
 @bp.post("/general")
 @requires("user_manager")
 def general(primary_id):
     user = _user(primary_id)
-    return _attempt(primary_id, "general", lambda: update_general(user, request.form, operator()),
+    return _attempt(primary_id, "general", lambda: update_general(user, request.form, operator(), today()),
                     "General information saved.")
 
 
@@ -60,8 +61,8 @@ def rs_library(primary_id):
                            error="Nothing was saved: choose a resource sharing library from the list.")
     except Refused as exc:
         return patron_page(primary_id, 403, tab="general", error=str(exc))
-    return patron_page(primary_id, tab="general", notice="Resource sharing library saved." if changed
-                       else "The resource sharing library is unchanged.")
+    return done(url_for("patrons.patron", primary_id=primary_id, tab="general"),
+                "Resource sharing library saved." if changed else "The resource sharing library is unchanged.")
 
 
 @bp.app_template_global()

@@ -8,7 +8,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, request
 
 from library_kiosk.central.store import usage
-from provisioning.views import render, requires, today
+from provisioning.views import is_iso_day, render, requires, today
 
 bp = Blueprint("usage", __name__, url_prefix="/usage")
 GROUP_NAMES = {"kiosk": "Kiosk", "day": "Day", "week": "Week", "month": "Month"}
@@ -16,6 +16,9 @@ GROUP_NAMES = {"kiosk": "Kiosk", "day": "Day", "week": "Week", "month": "Month"}
 
 def _report() -> dict:
     """The report for the request's ``from``, ``to``, ``group`` and ``kiosk``; ``UsageError`` when they are bad."""
+    for name, label in (("from", "From"), ("to", "To")):  # the date fields' picker shows the browser's format
+        if request.args.get(name) and not is_iso_day(request.args[name]):
+            raise usage.UsageError(f"The {label} date is not a date: choose one in the date field.")
     start, end = usage.parse_range(request.args.get("from"), request.args.get("to"), today())
     group = request.args.get("group") or "kiosk"
     if group not in usage.GROUPS:

@@ -1,9 +1,10 @@
 """Helpers every station view shares: the page-or-partial render, role marks, money."""
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 
-from flask import abort, current_app, g, render_template
+from flask import abort, current_app, flash, g, get_flashed_messages, redirect, render_template, request, session
 from flask_wtf.csrf import CSRFError
 from htmx_flask import request as htmx_request
 
@@ -25,10 +26,71 @@ READER_PAGES = frozenset({"find.html", "register.html", "patron.html", "batch.ht
 
 
 def render(partial: str, status: int = 200, **context):
-    """The partial alone for an htmx swap, or the whole page around it."""
+    """The partial alone for an htmx swap, or the whole page around it. A page (not a ``_fragment``) shows the
+    notice a form left before redirecting here (``done``), and an htmx swap of it puts its address in the
+    browser's history."""
+    if context.get("errors") and context.get("form") is not None:
+        context["errors"] = for_date_pickers(context["errors"], context["form"])
+    headers = {}
+    if not partial.startswith("_"):
+        if not context.get("notice"):
+            context["notice"] = " ".join(get_flashed_messages(category_filter=["notice"]))
+        if session.pop("prg_push", False) and htmx_request.htmx and request.method == "GET":
+            headers["HX-Push-Url"] = request.full_path.rstrip("?")
     if htmx_request.htmx:
-        return render_template(partial, **context), status
-    return render_template("page.html", partial=partial, uses_reader=partial in READER_PAGES, **context), status
+        return render_template(partial, **context), status, headers
+    return (render_template("page.html", partial=partial, uses_reader=partial in READER_PAGES, **context), status,
+            headers)
+
+
+def done(target: str, notice: str):
+    """Post/redirect/get after a form succeeded: 303 to ``target`` (a page), which shows ``notice`` once. htmx
+    follows the redirect in place and the page it gets pushes ``target`` into the history, so a refresh shows
+    the page, never the form again."""
+    flash(notice, "notice")
+    if htmx_request.htmx:
+        session["prg_push"] = True
+    return redirect(target, 303)
+
+
+SECRET_FIELDS = (("pin", "PIN"), ("password", "password"))
+
+
+def cleared_secrets(form) -> str:
+    """After a failed save, the sentence that says which secret fields the form comes back without (they are
+    never sent back to the browser), or '' when none was filled in."""
+    cleared = [label for name, label in SECRET_FIELDS if form.get(name)]
+    if not cleared:
+        return ""
+    if len(cleared) == 1:
+        return f"For your security the {cleared[0]} was cleared; enter it again."
+    return f"For your security the {' and '.join(cleared)} were cleared; enter them again."
+
+
+# A date the store could not read, asked for as the station's date fields take it: the browser's date picker shows
+# its own format, so a message beside it never asks for "YYYY-MM-DD" (the store's wording, for API clients).
+DATE_PICKER_MESSAGES = {
+    "card_expiry": "Choose the expiry date printed on the card in the date field.",
+    "expiry_date": "Choose the expiration date (the card's expiry + 1 day) in the date field.",
+}
+
+
+def for_date_pickers(errors: dict, form) -> dict:
+    """``errors`` with each date field's "missing or unreadable" message in the words of the date picker; a
+    readable date keeps the store's message (too far ahead, already passed, ...)."""
+    fixed = dict(errors)
+    for name, text in DATE_PICKER_MESSAGES.items():
+        if name in fixed and not is_iso_day(str(form.get(name, "") or "")):
+            fixed[name] = text
+    return fixed
+
+
+def is_iso_day(text: str) -> bool:
+    try:
+        dt.date.fromisoformat(text.strip())
+    except ValueError:
+        return False
+    return True
 
 
 def today():
@@ -68,6 +130,10 @@ def or_404(value):
 
 def init_app(app) -> None:
     app.jinja_env.globals.update(codes=codes, describe=codes.describe)
+    from provisioning import formats, job_reports  # days, moments, money and coded values as staff read them
+
+    formats.init_app(app)
+    job_reports.init_app(app)
 
     @app.errorhandler(CSRFError)
     def _csrf(error):

@@ -36,11 +36,16 @@ class StaffClient:
     def get(self, path, **kwargs):
         return self.client.get(path, **kwargs)
 
-    def post(self, path, data=None, csrf=True, **kwargs):
+    def post(self, path, data=None, csrf=True, see_other=True, **kwargs):
+        """Post a form. A form that succeeded answers 303 See Other (post/redirect/get): the page it names is
+        fetched, as a browser (or htmx) does, with the same headers; ``see_other=False`` returns the 303 itself."""
         data = dict(data or {})
         if csrf:
             data.setdefault("csrf_token", self.token)
-        return self.client.post(path, data=data, **kwargs)
+        response = self.client.post(path, data=data, **kwargs)
+        if see_other and response.status_code == 303:
+            return self.client.get(response.headers["Location"], headers=kwargs.get("headers"))
+        return response
 
 
 def not_logged_in(app) -> StaffClient:

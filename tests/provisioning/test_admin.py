@@ -74,7 +74,8 @@ def test_feed_dry_run_changes_nothing_then_confirm_loads_it(admin, station):
     for job in ("feed", "purge", "waive", "merge", "groups-move", "groups-remove", "anonymise"):
         assert f'data-testid="form-{job}"' in page
     html = finish(admin, upload(admin))
-    assert "feed (dry run): <strong>done" in html and 'data-testid="confirm"' in html
+    assert re.search(r'feed \(dry run\): <strong><span [^>]*data-code="done">Done<', html)
+    assert 'data-testid="confirm"' in html
     assert re.search(r'data-testid="count-created">2<', html) and re.search(r'data-testid="count-rejected">1<', html)
     assert "unknown user group" in html  # the rejected row, with its line and reason
     assert User.select().count() == 0 and Change.select().count() == 0
@@ -84,7 +85,7 @@ def test_feed_dry_run_changes_nothing_then_confirm_loads_it(admin, station):
     assert AuditEntry.select().where(AuditEntry.action == "job:feed").count() == 0
 
     done = finish(admin, confirm(admin, html))
-    assert "feed: <strong>done" in done and 'data-testid="job-done"' in done
+    assert re.search(r'feed: <strong><span [^>]*data-code="done">Done<', done) and 'data-testid="job-done"' in done
     assert sorted(u.primary_id for u in User.select()) == ["S1", "S2"]
     assert User.get(User.primary_id == "S1").account_type == "EXTERNAL"
     real = JobRun.select().where(JobRun.dry_run == False).get()  # noqa: E712

@@ -40,7 +40,8 @@ def test_a_conflict_marked_as_dealt_with_leaves_the_open_list_with_who_and_when(
     assert dealt.operator == "desk" and dealt.created is not None
     assert _rows(desk.get("/conflicts").get_data(as_text=True)) == [str(second.id)]
     done = desk.get("/conflicts?dealt=1").get_data(as_text=True)
-    assert _rows(done) == [str(first.id)] and "Dealt with by desk, " + dealt.created.strftime("%Y-%m-%d") in done
+    assert _rows(done) == [str(first.id)]
+    assert 'Dealt with by desk, <time datetime="' + dealt.created.strftime("%Y-%m-%d") in done
     assert "Ada Held (P1)" in done
     entry = AuditEntry.get(AuditEntry.action == "conflict.dealt_with")
     assert entry.operator == "desk" and entry.primary_id == "P1" and f"Sync conflict {first.id}" in entry.detail

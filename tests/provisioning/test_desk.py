@@ -125,7 +125,7 @@ def test_external_record_is_read_only_except_internal_segments(manager):
 def test_replace_card_deactivates_the_old_one_and_charges_the_fee(manager):
     factories.patron("P1", barcode="20000000000011", card="04A1B2C3D4E5F6")
     page = manager.post("/patrons/P1/replace-card", {"barcode": "20000000000099", "card_serial": "04FFEEDDCCBBAA"})
-    assert "replacement fee of 5.00" in page.get_data(as_text=True)
+    assert "replacement fee of £5.00" in page.get_data(as_text=True)
     status = {i.value: i.status for i in Identifier.select()}
     assert status == {"20000000000011": "INACTIVE", "04A1B2C3D4E5F6": "INACTIVE",
                       "20000000000099": "ACTIVE", "04FFEEDDCCBBAA": "ACTIVE"}

@@ -28,6 +28,7 @@ def test_the_fleet_shows_a_quiet_kiosk_highlighted(page, station_url):
            errors=[{"at": "2026-11-25T09:12:00Z", "message": "central store not reachable: timed out"}])
     page.set_default_timeout(15000)
     log_in(page, station_url, "admin")
+    page.get_by_test_id("menu-kiosks").get_by_role("button").click()  # the menu group (page.html)
     page.click("a:text('Kiosk fleet')")
     expect(page.locator("h1")).to_have_text("Kiosk fleet")
     quiet, healthy = page.get_by_test_id("device-basement-kiosk"), page.get_by_test_id("device-lobby-kiosk")

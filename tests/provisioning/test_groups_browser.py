@@ -13,7 +13,8 @@ pytestmark = pytest.mark.browser
 def test_create_a_group_then_edit_it(page, station_url):
     page.set_default_timeout(15000)
     log_in(page, station_url, "admin")
-    page.click("a:text('Administration')")
+    page.get_by_test_id("menu-administration").get_by_role("button").click()  # the menu group (page.html)
+    page.click("a:text('Administration jobs')")
     form = page.get_by_test_id("form-group")
     form.locator("input[name=code]").fill("08")
     form.locator("input[name=description]").fill("Visiting scholar")

@@ -15,7 +15,7 @@ ARGS = {"primary_id": "P1", "kind": "email", "row_id": 1, "identifier_id": 1, "f
 
 def routes(app):
     for rule in app.url_map.iter_rules():
-        if rule.endpoint in ("static", "vendor.static", "shared.static", "auth.login", "health.health"):
+        if rule.endpoint in ("static", "vendor.static", "shared.static", "favicon", "auth.login", "health.health"):
             continue  # public by design
         args = dict(ARGS, kind="pay") if rule.endpoint == "desk.settle" else ARGS
         path = re.sub(r"<(?:[^:>]+:)?([^>]+)>", lambda m, args=args: str(args[m.group(1)]), rule.rule)

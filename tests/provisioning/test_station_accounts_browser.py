@@ -20,7 +20,8 @@ def test_an_administrator_deactivates_an_account_and_its_owner_is_refused(page, 
     messages = []
     page.on("dialog", lambda dialog: (messages.append(dialog.message), dialog.accept()))
     log_in(page, station_url, "admin")
-    page.click("nav a:text-is('Staff')")
+    page.get_by_test_id("menu-administration").get_by_role("button").click()  # the menu group (page.html)
+    page.click("nav a:text-is('Staff users')")
     expect(page.locator("h1")).to_have_text("Staff users")
     page.get_by_test_id("deactivate-desk").click()
     expect(page.get_by_test_id("notice")).to_contain_text("desk is deactivated")
@@ -38,6 +39,7 @@ def test_an_administrator_deactivates_an_account_and_its_owner_is_refused(page, 
 def test_a_desk_user_changes_their_own_password(page, station_url):
     page.set_default_timeout(15000)
     log_in(page, station_url, "desk")
+    page.get_by_test_id("user-menu").click()  # the staff user's menu (page.html)
     page.click("a:text('My password')")
     expect(page.locator("h1")).to_have_text("My password")
     page.fill("#current_password", PASSWORDS["desk"])
@@ -59,6 +61,7 @@ def test_a_conflict_is_marked_as_dealt_with_in_place(page, station_url):
                                    reason="patron_not_found")
     page.set_default_timeout(15000)
     log_in(page, station_url, "desk")
+    page.get_by_test_id("menu-desk").get_by_role("button").click()  # the menu group (page.html)
     page.click("a:text('Sync conflicts')")
     row = page.get_by_test_id(f"conflict-{conflict.id}")
     expect(row).to_contain_text("Patron no longer exists")
@@ -76,6 +79,7 @@ def test_an_administrator_reenrols_a_kiosk_and_sees_its_code_once(page, station_
     messages = []
     page.on("dialog", lambda dialog: (messages.append(dialog.message), dialog.accept()))
     log_in(page, station_url, "admin")
+    page.get_by_test_id("menu-kiosks").get_by_role("button").click()  # the menu group (page.html)
     page.click("a:text('Kiosk fleet')")
     page.get_by_test_id("reenrol-lobby-kiosk").click()
     box = page.get_by_test_id("enrolment-code")
@@ -98,7 +102,8 @@ def test_an_administrator_changes_a_role_and_the_open_session_follows(page, brow
     log_in(other, station_url, "desk")
     expect(other.locator("nav")).not_to_contain_text("Register")
     log_in(page, station_url, "admin")
-    page.click("nav a:text-is('Staff')")
+    page.get_by_test_id("menu-administration").get_by_role("button").click()  # the menu group (page.html)
+    page.click("nav a:text-is('Staff users')")
     expect(page.get_by_test_id("change-role-admin")).to_have_count(0)  # not one's own
     page.get_by_test_id("role-desk").select_option("user_manager")
     page.get_by_test_id("change-role-desk").click()

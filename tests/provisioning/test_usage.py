@@ -82,8 +82,8 @@ def test_the_default_range_is_this_month(desk):
 
 
 @pytest.mark.parametrize("query, message", [
-    ({"from": "25/11/2026", "to": "2026-11-25"}, "From must be a date"),
-    ({"from": "2026-11-25", "to": "2026-11-31"}, "To must be a date"),
+    ({"from": "25/11/2026", "to": "2026-11-25"}, "The From date is not a date: choose one in the date field."),
+    ({"from": "2026-11-25", "to": "2026-11-31"}, "The To date is not a date: choose one in the date field."),
     ({"from": "2026-11-25", "to": "2026-11-01"}, "From must not be after To"),
     ({"from": "1990-01-01", "to": "2026-11-01"}, "The range may be at most"),
     ({"from": "2026-11-01", "to": "2026-11-25", "group": "year"}, "Group by kiosk, day, week or month"),
