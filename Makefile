@@ -124,6 +124,8 @@ bench: install test-tools
 	$(BIN)/python -m bench fleet --kiosks 1000
 	$(BIN)/python -m bench upstream
 	$(BIN)/python -m bench soak --minutes 10
+	$(BIN)/python -m bench checkout --patrons 100000
+	$(BIN)/python -m bench search --patrons 1000000
 
 # Refresh the vendored front-end assets from the npm registry.
 vendor:

@@ -81,6 +81,9 @@ def create_app(config: dict | None = None, today=None) -> Flask:
     from kiosk import signin
 
     app.register_blueprint(signin.bp)  # "No card? Sign in" (docs/kiosk.md)
+    from kiosk import circulation
+
+    app.register_blueprint(circulation.bp)  # Borrow and Return (issue 18, docs/kiosk.md)
     app.register_blueprint(events.bp)
     from kiosk import sync_status
 

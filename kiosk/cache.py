@@ -1,8 +1,8 @@
 """The kiosk's local SQLite cache (peewee, WAL): what its screens need, nothing more.
 
 Stored per patron: the account document the screens render (name, group policy,
-expiry, loans, requests, fees, blocks, the PIN's offline check value, the preferred
-email masked). Identifiers arrive and are stored only as keyed hashes (HMAC-SHA256
+expiry, loans, requests, fees, blocks, the notes the patron may see, the PIN's offline
+check value, the preferred email masked). Identifiers arrive and are stored only as keyed hashes (HMAC-SHA256
 under this kiosk's own key, which the central store made and keeps; kiosk/device_keys.py):
 the cache never sees a card number or barcode, and the key is not kept beside it.
 """
@@ -15,9 +15,9 @@ import peewee as pw
 
 from kiosk.cache_db import CacheModel, SyncState, cache_db
 from kiosk.device_keys import DeviceKeys, KeyRing, KeysUnavailable
-from kiosk.lockout import LOCKOUT_MODELS  # the PIN lock counters (kiosk/lockout.py)
+from kiosk.lockout import LOCKOUT_MODELS, clear_unlocked  # the PIN lock counters (kiosk/lockout.py)
 from kiosk.outbox import OUTBOX_MODELS  # the durable outbox (kiosk/outbox.py)
-from kiosk.pages import PageError, check_head, check_record, document_of
+from kiosk.pages import PageError, check_head, check_record, document_of, unlocks_of
 from kiosk.usage import USAGE_MODELS  # daily usage counters, nothing personal (kiosk/usage.py)
 from library_kiosk.database import SQLITE_PRAGMAS, make_database
 from library_kiosk.domain.account import Account
@@ -155,6 +155,7 @@ class PatronCache:
             raise PageError(f"the page's cursor {page['cursor']} is behind the cache's {current}")
         with cache_db.atomic("IMMEDIATE"):  # the write lock first: wait for the web app's writes, never fail
             self._store(prepared.ids, prepared.patrons, prepared.identifiers)
+            clear_unlocked(unlocks_of(page))  # locks staff cleared at the station (docs/sync.md "Unlocks")
             SyncState.replace(name="cursor", value=str(page["cursor"])).execute()
             if "horizon" in page:
                 SyncState.replace(name="horizon", value=str(page["horizon"])).execute()

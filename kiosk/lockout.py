@@ -96,6 +96,17 @@ def clear(primary_id: str) -> None:
     PinFailure.delete().where(PinFailure.primary_id == primary_id).execute()
 
 
+def clear_unlocked(unlocks: dict[str, dt.datetime]) -> int:
+    """Staff cleared these patrons' PIN locks at the station (``{primary_id: the unlock's time}``, the central
+    store's, from a page of changes): this kiosk's counter and lock of each are cleared when they were last
+    counted before the unlock; wrong PINs typed here after it still count. Returns the rows cleared."""
+    cleared = 0
+    for primary_id, at in unlocks.items():
+        cleared += PinFailure.delete().where((PinFailure.primary_id == primary_id)
+                                             & (PinFailure.updated <= at)).execute()
+    return cleared
+
+
 def mirror(primary_id: str, failures: int, until: dt.datetime | None, now: dt.datetime | None = None) -> None:
     """Keep this kiosk's counter as the central store (the authority) last said: so a kiosk that goes offline
     goes on from the same count, and honours the central store's lock until it ends."""

@@ -7,7 +7,7 @@ idempotency key. ``push`` sends pending operations in sequence order and
 removes each one only when the central store has answered for its key; a
 replay after a crash or a lost answer gets the first answer back, so nothing is
 lost or applied twice. Operations the central store rejects on business rules
-(and pending offline renewals it refused at replay) are kept in ``OpResult``
+(and pending offline renewals or checkouts it refused at replay) are kept in ``OpResult``
 for staff, and never block the ones behind them.
 """
 from __future__ import annotations
@@ -242,6 +242,13 @@ def _settle(cache, results: list[dict], records: list[dict], summary: dict) -> N
             else:
                 summary["applied"] += 1
                 refused = (result.get("result") or {}).get("pending_refused") or []
+                if result.get("type") == "checkout" and (result.get("result") or {}).get("conflict"):
+                    lent = result.get("result") or {}
+                    OpResult.insert(key=key, seq=item_seq, op_type="checkout",
+                                    primary_id=result.get("primary_id", ""), status="conflict",
+                                    reason="checkout_refused_at_replay",
+                                    detail=f"item {lent.get('item_barcode', '')} was lent offline but refused by the "
+                                           f"central store: {lent.get('reason', '')}").on_conflict_ignore().execute()
                 if refused:
                     OpResult.insert(key=key, seq=item_seq, op_type=result.get("type", ""),
                                     primary_id=result.get("primary_id", ""), status="conflict",

@@ -3,6 +3,7 @@
 nothing of it is applied (kiosk/cache.py applies checked pages)."""
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 
@@ -14,6 +15,28 @@ def check_head(page) -> None:
     if not isinstance(page, dict) or not isinstance(page.get("records"), list) \
             or not isinstance(page.get("cursor"), int) or not isinstance(page.get("more"), bool):
         raise PageError("the page lacks its cursor, more flag or records")
+    unlocks_of(page)
+
+
+def unlocks_of(page: dict) -> dict[str, dt.datetime]:
+    """The staff unlocks a page carries (``{primary_id: "...Z"}``, the central store's UTC time of each) as naive
+    UTC times; ``PageError`` if the field is there but malformed."""
+    found = page.get("unlocks")
+    if found is None:
+        return {}
+    if not isinstance(found, dict):
+        raise PageError("the page's unlocks are garbled")
+    times = {}
+    for primary_id, text in found.items():
+        try:
+            if not isinstance(text, str) or not text.endswith("Z"):
+                raise ValueError(text)
+            times[primary_id] = dt.datetime.fromisoformat(text[:-1])
+        except ValueError:
+            raise PageError("the page's unlocks are garbled") from None
+        if times[primary_id].tzinfo is not None:
+            raise PageError("the page's unlocks are garbled")
+    return times
 
 
 def check_record(record) -> None:
@@ -77,7 +100,7 @@ def parse_lines(text: str) -> dict:
         else:
             raise PageError("a record line is garbled")
     page = {"cursor": head.get("cursor"), "more": head.get("more"), "records": records}
-    for name in ("horizon", "key_id", "scope"):
+    for name in ("horizon", "key_id", "scope", "unlocks"):
         if name in head:
             page[name] = head[name]
     return page

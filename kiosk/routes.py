@@ -20,7 +20,7 @@ from kiosk import (
     trusted_clock,  # the central store's time, for locks and pauses (kiosk/trusted_clock.py)
     usage,  # daily usage counters, nothing personal (kiosk/usage.py)
 )
-from kiosk.events import read_tap_token
+from kiosk.events import read_tap
 from kiosk.visit import (
     CALL_REASONS,
     IDENTIFIED,
@@ -122,10 +122,16 @@ def attract():
 
 @bp.post("/identify")
 def identify():
+    tapped = read_tap(current_app, request.form["tap"]) if "tap" in request.form else None
+    if tapped and tapped[1] == "barcode":
+        from kiosk import circulation
+
+        if circulation.at_tray():  # the reader service's scanner on the borrow tray or the return screen: an item
+            return circulation.item_scanned(tapped[0])  # (a card there is tapped, or Done ends the screen first)
     chosen, preferences = fresh_start()
     identifier = request.form.get("identifier", "").strip()
     if "tap" in request.form:
-        identifier = read_tap_token(current_app, request.form["tap"]) or ""
+        identifier = tapped[0] if tapped else ""
     if not identifier:
         return message(_("Nothing was scanned"), _("Tap your card on the reader or scan your barcode."), 400,
                         "warning")
@@ -300,7 +306,15 @@ def done():
 
 @bp.get("/help")
 def help_screen():
-    return render("_help.html", help=kiosk_config()["help"], called=False)
+    return render("_help.html", help=kiosk_config()["help"], called=False, **_help_back())
+
+
+def _help_back() -> dict:
+    """Help goes back to the borrow tray or the return screen where it was opened there."""
+    from kiosk import circulation
+
+    back = circulation.tray_back_url()
+    return {"back_url": back, "personal": True} if back else {}
 
 
 @bp.post("/call-staff")
@@ -309,7 +323,8 @@ def call_staff():
     reason = reason if reason in CALL_REASONS else "help"
     state = services.call_staff(reason, session.get("patron", "") if session.get("stage") == PIN_OK else "")
     usage.count("staff_calls")
-    return render("_help.html", help=kiosk_config()["help"], called=True, call_ok=state == "sent", call_state=state)
+    return render("_help.html", help=kiosk_config()["help"], called=True, call_ok=state == "sent", call_state=state,
+                  **_help_back())
 
 
 @bp.post("/contrast")
@@ -333,7 +348,13 @@ def language():
 
 
 def current_screen():
-    """The screen this session is at: the account, the PIN keypad, or the attract screen."""
+    """The screen this session is at: the borrow tray or the return screen, the account, the PIN keypad, or the
+    attract screen."""
+    from kiosk import circulation
+
+    tray_screen = circulation.current_circulation_screen()
+    if tray_screen is not None:
+        return tray_screen
     if "patron" in session and session.get("stage") == PIN_OK:
         account = current_patron()
         if account is not None:

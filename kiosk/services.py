@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from decimal import Decimal
 
 from flask import current_app
 
-from kiosk import trusted_clock
+from kiosk import trusted_clock, usage
 from kiosk.central_client import CentralError, CentralUnavailable
 from library_kiosk.domain import clock
 from library_kiosk.domain.account import Account
@@ -829,3 +830,165 @@ def capabilities() -> dict:
         pass
     current_app.extensions["kiosk_capabilities"] = (time.monotonic(), found)
     return found
+
+
+# --- borrowing and giving back (issue 18): the central store decides; the outbox makes each exactly once ---
+
+@dataclass(frozen=True)
+class CheckoutOutcome:
+    """One item the patron asked to borrow, as the borrow tray shows it."""
+
+    item_barcode: str
+    title: str
+    borrowed: bool
+    due_date: dt.date | None
+    reason: str  # a key of ``domain.checkout.CHECKOUT_REASONS`` when not borrowed ("" when borrowed)
+    message: str  # the plain sentence to show
+    pending: bool = False  # queued, not yet confirmed by the central store (lent offline, or its answer lost)
+    key: str = ""  # the queued operation's key while pending
+    desensitize: bool | None = None  # the library system says clear the item's security (None: not said)
+
+
+@dataclass(frozen=True)
+class CheckinResult:
+    """One item given back, as the return screen shows it (never the borrower: nobody identified)."""
+
+    item_barcode: str
+    title: str
+    returned: bool
+    route: str  # a key of ``domain.checkout.CHECKIN_ROUTES``: shelf, hold_shelf, desk, transit
+    late_fee: Decimal | None  # the fine for lateness the return made (the library's currency), None: none
+    reason: str  # a key of ``domain.checkout.CHECKIN_REASONS`` ("queued": accepted, the central store not told yet)
+    message: str
+    pending: bool = False
+    key: str = ""
+    resensitize: bool | None = None  # the library system says set the item's security again (None: not said)
+
+
+def offline_checkout_allowed() -> bool:
+    """Whether this kiosk lends items while the central store cannot be reached (``[kiosk] offline_checkout``)."""
+    return _kiosk_config().get("offline_checkout", "refuse") == "allow"
+
+
+@usage.counted("checkouts", "borrowed")  # kiosk usage statistics: items lent (kiosk/usage.py)
+def checkout(account: Account, item_barcode: str, visit: str = "") -> CheckoutOutcome:
+    """Lend one item to the identified patron, within their ``visit`` at this kiosk.
+
+    Online: queued in the outbox and sent at once; the central store decides (its rules, or the library system
+    behind it) and the answer is returned (the patron's cached record is refreshed by the push's answer). An
+    answer lost on the way: pending with reason ``unconfirmed`` (the queued operation is applied exactly once
+    when the central store answers). Offline (or the connection failed before anything was sent),
+    ``[kiosk] offline_checkout``: "refuse" (default) refuses with ``offline_refused`` and queues nothing; "allow"
+    decides here from the cached account (``domain.checkout.decide_offline_checkout``: blocks, expiry, the
+    group's loan limit, at most ``offline_checkout_limit`` items lent offline and not yet confirmed), queues the
+    checkout with that decision and adds the loan to the cached account in the same transaction; the central
+    store decides again at replay, and a refusal there is a sync conflict staff see."""
+    from kiosk import outbox
+    from library_kiosk.domain.checkout import CheckoutDecision
+
+    barcode = (item_barcode or "").strip()
+    if not barcode or len(barcode) > 60:
+        return _checkout_outcome(CheckoutDecision(barcode[:60], False, None, "unknown_item"))
+    if central_online():
+        item = outbox.enqueue("checkout", _in_visit({"primary_id": account.primary_id, "item_barcode": barcode},
+                                                    visit))
+        try:
+            answer = _ask_central(item)
+        except CentralUnavailable:  # never sent, withdrawn: the offline policy applies
+            return _checkout_offline(account, barcode, visit)
+        return _checkout_answer(answer, barcode, item.key)
+    return _checkout_offline(account, barcode, visit)
+
+
+def _checkout_outcome(decision, pending: bool = False, key: str = "") -> CheckoutOutcome:
+    return CheckoutOutcome(decision.item_barcode, decision.title, decision.borrowed, decision.due_date,
+                           decision.reason, decision.message, pending, key)
+
+
+def _checkout_answer(answer: dict | None, barcode: str, key: str) -> CheckoutOutcome:
+    from library_kiosk.domain.checkout import CHECKOUT_REASONS
+
+    if answer is None:
+        return CheckoutOutcome(barcode, "", False, None, "unconfirmed", CHECKOUT_REASONS["unconfirmed"], True, key)
+    if answer.get("status") == "rejected":
+        return CheckoutOutcome(barcode, "", False, None, answer.get("reason", "rejected"), answer.get("message", ""))
+    result = answer.get("result") or {}
+    due = result.get("due_date")
+    return CheckoutOutcome(barcode, result.get("title", ""), bool(result.get("borrowed")),
+                           dt.date.fromisoformat(due) if due else None, result.get("reason", ""),
+                           result.get("message", ""), desensitize=_said(result.get("desensitize")))
+
+
+def _said(value) -> bool | None:
+    return value if isinstance(value, bool) else None
+
+
+def _checkout_offline(account: Account, barcode: str, visit: str) -> CheckoutOutcome:
+    import dataclasses
+    import zlib
+
+    from kiosk import outbox
+    from library_kiosk.domain.account import Loan
+    from library_kiosk.domain.checkout import CheckoutDecision, decide_offline_checkout
+
+    if not offline_checkout_allowed():
+        return _checkout_outcome(CheckoutDecision(barcode, False, None, "offline_refused"))
+    if not time_trusted():  # a due date from a clock nobody has checked: refused as "refuse" refuses
+        current_app.logger.warning("offline checkout refused: %s", trusted_clock.UNTRUSTED)
+        return _checkout_outcome(CheckoutDecision(barcode, False, None, "offline_refused"))
+    cache = _cache()
+    account = cache.get(account.primary_id) or account  # with the loans lent offline so far
+    today = current_app.config["TODAY"]()
+    decision = decide_offline_checkout(account, barcode, today, offline_checkouts(account.primary_id),
+                                       int(_kiosk_config().get("offline_checkout_limit", 3)))
+    if not decision.borrowed:
+        return _checkout_outcome(decision)
+    assert decision.due_date is not None
+    lent = Loan(loan_id=-zlib.crc32(barcode.encode()), item_barcode=barcode, title="", author="", call_number="",
+                loan_date=today, due_date=decision.due_date,
+                renewable=False)  # shown until the central store's record replaces it; not renewed meanwhile
+
+    def effect():
+        cache.replace_account(dataclasses.replace(account, loans=(*account.loans, lent)))
+
+    item = outbox.enqueue("checkout", _in_visit({"primary_id": account.primary_id, "item_barcode": barcode,
+                                                 "local": {"borrowed": True,
+                                                           "due_date": decision.due_date.isoformat()}}, visit),
+                          effect)
+    return _checkout_outcome(decision, True, item.key)
+
+
+def offline_checkouts(primary_id: str) -> int:
+    """Items this kiosk lent the patron offline that the central store has not confirmed yet (still queued)."""
+    from kiosk import outbox
+
+    return sum(1 for item in outbox.OutboxItem.select(outbox.OutboxItem.payload).where(
+        (outbox.OutboxItem.op_type == "checkout") & (outbox.OutboxItem.primary_id == primary_id))
+        if '"local":' in item.payload)
+
+
+@usage.counted("returns", "returned")  # kiosk usage statistics: items given back (kiosk/usage.py)
+def checkin(item_barcode: str) -> CheckinResult:
+    """Take one item back; nobody need identify. Always accepted: the item is physically back. Queued in the
+    outbox and, online, sent at once: the central store's answer says where the item goes (shelf, hold shelf,
+    desk, transit) and any late fee. Offline, or without an answer: ``returned`` with reason ``queued``
+    (pending); the return is applied exactly once when the central store answers. ``[kiosk] library_code``
+    goes with it, so an item of another library is routed to transit."""
+    from kiosk import outbox
+    from library_kiosk.domain.checkout import CHECKIN_REASONS
+
+    barcode = (item_barcode or "").strip()
+    if not barcode or len(barcode) > 60:
+        return CheckinResult(barcode[:60], "", False, "desk", None, "unknown_item", CHECKIN_REASONS["unknown_item"])
+    item = outbox.enqueue("checkin", {"item_barcode": barcode, "library": str(_kiosk_config().get("library_code", ""))})
+    answer = _ask_central(item, take_back=False) if central_online() else None
+    if answer is None:
+        return CheckinResult(barcode, "", True, "shelf", None, "queued", CHECKIN_REASONS["queued"], True, item.key)
+    if answer.get("status") == "rejected":
+        return CheckinResult(barcode, "", False, "desk", None, answer.get("reason", "rejected"),
+                             answer.get("message", ""))
+    result = answer.get("result") or {}
+    fee = result.get("late_fee")
+    return CheckinResult(barcode, result.get("title", ""), bool(result.get("returned")), result.get("route", "desk"),
+                         Decimal(fee) if fee else None, result.get("reason", ""), result.get("message", ""),
+                         resensitize=_said(result.get("resensitize")))

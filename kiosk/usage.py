@@ -43,6 +43,7 @@ COUNTERS = (
     "requests_reports_emailed", "receipts_printed", "receipts_emailed",
     "requests_printed", "fees_emailed", "fees_printed", "receipts_at_end", "staff_calls",
     "ended_done", "ended_timeout",
+    "checkouts", "returns",
 )
 LANGUAGE_PREFIX = "language_"
 NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
@@ -213,6 +214,23 @@ def renewals(outcomes) -> None:
         count("renewals_pending", sum(1 for o in outcomes if o.renewed and getattr(o, "pending", False)))
     except Exception:
         log.exception("renewals not counted")
+
+
+def counted(counter: str, done: str):
+    """For a service that answers with an outcome: count ``counter`` each time the outcome's ``done`` is true
+    (``services.checkout``: ``checkouts`` when borrowed, lent offline too; ``services.checkin``: ``returns`` when
+    returned, queued offline too). Counting never changes the answer."""
+    import functools
+
+    def wrap(service):
+        @functools.wraps(service)
+        def counting(*args, **kwargs):
+            outcome = service(*args, **kwargs)
+            if getattr(outcome, done, False) is True:
+                count(counter)
+            return outcome
+        return counting
+    return wrap
 
 
 EMAILED = {"FulRequestsReportLetter": "requests_reports_emailed", "FulUserBorrowingActivityLetter": "receipts_emailed",

@@ -285,7 +285,7 @@ def _as_of() -> str:
     return f"{moment:%H:%M}, {long_date(moment.date())}"
 
 
-SECTIONS = ("loans", "requests", "fees")  # the account's tabs (_account_sections.html)
+SECTIONS = ("loans", "requests", "fees", "notes")  # the account's tabs (_account_sections.html; notes when any)
 
 
 def account_context(account) -> dict:
@@ -295,7 +295,7 @@ def account_context(account) -> dict:
     show_loans = config["show_loans_on_open"] or session.get("show_loans", False)
     section = session.get("section", "loans")
     return dict(screen=screen, today=today(), show_loans=show_loans, as_of=_as_of(),
-                section=section if section in SECTIONS else "loans",
+                section=section if section in SECTIONS and (section != "notes" or account.notes) else "loans",
                 renew_all=services.capabilities().get("renew_all", True),
                 renew_selected=renew_selected_offered(), receipt_sections=receipt_sections(account))
 

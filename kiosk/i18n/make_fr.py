@@ -121,6 +121,7 @@ FR = {
     "Balance": "Solde",
     "Total": "Total",
     "You owe nothing.": "Vous ne devez rien.",
+    "Messages": "Messages",
     "Thank you. Your session has ended.": "Merci. Votre session est terminée.",
     "Tap your card or scan your barcode": "Posez votre carte ou scannez votre code-barres",
     "Hold your library card flat on the reader below the screen.":
@@ -251,6 +252,119 @@ FR = {
         "%(title)s : votre prolongation est confirmée. Nouvelle date de retour : %(date)s",
     "%(title)s: not renewed.":
         "%(title)s : non prolongé.",
+    # strings of earlier screens that had no French yet (the kiosk's start, the PIN pause, an account shown as of)
+    "This kiosk is still starting": "Cette borne est en cours de démarrage",
+    "It cannot read cards until it has reached the library's server. Please try again in a minute, or ask at the "
+    "desk.": "Elle ne peut pas lire de carte avant d'avoir joint le serveur de la bibliothèque. Réessayez dans une "
+             "minute, ou adressez-vous à l'accueil.",
+    "This card cannot be checked just now": "Cette carte ne peut pas être vérifiée pour le moment",
+    "The library system cannot be reached, and this kiosk does not know this card yet. Please try again in a few "
+    "minutes, or ask at the desk.": "Le système de la bibliothèque est injoignable et cette borne ne connaît pas "
+                                    "encore cette carte. Réessayez dans quelques minutes, ou adressez-vous à "
+                                    "l'accueil.",
+    "Too many wrong PINs have been typed at this kiosk. Please wait %(seconds)s seconds and try again.":
+        "Trop de codes erronés ont été saisis sur cette borne. Attendez %(seconds)s secondes et réessayez.",
+    "Your renewal was sent, but the library system did not confirm it. It will be checked, and staff will see the "
+    "outcome.": "Votre prolongation a été envoyée, mais le système de la bibliothèque ne l’a pas confirmée. Elle "
+                "sera vérifiée, et le personnel verra le résultat.",
+    "an earlier visit": "une visite précédente",
+    "Shown as of %(when)s: the library system cannot be reached just now, so this may not be up to date.":
+        "Affiché tel qu'au %(when)s : le système de la bibliothèque est injoignable pour le moment, ces "
+        "informations peuvent ne pas être à jour.",
+    # issue 18: Borrow and Return (kiosk/circulation.py, kiosk/tray.py)
+    "Borrowing is not available": "L'emprunt n'est pas disponible",
+    "Items cannot be borrowed at this kiosk just now. Please ask at the desk.":
+        "Aucun document ne peut être emprunté sur cette borne pour le moment. Adressez-vous à l'accueil.",
+    "Nothing was scanned. Scan the item's barcode, or put the item on the reader.":
+        "Rien n'a été lu. Scannez le code-barres du document, ou posez le document sur le lecteur.",
+    "This is not an item's barcode. Scan the barcode on the item.":
+        "Ce n'est pas le code-barres d'un document. Scannez le code-barres sur le document.",
+    "There is nothing to undo.": "Il n'y a rien à annuler.",
+    "The last item has been given back.": "Le dernier document a été rendu.",
+    "The last item could not be given back here. Please take it to the desk.":
+        "Le dernier document n'a pas pu être rendu ici. Apportez-le à l'accueil.",
+    "Returns are not available": "Les retours ne sont pas disponibles",
+    "Items cannot be returned at this kiosk just now. Please take them to the desk.":
+        "Aucun document ne peut être rendu sur cette borne pour le moment. Apportez-les à l'accueil.",
+    "Your membership has expired, so you cannot borrow items. Please ask at the desk.":
+        "Votre inscription a expiré : vous ne pouvez pas emprunter. Adressez-vous à l'accueil.",
+    "Your account is blocked, so you cannot borrow items. Please ask at the desk.":
+        "Votre compte est bloqué : vous ne pouvez pas emprunter. Adressez-vous à l'accueil.",
+    "You have borrowed as many items as your membership allows.":
+        "Vous avez emprunté autant de documents que votre inscription le permet.",
+    "You have borrowed as many items of this kind as your membership allows.":
+        "Vous avez emprunté autant de documents de ce type que votre inscription le permet.",
+    "This item was not found. Please take it to the desk.":
+        "Ce document est introuvable. Apportez-le à l'accueil.",
+    "This item cannot be borrowed. It is for use in the library only.":
+        "Ce document ne peut pas être emprunté. Il se consulte sur place uniquement.",
+    "This item cannot be borrowed here. Please take it to the desk.":
+        "Ce document ne peut pas être emprunté ici. Apportez-le à l'accueil.",
+    "This item is on loan to someone else. Please take it to the desk.":
+        "Ce document est prêté à quelqu'un d'autre. Apportez-le à l'accueil.",
+    "You already have this item on loan.": "Vous avez déjà ce document en prêt.",
+    "This item is waiting for another patron. Please take it to the desk.":
+        "Ce document est réservé pour un autre lecteur. Apportez-le à l'accueil.",
+    "This item has several parts and not all of them are on the reader. Place every part on it.":
+        "Ce document a plusieurs parties et elles ne sont pas toutes sur le lecteur. Posez-les toutes.",
+    "This item could not be made ready to leave the library. Please take it to the desk.":
+        "Ce document n'a pas pu être préparé pour sortir de la bibliothèque. Apportez-le à l'accueil.",
+    "The library system did not allow this loan. Please ask at the desk.":
+        "Le système de la bibliothèque n'a pas autorisé ce prêt. Adressez-vous à l'accueil.",
+    "Items cannot be borrowed while the kiosk is offline. Please ask at the desk.":
+        "Aucun document ne peut être emprunté tant que la borne est hors ligne. Adressez-vous à l'accueil.",
+    "You have borrowed as many items as can be lent while the kiosk is offline.":
+        "Vous avez emprunté autant de documents que la borne peut en prêter hors ligne.",
+    "Your loan was sent, but the library system did not confirm it. Staff will check it.":
+        "Votre prêt a été envoyé, mais le système de la bibliothèque ne l'a pas confirmé. Le personnel le vérifiera.",
+    "This item cannot be borrowed here. Please ask at the desk.":
+        "Ce document ne peut pas être emprunté ici. Adressez-vous à l'accueil.",
+    "This item's tag could not be read. Please take it to the desk.":
+        "L'étiquette de ce document n'a pas pu être lue. Apportez-le à l'accueil.",
+    "Thank you.": "Merci.",
+    "Please put this item on the hold shelf.": "Posez ce document sur l'étagère des réservations.",
+    "Please take this item to the desk.": "Apportez ce document à l'accueil.",
+    "This item belongs to another library: please leave it at the desk.":
+        "Ce document appartient à une autre bibliothèque : laissez-le à l'accueil.",
+    "This item was not on loan. Please take it to the desk.":
+        "Ce document n'était pas en prêt. Apportez-le à l'accueil.",
+    "The library system did not accept this return. Please take the item to the desk.":
+        "Le système de la bibliothèque n'a pas accepté ce retour. Apportez le document à l'accueil.",
+    "The library system will be told as soon as it can be reached.":
+        "Le système de la bibliothèque en sera informé dès qu'il sera joignable.",
+    "This item could not be returned here. Please take it to the desk.":
+        "Ce document n'a pas pu être rendu ici. Apportez-le à l'accueil.",
+    "Missing: %(parts)s of %(total)s.": "Manquant : %(parts)s sur %(total)s.",
+    "Borrow items": "Emprunter",
+    "Return items": "Rendre des documents",
+    "Borrow": "Emprunter",
+    "Items": "Documents",
+    "The items you borrow appear here.": "Les documents que vous empruntez s'affichent ici.",
+    "Undo the last": "Annuler le dernier",
+    "Undo": "Annuler",
+    "My account": "Mon compte",
+    "Finish": "Terminer",
+    "You have borrowed": "Vous avez emprunté",
+    "Nothing was borrowed.": "Rien n'a été emprunté.",
+    "Borrow more": "Emprunter encore",
+    "The items you return appear here.": "Les documents que vous rendez s'affichent ici.",
+    "Item %(barcode)s": "Document %(barcode)s",
+    "An item": "Un document",
+    "A late fee of %(amount)s was added to the borrower's account.":
+        "Une pénalité de retard de %(amount)s a été ajoutée au compte de l'emprunteur.",
+    "Its security tag could not be set: please take it to the desk.":
+        "Son antivol n'a pas pu être activé : apportez-le à l'accueil.",
+    "Not returned": "Non rendu",
+    "Given back": "Rendu",
+    "Not borrowed: you gave it back.": "Non emprunté : vous l'avez rendu.",
+    "Lent here; it will be confirmed when the library system is back.":
+        "Prêté ici ; ce sera confirmé quand le système de la bibliothèque sera de retour.",
+    "Due back on %(date)s.": "À rendre le %(date)s.",
+    "Borrowed": "Emprunté",
+    "Not borrowed": "Non emprunté",
+    "Scan each item's barcode, or put the items on the reader.":
+        "Scannez le code-barres de chaque document, ou posez les documents sur le lecteur.",
+    "Add": "Ajouter",
 }
 PLURALS = {
     "expires in %(num)d day.": ("expire dans %(num)d jour.", "expire dans %(num)d jours."),
@@ -259,6 +373,9 @@ PLURALS = {
     "%(num)d attempt left.": ("%(num)d essai restant.", "%(num)d essais restants."),
     "%(num)d loan is overdue": ("%(num)d prêt est en retard", "%(num)d prêts sont en retard"),
     "%(num)d renewal left": ("%(num)d prolongation restante", "%(num)d prolongations restantes"),
+    "%(num)d item borrowed.": ("%(num)d document emprunté.", "%(num)d documents empruntés."),
+    "%(num)d item.": ("%(num)d document.", "%(num)d documents."),
+    "%(num)d item returned.": ("%(num)d document rendu.", "%(num)d documents rendus."),
 }
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -275,7 +392,9 @@ def main() -> None:
         key = message.id[0] if isinstance(message.id, tuple) else message.id
         seen.add(key)
         if isinstance(message.id, tuple):
-            catalog.add(message.id, tuple(french_spacing(form) for form in PLURALS.get(key, ("", ""))))
+            forms = PLURALS.get(key, ("", ""))
+            forms = forms + (forms[-1],) * (catalog.num_plurals - len(forms))  # French's "many" as its "other"
+            catalog.add(message.id, tuple(french_spacing(form) for form in forms))
         else:
             catalog.add(message.id, french_spacing(FR.get(key, "")))
     for key, value in FR.items():

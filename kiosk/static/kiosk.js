@@ -303,3 +303,26 @@
   });
   window.addEventListener("popstate", function () { window.location.replace("/"); });
 })();
+
+/* Borrow and Return (kiosk/circulation.py): a USB scanner types wherever the focus is; while the item field is on
+   screen, its keys go there, as the card field's do on the attract screen. */
+(function () {
+  "use strict";
+  document.addEventListener("keydown", function (event) {
+    var field = document.getElementById("item-barcode");
+    var active = document.activeElement;
+    if (!field || active === field || event.key.length !== 1 || event.ctrlKey || event.altKey || event.metaKey) { return; }
+    if (active && (active.tagName === "INPUT" || active.tagName === "TEXTAREA")) { return; }
+    field.focus();
+  }, true);
+  // A scanner that ends its code with Enter the moment the screen comes may submit the field's form before htmx has
+  // taken it over (htmx does so as the new screen settles): send it through htmx all the same, never as a page load.
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!form.matches || !form.matches(".item-scan")) { return; }
+    var data = form["htmx-internal-data"];
+    if (data && data.initHash) { return; }
+    event.preventDefault();
+    htmx.ajax("POST", form.getAttribute("hx-post"), {source: form, target: "#screen", swap: "innerHTML"});
+  }, true);
+})();

@@ -46,3 +46,14 @@ def test_no_section_before_the_pin(kiosk):
     kiosk.post("/identify", data={"identifier": "20000000000011"})
     html = kiosk.get("/account/section/loans", headers=HX).get_data(as_text=True)
     assert ("Middlemarch" in html, "Tap your card or scan your barcode" in html) == (False, True)
+
+
+def test_a_loan_claimed_returned_says_why_it_cannot_be_renewed(kiosk):
+    """Its row has no Renew button; it says why, as a refused renewal would (found by a stranger: the row said
+    nothing, so a patron could not tell why Ulysses alone had no button)."""
+    login(kiosk)
+    html = kiosk.get("/account").get_data(as_text=True)
+    row = re.search(r'<tr class="[^"]*" data-loan="\d+" data-page-item>(?:(?!</tr>).)*Ulysses.*?</tr>', html, re.S)
+    assert row, html
+    reason = "This item is recorded as claimed returned. Please ask at the desk."
+    assert re.sub(r"\s+", " ", row.group(0)).count(reason) == 1
