@@ -22,14 +22,13 @@ import datetime as dt
 import os
 import sqlite3
 import statistics
-import sys
 import time
 
 import requests
 
-from bench.common import build_central, free_port, log, start, stop, summary_ms
-from bench.lookup import fill_cache, keys_env
-from bench.renew import enrol
+from bench.common import build_central, log, summary_ms
+from bench.lookup import fill_cache
+from bench.renew import central_and_kiosk, enrol, fresh_cache
 from library_kiosk.central.store import schema
 
 PREFIX = "CHECKOUTBENCH"
@@ -168,32 +167,14 @@ def main(argv: list[str]) -> dict:
     if demo_patrons(central_url) != args.patrons:
         build_central(central_url, args.patrons)
     patrons, codes = add_borrowers(central_url, args.items)
-    for name in ("kiosk-cache.db", "kiosk-cache.db-wal", "kiosk-cache.db-shm"):
-        if os.path.exists(os.path.join(work, name)):
-            os.remove(os.path.join(work, name))
+    fresh_cache(work)
     log(f"cache filled in {fill_cache(central_url, cache_url):.1f} s")
     device = enrol(central_url, work)
-
-    central_port, kiosk_port = free_port(), free_port()
-    common = {"KIOSK_DATA_DIR": work, "KIOSK_CENTRAL_DATABASE_URL": central_url}
-    central = start([sys.executable, "-m", "library_kiosk", "central", "serve"],
-                    {**common, "KIOSK_CENTRAL_PORT": str(central_port)}, f"http://127.0.0.1:{central_port}/health")
-    try:
-        kiosk_env = {**common, "KIOSK_KIOSK_PORT": str(kiosk_port), "KIOSK_KIOSK_CACHE_URL": cache_url,
-                     **keys_env(work), "KIOSK_KIOSK_SECRET_KEY": "bench",
-                     "KIOSK_KIOSK_CENTRAL_URL": f"http://127.0.0.1:{central_port}",
-                     "KIOSK_KIOSK_CENTRAL_TIMEOUT_SECONDS": "10", "KIOSK_KIOSK_DEVICE_NAME": device}
-        base = f"http://127.0.0.1:{kiosk_port}"
-        kiosk = start([sys.executable, "-m", "library_kiosk", "serve"], kiosk_env, base + "/")
-        try:
-            borrowed, round_trips = borrow_all(base, patrons, codes)
-            log(f"{len(borrowed)} items borrowed (timed)")
-            returned = return_all(base, codes)
-            log(f"{len(returned)} items returned (timed)")
-        finally:
-            stop(kiosk)
-    finally:
-        stop(central)
+    with central_and_kiosk(work, central_url, cache_url, device) as base:
+        borrowed, round_trips = borrow_all(base, patrons, codes)
+        log(f"{len(borrowed)} items borrowed (timed)")
+        returned = return_all(base, codes)
+        log(f"{len(returned)} items returned (timed)")
     floor = floor_sqlite(central_path, len(borrowed))
     borrow_ms, return_ms = summary_ms(borrowed), summary_ms(returned)
     floor_http = statistics.median(round_trips) * 1000

@@ -12,6 +12,7 @@ database file, same run.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import os
 import sqlite3
@@ -88,6 +89,36 @@ def enrol(central_url: str, work: str) -> str:
     return name
 
 
+def fresh_cache(work: str) -> None:
+    """Remove the kiosk cache a previous run left (a fresh cache starts its operation numbers again)."""
+    for name in ("kiosk-cache.db", "kiosk-cache.db-wal", "kiosk-cache.db-shm"):
+        if os.path.exists(os.path.join(work, name)):
+            os.remove(os.path.join(work, name))
+
+
+@contextlib.contextmanager
+def central_and_kiosk(work: str, central_url: str, cache_url: str, device: str):
+    """A central store and a kiosk enrolled as ``device``, each a real process on a free port; yields the kiosk's
+    base URL and stops both afterwards."""
+    central_port, kiosk_port = free_port(), free_port()
+    common = {"KIOSK_DATA_DIR": work, "KIOSK_CENTRAL_DATABASE_URL": central_url}
+    central = start([sys.executable, "-m", "library_kiosk", "central", "serve"],
+                    {**common, "KIOSK_CENTRAL_PORT": str(central_port)}, f"http://127.0.0.1:{central_port}/health")
+    try:
+        kiosk_env = {**common, "KIOSK_KIOSK_PORT": str(kiosk_port), "KIOSK_KIOSK_CACHE_URL": cache_url,
+                     **keys_env(work), "KIOSK_KIOSK_SECRET_KEY": "bench",
+                     "KIOSK_KIOSK_CENTRAL_URL": f"http://127.0.0.1:{central_port}",
+                     "KIOSK_KIOSK_CENTRAL_TIMEOUT_SECONDS": "10", "KIOSK_KIOSK_DEVICE_NAME": device}
+        base = f"http://127.0.0.1:{kiosk_port}"
+        kiosk = start([sys.executable, "-m", "library_kiosk", "serve"], kiosk_env, base + "/")
+        try:
+            yield base
+        finally:
+            stop(kiosk)
+    finally:
+        stop(central)
+
+
 def floor_samples(central_path: str, samples: int) -> list[float]:
     connection = sqlite3.connect(central_path)
     connection.execute("DROP TABLE IF EXISTS bench_loan_copy")
@@ -129,43 +160,25 @@ def main(argv: list[str]) -> dict:
     with db:
         db.execute("UPDATE loan SET renewals = 0, due_date = date('now', '+3 days') WHERE user_group = 'RB'")
     db.close()
-    for name in ("kiosk-cache.db", "kiosk-cache.db-wal", "kiosk-cache.db-shm"):
-        if os.path.exists(os.path.join(work, name)):
-            os.remove(os.path.join(work, name))
+    fresh_cache(work)
     fill_s = fill_cache(central_url, cache_url)
     log(f"cache filled in {fill_s:.1f} s")
     device = enrol(central_url, work)
-
-    central_port, kiosk_port = free_port(), free_port()
-    common = {"KIOSK_DATA_DIR": work, "KIOSK_CENTRAL_DATABASE_URL": central_url}
-    central = start([sys.executable, "-m", "library_kiosk", "central", "serve"],
-                    {**common, "KIOSK_CENTRAL_PORT": str(central_port)}, f"http://127.0.0.1:{central_port}/health")
-    try:
-        kiosk_env = {**common, "KIOSK_KIOSK_PORT": str(kiosk_port), "KIOSK_KIOSK_CACHE_URL": cache_url,
-                     **keys_env(work), "KIOSK_KIOSK_SECRET_KEY": "bench",
-                     "KIOSK_KIOSK_CENTRAL_URL": f"http://127.0.0.1:{central_port}",
-                     "KIOSK_KIOSK_CENTRAL_TIMEOUT_SECONDS": "10", "KIOSK_KIOSK_DEVICE_NAME": device}
-        base = f"http://127.0.0.1:{kiosk_port}"
-        kiosk = start([sys.executable, "-m", "library_kiosk", "serve"], kiosk_env, base + "/")
-        try:
-            samples, renewed = [], 0
-            for index, barcode in enumerate(barcodes):
-                session = requests.Session()
-                answer = session.post(base + "/identify", data={"identifier": barcode}, headers={"HX-Request": "true"})
-                if "patron-name" not in answer.text:
-                    raise RuntimeError(f"identify {barcode} failed: {answer.status_code}")
-                t0 = time.perf_counter()
-                answer = session.post(base + "/renew", headers={"HX-Request": "true"})
-                elapsed = time.perf_counter() - t0
-                if answer.status_code != 200 or answer.text.count("data-outcome=") != LOANS:
-                    raise RuntimeError(f"renew for {barcode} failed: {answer.status_code} {answer.text[:300]}")
-                renewed += answer.text.count('class="badge ok"')
-                if index >= 5:  # the first few warm up both processes
-                    samples.append(elapsed)
-        finally:
-            stop(kiosk)
-    finally:
-        stop(central)
+    with central_and_kiosk(work, central_url, cache_url, device) as base:
+        samples, renewed = [], 0
+        for index, barcode in enumerate(barcodes):
+            session = requests.Session()
+            answer = session.post(base + "/identify", data={"identifier": barcode}, headers={"HX-Request": "true"})
+            if "patron-name" not in answer.text:
+                raise RuntimeError(f"identify {barcode} failed: {answer.status_code}")
+            t0 = time.perf_counter()
+            answer = session.post(base + "/renew", headers={"HX-Request": "true"})
+            elapsed = time.perf_counter() - t0
+            if answer.status_code != 200 or answer.text.count("data-outcome=") != LOANS:
+                raise RuntimeError(f"renew for {barcode} failed: {answer.status_code} {answer.text[:300]}")
+            renewed += answer.text.count('class="badge ok"')
+            if index >= 5:  # the first few warm up both processes
+                samples.append(elapsed)
     floor = floor_samples(central_path, len(samples))
     return {"benchmark": "renew", "patrons": args.patrons, "samples": len(samples), "loans_per_patron": LOANS,
             **summary_ms(samples), "floor_p50_ms": round(statistics.median(floor) * 1000, 4),

@@ -1,5 +1,6 @@
 """The audit log page's filters and paging (issue 16): who, what action, which patron, from and to (the library's
-local days), newest first, one page of ``paging.PAGE_SIZE`` at a time; each action by its description, its code on
+local days), newest first unless a column header sorts it (time, who, action, patron; ``sort_of``), one page of
+``paging.PAGE_SIZE`` at a time; each action by its description, its code on
 hover. The entries are ``library_kiosk.central.store.staff.AuditEntry`` rows (stamped in naive UTC)."""
 from __future__ import annotations
 
@@ -96,8 +97,26 @@ def utc_start_of(day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(0)).astimezone().astimezone(dt.UTC).replace(tzinfo=None)
 
 
-def query(filters: Filters):
-    found = AuditEntry.select().order_by(AuditEntry.created.desc(), AuditEntry.id.desc())
+SORTS = {"when": AuditEntry.created, "who": AuditEntry.operator, "action": AuditEntry.action,
+         "patron": AuditEntry.primary_id}
+SORT_WORDS = {"when": "time", "who": "who", "action": "action", "patron": "patron"}
+
+
+def sort_of(args) -> tuple[str, bool]:
+    """The column the log is sorted by and whether descending: ``?sort=who&dir=asc``; newest first by default."""
+    if not args.get("sort"):
+        return "when", True
+    return paging.sort_order(args, SORTS, "when")
+
+
+def query(filters: Filters, sort: str = "when", descending: bool = True):
+    if sort == "when":
+        order = [AuditEntry.created.desc(), AuditEntry.id.desc()] if descending else \
+            [AuditEntry.created.asc(), AuditEntry.id.asc()]
+    else:  # within one value of the column: newest first
+        column = SORTS[sort]
+        order = [column.desc() if descending else column.asc(), AuditEntry.created.desc(), AuditEntry.id.desc()]
+    found = AuditEntry.select().order_by(*order)
     if filters.who:
         found = found.where(AuditEntry.operator == filters.who)
     if filters.action:
@@ -111,10 +130,10 @@ def query(filters: Filters):
     return found
 
 
-def page(filters: Filters, number: int) -> paging.Page:
+def page(filters: Filters, number: int, sort: str = "when", descending: bool = True) -> paging.Page:
     if filters.errors:
         return paging.Page([], 0, 1)
-    return paging.paginate(query(filters), number)
+    return paging.paginate(query(filters, sort, descending), number)
 
 
 JOBS = tuple(JOB_TITLES)

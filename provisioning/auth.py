@@ -183,6 +183,9 @@ def audit_log():
         args["patron"] = args["primary_id"]
     filters = audit.read_filters(args)
     who, actions = audit.choices(filters.action)
-    return render("audit.html", 422 if filters.errors else 200, found=audit.page(filters, paging.page_number(args)),
-                  filters=filters, who_choices=who, action_choices=actions, describe_action=audit.describe_action)
+    sort, descending = audit.sort_of(args)
+    return render("audit.html", 422 if filters.errors else 200,
+                  found=audit.page(filters, paging.page_number(args), sort, descending), filters=filters,
+                  who_choices=who, action_choices=actions, describe_action=audit.describe_action, sort=sort,
+                  descending=descending, sort_words=audit.SORT_WORDS)
 

@@ -105,8 +105,12 @@ def card_import():
         return render("import.html", rows=None)
     upload = request.files.get("file")
     data = upload.read().decode("utf-8-sig", errors="replace") if upload else request.form.get("data", "")
-    rows, done = cards.import_cards(data, operator(), writer=upstream_writer())
-    return render("import.html", 200 if done else 422, rows=rows, done=done)
+    rows, imported = cards.import_cards(data, operator(), writer=upstream_writer())
+    if not imported:  # every row with what is wrong; the file is chosen again after the corrections
+        return render("import.html", 422, rows=rows, done=False)
+    return done(url_for("cards.card_import"),  # post/redirect/get: a refresh never sends the file again
+                f"All {len(rows)} {'row' if len(rows) == 1 else 'rows'} imported; each is in the audit log "
+                "(action: Card imported).")
 
 
 def card_rows(user) -> list[Identifier]:

@@ -3,14 +3,12 @@ them a search reads every record), on SQLite and on a real PostgreSQL server."""
 from __future__ import annotations
 
 import sqlite3
-import uuid
 
-import psycopg2
 import pytest
 
 from library_kiosk.appliance import doctor
 from library_kiosk.central.store import schema
-from tests.conftest import PG_ADMIN_URL
+from tests.conftest import fresh_postgres_database
 
 
 def test_a_sqlite_store_has_its_index_and_a_bare_file_has_not(tmp_path):
@@ -27,17 +25,8 @@ def test_a_sqlite_store_has_its_index_and_a_bare_file_has_not(tmp_path):
 
 @pytest.fixture
 def fresh_postgres():
-    name = f"kiosk_doctor_{uuid.uuid4().hex[:10]}"
-    admin = psycopg2.connect(PG_ADMIN_URL, connect_timeout=5)
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute(f'CREATE DATABASE "{name}"')
-    yield f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
-    with admin.cursor() as cursor:
-        cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s "
-                       "AND pid <> pg_backend_pid()", (name,))
-        cursor.execute(f'DROP DATABASE IF EXISTS "{name}"')
-    admin.close()
+    with fresh_postgres_database("kiosk_doctor") as url:
+        yield url
 
 
 def test_a_postgresql_store_without_the_trigram_indexes_is_told_how_to_make_them(fresh_postgres):

@@ -117,8 +117,11 @@ class PrivatePcscd:
     def __init__(self, folder: pathlib.Path, name: str, port: int):
         self.folder, self.name, self.port = folder, name, port
         self.proc: subprocess.Popen | None = None
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / "vpcd").write_text(
+        # pcscd reads every file of its --config folder as a reader's configuration: the log must live outside it
+        # (a log inside was parsed at each restart, its errors appended to itself, until a start took minutes)
+        self.config = folder / "readers"
+        self.config.mkdir(parents=True, exist_ok=True)
+        (self.config / "vpcd").write_text(
             f'FRIENDLYNAME "{name}"\nDEVICENAME /dev/null:{port}\n'
             f"LIBPATH {VPCD_DRIVER}\nCHANNELID {port}\n")
 
@@ -151,7 +154,7 @@ class PrivatePcscd:
 
     def _launch(self) -> None:
         with open(self.folder / "pcscd.log", "ab") as log:
-            self.proc = subprocess.Popen(["pcscd", "--foreground", "--config", str(self.folder)],
+            self.proc = subprocess.Popen(["pcscd", "--foreground", "--config", str(self.config)],
                                          stdout=log, stderr=subprocess.STDOUT)
 
     def stop(self) -> None:
@@ -163,15 +166,17 @@ class PrivatePcscd:
         self.proc = None
 
 
-PORT_FREE_TIMEOUT = 90.0  # a port left in TIME_WAIT by a pcscd stopped just before is free within 60 s
+PORT_FREE_TIMEOUT = 90.0  # how long another listener on vpcd's port may take to go
 
 
 def _wait_until_free(port: int, timeout: float) -> None:
-    """Wait until vpcd could listen on ``port`` (it binds without SO_REUSEADDR, so a socket of the last pcscd
-    still in TIME_WAIT, or another process's listener, makes the new pcscd exit with "Address already in use")."""
+    """Wait until nothing listens on ``port`` any more (the last pcscd not yet gone, or another process's listener,
+    makes the new pcscd exit with "Address already in use"). The probe sets SO_REUSEADDR, so connections of a
+    stopped pcscd left in TIME_WAIT do not count: a pcscd that exits at once for them is started again."""
     deadline = time.monotonic() + timeout
     while True:
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 probe.bind(("0.0.0.0", port))
                 return

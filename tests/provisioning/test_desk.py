@@ -152,7 +152,9 @@ def test_batch_with_undo_and_csv_import_all_or_nothing(manager):
     assert page.status_code == 422 and "P404" in page.get_data(as_text=True)
     assert Identifier.select().count() == 3
     good = bad.splitlines()[0] + "\nP2,20000000000022,04000000000009\n"
-    assert manager.post("/cards/import", {"data": good}).status_code == 200
+    sent = manager.post("/cards/import", {"data": good}, see_other=False)  # post/redirect/get
+    assert (sent.status_code, sent.headers["Location"]) == (303, "/cards/import")
+    assert "All 1 row imported" in manager.get("/cards/import").get_data(as_text=True)
     assert Identifier.get(Identifier.value == "04000000000009").user.primary_id == "P2"
 
 
