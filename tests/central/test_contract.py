@@ -80,7 +80,7 @@ def _config(token: str) -> schemathesis.Config:
         "checks": {"enabled": True, "max_response_time": 10},  # seconds, on a busy 2-core machine
         "generation": {"max-examples": MAX_EXAMPLES, "mode": "all"},
         "phases": {"examples": {"enabled": True}, "coverage": {"enabled": True}, "fuzzing": {"enabled": True},
-                   "stateful": {"enabled": True, "max-steps": 16}},
+                   "stateful": {"enabled": True, "max-steps": 24}},
         "dictionaries": {"patrons": {"values": PRIMARY_IDS}, "identifiers": {"values": IDENTIFIERS},
                          "codes": {"values": _enrolment_codes(3)}, "lock_ends": {"values": [_live_lock_time()]}},
         "parameters": {"path.primary_id": {"dictionary": "patrons", "probability": 0.5},
