@@ -115,3 +115,11 @@ def test_every_new_status_is_in_the_document(api):
     paths = api.get("/api/openapi.json").json["paths"]
     assert "503" in paths["/api/v1/patrons/{primary_id}/letters"]["post"]["responses"]
 
+
+
+def test_a_nul_character_in_a_parameter_or_a_body_is_refused(api):
+    """Found by schemathesis on PostgreSQL (its text cannot hold U+0000): an identifier with one was a 500."""
+    refresh = api.post("/api/v1/patrons/refresh?identifier=20%00000")
+    call = api.post("/api/v1/staff-calls", json={"device": "kiosk-1", "reason": "help", "primary_id": "P\u00001"})
+    assert [(refresh.status_code, refresh.json["error"]["field"]), call.status_code] == [(400, "identifier"), 400]
+    assert StaffCall.select().count() == 0

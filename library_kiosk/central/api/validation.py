@@ -170,9 +170,25 @@ def _check_parameter(parameter: Parameter) -> None:
         if parameter.required:
             raise ApiError(parameter.status, parameter.code, f"{parameter.name} is required.", parameter.name)
         return
+    if _holds_nul(value):
+        raise ApiError(parameter.status, parameter.code, f"{parameter.name} {NUL_FAULT}", parameter.name)
     error = _first(parameter.validator.iter_errors(value))
     if error is not None:
         raise ApiError(parameter.status, parameter.code, f"{parameter.name} {_fault(error)}", parameter.name)
+
+
+NUL_FAULT = "holds a NUL character, which no value may hold."  # PostgreSQL's text cannot store one (it was a 500)
+
+
+def _holds_nul(value: object) -> bool:
+    """Whether a text anywhere in ``value`` (a parameter or a JSON body) holds U+0000."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(v) for v in value)
+    return False
 
 
 def _checked_body(operation: Operation) -> object:
@@ -190,6 +206,8 @@ def _checked_body(operation: Operation) -> object:
         found = json.loads(raw, parse_float=_number, parse_constant=_no_constant)
     except (ValueError, UnicodeDecodeError):
         raise ApiError(400, "invalid_body", "The body is not valid JSON (corrupt or truncated).", "") from None
+    if _holds_nul(found):
+        raise ApiError(400, operation.codes.get("", "invalid_body"), f"The body {NUL_FAULT}", "")
     error = _first(operation.body.iter_errors(found))
     if error is not None:
         where = _field(error)
