@@ -30,6 +30,7 @@ from hardware import iso28560
 from hardware.base import Reader, ReaderLost, SecurityNotSet, TagLost
 from hardware.config import ItemSecurity
 from hardware.events import ITEM_TAGS, ItemTag, ReaderEvent
+from hardware.pcsc_reader import list_readers, open_context
 from hardware.uid import canonical_uid
 
 log = logging.getLogger(__name__)
@@ -67,13 +68,9 @@ class ItemPadReader(Reader):
     # --- the Reader interface ---------------------------------------------------------------------------
 
     def open(self) -> None:
-        hresult, self._context = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
-        if hresult != scard.SCARD_S_SUCCESS:
-            self._context = None
-            raise ReaderLost(f"pcscd: {scard.SCardGetErrorMessage(hresult)}")
-        hresult, names = scard.SCardListReaders(self._context, [])
-        if hresult not in (scard.SCARD_S_SUCCESS, scard.SCARD_E_NO_READERS_AVAILABLE):
-            raise ReaderLost(f"pcscd: {scard.SCardGetErrorMessage(hresult)}")
+        self._context = None
+        self._context = open_context()
+        names = list_readers(self._context)
         self.slots = [n for n in names or [] if self.match and self.match in n]
         if not self.slots:
             raise ReaderLost(f"no PC/SC reader matching {self.match!r} (found: {names or []})")

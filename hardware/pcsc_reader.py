@@ -47,13 +47,9 @@ class PcscReader(Reader):
         self.reader_name = ""                   # the PC/SC name of the reader in use
 
     def open(self) -> None:
-        hresult, self._context = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
-        if hresult != scard.SCARD_S_SUCCESS:
-            self._context = None
-            raise ReaderLost(f"pcscd: {scard.SCardGetErrorMessage(hresult)}")
-        hresult, names = scard.SCardListReaders(self._context, [])
-        if hresult not in (scard.SCARD_S_SUCCESS, scard.SCARD_E_NO_READERS_AVAILABLE):
-            raise ReaderLost(f"pcscd: {scard.SCardGetErrorMessage(hresult)}")
+        self._context = None
+        self._context = open_context()
+        names = list_readers(self._context)
         names = names or []
         chosen = [n for n in names if self.match and self.match in n] or \
                  (names[:1] if self.match == self.name else [])
@@ -104,3 +100,19 @@ class PcscReader(Reader):
         if hresult != scard.SCARD_S_SUCCESS or len(response) < 3 or response[-2:] != [0x90, 0x00]:
             return None
         return canonical_uid(bytes(response[:-2]))
+
+
+def open_context() -> int:
+    """A PC/SC context from pcscd; ReaderLost when pcscd does not give one."""
+    hresult, context = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
+    if hresult != scard.SCARD_S_SUCCESS:
+        raise ReaderLost(f"pcscd: {scard.SCardGetErrorMessage(hresult)}")
+    return int(context)
+
+
+def list_readers(context: int) -> list[str]:
+    """The readers pcscd lists (none is an empty list); ReaderLost when pcscd cannot list them."""
+    hresult, names = scard.SCardListReaders(context, [])
+    if hresult not in (scard.SCARD_S_SUCCESS, scard.SCARD_E_NO_READERS_AVAILABLE):
+        raise ReaderLost(f"pcscd: {scard.SCardGetErrorMessage(hresult)}")
+    return list(names or [])
