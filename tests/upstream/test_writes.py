@@ -26,6 +26,9 @@ def test_registration_creates_the_user_in_alma(manager, alma):
     user = User.get(User.last_name == "Quillfeather")
     created = fake.users[user.primary_id]
     assert (created["first_name"], created["user_group"]["value"]) == ("Ada", "25")
+    # a record the library made: Staff and internal in Alma as in the central store (UCL and Alma Essentials guides)
+    assert (created["record_type"]["value"], created["account_type"]["value"]) == ("STAFF", "INTERNAL")
+    assert (user.record_type, user.account_type) == ("STAFF", "INTERNAL")
     assert {(i["id_type"]["value"], i["value"]) for i in created["user_identifier"]} == {
         ("BARCODE", "21234567890123"), ("CARD_SERIAL_NUMBER", "04AABBCCDDEE01")}
     assert created["contact_info"]["email"][0]["email_address"] == "ada.q@example.org"

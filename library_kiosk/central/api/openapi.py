@@ -1,6 +1,8 @@
 """The OpenAPI 3.1 description of the central store's API, served at /api/openapi.json."""
 from __future__ import annotations
 
+import copy
+
 from library_kiosk.central.api import sync_openapi  # the sync routes (central/api/sync_api.py)
 from library_kiosk.central.store import usage
 from library_kiosk.central.store.kiosk_calls import REASONS
@@ -321,6 +323,9 @@ OPENAPI = {
                 "loan_id": {"type": "integer"}, "item_barcode": {"type": "string"}, "title": {"type": "string"},
                 "author": {"type": "string"}, "call_number": {"type": "string"}, "loan_date": _DATE,
                 "due_date": _DATE, "renewals": {"type": "integer"},
+                "max_renewals": {"type": ["integer", "null"], "minimum": 0,
+                                 "description": "The item's own renewal limit (items feed: renewals); null: none, the "
+                                                "user group's applies. The stricter of the two counts"},
                 "status": {"enum": ["ON_LOAN", "LOST", "CLAIMED_RETURNED", "RETURNED"]},
                 "requested_by_other": {"type": "boolean"}, "renewable": {"type": "boolean"}}},
             "Request": {"type": "object", "properties": {
@@ -465,3 +470,53 @@ def _complete(document: dict) -> dict:
 
 
 _complete(OPENAPI)
+
+# What the request validation refuses in any text (api/validation.py NUL_FAULT), said in the document so a schema-valid
+# request is never refused: U+0000 in no parameter, body text or body key (PostgreSQL's text cannot hold one).
+NO_NUL = "^[^\\u0000]*$"
+_NOT_BLANK_NO_NUL = "^[^\\u0000]*[^\\u0000\\s][^\\u0000]*$"  # r"\S" without U+0000
+
+
+def _without_nul(schema: object) -> None:
+    """Give every string in a request schema a pattern that leaves U+0000 out (a pattern that already refuses it is
+    kept), and every object's property names the same; nested schemas too. References are left alone: the
+    components are shared with the answers."""
+    if isinstance(schema, list):
+        for value in schema:
+            _without_nul(value)
+        return
+    if not isinstance(schema, dict) or "$ref" in schema:
+        return
+    types = schema.get("type")
+    types = types if isinstance(types, list) else [types]
+    if "string" in types and "enum" not in schema and "const" not in schema:
+        pattern = schema.get("pattern")
+        if pattern is None:
+            schema["pattern"] = NO_NUL
+        elif pattern == r"\S":
+            schema["pattern"] = _NOT_BLANK_NO_NUL
+    if "object" in types and "propertyNames" not in schema:
+        schema["propertyNames"] = {"pattern": NO_NUL}
+    for key, value in schema.items():
+        if key in ("properties", "patternProperties", "$defs"):
+            for nested in value.values():
+                _without_nul(nested)
+        elif key in ("items", "additionalProperties", "not", "allOf", "anyOf", "oneOf", "prefixItems",
+                     "propertyNames", "contains"):
+            _without_nul(value)
+
+
+def _refuse_nul(document: dict) -> dict:
+    for operations in document["paths"].values():
+        for operation in operations.values():
+            for parameter in operation.get("parameters", []):
+                if "schema" in parameter and parameter.get("in") != "header":  # HTTP headers cannot hold U+0000
+                    parameter["schema"] = copy.deepcopy(parameter["schema"])  # shared dicts (_PRIMARY_ID...)
+                    _without_nul(parameter["schema"])
+            for media in operation.get("requestBody", {}).get("content", {}).values():
+                media["schema"] = copy.deepcopy(media["schema"])
+                _without_nul(media["schema"])
+    return document
+
+
+_refuse_nul(OPENAPI)

@@ -23,12 +23,13 @@ class AlmaWriter:
         self.fee_owner = fee_owner
 
     def register(self, user, values: dict) -> dict:
-        """Create the member in Alma with the same primary id, names, group, expiry, contact and card."""
+        """Create the member in Alma with the same primary id, names, record and account type (a record the library
+        made: STAFF and INTERNAL, as the central store saved it), group, expiry, contact and card."""
         email = values.get("email") or {}
         address = values.get("address") or {}
         body = {
             "primary_id": user.primary_id, "first_name": user.first_name, "last_name": user.last_name,
-            "record_type": {"value": "PUBLIC"}, "account_type": {"value": "INTERNAL"},
+            "record_type": {"value": user.record_type}, "account_type": {"value": user.account_type},
             "status": {"value": "ACTIVE"}, "user_group": {"value": values["group"].code},
             "expiry_date": _alma_date(values.get("expiry_date")),
             "contact_info": {
