@@ -14,6 +14,7 @@ from htmx_flask import request as htmx_request
 
 from library_kiosk.central.store import devices
 from library_kiosk.central.store.devices import SyncConflict
+from library_kiosk.central.store.items import Item
 from library_kiosk.central.store.models import Loan, User
 from provisioning.views import done, operator, or_404, render, requires
 
@@ -22,10 +23,16 @@ SHOWN = 200
 # store/sync_ops.py writes "loan ID (TITLE): WHY [the kiosk said: renewed until DATE]".
 DETAIL = re.compile(r"^loan (?P<loan>\d+) \((?P<title>.*?)\): (?P<why>.*?)(?: \[the kiosk said: (?P<promised>.*)\])?$",
                     re.S)
+# upstream/cache.py writes "item BARCODE: WHY" for a checkout or return whose answer was lost and not read back.
+ITEM_DETAIL = re.compile(r"^item (?P<barcode>.+?): (?P<why>the (?:checkout|return)'s answer .*)$", re.S)
+TO_BE_CHECKED = {"checkout_to_be_checked": "lent, to be confirmed",
+                 "checkin_to_be_checked": "returned, to be confirmed"}
 REASONS = {"renewal_refused_at_replay": "Renewal refused at replay", "patron_not_found": "Patron no longer exists",
            "unknown_letter_type": "Unknown letter type", "unknown_reason": "Unknown call reason",
            "no_visit": "Not made while the patron was at that kiosk (nor while it was offline)",
            "renewal_to_be_checked": "Renewal sent to the library system, its answer lost: being checked",
+           "checkout_to_be_checked": "Checkout sent to the library system, its answer lost: being checked",
+           "checkin_to_be_checked": "Return sent to the library system, its answer lost: being checked",
            "checkout_refused_at_replay": "Item lent offline, refused at replay"}
 LETTERS = {"sent": "sent", "queued": "queued (goes out shortly)", "failed": "not sent (failed)", "none": "not sent",
            "": "no letter"}
@@ -33,7 +40,8 @@ OPERATIONS = {"renew": "renewal", "lockout": "card lock", "call_staff": "call fo
               "checkout": "checkout", "checkin": "return"}
 
 
-def describe(conflict: SyncConflict, loans: dict, names: dict, dealt=None) -> dict:
+def describe(conflict: SyncConflict, loans: dict, names: dict, dealt=None, titles: dict | None = None) -> dict:
+    """One conflict as the page shows it; ``titles``: item barcode -> title, for a checkout or return's item."""
     parsed = DETAIL.match(conflict.detail or "")
     item, why, promised = "", conflict.detail, ""
     if parsed:
@@ -41,10 +49,14 @@ def describe(conflict: SyncConflict, loans: dict, names: dict, dealt=None) -> di
         title = parsed["title"] or (loan.title if loan else "")
         item = f"{title} ({loan.item_barcode})" if loan else title or f"loan {parsed['loan']}"
         why, promised = parsed["why"], parsed["promised"] or ""
+    elif conflict.reason in TO_BE_CHECKED and (by_item := ITEM_DETAIL.match(conflict.detail or "")):
+        barcode, title = by_item["barcode"], (titles or {}).get(by_item["barcode"], "")
+        item, why = f"{title} ({barcode})" if title else barcode, by_item["why"]
     if not promised and conflict.reason == "renewal_refused_at_replay":
         promised = "renewed"
     if not promised and conflict.reason == "renewal_to_be_checked":
         promised = "sent, to be confirmed"
+    promised = promised or TO_BE_CHECKED.get(conflict.reason, "")
     return {"id": conflict.id, "created": conflict.created, "device": conflict.device,
             "operation": OPERATIONS.get(conflict.op_type, conflict.op_type), "primary_id": conflict.primary_id,
             "patron": names.get(conflict.primary_id), "item": item, "promised": promised or "nothing (refused)",
@@ -67,7 +79,20 @@ def conflict_rows(limit: int = SHOWN, dealt_with: bool = False, only: int | None
              } if ids else {}
     loan_ids = {int(m["loan"]) for m in (DETAIL.match(c.detail or "") for c in found) if m}
     loans = {loan.id: loan for loan in Loan.select().where(Loan.id.in_(loan_ids))} if loan_ids else {}
-    return [describe(c, loans, names, dealt) for c, dealt in pairs]
+    barcodes = {m["barcode"] for m in (ITEM_DETAIL.match(c.detail or "") for c in found
+                                       if c.reason in TO_BE_CHECKED) if m}
+    return [describe(c, loans, names, dealt, item_titles(barcodes)) for c, dealt in pairs]
+
+
+def item_titles(barcodes: set[str]) -> dict[str, str]:
+    """The titles known here of these items: the item's record, else the latest copy of a loan of it."""
+    if not barcodes:
+        return {}
+    found = {barcode: title for barcode, title in Loan.select(Loan.item_barcode, Loan.title).where(
+        Loan.item_barcode.in_(barcodes)).order_by(Loan.id).tuples() if title and title != barcode}
+    found.update({barcode: title for barcode, title in Item.select(Item.barcode, Item.title).where(
+        Item.barcode.in_(barcodes)).tuples() if title})
+    return found
 
 
 @bp.get("")

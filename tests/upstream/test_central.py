@@ -170,6 +170,22 @@ def test_alma_is_not_asked_about_loans_our_rules_already_refuse(alma_api):
     assert all(r["message"] for r in results)
 
 
+def test_alma_is_not_asked_to_renew_an_item_lent_without_renewals(alma_api):
+    """The items feed says the item allows no renewals (store/items.py ``renewals`` 0): our rule refuses it with
+    its own reason and Alma is not asked (upstream/cache.py KNOWN_REFUSALS)."""
+    from library_kiosk.central.store import items
+
+    fake, api, _app = alma_api
+    fake.add_loan("AL1", "39000000005", "Sula")
+    items.Item.create(barcode="39000000005", title="Sula", library="MAIN", renewals=0)
+    visiting(api, "AL1")
+    results = api.post("/api/v1/patrons/AL1/renew", json={}).json["results"]
+    by_title = {Loan.get_by_id(r["loan_id"]).title: (r["renewed"], r["reason"]) for r in results}
+    assert by_title["Sula"] == (False, "item_no_renewals")
+    sent = [e["path"].rsplit("/", 1)[1] for e in fake.log if e["args"].get("op") == "renew"]
+    assert fake.loans["AL1"][-1]["loan_id"] not in sent
+
+
 def test_a_hold_the_ils_reports_shows_on_the_loan_in_the_kiosk_document(sip_api):
     """No request row here names the item another patron holds: the upstream's word (SIP2's hold queue
     length, CF) is kept, so the kiosk shows the loan as requested and the store decides renewals with it."""

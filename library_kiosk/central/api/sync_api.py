@@ -140,8 +140,9 @@ def heartbeat():
 def _replay_upstream_after(response) -> None:
     """The library system's background step, at most once a minute per process, after a heartbeat's answer has
     gone (the kiosk never waits for it): settle renewals whose outcome was unknown and send those queued while
-    the library system was away (upstream/cache.py ``replay``)."""
-    from library_kiosk.central.upstream import cache
+    the library system was away (upstream/cache.py ``replay``), then settle checkouts and returns whose outcome
+    was unknown (upstream/settle_circulation.py)."""
+    from library_kiosk.central.upstream import cache, settle_circulation
 
     upstream = current_app.extensions.get("upstream")
     if upstream is None or upstream.kind == "local" or not background.due("upstream_replay"):
@@ -152,6 +153,9 @@ def _replay_upstream_after(response) -> None:
         counts = cache.replay(upstream, today())
         if any(counts.values()):
             log.info("library system background step: %s", counts)
+        settled = settle_circulation.settle(upstream, today())
+        if any(settled.values()):
+            log.info("library system background step, checkouts and returns to check: %s", settled)
 
     background.after_answer(response, replay, "the library system's background step (tried again later)")
 

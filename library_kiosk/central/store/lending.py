@@ -59,6 +59,14 @@ def _remember(key: str, op_type: str, item_barcode: str, answer: dict) -> None:
                              response=json.dumps(answer, sort_keys=True))
 
 
+def settled_as_lent(key: str, item_barcode: str, due_date: dt.date | None, title: str = "") -> None:
+    """A checkout answered ``unconfirmed`` and later found lent (upstream/settle_circulation.py): the answer kept
+    under its key becomes the loan, so a client sending the key again is told what happened, and nothing is sent."""
+    answer = decision_answer(rules.CheckoutDecision(item_barcode, True, due_date, "", title))
+    CirculationOp.update(response=json.dumps(answer, sort_keys=True)).where(
+        (CirculationOp.key == key) & (CirculationOp.op_type == "checkout")).execute()
+
+
 def _lock(model, condition) -> None:
     """Lock the rows ``condition`` finds until the transaction ends (PostgreSQL; SQLite holds the write lock)."""
     if is_postgres():

@@ -7,7 +7,8 @@ replaces the local renewal rules (``renewal_forward``, passed to ``circulation.r
 decides and our loan rows follow. With the upstream down, the central store
 answers from its own rows, decides renewals by our own rules, and queues the ones
 it granted in ``PendingRenewal``; ``replay`` sends each of them upstream once. Borrowing and giving back an
-item go through ``checkout_through`` / ``checkin_through``: a lost answer is read back, never sent again blindly.
+item go through ``checkout_through`` / ``checkin_through``: a lost answer is read back, never sent again blindly;
+one that cannot be read back is settled later (``settle_circulation.py``).
 """
 from __future__ import annotations
 
@@ -39,7 +40,13 @@ from library_kiosk.central.upstream.base import (
     UpstreamError,
     UpstreamUnavailable,
 )
-from library_kiosk.central.upstream.models import PendingRenewal, UpstreamLoan, UpstreamPatron, create_tables
+from library_kiosk.central.upstream.models import (
+    PendingCirculation,
+    PendingRenewal,
+    UpstreamLoan,
+    UpstreamPatron,
+    create_tables,
+)
 from library_kiosk.domain.account import Account
 from library_kiosk.domain.checkout import CheckinOutcome, CheckoutDecision
 from library_kiosk.domain.renewal import RenewalDecision, decide
@@ -257,7 +264,7 @@ def _apply(user: User, decisions: list[RenewalDecision]) -> None:
 
 
 # refusals our cached rows settle without asking: the upstream would refuse these too
-KNOWN_REFUSALS = ("lost", "claimed_returned", "limit", "requested", "not_renewable")
+KNOWN_REFUSALS = ("lost", "claimed_returned", "limit", "requested", "not_renewable", "item_no_renewals")
 
 
 def _known_refusals(user: User, refs: list[LoanRef], today: dt.date) -> dict[int, RenewalDecision]:
@@ -521,7 +528,8 @@ def reconcile_checkout(upstream: Upstream, primary_id: str, item_barcode: str, t
     among them: lent (with the due date the library system holds). Not among them: known not lent, so it is
     sent once more (a refusal then comes back with its real reason). If the read-back fails, or the second
     answer is lost too, the patron is told ``unconfirmed`` and staff see a conflict (``checkout_to_be_checked``,
-    keyed by ``key``). (An item the patron already had on loan reads back as lent: it is theirs either way.)"""
+    keyed by ``key``), settled in the background (``settle_circulation.py``). (An item the patron already had on
+    loan reads back as lent: it is theirs either way.)"""
     try:
         fetched = upstream.fetch(primary_id, today)
     except UpstreamError as exc:
@@ -555,12 +563,13 @@ def reconcile_checkin(upstream: Upstream, item_barcode: str, today: dt.date, key
     (``Upstream.item_on_loan``). Not on loan: returned; where it goes next was in the lost answer, so the patron is
     sent to the desk. Still on loan: known not returned, sent once more. Unknown to the library system:
     ``unknown_item``. If the read-back fails, or the second answer is lost too, the item (which is back in the
-    library) goes to the desk and staff see a conflict (``checkin_to_be_checked``, keyed by ``key``)."""
+    library) goes to the desk and staff see a conflict (``checkin_to_be_checked``, keyed by ``key``), settled in the
+    background (``settle_circulation.py``)."""
     try:
         on_loan = upstream.item_on_loan(item_barcode, today)
     except UpstreamError as exc:
         log.warning("checkin read-back failed for %s: %s", item_barcode, exc.message)
-        return _checkin_to_check(item_barcode, key, f"the read-back failed: {exc.message}")
+        return _checkin_to_check(item_barcode, key, f"the read-back failed: {exc.message}", library)
     if on_loan is None:
         return CheckinOutcome(item_barcode, False, "desk", None, "unknown_item")
     if not on_loan:
@@ -568,26 +577,34 @@ def reconcile_checkin(upstream: Upstream, item_barcode: str, today: dt.date, key
     try:
         return upstream.checkin(item_barcode, today, key, library)
     except OutcomeUnknown as exc:
-        return _checkin_to_check(item_barcode, key, f"sent again, and that answer was lost too: {exc.message}")
+        return _checkin_to_check(item_barcode, key, f"sent again, and that answer was lost too: {exc.message}",
+                                 library)
 
 
-def _circulation_conflict(op_type: str, key: str, primary_id: str, reason: str, detail: str) -> None:
+def _circulation_conflict(op_type: str, key: str, primary_id: str, item_barcode: str, reason: str, detail: str,
+                          library: str = "") -> None:
+    """The conflict staff see, and what ``settle_circulation.settle`` needs to check it later (``PendingCirculation``;
+    the connector's tables created here if this process has not: the station's desk lends too)."""
     from library_kiosk.central.store.devices import SyncConflict
 
+    create_tables(database)
     with database.atomic():
-        SyncConflict.create(device="central store", op_key=(key or f"{op_type}-unknown")[:80], op_type=op_type,
-                            primary_id=primary_id, reason=reason, detail=detail)
+        conflict = SyncConflict.create(device="central store", op_key=(key or f"{op_type}-unknown")[:80],
+                                       op_type=op_type, primary_id=primary_id, reason=reason, detail=detail)
+        PendingCirculation.create(op_type=op_type, key=key[:160], primary_id=primary_id, item_barcode=item_barcode,
+                                  library=library[:40], conflict=conflict.id)
 
 
 def _checkout_to_check(primary_id: str, item_barcode: str, key: str, why: str) -> CheckoutDecision:
-    _circulation_conflict("checkout", key, primary_id, "checkout_to_be_checked",
-                          f"item {item_barcode}: the checkout's answer was lost and {why[:300]}; check at the "
-                          f"library system whether it is on loan to this patron")
+    _circulation_conflict("checkout", key, primary_id, item_barcode, "checkout_to_be_checked",
+                          f"item {item_barcode}: the checkout's answer was lost and {why[:300]}; it will be checked "
+                          f"against the library system and settled (never lent again from here)")
     return CheckoutDecision(item_barcode, False, None, "unconfirmed")
 
 
-def _checkin_to_check(item_barcode: str, key: str, why: str) -> CheckinOutcome:
-    _circulation_conflict("checkin", key, "", "checkin_to_be_checked",
+def _checkin_to_check(item_barcode: str, key: str, why: str, library: str = "") -> CheckinOutcome:
+    _circulation_conflict("checkin", key, "", item_barcode, "checkin_to_be_checked",
                           f"item {item_barcode}: the return's answer was lost and {why[:300]}; the item was sent "
-                          f"to the desk: check at the library system that it is returned")
+                          f"to the desk: it will be checked against the library system and settled",
+                          library)
     return CheckinOutcome(item_barcode, True, "desk")

@@ -3,12 +3,15 @@
 ``UpstreamLoan`` maps our loan rows to the upstream's loan ids; ``UpstreamPatron``
 remembers when a patron was last read from the upstream; ``PendingRenewal`` holds
 renewals accepted while the upstream was down, replayed exactly once when it returns
-(a row is claimed by moving it from ``pending`` to ``sending`` in one UPDATE).
+(a row is claimed by moving it from ``pending`` to ``sending`` in one UPDATE); ``PendingCirculation`` holds the
+checkouts and returns whose answer was lost and could not be read back, settled in the background
+(``settle_circulation.py``).
 """
 from __future__ import annotations
 
 import peewee as pw
 
+from library_kiosk.central.store.devices import SyncConflict
 from library_kiosk.central.store.models import BaseModel, Loan, _now
 
 
@@ -34,7 +37,25 @@ class PendingRenewal(BaseModel):
     sent = pw.DateTimeField(null=True)
 
 
-UPSTREAM_MODELS = [UpstreamLoan, UpstreamPatron, PendingRenewal]
+class PendingCirculation(BaseModel):
+    """A checkout or return sent to the library system whose outcome is unknown (its answer lost, the read-back
+    failed), with the conflict staff see; ``settle_circulation.settle`` reads it back later. A row is claimed by
+    moving it from ``to_check`` to ``checking`` in one UPDATE."""
+
+    op_type = pw.CharField(max_length=10)  # checkout / checkin
+    key = pw.CharField(max_length=160)  # the operation's idempotency key (a return sent again goes with it)
+    primary_id = pw.CharField(max_length=100, default="")  # checkout: the borrower; a return names nobody
+    item_barcode = pw.CharField(max_length=60)
+    library = pw.CharField(max_length=40, default="")  # a return: where it was made (sent again with it)
+    conflict = pw.ForeignKeyField(SyncConflict, on_delete="CASCADE")
+    # to_check / checking / lent / not_lent / returned / sent_again / refused / staff (dealt with by staff first)
+    status = pw.CharField(max_length=12, default="to_check", index=True)
+    reason = pw.CharField(max_length=60, default="")
+    created = pw.DateTimeField(default=_now)
+    checked = pw.DateTimeField(null=True)  # when last claimed to be checked
+
+
+UPSTREAM_MODELS = [UpstreamLoan, UpstreamPatron, PendingRenewal, PendingCirculation]
 
 
 def create_tables(db) -> None:
