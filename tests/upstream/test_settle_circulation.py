@@ -9,10 +9,10 @@ What the library system holds is read straight from the server (``_holder``), ne
 import pytest
 
 from library_kiosk.central.store import lending
+from library_kiosk.central.store.db import database
 from library_kiosk.central.store.devices import SyncConflict, SyncConflictDealt, mark_conflict_dealt
 from library_kiosk.central.store.models import Loan, User
 from library_kiosk.central.upstream import cache, settle_circulation
-from library_kiosk.central.store.db import database
 from library_kiosk.central.upstream.models import PendingCirculation, create_tables
 from library_kiosk.central.upstream.sip2.backend import Sip2Upstream
 from tests.helpers import TODAY

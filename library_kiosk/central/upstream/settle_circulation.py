@@ -79,14 +79,25 @@ def settle(upstream: Upstream, today: dt.date, limit: int = 100) -> dict[str, in
     return counts
 
 
-def _checkout(upstream: Upstream, row: PendingCirculation, today: dt.date) -> str | None:
-    """``lent`` or ``not_lent`` (settled), or None (not read back: left for the next round)."""
+_NOT_READ = object()
+
+
+def _read_back(read, row: PendingCirculation, what: str):
+    """``read()``'s answer, or ``_NOT_READ`` when the library system failed to answer it (logged; the row is left
+    for the next round). ``UpstreamUnavailable`` propagates: the round ends."""
     try:
-        fetched = upstream.fetch(row.primary_id, today)
+        return read()
     except UpstreamUnavailable:
         raise
     except UpstreamError as exc:
-        log.warning("checkout %s to check: %s not read back: %s", row.key, row.primary_id, exc.message)
+        log.warning("%s %s to check: %s not read back: %s", row.op_type, row.key, what, exc.message)
+        return _NOT_READ
+
+
+def _checkout(upstream: Upstream, row: PendingCirculation, today: dt.date) -> str | None:
+    """``lent`` or ``not_lent`` (settled), or None (not read back: left for the next round)."""
+    fetched = _read_back(lambda: upstream.fetch(row.primary_id, today), row, row.primary_id)
+    if fetched is _NOT_READ:
         return None
     if fetched is None:
         log.warning("checkout %s to check: the library system does not know %s", row.key, row.primary_id)
@@ -107,12 +118,8 @@ def _checkout(upstream: Upstream, row: PendingCirculation, today: dt.date) -> st
 
 def _checkin(upstream: Upstream, row: PendingCirculation, today: dt.date) -> str | None:
     """``returned``, ``sent_again`` or ``refused`` (settled), or None (left for the next round)."""
-    try:
-        on_loan = upstream.item_on_loan(row.item_barcode, today)
-    except UpstreamUnavailable:
-        raise
-    except UpstreamError as exc:
-        log.warning("return %s to check: %s not read back: %s", row.key, row.item_barcode, exc.message)
+    on_loan = _read_back(lambda: upstream.item_on_loan(row.item_barcode, today), row, row.item_barcode)
+    if on_loan is _NOT_READ:
         return None
     if on_loan is None:
         return _refused(row, "unknown_item", "the library system does not know this item")
