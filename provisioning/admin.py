@@ -21,6 +21,7 @@ from library_kiosk.central.store.jobs.report import get_run, latest_runs
 from library_kiosk.central.store.models import UserGroup
 from library_kiosk.domain import codes
 from provisioning import job_reports, jobrunner
+from provisioning.audit import JOB_TITLES
 from provisioning.views import operator, or_404, render, requires, today
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -38,6 +39,17 @@ SHOWN_PER_LIST = 200  # affected records shown per list on the page; the stored 
 
 class FormError(ValueError):
     pass
+
+
+def job_title(job: str) -> str:
+    """A job as staff read it: "anonymise" reads "Anonymise loan history"; a job without a form here ("groups.import",
+    from the command line) by the audit log's words for it."""
+    return JOBS.get(job) or JOB_TITLES.get(job, job).capitalize()
+
+
+@bp.app_template_global()
+def job_name(job: str) -> str:
+    return job_title(job)
 
 
 def _feed_config() -> dict:
@@ -124,6 +136,8 @@ def build(job: str, who: str, day) -> tuple[object, dict, str]:
         return partial(groups.remove_group, operator=who, today=day, feed_mapping=config["user_groups"], **kw), kw, ""
     if job == "anonymise":
         kw = {"after_days": _int("after_days", int(config["anonymise_after_days"]))}
+        if kw["after_days"] is not None and kw["after_days"] < 0:  # refused here: no run stored, nothing changed
+            raise FormError("the number of days must be 0 or more")
         return partial(anonymise.anonymise_loans, operator=who, today=day, **kw), kw, ""
     abort(404)
 

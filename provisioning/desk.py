@@ -86,16 +86,28 @@ def _desk_loops():
 
 
 def desk_done(user) -> dict:
-    """What a desk action just did, from the page's address after its redirect (``outcome=LOAN.ENTRY``, ``slip=
-    ENTRY``): the audit entries (this patron's only), each renewal's beside its loan, and their ids for a slip."""
+    """What the desk has done for the patron since the slip was started, from the page's address after a desk
+    action's redirect (``outcome=LOAN.ENTRY``: this action's renewals, ``slip=ENTRY``: the earlier entries, carried
+    on by each desk form), or from the form itself when a refused post shows the page again (so a bad scan drops
+    nothing): the audit entries (this patron's only), each renewal's beside its loan, and their ids for a slip."""
     pairs = {}
     for value in request.args.getlist("outcome"):
         loan_id, _dot, entry_id = value.partition(".")
         if loan_id.isdigit() and entry_id.isdigit():
             pairs[int(entry_id)] = int(loan_id)
-    ids = list(pairs) + [int(v) for v in request.args.getlist("slip") if v.isdigit()]
-    entries = desk.slip_lines(user, ids[:200])
+    carried = request.form.getlist("slip") if request.method == "POST" else request.args.getlist("slip")
+    ids = list(dict.fromkeys([*(int(v) for v in carried if v.isdigit()), *pairs]))  # the newest last
+    entries = desk.slip_lines(user, ids[-SLIP_LIMIT:])
     return {"entries": entries, "by_loan": {pairs[e.id]: e for e in entries if e.id in pairs}}
+
+
+SLIP_LIMIT = 200  # entries one slip (and a page's address) holds
+
+
+def earlier_slip() -> list[int]:
+    """The entries already on the slip, as a desk form posts them back (``slip``), oldest first; room is left for
+    the entries the action adds."""
+    return [int(value) for value in request.form.getlist("slip") if value.isdigit()][-(SLIP_LIMIT - 20):]
 
 
 @bp.post("/unlock")
@@ -107,7 +119,7 @@ def unlock(primary_id):
     if entry is None:
         return patron_page(primary_id, 409, tab="general",
                            error="This patron's PIN is not locked at any kiosk: nothing was changed.")
-    return done(url_for("patrons.patron", primary_id=primary_id, tab="general", slip=entry.id),
+    return done(url_for("patrons.patron", primary_id=primary_id, tab="general", slip=[*earlier_slip(), entry.id]),
                 "PIN lock cleared. The patron can enter a PIN again at every kiosk after its next sync (seconds, "
                 "for a kiosk that is online; a kiosk that is offline lets the patron in once it syncs again).")
 
@@ -151,7 +163,7 @@ def renew(primary_id):
                            error=f"The renewal could not be completed: {exc.message} The loans below are as the "
                                  "central store now has them.")
     renewed = sum(1 for decision, _title, _entry in outcomes if decision.renewed)
-    target = url_for("patrons.patron", primary_id=primary_id, tab="loans",
+    target = url_for("patrons.patron", primary_id=primary_id, tab="loans", slip=earlier_slip(),
                      outcome=[f"{decision.loan_id}.{entry.id}" for decision, _title, entry in outcomes])
     return done(target, f"{renewed} of {len(outcomes)} loan{'' if len(outcomes) == 1 else 's'} renewed.")
 

@@ -7,7 +7,9 @@ Check out is on the patron's Loans tab (``_desk_checkout.html``); its outcomes g
 emailed, ``desk.slip``). Check in is a page of its own in the Desk menu: each item with where it goes next
 (shelf, the hold shelf and whose hold it is, transit, the desk) and any late fee. Each scan answers with
 post/redirect/get: the page again, the entries done so far named in its address (``slip=`` / ``entry=``), so a
-refresh shows them and never scans twice.
+refresh shows them and never scans twice. A scan refused before it reaches the rules (no barcode, a control
+character) shows the page again with the entries it was posted with, so it drops none from the list or the slip; an
+item the rules refuse is announced as an error, not a success.
 """
 from __future__ import annotations
 
@@ -108,13 +110,15 @@ def checkout(primary_id):
     """One scanned item lent to the patron; the Loans tab again with every outcome so far (and its slip)."""
     user = or_404(accounts.get_user(primary_id))
     barcode, wrong = _barcode()
-    if wrong:
+    if wrong:  # said by the field and the form's summary (as at check-in); the slip so far is kept (desk_done)
         return patron_page(primary_id, 422, tab="loans", form={"item_barcode": barcode[:MAX_BARCODE]},
-                           errors={"item_barcode": wrong}, error=f"{wrong} Nothing was checked out.")
+                           errors={"item_barcode": wrong}, summary="Nothing was checked out. Correct the barcode.")
     decision, entry = lend(user, barcode, operator())
     target = url_for("patrons.patron", primary_id=primary_id, tab="loans", slip=_earlier("slip") + [entry.id])
     what = decision.title or barcode
-    return done(target, f"Checked out {what}." if decision.borrowed else f"{what} was not checked out.")
+    if decision.borrowed:
+        return done(target, f"Checked out {what}.")
+    return done(target, f"Not checked out: {what}. The reason is in the list below.", refused=True)
 
 
 @bp.app_context_processor
@@ -203,10 +207,11 @@ def checkin():
     barcode, wrong = _barcode()
     if wrong:
         return render("checkin.html", 422, returned=returned_list(_earlier("entry"), operator()),
-                      form={"item_barcode": barcode[:MAX_BARCODE]}, errors={"item_barcode": wrong},
-                      error=f"{wrong} Nothing was checked in.")
+                      form={"item_barcode": barcode[:MAX_BARCODE]}, errors={"item_barcode": wrong})
     entry = take_back(barcode, operator())
     done_so_far = _earlier("entry") + [entry.id]
     shown = returned_list([entry.id], operator())[0]
-    return done(url_for("desk_circulation.checkin", entry=done_so_far),
-                f"{'Checked in' if shown.returned else 'Not checked in'}: {barcode}.")
+    target = url_for("desk_circulation.checkin", entry=done_so_far)
+    if shown.returned:
+        return done(target, f"Checked in: {barcode}.")
+    return done(target, f"Not checked in: {barcode}. The reason is in the list below.", refused=True)

@@ -6,13 +6,17 @@ Template filters and globals:
 - ``value|day``: ``<time datetime="2026-12-04">4 December 2026</time>``; ``value|long_date`` the text alone.
 - ``value|when``: a stored moment (naive UTC) in the library's zone, ``<time datetime="...Z" title="... UTC">``.
 - ``value|money``: "£7.00".
+- ``text|detail``: a stored text (an audit entry's) with each UTC instant in it shown as ``when`` shows a moment, and
+  the counts the central store writes ("1 attempts left") in good English.
 - ``coded(table, value)``: ``<span title="Code: X">Description</span>`` (the code alone when the table lacks it).
 - ``valid_until(expiry_date)``: the membership's last valid day, worded as the kiosk words it.
+- ``membership_dates(expiry_date)``: the card's expiry and the record's expiration date (the day after), both.
 - ``loan_state(loan)``: "Overdue" for a loan on loan past its due day (the library's day), else its status.
 """
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping
 from decimal import Decimal
 
@@ -67,6 +71,17 @@ def when(value: dt.datetime | None, empty: str = "") -> Markup:
         instant, instant[:-1].replace("T", " "), moment_text(value))
 
 
+_ATTEMPTS = re.compile(r"\b([01]) attempts left\b")
+
+
+def detail(text: str | None) -> Markup:
+    """An audit entry's text as staff read it: "until 2026-12-05T11:26:58Z" reads "until 5 December 2026, 12:26"
+    (the library's time; the instant in UTC on hover), "1 attempts left" "1 attempt left"."""
+    text = _ATTEMPTS.sub(lambda m: "1 attempt left" if m.group(1) == "1" else "no attempts left", text or "")
+    return Markup("").join(when(part) if isinstance(part, dt.datetime) else escape(part)
+                           for part in formatting.with_instants(text))
+
+
 def money(value: Decimal | int | float | str | None) -> str:
     return formatting.money(value, currency(), locale())
 
@@ -104,6 +119,21 @@ def valid_until(expiry_date: dt.date | None, today: dt.date | None = None) -> Ma
     return Markup('valid until <time datetime="{}"{}>{}</time>').format(last.isoformat(), record, long_date(last))
 
 
+def card_expiry(expiry_date: dt.date | None) -> str:
+    """The card's expiry date (the membership's last valid day), written out, from the record's expiration date."""
+    return long_date(last_valid_day(expiry_date))
+
+
+def membership_dates(expiry_date: dt.date | None) -> Markup:
+    """Both dates of a membership, so the record's expiration date is not taken for the card's: "card expires 17
+    January 2027; expiration date in the record 18 January 2027" (the record's date is the card's expiry + 1 day,
+    the first day the membership is no longer valid; domain/membership.py)."""
+    last = last_valid_day(expiry_date)
+    if expiry_date is None or last is None:
+        return Markup("")
+    return Markup("card expires {}; expiration date in the record {}").format(day(last), day(expiry_date))
+
+
 def loan_state(loan, today: dt.date | None = None) -> Markup:
     """A loan's status; a loan still on loan after its due day reads "Overdue" (its code on hover)."""
     if loan.status == "ON_LOAN" and loan.due_date is not None and loan.due_date < (today or _today()):
@@ -114,11 +144,13 @@ def loan_state(loan, today: dt.date | None = None) -> Markup:
 
 def init_app(app) -> None:
     for name, function in (("day", day), ("long_date", long_date), ("when", when), ("moment_text", moment_text),
-                           ("money", money)):
+                           ("money", money), ("detail", detail)):
         app.add_template_filter(function, name)
     app.add_template_global(coded, "coded")
     app.add_template_global(coded_list, "coded_list")
     app.add_template_global(valid_until, "valid_until")
+    app.add_template_global(membership_dates, "membership_dates")
+    app.add_template_global(card_expiry, "card_expiry")
     app.add_template_global(loan_state, "loan_state")
     from library_kiosk.central.store.letters import LETTER_TYPES
 

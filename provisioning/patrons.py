@@ -29,8 +29,9 @@ TABS = ("general", "contact", "identifiers", "fees", "statistics", "notes", "loa
 @bp.get("/")
 def find():
     """The station's search (library_kiosk/central/store/patron_search.py); an identifier or primary id that names
-    one record exactly (a scanned barcode, a tapped card) opens that record."""
-    query = request.args.get("q", "").strip()
+    one record exactly (a scanned barcode, a tapped card) opens that record. Control characters in the query (a
+    NUL, a tab) are spaces (``patron_search.clean_query``)."""
+    query = patron_search.clean_query(request.args.get("q", ""))
     page = request.args.get("page", "")
     exact = accounts.find_user(query) if query and not page else None
     if exact is not None:

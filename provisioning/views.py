@@ -35,6 +35,8 @@ def render(partial: str, status: int = 200, **context):
     if not partial.startswith("_"):
         if not context.get("notice"):
             context["notice"] = " ".join(get_flashed_messages(category_filter=["notice"]))
+        if not context.get("error"):
+            context["error"] = " ".join(get_flashed_messages(category_filter=["refused"]))
         if session.pop("prg_push", False) and htmx_request.htmx and request.method == "GET":
             headers["HX-Push-Url"] = request.full_path.rstrip("?")
     if htmx_request.htmx:
@@ -43,11 +45,12 @@ def render(partial: str, status: int = 200, **context):
             headers)
 
 
-def done(target: str, notice: str):
-    """Post/redirect/get after a form succeeded: 303 to ``target`` (a page), which shows ``notice`` once. htmx
-    follows the redirect in place and the page it gets pushes ``target`` into the history, so a refresh shows
-    the page, never the form again."""
-    flash(notice, "notice")
+def done(target: str, notice: str, refused: bool = False):
+    """Post/redirect/get after a form was dealt with: 303 to ``target`` (a page), which shows ``notice`` once, as
+    a success, or as an error when the action was ``refused`` (a desk scan the rules refused: recorded, nothing
+    lent). htmx follows the redirect in place and the page it gets pushes ``target`` into the history, so a
+    refresh shows the page, never the form again."""
+    flash(notice, "refused" if refused else "notice")
     if htmx_request.htmx:
         session["prg_push"] = True
     return redirect(target, 303)
@@ -149,3 +152,12 @@ def init_app(app) -> None:
     @app.errorhandler(404)
     def _missing(error):
         return render("_message.html", 404, title="Not found", text="There is no such record or page.")
+
+    @app.errorhandler(405)
+    def _wrong_method(error):
+        """An address asked the wrong way (a form's address opened in the browser, a post to a page)."""
+        body, status, headers = render(
+            "_message.html", 405, title="This page cannot be used that way",
+            text="This address is for a form's button, not to be opened on its own (or the other way round). "
+                 "Go back to the station and use the page's buttons; nothing was changed.")
+        return body, status, {**headers, **dict(error.get_headers())}

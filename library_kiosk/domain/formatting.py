@@ -6,10 +6,12 @@ letter and at the desk (issue 16). Babel does the writing; nothing here reads a 
 Moments are stored as naive UTC (``clock.now()``); they are shown in the library's time zone, which is the
 machine's, as ``clock.today()`` reads it (``TZ`` or ``/etc/localtime``): a loan renewed at 23:30 UTC on 4 December
 is on 5 December in Paris, and the station says so. ``instant_text`` is the machine-readable form (ISO 8601 in
-UTC, whole seconds) for a ``<time datetime>`` attribute or a CSV file."""
+UTC, whole seconds) for a ``<time datetime>`` attribute or a CSV file; ``with_instants`` finds such instants in a
+stored text (an audit entry's "until 2026-12-05T11:26:58Z"), so they can be shown as moments too."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal
 
 from babel.dates import format_date, format_datetime
@@ -45,6 +47,25 @@ def instant_text(value: dt.datetime | None) -> str:
         return ""
     aware = value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
     return aware.astimezone(dt.UTC).replace(microsecond=0, tzinfo=None).isoformat() + "Z"
+
+
+_INSTANT = re.compile(r"\b(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.\d+)?Z\b")
+
+
+def with_instants(text: str) -> list[str | dt.datetime]:
+    """``text`` cut at each UTC instant written in it as ISO 8601 ("2026-12-05T11:26:58Z"): its pieces of text,
+    and each instant as a stored moment (naive UTC) between them; a text without one is itself alone."""
+    parts: list[str | dt.datetime] = []
+    start = 0
+    for found in _INSTANT.finditer(text or ""):
+        try:
+            instant = dt.datetime.fromisoformat(found.group(1))
+        except ValueError:  # 2026-13-45T...: not a moment, left as it is
+            continue
+        parts += [text[start:found.start()], instant]
+        start = found.end()
+    parts.append((text or "")[start:])
+    return [part for part in parts if part != ""]
 
 
 def money(value: Decimal | int | float | str | None, currency: str = "GBP", locale: str = "en_GB") -> str:

@@ -208,3 +208,33 @@ def test_progress_is_reported_while_the_job_runs(admin, monkeypatch):
     release.set()
     jobrunner.wait_all()
     assert 'hx-trigger="every 1s"' not in admin.get(f"/admin/progress/{token}").get_data(as_text=True)
+
+
+@pytest.mark.parametrize("days", ["-5", "-1"])
+def test_a_negative_number_of_days_starts_nothing_and_stores_no_report(admin, days):
+    response = admin.post("/admin/jobs/anonymise", {"after_days": days}, headers={"HX-Request": "true"})
+    assert (response.status_code, "the number of days must be 0 or more" in response.get_data(as_text=True),
+            JobRun.select().count()) == (422, True, 0)
+
+
+def _job_status(html: str) -> str:
+    text = re.search(r'data-testid="job-status">(.*?)</p>', html, re.S).group(1)
+    return " ".join(re.sub(r"<[^>]+>", "", text).split())
+
+
+def test_a_dry_run_report_names_the_job_in_words(admin):
+    html = finish(admin, admin.post("/admin/jobs/anonymise", {"after_days": "60"}))
+    assert _job_status(html).startswith("Anonymise loan history (dry run): ")
+
+
+def test_past_runs_name_each_job_in_words(admin):
+    finish(admin, admin.post("/admin/jobs/anonymise", {"after_days": "60"}))
+    page = admin.get("/admin/").get_data(as_text=True)
+    run = re.search(r'data-testid="run-\d+">(.*?)</tr>', page, re.S).group(1)
+    assert re.findall(r"<td>([^<]*)</td>", run)[:2] == ["Anonymise loan history", "dry run"]
+
+
+def test_a_stored_run_names_its_job_in_words(admin):
+    finish(admin, admin.post("/admin/jobs/anonymise", {"after_days": "60"}))
+    page = admin.get(f"/admin/runs/{JobRun.get().id}").get_data(as_text=True)
+    assert f"<h1>Job run {JobRun.get().id}: Anonymise loan history (dry run)</h1>" in page

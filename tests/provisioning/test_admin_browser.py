@@ -28,7 +28,7 @@ def test_upload_a_feed_see_the_dry_run_confirm_and_see_the_counts(page, station_
     page.select_option("#feed-source", "STUDENT")
     page.click("[data-testid=dry-run-feed]")
     result = page.locator("#result-feed")
-    expect(result.get_by_test_id("job-status")).to_contain_text("feed (dry run): Done")
+    expect(result.get_by_test_id("job-status")).to_contain_text("Load a patron feed (dry run): Done")
     expect(result.get_by_test_id("count-created")).to_have_text("2")
     expect(result.get_by_test_id("count-rejected")).to_have_text("1")
     expect(result).to_contain_text("unknown user group")

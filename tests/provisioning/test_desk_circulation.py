@@ -297,3 +297,72 @@ def test_the_audit_log_page_shows_a_desk_checkout_in_words(shelf, desk, station)
     _scan_out(desk, "39001")
     page = StaffClient(station, "admin").get("/audit").get_data(as_text=True)
     assert ("Item checked out at the desk" in page, "Checked out Book 39001 (39001)" in page) == (True, True)
+
+
+# --- a desk session's slip keeps every outcome; refusals are not announced as successes ---------------------------
+
+def _slip_lines(page: str) -> list[str]:
+    found = re.search(r'data-testid="slip-lines">(.*?)</ul>', page, re.S)
+    return [html.unescape(line) for line in re.findall(r"<li>(.*?)</li>", found.group(1))] if found else []
+
+
+def test_a_refused_scan_keeps_the_earlier_checkouts_on_the_list(shelf, desk):
+    page = _scan_out(desk, "39001").get_data(as_text=True)
+    page = _scan_out(desk, "39\t001", page).get_data(as_text=True)
+    page = _scan_out(desk, "NOSUCHITEM", page).get_data(as_text=True)
+    assert [line.split(" until")[0] for line in _outcomes(page, "checkout-outcome")] == \
+        [f"Not checked out: NOSUCHITEM. {CHECKOUT_REASONS['unknown_item']}", "Checked out Book 39001 (39001)"]
+
+
+def test_a_refused_scan_keeps_the_earlier_checkouts_on_the_slip(shelf, desk):
+    page = _scan_out(desk, "39001").get_data(as_text=True)
+    page = _scan_out(desk, "39\t001", page).get_data(as_text=True)
+    page = _scan_out(desk, "NOSUCHITEM", page).get_data(as_text=True)
+    assert [line.split(" until")[0].split(".")[0] for line in _slip_lines(page)] == \
+        ["Checked out Book 39001 (39001)", "Not checked out: NOSUCHITEM"]
+
+
+def test_the_page_refusing_a_bad_scan_still_lists_the_earlier_checkouts(shelf, desk):
+    page = _scan_out(desk, "39001").get_data(as_text=True)
+    refused = _scan_out(desk, "39\t001", page).get_data(as_text=True)
+    assert [line.split(" until")[0] for line in _outcomes(refused, "checkout-outcome")] == \
+        ["Checked out Book 39001 (39001)"]
+
+
+def test_renewing_keeps_the_checkouts_on_the_slip(shelf, desk):
+    page = _scan_out(desk, "39001").get_data(as_text=True)
+    earlier = re.findall(r'name="slip" value="(\d+)"', page)
+    page = desk.post("/patrons/P1/renew", data={"which": "all", "slip": earlier}).get_data(as_text=True)
+    assert [line.split(" until")[0].split(". ")[0] for line in _slip_lines(page)] == \
+        ["Checked out Book 39001 (39001)", "Not renewed: Book 39001 (39001)"]
+
+
+def test_the_slip_can_be_started_afresh(shelf, desk):
+    page = _scan_out(desk, "39001").get_data(as_text=True)
+    link = html.unescape(re.search(r'href="([^"]+)"[^>]*data-testid="new-slip"', page).group(1))
+    assert _slip_lines(desk.get(link).get_data(as_text=True)) == []
+
+
+def test_a_refused_checkout_is_not_announced_as_a_success(shelf, desk):
+    page = _scan_out(desk, "NOSUCHITEM").get_data(as_text=True)
+    assert ('data-testid="notice"' in page, page.count('data-testid="error"')) == (False, 1)
+
+
+def test_a_refused_check_in_is_not_announced_as_a_success(lent, desk):
+    page = _scan_in(desk, "NOSUCHITEM").get_data(as_text=True)
+    assert ('data-testid="notice"' in page, page.count('data-testid="error"')) == (False, 1)
+
+
+def test_a_checkout_is_announced_as_a_success(shelf, desk):
+    page = _scan_out(desk, "39001").get_data(as_text=True)
+    assert ('data-testid="notice"' in page, 'data-testid="error"' in page) == (True, False)
+
+
+def test_a_bad_barcode_at_check_in_is_said_by_the_field_and_the_summary_only(lent, desk):
+    page = html.unescape(desk.post("/desk/checkin", data={"item_barcode": "3" * 61}).get_data(as_text=True))
+    assert (page.count("This is not an item barcode"), 'data-testid="error"' in page) == (2, False)
+
+
+def test_a_bad_barcode_at_checkout_is_said_by_the_field_and_the_summary_only(shelf, desk):
+    page = html.unescape(desk.post("/patrons/P1/checkout", data={"item_barcode": "3" * 61}).get_data(as_text=True))
+    assert (page.count("This is not an item barcode"), 'data-testid="error"' in page) == (2, False)

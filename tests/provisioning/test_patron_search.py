@@ -56,3 +56,15 @@ def test_a_name_edited_at_the_station_is_found_by_its_new_spelling(manager):
 def test_a_member_registered_at_the_station_is_found_without_accents(manager):
     manager.post("/register", dict(REGISTRATION, first_name="Zoë", last_name="Ólafsdóttir"))
     assert User.get(User.last_name == "Ólafsdóttir").search_name == "olafsdottir|zoe|"
+
+
+def test_a_nul_in_the_query_answers_no_match_not_an_error(desk):
+    factories.patron("P1", barcode=None, card=None, first_name="Ann", last_name="Smith")
+    response = desk.get("/?q=ab%00cd")
+    assert (response.status_code, 'data-testid="no-results"' in response.get_data(as_text=True)) == (200, True)
+
+
+def test_a_control_character_in_the_query_is_shown_as_a_space(desk):
+    factories.patron("P1", barcode=None, card=None, first_name="Ann", last_name="Smith")
+    page = desk.get("/?q=ann%00smith").get_data(as_text=True)
+    assert "matches “ann smith”" in page

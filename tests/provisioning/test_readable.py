@@ -9,6 +9,7 @@ import json
 import os
 import re
 import time
+from html import unescape
 
 import pytest
 
@@ -394,3 +395,57 @@ def test_the_audit_sort_links_keep_the_filters_and_turn_the_order(admin):
     link = re.search(r'data-testid="sort-who"\s+href="([^"]+)"', html).group(1).replace("&amp;", "&")
     assert (sorted(link.split("?")[1].split("&")), 'aria-sort="ascending"' in html) == (
         ["dir=desc", "page=1", "sort=who", "who=desk"], True)
+
+
+# --- moments inside an audit entry's text (written by the central store in UTC) ----------------------------------
+
+LOCK_TEXT = ("Card locked at every kiosk after 5 wrong PINs or passwords (the last at kiosk-1), "
+             "until 2026-12-05T11:26:58Z")
+
+
+def _lockout_entry():
+    return AuditEntry.create(operator="kiosk:kiosk-1", action="kiosk.pin_lockout", primary_id="P1", detail=LOCK_TEXT)
+
+
+def test_a_lock_s_end_on_staff_calls_is_the_library_s_local_time(admin, library_zone):
+    _lockout_entry()
+    page = admin.get("/calls").get_data(as_text=True)
+    assert ("until <time datetime=\"2026-12-05T11:26:58Z\" title=\"2026-12-05 11:26:58 UTC\">5 December 2026, "
+            "12:26</time>" in page, "2026-12-05T11:26:58Z)" in page or "until 2026-12-05T" in page) == (True, False)
+
+
+def test_a_lock_s_end_on_the_audit_log_is_the_library_s_local_time(admin, library_zone):
+    _lockout_entry()
+    page = admin.get("/audit").get_data(as_text=True)
+    assert ("until <time datetime=\"2026-12-05T11:26:58Z\" title=\"2026-12-05 11:26:58 UTC\">5 December 2026, "
+            "12:26</time>" in page, "until 2026-12-05T" in page) == (True, False)
+
+
+def test_a_detail_without_a_moment_is_shown_as_it_is(admin):
+    AuditEntry.create(operator="desk", action="fee.add", primary_id="P1", detail="OTHER 3.00 <b>")
+    assert "OTHER 3.00 &lt;b&gt;" in admin.get("/audit").get_data(as_text=True)
+
+
+@pytest.mark.parametrize("stored, shown", [
+    ("PIN check at kiosk-1: wrong, 1 attempts left", "PIN check at kiosk-1: wrong, 1 attempt left"),
+    ("PIN check at kiosk-1: wrong, 2 attempts left", "PIN check at kiosk-1: wrong, 2 attempts left"),
+    ("PIN check at kiosk-1: wrong, 0 attempts left", "PIN check at kiosk-1: wrong, no attempts left"),
+], ids=["one", "two", "none"])
+def test_attempts_left_read_in_good_english(admin, stored, shown):
+    AuditEntry.create(operator="kiosk:kiosk-1", action="kiosk.pin_check", primary_id="P1", detail=stored)
+    assert shown in admin.get("/audit").get_data(as_text=True)
+
+
+def test_the_record_says_when_the_card_expires_and_the_expiration_date_beside_it(manager):
+    factories.patron("P1", expiry=dt.date(2027, 1, 18))
+    dates = re.search(r'data-testid="membership-dates">(.*?)</span>', _tab(manager, "general"), re.S).group(1)
+    assert re.sub(r"<[^>]+>", "", dates) == \
+        "card expires 17 January 2027; expiration date in the record 18 January 2027"
+
+
+def test_the_expiration_date_field_says_what_its_date_means(manager):
+    factories.patron("P1", expiry=dt.date(2027, 1, 18))
+    hint = re.search(r'id="hint-expiry_date">(.*?)</div>', _tab(manager, "general"), re.S).group(1)
+    assert unescape(re.sub(r"<[^>]+>", "", hint)) == (
+        "The day after the card's expiry: the first day the membership is no longer valid. "
+        "Now: the card expires 17 January 2027.")

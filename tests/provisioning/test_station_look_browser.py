@@ -80,6 +80,16 @@ AXE_RUN = """async () => {
 }"""
 
 
+# Audit entries as long as the station writes them: a refused scan of the longest barcode a field takes (no space to
+# wrap at), a lock with its end.
+LONG_AUDIT_ENTRIES = [
+    ("admin", "loan.checkout_refused", f"Not checked out: {'X' * 60}. This item was not found. Please take it to "
+                                       "the desk."),
+    ("kiosk:kiosk-1", "kiosk.pin_lockout", "Card locked at every kiosk after 5 wrong PINs or passwords (the last at "
+                                           "kiosk-1), until 2026-12-05T11:26:58Z"),
+]
+
+
 @pytest.fixture
 def library(station, smtp_server, tmp_path):
     """A station with something on every page: a patron with loans (one overdue), a request, fees, a letter;
@@ -101,6 +111,8 @@ def library(station, smtp_server, tmp_path):
     kiosk_calls.create_call("kiosk-1", "help", "P1")
     run = anonymise_loans(operator="admin", today=TODAY, dry_run=True)
     staff.audit("manager", "record.update", "P1", "first name changed")
+    for operator, action, detail in LONG_AUDIT_ENTRIES:
+        staff.audit(operator, action, "P1", detail)
     sink = tmp_path / "demo-mail"  # the demo's mail sink ([mail] demo_sink_dir), with one message kept
     sink.mkdir()
     (sink / "20261125T120000-1.eml").write_text("Subject: Your loans\nTo: zoe@example.org\n"
@@ -173,6 +185,16 @@ def test_no_page_scrolls_sideways(tab, library, size):
         return width if width > SIZES[size][0] else None
 
     assert admin_walk(tab, library, overflow, size) == {}
+
+
+def test_the_audit_log_with_long_entries_fits_800_px(tab, station):
+    for operator, action, detail in LONG_AUDIT_ENTRIES:
+        staff.audit(operator, action, "P0000006", detail)
+    at_size(tab, "800x480")
+    log_in(tab, tab.base, "admin")
+    open_page(tab, "/audit")
+    screenshot(tab, "station", "audit-800x480")
+    assert tab.evaluate("() => document.documentElement.scrollWidth") <= 800
 
 
 def test_every_target_is_at_least_44_px_high_on_a_desk_tablet(tab, library):

@@ -1,6 +1,10 @@
+import re
+
+import pytest
+
 from library_kiosk.central.store import demo
 from library_kiosk.central.store.accounts import build_accounts
-from library_kiosk.central.store.models import Fee, Identifier, Loan, Request, User, UserGroup
+from library_kiosk.central.store.models import Email, Fee, Identifier, Loan, Request, User, UserGroup
 from library_kiosk.domain.blocks import active_blocks
 from tests.store.factories import TODAY
 
@@ -69,3 +73,26 @@ def test_the_demo_library_comes_with_its_kiosk_documents_built(central_db, build
     demo.generate(10, seed=7, today=TODAY, documents=False)
     assert documents.PatronDocument.select().count() == 130
     assert sync.refresh_documents() == 10  # what the first sync would build
+
+
+def test_a_demo_email_address_keeps_the_letters_of_an_accented_name(central_db):
+    demo.add_sign_in_patrons(today=TODAY)
+    user = User.get(User.primary_id == "DEMO-LONGNAME")
+    assert [e.email_address for e in user.emails] == ["maria-jose.9000002@example.org"]
+
+
+@pytest.mark.parametrize("names, expected", [
+    (("Zoë", "Ólafsdóttir-Wójcik"), "zoe.olafsdottir-wojcik.7@example.org"),
+    (("Đorđe", "Łukasiewicz"), "dorde.lukasiewicz.7@example.org"),
+    (("Siobhán", "O'Brien"), "siobhan.obrien.7@example.org"),
+    (("Anne Marie", "van der Berg"), "anne-marie.van-der-berg.7@example.org"),
+    (("王", "明"), "patron.7@example.org"),
+], ids=["accents", "letters-without-decomposition", "apostrophe", "spaces", "no-latin-letters"])
+def test_a_demo_email_address_is_made_from_the_ascii_folded_name(names, expected):
+    assert demo.email_address(*names, number=7) == expected
+
+
+def test_every_generated_email_address_is_plain_ascii(central_db):
+    demo.generate(300, seed=7, today=TODAY)
+    addresses = [e.email_address for e in Email.select()]
+    assert [a for a in addresses if not re.fullmatch(r"[a-z0-9]+(?:[.-][a-z0-9]+)*\.\d+@example\.org", a)] == []

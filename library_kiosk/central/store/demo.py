@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import re
+import unicodedata
 from decimal import Decimal
 
 from library_kiosk.central.store import changes
@@ -198,6 +200,26 @@ def _expiry_and_status(rng, today) -> tuple[dt.date, str]:
     return expiry, status
 
 
+# letters NFKD leaves whole, as a plain Latin letter (lower case)
+_PLAIN_LETTERS = str.maketrans({"ł": "l", "ø": "o", "đ": "d", "ħ": "h", "ı": "i", "ŧ": "t", "æ": "ae", "œ": "oe",
+                                "þ": "th", "ð": "d", "ß": "ss"})
+
+
+def _ascii_words(name: str) -> str:
+    """``name`` folded to ASCII for an email address: "María-José" reads "maria-jose", "O'Brien" "obrien", "van der
+    Berg" "van-der-berg" (NFKD, accents dropped; letters that do not decompose as their plain Latin letter)."""
+    folded = unicodedata.normalize("NFKD", name).lower().translate(_PLAIN_LETTERS)
+    kept = "".join(ch for ch in folded if not unicodedata.combining(ch) and ch not in "'’")
+    return "-".join(re.findall(r"[a-z0-9]+", kept.encode("ascii", "ignore").decode()))
+
+
+def email_address(first: str, last: str, number: int) -> str:
+    """A demo patron's email address from the ASCII-folded name: "Zoë Ólafsdóttir" -> "zoe.olafsdottir.7@...";
+    a name with no Latin letter at all reads "patron"."""
+    local = ".".join(part for part in (_ascii_words(first), _ascii_words(last)) if part) or "patron"
+    return f"{local}.{number}@example.org"
+
+
 def _add_segments(rows, rng, number, user) -> None:
     """The patron's identifiers, email, address, and sometimes a phone, a statistic or a block."""
     external = user["account_type"] == "EXTERNAL"
@@ -207,8 +229,7 @@ def _add_segments(rows, rng, number, user) -> None:
                                  segment_type="Internal"))
     if external:
         rows[Identifier].append(dict(user=number, id_type="UNIV_ID", value=f"U{number:08d}", segment_type=segment))
-    ascii_name = f"{user['first_name']}.{user['last_name']}".encode("ascii", "ignore").decode().lower().replace("'", "")
-    rows[Email].append(dict(user=number, email_address=f"{ascii_name}.{number}@example.org",
+    rows[Email].append(dict(user=number, email_address=email_address(user["first_name"], user["last_name"], number),
                             email_types="school" if external else "personal", preferred=True, segment_type=segment))
     rows[Address].append(dict(user=number, line1=f"{rng.randint(1, 200)} High Street", city=rng.choice(CITIES),
                               postal_code=f"{rng.randint(10000, 99999)}", country="GB", address_types="home",
@@ -342,8 +363,7 @@ def add_sign_in_patrons(today: dt.date | None = None) -> list[dict]:
                                **pin_fields(primary_id, DEMO_PIN))
             Identifier.create(user=user, id_type="BARCODE", value=barcode_for(number))
             Identifier.create(user=user, id_type="CARD_SERIAL_NUMBER", value=card)
-            ascii_name = first.split()[0].encode("ascii", "ignore").decode().lower()
-            Email.create(user=user, email_address=f"{ascii_name}.{number}@example.org", preferred=True)
+            Email.create(user=user, email_address=email_address(first.split()[0], "", number), preferred=True)
             Address.create(user=user, line1="1 Library Walk", city="London", postal_code="WC1E 7HU", country="GB",
                            preferred=True)
             for days_left, title_index in ((3, 0), (-4, 7)):  # one due in three days, one overdue

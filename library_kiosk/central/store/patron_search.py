@@ -20,6 +20,11 @@ step by triggers whatever writes the rows; its ``MATCH`` is an exact substring t
 come from the index alone, and more than ``SORT_LIMIT`` matches are listed by walking the key's index in order. A
 trigram needs three characters, so a query whose words are all shorter matches a name word that *starts* with each
 word (two characters) or a surname that starts with it (one character).
+
+Whatever is typed is searched as plain text (``clean_query``): control and invisible format characters (a NUL, a
+tab, an escape, a zero-width space: what a scanner or a paste may bring) separate words as a space does, and the
+characters FTS5 and ``LIKE`` give a meaning (quotes, ``*``, ``^``, ``:``, ``-``, ``NEAR``, ``%``, ``_``) are quoted
+or escaped, so any query finds its matches or nothing.
 """
 from __future__ import annotations
 
@@ -48,6 +53,15 @@ _PLAIN_LETTERS = str.maketrans({"ł": "l", "ø": "o", "đ": "d", "ħ": "h", "ı"
                                 "þ": "th", "ð": "d"})
 _PHONE_QUERY = re.compile(r"^[\d\s+().\-/]+$")
 _PHONE_PUNCTUATION = (" ", "-", "(", ")", ".", "+", "/")
+
+
+_INVISIBLE = ("Cc", "Cf", "Cs")  # control, format (zero-width space, bidi marks), lone surrogates
+
+
+def clean_query(text: str) -> str:
+    """``text`` as the search reads it: each control or invisible format character a space (a NUL would end an
+    FTS5 string early and is refused by PostgreSQL), runs of spaces one, trimmed."""
+    return " ".join("".join(" " if unicodedata.category(ch) in _INVISIBLE else ch for ch in text or "").split())
 
 
 def normalise(text: str) -> str:
@@ -435,7 +449,7 @@ def search(query: str, page: int = 1, page_size: int = PAGE_SIZE) -> Results:
     """One page of the records ``query`` finds, ranked (see the module's note)."""
     from library_kiosk.central.store.accounts import find_user
 
-    query = (query or "").strip()
+    query = clean_query(query)
     results = Results(query=query, page=max(1, page), page_size=page_size)
     if not query:
         return results
