@@ -130,6 +130,15 @@ def _enrol_demo_kiosk(config: dict) -> None:
     print(f"  enrolled the demo kiosk as {name}", flush=True)
 
 
+def _item_note(circulates: bool, held, library: str) -> str:
+    """What a demo item shows at the kiosk, in a few words for the banner."""
+    if not circulates:
+        return "   (library use only: refused, with its reason)"
+    if held:
+        return f"   (requested by {held[0]})"
+    return "   (of another library: a return goes to the desk)" if library != "MAIN" else ""
+
+
 def _welcome(config: dict, mail_note: str = "") -> None:
     from library_kiosk.central.store import demo
     from library_kiosk.central.store.db import bind
@@ -138,8 +147,9 @@ def _welcome(config: dict, mail_note: str = "") -> None:
     db = bind(config["central"]["database_url"])
     with db.connection_context():
         examples = demo.showcase()
+        reader = demo.SIGN_IN_PATRONS[0][0]  # in good standing, asked for a PIN: the whole flow
         card = (Identifier.select(Identifier.value).join(User)
-                .where(Identifier.id_type == "CARD_SERIAL_NUMBER", User.primary_id == "P0000002").scalar())
+                .where(Identifier.id_type == "CARD_SERIAL_NUMBER", User.primary_id == reader).scalar())
     k, p, c = config["kiosk"], config["provisioning"], config["central"]
     from library_kiosk.central.store.staff import DEMO_STAFF_PASSWORD, DEMO_STAFF_USER
 
@@ -153,8 +163,11 @@ def _welcome(config: dict, mail_note: str = "") -> None:
         for barcode in barcodes:
             print(f"    {barcode}   {situation}")
     if card:
-        print(f"\n  Simulate a card tap:   .venv/bin/kiosk reader tap {card}")
-    print("\n  No card? \"Sign in without a card\" at the kiosk with a user name and password (PIN "
+        print(f"\n  Simulate a card tap:   .venv/bin/kiosk reader tap {card}   ({reader}, PIN {demo.DEMO_PIN})")
+    print("\n  Items to borrow (Borrow, after signing in) or give back (Return), typed or scanned:")
+    for barcode, title, *_rest, circulates, _kiosk, held in demo.DEMO_ITEMS:
+        print(f"    {barcode}   {title}{_item_note(circulates, held, _rest[-1])}")
+    print("\n  No card? \"No card? Sign in\" at the kiosk takes a user name and password (PIN "
           f"{demo.DEMO_PIN} for their barcodes and cards too):")
     for primary_id, first, last, _group, password, _number, _card in demo.SIGN_IN_PATRONS:
         print(f"    {primary_id:<15} {password:<22} {first} {last}")
