@@ -19,6 +19,7 @@ nothing is sent for it; a committed one is sent once (claimed in one UPDATE befo
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import os
 
@@ -77,10 +78,13 @@ MAX_ATTEMPTS = 30  # with the back-off below, about a day of trying before a let
 SWEEP_LIMIT = 20
 
 
+@functools.lru_cache(maxsize=8)
 def _environment(templates_dir: str = "", currency: str = "GBP", locale: str = "en_GB") -> jinja2.Environment:
     """The letters' templates, with ``money`` (in ``currency``, ISO 4217) and ``long_date`` as ``locale`` writes
-    them: a letter reads "£7.00" and "4 December 2026", never "7.00" or "2026-12-04" (the same formatter as the
-    staff station's: ``library_kiosk.domain.formatting``)."""
+    them (made once per folder, currency and locale, and kept: Jinja caches the compiled templates in it, and still
+    sees a template the library edits, the loader checking each file's time): a letter reads "£7.00" and
+    "4 December 2026", never "7.00" or "2026-12-04" (the same formatter as the staff station's:
+    ``library_kiosk.domain.formatting``)."""
     from library_kiosk.domain import formatting
 
     folders = [templates_dir] if templates_dir else []
