@@ -4,9 +4,10 @@
 upstream lends: ``capabilities()["checkout"]``): the tray. Each item scanned (the USB scanner types into the
 screen's field; a scanner of the reader service comes as a tap, routes.identify hands it here), typed, or put on
 the item pad appears as a row with its title and its outcome; "Undo the last" gives back the item borrowed last;
-"Finish" offers the receipt the loans receipt's rules allow ([kiosk] receipts, receipt_when); Done ends the
-visit. **Return** (on the attract screen, nobody identified): each item scanned or put on the pad is taken back
-and its row says where it goes; a late fee is mentioned without naming anyone. Done, or the idle timeout, clears
+"Finish" offers the receipt the loans receipt's rules allow ([kiosk] receipts, receipt_when: at once, offered,
+or emailed when the session ends): the items borrowed, with their barcodes and due dates; Done ends the visit.
+**Return** (on the attract screen, nobody identified): each item scanned or put on the pad is taken back and its
+row says where it goes; a late fee is mentioned without naming anyone. Done, or the idle timeout, clears
 either screen (``visit.end_visit``).
 """
 from __future__ import annotations
@@ -153,10 +154,11 @@ def finish_screen():
     when = receipt_when()
     if when == "always" and ways and not session.get("receipt_given"):
         fresh = services.get_patron(account.primary_id) or account  # with the loans just made
-        given = give_receipt(fresh, "loans", ways[0])
+        given = give_receipt(fresh, "borrowed", ways[0])
         session["receipt_given"] = True
     choices = ways if when in ("ask", "on_timeout") else []
-    return render("_borrow_finish.html", lent=lent, tray=tray, receipts=choices, given=given)
+    at_end = when == "on_timeout" and "email" in ways and not session.get("receipt_taken")
+    return render("_borrow_finish.html", lent=lent, tray=tray, receipts=choices, given=given, at_end=at_end)
 
 
 @bp.post("/borrow/finish")
@@ -171,7 +173,8 @@ def finish():
 
 @bp.post("/borrow/receipt")
 def borrow_receipt():
-    """The receipt of this visit's loans, by ``how`` (email or print): the loans receipt, with the new loans."""
+    """The receipt of this visit's loans, by ``how`` (email or print): the printed slip lists the items borrowed
+    here (title, barcode, due date); the email is the loans receipt, which lists the items borrowed today first."""
     account = current_patron()
     if account is None:
         return _signed_out()
@@ -179,7 +182,7 @@ def borrow_receipt():
     if not tray.at(tray.BORROW) or not tray.borrowed() or how not in receipt_ways(account):
         return render_template("_notice.html", ok=False, text=_("This receipt cannot be given here.")), 400
     fresh = services.get_patron(account.primary_id) or account
-    ok, text = give_receipt(fresh, "loans", how)
+    ok, text = give_receipt(fresh, "borrowed", how)
     return render_template("_notice.html", ok=ok, text=text)
 
 

@@ -84,12 +84,16 @@ def _set_state(**values) -> None:
         SyncState.replace(name=name, value=str(value)).execute()
 
 
-def enqueue(op_type: str, payload: dict, effect=None) -> OutboxItem:
-    """Queue one operation; ``effect()`` (the local change) runs in the same transaction."""
+def enqueue(op_type: str, payload: dict, effect=None, key: str = "") -> OutboxItem:
+    """Queue one operation; ``effect()`` (the local change) runs in the same transaction. ``key``: the caller's
+    idempotency key (one tap of a button): an operation of that key still queued is returned, not queued twice;
+    one already sent is queued again under its key, and the central store answers it with its first answer."""
     with cache_db.atomic("IMMEDIATE") if _is_sqlite() else cache_db.atomic():
+        if key and (queued := OutboxItem.get_or_none(OutboxItem.key == key)) is not None:
+            return queued
         seq = int(_state("op_seq", "0")) + 1
         _set_state(op_seq=seq)
-        item = OutboxItem.create(seq=seq, key=uuid.uuid4().hex, op_type=op_type,
+        item = OutboxItem.create(seq=seq, key=key or uuid.uuid4().hex, op_type=op_type,
                                  payload=json.dumps(payload, separators=(",", ":"), sort_keys=True),
                                  primary_id=payload.get("primary_id", ""))
         if effect is not None:
@@ -124,6 +128,11 @@ def pending(limit: int | None = None) -> list[OutboxItem]:
 
 def length() -> int:
     return OutboxItem.select().count()
+
+
+def queued(key: str) -> bool:
+    """Whether the operation of ``key`` is still waiting here (not yet answered by the central store)."""
+    return OutboxItem.select().where(OutboxItem.key == key).exists()
 
 
 def _as_op(item: OutboxItem) -> dict:

@@ -83,7 +83,11 @@ RECEIPT_WHEN = ("ask", "always", "on_timeout", "never")  # [kiosk] receipt_when:
 SECTIONS = ("loans", "requests", "fees")  # the account screen's sections a receipt can be asked for
 LETTERS = {"loans": "FulUserBorrowingActivityLetter", "requests": "FulRequestsReportLetter",
            "fees": "FulFinesFeesNotificationLetter"}  # each section's receipt by email (store/letters.py)
-PRINTED = {"loans": "receipts_printed", "requests": "requests_printed", "fees": "fees_printed"}  # usage counters
+# the borrow receipt (Finish on the borrow tray) by email: the loans receipt, whose letter lists the items
+# borrowed today first, with their barcodes and due dates (letter_templates/FulUserBorrowingActivityLetter.*)
+LETTERS["borrowed"] = LETTERS["loans"]
+PRINTED = {"loans": "receipts_printed", "requests": "requests_printed", "fees": "fees_printed",
+           "borrowed": "receipts_printed"}  # usage counters
 
 
 class ReceiptSettingsError(ValueError):
@@ -143,3 +147,22 @@ def section_lines(what: str, account, renewed: list | None = None) -> tuple[str,
             line += " - " + (_("renewed") if rows[loan.loan_id][1] else _("not renewed"))
         lines.append(line)
     return _("Your loans"), lines or [_("You have no loans.")]
+
+
+def borrowed_lines(rows: list[dict]) -> tuple[str, list[str]]:
+    """(title, lines) of the printed borrow receipt: each item borrowed on this visit (the borrow tray's rows,
+    kiosk/tray.py ``borrowed``) with its title, barcode and due date, in the screen's language."""
+    from flask_babel import gettext as _
+
+    from kiosk.filters import long_date
+    from kiosk.i18n import colon
+
+    lines = []
+    for row in rows:
+        name = row.get("title") or _("Item %(barcode)s", barcode=row["barcode"])
+        due = dt.date.fromisoformat(row["due"]) if row.get("due") else None
+        line = f"{name} ({row['barcode']})" if row.get("title") else name
+        if due is not None:
+            line += colon() + _("due %(date)s", date=long_date(due))
+        lines.append(line)
+    return _("Items you borrowed"), lines or [_("Nothing was borrowed.")]

@@ -9,6 +9,9 @@ id only, replaced at each start and end (kiosk/sessions.py).
 """
 from __future__ import annotations
 
+import re
+import uuid
+
 from flask import Blueprint, current_app, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from htmx_flask import request as htmx_request
@@ -38,6 +41,7 @@ from kiosk.visit import (
     locked_message,
     message,
     moment,
+    preferences,
     receipt_at_end,
     receipt_sections,
     render,
@@ -116,7 +120,12 @@ def no_keys_yet(_error):
 
 @bp.get("/")
 def attract():
+    """The attract screen. A patron's session here ends (and what they chose with it); with nobody identified,
+    the language and contrast chosen on screen stay (help's Back comes here) until the page's idle timer asks
+    for ``?reset=1`` (kiosk.js), so the next person starts with the defaults."""
+    kept = {} if request.args.get("reset") else preferences()
     end_visit()
+    session.update(kept)
     return render("_attract.html", personal=False)
 
 
@@ -306,7 +315,9 @@ def done():
 
 @bp.get("/help")
 def help_screen():
-    return render("_help.html", help=kiosk_config()["help"], called=False, **_help_back())
+    # call_key: this screen's call button's own key (one call however often it is posted: services.call_staff)
+    return render("_help.html", help=kiosk_config()["help"], called=False, call_key=uuid.uuid4().hex,
+                  **_help_back())
 
 
 def _help_back() -> dict:
@@ -321,7 +332,9 @@ def _help_back() -> dict:
 def call_staff():
     reason = request.form.get("reason", "help")
     reason = reason if reason in CALL_REASONS else "help"
-    state = services.call_staff(reason, session.get("patron", "") if session.get("stage") == PIN_OK else "")
+    key = request.form.get("tap", "")
+    key = key if re.fullmatch(r"[0-9a-f]{32}", key) else ""  # a key not made by help_screen: the call has its own
+    state = services.call_staff(reason, session.get("patron", "") if session.get("stage") == PIN_OK else "", key)
     usage.count("staff_calls")
     return render("_help.html", help=kiosk_config()["help"], called=True, call_ok=state == "sent", call_state=state,
                   **_help_back())
@@ -344,6 +357,8 @@ def language():
     if lang in kiosk_config()["languages"]:
         session["lang"], session["lang_chosen"] = lang, True
         usage.count(usage.language_counter(lang))
+    if request.form.get("at") == "help":  # switched on the help screen (_frame.html): stay there
+        return help_screen()
     return current_screen()
 
 

@@ -14,7 +14,7 @@ from flask_babel import gettext as _
 from library_kiosk.domain.account import Account, Loan
 from library_kiosk.domain.blocks import BlockReason, active_blocks
 from library_kiosk.domain.membership import days_until_expiry, last_valid_day
-from library_kiosk.domain.renewal import decide, renewals_left
+from library_kiosk.domain.renewal import decide, no_extension_detail, renewals_left
 
 
 @dataclass(frozen=True)
@@ -76,8 +76,12 @@ RENEWAL_REASONS = {
     "expired": lambda: _("Your membership has expired, so loans cannot be renewed."),
     "blocked": lambda: _("Your account is blocked, so loans cannot be renewed."),
     "limit": lambda: _("This item has been renewed the maximum number of times."),
+    "item_no_renewals": lambda: _("This item is lent without renewals. Please ask at the desk if you need it "
+                                  "longer."),
     "requested": lambda: _("Another patron has requested this item, so it cannot be renewed."),
-    "no_extension": lambda: _("Your membership ends too soon for this item to be renewed."),
+    "no_extension": lambda: _("This item was renewed as far as it can be for now. Please try again nearer the due "
+                              "date."),
+    "membership_ends": lambda: _("Your membership ends too soon for this item to be renewed."),
     "unknown_loan": lambda: _("This loan was not found on your account."),
     "not_renewable": lambda: _("This item cannot be renewed. Please ask at the desk."),
     "renewals_denied": lambda: _("Renewals are not allowed on your account. Please ask at the desk."),
@@ -89,7 +93,12 @@ RENEWAL_REASONS = {
 }
 
 
-def renewal_message(reason: str, fallback: str = "") -> str:
+def renewal_message(reason: str, fallback: str = "", account: Account | None = None, loan_id: int = 0) -> str:
+    """The reason in the patron's language; a "no_extension" worded for the loan when the account is given
+    (``renewal.no_extension_detail``: the membership ends, or it was renewed as far as it can be for now)."""
+    loan = next((x for x in account.loans if x.loan_id == loan_id), None) if account else None
+    if reason == "no_extension" and account is not None and loan is not None:
+        reason = no_extension_detail(account, loan)
     found = RENEWAL_REASONS.get(reason)
     return found() if found else (fallback or _("This item cannot be renewed here. Please ask at the desk."))
 
@@ -112,7 +121,7 @@ def _loan_row(account: Account, loan: Loan, today: dt.date, unblocked: bool) -> 
     Renew button that can only be refused: no renewals left, or already due on the membership's last day)."""
     decision = decide(account, loan, today)
     return LoanRow(loan, loan.is_overdue(today), renewals_left(account, loan), unblocked and decision.renewed,
-                   "" if decision.renewed else decision.reason)
+                   "" if decision.renewed else decision.detail or decision.reason)
 
 
 def account_screen(account: Account, today: dt.date, warning_days: int, referrals: dict | None = None

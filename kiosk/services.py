@@ -759,16 +759,19 @@ def record_lockout(primary_id: str, locked_until: dt.datetime | None = None) -> 
     return False
 
 
-def call_staff(reason: str, primary_id: str = "") -> str:
+def call_staff(reason: str, primary_id: str = "", key: str = "") -> str:
     """Ask for staff (the staff station lists open calls). The call goes through the outbox, so it is never lost
     and made exactly once, even when an answer is lost: "sent" (the central store has it), "queued" (kept here
-    and sent as soon as the central store answers: it may already have it) or "failed" (refused)."""
+    and sent as soon as the central store answers: it may already have it) or "failed" (refused). ``key``: the
+    tap's own key (the help screen's button): the same tap posted twice is one call, the second post answered as
+    the first (by the outbox, or by the central store, which answers a key it has applied with its first answer)."""
     from kiosk import outbox
 
-    item = outbox.enqueue("call_staff", {"reason": reason, "primary_id": primary_id or ""})
+    item = outbox.enqueue("call_staff", {"reason": reason, "primary_id": primary_id or ""}, key=key)
     answer = _ask_central(item, take_back=False, backlog=None) if central_online() else None
     if answer is None:
-        return "queued"
+        # the same tap's other post may have pushed it meanwhile: answered, it left the outbox
+        return "sent" if key and central_online() and not outbox.queued(item.key) else "queued"
     return "sent" if answer.get("status") == "applied" else "failed"
 
 

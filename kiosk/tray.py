@@ -144,6 +144,9 @@ def borrow(account, barcode: str, uids: tuple[str, ...] = ()) -> dict:
     _add(row)
     if row["ok"]:
         session["undo"] = barcode
+        session["lent"] = session.get("lent", 0) + 1  # items borrowed this session (the receipt at its end)
+        session.pop("receipt_taken", None)  # a receipt taken before this loan does not show it:
+        session.pop("receipt_given", None)  # the next Finish offers (or, "always", gives) one that does
     return row
 
 
@@ -163,6 +166,7 @@ def undo_last(account) -> bool:
     if row.get("uids"):
         _set_security(tuple(row["uids"]), True)
     row["undone"] = True
+    session["lent"] = max(0, session.get("lent", 0) - 1)
     _keep(found)
     return True
 

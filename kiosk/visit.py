@@ -171,7 +171,7 @@ def renew_and_show(account, loan_ids: list[int] | None):
     session["pending_renewals"] = waiting
     if any(o.renewed for o in outcomes):
         session.pop("receipt_taken", None)  # a receipt taken before these renewals does not show them
-    rows = [{"outcome": o, "message": renewal_message(o.reason, o.message)} for o in outcomes]
+    rows = [{"outcome": o, "message": renewal_message(o.reason, o.message, account, o.loan_id)} for o in outcomes]
     given, at_end = None, False
     when = receipt_when()
     if when == "always" and receipt_ways(account):  # the receipt goes at once, by [kiosk] receipts (email first)
@@ -214,23 +214,30 @@ def receipt_sections(account) -> dict[str, list[str]]:
 def give_receipt(account, what: str, how: str) -> tuple[bool, str]:
     """Print or email the receipt of one section; (given, what to tell the patron)."""
     if how == "print":
-        title, lines = receipts.section_lines(what, account, session.get("renewed", []))
+        if what == "borrowed":  # the borrow receipt: this visit's items (kiosk/circulation.py, Finish)
+            from kiosk import tray
+
+            title, lines = receipts.borrowed_lines(tray.borrowed())
+        else:
+            title, lines = receipts.section_lines(what, account, session.get("renewed", []))
         ok = services.print_receipt(title, account, lines)
         usage.count(receipts.PRINTED[what], ok)
-        if ok and what == "loans":
+        if ok and what in ("loans", "borrowed"):
             session["receipt_taken"] = True
         return ok, _("Your receipt is printing.") if ok else _("The receipt printer is not working. Please ask at "
                                                                 "the desk.")
-    context = {"renewals": session.get("renewed", [])} if what == "loans" else None
+    context = {"renewals": session.get("renewed", [])} if what in ("loans", "borrowed") else None
     return emailed(receipts.LETTERS[what], account, context)
 
 
 def receipt_at_end() -> None:
-    """``receipt_when = "on_timeout"``: a session ending (Done, the idle timeout, a new card) that renewed
-    something and took no receipt gets the loans receipt by email now. Never stops a session from ending."""
+    """``receipt_when = "on_timeout"``: a session ending (Done, the idle timeout, a new card) that renewed or
+    borrowed something and took no receipt since gets the loans receipt by email now (its letter lists the items
+    borrowed today first). Never stops a session from ending."""
     try:
+        renewed = any(row[1] for row in session.get("renewed", []))
         if (receipt_when() != "on_timeout" or session.get("stage") != PIN_OK or session.get("receipt_taken")
-                or not any(row[1] for row in session.get("renewed", []))):
+                or not (renewed or session.get("lent", 0) > 0)):
             return
         account = services.get_patron(session.get("patron", ""))
         if account is None or "email" not in receipt_ways(account):
@@ -317,7 +324,7 @@ def renewal_news(account) -> list[dict]:
         rows[loan_id] = [loan_id, outcome.renewed, outcome.new_due_date.isoformat() if outcome.new_due_date else "",
                          outcome.reason, False]
         news.append({"title": titles.get(loan_id, ""), "outcome": outcome,
-                     "message": renewal_message(outcome.reason, outcome.message)})
+                     "message": renewal_message(outcome.reason, outcome.message, account, loan_id)})
     session["renewed"] = list(rows.values())
     session["pending_renewals"] = {k: v for k, v in waiting.items() if int(k) not in known}
     return news

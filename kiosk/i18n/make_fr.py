@@ -74,6 +74,8 @@ FR = {
         "Un autre lecteur a réservé ce document : il ne peut pas être prolongé.",
     "Your membership ends too soon for this item to be renewed.":
         "Votre inscription se termine trop tôt pour prolonger ce document.",
+    "This item was renewed as far as it can be for now. Please try again nearer the due date.":
+        "Ce document a été prolongé autant que possible pour le moment. Réessayez plus près de la date de retour.",
     "This loan was not found on your account.": "Ce prêt n'a pas été trouvé sur votre compte.",
     "This item cannot be renewed. Please ask at the desk.":
         "Ce document ne peut pas être prolongé. Adressez-vous à l'accueil.",
@@ -341,9 +343,10 @@ FR = {
     "Items": "Documents",
     "The items you borrow appear here.": "Les documents que vous empruntez s'affichent ici.",
     "Undo the last": "Annuler le dernier",
-    "Undo": "Annuler",
+    "Undo": "Annuler le dernier",  # never the bare "Annuler": that is Cancel elsewhere
     "My account": "Mon compte",
-    "Finish": "Terminer",
+    # beside Done ("Terminé"), never "Terminer"; short, so it, Undo the last, My account and the pager fit 800×480
+    "Finish": "Valider",
     "You have borrowed": "Vous avez emprunté",
     "Nothing was borrowed.": "Rien n'a été emprunté.",
     "Borrow more": "Emprunter encore",
@@ -365,6 +368,9 @@ FR = {
     "Scan each item's barcode, or put the items on the reader.":
         "Scannez le code-barres de chaque document, ou posez les documents sur le lecteur.",
     "Add": "Ajouter",
+    "Items you borrowed": "Documents empruntés",
+    "This item is lent without renewals. Please ask at the desk if you need it longer.":
+        "Ce document est prêté sans prolongation. Adressez-vous à l'accueil si vous en avez besoin plus longtemps.",
 }
 PLURALS = {
     "expires in %(num)d day.": ("expire dans %(num)d jour.", "expire dans %(num)d jours."),

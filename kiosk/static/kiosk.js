@@ -39,12 +39,12 @@
     }, function () { window.location.replace("/"); });
   }
 
-  // High contrast switched on (or off) with nobody signed in: back to the default after the idle timeout,
-  // so the next patron starts with it.
+  // High contrast or a language chosen with nobody signed in: back to the defaults after the idle timeout,
+  // so the next patron starts with them (GET / keeps them otherwise: help's Back goes there).
   function resetChoices() {
     if (ending) { return; }
     ending = true;
-    htmx.ajax("GET", "/", {target: "#screen", swap: "innerHTML"}).then(function () {
+    htmx.ajax("GET", "/?reset=1", {target: "#screen", swap: "innerHTML"}).then(function () {
       ending = false;
     }, function () { window.location.replace("/"); });
   }
@@ -57,7 +57,9 @@
     var left = Math.ceil(timeout - (Date.now() - lastTouch) / 1000);
     if (f.dataset.personal !== "true") {
       var contrast = document.getElementById("contrast-toggle");
-      if (left <= 0 && contrast && contrast.getAttribute("aria-pressed") !== contrast.dataset.default) { resetChoices(); }
+      var chosen = (contrast && contrast.getAttribute("aria-pressed") !== contrast.dataset.default)
+        || (f.dataset.defaultLang && f.dataset.lang !== f.dataset.defaultLang);
+      if (left <= 0 && chosen) { resetChoices(); }
       return;
     }
     var idle = document.getElementById("idle");

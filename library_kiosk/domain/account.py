@@ -66,6 +66,9 @@ class Loan:
     status: str = "ON_LOAN"
     requested_by_other: bool = False
     renewable: bool = True  # False: the library system behind the central store says it cannot be renewed
+    # the renewals the item's own policy allows (the central store's item record, ``Item.renewals``); None: the
+    # item is not known there or sets no limit, and the user group's ``max_renewals`` alone applies
+    max_renewals: int | None = None
 
     def is_overdue(self, today: dt.date) -> bool:
         return self.status == "ON_LOAN" and self.due_date < today

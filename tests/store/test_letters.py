@@ -107,3 +107,34 @@ def test_a_letter_writes_money_in_the_library_s_currency_and_dates_as_its_locale
     _subject, text, html = letters.render_letter("FulFinesFeesNotificationLetter", account, currency="EUR",
                                                  locale="fr_FR")
     assert "7,50\u00a0€" in text and "7,50\u00a0€" in html and "Total owed" in text
+
+
+def _borrowed_today_letter():
+    from library_kiosk.central.store.accounts import build_account
+    from tests.store.factories import TODAY, loan
+
+    user = _patron()
+    loan(user, "Old Loan", due=TODAY + dt.timedelta(days=3))  # lent 18 days ago
+    loan(user, "Brighton Rock", due=TODAY + dt.timedelta(days=21), barcode="39100")  # lent today
+    return letters.render_letter("FulUserBorrowingActivityLetter", build_account(user), today=TODAY)
+
+
+def test_the_loans_letter_lists_the_items_borrowed_today_with_barcode_and_due_date(central_db):
+    _subject, text, _html = _borrowed_today_letter()
+    borrowed = text.split("Borrowed today")[1].split("Your loans")[0]
+    assert borrowed.strip("-\n ") == "* Brighton Rock (barcode 39100), due 16 December 2026"
+
+
+def test_the_loans_letter_in_html_lists_the_items_borrowed_today(central_db):
+    _subject, _text, html = _borrowed_today_letter()
+    assert "<li>Brighton Rock (barcode 39100), due 16 December 2026</li>" in html.split("<h2>Your loans</h2>")[0]
+
+
+def test_the_loans_letter_without_loans_borrowed_today_has_no_such_section(central_db):
+    from library_kiosk.central.store.accounts import build_account
+    from tests.store.factories import loan
+
+    user = _patron()
+    loan(user, "Old Loan")
+    _subject, text, html = letters.render_letter("FulUserBorrowingActivityLetter", build_account(user))
+    assert "Borrowed today" not in text + html

@@ -13,6 +13,7 @@ from decimal import Decimal
 import peewee as pw
 
 from library_kiosk.central.store.db import database, is_postgres
+from library_kiosk.central.store.items import Item
 from library_kiosk.central.store.models import (
     ELSEWHERE,
     Block,
@@ -93,7 +94,10 @@ def build_accounts(users: list[User]) -> list[domain.Account]:
     barcodes = [loan.item_barcode for rows in loans.values() for loan in rows]
     requested = defaultdict(set)  # item barcode -> users who requested it
     not_renewable: set[str] = set()  # item barcodes the upstream says cannot be renewed
+    item_renewals: dict[str, int] = {}  # item barcode -> the renewals its item policy allows (items with one)
     if barcodes:
+        item_renewals = item_renewal_limits(Item.select(Item.barcode, Item.renewals).where(
+            Item.barcode.in_(barcodes) & Item.renewals.is_null(False)).tuples())
         for item_barcode, user_id in Request.select(Request.item_barcode, Request.user).where(
                 Request.item_barcode.in_(barcodes) & Request.status.in_(OPEN_REQUEST_STATUSES)).tuples():
             requested[item_barcode].add(user_id)
@@ -107,8 +111,8 @@ def build_accounts(users: list[User]) -> list[domain.Account]:
     notes = _grouped(Note.select(Note.user, Note.note_type, Note.note_text)
                      .where(Note.user.in_(ids) & (Note.user_viewable == True)).order_by(Note.id))  # noqa: E712
     return [
-        _account(user, loans[user.id], requested, not_renewable, requests[user.id], fees[user.id], blocks[user.id],
-                 emails[user.id], notes[user.id])
+        _account(user, loans[user.id], requested, not_renewable, item_renewals, requests[user.id], fees[user.id],
+                 blocks[user.id], emails[user.id], notes[user.id])
         for user in users
     ]
 
@@ -122,7 +126,15 @@ def _upstream_says(rows, requested: dict, not_renewable: set) -> None:
             not_renewable.add(item_barcode)
 
 
-def _account(user, loans, requested, not_renewable, requests, fees, blocks, emails, notes) -> domain.Account:
+def item_renewal_limits(rows) -> dict[str, int]:
+    """``{item barcode: renewals allowed}`` from (barcode, renewals) rows of items whose policy sets a limit.
+    Loans of items the central store does not know, or whose policy leaves renewals to the group, get
+    ``max_renewals`` None: the group's rule alone (domain/renewal.py ``renewal_limit``)."""
+    return {barcode: int(renewals) for barcode, renewals in rows if renewals is not None}
+
+
+def _account(user, loans, requested, not_renewable, item_renewals, requests, fees, blocks, emails,
+             notes) -> domain.Account:
     return domain.Account(
         primary_id=user.primary_id,
         first_name=user.first_name,
@@ -151,6 +163,7 @@ def _account(user, loans, requested, not_renewable, requests, fees, blocks, emai
                 status=loan.status,
                 requested_by_other=bool(requested.get(loan.item_barcode, set()) - {user.id}),
                 renewable=loan.item_barcode not in not_renewable,
+                max_renewals=item_renewals.get(loan.item_barcode),
             )
             for loan in loans
         ),
@@ -305,7 +318,10 @@ def documents(primary_ids, batch: int = 2000) -> dict[str, tuple[str, str]]:
         barcodes = list({row[2] for rows in loans.values() for row in rows})
         requested = defaultdict(set)  # item barcode -> users with an open request for it
         not_renewable: set[str] = set()
+        item_renewals: dict[str, int] = {}
         for part in range(0, len(barcodes), 5000):
+            item_renewals.update(item_renewal_limits(_rows(Item, '"barcode", "renewals"', '"barcode"',
+                                                           barcodes[part:part + 5000], 'AND "renewals" IS NOT NULL')))
             for item_barcode, user_id in _rows(Request, '"item_barcode", "user_id"', '"item_barcode"',
                                                barcodes[part:part + 5000], f'AND "status" IN ({open_requests})'):
                 requested[item_barcode].add(user_id)
@@ -344,7 +360,7 @@ def documents(primary_ids, batch: int = 2000) -> dict[str, tuple[str, str]]:
                 "loans": [{"loan_id": l[1], "item_barcode": l[2], "title": l[3], "author": l[4], "call_number": l[5],
                            "loan_date": _day(l[6]), "due_date": _day(l[7]), "renewals": l[8], "status": l[9],
                            "requested_by_other": bool(requested.get(l[2], empty) and requested[l[2]] - {user_id}),
-                           "renewable": l[2] not in not_renewable}
+                           "renewable": l[2] not in not_renewable, "max_renewals": item_renewals.get(l[2])}
                           for l in loans.get(user_id, empty)],
                 "requests": [{"request_id": r[1], "request_type": r[2], "title": r[3], "author": r[4],
                               "status": r[5], "pickup_location": r[6], "place_in_queue": r[7],

@@ -185,8 +185,8 @@ def import_csv(text: str, dry_run: bool = False) -> ImportReport:
         seen[values["barcode"]] = line
         rows.append(values)
     with write_transaction():
-        known = {b for (b,) in Item.select(Item.barcode).where(Item.barcode.in_([r["barcode"] for r in rows])).tuples()
-                 } if rows else set()
+        known = dict(Item.select(Item.barcode, Item.renewals).where(
+            Item.barcode.in_([r["barcode"] for r in rows])).tuples()) if rows else {}
         for values in rows:
             if values["barcode"] in known:
                 report.updated += 1
@@ -196,6 +196,11 @@ def import_csv(text: str, dry_run: bool = False) -> ImportReport:
                 report.created += 1
                 if not dry_run:
                     Item.create(**values)
+        if not dry_run:  # a loan's renewal limit is in its borrower's account document: kiosks are told
+            from library_kiosk.central.store import changes
+
+            changes.record_item_holders([values["barcode"] for values in rows
+                                         if known.get(values["barcode"]) != values["renewals"]])
     return report
 
 
