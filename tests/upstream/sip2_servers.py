@@ -7,6 +7,7 @@ connection, to test recovery.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import re
 import socket
@@ -480,3 +481,33 @@ def start_server(kind: str):
 
         return InvenioILS()
     raise ValueError(kind)
+
+
+def item_holder(server, item: str, today: dt.date, **settings):
+    """Whether the library system says ``item`` is on loan, read straight from ``server`` (17, no proxy)."""
+    from library_kiosk.central.upstream.sip2.backend import Sip2Upstream
+
+    direct = Sip2Upstream(sip2_settings(server.port, **settings))
+    try:
+        return direct.item_on_loan(item, today)
+    finally:
+        direct.close()
+
+
+@contextlib.contextmanager
+def central_behind_proxy(config: dict, today: dt.date, **settings):
+    """A central app in front of a pysip2 server behind ``FaultyProxy``: (app, its upstream, server, proxy); the
+    upstream's status exchange done, so the next answer to go missing is the one a test means."""
+    from library_kiosk.central import api as central
+
+    server = start_server("pysip2")
+    proxy = FaultyProxy(server.port)
+    try:
+        config["upstream"].update(sip2_settings(proxy.port, **settings))
+        app = central.create_app(config, today=lambda: today)
+        upstream = app.extensions["upstream"]
+        upstream.supported()
+        yield app, upstream, server, proxy
+    finally:
+        proxy.stop()
+        server.stop()

@@ -17,7 +17,7 @@ from library_kiosk.central.upstream import cache
 from library_kiosk.central.upstream.models import PendingRenewal, create_tables
 from library_kiosk.central.upstream.sip2.backend import Sip2Upstream
 from tests.helpers import TODAY
-from tests.upstream.sip2_servers import FaultyProxy, sip2_settings, start_server
+from tests.upstream.sip2_servers import central_behind_proxy, sip2_settings
 
 PATRON, MIDDLEMARCH, ULYSSES = "21000000001", "39000000001", "39000000002"  # Ulysses has a hold: not renewable
 
@@ -153,15 +153,10 @@ def test_an_alma_refusal_whose_answer_is_lost_gets_its_real_reason(alma_renewing
 def test_the_background_step_runs_after_a_kiosk_heartbeat(central_db, config, device_token):
     """Renewals to be checked are settled without anyone asking: after a heartbeat's answer has gone, at most
     once a minute per process (here: right after the test closes the answer, as a server does once it is sent)."""
-    from library_kiosk.central import api as central
     from tests.helpers import device_client
 
-    server = start_server("pysip2")
-    proxy = FaultyProxy(server.port)
-    try:
-        config["upstream"].update(_settings(proxy.port))
-        app = central.create_app(config, today=lambda: TODAY)
-        upstream = app.extensions["upstream"]
+    with central_behind_proxy(config, TODAY, sip2_timeout_seconds=1, sip2_renew_all="no", fresh_seconds=0) as (
+            app, upstream, server, proxy):
         cache.refresh(upstream, PATRON, TODAY)
         proxy.corrupt_every_answer = True
         assert _renew(upstream, MIDDLEMARCH).reason == "unconfirmed"
@@ -172,9 +167,6 @@ def test_the_background_step_runs_after_a_kiosk_heartbeat(central_db, config, de
         answer.close()  # sent: the step runs
         assert [row.status for row in PendingRenewal.select()] == ["done"]
         assert server.received.count("29") == 1
-    finally:
-        proxy.stop()
-        server.stop()
 
 
 def test_staff_see_a_renewal_to_be_checked_with_its_title_and_what_the_patron_was_told(server, proxy, upstream):

@@ -16,7 +16,7 @@ from library_kiosk.central.upstream import cache, settle_circulation
 from library_kiosk.central.upstream.models import PendingCirculation, create_tables
 from library_kiosk.central.upstream.sip2.backend import Sip2Upstream
 from tests.helpers import TODAY
-from tests.upstream.sip2_servers import FaultyProxy, sip2_settings, start_server
+from tests.upstream.sip2_servers import central_behind_proxy, item_holder, sip2_settings
 
 BORROWER, ON_SHELF, MIDDLEMARCH = "21000000004", "39000000020", "39000000001"  # Joyce; Mrs Dalloway; on loan
 
@@ -34,11 +34,7 @@ def through(central_db, server, proxy):
 
 
 def _holder(server, item):
-    direct = Sip2Upstream(_settings(server.port))
-    try:
-        return direct.item_on_loan(item, TODAY)
-    finally:
-        direct.close()
+    return item_holder(server, item, TODAY, sip2_timeout_seconds=1, fresh_seconds=0)
 
 
 def _unconfirmed_checkout(proxy, through, *, reaches_the_server: bool):
@@ -150,21 +146,11 @@ def test_a_conflict_staff_dealt_with_first_is_not_checked(server, proxy, through
 
 def test_the_background_step_after_a_kiosk_heartbeat_settles_them(central_db, config, device_token):
     """Run after the heartbeat's answer has gone (here: when the test closes the answer), as renewals' are."""
-    from library_kiosk.central import api as central
     from tests.helpers import device_client
 
-    server = start_server("pysip2")
-    proxy = FaultyProxy(server.port)
-    try:
-        config["upstream"].update(_settings(proxy.port))
-        app = central.create_app(config, today=lambda: TODAY)
-        upstream = app.extensions["upstream"]
-        upstream.supported()
+    with central_behind_proxy(config, TODAY, sip2_timeout_seconds=1, fresh_seconds=0) as (app, upstream, _s, proxy):
         conflict = _unconfirmed_checkout(proxy, upstream, reaches_the_server=True)
         answer = device_client(app, device_token).post("/api/v1/sync/heartbeat", json={})
         assert answer.status_code == 200 and _dealt(conflict) is None  # not while the kiosk waits
         answer.close()  # sent: the step runs
         assert _dealt(conflict) == "checked: lent"
-    finally:
-        proxy.stop()
-        server.stop()

@@ -15,7 +15,7 @@ from library_kiosk.central.upstream import cache
 from library_kiosk.central.upstream.sip2.backend import Sip2Upstream, checkin_route, checkout_refusal
 from library_kiosk.central.upstream.sip2.client import parse
 from tests.helpers import TODAY
-from tests.upstream.sip2_servers import sip2_settings
+from tests.upstream.sip2_servers import item_holder, sip2_settings
 
 BORROWER, HOLD_PATRON = "21000000004", "21000000003"  # Joyce, no loans; Austen, who has holds waiting
 ON_SHELF, LIBRARY_USE_ONLY, ON_HOLD = "39000000020", "39000000021", "39000000022"
@@ -44,11 +44,7 @@ def through(server, proxy):
 
 def _holder(server, item):
     """Who the library system says has ``item`` on loan, read straight from the server (17, no proxy)."""
-    direct = Sip2Upstream(_settings(server.port))
-    try:
-        return direct.item_on_loan(item, TODAY)
-    finally:
-        direct.close()
+    return item_holder(server, item, TODAY, sip2_timeout_seconds=1)
 
 
 # ---- checkout ---------------------------------------------------------------------------
