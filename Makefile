@@ -96,14 +96,15 @@ test-postgres: install test-tools
 	KIOSK_TEST_DB=postgres $(BIN)/python -m pytest -q -m db
 
 # A bootable disk image of a box (tests/vm/image.py): Debian bookworm, its own kernel, systemd, the project
-# installed by deploy/install.sh for ROLE. Cached under /var/cache/kiosk-deploy-tests/vm: the base once (minutes),
-# then the role's copy-on-write layer, redone in about a minute when the sources change.
+# installed by deploy/install.sh for ROLE. Cached under /var/cache/kiosk-deploy-tests/vm: the base once (2-3 min),
+# then the role's layer, redone in 11-35 s when the sources change.
 ROLE ?= kiosk
 image: install test-tools
 	$(BIN)/python -m tests.vm.image --role $(ROLE)
 
-# The boot tests (tests/vm): the image under QEMU (KVM when /dev/kvm), real systemd, power cuts. Left out of the
-# default pytest run (marker vm) until they are wired into make test.
+# The boot tests (tests/vm): the image under QEMU (KVM when /dev/kvm boots it), real systemd, power cuts. Left out
+# of the default pytest run (marker vm) until they are wired into make test. KIOSK_VM_CUTS_PER_PHASE=N: N power
+# cuts in each of the upgrade's 4 phases (default 5; under TCG emulation each cut costs 2-8 minutes).
 test-vm: install test-tools
 	$(BIN)/python -m pytest -q -m vm tests/vm
 

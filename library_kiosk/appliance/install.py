@@ -74,8 +74,10 @@ ROLES: dict[str, Role] = {
         # polkitd: cage's libseat asks logind to activate the display user's session on tty1, which logind allows
         # an active session's owner only through polkit; without it cage never gets the screen (found booting the
         # image: tests/vm)
+        # xwayland: Debian's cage only recommends it (not installed here) and stops without it, "Cannot find
+        # Xwayland binary", then hangs, the unit "active" on a black screen (found booting the image: tests/vm)
         packages=("python3-venv", "pcscd", "libccid", "cage", "chromium", "wlr-randr", "fonts-dejavu-core",
-                  "polkitd"),
+                  "polkitd", "xwayland"),
         build_packages=READER_BUILD, readers=True, screen=True),
     "station": Role(
         units=("kiosk-provisioning.service", "kiosk-reader.service"),

@@ -70,7 +70,10 @@ def prepare(output: str, owner: str | None = None) -> int:
 
 
 def launch(settings_file: str) -> int:
-    """Replace this process with cage; the unit's Restart=always brings it back."""
+    """Replace this process with cage; the unit's Restart=always brings it back. Cage makes its Wayland socket in
+    ``XDG_RUNTIME_DIR``, set here to the settings file's folder (kiosk-browser.service's RuntimeDirectory, the
+    display user's own): the session's /run/user/UID that PAM names is hidden by the unit's ProtectHome=yes."""
+    os.environ["XDG_RUNTIME_DIR"] = str(Path(settings_file).resolve().parent)
     command = cage_command(settings_file)
     os.execv(command[0], command)
     return 1  # not reached

@@ -60,13 +60,24 @@ def current_version(prefix: Path) -> str | None:
     return os.path.basename(os.readlink(link)) if link.is_symlink() else None
 
 
+def _sync_folder(folder: Path) -> None:
+    """Make a rename in ``folder`` durable (its directory entry written to disk)."""
+    descriptor = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
 def switch(prefix: Path, version: str) -> None:
-    """Point ``current`` at ``releases/VERSION`` atomically (rename over the old link)."""
+    """Point ``current`` at ``releases/VERSION`` atomically (rename over the old link), and durably: a power cut
+    after the switch boots into the version switched to."""
     temporary = prefix / ".current.new"
     if temporary.is_symlink() or temporary.exists():
         temporary.unlink()
     temporary.symlink_to(f"releases/{version}")
     os.replace(temporary, prefix / "current")
+    _sync_folder(prefix)
 
 
 def healthy(url: str, timeout: float = 60.0, interval: float = 0.5) -> bool:
@@ -141,6 +152,7 @@ def upgrade(*, prefix: str | Path = PREFIX, role: str = "kiosk", wheelhouse: str
                                  wheelhouse=Path(wheelhouse) if wheelhouse else None, deploy=deploy,
                                  report=lambda changed, what: out(f"  {what}"))
     build(release, version)
+    os.sync()  # the new release on disk before anything points at it: a power cut never leaves a half-written one
     out("  stopping services")
     services.stop()
     try:

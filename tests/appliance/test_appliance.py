@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import tomllib
 
@@ -159,3 +160,18 @@ def test_the_browser_never_reuses_a_profile_it_could_not_clear(tmp_path, monkeyp
     assert profile != str(stale) and profile.startswith(str(stale) + "-")
     assert (tmp_path / profile).is_dir() and not any((tmp_path / profile).iterdir())
     assert stale.read_text() == "the last patron's session"  # untouched, and not used
+
+
+def test_launch_gives_cage_the_units_runtime_directory(tmp_path, monkeypatch):
+    """cage makes its Wayland socket in XDG_RUNTIME_DIR: kiosk-browser.service's runtime directory (where the
+    settings file is), never the session's /run/user/UID that PAM names and ProtectHome=yes hides (tests/vm found a
+    black screen)."""
+    from library_kiosk.appliance import screen
+
+    settings_file = tmp_path / "screen.json"
+    settings_file.write_text("{}")
+    started = []
+    monkeypatch.setenv("XDG_RUNTIME_DIR", "/run/user/999")
+    monkeypatch.setattr(screen.os, "execv", lambda path, argv: started.append((path, os.environ["XDG_RUNTIME_DIR"])))
+    screen.launch(str(settings_file))
+    assert started == [(screen.cage_command(str(settings_file))[0], str(tmp_path))]

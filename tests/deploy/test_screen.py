@@ -60,7 +60,7 @@ def test_browser_unit_command_under_cage_shows_the_attract_screen(tmp_path, kios
     work = Path(tempfile.mkdtemp(prefix="cage-", dir="/tmp"))   # Wayland socket paths must stay short
     (work / "xdg").mkdir(parents=True)
     (work / "xdg").chmod(0o700)
-    settings = work / "screen.json"
+    settings = work / "xdg" / "screen.json"  # as the unit has it: in the runtime directory launch gives cage
     settings.write_text(json.dumps({"url": kiosk_server, "rotation": 0, "output": "", "compositor": "cage",
                                     "extra_flags": ["--no-sandbox", "--disable-gpu", "--window-size=1280,720",
                                                     "--window-position=0,0"]}))

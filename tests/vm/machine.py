@@ -1,14 +1,17 @@
 """The boot harness: one QEMU virtual machine of a box, driven from outside.
 
 - ``start()`` boots the disk (the image's own kernel, KVM or TCG: tests/vm/qemu.py), with a virtual display
-  (``-vga std``, no window), a user-mode network with no route out (``restrict=on``) on which the guest reaches
-  only the host services a test names (``forward(guest_port, host_port)``: 10.0.2.100:PORT in the guest), the
-  serial console logged to ``console.log`` and qemu-guest-agent on a virtio-serial port;
+  (``-vga virtio``, no window) and a virtual tablet (absolute pointer, as a touch panel), a user-mode network
+  with no route out (``restrict=on``) on which the guest reaches only the host services a test names
+  (``forward(guest_port, host_port)``: 10.0.2.100:PORT in the guest), the serial console logged to
+  ``console.log`` and qemu-guest-agent on a virtio-serial port;
 - ``run(command)`` runs a shell command in the guest as root (the agent's ``guest-exec``) and returns its exit
   status and output;
 - ``wait_running()`` waits for ``systemctl is-system-running --wait``, failing with the failed units and their
   journal;
-- ``screendump(path)`` writes the guest's display to a PNG (QMP ``screendump``);
+- ``screendump(path)`` writes the guest's display to a PNG (QMP ``screendump``); ``tap(x, y)`` presses and
+  releases at a point of it (QMP ``input-send-event`` on the virtual tablet: the guest's kernel, libinput, cage
+  and Chromium see a touch panel's tap);
 - ``power_cut()`` kills QEMU (no shutdown: what the guest had not flushed is lost, as at a power cut; the disk is
   ``cache=writeback``, so what the guest flushed is on the host's file); ``start()`` boots it again.
 """
@@ -57,6 +60,8 @@ class Machine:
         self.forwards = dict(forwards or {})     # guest port on GUEST_HOST -> host loopback port
         self.process: subprocess.Popen | None = None
         self.boots = 0
+        self.boot_seconds: list[float] = []     # each boot: from QEMU's start to ``is-system-running``
+        self._started_at = 0.0
         self._agent: socket.socket | None = None
         self._buffer = b""
 
@@ -82,6 +87,7 @@ class Machine:
         if self.console_log.exists():                     # keep each boot's console
             self.console_log.rename(self.folder / f"console-{self.boots}.log")
         self.boots += 1
+        self._started_at = time.monotonic()
         with open(self.folder / "qemu.log", "ab") as log:
             self.process = subprocess.Popen(self._boot().command(), stdout=log, stderr=subprocess.STDOUT,
                                             start_new_session=True)
@@ -110,7 +116,10 @@ class Machine:
 
     def reboot(self, timeout: float = 180) -> None:
         """A clean reboot: the guest shuts down (QEMU exits, ``-no-reboot``), then boots again."""
-        self.run("systemctl poweroff --no-block", timeout=30)
+        try:
+            self.run("systemctl poweroff --no-block", timeout=30)
+        except OSError:            # the agent stopped with the guest before it sent the command's status
+            pass
         assert self.process is not None
         self.process.wait(timeout=120)
         self._close_agent()
@@ -145,6 +154,14 @@ class Machine:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._qmp({"execute": "screendump", "arguments": {"filename": str(path), "format": "png"}})
         return path
+
+    def tap(self, x: int, y: int, screen: tuple[int, int]) -> None:
+        """Press and release at pixel (x, y) of a display of ``screen`` (width, height) pixels."""
+        scale = [round(value * 0x7FFF / (size - 1)) for value, size in zip((x, y), screen, strict=True)]
+        at = [{"type": "abs", "data": {"axis": axis, "value": value}} for axis, value in zip("xy", scale)]
+        for down in (True, False):
+            self._qmp({"execute": "input-send-event",
+                       "arguments": {"events": [*at, {"type": "btn", "data": {"down": down, "button": "left"}}]}})
 
     # -- the guest agent: commands ------------------------------------------------------------------------
     def _close_agent(self) -> None:
@@ -234,6 +251,8 @@ class Machine:
         state = self.run("systemctl is-system-running --wait", timeout=timeout).out.strip()
         if state != "running":
             raise GuestError(f"the system is {state!r}, not running:\n{self.failed_report()}")
+        if len(self.boot_seconds) < self.boots:
+            self.boot_seconds.append(round(time.monotonic() - self._started_at, 1))
         return state
 
     def failed_report(self) -> str:

@@ -30,20 +30,17 @@ def qemu_binary() -> str:
     return path
 
 
-def kvm_boots(kernel: Path, seconds: float = 20) -> bool:
-    """Whether KVM runs this kernel: /dev/kvm can be opened and the kernel prints its banner within ``seconds``.
-    A nested KVM can open /dev/kvm and still crawl (on the 2-core CI machine the kernel's decompression had not
-    ended after 100 s, when plain emulation boots to a login in 70 s). Asked once per host kernel and QEMU, the
-    answer cached beside the images."""
-    if not os.access("/dev/kvm", os.R_OK | os.W_OK):
-        return False
-    answer = CACHE / "vm" / f"kvm-boots-{os.uname().release}-{os.path.getmtime(qemu_binary()):.0f}"
-    if answer.exists():
-        return answer.read_text() == "yes"
-    probe = subprocess.Popen([qemu_binary(), "-accel", "kvm", "-cpu", "host", "-m", "256", "-nodefaults",
-                              "-no-user-config", "-no-reboot", "-display", "none", "-serial", "stdio",
-                              "-kernel", str(kernel), "-append", "console=ttyS0 panic=-1 root=/dev/null"],
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+# The CPU models KVM is tried with, in order. ``host`` is the natural one; on some nested hosts (this CI machine
+# kind) QEMU aborts with "failed to set MSR 0x10a to 0x69": the outer hypervisor refuses the guest's write of
+# IA32_ARCH_CAPABILITIES (``-cpu max`` fails the same way), and the same CPU without that feature boots at full
+# speed. Until this fallback existed the probe saw the abort, answered "no", and every boot ran under TCG (1-2
+# minutes each instead of seconds).
+KVM_CPUS = ("host", "host,-arch-capabilities")
+
+
+def _kernel_banner(command: list[str], seconds: float) -> bool:
+    """Whether ``command`` (a QEMU booting a kernel on its serial console) prints the kernel banner in time."""
+    probe = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.monotonic() + seconds
     seen = b""
     os.set_blocking(probe.stdout.fileno(), False)     # type: ignore[union-attr]
@@ -52,18 +49,37 @@ def kvm_boots(kernel: Path, seconds: float = 20) -> bool:
         time.sleep(0.2)
     probe.kill()
     probe.wait()
-    works = b"Linux version" in seen
+    probe.stdout.close()                              # type: ignore[union-attr]
+    return b"Linux version" in seen
+
+
+def kvm_cpu(kernel: Path, seconds: float = 20) -> str | None:
+    """The first of ``KVM_CPUS`` with which KVM runs this kernel (it prints its banner within ``seconds``), or
+    None: /dev/kvm cannot be opened, or no model boots. A nested KVM can open /dev/kvm and still crawl (on the
+    2-core CI machine the kernel's decompression had not ended after 100 s, when plain emulation boots to a
+    login in 70 s), or abort at once (``KVM_CPUS``). Asked once per host kernel and QEMU, the answer cached
+    beside the images."""
+    if not os.access("/dev/kvm", os.R_OK | os.W_OK):
+        return None
+    answer = CACHE / "vm" / f"kvm-cpu-{os.uname().release}-{os.path.getmtime(qemu_binary()):.0f}"
+    if answer.exists():
+        return answer.read_text() or None
+    works = next((cpu for cpu in KVM_CPUS if _kernel_banner(
+        [qemu_binary(), "-accel", "kvm", "-cpu", cpu, "-m", "256", "-nodefaults", "-no-user-config", "-no-reboot",
+         "-display", "none", "-serial", "stdio", "-kernel", str(kernel),
+         "-append", "console=ttyS0 panic=-1 root=/dev/null"], seconds)), None)
     answer.parent.mkdir(parents=True, exist_ok=True)
-    answer.write_text("yes" if works else "no")
+    answer.write_text(works or "")
     return works
 
 
 def accelerator(kernel: Path) -> list[str]:
-    """KVM where the host offers it and it works (``kvm_boots``), else TCG: the same test, slower.
-    ``KIOSK_VM_ACCEL=kvm|tcg`` chooses."""
-    choice = os.environ.get("KIOSK_VM_ACCEL") or ("kvm" if kvm_boots(kernel) else "tcg")
-    if choice == "kvm":
-        return ["-accel", "kvm", "-cpu", "host"]
+    """KVM where the host offers it and it works (``kvm_cpu``), else TCG: the same test, slower.
+    ``KIOSK_VM_ACCEL=kvm|tcg`` chooses (kvm: with the CPU model the probe found, else ``host``)."""
+    choice = os.environ.get("KIOSK_VM_ACCEL")
+    cpu = kvm_cpu(kernel) if choice in (None, "", "kvm") else None
+    if choice == "kvm" or (not choice and cpu):
+        return ["-accel", "kvm", "-cpu", cpu or KVM_CPUS[0]]
     return ["-accel", "tcg", "-cpu", "max"]
 
 
@@ -86,6 +102,7 @@ class Boot:
                    "-kernel", str(self.kernel), "-initrd", str(self.initrd), "-append", self.kernel_args,
                    "-drive", f"file={self.disk},if=virtio,format=qcow2,cache=writeback,discard=unmap",
                    "-vga", "virtio", "-display", "none",   # virtio-gpu: PRIME, which wlroots needs
+                   "-device", "virtio-tablet-pci",         # absolute pointer: taps from QMP (Machine.tap)
                    "-serial", f"file:{self.serial_log}",
                    "-netdev", self.netdev, "-device", "virtio-net-pci,netdev=net0",
                    "-device", "virtio-rng-pci"]

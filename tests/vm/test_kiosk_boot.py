@@ -16,14 +16,16 @@ from pathlib import Path
 
 import pytest
 
+from library_kiosk.appliance.install import ROLES
 from tests.helpers import wait_until
 from tests.vm.conftest import ARTIFACTS, CENTRAL_PORT_IN_GUEST
-from tests.vm.image import fresh_disk
+from tests.vm.image import MISSING_FROM_THE_KIOSK_ROLE, fresh_disk
 from tests.vm.machine import Machine
 
 KIOSK = "kiosk"                # /usr/local/bin/kiosk: the release's, reading /etc/kiosk/kiosk.toml
 UNITS = ("kiosk-reader.service", "kiosk-web.service", "kiosk-sync.service", "kiosk-browser.service")
 ATTRACT_WORDS = ("Tap", "card", "scan", "barcode")     # "Tap your card or scan your barcode"
+HELP_WORDS = ("Opening", "hours", "staff")            # the help screen: "Opening hours", "Call a member of staff"
 SCREEN_SECONDS = 240          # Chromium's first page under emulation (TCG) on 2 shared cores
 
 
@@ -49,6 +51,8 @@ def kiosk_box(kiosk_image, central, tmp_path_factory):
         yield Box(machine, before, enrolled_at)
     finally:
         machine.stop()
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        (ARTIFACTS / "kiosk-boot-seconds.json").write_text(json.dumps(machine.boot_seconds) + "\n")
 
 
 def enrol(machine: Machine, central) -> None:
@@ -92,19 +96,63 @@ def ocr(shot: Path) -> str:
     return subprocess.run(["tesseract", str(shot), "-"], capture_output=True, text=True, check=True).stdout
 
 
-def attract_words(text: str) -> list[str]:
-    return [word for word in ATTRACT_WORDS if re.search(rf"\b{word}\b", text, re.I)]
+def words_shown(machine: Machine, shot: Path, wanted: tuple[str, ...]) -> bool:
+    text = ocr(machine.screendump(shot))
+    return [word for word in wanted if re.search(rf"\b{word}\b", text, re.I)] == list(wanted)
+
+
+def test_the_kiosk_role_installs_what_cage_needs():
+    """cage stops at once without Xwayland and, hung in its clean-up, leaves kiosk-browser "active" on a black
+    screen; Debian's cage only recommends xwayland, and the installer does not install recommends. The image
+    added it (tests/vm/image.py) so that the rest could be tested, until the kiosk role listed it."""
+    assert {"xwayland", *MISSING_FROM_THE_KIOSK_ROLE} <= set(ROLES["kiosk"].packages), ROLES["kiosk"].packages
+
+
+def test_chromium_runs_under_cage(kiosk_box):
+    """What ``systemctl is-active kiosk-browser`` cannot tell: cage alive with no browser in it."""
+    machine = kiosk_box.machine
+    try:
+        wait_until(lambda: machine.run("pgrep -u kiosk-display -x chromium").status == 0, SCREEN_SECONDS,
+                   "Chromium started by kiosk-browser.service", every=2)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n" + machine.run("journalctl -b -u kiosk-browser --no-pager | tail -30").out
+                             ) from None
 
 
 def test_the_screen_shows_the_attract_page(kiosk_box):
     """Read from the guest's own display (QMP screendump), by OCR; Chromium takes its time under emulation."""
-    machine = kiosk_box.machine
     shot = ARTIFACTS / "kiosk-attract.png"
+    wait_until(lambda: words_shown(kiosk_box.machine, shot, ATTRACT_WORDS), SCREEN_SECONDS,
+               f"the attract page on the guest's display ({shot})", every=5)
 
-    def attract_shown() -> bool:
-        return attract_words(ocr(machine.screendump(shot))) == list(ATTRACT_WORDS)
 
-    wait_until(attract_shown, SCREEN_SECONDS, f"the attract page on the guest's display ({shot})", every=5)
+def word_box(shot: Path, word: str) -> tuple[int, int]:
+    """The centre of ``word`` on the screenshot (tesseract's word boxes)."""
+    rows = subprocess.run(["tesseract", str(shot), "-", "tsv"], capture_output=True, text=True,
+                          check=True).stdout.splitlines()
+    for row in rows[1:]:
+        cells = row.split("\t")
+        if len(cells) == 12 and cells[11].strip() == word:
+            left, top, width, height = map(int, cells[6:10])
+            return left + width // 2, top + height // 2
+    raise AssertionError(f"no {word!r} on {shot}")
+
+
+def png_size(shot: Path) -> tuple[int, int]:
+    header = shot.read_bytes()[16:24]
+    return int.from_bytes(header[:4], "big"), int.from_bytes(header[4:], "big")
+
+
+def test_a_tap_on_the_screen_reaches_the_kiosk(kiosk_box):
+    """A tap on the attract page's Help button (found by OCR), through the virtual tablet: the guest's kernel,
+    libinput, cage, Chromium, the web app; the help screen then shows."""
+    machine = kiosk_box.machine
+    shot = ARTIFACTS / "kiosk-before-tap.png"
+    wait_until(lambda: words_shown(machine, shot, ATTRACT_WORDS), SCREEN_SECONDS, "the attract page", every=5)
+    machine.tap(*word_box(shot, "Help"), png_size(shot))
+    after = ARTIFACTS / "kiosk-after-tap.png"
+    wait_until(lambda: words_shown(machine, after, HELP_WORDS), 60, f"the help screen after the tap ({after})",
+               every=3)
 
 
 def test_the_kiosk_page_answers_on_the_guests_loopback(kiosk_box):
@@ -145,4 +193,11 @@ def test_a_reboot_comes_back_the_same(kiosk_box):
     machine.reboot()
     assert machine.wait_running() == "running"
     after = {unit: machine.run(f"systemctl is-active {unit}").out.strip() for unit in UNITS}
-    assert after == before == dict.fromkeys(UNITS, "active")
+    assert after == before == dict.fromkeys(UNITS, "active"), "\n".join(
+        machine.run(f"journalctl -b -u {unit} --no-pager | tail -15").out for unit in UNITS if after[unit] != "active")
+
+
+def test_after_the_reboot_the_screen_shows_the_attract_page_again(kiosk_box):
+    shot = ARTIFACTS / "kiosk-attract-after-reboot.png"
+    wait_until(lambda: words_shown(kiosk_box.machine, shot, ATTRACT_WORDS), SCREEN_SECONDS,
+               f"the attract page after the reboot ({shot})", every=5)
