@@ -234,6 +234,16 @@ def checkout_through(user: User, item_barcode: str, today: dt.date, key: str, se
     return decision
 
 
+def close_loans(item_barcode: str, today: dt.date) -> None:
+    """Our copy of the item's loan closed after a return through the library system (fees come with the next read
+    of the account), its borrower's change recorded for kiosks."""
+    for loan in Loan.select().where((Loan.item_barcode == item_barcode) & Loan.still_out()):
+        Loan.update(status="RETURNED", return_date=today).where(Loan.id == loan.id).execute()
+        borrower = User.get_or_none(User.id == loan.user_id) if loan.user_id else None
+        if borrower is not None:
+            changes.record(borrower.primary_id)
+
+
 def checkin_through(item_barcode: str, today: dt.date, key: str, send) -> rules.CheckinOutcome:
     """The library system takes the item back (``send()``); the store closes its copy of the loan (fees come with
     the next read of the account: none is charged here) and keeps the answer under ``key``."""
@@ -247,11 +257,6 @@ def checkin_through(item_barcode: str, today: dt.date, key: str, send) -> rules.
         if earlier is not None:
             return _outcome(earlier)
         if outcome.returned:
-            for loan in Loan.select().where((Loan.item_barcode == item_barcode) & Loan.still_out()):
-                Loan.update(status="RETURNED", return_date=today).where(Loan.id == loan.id).execute()
-                if loan.user_id:
-                    borrower = User.get_or_none(User.id == loan.user_id)
-                    if borrower is not None:
-                        changes.record(borrower.primary_id)
+            close_loans(item_barcode, today)
         _remember(key, "checkin", item_barcode, _stored(outcome_answer(outcome), outcome.upstream_message))
     return outcome

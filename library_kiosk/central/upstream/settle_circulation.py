@@ -24,10 +24,10 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from library_kiosk.central.store import changes, lending
+from library_kiosk.central.store import lending
 from library_kiosk.central.store.db import database
 from library_kiosk.central.store.devices import SyncConflict, SyncConflictDealt
-from library_kiosk.central.store.models import Loan, User, _now
+from library_kiosk.central.store.models import _now
 from library_kiosk.central.upstream.base import OutcomeUnknown, Upstream, UpstreamError, UpstreamUnavailable
 from library_kiosk.central.upstream.cache import store_account
 from library_kiosk.central.upstream.models import PendingCirculation
@@ -139,19 +139,9 @@ def _checkin(upstream: Upstream, row: PendingCirculation, today: dt.date) -> str
                                                  f"{outcome.reason}{said}")
     found = "sent_again" if on_loan else "returned"
     with database.atomic():
-        _close_loans(row.item_barcode, today)
+        lending.close_loans(row.item_barcode, today)
         _done(row, found)
     return found
-
-
-def _close_loans(item_barcode: str, today: dt.date) -> None:
-    """Our copy of the item's loan closed, as after any return through the library system
-    (``lending.checkin_through``), its borrower's change recorded."""
-    for loan in Loan.select().where((Loan.item_barcode == item_barcode) & Loan.still_out()):
-        Loan.update(status="RETURNED", return_date=today).where(Loan.id == loan.id).execute()
-        borrower = User.get_or_none(User.id == loan.user_id) if loan.user_id else None
-        if borrower is not None:
-            changes.record(borrower.primary_id)
 
 
 def _done(row: PendingCirculation, found: str) -> None:
