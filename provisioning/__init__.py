@@ -2,14 +2,16 @@
 loans and letters, talking directly to the central store (``store``).
 
 ``create_app(config, today=None)`` builds it. Staff log in (roles in ``library_kiosk.central.store.staff``);
-every form carries a CSRF token (Flask-WTF), htmx requests send it as a header.
+every form carries a CSRF token (Flask-WTF), htmx requests send it as a header. A patron database that cannot be
+reached at start does not stop the station: every page answers 503 saying so until it answers
+(``library_kiosk.central.store.reachable``).
 """
 from __future__ import annotations
 
 import datetime as dt
 import os
 
-from flask import Flask
+from flask import Flask, g, request
 from flask_wtf.csrf import CSRFProtect
 from htmx_flask import Htmx
 from markupsafe import escape
@@ -17,6 +19,7 @@ from markupsafe import escape
 from library_kiosk import settings
 from library_kiosk.central.store import schema
 from library_kiosk.central.store.db import database
+from library_kiosk.central.store.reachable import RETRY_SECONDS, DatabaseGate
 from library_kiosk.database import connect_per_request
 from library_kiosk.domain import clock
 from library_kiosk.domain.barcodes import card_barcode_rules
@@ -25,6 +28,50 @@ from library_kiosk.settings.secret_files import made_once
 
 def _secret_key(config: dict) -> str:
     return config["provisioning"].get("secret_key") or made_once(os.path.join(config["data_dir"], "station-secret.key"))
+
+
+# What the station serves while its database is away: the styles and scripts of the page that says so, and the
+# health probe (the app is alive, and the systemd watchdog must keep seeing it: a restart cannot bring a database)
+SERVED_WITHOUT_DATABASE = frozenset({"static", "vendor.static", "shared.static", "favicon", "health.health"})
+
+
+def _open_database(app: Flask, url: str) -> DatabaseGate:
+    """The patron database, opened (and its schema made) now if it answers, else in the background once it does;
+    while it is away the log says once which database, why, and what to do."""
+
+    def prepare() -> None:
+        schema.init(url)
+        if gate.problem:  # it was away until now
+            app.logger.warning("station: the patron database (%s) answers now; the station serves its pages",
+                               gate.where)
+
+    gate = DatabaseGate(url, prepare)
+    app.extensions["database_gate"] = gate
+    if not gate.open_now():
+        app.logger.warning(
+            "station: the patron database (%s) cannot be reached (%s): every page answers 503 and the station tries "
+            "again every %g s. Set [central] database_url in /etc/kiosk/kiosk.toml (every setting is explained in "
+            "/etc/kiosk/kiosk.example.toml) and check that the database server runs and this machine reaches it.",
+            gate.where, gate.problem, RETRY_SECONDS)
+    return gate
+
+
+def _refuse_pages_without_database(app: Flask, gate: DatabaseGate) -> None:
+    """Until the database is open, every page (the login page too) is the station's 503 page saying which database
+    is away and what to do. Registered before every other step that reads the database or a form."""
+
+    @app.before_request
+    def _database_away():
+        if gate.ready():
+            return None
+        if request.endpoint in SERVED_WITHOUT_DATABASE:  # answered here, before the per-request connection
+            return app.view_functions[request.endpoint](**(request.view_args or {}))
+        from provisioning.views import render
+
+        g.staff = None  # (no staff user can be read: the page shows no menu)
+        body, status, headers = render("database_unavailable.html", 503, where=gate.where, problem=gate.problem,
+                                       retry_seconds=RETRY_SECONDS)
+        return body, status, {**headers, "Retry-After": str(int(RETRY_SECONDS))}
 
 
 def create_app(config: dict | None = None, today=None) -> Flask:
@@ -48,9 +95,9 @@ def create_app(config: dict | None = None, today=None) -> Flask:
                               f"network</h1><p>This staff station only answers computers on the library's own "
                               f"network. This computer's address, {escape(address)}, is not in "
                               f"[provisioning] allowed_networks. Ask your library's IT team.</p>", 403))
+    _refuse_pages_without_database(app, _open_database(app, config["central"]["database_url"]))
     Htmx(app)
     CSRFProtect(app)
-    schema.init(config["central"]["database_url"])
     from library_kiosk.central.upstream import (
         writes,  # staff writes go to the library system too ([upstream] kind = "alma")
     )

@@ -320,6 +320,36 @@ def check_app_answers(config: dict, table: str, name: str) -> Check:
                  f"systemctl restart {unit}; journalctl -u {unit} -b (the watchdog restarts a hung app by itself)")
 
 
+def check_station_database(config: dict) -> Check | None:
+    """Whether the station reaches its patron database, as its health probe says (library_kiosk/web/health.py): a
+    station whose database is away stays up and answers every page with 503 until it answers. None when the station
+    does not answer at all (``check_app_answers`` says so)."""
+    import ssl
+
+    from library_kiosk.central.store.reachable import location
+    from library_kiosk.web.serving import probe_url
+
+    options = config["provisioning"]
+    url = probe_url(options["host"], int(options["port"]), tls=bool(options.get("tls_cert")))
+    context = None
+    if url.startswith("https:"):  # this box asking itself, as the watchdog's probe does: no certificate check
+        context = ssl.create_default_context()
+        context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    try:
+        with urllib.request.urlopen(url, timeout=3, context=context) as response:
+            health = json.load(response)
+    except (OSError, ValueError):
+        return None
+    where = location(config["central"]["database_url"])
+    if health.get("database") != "unreachable":
+        return _pass("station database", f"the station reaches its patron database ({where})")
+    return _fail("station database", f"the station cannot reach its patron database, {where} "
+                                     f"({health.get('database_problem') or 'no answer'}): every page answers 503",
+                 "set [central] database_url in /etc/kiosk/kiosk.toml (every setting: /etc/kiosk/kiosk.example.toml); "
+                 "check that the database server runs and this box reaches it (network, firewall). The station "
+                 "opens by itself once it answers, without a restart")
+
+
 def check_policy(config: dict, root: str = "/") -> Check:
     path = Path(root, POLICY_FILE.lstrip("/"))
     try:
@@ -367,6 +397,9 @@ def run_checks(config: dict, role: str | None = None) -> list[Check]:
             checks.append(check_search_index(config["central"]["database_url"]))
     if role == "station":
         checks.append(check_app_answers(config, "provisioning", "station app"))
+        database = check_station_database(config)
+        if database:
+            checks.append(database)
     clock = check_clock_sync()
     if clock:
         checks.append(clock)

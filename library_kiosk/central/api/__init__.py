@@ -1,16 +1,70 @@
 """The central patron store service: a JSON API over the store, versioned under /api/v1/."""
 from __future__ import annotations
 
-from flask import Flask, jsonify
+from flask import Flask, jsonify, request
 
 from library_kiosk import settings
 from library_kiosk.central.store import schema
 from library_kiosk.central.store.db import database
+from library_kiosk.central.store.reachable import RETRY_SECONDS, DatabaseGate
 from library_kiosk.database import connect_per_request
 from library_kiosk.domain import clock
 
 # This store's time on every answer: kiosks correct their clocks by it (kiosk/trusted_clock.py).
 TIME_HEADER = "X-Central-Time"
+
+
+# Answered while the database is away: the health probe and the OpenAPI document (neither reads the database)
+SERVED_WITHOUT_DATABASE = frozenset({"health", "api.openapi"})
+
+
+def _open_database(app: Flask, config: dict) -> DatabaseGate:
+    """The store's database, opened (its schema made, the offline PIN check set) now if it answers, else in the
+    background once it does; while it is away the log says once which database, why, and what to do."""
+    url = config["central"]["database_url"]
+
+    def prepare() -> None:
+        schema.init(url)
+        from library_kiosk.central.store import documents
+
+        with database.connection_context():
+            documents.configure(config["central"]["offline_pin_check_bits"])  # the offline PIN check kiosks get
+        from library_kiosk.central import (
+            upstream,  # the library system behind the store: [upstream] kind (docs/upstream.md); makes its tables
+        )
+
+        upstream.init_app(app, config)
+        if hasattr(database.obj, "close_all"):
+            database.obj.close_all()  # as schema.init: no pooled connection may outlive this call (gunicorn forks)
+        if gate.problem:  # it was away until now
+            app.logger.warning("central store: its database (%s) answers now", gate.where)
+
+    gate = DatabaseGate(url, prepare)
+    if not gate.open_now():
+        app.logger.warning(
+            "central store: its database (%s) cannot be reached (%s): every API request answers 503 "
+            "database_unavailable and the store tries again every %g s. Set [central] database_url in "
+            "/etc/kiosk/kiosk.toml (every setting is explained in /etc/kiosk/kiosk.example.toml) and check that the "
+            "database server runs and this machine reaches it.", gate.where, gate.problem, RETRY_SECONDS)
+    return gate
+
+
+def _refuse_without_database(app: Flask, gate: DatabaseGate) -> None:
+    """Until the database is open every request but those that need none is refused with 503 database_unavailable,
+    which kiosks already take as "try again later". Registered before every step that reads the database."""
+
+    @app.before_request
+    def _database_away():
+        if gate.ready():
+            return None
+        if request.endpoint in SERVED_WITHOUT_DATABASE:  # answered here, before the per-request connection
+            return app.view_functions[request.endpoint](**(request.view_args or {}))
+        from library_kiosk.central.api.errors import error_response
+
+        response, status = error_response(503, "database_unavailable",
+                                          "The central store cannot reach its database just now. Try again later.")
+        response.headers["Retry-After"] = str(int(RETRY_SECONDS))
+        return response, status
 
 
 def create_app(config: dict | None = None, today=None, now=None) -> Flask:
@@ -29,19 +83,8 @@ def create_app(config: dict | None = None, today=None, now=None) -> Flask:
     restrict(app, config["central"].get("allowed_networks"), "[central] allowed_networks",
              lambda address: (jsonify(error={"code": "network_not_allowed", "message": (
                  f"This central store does not answer requests from {address} ([central] allowed_networks).")}), 403))
-    schema.init(config["central"]["database_url"])
-    from library_kiosk.central.store import documents
-
-    with database.connection_context():
-        documents.configure(config["central"]["offline_pin_check_bits"])  # the offline PIN check kiosks get
-    if hasattr(database.obj, "close_all"):
-        database.obj.close_all()  # as schema.init: no pooled connection may outlive this call (gunicorn forks)
-    from library_kiosk.central import (
-        upstream,  # the library system behind the store: [upstream] kind (docs/upstream.md)
-    )
-
-    upstream.init_app(app, config)
-
+    gate = _open_database(app, config)
+    _refuse_without_database(app, gate)
     connect_per_request(app, database)
 
     from library_kiosk.central.api import api, auth, errors, sync_api, upstream_routes, validation
@@ -64,6 +107,10 @@ def create_app(config: dict | None = None, today=None, now=None) -> Flask:
 
     @app.get("/health")
     def health():
-        return jsonify(status="ok")
+        """200 while the app answers, saying so when its database is away (an app waiting for its database is
+        alive: a restart would not bring the database back)."""
+        if gate.ready():
+            return jsonify(status="ok")
+        return jsonify(status="ok", database="unreachable", database_problem=gate.problem)
 
     return app
