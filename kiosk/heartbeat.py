@@ -100,6 +100,26 @@ def _problem_of(exc: BaseException) -> str | None:
     return None
 
 
+# Below this much free space on the disk holding the cache, the cache is full: SQLite's journal and a growing
+# write-ahead log, the journal of the system and the browser's profile all need room, and a write that reuses
+# the log's old pages may still succeed on a disk with nothing left (found filling /var under a real boot:
+# tests/vm/test_kiosk_boot.py), so a write alone does not tell.
+MIN_FREE_BYTES = 8 * 1024 * 1024
+
+
+def check_free_space(path: str) -> None:
+    """Raise ``OSError(ENOSPC)`` when the disk holding ``path`` has less than ``MIN_FREE_BYTES`` left for the
+    kiosk (root's reserved blocks are not the kiosk's: ``f_bavail``)."""
+    import errno
+
+    folder = os.path.dirname(os.path.abspath(path))
+    found = os.statvfs(folder)
+    free = found.f_bavail * found.f_frsize
+    if free < MIN_FREE_BYTES:
+        raise OSError(errno.ENOSPC, f"no space left on the disk holding {folder}: {free // 1024} KiB free, "
+                                    f"the kiosk needs {MIN_FREE_BYTES // (1024 * 1024)} MiB")
+
+
 def _note_path(cache_url: str) -> str:
     path = cache_url[len("sqlite:///"):] if cache_url.startswith("sqlite:///") else ""
     return f"{path}.storage-fault" if path and path != ":memory:" else ""
@@ -138,9 +158,14 @@ def storage_ok(cache_url: str = "") -> None:
 
 
 def _probe(path: str) -> tuple[str, str] | None:
-    """Look at the cache file itself: missing, damaged, or not writable (a write begun and rolled back)."""
+    """Look at the cache file itself: missing, its disk full, damaged, or not writable (a write begun and rolled
+    back)."""
     if not os.path.exists(path):
         return "missing", f"{path} does not exist"
+    try:
+        check_free_space(path)
+    except OSError as exc:
+        return "full", str(exc)[:200]
     try:
         db = sqlite3.connect(path, timeout=1, isolation_level=None)
         try:

@@ -375,14 +375,19 @@ def check_storage() -> None:
 
 
 def _probe_write() -> None:
-    """A write of a few pages begun and rolled back, without waiting for the write lock (the screen never waits
-    for the sync worker: a locked cache is busy, not broken)."""
+    """Room on the cache's disk (``heartbeat.check_free_space``), then a write of a few pages begun and rolled
+    back, without waiting for the write lock (the screen never waits for the sync worker: a locked cache is busy,
+    not broken)."""
     import peewee
 
     from kiosk.cache_db import SyncState, cache_db
 
     if not isinstance(cache_db.obj, peewee.SqliteDatabase):  # (the cache is SQLite; anything else: not probed)
         return
+    from kiosk import heartbeat
+
+    if cache_db.obj.database not in ("", ":memory:"):
+        heartbeat.check_free_space(cache_db.obj.database)  # a full disk, even where the log's old pages take the write
     waits = cache_db.execute_sql("PRAGMA busy_timeout").fetchone()[0]
     cache_db.execute_sql("PRAGMA busy_timeout = 0")
     try:
