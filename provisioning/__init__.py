@@ -19,7 +19,7 @@ from markupsafe import escape
 from library_kiosk import settings
 from library_kiosk.central.store import schema
 from library_kiosk.central.store.db import database
-from library_kiosk.central.store.reachable import RETRY_SECONDS, DatabaseGate
+from library_kiosk.central.store.reachable import RETRY_SECONDS, DatabaseGate, open_gate
 from library_kiosk.database import connect_per_request
 from library_kiosk.domain import clock
 from library_kiosk.domain.barcodes import card_barcode_rules
@@ -38,21 +38,9 @@ SERVED_WITHOUT_DATABASE = frozenset({"static", "vendor.static", "shared.static",
 def _open_database(app: Flask, url: str) -> DatabaseGate:
     """The patron database, opened (and its schema made) now if it answers, else in the background once it does;
     while it is away the log says once which database, why, and what to do."""
-
-    def prepare() -> None:
-        schema.init(url)
-        if gate.problem:  # it was away until now
-            app.logger.warning("station: the patron database (%s) answers now; the station serves its pages",
-                               gate.where)
-
-    gate = DatabaseGate(url, prepare)
+    gate = open_gate(url, lambda: schema.init(url), app.logger, "station",
+                     "every page answers 503 saying which database is away")
     app.extensions["database_gate"] = gate
-    if not gate.open_now():
-        app.logger.warning(
-            "station: the patron database (%s) cannot be reached (%s): every page answers 503 and the station tries "
-            "again every %g s. Set [central] database_url in /etc/kiosk/kiosk.toml (every setting is explained in "
-            "/etc/kiosk/kiosk.example.toml) and check that the database server runs and this machine reaches it.",
-            gate.where, gate.problem, RETRY_SECONDS)
     return gate
 
 

@@ -8,11 +8,6 @@ it is pointed at the server."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-import urllib.error
-import urllib.request
 from urllib.parse import urlparse
 
 import pytest
@@ -20,56 +15,22 @@ import pytest
 from library_kiosk.appliance import doctor
 from tests.conftest import PG_ADMIN_URL, fresh_postgres_database
 from tests.helpers import free_port, wait_until
-from tests.reaper import stop
+from tests.served_app import ServedApp, get
 from tests.upstream.sip2_servers import FaultyProxy
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PASSWORD = "not-for-the-log-7"
 PAGE_WORDS = "The patron database cannot be reached"
 
 
-def get(url: str) -> tuple[int, str]:
-    """The status and text of a GET, whatever the status."""
-    try:
-        with urllib.request.urlopen(url, timeout=10) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read().decode()
-
-
-class Station:
-    """``kiosk provisioning serve`` on a free port over ``database_url``, its output in ``log``."""
+class Station(ServedApp):
+    """``kiosk provisioning serve`` on a free port over ``database_url``."""
 
     def __init__(self, folder, database_url: str):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = folder / "station.log"
-        env = {**os.environ, "KIOSK_CONFIG": "", "KIOSK_DATA_DIR": str(folder / "data"), "PYTHONPATH": ROOT,
-               "KIOSK_CENTRAL_DATABASE_URL": database_url, "KIOSK_PROVISIONING_PORT": str(self.port)}
-        with open(self.log, "w") as log:
-            self.process = subprocess.Popen([sys.executable, "-m", "library_kiosk", "provisioning", "serve"], env=env,
-                                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        wait_until(self._answers, 60, "the station answers /health")
-
-    def _answers(self) -> bool:
-        if self.process.poll() is not None:
-            raise AssertionError(f"the station exited with {self.process.returncode}: {self.log.read_text()}")
-        try:
-            return get(self.url + "/health")[0] == 200
-        except OSError:
-            return False
-
-    def workers(self) -> list[int]:
-        """The gunicorn workers' process ids (a restarted worker has a new one)."""
-        with open(f"/proc/{self.process.pid}/task/{self.process.pid}/children") as children:
-            return [int(pid) for pid in children.read().split()]
+        super().__init__("provisioning", folder, database_url)
 
     def config(self, database_url: str) -> dict:
         """The settings ``kiosk doctor`` reads on this station's box."""
         return {"provisioning": {"host": "127.0.0.1", "port": self.port}, "central": {"database_url": database_url}}
-
-    def stop(self) -> None:
-        stop(self.process)
 
 
 @pytest.fixture(scope="module")

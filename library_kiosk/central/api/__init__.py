@@ -6,7 +6,7 @@ from flask import Flask, jsonify, request
 from library_kiosk import settings
 from library_kiosk.central.store import schema
 from library_kiosk.central.store.db import database
-from library_kiosk.central.store.reachable import RETRY_SECONDS, DatabaseGate
+from library_kiosk.central.store.reachable import RETRY_SECONDS, DatabaseGate, open_gate
 from library_kiosk.database import connect_per_request
 from library_kiosk.domain import clock
 
@@ -36,17 +36,9 @@ def _open_database(app: Flask, config: dict) -> DatabaseGate:
         upstream.init_app(app, config)
         if hasattr(database.obj, "close_all"):
             database.obj.close_all()  # as schema.init: no pooled connection may outlive this call (gunicorn forks)
-        if gate.problem:  # it was away until now
-            app.logger.warning("central store: its database (%s) answers now", gate.where)
 
-    gate = DatabaseGate(url, prepare)
-    if not gate.open_now():
-        app.logger.warning(
-            "central store: its database (%s) cannot be reached (%s): every API request answers 503 "
-            "database_unavailable and the store tries again every %g s. Set [central] database_url in "
-            "/etc/kiosk/kiosk.toml (every setting is explained in /etc/kiosk/kiosk.example.toml) and check that the "
-            "database server runs and this machine reaches it.", gate.where, gate.problem, RETRY_SECONDS)
-    return gate
+    return open_gate(url, prepare, app.logger, "central store",
+                     "every API request answers 503 database_unavailable")
 
 
 def _refuse_without_database(app: Flask, gate: DatabaseGate) -> None:

@@ -84,6 +84,25 @@ class DatabaseGate:
                 self._trying, self._last_try = False, self._monotonic()
 
 
+def open_gate(url: str, prepare: Callable[[], object], log, who: str, meanwhile: str) -> DatabaseGate:
+    """A ``DatabaseGate`` on ``url``, tried now. While the database is away, ``log`` (the app's logger) says once
+    which database (never its password), why, what ``who`` (the station, the central store) does ``meanwhile``,
+    and what to set; once it answers, one line says so."""
+
+    def opening() -> None:
+        prepare()
+        if gate.problem:  # it was away until now
+            log.warning("%s: its database (%s) answers now", who, gate.where)
+
+    gate = DatabaseGate(url, opening)
+    if not gate.open_now():
+        log.warning("%s: its database (%s) cannot be reached (%s): %s, and it tries again every %g s. Set [central] "
+                    "database_url in /etc/kiosk/kiosk.toml (every setting is explained in "
+                    "/etc/kiosk/kiosk.example.toml) and check that the database server runs and this machine "
+                    "reaches it.", who, gate.where, gate.problem, meanwhile, RETRY_SECONDS)
+    return gate
+
+
 def _forget_connections() -> None:
     """Close what a failed attempt left in the pool (a connection lost half-way through making the schema), so the
     next attempt starts clean and no connection outlives it into a forked worker."""
