@@ -39,8 +39,9 @@
     }, function () { window.location.replace("/"); });
   }
 
-  // High contrast or a language chosen with nobody signed in: back to the defaults after the idle timeout,
-  // so the next patron starts with them (GET / keeps them otherwise: help's Back goes there).
+  // High contrast or a language chosen with nobody signed in, or any screen but the attract one: back to the
+  // attract screen and the defaults after the idle timeout, so the next patron starts with them (GET / keeps
+  // them otherwise: help's Back goes there).
   function resetChoices() {
     if (ending) { return; }
     ending = true;
@@ -59,7 +60,11 @@
       var contrast = document.getElementById("contrast-toggle");
       var chosen = (contrast && contrast.getAttribute("aria-pressed") !== contrast.dataset.default)
         || (f.dataset.defaultLang && f.dataset.lang !== f.dataset.defaultLang);
-      if (left <= 0 && chosen) { resetChoices(); }
+      // A message (a card not known, "still starting"...) or help left on screen: the next patron finds the
+      // attract screen, its card field ready for a scan, not the last one's answer (found booting the image:
+      // tests/vm; a scan typed on a message went nowhere, and nothing took the screen back).
+      var away = !document.getElementById("identifier");
+      if (left <= 0 && (chosen || away)) { resetChoices(); }
       return;
     }
     var idle = document.getElementById("idle");
