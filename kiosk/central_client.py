@@ -80,6 +80,10 @@ class CentralUntrusted(CentralUnavailable):
         super().__init__(message, not_sent=True)
 
 
+# How an SSL error reads when the other end closed the connection before the handshake ended (OpenSSL 3, and 1.1)
+HANDSHAKE_CLOSED = ("unexpected eof", "eof occurred in violation of protocol", "connection reset by peer")
+
+
 class InsecureCentralURL(settings.SettingsError):
     """An ``http://`` central store URL whose host is not this machine (the message says what to do)."""
 
@@ -188,8 +192,16 @@ class CentralClient:
             self.session.mount("https://", _PinnedAdapter(fingerprint) if fingerprint else HTTPAdapter())
             self._mounted = fingerprint
 
-    def _untrusted(self, exc: Exception) -> CentralUntrusted:
-        if "fingerprint" in str(exc).lower():
+    def _untrusted(self, exc: Exception) -> CentralUnavailable:
+        """Why a TLS connection failed. A connection closed in the handshake is no verdict on the certificate (a
+        relay or a proxy whose central store is down, a server restarting: seen with the central store away at a
+        kiosk's boot, tests/vm), so it is "not reachable"; a refused or unexpected certificate is untrusted."""
+        text = str(exc).lower()
+        if "certificate" not in text and "fingerprint" not in text and any(
+                words in text for words in HANDSHAKE_CLOSED):
+            return CentralUnavailable(f"the central store at {self.base_url} closed the connection during the TLS "
+                                      f"handshake ({exc}); nothing was sent", not_sent=True)
+        if "fingerprint" in text:
             return CentralUntrusted(
                 f"the central store at {self.base_url} showed a certificate that is not the one this kiosk enrolled "
                 f"with (sha256 {self._mounted}); nothing was sent. If its certificate was replaced on purpose, "

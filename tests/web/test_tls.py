@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 
-from kiosk.central_client import CentralClient, CentralError, CentralUntrusted, InsecureCentralURL
+from kiosk.central_client import CentralClient, CentralError, CentralUnavailable, CentralUntrusted, InsecureCentralURL
 from kiosk.devices import enrol, load_credential
 from library_kiosk import settings
 from library_kiosk.cli import main
@@ -249,6 +249,24 @@ def test_without_the_fleet_ca_or_with_another_ca_the_kiosk_refuses_before_sendin
     with pytest.raises(CentralUntrusted, match="does not trust"):
         enrol(central["https"], central["codes"]["kiosk-3"], _kiosk_config(central["folder"] / "k3", central["https"],
                                                                            pki["other"]["ca"]))
+
+
+def test_a_connection_closed_in_the_handshake_is_not_reachable_rather_than_untrusted(pki, enrolled):
+    """A relay or proxy whose central store is down accepts the connection and closes it (seen from a kiosk booting
+    with its central store away: tests/vm): the kiosk says the store is not reachable, not that its certificate is
+    untrusted, which would send staff after the wrong fault."""
+    _config, credential = enrolled
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        closing = threading.Thread(target=lambda: [listener.accept()[0].close() for _ in range(3)], daemon=True)
+        closing.start()
+        client = _client(f"https://127.0.0.1:{listener.getsockname()[1]}", credential, ca=pki["fleet"]["ca"], pin={})
+        try:
+            with pytest.raises(CentralUnavailable) as refused:
+                client.changes(0)
+        finally:
+            client.session.close()
+    assert not isinstance(refused.value, CentralUntrusted) and refused.value.not_sent
+    assert "closed the connection during the TLS handshake" in str(refused.value)
 
 
 def test_a_ca_or_certificate_other_than_the_enrolled_one_is_refused(central, pki, enrolled, tmp_path):
