@@ -120,6 +120,14 @@ def check_free_space(path: str) -> None:
                                     f"the kiosk needs {MIN_FREE_BYTES // (1024 * 1024)} MiB")
 
 
+def _no_room(path: str) -> bool:
+    try:
+        check_free_space(path)
+    except OSError:
+        return True
+    return False
+
+
 def _note_path(cache_url: str) -> str:
     path = cache_url[len("sqlite:///"):] if cache_url.startswith("sqlite:///") else ""
     return f"{path}.storage-fault" if path and path != ":memory:" else ""
@@ -133,6 +141,9 @@ def note_storage(exc: BaseException, cache_url: str = "", remember: bool = True)
     problem = storage_problem(exc)
     if problem is None:
         return None
+    path = cache_url[len("sqlite:///"):] if cache_url.startswith("sqlite:///") else ""
+    if problem in ("corrupt", "missing") and path and path != ":memory:" and _no_room(path):
+        problem = "full"   # SQLite says "disk I/O error" when a full disk refuses its -shm file, say
     found = {"problem": problem, "detail": str(exc)[:200], "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     if remember:
         _STORAGE.update(found)

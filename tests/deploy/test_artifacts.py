@@ -244,3 +244,11 @@ def test_ccid_readers_lose_the_seat_acl_in_udev(tmp_path):
     assert "ID_SMARTCARD_READER=1" in without and "CURRENT_TAGS=:uaccess:" in without   # the control
     fixed = properties(True)
     assert "ID_SMARTCARD_READER" not in fixed and ":uaccess:" not in fixed, fixed
+
+
+def test_the_browser_keeps_its_temporary_files_and_shared_memory_in_memory():
+    """Debian's chromium wrapper adds --disable-dev-shm-usage on boxes with less than 8 GB of RAM, and Chromium
+    then keeps its shared memory in $TMPDIR: on the root file system, a full /var crashed its renderer
+    (tests/vm/test_kiosk_boot.py) instead of the kiosk showing its out-of-order screen."""
+    environment = " ".join(unit("kiosk-browser.service")["Environment"])
+    assert "TMPDIR=/dev/shm" in environment.split()

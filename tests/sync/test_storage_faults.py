@@ -112,3 +112,19 @@ def test_kiosk_sync_status_names_a_damaged_cache_in_json(config, tmp_path, monke
     assert cli.cmd_sync(Args()) == 1
     shown = json.loads(capsys.readouterr().out)
     assert shown["storage"]["ok"] is False and shown["storage"]["problem"] == "corrupt"
+
+
+def test_a_disk_io_error_on_a_full_disk_is_reported_as_full(tmp_path, monkeypatch):
+    """SQLite says "disk I/O error" when a full disk refuses its shared-memory file (seen filling /var in the VM):
+    where the disk has no room, that is a full disk, not a damaged cache."""
+    import os
+    import sqlite3
+
+    from kiosk import heartbeat
+
+    url = f"sqlite:///{tmp_path / 'cache.db'}"
+    error = sqlite3.OperationalError("disk I/O error")
+    assert heartbeat.note_storage(error, url, remember=False) == "corrupt"
+    found = os.statvfs(tmp_path)
+    monkeypatch.setattr(heartbeat, "MIN_FREE_BYTES", found.f_bavail * found.f_frsize + 2**30)
+    assert heartbeat.note_storage(error, url, remember=False) == "full"
