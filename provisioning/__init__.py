@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 
-from flask import Flask, g, request
+from flask import Flask, g
 from flask_wtf.csrf import CSRFProtect
 from htmx_flask import Htmx
 from markupsafe import escape
@@ -24,6 +24,7 @@ from library_kiosk.database import connect_per_request
 from library_kiosk.domain import clock
 from library_kiosk.domain.barcodes import card_barcode_rules
 from library_kiosk.settings.secret_files import made_once
+from library_kiosk.web.database_away import refuse_while_away
 
 
 def _secret_key(config: dict) -> str:
@@ -48,18 +49,15 @@ def _refuse_pages_without_database(app: Flask, gate: DatabaseGate) -> None:
     """Until the database is open, every page (the login page too) is the station's 503 page saying which database
     is away and what to do. Registered before every other step that reads the database or a form."""
 
-    @app.before_request
-    def _database_away():
-        if gate.ready():
-            return None
-        if request.endpoint in SERVED_WITHOUT_DATABASE:  # answered here, before the per-request connection
-            return app.view_functions[request.endpoint](**(request.view_args or {}))
+    def refusal():
         from provisioning.views import render
 
         g.staff = None  # (no staff user can be read: the page shows no menu)
         body, status, headers = render("database_unavailable.html", 503, where=gate.where, problem=gate.problem,
                                        retry_seconds=RETRY_SECONDS)
         return body, status, {**headers, "Retry-After": str(int(RETRY_SECONDS))}
+
+    refuse_while_away(app, gate, SERVED_WITHOUT_DATABASE, refusal)
 
 
 def create_app(config: dict | None = None, today=None) -> Flask:

@@ -1,7 +1,7 @@
 """The central patron store service: a JSON API over the store, versioned under /api/v1/."""
 from __future__ import annotations
 
-from flask import Flask, jsonify, request
+from flask import Flask, jsonify
 
 from library_kiosk import settings
 from library_kiosk.central.store import schema
@@ -9,6 +9,7 @@ from library_kiosk.central.store.db import database
 from library_kiosk.central.store.reachable import RETRY_SECONDS, DatabaseGate, open_gate
 from library_kiosk.database import connect_per_request
 from library_kiosk.domain import clock
+from library_kiosk.web.database_away import refuse_while_away
 
 # This store's time on every answer: kiosks correct their clocks by it (kiosk/trusted_clock.py).
 TIME_HEADER = "X-Central-Time"
@@ -45,18 +46,15 @@ def _refuse_without_database(app: Flask, gate: DatabaseGate) -> None:
     """Until the database is open every request but those that need none is refused with 503 database_unavailable,
     which kiosks already take as "try again later". Registered before every step that reads the database."""
 
-    @app.before_request
-    def _database_away():
-        if gate.ready():
-            return None
-        if request.endpoint in SERVED_WITHOUT_DATABASE:  # answered here, before the per-request connection
-            return app.view_functions[request.endpoint](**(request.view_args or {}))
+    def refusal():
         from library_kiosk.central.api.errors import error_response
 
         response, status = error_response(503, "database_unavailable",
                                           "The central store cannot reach its database just now. Try again later.")
         response.headers["Retry-After"] = str(int(RETRY_SECONDS))
         return response, status
+
+    refuse_while_away(app, gate, SERVED_WITHOUT_DATABASE, refusal)
 
 
 def create_app(config: dict | None = None, today=None, now=None) -> Flask:
