@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +18,7 @@ import pytest
 from library_kiosk.web import tls
 from tests import reaper
 from tests.helpers import free_port, wait_for_port
+from tests.vm import arm64
 from tests.vm.image import build_role, fresh_disk
 from tests.vm.machine import GUEST_HOST, Machine
 from tests.vm.qemu import qemu_binary
@@ -39,12 +41,20 @@ def kiosk_image() -> Path:
     return build_role("kiosk")
 
 
+@pytest.fixture(scope="session")
+def arm64_kiosk_image() -> Path:
+    """The kiosk's arm64 image (tests/vm/arm64.py), built or reused; for the tests marked ``arm64``."""
+    qemu_binary("arm64")
+    return arm64.build_kiosk()
+
+
 class HostCentral:
     """The central store on the host (``kiosk central serve`` over SQLite, HTTPS with a fleet CA made for the
     address the guest uses), reached from the guest at https://10.0.2.100:8082; ``code(name)`` makes a one-time
     enrolment code as staff would (``kiosk devices add``). A kiosk refuses a central store over plain HTTP."""
 
     def __init__(self, folder: Path):
+        self.folder = folder
         fleet = tls.init(folder / "fleet", f"{GUEST_HOST},127.0.0.1")
         self.ca_pem = Path(fleet["ca"]).read_text()
         self.port = free_port()
@@ -72,6 +82,22 @@ class HostCentral:
         if self.process:
             reaper.stop(self.process)
             self.process = None
+
+    def load_demo(self, patrons: int) -> None:
+        """Demo patrons, as ``kiosk demo load`` makes them (patron N's card barcode: 2 and N in 13 digits)."""
+        self._kiosk("demo", "load", "--patrons", str(patrons))
+
+    def card_serial(self, primary_id: str) -> str:
+        """The card serial number (CARD_SERIAL_NUMBER identifier) of a patron of this store."""
+        with sqlite3.connect(self.folder / "central.db") as db:
+            found = db.execute("SELECT i.value FROM identifier i JOIN user u ON u.id = i.user_id WHERE "
+                               "u.primary_id = ? AND i.id_type = 'CARD_SERIAL_NUMBER'", (primary_id,)).fetchone()
+        assert found, f"no card serial for {primary_id}"
+        return found[0]
+
+    def patron_count(self) -> int:
+        with sqlite3.connect(self.folder / "central.db") as db:
+            return db.execute("SELECT COUNT(*) FROM user").fetchone()[0]
 
     def code(self, name: str) -> str:
         out = self._kiosk("devices", "add", name)

@@ -27,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from library_kiosk.appliance.install import ROLES
@@ -93,27 +94,20 @@ def role_packages() -> list[str]:
     return sorted({package for role in ROLES.values() for package in role.packages})
 
 
-def build_base(log=print) -> Path:
-    """The base image (once): Debian bookworm with a kernel, systemd, the roles' packages; see the module."""
-    disk, kernel, initrd = base_paths()
-    if disk.exists() and kernel.exists() and initrd.exists():
-        return disk
-    need("mkfs.ext4", "e2fsprogs")
-    need("qemu-img", "qemu-utils")
-    VM_CACHE.mkdir(parents=True, exist_ok=True)
-    started = time.monotonic()
-    tree = VM_CACHE / "base-tree"
-    subprocess.run(["rm", "-rf", "--one-file-system", str(tree)], check=True)
-    tree.mkdir()
-    subprocess.run(["tar", "-C", str(tree), "-xzf", str(bookworm_tarball())], check=True)
-    shutil.copy("/etc/resolv.conf", tree / "etc/resolv.conf")
-    log(f"base: installing {len(GUEST_PACKAGES) + len(role_packages())} packages into the tree")
+def install_packages(tree: Path, packages: tuple[str, ...]) -> None:
+    """Debian's ``packages`` installed in the tree (no service started: policy-rc.d), root's password removed (the
+    serial console logs in by itself)."""
     _chroot(tree, "printf '#!/bin/sh\\nexit 101\\n' > /usr/sbin/policy-rc.d; chmod 755 /usr/sbin/policy-rc.d\n"
                   "apt-get update -qq\n"
-                  f"apt-get install -y -qq --no-install-recommends {' '.join(GUEST_PACKAGES + tuple(role_packages()))}"
+                  f"apt-get install -y -qq --no-install-recommends {' '.join(packages)}"
                   " > /tmp/apt.log 2>&1 || { tail -50 /tmp/apt.log; exit 1; }\n"
                   "rm -f /usr/sbin/policy-rc.d /tmp/apt.log\napt-get clean\n"
                   "passwd -d root\n")
+
+
+def finish_base(tree: Path, disk: Path, kernel: Path, initrd: Path) -> None:
+    """The base's own files (``GUEST_FILES``) and network in the tree, its kernel and initrd copied out, and the
+    tree written into ``disk`` (an ext4 file system filling it), then removed."""
     for name, text in GUEST_FILES.items():
         target = tree / name
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -129,14 +123,34 @@ def build_base(log=print) -> Path:
     subprocess.run(["mkfs.ext4", "-q", "-L", "kioskroot", "-d", str(tree), str(building), BASE_SIZE], check=True)
     os.replace(building, disk)
     subprocess.run(["rm", "-rf", "--one-file-system", str(tree)], check=True)
+
+
+def build_base(log=print) -> Path:
+    """The base image (once): Debian bookworm with a kernel, systemd, the roles' packages; see the module."""
+    disk, kernel, initrd = base_paths()
+    if disk.exists() and kernel.exists() and initrd.exists():
+        return disk
+    need("mkfs.ext4", "e2fsprogs")
+    need("qemu-img", "qemu-utils")
+    VM_CACHE.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    tree = VM_CACHE / "base-tree"
+    subprocess.run(["rm", "-rf", "--one-file-system", str(tree)], check=True)
+    tree.mkdir()
+    subprocess.run(["tar", "-C", str(tree), "-xzf", str(bookworm_tarball())], check=True)
+    shutil.copy("/etc/resolv.conf", tree / "etc/resolv.conf")
+    log(f"base: installing {len(GUEST_PACKAGES) + len(role_packages())} packages into the tree")
+    install_packages(tree, GUEST_PACKAGES + tuple(role_packages()))
+    finish_base(tree, disk, kernel, initrd)
     log(f"base: {disk} in {time.monotonic() - started:.0f} s")
     return disk
 
 
-def source_key(extra: str = "") -> str:
-    """A hash of every file the role layer is built from (and of the base it sits on)."""
+def source_key(extra: str = "", base: Path | None = None, wheels: Path | None = None) -> str:
+    """A hash of every file the role layer is built from, of the base it sits on and of its wheels (this
+    module's amd64 ones, unless ``base`` and ``wheels`` say: tests/vm/arm64.py)."""
     digest = hashlib.sha256(extra.encode())
-    digest.update(str(base_paths()[0].stat().st_mtime_ns).encode())
+    digest.update(str((base or base_paths()[0]).stat().st_mtime_ns).encode())
     for name in SOURCES:
         path = REPO / name
         files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file()
@@ -145,7 +159,7 @@ def source_key(extra: str = "") -> str:
         for file in files:
             digest.update(str(file.relative_to(REPO)).encode())
             digest.update(file.read_bytes())
-    digest.update(str(sorted(p.name for p in dependency_wheels().glob("*.whl"))).encode())
+    digest.update(str(sorted(p.name for p in (wheels or dependency_wheels()).glob("*.whl"))).encode())
     return digest.hexdigest()[:16]
 
 
@@ -170,10 +184,10 @@ def payload_disk(content: Path, image: Path, size: str = "1G") -> Path:
     return image
 
 
-def overlay(backing: Path, target: Path) -> Path:
-    """A copy-on-write qcow2 disk over ``backing`` (a raw disk image)."""
-    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b", str(backing), str(target)],
-                   check=True)
+def overlay(backing: Path, target: Path, backing_format: str = "raw") -> Path:
+    """A copy-on-write qcow2 disk over ``backing`` (a raw disk image, or ``backing_format``)."""
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", backing_format, "-b", str(backing),
+                    str(target)], check=True)
     return target
 
 
@@ -202,29 +216,34 @@ def build_role(role: str, log=print) -> Path:
     if role not in ROLES:
         raise SystemExit(f"unknown role {role!r}: choose one of {', '.join(sorted(ROLES))}")
     build_base(log)
-    key = source_key(role)
-    # Named by its sources, never rewritten in place. Rebuilt in place (a code change while a test ran), the next
-    # boot of that test, after a power cut, read its overlay over the new layer: unit files came back as zeros.
-    # Now the older layer is removed, and such a test fails at its next boot (its backing file is gone).
-    disk = VM_CACHE / f"{role}-amd64-{key}.raw"
+    return build_layer(f"{role}-amd64", source_key(role), base_paths()[0],
+                       lambda folder: installer_tree(folder, role), log)
+
+
+def build_layer(name: str, key: str, base: Path, carry: Callable[[Path], Path], log=print) -> Path:
+    """The layer ``name`` (``kiosk-amd64``...): a sparse copy of ``base`` with what ``carry(folder)`` makes (an
+    installer tree) installed into it, named ``NAME-KEY.raw`` by its sources; reused while they are the same.
+    Never rewritten in place. Rebuilt in place (a code change while a test ran), the next boot of that test,
+    after a power cut, read its overlay over the new layer: unit files came back as zeros. Now the older layer is
+    removed, and such a test fails at its next boot (its backing file is gone)."""
+    disk = VM_CACHE / f"{name}-{key}.raw"
     if disk.exists():
-        log(f"{role}: {disk} is up to date")
+        log(f"{name}: {disk} is up to date")
         return disk
     started = time.monotonic()
-    building = VM_CACHE / f"{role}-amd64.raw.tmp"
-    subprocess.run(["cp", "--sparse=always", str(base_paths()[0]), str(building)], check=True)
+    building = VM_CACHE / f"{name}.raw.tmp"
+    subprocess.run(["cp", "--sparse=always", str(base), str(building)], check=True)
     try:
-        with tempfile.TemporaryDirectory(prefix=f"kiosk-image-{role}-", dir=VM_CACHE) as scratch:
-            carried = installer_tree(Path(scratch) / "kiosk-image", role)
-            output = install_into(building, carried, Path(scratch))
+        with tempfile.TemporaryDirectory(prefix=f"kiosk-image-{name}-", dir=VM_CACHE) as scratch:
+            output = install_into(building, carry(Path(scratch) / "kiosk-image"), Path(scratch))
     except BaseException:
         building.unlink(missing_ok=True)
         raise
-    (VM_CACHE / f"{role}-amd64.install.log").write_text(output)
-    for older in VM_CACHE.glob(f"{role}-amd64-*.raw"):
+    (VM_CACHE / f"{name}.install.log").write_text(output)
+    for older in VM_CACHE.glob(f"{name}-*.raw"):
         older.unlink()
     os.replace(building, disk)
-    log(f"{role}: {disk} in {time.monotonic() - started:.0f} s (installer's output: {role}-amd64.install.log)")
+    log(f"{name}: {disk} in {time.monotonic() - started:.0f} s (installer's output: {name}.install.log)")
     return disk
 
 
@@ -236,8 +255,15 @@ def fresh_disk(role: str, folder: Path) -> Path:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make image", description=__doc__.split("\n\n")[0])
     parser.add_argument("--role", required=True, choices=sorted(ROLES))
-    parser.add_argument("--arch", default="amd64", choices=["amd64"], help="amd64 only so far")
+    parser.add_argument("--arch", default="amd64", choices=["amd64", "arm64"],
+                        help="arm64: the kiosk role only, built by tests/vm/arm64.py")
     args = parser.parse_args(argv)
+    if args.arch == "arm64":
+        if args.role != "kiosk":
+            parser.error("arm64 images are made for the kiosk role only so far")
+        from tests.vm import arm64  # (it builds on this module)
+
+        return arm64.main()
     disk = build_role(args.role)
     _, kernel, initrd = base_paths()
     print(f"disk {disk}\nkernel {kernel}\ninitrd {initrd}")

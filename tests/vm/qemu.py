@@ -20,10 +20,21 @@ from tests.deploy.helpers import CACHE
 MEMORY_MB = 2048
 CPUS = 2
 KERNEL_ARGS = "root=/dev/vda rw console=ttyS0,115200 net.ifnames=0 systemd.show_status=1"
+# arm64 (tests/vm/arm64.py): QEMU's ``virt`` board, emulated (TCG; no KVM for another architecture). Its serial
+# port is a PL011, ttyAMA0. ``-cpu max`` with the QEMU-defined pointer authentication (``pauth-impdef``): the
+# architected one (QARMA) is slow to emulate, and the guest cannot tell the difference.
+KERNEL_ARGS_ARM64 = KERNEL_ARGS.replace("console=ttyS0", "console=ttyAMA0")
+ARM64_MACHINE = ["-M", "virt", "-cpu", "max,pauth-impdef=on", "-accel", "tcg"]
 
 
-def qemu_binary() -> str:
-    """qemu-system-x86_64; the test fails, naming the Debian package, when it is missing."""
+def qemu_binary(arch: str = "amd64") -> str:
+    """qemu-system-x86_64 (qemu-system-aarch64 for ``arch`` arm64); the test fails, naming the Debian package,
+    when it is missing."""
+    if arch == "arm64":
+        path = shutil.which("qemu-system-aarch64")
+        if not path:
+            pytest.fail("qemu-system-aarch64 is missing: apt-get install qemu-system-arm qemu-utils")
+        return path
     path = shutil.which("qemu-system-x86_64")
     if not path:
         pytest.fail("qemu-system-x86_64 is missing: apt-get install qemu-system-x86 qemu-utils")
@@ -36,6 +47,8 @@ def qemu_binary() -> str:
 # speed. Until this fallback existed the probe saw the abort, answered "no", and every boot ran under TCG (1-2
 # minutes each instead of seconds).
 KVM_CPUS = ("host", "host,-arch-capabilities")
+# The CPU model emulated under TCG (``KIOSK_VM_TCG_CPU`` chooses another).
+TCG_CPU = "max"
 
 
 def _kernel_banner(command: list[str], seconds: float) -> bool:
@@ -80,7 +93,7 @@ def accelerator(kernel: Path) -> list[str]:
     cpu = kvm_cpu(kernel) if choice in (None, "", "kvm") else None
     if choice == "kvm" or (not choice and cpu):
         return ["-accel", "kvm", "-cpu", cpu or KVM_CPUS[0]]
-    return ["-accel", "tcg", "-cpu", "max"]
+    return ["-accel", "tcg", "-cpu", os.environ.get("KIOSK_VM_TCG_CPU") or TCG_CPU]
 
 
 @dataclass
@@ -95,14 +108,25 @@ class Boot:
     qmp_socket: Path | None = None          # QMP: screendump, quit
     agent_socket: Path | None = None        # qemu-guest-agent over virtio-serial
     netdev: str = "user,id=net0,restrict=on"  # restrict=on: no route out; guestfwd/hostfwd only
+    cpus: int = CPUS
+    disk_format: str = "qcow2"
+    arch: str = "amd64"                      # or arm64 (tests/vm/arm64.py)
 
     def command(self) -> list[str]:
-        command = [qemu_binary(), *accelerator(self.kernel), "-m", str(MEMORY_MB), "-smp", str(CPUS),
+        """amd64: the KVM or TCG machine (``accelerator``) with a virtio VGA; arm64: the ``virt`` board under TCG
+        (``ARM64_MACHINE``), its display a virtio-gpu PCI device (the board has no VGA), its serial console the
+        PL011 (ttyAMA0: ``KERNEL_ARGS_ARM64``). The rest is the same machine."""
+        arm64 = self.arch == "arm64"
+        machine = ARM64_MACHINE if arm64 else accelerator(self.kernel)
+        display = ["-device", "virtio-gpu-pci"] if arm64 else ["-vga", "virtio"]  # virtio-gpu: PRIME, for wlroots
+        command = [qemu_binary(self.arch), *machine, "-m", str(MEMORY_MB), "-smp", str(self.cpus),
                    "-nodefaults", "-no-user-config", "-no-reboot",
                    "-kernel", str(self.kernel), "-initrd", str(self.initrd), "-append", self.kernel_args,
-                   "-drive", f"file={self.disk},if=virtio,format=qcow2,cache=writeback,discard=unmap",
-                   "-vga", "virtio", "-display", "none",   # virtio-gpu: PRIME, which wlroots needs
+                   "-drive", f"file={self.disk},if=virtio,id=root,format={self.disk_format},cache=writeback,"
+                             "discard=unmap",
+                   *display, "-display", "none",
                    "-device", "virtio-tablet-pci",         # absolute pointer: taps from QMP (Machine.tap)
+                   "-device", "virtio-keyboard-pci",       # a USB barcode scanner is a keyboard (Machine.type)
                    "-serial", f"file:{self.serial_log}",
                    "-netdev", self.netdev, "-device", "virtio-net-pci,netdev=net0",
                    "-device", "virtio-rng-pci"]
@@ -112,6 +136,6 @@ class Boot:
             command += ["-qmp", f"unix:{self.qmp_socket},server=on,wait=off"]
         if self.agent_socket:
             command += ["-chardev", f"socket,path={self.agent_socket},server=on,wait=off,id=qga0",
-                        "-device", "virtio-serial",
+                        "-device", "virtio-serial-pci" if arm64 else "virtio-serial",
                         "-device", "virtserialport,chardev=qga0,name=org.qemu.guest_agent.0"]
         return command
