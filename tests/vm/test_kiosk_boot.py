@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,6 +28,7 @@ UNITS = ("kiosk-reader.service", "kiosk-web.service", "kiosk-sync.service", "kio
 ATTRACT_WORDS = ("Tap", "card", "scan", "barcode")     # "Tap your card or scan your barcode"
 HELP_WORDS = ("Opening", "hours", "staff")            # the help screen: "Opening hours", "Call a member of staff"
 SCREEN_SECONDS = 240          # Chromium's first page under emulation (TCG) on 2 shared cores
+BLANK_SECONDS = 120           # a display blank this long gets one restart of the browser (attract_on_screen)
 PATRONS = 20                  # demo patrons in the central store on the host (HostCentral.load_demo)
 PATRON = "P0000011"           # demo patron 11: active to 2028, in a group that asks for a PIN
 CARD = "20000000000011"       # its card's barcode
@@ -129,9 +131,37 @@ def test_chromium_runs_under_cage(kiosk_box):
 
 def test_the_screen_shows_the_attract_page(kiosk_box):
     """Read from the guest's own display (QMP screendump), by OCR; Chromium takes its time under emulation."""
-    shot = ARTIFACTS / "kiosk-attract.png"
-    wait_until(lambda: words_shown(kiosk_box.machine, shot, ATTRACT_WORDS), SCREEN_SECONDS,
-               f"the attract page on the guest's display ({shot})", every=5)
+    attract_on_screen(kiosk_box.machine, ARTIFACTS / "kiosk-attract.png")
+
+
+def attract_on_screen(machine: Machine, shot: Path) -> None:
+    """The attract page on the display: as it is, after Done or Back on whatever message a scan left, or after one
+    restart of the browser if the display stayed blank (nothing readable) for ``BLANK_SECONDS``: in the VM, cage
+    renders with wlroots' software renderer (tests/vm/image.py VM_DISPLAY), and under load its first frame
+    sometimes never reaches the display (a white screen: seen in about one run of four here, with other VMs
+    beside it). A Pi renders with its GPU. Each such restart is written to screen-restarts.txt and printed."""
+    blank_since = time.monotonic()
+    restarted = False
+
+    def back() -> bool:
+        nonlocal blank_since, restarted
+        if words_shown(machine, shot, ATTRACT_WORDS):
+            return True
+        text = ocr(shot)
+        way_back = re.search(r"\b(Done|Back)\b", text)
+        if way_back:
+            machine.tap(*word_box(shot, way_back.group(1)), png_size(shot))
+        if text.strip():
+            blank_since = time.monotonic()
+        elif not restarted and time.monotonic() - blank_since > BLANK_SECONDS:
+            note = f"{shot.name}: blank for {BLANK_SECONDS} s; kiosk-browser restarted once\n"
+            with open(ARTIFACTS / "screen-restarts.txt", "a") as restarts:
+                restarts.write(note)
+            print(note, end="")
+            machine.run("systemctl restart kiosk-browser", check=True)
+            restarted = True
+        return False
+    wait_until(back, SCREEN_SECONDS + BLANK_SECONDS, f"the attract page on the guest's display ({shot})", every=5)
 
 
 def word_box(shot: Path, word: str) -> tuple[int, int]:
@@ -156,7 +186,7 @@ def test_a_tap_on_the_screen_reaches_the_kiosk(kiosk_box):
     libinput, cage, Chromium, the web app; the help screen then shows."""
     machine = kiosk_box.machine
     shot = ARTIFACTS / "kiosk-before-tap.png"
-    wait_until(lambda: words_shown(machine, shot, ATTRACT_WORDS), SCREEN_SECONDS, "the attract page", every=5)
+    attract_on_screen(machine, shot)
     machine.tap(*word_box(shot, "Help"), png_size(shot))
     after = ARTIFACTS / "kiosk-after-tap.png"
     wait_until(lambda: words_shown(machine, after, HELP_WORDS), 60, f"the help screen after the tap ({after})",
@@ -225,9 +255,7 @@ def test_a_reboot_comes_back_the_same(kiosk_box):
 
 
 def test_after_the_reboot_the_screen_shows_the_attract_page_again(kiosk_box):
-    shot = ARTIFACTS / "kiosk-attract-after-reboot.png"
-    wait_until(lambda: words_shown(kiosk_box.machine, shot, ATTRACT_WORDS), SCREEN_SECONDS,
-               f"the attract page after the reboot ({shot})", every=5)
+    attract_on_screen(kiosk_box.machine, ARTIFACTS / "kiosk-attract-after-reboot.png")
 
 
 # -- faults ------------------------------------------------------------------------------------------------------
@@ -250,18 +278,6 @@ def test_a_hung_web_app_is_restarted_by_the_watchdog(kiosk_box):
     assert started - hung_at <= watchdog + abort + restart_sec + 5, (hung_at, started, watchdog, abort)
     wait_until(lambda: machine.run("systemctl is-active kiosk-web.service").out.strip() == "active", 120,
                "kiosk-web active again")
-
-
-def attract_on_screen(machine: Machine, shot: Path) -> None:
-    """The attract page on the display: as it is, or after Done on whatever message a scan left."""
-    def back() -> bool:
-        if words_shown(machine, shot, ATTRACT_WORDS):
-            return True
-        way_back = re.search(r"\b(Done|Back)\b", ocr(shot))
-        if way_back:
-            machine.tap(*word_box(shot, way_back.group(1)), png_size(shot))
-        return False
-    wait_until(back, SCREEN_SECONDS, f"the attract page on the guest's display ({shot})", every=5)
 
 
 def scan_card(machine: Machine, shot: Path, wanted: tuple[str, ...], seconds: float = 90) -> None:
