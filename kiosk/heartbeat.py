@@ -120,6 +120,11 @@ def check_free_space(path: str) -> None:
                                     f"the kiosk needs {MIN_FREE_BYTES // (1024 * 1024)} MiB")
 
 
+def _cache_path(cache_url: str) -> str:
+    """The cache file a ``sqlite:///`` URL names ("" for any other)."""
+    return cache_url[len("sqlite:///"):] if cache_url.startswith("sqlite:///") else ""
+
+
 def _no_room(path: str) -> bool:
     try:
         check_free_space(path)
@@ -129,7 +134,7 @@ def _no_room(path: str) -> bool:
 
 
 def _note_path(cache_url: str) -> str:
-    path = cache_url[len("sqlite:///"):] if cache_url.startswith("sqlite:///") else ""
+    path = _cache_path(cache_url)
     return f"{path}.storage-fault" if path and path != ":memory:" else ""
 
 
@@ -141,7 +146,7 @@ def note_storage(exc: BaseException, cache_url: str = "", remember: bool = True)
     problem = storage_problem(exc)
     if problem is None:
         return None
-    path = cache_url[len("sqlite:///"):] if cache_url.startswith("sqlite:///") else ""
+    path = _cache_path(cache_url)
     if problem in ("corrupt", "missing") and path and path != ":memory:" and _no_room(path):
         problem = "full"   # SQLite says "disk I/O error" when a full disk refuses its -shm file, say
     found = {"problem": problem, "detail": str(exc)[:200], "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
@@ -196,7 +201,7 @@ def storage(cache_url: str) -> dict:
     """The kiosk cache's storage as the heartbeat, ``kiosk sync status`` and ``kiosk doctor`` report it:
     ``{"ok", "problem", "words", "detail", "at"}`` from this process's last fault, the note another process left,
     and a look at the file (missing, damaged, read-only)."""
-    path = cache_url[len("sqlite:///"):] if cache_url.startswith("sqlite:///") else ""
+    path = _cache_path(cache_url)
     found = dict(_STORAGE)
     note = _note_path(cache_url)
     if not found and note and os.path.exists(note):

@@ -324,19 +324,13 @@ def check_station_database(config: dict) -> Check | None:
     """Whether the station reaches its patron database, as its health probe says (library_kiosk/web/health.py): a
     station whose database is away stays up and answers every page with 503 until it answers. None when the station
     does not answer at all (``check_app_answers`` says so)."""
-    import ssl
-
     from library_kiosk.central.store.reachable import location
-    from library_kiosk.web.serving import probe_url
+    from library_kiosk.web.serving import probe_context, probe_url
 
     options = config["provisioning"]
     url = probe_url(options["host"], int(options["port"]), tls=bool(options.get("tls_cert")))
-    context = None
-    if url.startswith("https:"):  # this box asking itself, as the watchdog's probe does: no certificate check
-        context = ssl.create_default_context()
-        context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
-    try:
-        with urllib.request.urlopen(url, timeout=3, context=context) as response:
+    try:  # this box asking itself, as the watchdog's probe does
+        with urllib.request.urlopen(url, timeout=3, context=probe_context(url)) as response:
             health = json.load(response)
     except (OSError, ValueError):
         return None
