@@ -12,7 +12,7 @@ import sys
 import threading
 import time
 
-from werkzeug.serving import make_server
+from werkzeug.serving import WSGIRequestHandler, make_server
 
 TODAY = dt.date(2026, 11, 25)  # the pinned day: every test runs on it (the ``pinned_day`` fixture)
 BACKEND = os.environ.get("KIOSK_TEST_DB", "sqlite")
@@ -65,11 +65,33 @@ def pass_time(**delta) -> None:
     clock.set_offset(clock.offset() + dt.timedelta(**delta))
 
 
+class _ClosesDroppedAnswers(WSGIRequestHandler):
+    """werkzeug's development server skips the answer's ``close()`` when the browser drops the connection while
+    the server drains the request (``execute``'s ``finally`` raises first): a static file's handle is then left to
+    the garbage collector, a ResourceWarning that fails whichever test is running. Chromium drops the favicon
+    request whenever a page navigates on. This handler closes the answer itself on a dropped connection."""
+
+    def connection_dropped(self, error, environ=None):
+        close = (environ or {}).get("tests.close_answer")
+        if close is not None:
+            close()
+
+
+def _remembers_close(app):
+    def wsgi(environ, start_response):
+        answer = app(environ, start_response)
+        if hasattr(answer, "close"):
+            environ["tests.close_answer"] = answer.close
+        return answer
+    return wsgi
+
+
 class LiveServer:
     """A real HTTP server on a free loopback port, serving a WSGI app in a thread."""
 
     def __init__(self, app):
-        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.server = make_server("127.0.0.1", 0, _remembers_close(app), threaded=True,
+                                  request_handler=_ClosesDroppedAnswers)
         self.url = f"http://127.0.0.1:{self.server.server_port}"
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self.thread.start()
