@@ -68,6 +68,18 @@ class Library:
     items: dict = field(default_factory=lambda: {k: dict(v) for k, v in LIBRARY_ITEMS.items()})
     received: list = field(default_factory=list)
     checkin_locations: list = field(default_factory=list)  # the current location (AP) of each checkin
+    # at most this many items of a list in one 64, as some library systems cap them; the rest is asked for with
+    # start item (BP) and end item (BQ), unless ``reads_range`` is off (a server that ignores them)
+    part_size: int | None = None
+    ranges: list = field(default_factory=list)  # the start and end item (BP, BQ) of each 63, None when absent
+    reads_range: bool = True
+
+    def part(self, items, start: str | None, end: str | None) -> tuple:
+        """The items of one list a 64 carries: those from ``start`` to ``end`` (numbered from 1), capped."""
+        items = list(items)
+        if self.reads_range:
+            items = items[int(start or 1) - 1:int(end) if end else None]
+        return tuple(items[:self.part_size] if self.part_size else items)
 
     def renew(self, patron: str, item: str) -> tuple[bool, str]:
         p = self.patrons.get(patron)
@@ -184,6 +196,8 @@ def pysip2_app(library: Library, renew_all: bool = True, error_detection: str = 
                 patron_identifier=req.patron_identifier, personal_name="", valid_patron="N")
         summary = req.summary
         wanted = lambda n: summary[n] == "Y"  # noqa: E731
+        library.ranges.append((req.start_item, req.end_item))
+        part = lambda items: library.part(items, req.start_item, req.end_item)  # noqa: E731
         return PatronInformationResponse(
             patron_status=p["status"], language="001", transaction_date=ctx.now_18(),
             hold_items_count=f"{len(p['holds']):04d}", overdue_items_count=f"{len(p['overdue']):04d}",
@@ -193,10 +207,10 @@ def pysip2_app(library: Library, renew_all: bool = True, error_detection: str = 
             institution_id="MAIN", patron_identifier=req.patron_identifier, personal_name=p["name"],
             valid_patron="Y", valid_patron_password="Y" if req.patron_password == p["pin"] else "N",
             currency_type="GBP", fee_amount=p.get("fee_amount", "2.50" if p["fines"] else "0.00"),
-            hold_items=tuple(p["holds"]) if wanted(0) else (), overdue_items=tuple(p["overdue"]) if wanted(1) else (),
-            charged_items=tuple(p["charged"]) if wanted(2) else (), fine_items=tuple(p["fines"]) if wanted(3) else (),
-            recall_items=tuple(p.get("recalls", ())) if wanted(4) else (),
-            unavailable_hold_items=tuple(p["unavailable"]) if wanted(5) else (),
+            hold_items=part(p["holds"]) if wanted(0) else (), overdue_items=part(p["overdue"]) if wanted(1) else (),
+            charged_items=part(p["charged"]) if wanted(2) else (), fine_items=part(p["fines"]) if wanted(3) else (),
+            recall_items=part(p.get("recalls", ())) if wanted(4) else (),
+            unavailable_hold_items=part(p["unavailable"]) if wanted(5) else (),
             email_address=p["email"] or None)
 
     @app.route(ITEM_INFORMATION)

@@ -83,6 +83,60 @@ def test_lists_whose_count_is_zero_and_overdue_items_among_the_charged_ones_are_
     assert summary_positions(proxy.requests) == [2, 0, 3]
 
 
+# ---- a long list sent in parts (start item BP, end item BQ) ----------------------------------------------
+
+MANY_LOANS = "21000000009"
+
+
+@pytest.fixture
+def capped():
+    """pysip2's server behind a library that sends at most 10 items of a list in one 64 (as some library systems
+    do), with a patron of 23 loans and 12 fines."""
+    yield from _with_many_loans(Library(part_size=10))
+
+
+def _with_many_loans(library):
+    charged = [f"3900000{n:04d}" for n in range(100, 123)]
+    library.items.update({item: {"title": f"Title {item}", "due": "20261220    235900", "holds": 0}
+                          for item in charged})
+    library.patrons[MANY_LOANS] = {"name": "Woolf, Virginia", "pin": "3333", "status": " " * 14,
+                                   "charged": charged, "overdue": [], "holds": [], "unavailable": [],
+                                   "fines": [f"0.10 Overdue: fine {n}" for n in range(12)], "fee_amount": "1.20",
+                                   "email": ""}
+    server = PysipILS(pysip2_app(library))
+    upstream = Sip2Upstream(settings(server.port))
+    yield library, upstream
+    upstream.close()
+    server.stop()
+
+
+def test_a_list_sent_in_parts_is_read_whole(capped):
+    library, upstream = capped
+    account = upstream.fetch(MANY_LOANS, TODAY).account
+    assert [loan.item_barcode for loan in account.loans] == library.patrons[MANY_LOANS]["charged"]
+
+
+def test_each_further_part_starts_after_the_last_item_received(capped):
+    library, upstream = capped
+    upstream.fetch(MANY_LOANS, TODAY)
+    # charged: 1–10 (no range asked), 11–23, 21–23; fines: 1–10, 11–12
+    assert library.ranges == [(None, None), ("11", "23"), ("21", "23"), (None, None), ("11", "12")]
+
+
+def test_fine_items_sent_in_parts_are_every_fee(capped):
+    library, upstream = capped
+    assert upstream.fetch(MANY_LOANS, TODAY).account.total_owed() == Decimal("1.20")
+    assert len(upstream.fetch(MANY_LOANS, TODAY).account.fees) == 12
+
+
+def test_a_server_that_ignores_the_range_is_asked_once_more_and_its_first_part_kept(caplog):
+    for library, upstream in _with_many_loans(Library(part_size=10, reads_range=False)):
+        loans = upstream.fetch(MANY_LOANS, TODAY).account.loans
+        assert len(loans) == 10
+        assert library.ranges == [(None, None), ("11", "23"), (None, None), ("11", "12")]
+    assert "counts 23 items in list AU but sent 10" in caplog.text
+
+
 def test_fine_items_stating_their_amounts_are_not_counted_again_in_the_fee_amount(sip):
     assert sip.fetch(EVERY_LIST, TODAY).account.total_owed() == Decimal("1.50")  # AV 1.00 + 0.50, BV 1.50
 

@@ -97,6 +97,8 @@ SUMMARY_LISTS = {
     RECALL_ITEMS: ("BU", "recall_count"),
     UNAVAILABLE_HOLDS: ("CD", "unavailable_hold_count"),
 }
+# at most this many more 63s for the rest of one list a server sent in parts (``Sip2Upstream._rest_of``)
+MAX_PARTS = 50
 # item information's circulation status (18): what a loan's status becomes
 CIRCULATION_RECALLED, CIRCULATION_CLAIMED_RETURNED, CIRCULATION_LOST = "07", "11", "12"
 # the circulation statuses of an item out of the library on someone's account: charged (04), charged not to be
@@ -282,13 +284,15 @@ class Sip2Upstream(Upstream):
         return self.supported().get("renew_all", False)
 
     # ---- patron (63, 23) and items (17) -----------------------------------------------------
-    def patron_information(self, identifier: str, summary_position: int | None = None, pin: str | None = None):
+    def patron_information(self, identifier: str, summary_position: int | None = None, pin: str | None = None,
+                           start: int | None = None, end: int | None = None):
+        """63; ``start`` and ``end`` (BP, BQ) ask for that part of the list, its items numbered from 1."""
         summary = [" "] * 10
         if summary_position is not None:
             summary[summary_position] = "Y"
         return self._send("63001" + sip_date() + "".join(summary) + self._fields(
             ("AO", self.institution), ("AA", identifier), ("AC", self.settings.get("sip2_terminal_password", "")),
-            ("AD", pin)))
+            ("AD", pin), ("BP", None if start is None else str(start)), ("BQ", None if end is None else str(end))))
 
     def patron_status(self, identifier: str, pin: str | None = None):
         return self._send("23001" + sip_date() + self._fields(
@@ -321,13 +325,34 @@ class Sip2Upstream(Upstream):
 
     def _listed(self, identifier: str, first, position: int) -> list[str]:
         """The list at summary ``position`` (one 63 asking for it), or none when the first 64's count of it is 0
-        (a list the first answer already carries is taken from it)."""
+        (a list the first answer already carries is taken from it); the whole of it when the server sends a long
+        list in parts (``_rest_of``)."""
         field_id, count = SUMMARY_LISTS[position]
         if first.all(field_id):
-            return first.all(field_id)
+            return self._rest_of(identifier, position, first.all(field_id), _number(first.fixed[count]))
         if not _number(first.fixed[count]):
             return []
-        return self.patron_information(identifier, summary_position=position).all(field_id)
+        listed = self.patron_information(identifier, summary_position=position).all(field_id)
+        return self._rest_of(identifier, position, listed, _number(first.fixed[count]))
+
+    def _rest_of(self, identifier: str, position: int, listed: list[str], count: int) -> list[str]:
+        """``listed`` and the rest of its list, when the 64 carried fewer items than its count says there are (a
+        server that caps the items in one answer): one 63 at a time with start item (BP) after the last item
+        received and end item (BQ) the count, until the count is reached. A server that ignores BP and BQ answers
+        the first part again; that ends it, logged, with the part received (``MAX_PARTS`` bounds the rest)."""
+        field_id, _ = SUMMARY_LISTS[position]
+        items = list(listed)
+        for _ in range(MAX_PARTS):
+            if not items or len(items) >= count:
+                break
+            part = self.patron_information(identifier, summary_position=position, start=len(items) + 1,
+                                           end=count).all(field_id)
+            if not part or part == items[:len(part)]:
+                log.warning("SIP2: the library system counts %d items in list %s but sent %d; it did not answer a "
+                            "start item (BP) past them", count, field_id, len(items))
+                break
+            items += part
+        return items
 
     def fetch(self, identifier: str, today: dt.date) -> Fetched | None:
         """The patron's account from patron information (63/64), the fields as SIP2 2.00 defines them.
@@ -342,7 +367,7 @@ class Sip2Upstream(Upstream):
         first = self.patron_information(identifier, summary_position=CHARGED_ITEMS)
         if first.get("BL") == "N":
             return None
-        charged = first.all("AU")
+        charged = self._rest_of(identifier, CHARGED_ITEMS, first.all("AU"), _number(first.fixed["charged_count"]))
         unavailable = self._listed(identifier, first, UNAVAILABLE_HOLDS)
         holds = [(item, "ON_HOLD_SHELF") for item in self._listed(identifier, first, HOLD_ITEMS)
                  if item not in unavailable] + [(item, "NOT_STARTED") for item in unavailable]
