@@ -91,4 +91,7 @@ def create_app(config: dict | None = None, today=None) -> Flask:
     from library_kiosk.web import health
 
     app.register_blueprint(health.bp)  # GET /health, the watchdog's probe (kiosk/serving.py)
+    from kiosk import screen_seen
+
+    screen_seen.init_app(app)  # the page says it is alive; the browser's supervisor asks (appliance/screen.py)
     return app

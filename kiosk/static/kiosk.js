@@ -304,6 +304,12 @@
   document.addEventListener("htmx:responseError", function () { cardRead(false); });
   document.addEventListener("htmx:sendError", function () { cardRead(false); });
 
+  // The page is alive: the browser's supervisor restarts Chromium when the kiosk has not heard this for a few
+  // minutes (kiosk/screen_seen.py, library_kiosk/appliance/screen.py). Nothing personal is sent.
+  function seen() { fetch("/screen/seen", {method: "POST", cache: "no-store"}).catch(function () {}); }
+  seen();
+  setInterval(seen, 20000);               // PING_SECONDS in kiosk/screen_seen.py
+
   // Back/forward must never bring a personal screen back: always start again at the attract screen.
   window.addEventListener("pageshow", function (event) {
     if (event.persisted) { window.location.replace("/"); }

@@ -320,6 +320,27 @@ def check_app_answers(config: dict, table: str, name: str) -> Check:
                  f"systemctl restart {unit}; journalctl -u {unit} -b (the watchdog restarts a hung app by itself)")
 
 
+def check_screen_page(config: dict) -> Check | None:
+    """Whether the kiosk hears from the page on its screen (kiosk/screen_seen.py): silent longer than ``[screen]
+    page_silent_seconds`` means no kiosk page is showing, and the browser's session restarts Chromium by itself
+    (library_kiosk/appliance/screen.py). None when the kiosk does not answer (``check_app_answers`` says so)."""
+    from library_kiosk.appliance.screen import PAGE_SILENT_SECONDS, page_silence, seen_url
+    from library_kiosk.web.serving import probe_context, probe_url
+
+    options = config["kiosk"]
+    url = seen_url(probe_url(options["host"], int(options["port"]), tls=bool(options.get("tls_cert"))))
+    silence = page_silence(url, context=probe_context(url))
+    if silence is None:
+        return None
+    limit = float(config.get("screen", {}).get("page_silent_seconds", PAGE_SILENT_SECONDS)) or PAGE_SILENT_SECONDS
+    if silence <= limit:
+        return _pass("screen", f"the kiosk heard from the page on its screen {silence:.0f} s ago")
+    return _warn("screen", f"the kiosk has not heard from a page on its screen for {silence:.0f} s: the screen shows "
+                           "no kiosk page (Chromium's own error page, a crashed browser, or no browser at all)",
+                 "systemctl status kiosk-browser; journalctl -u kiosk-browser -b (the session restarts Chromium by "
+                 "itself after [screen] page_silent_seconds)")
+
+
 def check_station_database(config: dict) -> Check | None:
     """Whether the station reaches its patron database, as its health probe says (library_kiosk/web/health.py): a
     station whose database is away stays up and answers every page with 503 until it answers. None when the station
@@ -380,6 +401,9 @@ def run_checks(config: dict, role: str | None = None) -> list[Check]:
         checks += check_readers(config)
     if role == "kiosk":
         checks.append(check_app_answers(config, "kiosk", "kiosk app"))
+        screen = check_screen_page(config)
+        if screen:
+            checks.append(screen)
         checks += check_central(config)
         checks.append(check_database(config["kiosk"]["cache_url"], "kiosk cache"))
         checks.append(check_trusted_time(config))

@@ -7,6 +7,12 @@
 
 If Chromium exits, the session and cage exit with it and systemd starts them again
 (Restart=always); under labwc, ``lwrespawn`` does the same.
+
+The session watches the page (``supervise``): the kiosk's page posts ``/screen/seen`` every 20 s
+(kiosk/screen_seen.py). When the kiosk answers that it has not heard from the page for
+``[screen] page_silent_seconds`` (and Chromium has run that long), the session stops Chromium and
+exits, so the whole unit starts afresh: Chromium's own error page (the web app was away when it
+loaded), a crashed or hung renderer. 0 turns the watch off (Chromium then replaces the session).
 """
 from __future__ import annotations
 
@@ -15,11 +21,18 @@ import os
 import shutil
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
+from urllib.parse import urljoin
 
 CHROMIUM = "/usr/bin/chromium"
 CAGE = "/usr/bin/cage"
 TRANSFORMS = {0: "normal", 90: "90", 180: "180", 270: "270"}
+PAGE_SILENT_SECONDS = 180.0  # [screen] page_silent_seconds by default
+MIN_PAGE_SILENT_SECONDS = 60.0  # three of the page's pings (kiosk/screen_seen.py PING_SECONDS)
+CHECK_SECONDS = 15.0  # how often the session asks the kiosk when it last heard from the page
+RESTART_EXIT = 75  # the session's exit status when it stopped a silent browser (EX_TEMPFAIL)
 KIOSK_FLAGS = (
     "--kiosk", "--noerrdialogs", "--disable-session-crashed-bubble", "--disable-pinch",
     "--overscroll-history-navigation=0", "--no-first-run", "--no-default-browser-check",
@@ -38,9 +51,13 @@ def screen_settings(config: dict) -> dict:
     rotation = int(screen.get("rotation", 0))
     if rotation not in TRANSFORMS:
         raise ValueError(f"[screen] rotation must be 0, 90, 180 or 270, not {rotation}")
+    silent = float(screen.get("page_silent_seconds", PAGE_SILENT_SECONDS))
+    if silent and silent < MIN_PAGE_SILENT_SECONDS:
+        raise ValueError(f"[screen] page_silent_seconds must be 0 (off) or at least {MIN_PAGE_SILENT_SECONDS}, "
+                         f"not {silent:g}: the page says it is alive every 20 s")
     return {"url": screen["url"], "rotation": rotation, "output": screen.get("output", ""),
             "compositor": screen.get("compositor", "cage"),
-            "extra_flags": list(screen.get("extra_flags", []))}
+            "extra_flags": list(screen.get("extra_flags", [])), "page_silent_seconds": silent}
 
 
 def chromium_command(screen: dict, profile: str, chromium: str = CHROMIUM) -> list[str]:
@@ -106,8 +123,59 @@ def session(settings_file: str | None = None) -> int:
 
         profile = Path(tempfile.mkdtemp(prefix=profile.name + "-", dir=profile.parent))
     command = chromium_command(screen, str(profile))
-    os.execv(command[0], command)
-    return 1  # not reached
+    limit = float(screen.get("page_silent_seconds", PAGE_SILENT_SECONDS))
+    if not limit:
+        os.execv(command[0], command)
+    return supervise(command, seen_url(screen["url"]), limit)
+
+
+def seen_url(page_url: str) -> str:
+    """Where the kiosk says when it last heard from its page: ``/screen/seen`` beside the page's URL."""
+    return urljoin(page_url, "/screen/seen")
+
+
+def page_silence(url: str, timeout: float = 5.0, context=None) -> float | None:
+    """Seconds since the kiosk last heard from its page, or None when the kiosk does not answer (the web app is
+    away: its own watchdog deals with that, and the page's silence is counted again from its start)."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout, context=context) as answer:
+            return float(json.load(answer)["silent_seconds"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def restart_due(silence: float | None, browser_seconds: float, limit: float) -> bool:
+    """Whether to restart a browser that has run ``browser_seconds`` when the kiosk reports ``silence``."""
+    return silence is not None and silence > limit and browser_seconds > limit
+
+
+def supervise(command: list[str], url: str, limit: float, check_seconds: float = CHECK_SECONDS,
+              clock=time.monotonic) -> int:
+    """Run Chromium (``command``) until it exits, or until the page has been silent for ``limit`` seconds: then
+    stop it (SIGTERM, SIGKILL after 10 s) and return ``RESTART_EXIT``, so cage and the unit start afresh."""
+    browser = subprocess.Popen(command)
+    started = clock()
+    while True:
+        try:
+            return browser.wait(timeout=check_seconds)
+        except subprocess.TimeoutExpired:
+            pass
+        silence = page_silence(url)
+        if restart_due(silence, clock() - started, limit):
+            print(f"kiosk screen: the kiosk has not heard from its page for {silence:.0f} s (limit {limit:.0f} s, "
+                  f"[screen] page_silent_seconds): restarting the browser", file=sys.stderr, flush=True)
+            stop(browser)
+            return RESTART_EXIT
+
+
+def stop(process: subprocess.Popen, grace: float = 10.0) -> None:
+    """SIGTERM, then SIGKILL if ``process`` has not exited within ``grace`` seconds; returns once it has."""
+    process.terminate()
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def main(argv: list[str] | None = None) -> int:

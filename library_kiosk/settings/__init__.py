@@ -205,6 +205,7 @@ DEFAULTS: dict[str, Any] = {
         "output": "",  # the output to rotate (wlr-randr name, e.g. HDMI-A-1); empty: every output
         "touch_calibration": "",  # libinput calibration matrix, six numbers, e.g. "0 1 0 -1 0 1"
         "extra_flags": [],  # more Chromium flags
+        "page_silent_seconds": 180.0,  # restart the browser when the kiosk has not heard from its page this long; 0: never
     },
     "upstream": {  # the library system in front of which the central store sits (docs/upstream.md)
         "kind": "local",  # "local" (the central store itself) | "alma" | "sip2"

@@ -154,7 +154,7 @@ def test_the_browser_never_reuses_a_profile_it_could_not_clear(tmp_path, monkeyp
                                          "extra_flags": []}))
     started = []
     monkeypatch.setenv("KIOSK_BROWSER_PROFILE", str(stale))
-    monkeypatch.setattr(screen.os, "execv", lambda path, argv: started.append(argv))
+    monkeypatch.setattr(screen, "supervise", lambda command, url, limit: started.append(command) or 0)
     screen.session(str(settings_file))
     profile = next(a for a in started[0] if a.startswith("--user-data-dir=")).split("=", 1)[1]
     assert profile != str(stale) and profile.startswith(str(stale) + "-")

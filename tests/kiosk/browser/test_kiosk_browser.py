@@ -354,3 +354,13 @@ def test_on_timeout_receipt_emailed_when_the_patron_walks_away(page, kiosk_url, 
     message = mail_received(smtp_server)[0]
     body = message.get_payload()[0].get_payload(decode=True).decode("utf-8")
     assert message["To"] == "zoe@example.org" and "Middlemarch" in body and "16 December 2026" in body
+
+
+def test_the_page_says_it_is_alive_and_the_kiosk_hears_it(page, kiosk_url, kiosk_app):
+    """kiosk.js posts /screen/seen as the page loads (and every 20 s): what the browser's supervisor reads
+    (kiosk/screen_seen.py, library_kiosk/appliance/screen.py)."""
+    assert kiosk_app.extensions["screen_seen"].silence()["seen"] is False
+    with page.expect_request(lambda request: request.url.endswith("/screen/seen") and request.method == "POST"):
+        page.goto(kiosk_url)
+    page.wait_for_function("() => performance.getEntriesByName(location.origin + '/screen/seen').length > 0")
+    assert kiosk_app.extensions["screen_seen"].silence()["seen"] is True
