@@ -53,7 +53,7 @@ def screen_settings(config: dict) -> dict:
         raise ValueError(f"[screen] rotation must be 0, 90, 180 or 270, not {rotation}")
     silent = float(screen.get("page_silent_seconds", PAGE_SILENT_SECONDS))
     if silent and silent < MIN_PAGE_SILENT_SECONDS:
-        raise ValueError(f"[screen] page_silent_seconds must be 0 (off) or at least {MIN_PAGE_SILENT_SECONDS}, "
+        raise ValueError(f"[screen] page_silent_seconds must be 0 (off) or at least {MIN_PAGE_SILENT_SECONDS:g}, "
                          f"not {silent:g}: the page says it is alive every 20 s")
     return {"url": screen["url"], "rotation": rotation, "output": screen.get("output", ""),
             "compositor": screen.get("compositor", "cage"),
@@ -75,7 +75,12 @@ def cage_command(settings_file: str, python: str | None = None) -> list[str]:
 def prepare(output: str, owner: str | None = None) -> int:
     from library_kiosk import settings
 
-    screen = screen_settings(settings.load())
+    try:
+        screen = screen_settings(settings.load())
+    except ValueError as problem:  # a setting out of range: said plainly in the unit's journal, no traceback
+        print(f"kiosk screen prepare: {problem} (in /etc/kiosk/kiosk.toml; every setting: kiosk.example.toml)",
+              file=sys.stderr)
+        return 2
     path = Path(output)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(screen))

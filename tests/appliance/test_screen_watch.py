@@ -128,3 +128,12 @@ def test_doctor_leaves_the_screen_out_when_the_kiosk_does_not_answer(kiosk_app):
     from library_kiosk.appliance.doctor import check_screen_page
 
     assert check_screen_page(_doctor_config(kiosk_app, f"http://127.0.0.1:{free_port()}/")) is None
+
+
+def test_prepare_refuses_a_limit_under_a_minute_in_plain_words(tmp_path, monkeypatch, capsys):
+    from library_kiosk.appliance.screen import prepare
+
+    monkeypatch.setenv("KIOSK_SCREEN_PAGE_SILENT_SECONDS", "30")
+    assert prepare(str(tmp_path / "screen.json")) == 2
+    assert "page_silent_seconds must be 0 (off) or at least 60" in capsys.readouterr().err
+    assert not (tmp_path / "screen.json").exists()
