@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from pathlib import Path
 
-from flask import Flask, Response, g
+from flask import Flask, g
 from flask_wtf.csrf import CSRFProtect
 from htmx_flask import Htmx
 from markupsafe import escape
@@ -127,9 +126,5 @@ def create_app(config: dict | None = None, today=None) -> Flask:
 
     app.register_blueprint(demo_mail.bp)
     # browsers and tools ask for /favicon.ico whatever the page's <link rel="icon"> says
-    # (from memory: a browser that drops the request mid-answer left the file open under the test server, a
-    # ResourceWarning that failed tests/provisioning/test_station_look_browser.py once in a full run)
-    icon = (Path(app.static_folder or "") / "favicon.svg").read_bytes()
-    app.add_url_rule("/favicon.ico", "favicon", lambda: Response(icon, mimetype="image/svg+xml",
-                                                                 headers={"Cache-Control": "public, max-age=86400"}))
+    app.add_url_rule("/favicon.ico", "favicon", lambda: app.send_static_file("favicon.svg"))
     return app
