@@ -327,13 +327,12 @@ class Sip2Upstream(Upstream):
         """The list at summary ``position`` (one 63 asking for it), or none when the first 64's count of it is 0
         (a list the first answer already carries is taken from it); the whole of it when the server sends a long
         list in parts (``_rest_of``)."""
-        field_id, count = SUMMARY_LISTS[position]
-        if first.all(field_id):
-            return self._rest_of(identifier, position, first.all(field_id), _number(first.fixed[count]))
-        if not _number(first.fixed[count]):
-            return []
-        listed = self.patron_information(identifier, summary_position=position).all(field_id)
-        return self._rest_of(identifier, position, listed, _number(first.fixed[count]))
+        field_id, count_field = SUMMARY_LISTS[position]
+        count = _number(first.fixed[count_field])
+        listed = first.all(field_id)
+        if not listed and count:
+            listed = self.patron_information(identifier, summary_position=position).all(field_id)
+        return self._rest_of(identifier, position, listed, count)
 
     def _rest_of(self, identifier: str, position: int, listed: list[str], count: int) -> list[str]:
         """``listed`` and the rest of its list, when the 64 carried fewer items than its count says there are (a
